@@ -1,0 +1,119 @@
+import type { SeverityLabel } from './risk.ts';
+
+/** AWS partitions Security Hub findings can name. */
+export const PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov'] as const;
+export type Partition = (typeof PARTITIONS)[number];
+
+/** Where findings go: the tenant's account and region (a Security Hub hub). */
+export interface Destination {
+  readonly accountId: string;
+  readonly region: string;
+  readonly partition: Partition;
+}
+
+export const ASFF_SCHEMA_VERSION = '2018-10-08';
+export const PRODUCT_NAME = 'Vaikora AI Agent Security';
+export const COMPANY_NAME = 'Data443';
+export const FINDING_TYPE = 'Software and Configuration Checks/AI Agent Security';
+export const ANOMALY_FINDING_TYPE = 'Unusual Behaviors/Application/AI Agent Anomaly';
+export const FINDING_ID_PREFIX = 'vaikora-';
+
+/** The custom-integration product ARN: findings are imported as the customer's own account. */
+export function productArn(destination: Destination): string {
+  const { partition, region, accountId } = destination;
+  return `arn:${partition}:securityhub:${region}:${accountId}:product/${accountId}/default`;
+}
+
+/** The stable finding id for an action: reruns update the same finding instead of duplicating it. */
+export function findingId(actionId: string): string {
+  return `${FINDING_ID_PREFIX}${actionId}`;
+}
+
+export interface AsffSeverity {
+  Label: SeverityLabel;
+  Normalized: number;
+  Original: string;
+}
+
+export interface AsffResource {
+  Type: string;
+  Id: string;
+  Partition: Partition;
+  Region: string;
+  Details?: { Other: Record<string, string> };
+}
+
+export interface AsffNetwork {
+  Direction?: 'IN' | 'OUT';
+  SourceIpV4?: string;
+  SourceIpV6?: string;
+  SourceDomain?: string;
+  DestinationIpV4?: string;
+  DestinationIpV6?: string;
+  DestinationDomain?: string;
+}
+
+export interface AsffProcess {
+  Name?: string;
+  Path?: string;
+}
+
+/** The subset of AwsSecurityFinding this connector emits (never Workflow, Note, UserDefinedFields, VerificationState). */
+export interface AsffFinding {
+  SchemaVersion: string;
+  Id: string;
+  ProductArn: string;
+  ProductName: string;
+  CompanyName: string;
+  Region: string;
+  GeneratorId: string;
+  AwsAccountId: string;
+  Types: string[];
+  CreatedAt: string;
+  UpdatedAt: string;
+  FirstObservedAt: string;
+  LastObservedAt: string;
+  Severity: AsffSeverity;
+  Confidence?: number;
+  Title: string;
+  Description: string;
+  SourceUrl?: string;
+  ProductFields: Record<string, string>;
+  Resources: AsffResource[];
+  Network?: AsffNetwork;
+  Process?: AsffProcess;
+  RecordState: 'ACTIVE';
+  FindingProviderFields: {
+    Severity: { Label: SeverityLabel; Original: string };
+    Types: string[];
+    Confidence?: number;
+  };
+}
+
+/** Security Hub's documented limits, from the API reference (AwsSecurityFinding, BatchImportFindings). */
+export const ASFF_LIMITS = {
+  findingsPerRequest: 100,
+  /** 240 KB per finding, serialized. */
+  findingBytes: 240 * 1024,
+  /** 6 MB per request. */
+  requestBytes: 6 * 1024 * 1024,
+  id: 512,
+  generatorId: 512,
+  productName: 128,
+  companyName: 128,
+  region: 16,
+  title: 256,
+  description: 1024,
+  severityOriginal: 64,
+  resourceType: 256,
+  resourceId: 512,
+  productFieldsEntries: 50,
+  productFieldKey: 128,
+  productFieldValue: 2048,
+  sourceUrl: 2048,
+  networkDomain: 128,
+  processName: 64,
+  processPath: 512,
+  otherDetailKey: 128,
+  otherDetailValue: 1024,
+} as const;

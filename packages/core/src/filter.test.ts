@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { parseAction, type VaikoraAction } from './action.ts';
+import { DEFAULT_THRESHOLDS, qualifies, qualifyReasons, thresholdsSchema } from './filter.ts';
+
+function action(fields: Record<string, unknown>): VaikoraAction {
+  const result = parseAction({ id: 'a', timestamp: '2026-11-01T00:00:00Z', ...fields });
+  if (!result.ok) throw new Error(result.rejection.reason);
+  return result.action;
+}
+
+describe('the default filter (every public Vaikora connector)', () => {
+  it.each([
+    [{ risk_level: 'critical' }, true],
+    [{ risk_level: 'high' }, true],
+    [{ risk_level: 'medium' }, false],
+    [{ risk_level: 'low' }, false],
+    [{ severity: 'high' }, true],
+    [{ risk_score: 70 }, true],
+    [{ risk_score: 69.9 }, false],
+    [{ risk_level: 'low', is_anomaly: true }, true],
+    [{ risk_level: 'low', threat_detected: true }, true],
+    [{}, false],
+  ])('%j → %s', (fields, expected) => {
+    expect(qualifies(action(fields), DEFAULT_THRESHOLDS)).toBe(expected);
+  });
+});
+
+describe('per-tenant thresholds', () => {
+  it('forwards medium when the tenant lowers the level', () => {
+    const t = thresholdsSchema.parse({ minRiskLevel: 'medium' });
+
+    expect(qualifies(action({ risk_level: 'medium' }), t)).toBe(true);
+  });
+
+  it('applies a score threshold on its own ("75 or above")', () => {
+    const t = thresholdsSchema.parse({ minRiskLevel: null, minRiskScore: 75 });
+
+    expect(qualifyReasons(action({ risk_score: 75 }), t)).toEqual(['risk_score']);
+    expect(qualifies(action({ risk_score: 74 }), t)).toBe(false);
+  });
+
+  it('can ignore anomalies and threats', () => {
+    const t = thresholdsSchema.parse({ includeAnomalies: false, includeThreats: false });
+
+    expect(qualifies(action({ is_anomaly: true, threat_detected: true, risk_level: 'low' }), t)).toBe(false);
+  });
+
+  it('names every reason that applies', () => {
+    expect(
+      qualifyReasons(
+        action({ risk_level: 'critical', is_anomaly: true, threat_detected: true }),
+        DEFAULT_THRESHOLDS,
+      ),
+    ).toEqual(['risk_level', 'anomaly', 'threat']);
+  });
+
+  it('refuses unknown threshold keys and out-of-range scores', () => {
+    expect(thresholdsSchema.safeParse({ minRiskScore: 101 }).success).toBe(false);
+    expect(thresholdsSchema.safeParse({ minRisk: 'high' }).success).toBe(false);
+  });
+});

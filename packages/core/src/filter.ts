@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import type { VaikoraAction } from './action.ts';
+import { RISK_LEVELS, riskRank } from './risk.ts';
+
+/** Per-tenant rules for which actions become findings. */
+export const thresholdsSchema = z
+  .object({
+    /** Forward actions at or above this risk level; `null` turns the level rule off. */
+    minRiskLevel: z.enum(RISK_LEVELS).nullable().default('high'),
+    /** Forward actions whose risk score is at or above this, whatever their level. */
+    minRiskScore: z.number().min(0).max(100).nullable().default(null),
+    includeAnomalies: z.boolean().default(true),
+    includeThreats: z.boolean().default(true),
+  })
+  .strict();
+export type Thresholds = z.infer<typeof thresholdsSchema>;
+
+/** The rule every public Vaikora connector uses: high/critical, or an anomaly, or a confirmed threat. */
+export const DEFAULT_THRESHOLDS: Thresholds = thresholdsSchema.parse({});
+
+/** Why an action qualifies (empty: it does not). */
+export type QualifyReason = 'risk_level' | 'risk_score' | 'anomaly' | 'threat';
+
+/** Returns the reasons an action becomes a finding under the thresholds; empty when it does not. */
+export function qualifyReasons(action: VaikoraAction, thresholds: Thresholds): QualifyReason[] {
+  const reasons: QualifyReason[] = [];
+  if (
+    thresholds.minRiskLevel !== null &&
+    action.riskLevel !== undefined &&
+    riskRank(action.riskLevel) >= riskRank(thresholds.minRiskLevel)
+  ) {
+    reasons.push('risk_level');
+  }
+  if (
+    thresholds.minRiskScore !== null &&
+    action.riskScore !== undefined &&
+    action.riskScore >= thresholds.minRiskScore
+  ) {
+    reasons.push('risk_score');
+  }
+  if (thresholds.includeAnomalies && action.isAnomaly) reasons.push('anomaly');
+  if (thresholds.includeThreats && action.threatDetected) reasons.push('threat');
+  return reasons;
+}
+
+/** True when the action becomes a finding under the thresholds. */
+export function qualifies(action: VaikoraAction, thresholds: Thresholds): boolean {
+  return qualifyReasons(action, thresholds).length > 0;
+}

@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import { parseAction, type VaikoraAction } from './action.ts';
+import { type Destination, FINDING_TYPE } from './asff.ts';
+import { mapAction, severityFor } from './map.ts';
+import { validateFinding } from './validate.ts';
+
+const destination: Destination = {
+  accountId: '210987654321',
+  region: 'us-gov-west-1',
+  partition: 'aws-us-gov',
+};
+const now = '2026-11-25T10:00:00.000Z';
+
+function action(fields: Record<string, unknown>): VaikoraAction {
+  const result = parseAction({ id: 'act-7', timestamp: '2026-11-01T00:00:00Z', ...fields });
+  if (!result.ok) throw new Error(result.rejection.reason);
+  return result.action;
+}
+
+describe('mapAction: the required fields as asff.md specifies', () => {
+  const finding = mapAction(
+    action({
+      agent_id: 'agt-sql',
+      action_type: 'database.write',
+      risk_level: 'critical',
+      risk_score: 97,
+      policy_id: 'pol-3',
+      policy_decision: 'block',
+    }),
+    { destination, now },
+  );
+
+  it.each([
+    ['SchemaVersion', '2018-10-08'],
+    ['Id', 'vaikora-act-7'],
+    ['ProductArn', 'arn:aws-us-gov:securityhub:us-gov-west-1:210987654321:product/210987654321/default'],
+    ['ProductName', 'Vaikora AI Agent Security'],
+    ['CompanyName', 'Data443'],
+    ['GeneratorId', 'vaikora/policy/pol-3'],
+    ['AwsAccountId', '210987654321'],
+    ['Region', 'us-gov-west-1'],
+    ['CreatedAt', '2026-11-01T00:00:00.000Z'],
+    ['FirstObservedAt', '2026-11-01T00:00:00.000Z'],
+    ['UpdatedAt', now],
+    ['RecordState', 'ACTIVE'],
+  ])('%s', (field, value) => {
+    expect(finding[field as keyof typeof finding]).toBe(value);
+  });
+
+  it('types, severity and provider fields', () => {
+    expect(finding.Types).toEqual([FINDING_TYPE]);
+    expect(finding.Severity).toEqual({ Label: 'CRITICAL', Normalized: 95, Original: 'critical (score 97)' });
+    expect(finding.FindingProviderFields).toEqual({
+      Severity: { Label: 'CRITICAL', Original: 'critical (score 97)' },
+      Types: [FINDING_TYPE],
+    });
+  });
+
+  it('resources: the agent and the account, with partition and region', () => {
+    expect(finding.Resources).toEqual([
+      {
+        Type: 'Other',
+        Id: 'vaikora:agent/agt-sql',
+        Partition: 'aws-us-gov',
+        Region: 'us-gov-west-1',
+        Details: { Other: { source: 'vaikora', agentId: 'agt-sql', actionType: 'database.write' } },
+      },
+      {
+        Type: 'AwsAccount',
+        Id: 'AWS::::Account:210987654321',
+        Partition: 'aws-us-gov',
+        Region: 'us-gov-west-1',
+      },
+    ]);
+  });
+
+  it('title and description say who did what and how risky', () => {
+    expect(finding.Title).toBe('Critical-risk AI agent action database.write by agt-sql');
+    expect(finding.Description).toContain('AI agent agt-sql performed database.write.');
+    expect(finding.Description).toContain('Risk score 97 (critical).');
+    expect(finding.Description).toContain('Policy pol-3: block.');
+    expect(finding.Description).toContain('Threat detected: no.');
+  });
+
+  it('never sets what the customer owns', () => {
+    for (const owned of ['Workflow', 'Note', 'UserDefinedFields', 'VerificationState']) {
+      expect(finding).not.toHaveProperty(owned);
+    }
+  });
+});
+
+describe('severity map', () => {
+  it.each([
+    [{ risk_level: 'critical' }, 'CRITICAL', 95],
+    [{ risk_level: 'high' }, 'HIGH', 75],
+    [{ risk_level: 'medium' }, 'MEDIUM', 50],
+    [{ risk_level: 'low' }, 'LOW', 30],
+    [{ severity: 'high' }, 'HIGH', 75],
+    [{ risk_score: 100 }, 'CRITICAL', 95],
+    [{ risk_score: 90 }, 'CRITICAL', 95],
+    [{ risk_score: 89 }, 'HIGH', 75],
+    [{ risk_score: 70 }, 'HIGH', 75],
+    [{ risk_score: 69 }, 'MEDIUM', 50],
+    [{ risk_score: 40 }, 'MEDIUM', 50],
+    [{ risk_score: 39 }, 'LOW', 30],
+    [{ risk_score: 1 }, 'LOW', 30],
+    [{ risk_score: 0 }, 'INFORMATIONAL', 0],
+    [{ threat_detected: true }, 'HIGH', 75],
+    [{ is_anomaly: true }, 'MEDIUM', 50],
+    [{}, 'INFORMATIONAL', 0],
+  ])('%j → %s/%i', (fields, label, normalized) => {
+    const severity = severityFor(action(fields));
+
+    expect(severity.label).toBe(label);
+    expect(severity.normalized).toBe(normalized);
+  });
+});
+
+describe('optional details', () => {
+  it('maps network indicators and processes', () => {
+    const finding = mapAction(
+      action({
+        risk_level: 'high',
+        ip_address: '10.1.2.3',
+        target_ip: '2001:db8::1',
+        target_url: 'https://paste.example.com/a?b',
+        process_name: 'bash',
+        file_path: '/bin/bash',
+      }),
+      { destination, now },
+    );
+
+    expect(finding.Network).toEqual({
+      SourceIpV4: '10.1.2.3',
+      DestinationIpV6: '2001:db8::1',
+      DestinationDomain: 'paste.example.com',
+      Direction: 'OUT',
+    });
+    expect(finding.Process).toEqual({ Name: 'bash', Path: '/bin/bash' });
+  });
+
+  it('ignores indicators that are not addresses', () => {
+    const finding = mapAction(
+      action({ risk_level: 'high', ip_address: 'not-an-ip', target_url: '<script>' }),
+      { destination, now },
+    );
+
+    expect(finding.Network).toBeUndefined();
+  });
+
+  it('keeps Vaikora details in ProductFields', () => {
+    const finding = mapAction(
+      action({
+        risk_level: 'high',
+        risk_score: 80,
+        is_anomaly: true,
+        anomaly_score: 2.5,
+        anomaly_reason: 'spike',
+        threat_detected: true,
+        threat_score: 0.9,
+        log_hash: 'ff'.repeat(20),
+      }),
+      { destination, now },
+    );
+
+    expect(finding.ProductFields).toMatchObject({
+      'vaikora/action_id': 'act-7',
+      'vaikora/risk_score': '80',
+      'vaikora/anomaly_score': '2.5',
+      'vaikora/anomaly_reason': 'spike',
+      'vaikora/threat_score': '0.9',
+      'vaikora/log_hash': 'ff'.repeat(20),
+    });
+    expect(finding.Confidence).toBe(90);
+    expect(finding.Types).toContain('Unusual Behaviors/Application/AI Agent Anomaly');
+  });
+
+  it('links to the console when a template is configured, with the id encoded', () => {
+    const finding = mapAction(action({ id: 'a/b?c#d', risk_level: 'high' }), {
+      destination,
+      now,
+      sourceUrlTemplate: 'https://console.vaikora.com/actions/{id}',
+    });
+
+    expect(finding.SourceUrl).toBe('https://console.vaikora.com/actions/a%2Fb%3Fc%23d');
+  });
+
+  it('UpdatedAt is never before CreatedAt, even for an action stamped in the future', () => {
+    const finding = mapAction(action({ timestamp: '2027-01-01T00:00:00Z', risk_level: 'high' }), {
+      destination,
+      now,
+    });
+
+    expect(finding.UpdatedAt).toBe('2027-01-01T00:00:00.000Z');
+    expect(validateFinding(finding).ok).toBe(true);
+  });
+
+  it('cuts hostile strings to the limits, marking the cut', () => {
+    const finding = mapAction(
+      action({ risk_level: 'high', description: 'x'.repeat(100_000), agent_id: 'a'.repeat(1000) }),
+      {
+        destination,
+        now,
+      },
+    );
+
+    expect(finding.Description.length).toBeLessThanOrEqual(1024);
+    expect(finding.Description.endsWith('…[truncated]')).toBe(true);
+    expect(finding.Title.length).toBeLessThanOrEqual(256);
+    expect(validateFinding(finding).ok).toBe(true);
+  });
+});

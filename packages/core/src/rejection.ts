@@ -1,0 +1,43 @@
+/** Where in the pipeline a record was rejected. */
+export type RejectionStage = 'parse' | 'map' | 'validate' | 'import';
+
+/** The closed set of reasons a Vaikora record or a finding can be rejected for. */
+export const REJECTION_CODES = [
+  'MALFORMED_RECORD',
+  'MISSING_ID',
+  'INVALID_ID',
+  'MISSING_TIMESTAMP',
+  'INVALID_TIMESTAMP',
+  'INVALID_FINDING',
+  'FINDING_TOO_LARGE',
+  'IMPORT_REJECTED',
+] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+
+/**
+ * A record that could not become a finding in Security Hub, kept as data with its reason.
+ * `retryable` says whether sending it again later can succeed.
+ */
+export interface Rejection {
+  readonly actionId: string | null;
+  readonly code: RejectionCode;
+  readonly stage: RejectionStage;
+  readonly reason: string;
+  readonly retryable: boolean;
+  /** The input as received (for the rejected-records store; callers bound its size). */
+  readonly raw?: unknown;
+}
+
+/** Builds a rejection; non-retryable unless said otherwise. */
+export function reject(
+  code: RejectionCode,
+  stage: RejectionStage,
+  reason: string,
+  actionId: string | null,
+  raw?: unknown,
+  retryable = false,
+): Rejection {
+  return raw === undefined
+    ? { actionId, code, stage, reason, retryable }
+    : { actionId, code, stage, reason, retryable, raw };
+}

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { parseAction } from './action.ts';
+import type { AsffFinding } from './asff.ts';
+import { mapAction } from './map.ts';
+import { validateFinding } from './validate.ts';
+
+function valid(): AsffFinding {
+  const parsed = parseAction({ id: 'v-1', timestamp: '2026-11-01T00:00:00Z', risk_level: 'high' });
+  if (!parsed.ok) throw new Error('fixture');
+  return mapAction(parsed.action, {
+    destination: { accountId: '123456789012', region: 'us-east-1', partition: 'aws' },
+    now: '2026-11-25T00:00:00.000Z',
+  });
+}
+
+describe('validateFinding', () => {
+  it('accepts a mapped finding and reports its size', () => {
+    const result = validateFinding(valid());
+
+    expect(result.ok).toBe(true);
+    if (result.ok)
+      expect(result.value.bytes).toBeGreaterThanOrEqual(
+        Buffer.byteLength(JSON.stringify(result.value.finding)),
+      );
+  });
+
+  it.each<[string, (f: AsffFinding) => void, string]>([
+    [
+      'blank title',
+      (f) => {
+        f.Title = '  ';
+      },
+      'Title must not be blank',
+    ],
+    [
+      'long title',
+      (f) => {
+        f.Title = 't'.repeat(257);
+      },
+      'Title is longer than 256',
+    ],
+    [
+      'control characters',
+      (f) => {
+        f.Description = 'a\u0000b';
+      },
+      'Description contains control characters',
+    ],
+    [
+      'newline',
+      (f) => {
+        f.Title = 'a\nb';
+      },
+      'Title contains control characters',
+    ],
+    [
+      'lone surrogate',
+      (f) => {
+        f.Title = 'a\ud800';
+      },
+      'Title is not well-formed unicode',
+    ],
+    [
+      'bad account',
+      (f) => {
+        f.AwsAccountId = '12345';
+      },
+      'AwsAccountId must be 12 digits',
+    ],
+    [
+      'foreign product ARN',
+      (f) => {
+        f.ProductArn = 'arn:aws:securityhub:us-east-1:999999999999:product/999999999999/default';
+      },
+      'ProductArn',
+    ],
+    [
+      'bad timestamp',
+      (f) => {
+        f.CreatedAt = '2026-11-01 00:00';
+      },
+      'CreatedAt must be an RFC 3339',
+    ],
+    [
+      'UpdatedAt before CreatedAt',
+      (f) => {
+        f.UpdatedAt = '2020-01-01T00:00:00Z';
+      },
+      'UpdatedAt must not be before',
+    ],
+    [
+      'bad label',
+      (f) => {
+        f.Severity.Label = 'SEVERE' as 'HIGH';
+      },
+      'Severity.Label',
+    ],
+    [
+      'normalized out of range',
+      (f) => {
+        f.Severity.Normalized = 101;
+      },
+      'Severity.Normalized',
+    ],
+    [
+      'bad type namespace',
+      (f) => {
+        f.Types = ['Bogus/Thing'];
+      },
+      'no valid namespace',
+    ],
+    [
+      'no resources',
+      (f) => {
+        f.Resources = [];
+      },
+      'Resources must hold',
+    ],
+    [
+      'too many product fields',
+      (f) => {
+        f.ProductFields = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v']));
+      },
+      'more than 50',
+    ],
+    [
+      'long product field value',
+      (f) => {
+        f.ProductFields = { k: 'v'.repeat(2049) };
+      },
+      'longer than 2048',
+    ],
+    [
+      'wrong schema version',
+      (f) => {
+        f.SchemaVersion = '2019';
+      },
+      'SchemaVersion',
+    ],
+  ])('rejects %s', (_name, mutate, expected) => {
+    const finding = valid();
+    mutate(finding);
+
+    const result = validateFinding(finding);
+
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.rejection.code).toBe('INVALID_FINDING');
+      expect(result.rejection.reason).toContain(expected);
+      expect(result.rejection.actionId).toBe('v-1');
+    }
+  });
+
+  it('rejects a finding over 240 KB as too large', () => {
+    const finding = valid();
+    finding.ProductFields = Object.fromEntries(
+      Array.from({ length: 50 }, (_, i) => [`k${i}`, '🤖'.repeat(1024)]),
+    );
+    finding.Resources[0] = {
+      ...finding.Resources[0],
+      Details: {
+        Other: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`d${i}`, '🤖'.repeat(512)])),
+      },
+    } as AsffFinding['Resources'][0];
+
+    const result = validateFinding(finding);
+
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.rejection.code).toBe('FINDING_TOO_LARGE');
+  });
+});

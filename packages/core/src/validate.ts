@@ -1,0 +1,184 @@
+import { ASFF_LIMITS, type AsffFinding, FINDING_ID_PREFIX, PARTITIONS } from './asff.ts';
+import { type Rejection, reject } from './rejection.ts';
+import { SEVERITY_LABELS } from './risk.ts';
+import { utf8Length } from './sanitize.ts';
+
+/** A finding that passed validation, with its serialized size (what batching needs). */
+export interface ValidFinding {
+  readonly finding: AsffFinding;
+  /** UTF-8 size of the serialized finding: exact above 64 KiB, a safe upper bound below. */
+  readonly bytes: number;
+}
+
+const EXACT_SIZE_ABOVE = 64 * 1024;
+
+export type ValidationResult = { ok: true; value: ValidFinding } | { ok: false; rejection: Rejection };
+
+const NAMESPACES = [
+  'Software and Configuration Checks',
+  'TTPs',
+  'Effects',
+  'Unusual Behaviors',
+  'Sensitive Data Identifications',
+];
+// RFC 3339 as Security Hub documents it: date, 'T', time with optional fraction, 'Z' or an offset.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const ACCOUNT_ID = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it detects
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const NON_BLANK = /\S/;
+
+/**
+ * Checks a finding against Security Hub's contract (required members, enums, lengths, timestamps,
+ * 240 KB) independently of how it was built. Returns the finding with its size, or a rejection.
+ */
+export function validateFinding(finding: AsffFinding): ValidationResult {
+  const actionId = finding.Id?.startsWith(FINDING_ID_PREFIX)
+    ? finding.Id.slice(FINDING_ID_PREFIX.length)
+    : null;
+  const problem = findProblem(finding);
+  if (problem !== undefined) {
+    return { ok: false, rejection: reject('INVALID_FINDING', 'validate', problem, actionId) };
+  }
+  const json = JSON.stringify(finding);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes. Small findings carry that cheap bound (batches of
+  // 100 small findings are far under 6 MB either way); large ones are measured exactly.
+  const bytes = json.length * 3 <= EXACT_SIZE_ABOVE ? json.length * 3 : utf8Length(json);
+  if (bytes > ASFF_LIMITS.findingBytes) {
+    return {
+      ok: false,
+      rejection: reject(
+        'FINDING_TOO_LARGE',
+        'validate',
+        `finding is ${bytes} bytes, over Security Hub's ${ASFF_LIMITS.findingBytes}`,
+        actionId,
+      ),
+    };
+  }
+  return { ok: true, value: { finding, bytes } };
+}
+
+function text(name: string, value: unknown, max: number): string | undefined {
+  if (typeof value !== 'string') return `${name} must be a string`;
+  if (!NON_BLANK.test(value)) return `${name} must not be blank`;
+  if (value.length > max) return `${name} is longer than ${max} characters`;
+  if (CONTROL.test(value)) return `${name} contains control characters`;
+  if (!value.isWellFormed()) return `${name} is not well-formed unicode`;
+  return undefined;
+}
+
+function timestamp(name: string, value: unknown): string | undefined {
+  if (typeof value !== 'string' || !RFC3339.test(value) || Number.isNaN(Date.parse(value))) {
+    return `${name} must be an RFC 3339 date-time`;
+  }
+  return undefined;
+}
+
+function findProblem(f: AsffFinding): string | undefined {
+  if (f.SchemaVersion !== '2018-10-08') return 'SchemaVersion must be 2018-10-08';
+  const basics =
+    text('Id', f.Id, ASFF_LIMITS.id) ??
+    text('ProductArn', f.ProductArn, 2048) ??
+    text('ProductName', f.ProductName, ASFF_LIMITS.productName) ??
+    text('CompanyName', f.CompanyName, ASFF_LIMITS.companyName) ??
+    text('Region', f.Region, ASFF_LIMITS.region) ??
+    text('GeneratorId', f.GeneratorId, ASFF_LIMITS.generatorId) ??
+    text('Title', f.Title, ASFF_LIMITS.title) ??
+    text('Description', f.Description, ASFF_LIMITS.description) ??
+    timestamp('CreatedAt', f.CreatedAt) ??
+    timestamp('UpdatedAt', f.UpdatedAt) ??
+    timestamp('FirstObservedAt', f.FirstObservedAt) ??
+    timestamp('LastObservedAt', f.LastObservedAt);
+  if (basics) return basics;
+  if (!f.Id.startsWith(FINDING_ID_PREFIX)) return `Id must start with ${FINDING_ID_PREFIX}`;
+  if (!ACCOUNT_ID.test(f.AwsAccountId)) return 'AwsAccountId must be 12 digits';
+  if (!REGION.test(f.Region)) return 'Region is not an AWS region name';
+  const arn = `:securityhub:${f.Region}:${f.AwsAccountId}:product/${f.AwsAccountId}/default`;
+  if (!f.ProductArn.endsWith(arn) || !PARTITIONS.some((p) => f.ProductArn === `arn:${p}${arn}`)) {
+    return 'ProductArn must be the default product of the finding account and region';
+  }
+  if (Date.parse(f.UpdatedAt) < Date.parse(f.CreatedAt)) return 'UpdatedAt must not be before CreatedAt';
+  if (!Array.isArray(f.Types) || f.Types.length < 1 || f.Types.length > 50)
+    return 'Types must hold 1 to 50 entries';
+  for (const t of f.Types) {
+    const p = text('Types[]', t, 256);
+    if (p) return p;
+    if (!NAMESPACES.includes(t.split('/')[0] ?? '')) return `Types entry "${t}" has no valid namespace`;
+  }
+  const sev = f.Severity;
+  if (!sev || !SEVERITY_LABELS.includes(sev.Label)) return 'Severity.Label is not a severity label';
+  if (!Number.isInteger(sev.Normalized) || sev.Normalized < 0 || sev.Normalized > 100) {
+    return 'Severity.Normalized must be an integer 0-100';
+  }
+  const orig = text('Severity.Original', sev.Original, ASFF_LIMITS.severityOriginal);
+  if (orig) return orig;
+  if (
+    f.Confidence !== undefined &&
+    (!Number.isInteger(f.Confidence) || f.Confidence < 0 || f.Confidence > 100)
+  ) {
+    return 'Confidence must be an integer 0-100';
+  }
+  if (f.SourceUrl !== undefined) {
+    const p = text('SourceUrl', f.SourceUrl, ASFF_LIMITS.sourceUrl);
+    if (p) return p;
+  }
+  const fields = Object.entries(f.ProductFields ?? {});
+  if (fields.length > ASFF_LIMITS.productFieldsEntries) return 'ProductFields has more than 50 entries';
+  for (const [k, v] of fields) {
+    const p =
+      text('ProductFields key', k, ASFF_LIMITS.productFieldKey) ??
+      text(`ProductFields[${k}]`, v, ASFF_LIMITS.productFieldValue);
+    if (p) return p;
+  }
+  if (!Array.isArray(f.Resources) || f.Resources.length < 1 || f.Resources.length > 32) {
+    return 'Resources must hold 1 to 32 entries';
+  }
+  for (const r of f.Resources) {
+    const p =
+      text('Resources[].Type', r.Type, ASFF_LIMITS.resourceType) ??
+      text('Resources[].Id', r.Id, ASFF_LIMITS.resourceId) ??
+      text('Resources[].Region', r.Region, ASFF_LIMITS.region);
+    if (p) return p;
+    if (!PARTITIONS.includes(r.Partition)) return 'Resources[].Partition is not an AWS partition';
+    for (const [k, v] of Object.entries(r.Details?.Other ?? {})) {
+      const q =
+        text('Resources[].Details.Other key', k, ASFF_LIMITS.otherDetailKey) ??
+        text(`Resources[].Details.Other[${k}]`, v, ASFF_LIMITS.otherDetailValue);
+      if (q) return q;
+    }
+  }
+  const n = f.Network;
+  if (n) {
+    if (n.Direction !== undefined && n.Direction !== 'IN' && n.Direction !== 'OUT')
+      return 'Network.Direction must be IN or OUT';
+    for (const key of ['SourceIpV4', 'SourceIpV6', 'DestinationIpV4', 'DestinationIpV6'] as const) {
+      const value = n[key];
+      if (value !== undefined) {
+        const p = text(`Network.${key}`, value, 45);
+        if (p) return p;
+      }
+    }
+    for (const key of ['SourceDomain', 'DestinationDomain'] as const) {
+      const value = n[key];
+      if (value !== undefined) {
+        const p = text(`Network.${key}`, value, ASFF_LIMITS.networkDomain);
+        if (p) return p;
+      }
+    }
+  }
+  if (f.Process) {
+    if (f.Process.Name !== undefined) {
+      const p = text('Process.Name', f.Process.Name, ASFF_LIMITS.processName);
+      if (p) return p;
+    }
+    if (f.Process.Path !== undefined) {
+      const p = text('Process.Path', f.Process.Path, ASFF_LIMITS.processPath);
+      if (p) return p;
+    }
+  }
+  const fp = f.FindingProviderFields;
+  if (!fp || !SEVERITY_LABELS.includes(fp.Severity.Label))
+    return 'FindingProviderFields.Severity.Label is invalid';
+  return text('FindingProviderFields.Severity.Original', fp.Severity.Original, ASFF_LIMITS.severityOriginal);
+}
