@@ -1,0 +1,37 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** The process streams a command uses; tests pass their own. */
+export interface CommandIo {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly now: () => Date;
+}
+
+/** A command-line error: printed as its message, exit code 2 (bad arguments or unusable input). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Reads a whole stream as UTF-8. */
+export async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Writes a line, waiting for the stream to drain when its buffer is full (large outputs, slow pipes). */
+export async function writeLine(stream: Writable, line: string): Promise<void> {
+  if (!stream.write(`${line}\n`)) {
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        stream.off('drain', done);
+        stream.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      stream.once('drain', done);
+      stream.once('error', done);
+    });
+  }
+}

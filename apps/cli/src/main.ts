@@ -1,0 +1,65 @@
+#!/usr/bin/env -S npx tsx
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { MAP_USAGE, mapCommand } from './commands/map.ts';
+import { type CommandIo, UsageError } from './io.ts';
+
+const USAGE = `Usage: connector <command> [options]
+
+Commands:
+  map      preview the ASFF findings that Vaikora actions on stdin would become
+  help     show this help
+
+Run "connector <command> --help" for a command's options.
+`;
+
+type Command = (args: string[], io: CommandIo) => Promise<number>;
+const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  map: { run: mapCommand, usage: MAP_USAGE },
+};
+
+/** Runs the CLI with the given arguments and streams; returns the exit code. Never throws. */
+export async function runCli(argv: string[], io: CommandIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`connector: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`connector ${name}: ${err.message}\n\n${command.usage}`);
+      return 2;
+    }
+    io.stderr.write(
+      `connector ${name}: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    return 1;
+  }
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // A closed pipe (e.g. `| head`) is a normal end for a command-line tool.
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  const code = await runCli(process.argv.slice(2), {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    now: () => new Date(),
+  });
+  process.exitCode = code;
+}
