@@ -238,16 +238,16 @@ function ipField(ip: string | undefined): { v4?: string; v6?: string } {
   return {};
 }
 
+// scheme://user@HOST:port/...: only the host is kept, and only if it is a plain DNS name.
+// A regex rather than `new URL`, which is several times slower here and accepts far more than a DNS name.
+const URL_HOST = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?(?:[^@/?#\s]*@)?([^/:?#\s]+)/;
+const DNS_NAME =
+  /^(?=.{1,128}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
 function domainOf(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  let host: string;
-  try {
-    host = new URL(value.includes('://') ? value : `https://${value}`).hostname;
-  } catch {
-    return undefined;
-  }
-  const safe = safeText(host, ASFF_LIMITS.networkDomain);
-  return /^[A-Za-z0-9.-]+$/.test(safe) && safe.includes('.') ? safe : undefined;
+  const host = URL_HOST.exec(value.trim())?.[1]?.toLowerCase();
+  return host !== undefined && DNS_NAME.test(host) ? host : undefined;
 }
 
 function networkOf(action: VaikoraAction): AsffNetwork | undefined {

@@ -6,11 +6,42 @@ import { utf8Length } from './sanitize.ts';
 /** A finding that passed validation, with its serialized size (what batching needs). */
 export interface ValidFinding {
   readonly finding: AsffFinding;
-  /** UTF-8 size of the serialized finding: exact above 64 KiB, a safe upper bound below. */
+  /** UTF-8 size of the serialized finding: a safe upper bound below 64 KiB, exact above. */
   readonly bytes: number;
 }
 
 const EXACT_SIZE_ABOVE = 64 * 1024;
+
+/**
+ * An upper bound on the UTF-8 size of `JSON.stringify(value)` without serializing it: each UTF-16
+ * unit of a string is at most 3 bytes once escaped (`"` and `\` become 2; control characters, which
+ * would become 6, are refused by validation before this runs).
+ */
+export function jsonSizeBound(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return 3 * value.length + 2;
+    case 'number':
+      return 24;
+    case 'boolean':
+      return 5;
+    case 'object': {
+      if (value === null) return 4;
+      let size = 2;
+      if (Array.isArray(value)) {
+        for (const item of value) size += jsonSizeBound(item) + 1;
+        return size;
+      }
+      for (const key in value) {
+        const item = (value as Record<string, unknown>)[key];
+        if (item !== undefined) size += 3 * key.length + 4 + jsonSizeBound(item);
+      }
+      return size;
+    }
+    default:
+      return 0;
+  }
+}
 
 export type ValidationResult = { ok: true; value: ValidFinding } | { ok: false; rejection: Rejection };
 
@@ -41,10 +72,9 @@ export function validateFinding(finding: AsffFinding): ValidationResult {
   if (problem !== undefined) {
     return { ok: false, rejection: reject('INVALID_FINDING', 'validate', problem, actionId) };
   }
-  const json = JSON.stringify(finding);
-  // A UTF-16 code unit is at most 3 UTF-8 bytes. Small findings carry that cheap bound (batches of
-  // 100 small findings are far under 6 MB either way); large ones are measured exactly.
-  const bytes = json.length * 3 <= EXACT_SIZE_ABOVE ? json.length * 3 : utf8Length(json);
+  // A cheap upper bound first (no serialization); the exact size only when the bound is near a limit.
+  const bound = jsonSizeBound(finding);
+  const bytes = bound <= EXACT_SIZE_ABOVE ? bound : utf8Length(JSON.stringify(finding));
   if (bytes > ASFF_LIMITS.findingBytes) {
     return {
       ok: false,
@@ -61,8 +91,8 @@ export function validateFinding(finding: AsffFinding): ValidationResult {
 
 function text(name: string, value: unknown, max: number): string | undefined {
   if (typeof value !== 'string') return `${name} must be a string`;
-  if (!NON_BLANK.test(value)) return `${name} must not be blank`;
   if (value.length > max) return `${name} is longer than ${max} characters`;
+  if (!NON_BLANK.test(value)) return `${name} must not be blank`;
   if (CONTROL.test(value)) return `${name} contains control characters`;
   if (!value.isWellFormed()) return `${name} is not well-formed unicode`;
   return undefined;
