@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as schema from './schema/index.ts';
+
+export type Schema = typeof schema;
+
+/**
+ * The one database type every caller uses, whichever driver is underneath. Both drivers' databases are
+ * `PgDatabase`s; only the raw result shape of `db.execute()` differs, so callers use the query builder
+ * (or read `execute()` results with `rowsOf`). In raw `sql` templates pass times as ISO strings: drizzle
+ * turns off postgres-js's own Date serializer, so a bare `Date` parameter fails there (the query builder
+ * maps `Date`s itself and is unaffected).
+ */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+
+/** A transaction handle of `Database`, for functions that must run inside one. */
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+export type CreateDbOptions =
+  | { kind: 'postgres'; url: string; max?: number }
+  | { kind: 'pglite'; dataDir: string | 'memory' };
+
+export interface DbHandle {
+  db: Database;
+  kind: CreateDbOptions['kind'];
+  /** Closes the pool (postgres) or the embedded database (pglite); the handle is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Opens a database: PostgreSQL through postgres-js, or embedded PGlite in memory or in a data folder. */
+export async function createDb(options: CreateDbOptions): Promise<DbHandle> {
+  if (options.kind === 'postgres') {
+    const max = options.max ?? 10;
+    // `migrate` holds an advisory lock on one pooled connection while it migrates on another.
+    if (!Number.isInteger(max) || max < 2) throw new RangeError('createDb: max must be an integer >= 2');
+    const client = postgres(options.url, {
+      max,
+      // Postgres NOTICEs ("relation already exists, skipping") are noise for a service's log.
+      onnotice: () => {},
+    });
+    const db = drizzlePostgres({ client, schema });
+    return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
+  }
+  const inMemory = options.dataDir === 'memory';
+  if (!inMemory) mkdirSync(options.dataDir, { recursive: true });
+  const client = inMemory ? new PGlite() : new PGlite(options.dataDir);
+  await client.waitReady;
+  const db = drizzlePglite({ client, schema });
+  return { db, kind: 'pglite', close: () => client.close() };
+}

@@ -1,0 +1,37 @@
+/** SQLSTATE codes callers branch on (e.g. a unique violation becomes a 409 in the API). */
+export const pgErrorCodes = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  checkViolation: '23514',
+  notNullViolation: '23502',
+} as const;
+
+export interface PgErrorInfo {
+  /** SQLSTATE, e.g. `23505`. */
+  code: string;
+  /** The violated constraint's name, when the server named one. */
+  constraint: string | undefined;
+}
+
+/**
+ * The PostgreSQL error under `error`, from either driver: drizzle wraps driver errors in a
+ * `DrizzleQueryError` whose `cause` is the driver's error; postgres-js names the constraint
+ * `constraint_name`, PGlite `constraint`.
+ */
+export function pgErrorOf(error: unknown): PgErrorInfo | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const candidate = current as {
+      code?: unknown;
+      constraint?: unknown;
+      constraint_name?: unknown;
+      cause?: unknown;
+    };
+    if (typeof candidate.code === 'string' && /^[0-9A-Z]{5}$/.test(candidate.code)) {
+      const constraint = candidate.constraint_name ?? candidate.constraint;
+      return { code: candidate.code, constraint: typeof constraint === 'string' ? constraint : undefined };
+    }
+    current = candidate.cause;
+  }
+  return undefined;
+}

@@ -1,0 +1,76 @@
+import { sql } from 'drizzle-orm';
+import { check, integer, jsonb, pgTable, text, unique } from 'drizzle-orm/pg-core';
+import { idColumn, jsonbArray, oneOf, timestamps, timestamptz } from './columns.ts';
+import { tenants } from './tenants.ts';
+
+export const destinationStates = ['pending', 'verified', 'active', 'degraded', 'disabled'] as const;
+export type DestinationState = (typeof destinationStates)[number];
+
+/** One named check of a verification (assume role, Security Hub enabled in a region, import allowed, ...). */
+export interface VerificationCheck {
+  name: string;
+  ok: boolean;
+  region?: string;
+  code?: string;
+  message?: string;
+}
+
+/** The outcome of the last verification of a destination, kept whole for the status API. */
+export interface DestinationVerification {
+  checkedAt: string;
+  ok: boolean;
+  checks: VerificationCheck[];
+}
+
+/**
+ * One customer AWS account registered by a tenant: where its findings go and how we get in (the role the
+ * customer's CloudFormation stack created, trusted with our ExternalId). The ExternalId is unique across
+ * all tenants so one tenant can never be handed another's role (the confused-deputy guard).
+ */
+export const awsDestinations = pgTable(
+  'aws_destinations',
+  {
+    id: idColumn('dst'),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    accountId: text('account_id').notNull(),
+    regions: jsonb('regions').$type<string[]>().notNull(),
+    roleArn: text('role_arn'),
+    externalId: text('external_id').notNull().unique('aws_destinations_external_id_unique'),
+    roleName: text('role_name').notNull(),
+    state: text('state', { enum: destinationStates }).notNull().default('pending'),
+    lastVerifiedAt: timestamptz('last_verified_at'),
+    lastVerification: jsonb('last_verification').$type<DestinationVerification>(),
+    lastError: text('last_error'),
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    firstFailureAt: timestamptz('first_failure_at'),
+    ...timestamps(),
+  },
+  (t) => [
+    unique('aws_destinations_tenant_account_unique').on(t.tenantId, t.accountId),
+    // Target of the composite foreign key from streams, which keeps a stream inside its tenant.
+    unique('aws_destinations_tenant_id_id_unique').on(t.tenantId, t.id),
+    check('aws_destinations_account_id_check', sql`${t.accountId} ~ '^[0-9]{12}$'`),
+    check(
+      'aws_destinations_regions_check',
+      sql`${jsonbArray(t.regions)} and jsonb_array_length(${t.regions}) >= 1`,
+    ),
+    // IAM's own limits: ExternalId 2-1224 of [\w+=,.@:/-], role name 1-64 of [\w+=,.@-].
+    // PostgreSQL regexes allow at most 255 repetitions, hence length() for the 1224 bound.
+    check(
+      'aws_destinations_external_id_check',
+      sql`length(${t.externalId}) between 2 and 1224 and ${t.externalId} ~ '^[A-Za-z0-9_+=,.@:/-]+$'`,
+    ),
+    check('aws_destinations_role_name_check', sql`${t.roleName} ~ '^[A-Za-z0-9_+=,.@-]{1,64}$'`),
+    check('aws_destinations_state_check', oneOf(t.state, destinationStates)),
+    check('aws_destinations_consecutive_failures_check', sql`${t.consecutiveFailures} >= 0`),
+    check(
+      'aws_destinations_role_arn_check',
+      sql`${t.roleArn} is null or ${t.roleArn} ~ '^arn:aws[a-z-]*:iam::[0-9]{12}:role/'`,
+    ),
+  ],
+);
+
+export type AwsDestination = typeof awsDestinations.$inferSelect;
+export type NewAwsDestination = typeof awsDestinations.$inferInsert;

@@ -1,0 +1,14 @@
+export { SecretsError, type SecretsErrorCode } from './errors.ts';
+export { type KmsMasterKeyOptions, KmsMasterKeyProvider } from './kms-provider.ts';
+export { type LocalMasterKeyOptions, LocalMasterKeyProvider, localKeyId } from './local-provider.ts';
+export type { DataKey, EncryptionContext, MasterKeyProvider } from './provider.ts';
+export {
+  formatSealed,
+  isSealedSecret,
+  parseSealed,
+  type SealedParts,
+  type SealedSecret,
+  sealedKeyId,
+} from './sealed.ts';
+export { redact, Secret } from './secret.ts';
+export { createSecretBox, type SecretBox } from './secret-box.ts';
