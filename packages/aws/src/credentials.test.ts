@@ -1,0 +1,169 @@
+import { Readable } from 'node:stream';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import { describe, expect, it } from 'vitest';
+import { createDestinationCredentials, memoizeCredentials, sanitizeStsName } from './credentials.ts';
+import { AwsError } from './errors.ts';
+
+const MINUTE = 60_000;
+
+function fakeSts(results: Array<AwsCredentialIdentity | Error>) {
+  let calls = 0;
+  const provider = async (): Promise<AwsCredentialIdentity> => {
+    const result = results[Math.min(calls, results.length - 1)];
+    calls++;
+    await Promise.resolve();
+    if (result === undefined || result instanceof Error) throw result ?? new Error('no result');
+    return result;
+  };
+  return { provider, calls: () => calls };
+}
+
+const credential = (id: string, expiresAtMs: number): AwsCredentialIdentity => ({
+  accessKeyId: id,
+  secretAccessKey: 'secret',
+  sessionToken: 'token',
+  expiration: new Date(expiresAtMs),
+});
+
+const throttled = () =>
+  Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
+
+describe('memoizeCredentials', () => {
+  it('shares one fetch among concurrent callers and caches the result', async () => {
+    const sts = fakeSts([credential('A', 60 * MINUTE)]);
+    const provider = memoizeCredentials(sts.provider, { clock: () => 0 });
+
+    const concurrent = await Promise.all(Array.from({ length: 10 }, () => provider()));
+    const later = await provider();
+
+    expect(sts.calls()).toBe(1);
+    expect(new Set([...concurrent, later].map((c) => c.accessKeyId))).toEqual(new Set(['A']));
+  });
+
+  it('refreshes before expiry, not after', async () => {
+    let now = 0;
+    const sts = fakeSts([credential('A', 60 * MINUTE), credential('B', 120 * MINUTE)]);
+    const provider = memoizeCredentials(sts.provider, {
+      clock: () => now,
+      refreshBeforeExpiryMs: 5 * MINUTE,
+    });
+    await provider();
+
+    now = 54 * MINUTE;
+    const stillFirst = await provider();
+    now = 55 * MINUTE;
+    const refreshed = await provider();
+
+    expect(stillFirst.accessKeyId).toBe('A');
+    expect(refreshed.accessKeyId).toBe('B');
+    expect(sts.calls()).toBe(2);
+  });
+
+  it('keeps serving a still-valid credential when a refresh is throttled, and retries later', async () => {
+    let now = 0;
+    const sts = fakeSts([credential('A', 60 * MINUTE), throttled(), credential('B', 120 * MINUTE)]);
+    const provider = memoizeCredentials(sts.provider, {
+      clock: () => now,
+      refreshBeforeExpiryMs: 5 * MINUTE,
+      refreshRetryAfterMs: 10_000,
+    });
+    await provider();
+
+    now = 56 * MINUTE;
+    const duringOutage = await provider();
+    const withinCooldown = await provider();
+    now += 10_000;
+    const afterCooldown = await provider();
+
+    expect([duringOutage, withinCooldown, afterCooldown].map((c) => c.accessKeyId)).toEqual(['A', 'A', 'B']);
+    expect(sts.calls()).toBe(3);
+  });
+
+  it('throws the classified error once the held credential has expired', async () => {
+    let now = 0;
+    const sts = fakeSts([credential('A', 60 * MINUTE), throttled()]);
+    const provider = memoizeCredentials(sts.provider, { clock: () => now });
+    await provider();
+
+    now = 61 * MINUTE;
+    const failure = provider();
+
+    await expect(failure).rejects.toMatchObject({ name: 'AwsError', code: 'THROTTLED' });
+  });
+});
+
+describe('sanitizeStsName', () => {
+  it.each([
+    ['vsh-tenant-1', 'vsh-tenant-1'],
+    ['vsh-ténant/with spaces', 'vsh-t-nant-with-spaces'],
+    ['x', 'x-'],
+    ['a'.repeat(100), 'a'.repeat(64)],
+    ['user@example.com,=+.', 'user@example.com,=+.'],
+  ])('makes %j a valid session name', (input, expected) => {
+    expect(sanitizeStsName(input)).toBe(expected);
+  });
+});
+
+// STS refusals that moto cannot produce (it checks neither trust policies nor ExternalIds, nor
+// regions): answered by a stub request handler, which also shows what the SDK sent.
+function stubStsHandler(status: number, code: string) {
+  const requests: Array<{ hostname: string; body: string }> = [];
+  const handler = {
+    async handle(request: { hostname: string; body: unknown }) {
+      requests.push({ hostname: request.hostname, body: String(request.body) });
+      const xml = `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>refused by stub</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`;
+      return {
+        response: { statusCode: status, headers: { 'content-type': 'text/xml' }, body: Readable.from([xml]) },
+      };
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs() {
+      return {};
+    },
+    destroy() {},
+  };
+  return { handler, requests };
+}
+
+describe('createDestinationCredentials', () => {
+  const base = {
+    roleArn: 'arn:aws:iam::111122223333:role/vaikora-connector',
+    externalId: 'ext-7f3a',
+    sessionName: 'vsh-tenant 42',
+    region: 'eu-central-1',
+    masterCredentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+  };
+
+  it('assumes the role on the regional STS endpoint with the ExternalId and a sanitized session name', async () => {
+    const sts = stubStsHandler(403, 'AccessDenied');
+    const provider = createDestinationCredentials({
+      ...base,
+      clientConfig: { requestHandler: sts.handler, maxAttempts: 1 },
+    });
+
+    await provider().catch(() => undefined);
+
+    expect(sts.requests[0]?.hostname).toBe('sts.eu-central-1.amazonaws.com');
+    const params = new URLSearchParams(sts.requests[0]?.body);
+    expect(params.get('Action')).toBe('AssumeRole');
+    expect(params.get('ExternalId')).toBe('ext-7f3a');
+    expect(params.get('RoleSessionName')).toBe('vsh-tenant-42');
+  });
+
+  it.each([
+    [403, 'AccessDenied', 'ROLE_UNUSABLE'],
+    [403, 'RegionDisabledException', 'REGION_UNUSABLE'],
+    [403, 'InvalidClientTokenId', 'REGION_UNUSABLE'],
+  ])('turns STS %i %s into %s, not retryable', async (status, code, expected) => {
+    const sts = stubStsHandler(status, code);
+    const provider = createDestinationCredentials({
+      ...base,
+      clientConfig: { requestHandler: sts.handler, maxAttempts: 1 },
+    });
+
+    const error = await provider().catch((err: unknown) => err);
+
+    expect(error).toBeInstanceOf(AwsError);
+    expect(error).toMatchObject({ code: expected, retryable: false, awsCode: code });
+  });
+});

@@ -1,0 +1,135 @@
+import type { STSClientConfig } from '@aws-sdk/client-sts';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { classifyAwsError } from './errors.ts';
+
+/** STS client settings a caller may set (the endpoint is for tests; production uses the regional default). */
+export type StsClientOptions = Pick<
+  STSClientConfig,
+  'endpoint' | 'maxAttempts' | 'retryMode' | 'logger' | 'requestHandler'
+>;
+
+export interface DestinationCredentialsOptions {
+  readonly roleArn: string;
+  readonly externalId: string;
+  /** Names the tenant in CloudTrail (e.g. `vsh-<tenantId>`); sanitized to STS's pattern and 64 characters. */
+  readonly sessionName: string;
+  /** Optional SourceIdentity (persists across role chaining); sanitized like the session name. */
+  readonly sourceIdentity?: string | undefined;
+  /** Region of the STS endpoint: the destination's region, so a regional endpoint is used. */
+  readonly region: string;
+  /** Session length; default 3600 (STS accepts 900 up to the role's maximum). */
+  readonly durationSeconds?: number | undefined;
+  /** Credentials of the connector itself; default the SDK's node provider chain. */
+  readonly masterCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined;
+  readonly clientConfig?: StsClientOptions | undefined;
+  /** Refresh this long before expiry; default 5 min (never less than the SDK client's own 5 min window). */
+  readonly refreshBeforeExpiryMs?: number | undefined;
+  /** After a failed refresh while the old credential is still valid, wait this long before trying again. */
+  readonly refreshRetryAfterMs?: number | undefined;
+  /** Epoch milliseconds; default Date.now. */
+  readonly clock?: (() => number) | undefined;
+}
+
+const DEFAULT_DURATION_SECONDS = 3600;
+const DEFAULT_REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
+const DEFAULT_REFRESH_RETRY_AFTER_MS = 10_000;
+const STS_NAME_MAX = 64;
+const STS_NAME_MIN = 2;
+
+/** Makes a string fit STS's RoleSessionName / SourceIdentity rules: `[\w+=,.@-]`, 2 to 64 characters. */
+export function sanitizeStsName(value: string): string {
+  const cleaned = value.replace(/[^\w+=,.@-]/g, '-').slice(0, STS_NAME_MAX);
+  return cleaned.length >= STS_NAME_MIN ? cleaned : cleaned.padEnd(STS_NAME_MIN, '-');
+}
+
+/**
+ * Credentials for one destination: the SDK's `fromTemporaryCredentials` (AssumeRole with the
+ * tenant's ExternalId on the regional STS endpoint), memoized so that every client of the
+ * destination shares one credential, refreshed before it expires, with concurrent callers sharing
+ * one in-flight AssumeRole. Failures are thrown as AwsError (ROLE_UNUSABLE, REGION_UNUSABLE, ...).
+ */
+export function createDestinationCredentials(
+  options: DestinationCredentialsOptions,
+): AwsCredentialIdentityProvider {
+  const assumeRole = fromTemporaryCredentials({
+    params: {
+      RoleArn: options.roleArn,
+      ExternalId: options.externalId,
+      RoleSessionName: sanitizeStsName(options.sessionName),
+      DurationSeconds: options.durationSeconds ?? DEFAULT_DURATION_SECONDS,
+      ...(options.sourceIdentity === undefined
+        ? {}
+        : { SourceIdentity: sanitizeStsName(options.sourceIdentity) }),
+    },
+    ...(options.masterCredentials === undefined ? {} : { masterCredentials: options.masterCredentials }),
+    clientConfig: { ...options.clientConfig, region: options.region },
+  });
+
+  return memoizeCredentials(assumeRole, {
+    refreshBeforeExpiryMs: options.refreshBeforeExpiryMs,
+    refreshRetryAfterMs: options.refreshRetryAfterMs,
+    clock: options.clock,
+  });
+}
+
+export interface MemoizeCredentialsOptions {
+  readonly refreshBeforeExpiryMs?: number | undefined;
+  readonly refreshRetryAfterMs?: number | undefined;
+  readonly clock?: (() => number) | undefined;
+}
+
+/**
+ * Shares one credential among all callers: fetched once, refreshed `refreshBeforeExpiryMs` before
+ * it expires, with concurrent callers awaiting one in-flight fetch. When a refresh fails for a
+ * retryable reason while the held credential is still valid, that credential keeps being served.
+ * Errors are thrown as AwsError.
+ */
+export function memoizeCredentials(
+  provider: AwsCredentialIdentityProvider,
+  options: MemoizeCredentialsOptions = {},
+): AwsCredentialIdentityProvider {
+  const clock = options.clock ?? Date.now;
+  const refreshBeforeMs = options.refreshBeforeExpiryMs ?? DEFAULT_REFRESH_BEFORE_EXPIRY_MS;
+  const refreshRetryAfterMs = options.refreshRetryAfterMs ?? DEFAULT_REFRESH_RETRY_AFTER_MS;
+  // Hand-written rather than @smithy/core's `memoize`: that one throws when a refresh fails even
+  // though the cached credential is still valid for minutes, and it takes no clock to test with.
+  let current: AwsCredentialIdentity | undefined;
+  let inFlight: Promise<AwsCredentialIdentity> | undefined;
+  let nextAttemptAtMs = 0;
+
+  const refresh = (): Promise<AwsCredentialIdentity> => {
+    inFlight ??= provider()
+      .then((credential) => {
+        current = credential;
+        return credential;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+
+  return async () => {
+    const now = clock();
+    if (current !== undefined && !dueAt(current, refreshBeforeMs, now)) return current;
+    if (current !== undefined && !dueAt(current, 0, now) && now < nextAttemptAtMs) return current;
+    try {
+      return await refresh();
+    } catch (err) {
+      const error = classifyAwsError(err);
+      // An STS hiccup must not fail imports while the credential we hold is still good.
+      if (current !== undefined && !dueAt(current, 0, clock()) && error.retryable) {
+        nextAttemptAtMs = clock() + refreshRetryAfterMs;
+        return current;
+      }
+      throw error;
+    }
+  };
+}
+
+/** True when the credential expires within `marginMs` of `now` (credentials without expiry never do). */
+function dueAt(credential: AwsCredentialIdentity, marginMs: number, now: number): boolean {
+  const expiration = credential.expiration?.getTime();
+  return expiration !== undefined && expiration - marginMs <= now;
+}

@@ -1,0 +1,6 @@
+export * from './credentials.ts';
+export * from './errors.ts';
+export * from './importer.ts';
+export * from './rate-limiter.ts';
+export * from './registry.ts';
+export * from './state-store.ts';

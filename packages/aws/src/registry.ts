@@ -1,0 +1,140 @@
+import { SecurityHubClient, type SecurityHubClientConfig } from '@aws-sdk/client-securityhub';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { Destination } from '@vsh/core';
+import { createDestinationCredentials, type StsClientOptions } from './credentials.ts';
+
+/** What identifies a destination's clients: one tenant's account and region. */
+export interface DestinationKey {
+  readonly tenantId: string;
+  readonly accountId: string;
+  readonly region: string;
+}
+
+/** Everything needed to reach one tenant's Security Hub in one account and region. */
+export interface DestinationRoute {
+  readonly tenantId: string;
+  readonly destination: Destination;
+  readonly roleArn: string;
+  readonly externalId: string;
+  readonly sourceIdentity?: string | undefined;
+}
+
+/** The clients of one destination, created once and reused. */
+export interface DestinationClients {
+  readonly key: DestinationKey;
+  readonly route: DestinationRoute;
+  readonly credentials: AwsCredentialIdentityProvider;
+  readonly securityHub: SecurityHubClient;
+}
+
+/** Security Hub client settings a caller may set (endpoint and retry tuning for tests and benchmarks). */
+export type SecurityHubClientOptions = Pick<SecurityHubClientConfig, 'endpoint' | 'retryMode' | 'logger'>;
+
+export interface DestinationRegistryOptions {
+  readonly masterCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined;
+  readonly stsClientConfig?: StsClientOptions | undefined;
+  readonly securityHubClientConfig?: SecurityHubClientOptions | undefined;
+  /** SDK attempts per Security Hub call (standard retry mode); default 3. */
+  readonly maxAttempts?: number | undefined;
+  /** Per-attempt HTTP timeouts, so a hung connection becomes a retryable TimeoutError. */
+  readonly requestTimeoutMs?: number | undefined;
+  readonly connectionTimeoutMs?: number | undefined;
+  readonly durationSeconds?: number | undefined;
+  readonly refreshBeforeExpiryMs?: number | undefined;
+  /** RoleSessionName for a tenant; default `vsh-<tenantId>`. */
+  readonly sessionName?: ((tenantId: string) => string) | undefined;
+  readonly clock?: (() => number) | undefined;
+}
+
+export interface DestinationRegistry {
+  /** The destination's clients, created on first use; a changed role or ExternalId replaces them. */
+  get(route: DestinationRoute): DestinationClients;
+  /** Drops (and destroys) a destination's clients, e.g. after its role changed; true when there were any. */
+  evict(key: DestinationKey): boolean;
+  readonly size: number;
+  /** Destroys every client (closes their sockets). */
+  destroy(): void;
+}
+
+/** Registry key of a destination. */
+export function destinationKeyOf(route: DestinationRoute): DestinationKey {
+  return {
+    tenantId: route.tenantId,
+    accountId: route.destination.accountId,
+    region: route.destination.region,
+  };
+}
+
+const keyString = (key: DestinationKey): string => JSON.stringify([key.tenantId, key.accountId, key.region]);
+const routeFingerprint = (route: DestinationRoute): string =>
+  JSON.stringify([
+    route.roleArn,
+    route.externalId,
+    route.sourceIdentity ?? null,
+    route.destination.partition,
+  ]);
+
+/**
+ * Creates the per-(tenant, account, region) registry of Security Hub clients and their shared,
+ * memoized AssumeRole credentials. No client is global and none is created per call.
+ */
+export function createDestinationRegistry(options: DestinationRegistryOptions = {}): DestinationRegistry {
+  const entries = new Map<string, { fingerprint: string; clients: DestinationClients }>();
+
+  const create = (route: DestinationRoute): DestinationClients => {
+    const { destination } = route;
+    const credentials = createDestinationCredentials({
+      roleArn: route.roleArn,
+      externalId: route.externalId,
+      sessionName: options.sessionName?.(route.tenantId) ?? `vsh-${route.tenantId}`,
+      sourceIdentity: route.sourceIdentity,
+      region: destination.region,
+      durationSeconds: options.durationSeconds,
+      masterCredentials: options.masterCredentials,
+      clientConfig: options.stsClientConfig,
+      refreshBeforeExpiryMs: options.refreshBeforeExpiryMs,
+      clock: options.clock,
+    });
+    const securityHub = new SecurityHubClient({
+      retryMode: 'standard',
+      ...options.securityHubClientConfig,
+      region: destination.region,
+      credentials,
+      maxAttempts: options.maxAttempts ?? 3,
+      // Without throwOnRequestTimeout the SDK only logs a warning and waits on a hung socket forever.
+      requestHandler: {
+        connectionTimeout: options.connectionTimeoutMs ?? 5_000,
+        requestTimeout: options.requestTimeoutMs ?? 30_000,
+        throwOnRequestTimeout: true,
+      },
+    });
+    return { key: destinationKeyOf(route), route, credentials, securityHub };
+  };
+
+  return {
+    get(route) {
+      const key = keyString(destinationKeyOf(route));
+      const fingerprint = routeFingerprint(route);
+      const existing = entries.get(key);
+      if (existing !== undefined && existing.fingerprint === fingerprint) return existing.clients;
+      existing?.clients.securityHub.destroy();
+      const clients = create(route);
+      entries.set(key, { fingerprint, clients });
+      return clients;
+    },
+    evict(key) {
+      const id = keyString(key);
+      const existing = entries.get(id);
+      if (existing === undefined) return false;
+      existing.clients.securityHub.destroy();
+      return entries.delete(id);
+    },
+    get size() {
+      return entries.size;
+    },
+    destroy() {
+      for (const { clients } of entries.values()) clients.securityHub.destroy();
+      entries.clear();
+    },
+  };
+}
