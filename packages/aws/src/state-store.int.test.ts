@@ -251,6 +251,30 @@ describe.each(servers)('state store on %s', (_name, backend) => {
     );
   });
 
+  it('stores the ids of the overlap window and lets them grow at the same position', async () => {
+    const tenant = newTenant();
+    const store = createStore();
+    const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (lease === null) throw new Error('no lease');
+    await store.advanceCursor(lease, 's', { ...cursorAt(5_000, ['a']), recentIds: ['r1'] });
+
+    const grown = await store.advanceCursor(lease, 's', {
+      ...cursorAt(5_000, ['a']),
+      recentIds: ['r1', 'late'],
+    });
+    const same = await store.advanceCursor(lease, 's', {
+      ...cursorAt(5_000, ['a']),
+      recentIds: ['late', 'r1'],
+    });
+
+    expect([grown, same]).toEqual(['advanced', 'unchanged']);
+    expect(await store.getCursor(tenant, 's')).toMatchObject({
+      positionMs: 5_000,
+      idsAtPosition: ['a'],
+      recentIds: ['r1', 'late'],
+    });
+  });
+
   it('answers unchanged, not an error, when the same advance is issued twice', async () => {
     const tenant = newTenant();
     const store = createStore();

@@ -56,6 +56,11 @@ export interface Lease {
 export interface Cursor {
   readonly positionMs: number;
   readonly idsAtPosition: readonly string[];
+  /**
+   * Ids handled shortly before `positionMs` (the reader's overlap window), so that re-reading the
+   * window does not send them again. Bounded; at one position it may only grow.
+   */
+  readonly recentIds?: readonly string[];
   readonly updatedAtMs: number;
   readonly version?: number;
 }
@@ -94,7 +99,7 @@ export interface StateStoreOptions {
 }
 
 /** Bounds on a cursor so that a cursor item stays far below DynamoDB's 400 KB. */
-export const CURSOR_LIMITS = { idsAtPosition: 1000, idLength: 1024 } as const;
+export const CURSOR_LIMITS = { idsAtPosition: 1000, recentIds: 1000, idLength: 1024 } as const;
 
 const LEASE_SK = 'LEASE';
 const pkOf = (tenantId: string): string => `TENANT#${tenantId}`;
@@ -110,6 +115,7 @@ interface LeaseItem {
 interface CursorItem {
   positionMs: number;
   idsAtPosition: string[];
+  recentIds: string[];
   updatedAtMs: number;
   version: number;
   writeId?: string;
@@ -292,6 +298,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
 
     async advanceCursor(lease, streamId, next) {
       const ids = validateCursor(next);
+      const recent = validateIds([...new Set(next.recentIds ?? [])], CURSOR_LIMITS.recentIds, 'recent');
       // Names this write, so that a condition failure caused by our own earlier attempt having
       // been applied (an SDK retry after a lost response) is recognised as success.
       const writeId = randomUUID();
@@ -320,14 +327,17 @@ export function createStateStore(options: StateStoreOptions): StateStore {
                     TableName,
                     Key: marshall({ pk: pkOf(lease.tenantId), sk: cursorSk(streamId) }),
                     UpdateExpression:
-                      'SET positionMs = :pos, idsAtPosition = :ids, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId',
-                    // Monotonic: a later position, or the same position with more ids handled.
+                      'SET positionMs = :pos, idsAtPosition = :ids, recentIds = :recent, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId',
+                    // Monotonic: a later position, or the same position with more ids handled (at it,
+                    // or in the window just before it).
                     ConditionExpression:
-                      'attribute_not_exists(positionMs) OR positionMs < :pos OR (positionMs = :pos AND size(idsAtPosition) < :count)',
+                      'attribute_not_exists(positionMs) OR positionMs < :pos OR (positionMs = :pos AND (size(idsAtPosition) < :count OR (size(idsAtPosition) = :count AND (attribute_not_exists(recentIds) OR size(recentIds) < :rcount))))',
                     ExpressionAttributeValues: marshall({
                       ':pos': next.positionMs,
                       ':ids': ids,
                       ':count': ids.length,
+                      ':recent': recent,
+                      ':rcount': recent.length,
                       ':updated': next.updatedAtMs,
                       ':zero': 0,
                       ':one': 1,
@@ -357,7 +367,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
                   : await readCursor(lease.tenantId, streamId);
               if (stored?.writeId === writeId) return 'advanced';
               if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
-              return judgeRefused(stored, next, ids);
+              return judgeRefused(stored, next, ids, recent);
             }
             const conflicted = [leaseReason, cursorReason].some((r) => r?.Code === 'TransactionConflict');
             if (conflicted && attempt < conflictAttempts) {
@@ -387,13 +397,19 @@ function pauseAfterConflict(attempt: number): Promise<void> {
 }
 
 /** Why a monotonic condition refused `next`, given the stored cursor. */
-function judgeRefused(stored: CursorItem | null, next: Cursor, ids: readonly string[]): AdvanceOutcome {
+function judgeRefused(
+  stored: CursorItem | null,
+  next: Cursor,
+  ids: readonly string[],
+  recent: readonly string[],
+): AdvanceOutcome {
   if (stored === null) {
     throw new StateError('CONFLICT', 'the cursor write was refused but no cursor is stored', true);
   }
   const storedIds = new Set(stored.idsAtPosition);
   const sameIds = storedIds.size === ids.length && ids.every((id) => storedIds.has(id));
-  if (stored.positionMs === next.positionMs && sameIds) return 'unchanged';
+  if (stored.positionMs === next.positionMs && sameIds && recent.length <= stored.recentIds.length)
+    return 'unchanged';
   const behind =
     next.positionMs < stored.positionMs ||
     (next.positionMs === stored.positionMs && ids.every((id) => storedIds.has(id)));
@@ -416,12 +432,11 @@ function validateCursor(next: Cursor): string[] {
     throw new RangeError('cursor positionMs must be a non-negative integer');
   }
   if (!Number.isFinite(next.updatedAtMs)) throw new RangeError('cursor updatedAtMs must be a number');
-  const ids = [...new Set(next.idsAtPosition)];
-  if (ids.length > CURSOR_LIMITS.idsAtPosition) {
-    throw new RangeError(
-      `cursor holds ${ids.length} ids at one position; at most ${CURSOR_LIMITS.idsAtPosition}`,
-    );
-  }
+  return validateIds([...new Set(next.idsAtPosition)], CURSOR_LIMITS.idsAtPosition, 'at one position');
+}
+
+function validateIds(ids: string[], max: number, what: string): string[] {
+  if (ids.length > max) throw new RangeError(`cursor holds ${ids.length} ids ${what}; at most ${max}`);
   if (ids.some((id) => typeof id !== 'string' || id.length === 0 || id.length > CURSOR_LIMITS.idLength)) {
     throw new RangeError(`cursor ids must be 1 to ${CURSOR_LIMITS.idLength} characters`);
   }
@@ -440,9 +455,11 @@ function toLeaseItem(item: Record<string, AttributeValue>): LeaseItem {
 function toCursorItem(item: Record<string, AttributeValue>): CursorItem {
   const raw = unmarshall(item);
   const ids: unknown[] = Array.isArray(raw.idsAtPosition) ? raw.idsAtPosition : [];
+  const recent: unknown[] = Array.isArray(raw.recentIds) ? raw.recentIds : [];
   return {
     positionMs: Number(raw.positionMs),
     idsAtPosition: ids.map(String),
+    recentIds: recent.map(String),
     updatedAtMs: Number(raw.updatedAtMs),
     version: Number(raw.version ?? 0),
     ...(typeof raw.writeId === 'string' ? { writeId: raw.writeId } : {}),
@@ -453,6 +470,7 @@ function publicCursor(item: CursorItem): Cursor {
   return {
     positionMs: item.positionMs,
     idsAtPosition: item.idsAtPosition,
+    recentIds: item.recentIds,
     updatedAtMs: item.updatedAtMs,
     version: item.version,
   };
