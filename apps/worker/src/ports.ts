@@ -1,0 +1,125 @@
+import type { DestinationRoute, SecurityHubImporter, StateStore } from '@vsh/aws';
+import type { Partition, Rejection, Thresholds } from '@vsh/core';
+import type { DestinationState, RecentFinding } from '@vsh/db';
+import type { Secret } from '@vsh/secrets';
+import type { VaikoraClient } from '@vsh/vaikora';
+import type { Logger } from 'pino';
+import type { DestinationHealth } from './health.ts';
+import type { WorkerMetrics } from './metrics.ts';
+
+/** A tenant's Vaikora connection, with the key opened (held in a Secret so it never prints). */
+export interface VaikoraConnection {
+  readonly baseUrl: string;
+  readonly apiKey: Secret<string>;
+  readonly timeFilterParam: string | null;
+  readonly thresholds: Thresholds;
+  readonly pollIntervalSeconds: number;
+}
+
+export interface DestinationConfig {
+  readonly id: string;
+  readonly accountId: string;
+  readonly partition: Partition;
+  readonly roleArn: string;
+  readonly externalId: string;
+  readonly state: DestinationState;
+  readonly health: DestinationHealth;
+}
+
+/** One route: a Vaikora agent's actions to one destination in one region; the cursor key. */
+export interface StreamConfig {
+  readonly id: string;
+  readonly destinationId: string;
+  readonly agentId: string;
+  readonly region: string;
+}
+
+/** What a run needs to know about a tenant. */
+export interface TenantConfig {
+  readonly tenantId: string;
+  readonly vaikora: VaikoraConnection | null;
+  /** Why `vaikora` is null when the tenant did set it (e.g. its key could not be opened). */
+  readonly vaikoraProblem?: { readonly code: string; readonly message: string } | undefined;
+  readonly destinations: readonly DestinationConfig[];
+  readonly streams: readonly StreamConfig[];
+}
+
+/** A rejection with what the rejected-records store needs to keep it once. */
+export interface RecordedRejection {
+  readonly rejection: Rejection;
+  readonly destinationId: string | null;
+}
+
+export interface RunSummary {
+  readonly status: 'ok' | 'partial' | 'failed';
+  readonly actionsRead: number;
+  readonly findingsMapped: number;
+  readonly findingsImported: number;
+  readonly actionsSkipped: number;
+  readonly recordsRejected: number;
+  readonly throttles: number;
+  readonly lagSeconds: number | null;
+  readonly errorCode: string | null;
+  readonly errorMessage: string | null;
+  readonly recentFindings: readonly RecentFinding[];
+}
+
+/** The control-plane database as the worker uses it (implemented on drizzle in tenant-store.ts). */
+export interface TenantStore {
+  /** The tenant's configuration, or null when it is unknown or offboarded. */
+  loadTenant(tenantId: string): Promise<TenantConfig | null>;
+  startRun(tenantId: string, workerId: string, startedAt: Date): Promise<string>;
+  finishRun(runId: string, summary: RunSummary, finishedAt: Date): Promise<void>;
+  /** Keeps rejected records; the same record seen again by a later overlapping read is kept once. */
+  recordRejections(
+    tenantId: string,
+    runId: string,
+    rejections: readonly RecordedRejection[],
+  ): Promise<number>;
+  saveDestinationHealth(
+    destinationId: string,
+    health: DestinationHealth,
+    lastError: string | null,
+  ): Promise<void>;
+  /** Sets when the tenant is next due and clears a "run now" request made before the run started. */
+  scheduleNext(tenantId: string, nextRunAt: Date, runStartedAt: Date): Promise<void>;
+}
+
+/** Everything a tenant run depends on, constructed once per process. */
+export interface RunDeps {
+  readonly store: TenantStore;
+  readonly state: StateStore;
+  readonly vaikora: (connection: VaikoraConnection) => VaikoraClient;
+  readonly importer: (route: DestinationRoute) => SecurityHubImporter;
+  readonly clock: () => number;
+  readonly logger: Logger;
+  readonly metrics: WorkerMetrics;
+  readonly workerId: string;
+  readonly options: RunOptions;
+}
+
+export interface RunOptions {
+  readonly leaseTtlMs: number;
+  readonly overlapMs: number;
+  readonly initialLookbackMs: number;
+  readonly maxRecentIds: number;
+  /** Vaikora's history retention; a cursor older than this may have a gap (shown in status). */
+  readonly retentionMs: number;
+  readonly degradeAfterFailures: number;
+  readonly disableAfterFailures: number;
+  readonly disableAfterMs: number;
+  /** Findings imported per call to the importer (the importer batches them again at 100 / 6 MB). */
+  readonly importChunk: number;
+}
+
+export const DEFAULT_RUN_OPTIONS: RunOptions = {
+  leaseTtlMs: 5 * 60_000,
+  overlapMs: 10 * 60_000,
+  initialLookbackMs: 24 * 3600_000,
+  maxRecentIds: 900,
+  retentionMs: 7 * 24 * 3600_000,
+  degradeAfterFailures: 2,
+  disableAfterFailures: 5,
+  disableAfterMs: 15 * 60_000,
+  importChunk: 500,
+};

@@ -1,0 +1,494 @@
+import { AwsError, classifyAwsError, type Lease, type SecurityHubImporter, StateError } from '@vsh/aws';
+import { type PreparedFinding, prepareAction, type VaikoraAction } from '@vsh/core';
+import type { RecentFinding } from '@vsh/db';
+import { VaikoraError } from '@vsh/vaikora';
+import type { Logger } from 'pino';
+import {
+  type CursorPolicy,
+  handledIds,
+  isNew,
+  type StreamCursor,
+  StreamProgress,
+  windowStartMs,
+} from './cursor.ts';
+import { afterFailure, afterSuccess, RUNNABLE_STATES } from './health.ts';
+import type {
+  DestinationConfig,
+  RecordedRejection,
+  RunDeps,
+  RunSummary,
+  StreamConfig,
+  TenantConfig,
+} from './ports.ts';
+
+export type RunResult =
+  | { readonly kind: 'busy' }
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'ran'; readonly runId: string; readonly summary: RunSummary };
+
+const MAX_RECENT = 50;
+
+/**
+ * One tenant's run (architecture.md, "One tenant's run"): take the lease, pull every new action of
+ * every stream, import what qualifies, advance each cursor only past what is in Security Hub or
+ * recorded as rejected, record the run, release the lease. Never throws for a tenant's data or
+ * configuration; `signal` stops it after the batch in flight.
+ */
+export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortSignal): Promise<RunResult> {
+  const lease = await deps.state.acquireLease(tenantId, deps.workerId, deps.options.leaseTtlMs);
+  if (lease === null) return { kind: 'busy' };
+  const holder = new LeaseHolder(lease, deps, signal);
+  try {
+    const config = await deps.store.loadTenant(tenantId);
+    if (config === null) return { kind: 'gone' };
+    return await new TenantRun(config, deps, holder).execute();
+  } finally {
+    await holder.release();
+  }
+}
+
+/** Keeps the lease alive while the run works, and stops the run when the lease is lost. */
+class LeaseHolder {
+  readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> = Promise.resolve();
+
+  constructor(
+    public lease: Lease,
+    private readonly deps: RunDeps,
+    outer: AbortSignal | undefined,
+  ) {
+    if (outer) {
+      if (outer.aborted) this.controller.abort(outer.reason);
+      else outer.addEventListener('abort', () => this.controller.abort(outer.reason), { once: true });
+    }
+    const every = Math.max(1000, Math.floor(deps.options.leaseTtlMs / 3));
+    this.timer = setInterval(() => {
+      this.renewing = this.renew();
+    }, every);
+    this.timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  private async renew(): Promise<void> {
+    try {
+      this.lease = await this.deps.state.renewLease(this.lease, this.deps.options.leaseTtlMs);
+    } catch (err) {
+      if (err instanceof StateError && err.code === 'LEASE_LOST') {
+        this.deps.logger.warn({ tenantId: this.lease.tenantId }, 'lease lost; stopping the run');
+        this.controller.abort(err);
+      } else {
+        this.deps.logger.warn({ tenantId: this.lease.tenantId, err: errorInfo(err) }, 'lease renewal failed');
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    await this.renewing;
+    try {
+      await this.deps.state.releaseLease(this.lease);
+    } catch (err) {
+      // The lease expires on its own; a failed release only delays the next run.
+      this.deps.logger.warn({ tenantId: this.lease.tenantId, err: errorInfo(err) }, 'lease release failed');
+    }
+  }
+}
+
+interface StreamWork {
+  readonly stream: StreamConfig;
+  readonly destination: DestinationConfig;
+  readonly cursor: StreamCursor | null;
+  readonly handled: ReadonlySet<string>;
+  readonly windowStart: number;
+  readonly progress: StreamProgress;
+  readonly importer: SecurityHubImporter;
+  /** Time of the oldest action that could not be delivered for a transient reason. */
+  blockedAtMs: number;
+}
+
+class TenantRun {
+  private readonly log: Logger;
+  private readonly now: number;
+  private readonly nowIso: string;
+  private readonly policy: CursorPolicy;
+  private runId = '';
+  private readonly counts = {
+    actionsRead: 0,
+    findingsMapped: 0,
+    findingsImported: 0,
+    actionsSkipped: 0,
+    recordsRejected: 0,
+    throttles: 0,
+  };
+  private firstError: { code: string; message: string } | null = null;
+  private readonly recent: RecentFinding[] = [];
+  private readonly failedDestinations = new Map<
+    string,
+    { code: string; message: string; canDisable: boolean }
+  >();
+  private readonly deliveredDestinations = new Set<string>();
+  private readonly positions: number[] = [];
+  private incomplete = false;
+
+  constructor(
+    private readonly config: TenantConfig,
+    private readonly deps: RunDeps,
+    private readonly lease: LeaseHolder,
+  ) {
+    this.now = deps.clock();
+    this.nowIso = new Date(this.now).toISOString();
+    this.log = deps.logger.child({ tenantId: config.tenantId });
+    const { overlapMs, initialLookbackMs, maxRecentIds } = deps.options;
+    this.policy = { overlapMs, initialLookbackMs, maxRecentIds };
+  }
+
+  async execute(): Promise<RunResult> {
+    const { store, workerId, metrics } = this.deps;
+    const { tenantId } = this.config;
+    const startedAt = new Date(this.now);
+    this.runId = await store.startRun(tenantId, workerId, startedAt);
+    const log = this.log.child({ runId: this.runId });
+    log.info({ streams: this.config.streams.length }, 'run started');
+
+    const vaikora = this.config.vaikora;
+    const runnable = new Map(
+      this.config.destinations.filter((d) => RUNNABLE_STATES.includes(d.state)).map((d) => [d.id, d]),
+    );
+    const streams = this.config.streams.filter((s) => runnable.has(s.destinationId));
+    if (vaikora === null) {
+      const problem = this.config.vaikoraProblem;
+      if (problem) this.fail(problem.code, problem.message);
+      else this.fail('NO_VAIKORA_SETTINGS', 'the tenant has not set its Vaikora connection');
+    } else if (this.config.destinations.length > 0 && runnable.size === 0) {
+      this.fail('NO_RUNNABLE_DESTINATION', 'no destination is verified, active or degraded');
+    } else {
+      const byAgent = new Map<string, StreamConfig[]>();
+      for (const s of streams) byAgent.set(s.agentId, [...(byAgent.get(s.agentId) ?? []), s]);
+      for (const [agentId, group] of byAgent) {
+        if (this.lease.signal.aborted) {
+          this.incomplete = true;
+          break;
+        }
+        await this.runAgent(agentId, group, runnable);
+      }
+      await this.saveHealth(runnable);
+    }
+
+    const summary = this.summary(streams.length);
+    await store.finishRun(this.runId, summary, new Date(this.deps.clock()));
+    const pollMs = (vaikora?.pollIntervalSeconds ?? 300) * 1000;
+    await store.scheduleNext(tenantId, new Date(this.now + pollMs), startedAt);
+
+    metrics.imported.inc({ tenant: tenantId }, summary.findingsImported);
+    metrics.skipped.inc({ tenant: tenantId }, summary.actionsSkipped);
+    metrics.throttles.inc({ tenant: tenantId }, summary.throttles);
+    metrics.runs.inc({ status: summary.status });
+    metrics.runDuration.observe({ status: summary.status }, (this.deps.clock() - this.now) / 1000);
+    if (summary.lagSeconds !== null) metrics.lagSeconds.set({ tenant: tenantId }, summary.lagSeconds);
+    log.info({ ...summary, recentFindings: undefined }, 'run finished');
+    return { kind: 'ran', runId: this.runId, summary };
+  }
+
+  private fail(code: string, message: string): void {
+    if (this.firstError === null) this.firstError = { code, message };
+  }
+
+  private async runAgent(
+    agentId: string,
+    group: readonly StreamConfig[],
+    destinations: ReadonlyMap<string, DestinationConfig>,
+  ): Promise<void> {
+    const { state, options } = this.deps;
+    const vaikora = this.config.vaikora;
+    if (vaikora === null) return;
+    const work: StreamWork[] = [];
+    for (const stream of group) {
+      const destination = destinations.get(stream.destinationId);
+      if (destination === undefined || this.failedDestinations.has(destination.id)) continue;
+      const cursor = await state.getCursor(this.config.tenantId, stream.id);
+      work.push({
+        stream,
+        destination,
+        cursor,
+        handled: handledIds(cursor),
+        windowStart: windowStartMs(cursor, this.now, this.policy),
+        progress: new StreamProgress(),
+        importer: this.deps.importer({
+          tenantId: this.config.tenantId,
+          destination: {
+            accountId: destination.accountId,
+            region: stream.region,
+            partition: destination.partition,
+          },
+          roleArn: destination.roleArn,
+          externalId: destination.externalId,
+          sourceIdentity: this.config.tenantId,
+        }),
+        blockedAtMs: Number.POSITIVE_INFINITY,
+      });
+    }
+    if (work.length === 0) return;
+    const stopBeforeMs = Math.min(...work.map((w) => w.windowStart));
+    const client = this.deps.vaikora(vaikora);
+    let complete = false;
+    let reachedEnd = false;
+    let oldestSeen = Number.POSITIVE_INFINITY;
+    try {
+      for await (const page of client.sweep({ agentId, stopBeforeMs, signal: this.lease.signal })) {
+        this.counts.actionsRead += page.actions.length;
+        if (page.oldestMs !== null) oldestSeen = Math.min(oldestSeen, page.oldestMs);
+        const rejections: RecordedRejection[] = page.rejections.map((rejection) => ({
+          rejection,
+          destinationId: null,
+        }));
+        for (const w of work) {
+          if (this.failedDestinations.has(w.destination.id)) continue;
+          await this.deliver(w, page.actions, rejections);
+        }
+        await this.keep(rejections);
+        if (page.stop !== null) {
+          complete = page.stop !== 'max-pages';
+          reachedEnd = page.stop === 'end';
+          if (page.stop === 'max-pages')
+            this.fail('BACKLOG_TOO_LARGE', 'the sweep hit its page limit before reaching the cursor');
+        }
+        if (this.lease.signal.aborted) break;
+      }
+    } catch (err) {
+      complete = false;
+      this.onSweepError(err, work);
+    }
+    if (this.lease.signal.aborted) this.incomplete = true;
+    if (!complete) {
+      this.incomplete = true;
+      for (const w of work) if (w.cursor !== null) this.positions.push(w.cursor.positionMs);
+      return;
+    }
+    for (const w of work) await this.advance(w, reachedEnd, oldestSeen);
+  }
+
+  /** Filters, maps, validates and imports one page's new actions for one stream. */
+  private async deliver(
+    w: StreamWork,
+    actions: readonly VaikoraAction[],
+    rejections: RecordedRejection[],
+  ): Promise<void> {
+    const thresholds = this.config.vaikora?.thresholds;
+    if (thresholds === undefined) return;
+    const destination = {
+      accountId: w.destination.accountId,
+      region: w.stream.region,
+      partition: w.destination.partition,
+    };
+    const ready: PreparedFinding[] = [];
+    for (const action of actions) {
+      if (!isNew(action, w.cursor, w.handled, w.windowStart)) continue;
+      const outcome = prepareAction(action, { destination, now: this.nowIso, thresholds });
+      if (outcome.kind === 'skipped') {
+        this.counts.actionsSkipped++;
+        w.progress.add(action.id, action.timestampMs);
+      } else if (outcome.kind === 'rejected') {
+        rejections.push({ rejection: outcome.rejection, destinationId: w.destination.id });
+        w.progress.add(action.id, action.timestampMs);
+      } else {
+        this.counts.findingsMapped++;
+        ready.push(outcome.value);
+      }
+    }
+    for (let i = 0; i < ready.length; i += this.deps.options.importChunk) {
+      const chunk = ready.slice(i, i + this.deps.options.importChunk);
+      const ok = await this.importChunk(w, chunk, rejections);
+      if (!ok) return;
+    }
+  }
+
+  private async importChunk(
+    w: StreamWork,
+    chunk: PreparedFinding[],
+    rejections: RecordedRejection[],
+  ): Promise<boolean> {
+    const byFindingId = new Map(chunk.map((p) => [p.finding.Id, p]));
+    try {
+      const result = await w.importer.importFindings(chunk);
+      this.counts.throttles += result.stats.throttled;
+      this.counts.findingsImported += result.imported.length;
+      if (result.imported.length > 0) this.deliveredDestinations.add(w.destination.id);
+      for (const id of result.imported) {
+        const p = byFindingId.get(id);
+        if (p === undefined) continue;
+        w.progress.add(p.action.id, p.action.timestampMs);
+        this.remember(p, w.stream.region);
+      }
+      for (const rejection of result.rejected) {
+        const p = rejection.actionId === null ? undefined : byFindingId.get(`vaikora-${rejection.actionId}`);
+        if (rejection.retryable) {
+          w.blockedAtMs = Math.min(w.blockedAtMs, p?.action.timestampMs ?? Number.NEGATIVE_INFINITY);
+          this.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings yet: ${rejection.reason}`);
+        } else {
+          rejections.push({ rejection, destinationId: w.destination.id });
+          if (p !== undefined) w.progress.add(p.action.id, p.action.timestampMs);
+        }
+      }
+      return true;
+    } catch (err) {
+      const error = err instanceof AwsError ? err : classifyAwsError(err);
+      if (error.stopsDestination) {
+        this.failedDestinations.set(w.destination.id, {
+          code: error.code,
+          message: error.message,
+          canDisable: true,
+        });
+        this.fail(error.code, error.message);
+      } else {
+        const oldest = Math.min(...chunk.map((p) => p.action.timestampMs));
+        w.blockedAtMs = Math.min(w.blockedAtMs, oldest);
+        this.fail(error.code, error.message);
+        this.log.warn(
+          { err: errorInfo(err), destinationId: w.destination.id },
+          'import failed; will retry next run',
+        );
+      }
+      return false;
+    }
+  }
+
+  private remember(p: PreparedFinding, region: string): void {
+    this.recent.push({
+      id: p.finding.Id,
+      title: p.finding.Title,
+      severity: p.finding.Severity.Label,
+      time: p.finding.CreatedAt,
+      region,
+    });
+    if (this.recent.length > MAX_RECENT * 2) this.recent.splice(0, this.recent.length - MAX_RECENT);
+  }
+
+  private async keep(rejections: readonly RecordedRejection[]): Promise<void> {
+    if (rejections.length === 0) return;
+    this.counts.recordsRejected += rejections.length;
+    for (const { rejection } of rejections) {
+      this.deps.metrics.rejected.inc({ tenant: this.config.tenantId, stage: rejection.stage });
+    }
+    await this.deps.store.recordRejections(this.config.tenantId, this.runId, rejections);
+  }
+
+  private onSweepError(err: unknown, work: readonly StreamWork[]): void {
+    if (this.lease.signal.aborted) return;
+    if (err instanceof VaikoraError) {
+      this.fail(`VAIKORA_${err.code}`, err.message);
+      if (err.code === 'UNAUTHORIZED' || err.code === 'FORBIDDEN' || err.code === 'INVALID_CONFIG') {
+        for (const w of work) {
+          this.failedDestinations.set(w.destination.id, {
+            code: `VAIKORA_${err.code}`,
+            message: err.message,
+            canDisable: false,
+          });
+        }
+      }
+      this.log.warn({ err: errorInfo(err) }, 'Vaikora sweep failed');
+      return;
+    }
+    this.fail('UNEXPECTED', err instanceof Error ? err.message : String(err));
+    this.log.error({ err: errorInfo(err) }, 'sweep failed unexpectedly');
+  }
+
+  private async advance(w: StreamWork, reachedEnd: boolean, oldestSeen: number): Promise<void> {
+    if (this.failedDestinations.has(w.destination.id)) {
+      if (w.cursor !== null) this.positions.push(w.cursor.positionMs);
+      return;
+    }
+    if (w.blockedAtMs !== Number.POSITIVE_INFINITY) this.incomplete = true;
+    const next = w.progress.nextCursor(w.cursor, this.now, this.policy, w.blockedAtMs);
+    const gapFrom = w.cursor?.positionMs;
+    if (
+      gapFrom !== undefined &&
+      reachedEnd &&
+      gapFrom < this.now - this.deps.options.retentionMs &&
+      oldestSeen > gapFrom
+    ) {
+      this.fail(
+        'RETENTION_GAP',
+        `actions between ${new Date(gapFrom).toISOString()} and ${new Date(Math.min(oldestSeen, this.now)).toISOString()} ` +
+          'may have expired from Vaikora before they could be read',
+      );
+    }
+    if (next === null) {
+      this.positions.push(w.cursor?.positionMs ?? this.now);
+      return;
+    }
+    try {
+      await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, next);
+      this.positions.push(next.positionMs);
+    } catch (err) {
+      this.positions.push(w.cursor?.positionMs ?? this.now);
+      if (err instanceof StateError && err.code === 'LEASE_LOST') {
+        this.lease.controller.abort(err);
+        this.fail(
+          'LEASE_LOST',
+          'another worker took over this tenant; its run continues from the stored cursor',
+        );
+      } else {
+        this.fail('CURSOR_NOT_SAVED', err instanceof Error ? err.message : String(err));
+      }
+      this.log.warn({ err: errorInfo(err), streamId: w.stream.id }, 'cursor not advanced');
+    }
+  }
+
+  private async saveHealth(destinations: ReadonlyMap<string, DestinationConfig>): Promise<void> {
+    const policy = this.deps.options;
+    for (const destination of destinations.values()) {
+      const failure = this.failedDestinations.get(destination.id);
+      if (failure !== undefined) {
+        const next = afterFailure(destination.health, this.now, policy, failure.canDisable);
+        await this.deps.store.saveDestinationHealth(
+          destination.id,
+          next,
+          `${failure.code}: ${failure.message}`,
+        );
+      } else if (
+        this.deliveredDestinations.has(destination.id) ||
+        (destination.state !== 'active' && !this.incomplete && this.firstError === null)
+      ) {
+        if (destination.state !== 'active' || destination.health.consecutiveFailures > 0) {
+          await this.deps.store.saveDestinationHealth(destination.id, afterSuccess(), null);
+        }
+      }
+    }
+  }
+
+  private summary(streamCount: number): RunSummary {
+    const lagSeconds =
+      this.positions.length > 0
+        ? Math.max(0, Math.round((this.now - Math.min(...this.positions)) / 1000))
+        : null;
+    const nothingDone = this.counts.findingsImported === 0 && this.counts.actionsRead === 0;
+    const status: RunSummary['status'] =
+      this.firstError === null && !this.incomplete
+        ? 'ok'
+        : nothingDone && (streamCount === 0 || this.failedDestinations.size > 0 || this.firstError !== null)
+          ? 'failed'
+          : 'partial';
+    return {
+      status,
+      ...this.counts,
+      lagSeconds,
+      errorCode: this.firstError?.code ?? null,
+      errorMessage: this.firstError?.message.slice(0, 1000) ?? null,
+      recentFindings: this.recent.slice(-MAX_RECENT).reverse(),
+    };
+  }
+}
+
+function errorInfo(err: unknown): { name: string; message: string; code?: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string'
+      ? { name: err.name, message: err.message, code }
+      : { name: err.name, message: err.message };
+  }
+  return { name: 'unknown', message: String(err) };
+}

@@ -1,0 +1,97 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import {
+  createDestinationRegistry,
+  createRateLimiterRegistry,
+  createSecurityHubImporter,
+  createStateStore,
+  type DestinationRegistry,
+  type StateStore,
+} from '@vsh/aws';
+import type { Database } from '@vsh/db';
+import type { SecretBox } from '@vsh/secrets';
+import { createVaikoraClient } from '@vsh/vaikora';
+import type { Logger } from 'pino';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+import { DEFAULT_RUN_OPTIONS, type RunDeps, type RunOptions } from './ports.ts';
+import { type RunResult, runTenant } from './run-tenant.ts';
+import { createDbTenantStore, type TenantScheduler } from './tenant-store.ts';
+
+export interface WorkerRuntimeOptions {
+  readonly db: Database;
+  readonly secrets: SecretBox;
+  readonly dynamodb: DynamoDBClient;
+  readonly tableName: string;
+  readonly logger: Logger;
+  readonly workerId: string;
+  readonly clock?: (() => number) | undefined;
+  /** AWS endpoint override (moto locally; unset in production). */
+  readonly awsEndpoint?: string | undefined;
+  /** The worker's own credentials for AssumeRole (default: the SDK's provider chain). */
+  readonly masterCredentials?: AwsCredentialIdentity | undefined;
+  /** Security Hub's quota per account and region. */
+  readonly importRatePerSecond?: number | undefined;
+  readonly importBurst?: number | undefined;
+  readonly vaikoraTimeoutMs?: number | undefined;
+  readonly run?: Partial<RunOptions> | undefined;
+}
+
+/** One worker process's long-lived parts, shared by every tenant run (no client per run or call). */
+export interface WorkerRuntime {
+  readonly run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>;
+  readonly scheduler: TenantScheduler;
+  readonly state: StateStore;
+  readonly metrics: WorkerMetrics;
+  readonly registry: DestinationRegistry;
+  close(): void;
+}
+
+/** Builds the worker from already-constructed infrastructure clients. */
+export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime {
+  const clock = options.clock ?? Date.now;
+  const store = createDbTenantStore({ db: options.db, secrets: options.secrets, logger: options.logger });
+  const state = createStateStore({ client: options.dynamodb, tableName: options.tableName, clock });
+  const registry = createDestinationRegistry({
+    masterCredentials: options.masterCredentials,
+    stsClientConfig: options.awsEndpoint === undefined ? undefined : { endpoint: options.awsEndpoint },
+    securityHubClientConfig:
+      options.awsEndpoint === undefined ? undefined : { endpoint: options.awsEndpoint },
+    requestTimeoutMs: 30_000,
+    clock,
+  });
+  const limiters = createRateLimiterRegistry({
+    ratePerSecond: options.importRatePerSecond ?? 10,
+    burst: options.importBurst ?? 30,
+  });
+  const metrics = createWorkerMetrics();
+  const deps: RunDeps = {
+    store,
+    state,
+    vaikora: (connection) =>
+      createVaikoraClient({
+        baseUrl: connection.baseUrl,
+        apiKey: connection.apiKey.reveal(),
+        timeFilterParam: connection.timeFilterParam ?? undefined,
+        timeoutMs: options.vaikoraTimeoutMs ?? 15_000,
+      }),
+    importer: (route) =>
+      createSecurityHubImporter({
+        client: registry.get(route).securityHub,
+        destination: route.destination,
+        rateLimiter: limiters,
+      }),
+    clock,
+    logger: options.logger,
+    metrics,
+    workerId: options.workerId,
+    options: { ...DEFAULT_RUN_OPTIONS, ...options.run },
+  };
+  return {
+    run: (tenantId, signal) => runTenant(tenantId, deps, signal),
+    scheduler: store,
+    state,
+    metrics,
+    registry,
+    close: () => registry.destroy(),
+  };
+}

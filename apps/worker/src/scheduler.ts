@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+import type { RunResult } from './run-tenant.ts';
+import type { TenantScheduler } from './tenant-store.ts';
+
+export interface InProcessSchedulerOptions {
+  readonly scheduler: TenantScheduler;
+  readonly run: (tenantId: string, signal: AbortSignal) => Promise<RunResult>;
+  /** Tenant runs at once in this process. */
+  readonly concurrency: number;
+  /** How often to look for due tenants when idle. */
+  readonly tickMs: number;
+  /** How long a claimed tenant is held before it is due again if its run never reschedules it. */
+  readonly holdMs: number;
+  readonly clock: () => number;
+  readonly logger: Logger;
+}
+
+export interface InProcessScheduler {
+  /** Looks for due tenants now (after "run now"). */
+  wake(): void;
+  /** Stops claiming, lets the runs in flight finish their batch, and resolves when all are done. */
+  stop(): Promise<void>;
+  readonly running: number;
+}
+
+/**
+ * The embedded default: one process claims due tenants from the database and runs them with bounded
+ * concurrency. The DynamoDB lease inside each run still guards against a tenant running twice.
+ */
+export function startInProcessScheduler(options: InProcessSchedulerOptions): InProcessScheduler {
+  const controller = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let ticking = false;
+  let again = false;
+
+  const tick = async (): Promise<void> => {
+    if (controller.signal.aborted) return;
+    if (ticking) {
+      again = true;
+      return;
+    }
+    ticking = true;
+    try {
+      const free = options.concurrency - inFlight.size;
+      if (free <= 0) return;
+      const due = await options.scheduler.claimDueTenants(new Date(options.clock()), free, options.holdMs);
+      for (const tenantId of due) {
+        const job = options
+          .run(tenantId, controller.signal)
+          .then((result) => {
+            if (result.kind !== 'ran')
+              options.logger.debug({ tenantId, result: result.kind }, 'tenant not run');
+          })
+          .catch((err: unknown) => {
+            options.logger.error(
+              { tenantId, err: err instanceof Error ? err.message : String(err) },
+              'tenant run failed',
+            );
+          })
+          .finally(() => {
+            inFlight.delete(job);
+            if (!controller.signal.aborted) void tick();
+          });
+        inFlight.add(job);
+      }
+    } catch (err) {
+      options.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'could not claim due tenants',
+      );
+    } finally {
+      ticking = false;
+      if (again) {
+        again = false;
+        void tick();
+      }
+    }
+  };
+
+  timer = setInterval(() => void tick(), options.tickMs);
+  void tick();
+
+  return {
+    wake: () => void tick(),
+    get running() {
+      return inFlight.size;
+    },
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      controller.abort(new Error('shutting down'));
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { RunResult } from './run-tenant.ts';
+import type { TenantScheduler } from './tenant-store.ts';
+
+/** The message a dispatcher sends for one due tenant. */
+export const tenantMessageSchema = z
+  .object({ tenantId: z.string().min(1).max(64), dispatchedAt: z.string() })
+  .strict();
+export type TenantMessage = z.infer<typeof tenantMessageSchema>;
+
+export interface DispatchOptions {
+  readonly scheduler: TenantScheduler;
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly now: Date;
+  /** Most tenants handed out per dispatch. */
+  readonly limit: number;
+  /** How long a dispatched tenant is held before it is due again if its run never reschedules it. */
+  readonly holdMs: number;
+}
+
+/** Claims due tenants and sends one message per tenant (SendMessageBatch, 10 per call). Returns how many. */
+export async function dispatchDueTenants(options: DispatchOptions): Promise<number> {
+  const due = await options.scheduler.claimDueTenants(options.now, options.limit, options.holdMs);
+  const dispatchedAt = options.now.toISOString();
+  for (let i = 0; i < due.length; i += 10) {
+    const entries = due.slice(i, i + 10).map((tenantId, j) => ({
+      Id: String(j),
+      MessageBody: JSON.stringify({ tenantId, dispatchedAt } satisfies TenantMessage),
+    }));
+    const result = await options.sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: entries }),
+    );
+    if (result.Failed !== undefined && result.Failed.length > 0) {
+      // The claim holds them for `holdMs`; they become due again then. Say so rather than fail the batch.
+      throw new Error(
+        `SQS refused ${result.Failed.length} of ${entries.length} messages: ${result.Failed[0]?.Code}`,
+      );
+    }
+  }
+  return due.length;
+}
+
+/** What happened to one message. */
+export type MessageOutcome = 'done' | 'retry';
+
+/** Runs the job for one SQS message: malformed bodies and failed runs are retried (then dead-lettered). */
+export async function handleTenantMessage(
+  body: string | undefined,
+  run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<MessageOutcome> {
+  let message: TenantMessage;
+  try {
+    message = tenantMessageSchema.parse(JSON.parse(body ?? ''));
+  } catch {
+    logger.error(
+      { body: (body ?? '').slice(0, 200) },
+      'malformed work message; leaving it for the dead-letter queue',
+    );
+    return 'retry';
+  }
+  try {
+    await run(message.tenantId, signal);
+    // A run stopped by shutdown goes back on the queue for another process; a 'busy' tenant is being
+    // served by the lease holder right now, and any other outcome is recorded in its run.
+    return signal?.aborted ? 'retry' : 'done';
+  } catch (err) {
+    logger.error(
+      { tenantId: message.tenantId, err: err instanceof Error ? err.message : String(err) },
+      'run threw',
+    );
+    return 'retry';
+  }
+}
+
+export interface SqsConsumerOptions {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>;
+  readonly concurrency: number;
+  readonly waitTimeSeconds: number;
+  /** Visibility timeout to keep extending while a run is in progress. */
+  readonly visibilityTimeoutSeconds: number;
+  readonly logger: Logger;
+}
+
+export interface SqsConsumer {
+  stop(): Promise<void>;
+  readonly processed: number;
+}
+
+/** A long-polling consumer: N of these in N processes share the queue; the lease prevents double runs. */
+export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
+  const controller = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  let processed = 0;
+
+  const process = async (message: Message): Promise<void> => {
+    const extend = setInterval(
+      () => {
+        options.sqs
+          .send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: options.queueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+              VisibilityTimeout: options.visibilityTimeoutSeconds,
+            }),
+          )
+          .catch(() => undefined);
+      },
+      Math.max(1000, (options.visibilityTimeoutSeconds * 1000) / 2),
+    );
+    try {
+      const outcome = await handleTenantMessage(message.Body, options.run, options.logger, controller.signal);
+      if (outcome === 'done') {
+        await options.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: message.ReceiptHandle }),
+        );
+      }
+      processed++;
+    } finally {
+      clearInterval(extend);
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      const free = options.concurrency - inFlight.size;
+      if (free <= 0) {
+        await Promise.race(inFlight);
+        continue;
+      }
+      try {
+        const received = await options.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: options.queueUrl,
+            MaxNumberOfMessages: Math.min(10, free),
+            WaitTimeSeconds: options.waitTimeSeconds,
+            VisibilityTimeout: options.visibilityTimeoutSeconds,
+          }),
+          { abortSignal: controller.signal },
+        );
+        for (const message of received.Messages ?? []) {
+          const job = process(message)
+            .catch((err: unknown) => {
+              options.logger.warn(
+                { err: err instanceof Error ? err.message : String(err) },
+                'message handling failed',
+              );
+            })
+            .finally(() => inFlight.delete(job));
+          inFlight.add(job);
+        }
+      } catch (err) {
+        if (controller.signal.aborted) break;
+        options.logger.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'receive failed; backing off',
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  };
+  const looping = loop();
+
+  return {
+    get processed() {
+      return processed;
+    },
+    async stop() {
+      controller.abort(new Error('shutting down'));
+      await looping;
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+/** The AWS Lambda SQS event and partial batch response, as much of them as the handler reads. */
+export interface SqsEvent {
+  readonly Records: ReadonlyArray<{ readonly messageId: string; readonly body: string }>;
+}
+export interface SqsBatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+/** A Lambda SQS handler with partial batch responses: only failed messages are retried. */
+export function createSqsLambdaHandler(
+  run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>,
+  logger: Logger,
+): (event: SqsEvent) => Promise<SqsBatchResponse> {
+  return async (event) => {
+    const outcomes = await Promise.all(
+      event.Records.map(async (record) => ({
+        id: record.messageId,
+        outcome: await handleTenantMessage(record.body, run, logger),
+      })),
+    );
+    return {
+      batchItemFailures: outcomes.filter((o) => o.outcome === 'retry').map((o) => ({ itemIdentifier: o.id })),
+    };
+  };
+}

@@ -1,0 +1,199 @@
+import { DEFAULT_THRESHOLDS, thresholdsSchema } from '@vsh/core';
+import { parseRoleArn } from '@vsh/customer-role';
+import {
+  awsDestinations,
+  boundRaw,
+  type Database,
+  newId,
+  rejectedRecords,
+  rowsOf,
+  runs,
+  streams,
+  tenantSchedules,
+  tenants,
+  vaikoraSettings,
+} from '@vsh/db';
+import { Secret, type SecretBox } from '@vsh/secrets';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { DestinationHealth } from './health.ts';
+import type { DestinationConfig, RecordedRejection, RunSummary, TenantConfig, TenantStore } from './ports.ts';
+
+export interface DbTenantStoreOptions {
+  readonly db: Database;
+  readonly secrets: SecretBox;
+  readonly logger: Logger;
+}
+
+/** The worker's view of the control-plane database, on drizzle (PostgreSQL or PGlite). */
+export function createDbTenantStore({
+  db,
+  secrets,
+  logger,
+}: DbTenantStoreOptions): TenantStore & TenantScheduler {
+  return {
+    async loadTenant(tenantId) {
+      const [tenant] = await db
+        .select({ id: tenants.id })
+        .from(tenants)
+        .where(and(eq(tenants.id, tenantId), eq(tenants.state, 'active')));
+      if (tenant === undefined) return null;
+      const [settings] = await db
+        .select()
+        .from(vaikoraSettings)
+        .where(eq(vaikoraSettings.tenantId, tenantId));
+      const destinationRows = await db
+        .select()
+        .from(awsDestinations)
+        .where(eq(awsDestinations.tenantId, tenantId));
+      const streamRows = await db
+        .select()
+        .from(streams)
+        .where(and(eq(streams.tenantId, tenantId), eq(streams.enabled, true)));
+
+      let vaikora: TenantConfig['vaikora'] = null;
+      let vaikoraProblem: TenantConfig['vaikoraProblem'];
+      if (settings !== undefined) {
+        try {
+          const apiKey = new Secret(await secrets.open(settings.apiKeyCiphertext, { tenantId }));
+          const thresholds = thresholdsSchema.safeParse(settings.thresholds);
+          if (!thresholds.success)
+            logger.warn({ tenantId }, 'stored thresholds are invalid; using the defaults');
+          vaikora = {
+            baseUrl: settings.baseUrl,
+            apiKey,
+            timeFilterParam: settings.timeFilterParam,
+            thresholds: thresholds.success ? thresholds.data : DEFAULT_THRESHOLDS,
+            pollIntervalSeconds: settings.pollIntervalSeconds,
+          };
+        } catch (err) {
+          vaikoraProblem = {
+            code: 'VAIKORA_KEY_UNREADABLE',
+            message: `the stored Vaikora key could not be opened (${err instanceof Error ? err.name : 'error'}); set it again`,
+          };
+        }
+      }
+      const destinations: DestinationConfig[] = [];
+      for (const d of destinationRows) {
+        const arn = d.roleArn === null ? null : parseRoleArn(d.roleArn);
+        if (arn === null || d.roleArn === null) continue;
+        destinations.push({
+          id: d.id,
+          accountId: d.accountId,
+          partition: arn.partition,
+          roleArn: d.roleArn,
+          externalId: d.externalId,
+          state: d.state,
+          health: {
+            state: d.state,
+            consecutiveFailures: d.consecutiveFailures,
+            firstFailureAtMs: d.firstFailureAt?.getTime() ?? null,
+          },
+        });
+      }
+      return {
+        tenantId,
+        vaikora,
+        vaikoraProblem,
+        destinations,
+        streams: streamRows.map((s) => ({
+          id: s.id,
+          destinationId: s.destinationId,
+          agentId: s.agentId,
+          region: s.region,
+        })),
+      };
+    },
+
+    async startRun(tenantId, workerId, startedAt) {
+      const id = newId('run', startedAt);
+      await db.insert(runs).values({ id, tenantId, workerId, startedAt, status: 'running' });
+      return id;
+    },
+
+    async finishRun(runId, summary: RunSummary, finishedAt) {
+      await db
+        .update(runs)
+        .set({
+          status: summary.status,
+          finishedAt,
+          actionsRead: summary.actionsRead,
+          findingsMapped: summary.findingsMapped,
+          findingsImported: summary.findingsImported,
+          actionsSkipped: summary.actionsSkipped,
+          recordsRejected: summary.recordsRejected,
+          throttles: summary.throttles,
+          lagSeconds: summary.lagSeconds,
+          errorCode: summary.errorCode,
+          errorMessage: summary.errorMessage,
+          recentFindings: [...summary.recentFindings],
+        })
+        .where(eq(runs.id, runId));
+    },
+
+    async recordRejections(tenantId, runId, rejections: readonly RecordedRejection[]) {
+      if (rejections.length === 0) return 0;
+      const rows = rejections.map(({ rejection, destinationId }) => ({
+        tenantId,
+        runId,
+        destinationId,
+        actionId: rejection.actionId,
+        stage: rejection.stage === 'map' ? ('validate' as const) : rejection.stage,
+        code: rejection.code,
+        reason: rejection.reason.slice(0, 2000),
+        raw: rejection.raw === undefined ? null : boundRaw(rejection.raw),
+      }));
+      await db.insert(rejectedRecords).values(rows);
+      return rows.length;
+    },
+
+    async saveDestinationHealth(destinationId, health: DestinationHealth, lastError) {
+      await db
+        .update(awsDestinations)
+        .set({
+          state: health.state,
+          consecutiveFailures: health.consecutiveFailures,
+          firstFailureAt: health.firstFailureAtMs === null ? null : new Date(health.firstFailureAtMs),
+          lastError,
+        })
+        .where(eq(awsDestinations.id, destinationId));
+    },
+
+    async scheduleNext(tenantId, nextRunAt, runStartedAt) {
+      await db
+        .update(tenantSchedules)
+        .set({
+          nextRunAt: sql`case when ${tenantSchedules.runRequestedAt} > ${runStartedAt.toISOString()}::timestamptz then now() else ${nextRunAt.toISOString()}::timestamptz end`,
+          runRequestedAt: sql`case when ${tenantSchedules.runRequestedAt} > ${runStartedAt.toISOString()}::timestamptz then ${tenantSchedules.runRequestedAt} else null end`,
+          lastRunStartedAt: runStartedAt,
+          lastRunFinishedAt: new Date(),
+        })
+        .where(eq(tenantSchedules.tenantId, tenantId));
+    },
+
+    async claimDueTenants(now, limit, holdMs) {
+      const nowIso = now.toISOString();
+      const until = new Date(now.getTime() + holdMs).toISOString();
+      // One statement: pick due, active tenants oldest-due first, skip rows another dispatcher holds,
+      // and push them out by `holdMs` so they are not handed out twice while their run is queued.
+      const result = await db.execute(sql`
+        update ${tenantSchedules} set next_run_at = ${until}::timestamptz
+        where ${tenantSchedules.tenantId} in (
+          select s.tenant_id from ${tenantSchedules} s
+          join ${tenants} t on t.id = s.tenant_id and t.state = 'active'
+          where s.next_run_at <= ${nowIso}::timestamptz
+          order by s.next_run_at
+          limit ${limit}
+          for update of s skip locked
+        )
+        returning ${tenantSchedules.tenantId} as tenant_id`);
+      return rowsOf<{ tenant_id: string }>(result).map((r) => r.tenant_id);
+    },
+  };
+}
+
+/** Hands out due tenants: one index range scan, cheap at 10,000 tenants. */
+export interface TenantScheduler {
+  /** Claims up to `limit` due tenants (pushing them `holdMs` into the future until their run reschedules them). */
+  claimDueTenants(now: Date, limit: number, holdMs: number): Promise<string[]>;
+}
