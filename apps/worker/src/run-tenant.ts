@@ -300,6 +300,11 @@ class TenantRun {
       }
     }
     for (let i = 0; i < ready.length; i += this.deps.options.importChunk) {
+      // Shutdown: the chunk in flight finishes; what was not sent is read again by the next run.
+      if (this.lease.signal.aborted) {
+        w.blockedAtMs = Math.min(w.blockedAtMs, ...ready.slice(i).map((p) => p.action.timestampMs));
+        return;
+      }
       const chunk = ready.slice(i, i + this.deps.options.importChunk);
       const ok = await this.importChunk(w, chunk, rejections);
       if (!ok) return;

@@ -1,0 +1,59 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const optionalUrl = z.url().optional();
+const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** The worker's configuration: parsed once at start; a bad value stops the process naming the variable. */
+export const workerEnvSchema = z
+  .object({
+    /** in-process: claim due tenants from the database and run them here (the embedded default);
+     *  sqs-consumer: run tenants named by messages on WORK_QUEUE_URL; dispatcher: enqueue due tenants. */
+    WORKER_MODE: z.enum(['in-process', 'sqs-consumer', 'dispatcher']).default('in-process'),
+    DATABASE_URL: optionalUrl,
+    /** PGlite data folder when DATABASE_URL is unset. */
+    DATA_DIR: z.string().default('.data/pglite'),
+    MASTER_KEY: z.string().optional(),
+    KMS_KEY_ID: z.string().optional(),
+    STATE_TABLE_NAME: z.string().min(3).default('vsh-state'),
+    /** Creates the state table when missing (local use; production creates it with the CDK stack). */
+    STATE_TABLE_CREATE: z.stringbool().default(false),
+    DYNAMODB_ENDPOINT: optionalUrl,
+    /** AWS endpoint override for STS, Security Hub and SQS (moto locally). */
+    AWS_ENDPOINT_URL: optionalUrl,
+    AWS_REGION: z.string().default('us-east-1'),
+    WORK_QUEUE_URL: optionalUrl,
+    WORKER_ID: z.string().min(1).default(`${hostname()}:${process.pid}`),
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    SCHEDULER_TICK_MS: ms(2000),
+    DISPATCH_INTERVAL_MS: ms(60_000),
+    LEASE_TTL_MS: ms(5 * 60_000),
+    OVERLAP_MS: ms(10 * 60_000),
+    INITIAL_LOOKBACK_MS: ms(24 * 3600_000),
+    RETENTION_MS: ms(7 * 24 * 3600_000),
+    IMPORT_RATE_PER_SECOND: z.coerce.number().positive().default(10),
+    IMPORT_BURST: z.coerce.number().int().positive().default(30),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .refine((e) => e.MASTER_KEY !== undefined || e.KMS_KEY_ID !== undefined, {
+    message: 'set MASTER_KEY (local) or KMS_KEY_ID (production) to open tenant Vaikora keys',
+    path: ['MASTER_KEY'],
+  })
+  .refine((e) => e.WORKER_MODE === 'in-process' || e.WORK_QUEUE_URL !== undefined, {
+    message: 'WORK_QUEUE_URL is required in the sqs-consumer and dispatcher modes',
+    path: ['WORK_QUEUE_URL'],
+  });
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+/** Parses the environment, or returns the message that names every bad variable. */
+export function parseWorkerEnv(
+  env: Record<string, string | undefined>,
+): { ok: true; env: WorkerEnv } | { ok: false; message: string } {
+  const result = workerEnvSchema.safeParse(env);
+  if (result.success) return { ok: true, env: result.data };
+  const message = result.error.issues
+    .map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`)
+    .join('\n');
+  return { ok: false, message };
+}

@@ -1,0 +1,199 @@
+import { realpathSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createStateStore } from '@vsh/aws';
+import { createDb, type DbHandle, migrate } from '@vsh/db';
+import { createSecretBox, KmsMasterKeyProvider, LocalMasterKeyProvider, type SecretBox } from '@vsh/secrets';
+import { type Logger, pino } from 'pino';
+import { parseWorkerEnv, type WorkerEnv } from './env.ts';
+import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
+import { startInProcessScheduler } from './scheduler.ts';
+import { dispatchDueTenants, startSqsConsumer } from './sqs.ts';
+
+/** A running worker process; `stop()` finishes the batches in flight, saves cursors and releases leases. */
+export interface RunningWorker {
+  readonly runtime: WorkerRuntime;
+  readonly metricsUrl: string | null;
+  wake(): void;
+  stop(): Promise<void>;
+}
+
+/** Opens the control-plane database from the environment: PostgreSQL when DATABASE_URL is set, PGlite otherwise. */
+export async function openDatabase(env: Pick<WorkerEnv, 'DATABASE_URL' | 'DATA_DIR'>): Promise<DbHandle> {
+  const handle =
+    env.DATABASE_URL === undefined
+      ? await createDb({ kind: 'pglite', dataDir: env.DATA_DIR })
+      : await createDb({ kind: 'postgres', url: env.DATABASE_URL, max: 8 });
+  await migrate(handle.db);
+  return handle;
+}
+
+/** The secret box for tenant keys: KMS in production, a configured master key locally. */
+export function openSecrets(
+  env: Pick<WorkerEnv, 'MASTER_KEY' | 'KMS_KEY_ID' | 'AWS_REGION' | 'AWS_ENDPOINT_URL'>,
+): SecretBox {
+  if (env.KMS_KEY_ID !== undefined) {
+    const client = new KMSClient({
+      region: env.AWS_REGION,
+      ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+    });
+    return createSecretBox(new KmsMasterKeyProvider({ client, keyId: env.KMS_KEY_ID }));
+  }
+  return createSecretBox(new LocalMasterKeyProvider({ primaryKey: env.MASTER_KEY ?? '' }));
+}
+
+/** Starts the worker described by the environment. */
+export async function startWorker(env: WorkerEnv, logger: Logger, db?: DbHandle): Promise<RunningWorker> {
+  const database = db ?? (await openDatabase(env));
+  const endpoint = env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {};
+  const dynamodb = new DynamoDBClient({
+    region: env.AWS_REGION,
+    ...(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : endpoint),
+  });
+  if (env.STATE_TABLE_CREATE)
+    await createStateStore({ client: dynamodb, tableName: env.STATE_TABLE_NAME }).ensureTable();
+  const runtime = createWorkerRuntime({
+    db: database.db,
+    secrets: openSecrets(env),
+    dynamodb,
+    tableName: env.STATE_TABLE_NAME,
+    logger,
+    workerId: env.WORKER_ID,
+    awsEndpoint: env.AWS_ENDPOINT_URL,
+    importRatePerSecond: env.IMPORT_RATE_PER_SECOND,
+    importBurst: env.IMPORT_BURST,
+    run: {
+      leaseTtlMs: env.LEASE_TTL_MS,
+      overlapMs: env.OVERLAP_MS,
+      initialLookbackMs: env.INITIAL_LOOKBACK_MS,
+      retentionMs: env.RETENTION_MS,
+    },
+  });
+  const metricsServer = env.METRICS_PORT === undefined ? null : await serveMetrics(runtime, env.METRICS_PORT);
+  const sqs =
+    env.WORK_QUEUE_URL === undefined ? null : new SQSClient({ region: env.AWS_REGION, ...endpoint });
+  const holdMs = env.LEASE_TTL_MS * 2;
+  let stopMode: () => Promise<void>;
+  let wake: () => void = () => undefined;
+
+  if (env.WORKER_MODE === 'in-process') {
+    const scheduler = startInProcessScheduler({
+      scheduler: runtime.scheduler,
+      run: runtime.run,
+      concurrency: env.WORKER_CONCURRENCY,
+      tickMs: env.SCHEDULER_TICK_MS,
+      holdMs,
+      clock: Date.now,
+      logger,
+    });
+    wake = () => scheduler.wake();
+    stopMode = () => scheduler.stop();
+  } else if (env.WORKER_MODE === 'sqs-consumer' && sqs !== null && env.WORK_QUEUE_URL !== undefined) {
+    const consumer = startSqsConsumer({
+      sqs,
+      queueUrl: env.WORK_QUEUE_URL,
+      run: runtime.run,
+      concurrency: env.WORKER_CONCURRENCY,
+      waitTimeSeconds: 2,
+      visibilityTimeoutSeconds: Math.ceil(env.LEASE_TTL_MS / 1000) + 30,
+      logger,
+    });
+    stopMode = () => consumer.stop();
+  } else if (sqs !== null && env.WORK_QUEUE_URL !== undefined) {
+    const queueUrl = env.WORK_QUEUE_URL;
+    const dispatch = async () => {
+      try {
+        const n = await dispatchDueTenants({
+          scheduler: runtime.scheduler,
+          sqs,
+          queueUrl,
+          now: new Date(),
+          limit: 10_000,
+          holdMs,
+        });
+        if (n > 0) logger.info({ dispatched: n }, 'dispatched due tenants');
+      } catch (err) {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'dispatch failed');
+      }
+    };
+    const timer = setInterval(() => void dispatch(), env.DISPATCH_INTERVAL_MS);
+    void dispatch();
+    wake = () => void dispatch();
+    stopMode = async () => clearInterval(timer);
+  } else {
+    throw new Error(`unsupported worker mode ${env.WORKER_MODE}`);
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    runtime,
+    metricsUrl:
+      metricsServer === null
+        ? null
+        : `http://127.0.0.1:${(metricsServer.address() as { port: number }).port}/metrics`,
+    wake,
+    stop() {
+      stopping ??= (async () => {
+        await stopMode();
+        runtime.close();
+        sqs?.destroy();
+        dynamodb.destroy();
+        await new Promise<void>((resolve) =>
+          metricsServer ? metricsServer.close(() => resolve()) : resolve(),
+        );
+        if (db === undefined) await database.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function serveMetrics(runtime: WorkerRuntime, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    runtime.metrics.registry
+      .metrics()
+      .then((text) => res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType }).end(text))
+      .catch(() => res.writeHead(500).end());
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+}
+
+async function main(): Promise<void> {
+  const parsed = parseWorkerEnv(process.env);
+  if (!parsed.ok) {
+    process.stderr.write(`worker: bad configuration\n${parsed.message}\n`);
+    process.exit(2);
+  }
+  const env = parsed.env;
+  const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
+  const worker = await startWorker(env, logger);
+  logger.info({ mode: env.WORKER_MODE, metrics: worker.metricsUrl }, 'worker started');
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'stopping: finishing the batches in flight, saving cursors, releasing leases');
+    worker
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stop failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+const entry = process.argv[1];
+if (
+  entry !== undefined &&
+  import.meta.url ===
+    (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(entry)).href
+) {
+  await main();
+}
