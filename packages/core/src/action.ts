@@ -138,9 +138,9 @@ export function parseTimestamp(value: unknown): number | string {
   }
   if (typeof value !== 'string') return `must be an ISO 8601 string, got ${typeName(value)}`;
   if (CANONICAL.test(value)) {
-    // Already in the canonical form (the common case): one parse, and the round trip proves the date real.
-    const ms = Date.parse(value);
-    if (!Number.isNaN(ms) && new Date(ms).toISOString() === value) return ms;
+    // Already in the canonical form (the common case): read the fields directly, no Date parsing.
+    const ms = canonicalMs(value);
+    if (ms !== null) return ms;
   }
   const trimmed = value.trim();
   if (numericString.test(trimmed)) return parseTimestamp(Number(trimmed));
@@ -157,6 +157,23 @@ export function parseTimestamp(value: unknown): number | string {
   }
   if (ms < MIN_TIMESTAMP_MS || ms > MAX_TIMESTAMP_MS) return 'is out of range';
   return ms;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Epoch ms of `YYYY-MM-DDTHH:MM:SS.mmmZ`, or null when a field is out of range (Feb 30, hour 24). */
+function canonicalMs(value: string): number | null {
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  const day = Number(value.slice(8, 10));
+  const hour = Number(value.slice(11, 13));
+  const minute = Number(value.slice(14, 16));
+  const second = Number(value.slice(17, 19));
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  if (month < 1 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return null;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second, Number(value.slice(20, 23)));
+  return ms < MIN_TIMESTAMP_MS || ms > MAX_TIMESTAMP_MS ? null : ms;
 }
 
 function normalizeOffset(zone: string): string {

@@ -139,10 +139,15 @@ function title(action: VaikoraAction, agent: string, actionType: string, label: 
   return safeText(flags ? `${head} (${flags})` : head, ASFF_LIMITS.title);
 }
 
+/** Longest piece of any one field that can reach the 1024-character description. */
+const PART = ASFF_LIMITS.description;
+const part = (value: string | undefined): string | undefined =>
+  value === undefined || value.length <= PART ? value : value.slice(0, PART + 1);
+
 function description(action: VaikoraAction, agent: string, actionType: string): string {
   const parts: string[] = [`AI agent ${agent} performed ${actionType}`];
   if (action.resourceType !== undefined || action.resourceId !== undefined) {
-    parts[0] += ` on ${[action.resourceType, action.resourceId].filter(Boolean).join(' ')}`;
+    parts[0] += ` on ${[part(action.resourceType), part(action.resourceId)].filter(Boolean).join(' ')}`;
   }
   parts[0] += '.';
   if (action.riskScore !== undefined || action.riskLevel !== undefined) {
@@ -151,7 +156,7 @@ function description(action: VaikoraAction, agent: string, actionType: string): 
   }
   if (action.isAnomaly) {
     const score = action.anomalyScore === undefined ? '' : ` score ${num(action.anomalyScore)}`;
-    const reason = action.anomalyReason === undefined ? '' : `: ${action.anomalyReason}`;
+    const reason = action.anomalyReason === undefined ? '' : `: ${part(action.anomalyReason)}`;
     parts.push(`Anomaly: yes${score}${reason}.`);
   } else {
     parts.push('Anomaly: no.');
@@ -163,10 +168,10 @@ function description(action: VaikoraAction, agent: string, actionType: string): 
     parts.push('Threat detected: no.');
   }
   if (action.policyId !== undefined || action.policyDecision !== undefined) {
-    parts.push(`Policy ${action.policyId ?? 'n/a'}: ${action.policyDecision ?? 'no decision'}.`);
+    parts.push(`Policy ${part(action.policyId) ?? 'n/a'}: ${part(action.policyDecision) ?? 'no decision'}.`);
   }
-  if (action.status !== undefined) parts.push(`Status: ${action.status}.`);
-  if (action.description !== undefined) parts.push(`Vaikora: ${action.description}`);
+  if (action.status !== undefined) parts.push(`Status: ${part(action.status)}.`);
+  if (action.description !== undefined) parts.push(`Vaikora: ${part(action.description)}`);
   return safeTextOr(parts.join(' '), ASFF_LIMITS.description, `AI agent action ${action.id}.`);
 }
 

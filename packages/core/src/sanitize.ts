@@ -35,9 +35,21 @@ function cutAt(value: string, end: number): string {
   return value.slice(0, cut);
 }
 
+// Anything cleanText would change: one scan decides the common case (surrogates, even paired ones,
+// send a string down the full path, which is correct, only slower).
+const NEEDS_CLEANING =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it detects
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]| {2}|^\s|\s$/;
+
 /** Cleans then truncates: the form every string from an action takes before it enters a finding. */
 export function safeText(value: string, max: number): string {
-  return truncate(cleanText(value), max);
+  if (value.length <= max && !NEEDS_CLEANING.test(value)) return value;
+  // Cleaning never lengthens a string, so a prefix a little longer than the limit is all that can
+  // show: the rest of a huge hostile value is never scanned (a 100 KB field costs what a 1 KB one does).
+  const window = max + 64;
+  if (value.length <= window) return truncate(cleanText(value), max);
+  const cleaned = cleanText(value.slice(0, window));
+  return `${cutAt(cleaned, Math.min(cleaned.length, max - TRUNCATION_MARK.length)).trimEnd()}${TRUNCATION_MARK}`;
 }
 
 /** Cleaned and truncated, or `fallback` when nothing printable is left. */

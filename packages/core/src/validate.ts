@@ -59,6 +59,8 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it detects
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const NON_BLANK = /\S/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it detects
+const SUSPECT = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]/;
 
 /**
  * Checks a finding against Security Hub's contract (required members, enums, lengths, timestamps,
@@ -92,6 +94,8 @@ export function validateFinding(finding: AsffFinding): ValidationResult {
 function text(name: string, value: unknown, max: number): string | undefined {
   if (typeof value !== 'string') return `${name} must be a string`;
   if (value.length > max) return `${name} is longer than ${max} characters`;
+  // One scan for the common case: no control character and no surrogate at all means well-formed too.
+  if (!SUSPECT.test(value) && NON_BLANK.test(value)) return undefined;
   if (!NON_BLANK.test(value)) return `${name} must not be blank`;
   if (CONTROL.test(value)) return `${name} contains control characters`;
   if (!value.isWellFormed()) return `${name} is not well-formed unicode`;
@@ -103,6 +107,18 @@ function timestamp(name: string, value: unknown): string | undefined {
     return `${name} must be an RFC 3339 date-time`;
   }
   return undefined;
+}
+
+const checkedArns = new Map<string, string>();
+
+/** Whether the ARN is `arn:{partition}:securityhub:{region}:{account}:product/{account}/default`; remembered per ARN. */
+function isDefaultProductArn(arn: string, region: string, account: string): boolean {
+  const key = `${region}|${account}`;
+  if (checkedArns.get(arn) === key) return true;
+  const tail = `:securityhub:${region}:${account}:product/${account}/default`;
+  const ok = PARTITIONS.some((p) => arn === `arn:${p}${tail}`);
+  if (ok && checkedArns.size < 10_000) checkedArns.set(arn, key);
+  return ok;
 }
 
 function findProblem(f: AsffFinding): string | undefined {
@@ -118,14 +134,13 @@ function findProblem(f: AsffFinding): string | undefined {
     text('Description', f.Description, ASFF_LIMITS.description) ??
     timestamp('CreatedAt', f.CreatedAt) ??
     timestamp('UpdatedAt', f.UpdatedAt) ??
-    timestamp('FirstObservedAt', f.FirstObservedAt) ??
-    timestamp('LastObservedAt', f.LastObservedAt);
+    (f.FirstObservedAt === f.CreatedAt ? undefined : timestamp('FirstObservedAt', f.FirstObservedAt)) ??
+    (f.LastObservedAt === f.CreatedAt ? undefined : timestamp('LastObservedAt', f.LastObservedAt));
   if (basics) return basics;
   if (!f.Id.startsWith(FINDING_ID_PREFIX)) return `Id must start with ${FINDING_ID_PREFIX}`;
   if (!ACCOUNT_ID.test(f.AwsAccountId)) return 'AwsAccountId must be 12 digits';
   if (!REGION.test(f.Region)) return 'Region is not an AWS region name';
-  const arn = `:securityhub:${f.Region}:${f.AwsAccountId}:product/${f.AwsAccountId}/default`;
-  if (!f.ProductArn.endsWith(arn) || !PARTITIONS.some((p) => f.ProductArn === `arn:${p}${arn}`)) {
+  if (!isDefaultProductArn(f.ProductArn, f.Region, f.AwsAccountId)) {
     return 'ProductArn must be the default product of the finding account and region';
   }
   if (Date.parse(f.UpdatedAt) < Date.parse(f.CreatedAt)) return 'UpdatedAt must not be before CreatedAt';
@@ -134,7 +149,7 @@ function findProblem(f: AsffFinding): string | undefined {
   for (const t of f.Types) {
     const p = text('Types[]', t, 256);
     if (p) return p;
-    if (!NAMESPACES.includes(t.split('/')[0] ?? '')) return `Types entry "${t}" has no valid namespace`;
+    if (!NAMESPACES.includes(t.slice(0, t.indexOf('/')))) return `Types entry "${t}" has no valid namespace`;
   }
   const sev = f.Severity;
   if (!sev || !SEVERITY_LABELS.includes(sev.Label)) return 'Severity.Label is not a severity label';
@@ -153,12 +168,12 @@ function findProblem(f: AsffFinding): string | undefined {
     const p = text('SourceUrl', f.SourceUrl, ASFF_LIMITS.sourceUrl);
     if (p) return p;
   }
-  const fields = Object.entries(f.ProductFields ?? {});
-  if (fields.length > ASFF_LIMITS.productFieldsEntries) return 'ProductFields has more than 50 entries';
-  for (const [k, v] of fields) {
+  let entries = 0;
+  for (const k in f.ProductFields) {
+    if (++entries > ASFF_LIMITS.productFieldsEntries) return 'ProductFields has more than 50 entries';
     const p =
       text('ProductFields key', k, ASFF_LIMITS.productFieldKey) ??
-      text(`ProductFields[${k}]`, v, ASFF_LIMITS.productFieldValue);
+      text('ProductFields value', f.ProductFields[k], ASFF_LIMITS.productFieldValue);
     if (p) return p;
   }
   if (!Array.isArray(f.Resources) || f.Resources.length < 1 || f.Resources.length > 32) {
