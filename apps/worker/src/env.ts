@@ -11,6 +11,8 @@ export const workerEnvSchema = z
      *  sqs-consumer: run tenants named by messages on WORK_QUEUE_URL; dispatcher: enqueue due tenants. */
     WORKER_MODE: z.enum(['in-process', 'sqs-consumer', 'dispatcher']).default('in-process'),
     DATABASE_URL: optionalUrl,
+    /** Production: a Secrets Manager secret {host, port, username, password, dbname} (the CDK stack's). */
+    DATABASE_SECRET_ARN: z.string().min(20).optional(),
     /** PGlite data folder when DATABASE_URL is unset. */
     DATA_DIR: z.string().default('.data/pglite'),
     MASTER_KEY: z.string().optional(),

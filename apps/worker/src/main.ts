@@ -3,11 +3,14 @@ import { createServer, type Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { createStateStore } from '@vsh/aws';
 import { createDb, type DbHandle, migrate } from '@vsh/db';
 import { createSecretBox, KmsMasterKeyProvider, LocalMasterKeyProvider, type SecretBox } from '@vsh/secrets';
 import { type Logger, pino } from 'pino';
+import { z } from 'zod';
 import { parseWorkerEnv, type WorkerEnv } from './env.ts';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
@@ -22,13 +25,52 @@ export interface RunningWorker {
 }
 
 /** Opens the control-plane database from the environment: PostgreSQL when DATABASE_URL is set, PGlite otherwise. */
-export async function openDatabase(env: Pick<WorkerEnv, 'DATABASE_URL' | 'DATA_DIR'>): Promise<DbHandle> {
+export async function openDatabase(
+  env: Pick<
+    WorkerEnv,
+    'DATABASE_URL' | 'DATABASE_SECRET_ARN' | 'DATA_DIR' | 'AWS_REGION' | 'AWS_ENDPOINT_URL'
+  >,
+): Promise<DbHandle> {
+  const url =
+    env.DATABASE_URL ??
+    (env.DATABASE_SECRET_ARN === undefined ? undefined : await databaseUrlFromSecret(env));
   const handle =
-    env.DATABASE_URL === undefined
+    url === undefined
       ? await createDb({ kind: 'pglite', dataDir: env.DATA_DIR })
-      : await createDb({ kind: 'postgres', url: env.DATABASE_URL, max: 8 });
+      : await createDb({ kind: 'postgres', url, max: 8 });
   await migrate(handle.db);
   return handle;
+}
+
+const databaseSecretSchema = z.object({
+  host: z.string().min(1),
+  port: z.coerce.number().int().positive().default(5432),
+  username: z.string().min(1),
+  password: z.string().min(1),
+  dbname: z.string().min(1).default('postgres'),
+});
+
+/** A PostgreSQL URL from the Secrets Manager secret the central stack creates (never logged). */
+async function databaseUrlFromSecret(
+  env: Pick<WorkerEnv, 'DATABASE_SECRET_ARN' | 'AWS_REGION' | 'AWS_ENDPOINT_URL'>,
+): Promise<string> {
+  const client = new SecretsManagerClient({
+    region: env.AWS_REGION,
+    ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+  });
+  try {
+    const out = await client.send(new GetSecretValueCommand({ SecretId: env.DATABASE_SECRET_ARN }));
+    const parsed = databaseSecretSchema.safeParse(JSON.parse(out.SecretString ?? '{}'));
+    if (!parsed.success) {
+      throw new Error(
+        `DATABASE_SECRET_ARN: the secret lacks ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
+      );
+    }
+    const { host, port, username, password, dbname } = parsed.data;
+    return `postgres://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(dbname)}?sslmode=require`;
+  } finally {
+    client.destroy();
+  }
 }
 
 /** The secret box for tenant keys: KMS in production, a configured master key locally. */
@@ -46,12 +88,19 @@ export function openSecrets(
 }
 
 /** Starts the worker described by the environment. */
-export async function startWorker(env: WorkerEnv, logger: Logger, db?: DbHandle): Promise<RunningWorker> {
+export async function startWorker(
+  env: WorkerEnv,
+  logger: Logger,
+  shared: { db?: DbHandle; masterCredentials?: AwsCredentialIdentity } = {},
+): Promise<RunningWorker> {
+  const { db } = shared;
   const database = db ?? (await openDatabase(env));
   const endpoint = env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {};
+  const credentials = shared.masterCredentials ? { credentials: shared.masterCredentials } : {};
   const dynamodb = new DynamoDBClient({
     region: env.AWS_REGION,
     ...(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : endpoint),
+    ...credentials,
   });
   if (env.STATE_TABLE_CREATE)
     await createStateStore({ client: dynamodb, tableName: env.STATE_TABLE_NAME }).ensureTable();
@@ -63,6 +112,7 @@ export async function startWorker(env: WorkerEnv, logger: Logger, db?: DbHandle)
     logger,
     workerId: env.WORKER_ID,
     awsEndpoint: env.AWS_ENDPOINT_URL,
+    masterCredentials: shared.masterCredentials,
     importRatePerSecond: env.IMPORT_RATE_PER_SECOND,
     importBurst: env.IMPORT_BURST,
     run: {
@@ -185,8 +235,8 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 const entry = process.argv[1];

@@ -104,6 +104,16 @@ describe('a tenant run against real dependencies (PostgreSQL, moto behind the fa
     expect(run?.recentFindings.length).toBeGreaterThan(0);
   });
 
+  it('runs a tenant once at a time inside one process too: the same worker handed it twice runs it once', async () => {
+    const t = healthy[2];
+    if (t === undefined) throw new Error('no tenant');
+    const runtime = h.runtime();
+
+    const results = await Promise.all([runtime.run(t.tenantId), runtime.run(t.tenantId)]);
+
+    expect(results.map((r) => r.kind).sort()).toEqual(['busy', 'ran']);
+  });
+
   it('gives up quietly when another worker holds the tenant', async () => {
     const t = healthy[1];
     if (t === undefined) throw new Error('no tenant');

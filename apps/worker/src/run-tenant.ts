@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AwsError, classifyAwsError, type Lease, type SecurityHubImporter, StateError } from '@vsh/aws';
 import { type PreparedFinding, prepareAction, type VaikoraAction } from '@vsh/core';
 import type { RecentFinding } from '@vsh/db';
@@ -35,7 +36,11 @@ const MAX_RECENT = 50;
  * configuration; `signal` stops it after the batch in flight.
  */
 export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortSignal): Promise<RunResult> {
-  const lease = await deps.state.acquireLease(tenantId, deps.workerId, deps.options.leaseTtlMs);
+  // The lease owner names this run, not only the process: a process runs many tenants at once and can be
+  // handed the same tenant twice (an SQS message sent again, "run now"), and the store lets an owner take
+  // its own lease again, so a per-process owner would let both runs in.
+  const owner = `${deps.workerId}#${randomUUID()}`;
+  const lease = await deps.state.acquireLease(tenantId, owner, deps.options.leaseTtlMs);
   if (lease === null) return { kind: 'busy' };
   const holder = new LeaseHolder(lease, deps, signal);
   try {
@@ -52,6 +57,8 @@ class LeaseHolder {
   readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> = Promise.resolve();
+  /** Removes the listener on the outer signal, which every run of the process shares and outlives them. */
+  private readonly detach: () => void = () => undefined;
 
   constructor(
     public lease: Lease,
@@ -60,7 +67,11 @@ class LeaseHolder {
   ) {
     if (outer) {
       if (outer.aborted) this.controller.abort(outer.reason);
-      else outer.addEventListener('abort', () => this.controller.abort(outer.reason), { once: true });
+      else {
+        const onAbort = () => this.controller.abort(outer.reason);
+        outer.addEventListener('abort', onAbort, { once: true });
+        this.detach = () => outer.removeEventListener('abort', onAbort);
+      }
     }
     const every = Math.max(1000, Math.floor(deps.options.leaseTtlMs / 3));
     this.timer = setInterval(() => {
@@ -87,6 +98,7 @@ class LeaseHolder {
   }
 
   async release(): Promise<void> {
+    this.detach();
     clearInterval(this.timer);
     await this.renewing;
     try {
@@ -209,7 +221,16 @@ class TenantRun {
     for (const stream of group) {
       const destination = destinations.get(stream.destinationId);
       if (destination === undefined || this.failedDestinations.has(destination.id)) continue;
-      const cursor = await state.getCursor(this.config.tenantId, stream.id);
+      let cursor: StreamCursor | null;
+      try {
+        cursor = await state.getCursor(this.config.tenantId, stream.id);
+      } catch (err) {
+        // Without every cursor of the agent its sweep cannot know where to stop; the next run reads it again.
+        this.incomplete = true;
+        this.fail('STATE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+        this.log.warn({ err: errorInfo(err), streamId: stream.id }, 'cursor not read; agent skipped');
+        return;
+      }
       work.push({
         stream,
         destination,

@@ -33,6 +33,7 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
   let again = false;
+  let claiming: Promise<unknown> = Promise.resolve();
 
   const tick = async (): Promise<void> => {
     if (controller.signal.aborted) return;
@@ -44,7 +45,12 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
     try {
       const free = options.concurrency - inFlight.size;
       if (free <= 0) return;
-      const due = await options.scheduler.claimDueTenants(new Date(options.clock()), free, options.holdMs);
+      const claim = options.scheduler.claimDueTenants(new Date(options.clock()), free, options.holdMs);
+      claiming = claim.catch(() => undefined);
+      const due = await claim;
+      // Claimed while stopping: no run may start after stop() resolves (it would use closed clients);
+      // the claim holds these tenants for `holdMs`, then they are due again for any worker.
+      if (controller.signal.aborted) return;
       for (const tenantId of due) {
         const job = options
           .run(tenantId, controller.signal)
@@ -90,6 +96,7 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
       clearInterval(timer);
       timer = undefined;
       controller.abort(new Error('shutting down'));
+      await claiming;
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };

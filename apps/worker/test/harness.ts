@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { EnableSecurityHubCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { DEFAULT_THRESHOLDS, parseAction, qualifies, type Thresholds } from '@vsh/core';
+import { customerTrustPolicy, DEFAULT_ROLE_NAME, DEFAULT_WORKER_ROLE_NAME } from '@vsh/customer-role';
 import {
   awsDestinations,
   createTestDatabase,
@@ -17,7 +19,10 @@ import { createSecretBox, LocalMasterKeyProvider, type SecretBox, sealedKeyId } 
 import {
   type DynamoDbLocal,
   type FaultProxy,
+  type FaultProxyOptions,
+  MOTO_DEFAULT_ACCOUNT_ID,
   type MotoServer,
+  type SimAction,
   startDynamoDbLocal,
   startFaultProxy,
   startMoto,
@@ -38,34 +43,76 @@ export interface TenantSpec {
   readonly vaikoraKey: string;
   readonly hubEnabled?: boolean;
   readonly thresholds?: Thresholds;
+  /**
+   * The registration stores another ExternalId than the one the customer's role trusts (a customer who
+   * deployed the template with a stale or mistyped ExternalId). Refused only when the harness enforces it.
+   */
+  readonly wrongExternalId?: boolean;
 }
 
 export interface SeededTenant extends TenantSpec {
   readonly tenantId: string;
   readonly destinationId: string;
   readonly roleArn: string;
+  /** The ExternalId stored in the registration (the one the worker sends). */
   readonly externalId: string;
+  /** Stream id per agent (the cursor key). */
+  readonly streamIds: Readonly<Record<string, string>>;
+}
+
+export interface HarnessOptions {
+  readonly sim?: VaikoraSimulatorOptions;
+  /** STS AssumeRole is checked against the role's trust policy in moto's IAM (fault proxy `enforceExternalId`). */
+  readonly enforceExternalId?: boolean;
+  /** Memory Security Hub requires EnableSecurityHub (default true; the bench turns it off for 5,000 accounts). */
+  readonly requireEnabledHub?: boolean;
+  /** Rules of the AWS fault proxy (Security Hub, STS, SQS in front of moto). */
+  readonly awsRules?: FaultProxyOptions['rules'];
+  /** Puts a second fault proxy in front of DynamoDB Local, so DynamoDB calls can be faulted too. */
+  readonly dynamoProxy?: boolean;
 }
 
 export interface Harness {
   readonly database: TestDatabase;
   readonly secrets: SecretBox;
+  /** The master key the secret box uses (base64), for worker processes. */
+  readonly masterKey: string;
   readonly sim: VaikoraSimulator;
+  /** The AWS fault proxy (STS, Security Hub memory backend, SQS, IAM) in front of moto. */
   readonly proxy: FaultProxy;
+  /** The fault proxy in front of DynamoDB Local, when asked for. */
+  readonly dynamoProxy: FaultProxy | undefined;
   readonly moto: MotoServer;
   readonly dynamo: DynamoDbLocal;
+  /** Where workers reach DynamoDB: through its fault proxy when there is one. */
+  readonly dynamoEndpoint: string;
+  /** A client straight to DynamoDB Local (no faults), for assertions. */
+  readonly dynamodb: DynamoDBClient;
   readonly tableName: string;
   runtime(options?: Partial<WorkerRuntimeOptions>): WorkerRuntime;
   seedTenant(spec: TenantSpec): Promise<SeededTenant>;
+  /** Seeds many tenants with multi-row inserts (no role, no hub enablement: for large fleets). */
+  seedTenantsBulk(specs: readonly TenantSpec[]): Promise<SeededTenant[]>;
   /** Finding ids the tenant's Security Hub must hold: every qualifying, parseable action the simulator has. */
   expectedFindingIds(tenant: SeededTenant, sinceMs: number): Set<string>;
+  /** The qualifying, parseable actions of one agent, oldest first. */
+  qualifyingActions(tenant: SeededTenant, agentId: string): QualifyingAction[];
+  /** Environment for a worker process (`apps/worker/src/main.ts`) wired to these dependencies. */
+  workerEnv(overrides?: Record<string, string>): Record<string, string>;
   close(): Promise<void>;
 }
 
+export interface QualifyingAction {
+  readonly actionId: string;
+  readonly findingId: string;
+  readonly timestampMs: number;
+}
+
 const MASTER_KEY = randomBytes(32).toString('base64');
+const ROLE_NAME = DEFAULT_ROLE_NAME;
 
 /** Starts every dependency of the worker on this machine: PostgreSQL database, moto behind the fault proxy, DynamoDB Local, the Vaikora simulator. */
-export async function startHarness(options: { sim?: VaikoraSimulatorOptions } = {}): Promise<Harness> {
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const [database, moto, dynamo, sim] = await Promise.all([
     createTestDatabase(),
     startMoto(),
@@ -79,28 +126,116 @@ export async function startHarness(options: { sim?: VaikoraSimulatorOptions } = 
   const proxy = await startFaultProxy({
     upstream: moto.endpoint,
     securityHub: 'memory',
-    requireEnabledHub: true,
+    requireEnabledHub: options.requireEnabledHub ?? true,
+    enforceExternalId: options.enforceExternalId ?? false,
+    ...(options.awsRules === undefined ? {} : { rules: options.awsRules }),
   });
+  const dynamoProxy = options.dynamoProxy
+    ? await startFaultProxy({ upstream: dynamo.endpoint, rules: { throttle: false } })
+    : undefined;
+  const dynamoEndpoint = dynamoProxy?.endpoint ?? dynamo.endpoint;
   const secrets = createSecretBox(new LocalMasterKeyProvider({ primaryKey: MASTER_KEY }));
   const tableName = `vsh-state-${randomBytes(4).toString('hex')}`;
   const dynamodb = new DynamoDBClient(testAwsConfig(dynamo.endpoint));
+  const workerDynamodb = new DynamoDBClient(testAwsConfig(dynamoEndpoint));
+  const iam = new IAMClient(testAwsConfig(moto.endpoint));
   const runtimes: WorkerRuntime[] = [];
   const logger = pino({ level: process.env.VSH_TEST_LOG ?? 'silent' });
   let stateReady: Promise<void> | undefined;
+  const ensureState = () => {
+    stateReady ??= createStateTable(dynamodb, tableName);
+    return stateReady;
+  };
+  const qualifyingCache = new WeakMap<SimAction, QualifyingAction | null>();
+
+  const qualifyingActions = (tenant: SeededTenant, agentId: string): QualifyingAction[] => {
+    const out: QualifyingAction[] = [];
+    for (const record of sim.store.list(tenant.vaikoraKey, agentId)) {
+      let known = qualifyingCache.get(record);
+      if (known === undefined) {
+        const parsed = parseAction(record.raw);
+        known =
+          parsed.ok && qualifies(parsed.action, tenant.thresholds ?? DEFAULT_THRESHOLDS)
+            ? {
+                actionId: parsed.action.id,
+                findingId: `vaikora-${parsed.action.id}`,
+                timestampMs: parsed.action.timestampMs,
+              }
+            : null;
+        qualifyingCache.set(record, known);
+      }
+      if (known !== null) out.push(known);
+    }
+    return out;
+  };
+
+  const prepare = async (spec: TenantSpec) => {
+    const tenantId = newId('ten');
+    const roleExternalId = randomBytes(32).toString('base64url');
+    const externalId = spec.wrongExternalId ? randomBytes(32).toString('base64url') : roleExternalId;
+    const roleArn = `arn:aws:iam::${spec.accountId}:role/${ROLE_NAME}`;
+    const destinationId = newId('dst');
+    const sealed = await secrets.seal(spec.vaikoraKey, { tenantId });
+    const streamRows = spec.agents.map((agentId) => ({
+      id: newId('str'),
+      tenantId,
+      destinationId,
+      agentId,
+      region: spec.region,
+    }));
+    const seeded: SeededTenant = {
+      ...spec,
+      tenantId,
+      destinationId,
+      roleArn,
+      externalId,
+      streamIds: Object.fromEntries(streamRows.map((s) => [s.agentId, s.id])),
+    };
+    return {
+      seeded,
+      roleExternalId,
+      tenant: { id: tenantId, name: spec.name },
+      schedule: { tenantId, nextRunAt: new Date(0) },
+      settings: {
+        tenantId,
+        baseUrl: sim.baseUrl,
+        agentIds: [...spec.agents],
+        thresholds: { minRiskLevel: 'high' as const, includeAnomalies: true, includeThreats: true },
+        pollIntervalSeconds: 60,
+        apiKeyCiphertext: sealed,
+        apiKeyKeyId: sealedKeyId(sealed),
+      },
+      destination: {
+        id: destinationId,
+        tenantId,
+        accountId: spec.accountId,
+        regions: [spec.region],
+        roleArn,
+        externalId,
+        roleName: ROLE_NAME,
+        state: 'verified' as const,
+      },
+      streamRows,
+    };
+  };
 
   const harness: Harness = {
     database,
     secrets,
+    masterKey: MASTER_KEY,
     sim,
     proxy,
+    dynamoProxy,
     moto,
     dynamo,
+    dynamoEndpoint,
+    dynamodb,
     tableName,
     runtime(overrides = {}) {
       const runtime = createWorkerRuntime({
         db: database.db,
         secrets,
-        dynamodb,
+        dynamodb: workerDynamodb,
         tableName,
         logger,
         workerId: `test-${randomBytes(3).toString('hex')}`,
@@ -112,56 +247,78 @@ export async function startHarness(options: { sim?: VaikoraSimulatorOptions } = 
       return runtime;
     },
     async seedTenant(spec) {
-      stateReady ??= createStateTable(dynamodb, tableName);
-      await stateReady;
-      const tenantId = newId('ten');
-      const externalId = randomBytes(32).toString('base64url');
-      const roleArn = `arn:aws:iam::${spec.accountId}:role/Data443-VaikoraSecurityHub`;
-      await database.db.insert(tenants).values({ id: tenantId, name: spec.name });
-      await database.db.insert(tenantSchedules).values({ tenantId, nextRunAt: new Date(0) });
-      const sealed = await secrets.seal(spec.vaikoraKey, { tenantId });
-      await database.db.insert(vaikoraSettings).values({
-        tenantId,
-        baseUrl: sim.baseUrl,
-        agentIds: [...spec.agents],
-        thresholds: { minRiskLevel: 'high', includeAnomalies: true, includeThreats: true },
-        pollIntervalSeconds: 60,
-        apiKeyCiphertext: sealed,
-        apiKeyKeyId: sealedKeyId(sealed),
+      await ensureState();
+      const row = await prepare(spec);
+      await database.db.transaction(async (tx) => {
+        await tx.insert(tenants).values(row.tenant);
+        await tx.insert(tenantSchedules).values(row.schedule);
+        await tx.insert(vaikoraSettings).values(row.settings);
+        await tx.insert(awsDestinations).values(row.destination);
+        if (row.streamRows.length > 0) await tx.insert(streams).values(row.streamRows);
       });
-      const destinationId = newId('dst');
-      await database.db.insert(awsDestinations).values({
-        id: destinationId,
-        tenantId,
-        accountId: spec.accountId,
-        regions: [spec.region],
-        roleArn,
-        externalId,
-        roleName: 'Data443-VaikoraSecurityHub',
-        state: 'verified',
-      });
-      for (const agentId of spec.agents) {
-        await database.db.insert(streams).values({ tenantId, destinationId, agentId, region: spec.region });
+      // The customer's CloudFormation stack: the role, trusting our worker with the ExternalId it was given.
+      await createCustomerRole(iam, spec.accountId, row.roleExternalId);
+      if (spec.hubEnabled !== false) {
+        await enableHub(proxy.endpoint, row.seeded.roleArn, row.roleExternalId, spec.region);
       }
-      if (spec.hubEnabled !== false) await enableHub(proxy.endpoint, roleArn, externalId, spec.region);
-      return { ...spec, tenantId, destinationId, roleArn, externalId };
+      return row.seeded;
+    },
+    async seedTenantsBulk(specs) {
+      await ensureState();
+      const rows = await Promise.all(specs.map(prepare));
+      const chunk = 500;
+      for (let i = 0; i < rows.length; i += chunk) {
+        const part = rows.slice(i, i + chunk);
+        await database.db.transaction(async (tx) => {
+          await tx.insert(tenants).values(part.map((r) => r.tenant));
+          await tx.insert(tenantSchedules).values(part.map((r) => r.schedule));
+          await tx.insert(vaikoraSettings).values(part.map((r) => r.settings));
+          await tx.insert(awsDestinations).values(part.map((r) => r.destination));
+          const streamRows = part.flatMap((r) => r.streamRows);
+          if (streamRows.length > 0) await tx.insert(streams).values(streamRows);
+        });
+      }
+      return rows.map((r) => r.seeded);
     },
     expectedFindingIds(tenant, sinceMs) {
       const ids = new Set<string>();
       for (const agentId of tenant.agents) {
-        for (const record of sim.store.list(tenant.vaikoraKey, agentId)) {
-          const parsed = parseAction(record.raw);
-          if (!parsed.ok || parsed.action.timestampMs < sinceMs) continue;
-          if (qualifies(parsed.action, tenant.thresholds ?? DEFAULT_THRESHOLDS))
-            ids.add(`vaikora-${parsed.action.id}`);
-        }
+        for (const a of qualifyingActions(tenant, agentId))
+          if (a.timestampMs >= sinceMs) ids.add(a.findingId);
       }
       return ids;
+    },
+    qualifyingActions,
+    workerEnv(overrides = {}) {
+      return {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        DATABASE_URL: database.url,
+        MASTER_KEY,
+        STATE_TABLE_NAME: tableName,
+        DYNAMODB_ENDPOINT: dynamoEndpoint,
+        AWS_ENDPOINT_URL: proxy.endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'testing',
+        AWS_SECRET_ACCESS_KEY: 'testing',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        LOG_LEVEL: 'info',
+        ...overrides,
+      };
     },
     async close() {
       for (const r of runtimes) r.close();
       dynamodb.destroy();
-      await Promise.allSettled([proxy.stop(), sim.stop(), moto.stop(), dynamo.stop(), database.drop()]);
+      workerDynamodb.destroy();
+      iam.destroy();
+      await Promise.allSettled([
+        proxy.stop(),
+        dynamoProxy?.stop(),
+        sim.stop(),
+        moto.stop(),
+        dynamo.stop(),
+        database.drop(),
+      ]);
     },
   };
   return harness;
@@ -170,6 +327,32 @@ export async function startHarness(options: { sim?: VaikoraSimulatorOptions } = 
 async function createStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
   const { createStateStore } = await import('@vsh/aws');
   await createStateStore({ client, tableName }).ensureTable();
+}
+
+/**
+ * Creates the customer's role in the customer's account in moto's IAM with the trust policy our
+ * template gives it (`x-moto-account-id` picks the account; moto checks no signature).
+ */
+async function createCustomerRole(iam: IAMClient, accountId: string, externalId: string): Promise<void> {
+  const policy = customerTrustPolicy({
+    partition: 'aws',
+    data443AccountId: MOTO_DEFAULT_ACCOUNT_ID,
+    workerRoleName: DEFAULT_WORKER_ROLE_NAME,
+    externalId,
+  });
+  const command = new CreateRoleCommand({
+    RoleName: ROLE_NAME,
+    AssumeRolePolicyDocument: JSON.stringify(policy),
+  });
+  command.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers !== undefined) request.headers['x-moto-account-id'] = accountId;
+      return next(args);
+    },
+    { step: 'build', name: 'motoAccount' },
+  );
+  await iam.send(command);
 }
 
 /** Turns Security Hub on in the tenant's account, as the customer would (through the role, for the account's identity). */

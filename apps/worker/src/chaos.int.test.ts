@@ -1,0 +1,215 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runs } from '@vsh/db';
+import { createRng } from '@vsh/fixtures';
+import type { FaultRules } from '@vsh/testkit';
+import { count, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
+import { finishedRuns, ledger, makeDue, waitFor, watchCursors } from '../test/ledger.ts';
+import { killAllWorkers, spawnWorker } from '../test/processes.ts';
+
+const SEED = 20_251;
+const TENANTS = 10;
+const KILLS = 22;
+const LEASE_TTL_MS = 3000;
+const REGIONS = ['us-east-1', 'eu-west-1'];
+
+/** A stable 0..1 hash of a finding id, so the same findings fail whatever the timing. */
+const idHash = (id: unknown): number => {
+  let x = 2166136261;
+  for (const ch of String(id)) x = Math.imul(x ^ (ch.codePointAt(0) ?? 0), 16777619) >>> 0;
+  return x / 4294967296;
+};
+
+// Every AWS dependency faulted: Security Hub 5xx, latency, throttling (tighter than the real quota),
+// dropped connections, held requests and transient per-finding failures; STS 5xx and latency.
+const AWS_FAULTS: FaultRules = {
+  throttle: [
+    { service: 'securityhub', operations: ['BatchImportFindings'], ratePerSecond: 2, burst: 2 },
+    { service: 'securityhub', ratePerSecond: 10, burst: 30 },
+  ],
+  errors: [
+    { match: { service: 'securityhub', operation: 'BatchImportFindings' }, rate: 0.15, status: 503 },
+    { match: { service: 'sts' }, rate: 0.1, status: 500 },
+  ],
+  latency: [
+    { match: { service: 'securityhub' }, minMs: 10, maxMs: 80 },
+    { match: { service: 'sts' }, minMs: 10, maxMs: 50 },
+  ],
+  timeouts: [{ match: { service: 'securityhub' }, rate: 0.02, holdMs: 300 }],
+  resets: [{ match: { service: 'securityhub' }, rate: 0.02 }],
+  failedFindings: [
+    {
+      when: (f) => idHash(f.Id) < 0.1,
+      errorCode: 'InternalFailure',
+      errorMessage: 'transient failure injected',
+      times: 2,
+    },
+  ],
+};
+const DYNAMO_FAULTS: FaultRules = {
+  throttle: false,
+  errors: [{ rate: 0.08, status: 500 }],
+  latency: [{ minMs: 2, maxMs: 25 }],
+};
+
+describe('chaos ledger: worker processes SIGKILLed at random points while every dependency misbehaves', () => {
+  let h: Harness;
+  const tenants: SeededTenant[] = [];
+
+  beforeAll(async () => {
+    h = await startHarness({
+      dynamoProxy: true,
+      sim: { seed: SEED, burstRate: 0.15, badRate: 0.03, aliasRate: 0.2, wrongTypeRate: 0.03 },
+    });
+    for (let i = 0; i < TENANTS; i++) {
+      const key = `vk_test_chaos_${i}`;
+      const agents = [`agt-${i}-a`, `agt-${i}-b`];
+      h.sim.store.addTenant(key, agents, 40);
+      tenants.push(
+        await h.seedTenant({
+          name: `chaos ${i}`,
+          accountId: String(400_000_000_000 + i),
+          region: REGIONS[i % REGIONS.length] ?? 'us-east-1',
+          agents,
+          vaikoraKey: key,
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    await killAllWorkers();
+    await h?.close();
+  });
+
+  it('after 20+ SIGKILLs and a clean run: lost 0, duplicate ids 0, cursor regressions 0', { timeout: 240_000 }, async () => {
+    const all = tenants.map((t) => t.tenantId);
+    const env = (name: string) =>
+      h.workerEnv({
+        WORKER_ID: name,
+        WORKER_CONCURRENCY: '4',
+        LEASE_TTL_MS: String(LEASE_TTL_MS),
+        SCHEDULER_TICK_MS: '100',
+        // The worker's own limiter would keep it under the proxy's tightened quota: let it discover it.
+        IMPORT_RATE_PER_SECOND: '100',
+        IMPORT_BURST: '100',
+      });
+    h.proxy.setRules(AWS_FAULTS);
+    h.dynamoProxy?.setRules(DYNAMO_FAULTS);
+    h.sim.setOptions({
+      actionsPerMinute: 90,
+      rate429: 0.1,
+      rate5xx: 0.1,
+      retryAfterSeconds: 0,
+      latencyMs: 5,
+      latencyJitterMs: 30,
+    });
+    h.proxy.resetStats();
+    const watch = watchCursors(h, tenants);
+    const chaosStarted = Date.now();
+
+    // Act 1: two worker processes at a time, each SIGKILLed after a seeded random delay and restarted,
+    // while tenants are made due again ("run now") every 700 ms.
+    let kills = 0;
+    let starts = 0;
+    let stopDue = false;
+    const dueLoop = (async () => {
+      while (!stopDue) {
+        await makeDue(h, all);
+        await sleep(700);
+      }
+    })();
+    const slot = async (index: number) => {
+      const rng = createRng(SEED + index);
+      while (kills < KILLS) {
+        const worker = spawnWorker(`chaos-${index}-${starts++}`, env(`chaos-${index}-${starts}`));
+        await worker.ready;
+        await sleep(rng.int(0, 2500));
+        worker.kill('SIGKILL');
+        const exit = await worker.exited;
+        if (exit.signal === 'SIGKILL') kills++;
+      }
+    };
+    try {
+      await Promise.all([slot(1), slot(2)]);
+    } finally {
+      stopDue = true;
+      await dueLoop;
+    }
+    const chaosMs = Date.now() - chaosStarted;
+    const interrupted = await h.database.db
+      .select({ n: count() })
+      .from(runs)
+      .where(eq(runs.status, 'running'));
+    const faults = {
+      hub5xx: h.proxy.operationStats('securityhub', 'BatchImportFindings').injected5xx,
+      hubThrottled: h.proxy.operationStats('securityhub', 'BatchImportFindings').throttled,
+      hubDropped:
+        h.proxy.operationStats('securityhub', 'BatchImportFindings').resets +
+        h.proxy.operationStats('securityhub', 'BatchImportFindings').timeouts,
+      failedFindings: Object.values(h.proxy.stats().securityHub).reduce((n, s) => n + s.failedFindings, 0),
+      sts5xx: h.proxy.operationStats('sts', 'AssumeRole').injected5xx,
+      dynamo5xx: Object.values(h.dynamoProxy?.stats().operations.dynamodb ?? {}).reduce(
+        (n, s) => n + s.injected5xx,
+        0,
+      ),
+      vaikora429: h.sim.stats().byStatus[429] ?? 0,
+      vaikora5xx: [500, 502, 503, 504].reduce((n, s) => n + (h.sim.stats().byStatus[s] ?? 0), 0),
+    };
+
+    // Act 2: generation and faults stop; once the killed workers' leases have expired, one clean worker
+    // runs every tenant to completion and is stopped with SIGTERM.
+    h.sim.setOptions({ actionsPerMinute: 0, rate429: 0, rate5xx: 0, latencyMs: 0, latencyJitterMs: 0 });
+    h.proxy.setRules({});
+    h.dynamoProxy?.setRules({ throttle: false });
+    await sleep(LEASE_TTL_MS + 200);
+    const cleanStarted = new Date();
+    const clean = spawnWorker('clean', env('clean'));
+    await clean.ready;
+    await makeDue(h, all);
+    await waitFor(
+      async () => {
+        const ok = await finishedRuns(h, cleanStarted, 'ok');
+        const missing = all.filter((id) => !ok.has(id));
+        await makeDue(h, missing);
+        return missing.length === 0;
+      },
+      60_000,
+      () => clean.tail(),
+      500,
+    );
+    clean.kill('SIGTERM');
+    const cleanExit = await clean.exited;
+    const cursors = await watch.stop();
+
+    const figures = ledger(h, tenants);
+    const [runCount] = await h.database.db.select({ n: count() }).from(runs);
+    console.log(
+      [
+        'chaos ledger',
+        `  tenants ${TENANTS} (streams ${TENANTS * 2}), chaos phase ${(chaosMs / 1000).toFixed(1)} s`,
+        `  kills (SIGKILL) ${kills}, worker starts ${starts + 1}, runs ${runCount?.n ?? 0} (${interrupted[0]?.n ?? 0} cut short by a kill)`,
+        `  faults: Security Hub 5xx ${faults.hub5xx}, throttled ${faults.hubThrottled}, dropped/held ${faults.hubDropped}, failed findings ${faults.failedFindings}; STS 5xx ${faults.sts5xx}; DynamoDB 5xx ${faults.dynamo5xx}; Vaikora 429 ${faults.vaikora429}, 5xx ${faults.vaikora5xx}`,
+        `  qualifying actions ${figures.expected}, findings in Security Hub ${figures.stored}`,
+        `  lost ${figures.lost}`,
+        `  duplicate ids ${figures.duplicateIds}`,
+        `  unexpected findings ${figures.unexpected}`,
+        `  cursor regressions ${cursors.regressions} (${cursors.polls} polls, ${cursors.changes} cursor writes seen)`,
+        `  cursor passed an undelivered action ${cursors.passedUndelivered}`,
+        `  re-imports ${figures.reimports} (findings received ${figures.findingsReceived})`,
+        ...cursors.details.map((d) => `  ! ${d}`),
+      ].join('\n'),
+    );
+
+    expect(kills).toBeGreaterThanOrEqual(20);
+    expect(cleanExit).toEqual({ code: 0, signal: null });
+    expect(Object.values(faults).every((n) => n > 0)).toBe(true);
+    expect(figures.expected).toBeGreaterThan(500);
+    expect(figures.lost).toBe(0);
+    expect(figures.duplicateIds).toBe(0);
+    expect(figures.unexpected).toBe(0);
+    expect(cursors.regressions).toBe(0);
+    expect(cursors.passedUndelivered).toBe(0);
+    expect(cursors.polls).toBeGreaterThan(100);
+  });
+});

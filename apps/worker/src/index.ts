@@ -1,0 +1,11 @@
+export * from './cursor.ts';
+export * from './env.ts';
+export * from './health.ts';
+export { openDatabase, openSecrets, type RunningWorker, startWorker } from './main.ts';
+export * from './metrics.ts';
+export * from './ports.ts';
+export * from './run-tenant.ts';
+export * from './runtime.ts';
+export * from './scheduler.ts';
+export * from './sqs.ts';
+export * from './tenant-store.ts';

@@ -1,0 +1,127 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const TAIL_LINES = 200;
+
+export interface WorkerExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A worker process (`apps/worker/src/main.ts`) started by a test or benchmark. */
+export interface WorkerProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** Resolves once the worker logged "worker started"; rejects if it exits first. */
+  readonly ready: Promise<void>;
+  readonly exited: Promise<WorkerExit>;
+  /** True until the process has exited. */
+  readonly alive: boolean;
+  kill(signal: NodeJS.Signals): void;
+  /** Highest resident set size so far (VmHWM, KiB), read from /proc while it runs; null once gone. */
+  peakRssKb(): number | null;
+  /** Counts of log messages (`msg`) seen on stdout. */
+  readonly messages: ReadonlyMap<string, number>;
+  /** The last lines of its output, for failure messages. */
+  tail(): string;
+}
+
+const started = new Set<WorkerProcess>();
+
+/**
+ * Starts a worker process. It is `node --import tsx main.ts` rather than the `tsx` CLI: the CLI runs the
+ * script in a child process of its own, so a SIGKILL sent to the CLI would leave the worker running.
+ */
+export function spawnWorker(name: string, env: Record<string, string>): WorkerProcess {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start worker ${name}`);
+  const lines: string[] = [];
+  const messages = new Map<string, number>();
+  let alive = true;
+  let markReady: () => void = () => undefined;
+  let failReady: (err: Error) => void = () => undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  const keep = (line: string) => {
+    lines.push(line);
+    if (lines.length > TAIL_LINES) lines.splice(0, lines.length - TAIL_LINES);
+  };
+  const onLines = (stream: NodeJS.ReadableStream | null, parse: boolean) => {
+    let partial = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) {
+        keep(line);
+        if (!parse || !line.startsWith('{')) continue;
+        try {
+          const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+          if (typeof msg === 'string') {
+            messages.set(msg, (messages.get(msg) ?? 0) + 1);
+            if (msg === 'worker started') markReady();
+          }
+        } catch {
+          // not a log line
+        }
+      }
+    });
+  };
+  onLines(child.stdout, true);
+  onLines(child.stderr, false);
+  const exited = new Promise<WorkerExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      alive = false;
+      failReady(
+        new Error(`worker ${name} exited (${code ?? signal}) before it started:\n${lines.join('\n')}`),
+      );
+      resolve({ code, signal });
+    });
+  });
+  // A test may kill a worker before it is ready; that is not an unhandled rejection.
+  ready.catch(() => undefined);
+  const worker: WorkerProcess = {
+    name,
+    pid,
+    ready,
+    exited,
+    get alive() {
+      return alive;
+    },
+    kill(signal) {
+      if (alive) child.kill(signal);
+    },
+    peakRssKb() {
+      if (!alive) return null;
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+        return match?.[1] === undefined ? null : Number(match[1]);
+      } catch {
+        return null;
+      }
+    },
+    messages,
+    tail: () => lines.join('\n'),
+  };
+  started.add(worker);
+  void exited.then(() => started.delete(worker));
+  return worker;
+}
+
+/** SIGKILLs every worker process this module started that is still running, and waits for them. */
+export async function killAllWorkers(): Promise<void> {
+  const running = [...started];
+  for (const w of running) w.kill('SIGKILL');
+  await Promise.all(running.map((w) => w.exited));
+}

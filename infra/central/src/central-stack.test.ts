@@ -1,0 +1,639 @@
+import {
+  ACCOUNT_ID_PATTERN,
+  CUSTOMER_ROLE_PARAMETERS,
+  customerTrustPolicy,
+  DEFAULT_ROLE_NAME,
+  DEFAULT_WORKER_ROLE_NAME,
+  IAM_ROLE_NAME_PATTERN,
+  isCustomerRoleName,
+  loadTemplate,
+  ROLE_NAME_PATTERN,
+  ROLE_NAME_PREFIX,
+  roleArn,
+  SUPPORTED_PARTITIONS,
+} from '@vsh/customer-role';
+import { Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  evaluate,
+  iamGlobMatches,
+  logicalId,
+  normalize,
+  property,
+  roleStatements,
+  type Statement,
+  synthesize,
+} from '../test/synth.ts';
+import { CUSTOMER_ROLE_ACTIONS, WORKER_TABLE_ACTIONS } from './constants.ts';
+
+// One synthesized stack for the whole file (the synth, with cdk-nag, takes seconds): the resources,
+// each role's exact permissions, the cdk-nag verdict, and the contract with the customer template.
+const synth = synthesize();
+const { stack, template, json } = synth;
+afterAll(() => synth.cleanup());
+
+const id = {
+  table: logicalId(stack, stack.stateTable),
+  queue: logicalId(stack, stack.workQueue),
+  dlq: logicalId(stack, stack.deadLetterQueue),
+  key: logicalId(stack, stack.tenantSecretsKey),
+  databaseSecret: logicalId(stack, stack.databaseSecret),
+  operatorSecret: logicalId(stack, stack.operatorKeySecret),
+  worker: logicalId(stack, stack.worker),
+  dispatcher: logicalId(stack, stack.dispatcher),
+  api: logicalId(stack, stack.api),
+  workerRole: logicalId(stack, stack.workerRole),
+  dispatcherRole: logicalId(stack, stack.dispatcherRole),
+  apiRole: logicalId(stack, stack.apiRole),
+  httpApi: logicalId(stack, stack.httpApi),
+  topic: logicalId(stack, stack.alarmTopic),
+};
+const arnOf = (logical: string) => ({ 'Fn::GetAtt': [logical, 'Arn'] });
+const ref = (logical: string) => ({ Ref: logical });
+const logGroupOf = (fnLogicalId: string) => {
+  const config = json.Resources[fnLogicalId]?.Properties?.LoggingConfig as { LogGroup: { Ref: string } };
+  return config.LogGroup.Ref;
+};
+const allStatements = (): Statement[] =>
+  Object.values(json.Resources).flatMap((resource) => {
+    if (resource.Type === 'AWS::IAM::Policy') {
+      return property<{ Statement: Statement[] }>(resource, 'PolicyDocument').Statement;
+    }
+    if (resource.Type === 'AWS::IAM::Role') {
+      return (
+        (resource.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]
+      ).flatMap((policy) => policy.PolicyDocument.Statement);
+    }
+    return [];
+  });
+const actionsOf = (statements: readonly Statement[]) => statements.flatMap((s) => normalize(s).actions);
+
+describe('state table', () => {
+  it('is on-demand with pk/sk string keys, point-in-time recovery, TTL on expiresAt and deletion protection', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        DeletionProtectionEnabled: true,
+        // SSEEnabled false is DynamoDB's AWS-owned key (encrypted at rest, no key to grant).
+        SSESpecification: { SSEEnabled: false },
+        GlobalSecondaryIndexes: Match.absent(),
+      },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  });
+});
+
+describe('work queue', () => {
+  it('redrives to the dead-letter queue after 5 receives, with SQS-managed encryption on both', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: arnOf(id.dlq), maxReceiveCount: 5 },
+      SqsManagedSseEnabled: true,
+    });
+    expect(json.Resources[id.dlq]?.Properties).toMatchObject({ SqsManagedSseEnabled: true });
+    template.resourceCountIs('AWS::SQS::Queue', 2);
+  });
+
+  it('keeps a message hidden for at least six worker timeouts', () => {
+    const visibility = json.Resources[id.queue]?.Properties?.VisibilityTimeout;
+    const timeout = json.Resources[id.worker]?.Properties?.Timeout;
+
+    expect(typeof visibility).toBe('number');
+    expect(visibility).toBeGreaterThanOrEqual(6 * Number(timeout));
+  });
+
+  it('refuses requests without TLS on both queues', () => {
+    for (const queue of [id.queue, id.dlq]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [ref(queue)],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('feeds the worker with partial batch responses, capped at its reserved concurrency', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: arnOf(id.queue),
+      FunctionName: ref(id.worker),
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    expect(json.Resources[id.worker]?.Properties?.ReservedConcurrentExecutions).toBe(10);
+  });
+});
+
+describe('tenant-secrets key', () => {
+  it('rotates, has an alias and survives the stack', () => {
+    template.hasResource('AWS::KMS::Key', {
+      Properties: { EnableKeyRotation: true },
+      DeletionPolicy: 'Retain',
+    });
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/Central/tenant-secrets',
+      TargetKeyId: arnOf(id.key),
+    });
+  });
+});
+
+describe('dispatch schedule', () => {
+  it('invokes the dispatcher every minute through EventBridge Scheduler, without retries', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Target: {
+        Arn: arnOf(id.dispatcher),
+        RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+      },
+    });
+  });
+
+  it("uses a role that may only invoke the dispatcher, assumable by the scheduler for this account's schedules", () => {
+    const roleId = logicalId(stack, stack.scheduleRole);
+
+    expect(roleStatements(json, roleId).map(normalize)).toEqual([
+      {
+        effect: 'Allow',
+        actions: ['lambda:InvokeFunction'],
+        resources: [arnOf(id.dispatcher), { 'Fn::Join': ['', [arnOf(id.dispatcher), ':*']] }],
+        condition: undefined,
+      },
+    ]);
+    expect(json.Resources[roleId]?.Properties?.AssumeRolePolicyDocument).toMatchObject({
+      Statement: [
+        {
+          Principal: { Service: 'scheduler.amazonaws.com' },
+          Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
+        },
+      ],
+    });
+  });
+});
+
+describe('functions', () => {
+  const environmentKeys = (fn: string) =>
+    Object.keys(property<{ Variables: object }>(json.Resources[fn], 'Environment').Variables).toSorted();
+
+  it('run on arm64 with JSON logs into their own log group with a retention', () => {
+    for (const fn of [id.worker, id.dispatcher, id.api]) {
+      expect(json.Resources[fn]?.Properties).toMatchObject({
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Runtime: 'nodejs24.x',
+        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN' },
+      });
+      expect(json.Resources[logGroupOf(fn)]).toMatchObject({
+        Type: 'AWS::Logs::LogGroup',
+        Properties: { RetentionInDays: 90 },
+      });
+    }
+  });
+
+  it('get the environment each app reads, and the API is told it runs in production', () => {
+    const common = ['DATABASE_SECRET_ARN', 'KMS_KEY_ID', 'LOG_LEVEL', 'NODE_OPTIONS', 'WORK_QUEUE_URL'];
+
+    expect(environmentKeys(id.worker)).toEqual([...common, 'STATE_TABLE_NAME'].toSorted());
+    expect(environmentKeys(id.dispatcher)).toEqual([...common, 'STATE_TABLE_NAME'].toSorted());
+    expect(environmentKeys(id.api)).toEqual(
+      [
+        ...common,
+        'APP_ENV',
+        'CUSTOMER_TEMPLATE_URL',
+        'DATA443_ACCOUNT_ID',
+        'OPERATOR_KEY_SECRET_ARN',
+        'VAIKORA_ALLOWED_HOSTS',
+        'WORKER_ROLE_ARN',
+        'WORKER_ROLE_NAME',
+      ].toSorted(),
+    );
+    expect(json.Resources[id.api]?.Properties?.Environment).toMatchObject({
+      Variables: {
+        APP_ENV: 'production',
+        DATA443_ACCOUNT_ID: ref('AWS::AccountId'),
+        WORKER_ROLE_NAME: DEFAULT_WORKER_ROLE_NAME,
+        CUSTOMER_TEMPLATE_URL: ref('CustomerTemplateUrl'),
+        VAIKORA_ALLOWED_HOSTS: 'api.vaikora.com',
+        DATABASE_SECRET_ARN: ref(id.databaseSecret),
+        OPERATOR_KEY_SECRET_ARN: ref(id.operatorSecret),
+        KMS_KEY_ID: arnOf(id.key),
+      },
+    });
+    expect(json.Resources[id.worker]?.Properties?.Environment).toMatchObject({
+      Variables: { STATE_TABLE_NAME: ref(id.table), WORK_QUEUE_URL: ref(id.queue) },
+    });
+  });
+
+  it('asks for the published customer template URL as a stack parameter when no prop gives it', () => {
+    template.hasParameter('CustomerTemplateUrl', { Type: 'String', AllowedPattern: '^https://[^\\s]+$' });
+  });
+
+  it('serve the API through an HTTP API stage with throttling and access logs', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      ApiId: ref(id.httpApi),
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: arnOf(id.api),
+    });
+  });
+});
+
+describe('worker role', () => {
+  it('has the fixed name customers trust, at the root path', () => {
+    expect(json.Resources[id.workerRole]?.Properties).toMatchObject({ RoleName: DEFAULT_WORKER_ROLE_NAME });
+    expect(json.Resources[id.workerRole]?.Properties?.Path).toBeUndefined();
+  });
+
+  it('may do exactly: assume customer roles, use its own table, queue, key, database secret and log group', () => {
+    const expected = [
+      {
+        effect: 'Allow',
+        actions: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+        resources: [{ 'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':iam::*:role/Data443-Vaikora*']] }],
+        condition: undefined,
+      },
+      {
+        effect: 'Allow',
+        actions: [...WORKER_TABLE_ACTIONS].toSorted(),
+        resources: [arnOf(id.table)],
+        condition: undefined,
+      },
+      {
+        effect: 'Allow',
+        actions: [
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+        ],
+        resources: [arnOf(id.queue)],
+        condition: undefined,
+      },
+      { effect: 'Allow', actions: ['kms:Decrypt'], resources: [arnOf(id.key)], condition: undefined },
+      {
+        effect: 'Allow',
+        actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+        resources: [ref(id.databaseSecret)],
+        condition: undefined,
+      },
+      // CloudWatch Logs is the one service the function's own logging needs; scoped to its group.
+      {
+        effect: 'Allow',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [arnOf(logGroupOf(id.worker))],
+        condition: undefined,
+      },
+    ];
+
+    const actual = roleStatements(json, id.workerRole).map(normalize);
+
+    expect(actual).toHaveLength(expected.length);
+    expect(actual).toEqual(expect.arrayContaining(expected));
+    expect(json.Resources[id.workerRole]?.Properties?.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('cannot scan or administer its table, and holds no Security Hub permission of its own', () => {
+    const actions = actionsOf(roleStatements(json, id.workerRole));
+
+    expect(
+      actions.filter((action) =>
+        /^dynamodb:(Scan|Delete(Table|Backup)|Update(Table|TimeToLive)|Create)/.test(action),
+      ),
+    ).toEqual([]);
+    expect(actions.filter((action) => action.startsWith('securityhub:'))).toEqual([]);
+  });
+
+  it('is assumable by Lambda and, for verification, by the API role only', () => {
+    expect(json.Resources[id.workerRole]?.Properties?.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'lambda.amazonaws.com' } },
+        {
+          Sid: 'ApiVerifiesCustomerRolesAsTheWorker',
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Principal: { AWS: arnOf(id.apiRole) },
+        },
+      ],
+    });
+  });
+});
+
+describe('dispatcher and API roles', () => {
+  it('lets the dispatcher only send to the queue, read the database secret and write its logs', () => {
+    expect(roleStatements(json, id.dispatcherRole).map(normalize)).toEqual(
+      expect.arrayContaining([
+        {
+          effect: 'Allow',
+          actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+          resources: [arnOf(id.queue)],
+          condition: undefined,
+        },
+        {
+          effect: 'Allow',
+          actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+          resources: [ref(id.databaseSecret)],
+          condition: undefined,
+        },
+      ]),
+    );
+    expect(roleStatements(json, id.dispatcherRole)).toHaveLength(3);
+  });
+
+  it('gives the API no Security Hub permission and lets it assume only the worker role', () => {
+    const statements = roleStatements(json, id.apiRole);
+    const assume = statements.filter((s) => normalize(s).actions.some((action) => action.startsWith('sts:')));
+
+    expect(actionsOf(statements).filter((action) => action.startsWith('securityhub:'))).toEqual([]);
+    expect(assume.map(normalize)).toEqual([
+      {
+        effect: 'Allow',
+        actions: ['sts:AssumeRole'],
+        resources: [
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', ref('AWS::Partition'), ':iam::', ref('AWS::AccountId'), ':role/vsh-connector-worker'],
+            ],
+          },
+        ],
+        condition: undefined,
+      },
+    ]);
+  });
+
+  it('lets the API encrypt and decrypt tenant secrets, read both secrets and enqueue', () => {
+    const actual = roleStatements(json, id.apiRole).map(normalize);
+
+    expect(actual).toEqual(
+      expect.arrayContaining([
+        {
+          effect: 'Allow',
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [arnOf(id.key)],
+          condition: undefined,
+        },
+        expect.objectContaining({ resources: [ref(id.databaseSecret)] }),
+        expect.objectContaining({ resources: [ref(id.operatorSecret)] }),
+        expect.objectContaining({
+          actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        }),
+      ]),
+    );
+    expect(actual).toHaveLength(6);
+  });
+});
+
+describe('every identity policy in the stack', () => {
+  it('names no wildcard action and no wildcard resource', () => {
+    const statements = allStatements();
+
+    expect(statements.length).toBeGreaterThan(0);
+    expect(actionsOf(statements).filter((action) => action === '*' || action.endsWith(':*'))).toEqual([]);
+    expect(statements.filter((s) => normalize(s).resources.includes('*'))).toEqual([]);
+  });
+
+  it('attaches no managed policy to any role', () => {
+    const roles = Object.values(json.Resources).filter((resource) => resource.Type === 'AWS::IAM::Role');
+
+    expect(roles.length).toBe(4);
+    expect(roles.filter((role) => role.Properties?.ManagedPolicyArns !== undefined)).toEqual([]);
+  });
+});
+
+describe('stack deletion', () => {
+  it('keeps the table, the key, both secrets and every log group', () => {
+    const retained = Object.entries(json.Resources)
+      .filter(([, resource]) => resource.DeletionPolicy === 'Retain')
+      .map(([logical, resource]) => `${resource.Type} ${logical}`);
+    const stateful = Object.entries(json.Resources)
+      .filter(([, resource]) =>
+        [
+          'AWS::DynamoDB::Table',
+          'AWS::KMS::Key',
+          'AWS::SecretsManager::Secret',
+          'AWS::Logs::LogGroup',
+        ].includes(resource.Type),
+      )
+      .map(([logical, resource]) => `${resource.Type} ${logical}`);
+
+    expect(stateful).toHaveLength(8);
+    expect(retained.toSorted()).toEqual(stateful.toSorted());
+  });
+});
+
+describe('alarms', () => {
+  const alarmOn = (metricName: string, namespace: string, dimensions: unknown) =>
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: metricName,
+      Namespace: namespace,
+      Dimensions: dimensions,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [ref(id.topic)],
+      OKActions: [ref(id.topic)],
+    });
+
+  it('watch the dead-letter queue, worker errors and throttles, dispatcher errors and API 5xx', () => {
+    alarmOn('ApproximateNumberOfMessagesVisible', 'AWS/SQS', [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [id.dlq, 'QueueName'] } },
+    ]);
+    alarmOn('Errors', 'AWS/Lambda', [{ Name: 'FunctionName', Value: ref(id.worker) }]);
+    alarmOn('Throttles', 'AWS/Lambda', [{ Name: 'FunctionName', Value: ref(id.worker) }]);
+    alarmOn('Errors', 'AWS/Lambda', [{ Name: 'FunctionName', Value: ref(id.dispatcher) }]);
+    alarmOn('5xx', 'AWS/ApiGateway', [{ Name: 'ApiId', Value: ref(id.httpApi) }]);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('publish to a topic that refuses publishing without TLS', () => {
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [ref(id.topic)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+/** Every acknowledgment recorded in the construct tree (CDK stores `{ [ruleId]: reason }`), with its path. */
+function acknowledgments(): { path: string; id: string; reason: string }[] {
+  return stack.node.findAll().flatMap((construct) =>
+    construct.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+      // CDK files a plain rule id under its `Annotation::` namespace; cdk-nag matches it without.
+      .map(([id, reason]) => ({ path: construct.node.path, id: id.replace(/^annotation::/i, ''), reason })),
+  );
+}
+
+describe("cdk-nag's AWS Solutions checks", () => {
+  it('report no unacknowledged finding on the stack', () => {
+    const report = synth.checks.validateScope(stack);
+
+    expect(report.violations).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('leave no error or warning annotation on the synthesized stack', () => {
+    const annotations = Annotations.fromStack(stack);
+
+    expect(annotations.findError('*', Match.anyValue())).toEqual([]);
+    expect(annotations.findWarning('*', Match.anyValue())).toEqual([]);
+  });
+
+  it('are acknowledged only for the findings the ADR lists, each with a specific reason', () => {
+    const found = acknowledgments();
+
+    expect(found.map(({ path, id }) => `${path} ${id}`).toSorted()).toEqual(
+      [
+        'Central/DatabaseSecret AwsSolutions-SMG4',
+        'Central/DispatchScheduleRole AwsSolutions-IAM5[Resource::<DispatcherD4A12972.Arn>:*]',
+        'Central/HttpApi/DefaultRoute AwsSolutions-APIG4',
+        'Central/OperatorKeySecret AwsSolutions-SMG4',
+        'Central/WorkerRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/Data443-Vaikora*]',
+      ].toSorted(),
+    );
+    for (const { reason } of found) expect(reason.length).toBeGreaterThan(80);
+  });
+
+  it('fail the synth on a wildcard permission nobody acknowledged', () => {
+    const broken = () =>
+      synthesize({
+        before: (stack) =>
+          stack.workerRole.addToPrincipalPolicy(
+            new PolicyStatement({ actions: ['securityhub:*'], resources: ['*'] }),
+          ),
+      });
+
+    expect(broken).toThrow(/AwsSolutions-IAM5\[Action::securityhub:\*\]/);
+    expect(broken).toThrow(/AwsSolutions-IAM5\[Resource::\*\]/);
+  });
+});
+
+// The central stack and the customer template (infra/customer-role) describe the two ends of one
+// trust: these tests hold them together, through @vsh/customer-role's own constants and policies.
+const assumeStatement = roleStatements(json, id.workerRole).find((statement) =>
+  ([] as string[]).concat(statement.Action).includes('sts:AssumeRole'),
+);
+const externalId = 'A'.repeat(43);
+const accountIdArb = fc.stringMatching(ACCOUNT_ID_PATTERN);
+const partitionArb = fc.constantFrom(...SUPPORTED_PARTITIONS);
+
+describe('the worker role and the customer template', () => {
+  it('use the same worker role name: the stack, the template default and DEFAULT_WORKER_ROLE_NAME', () => {
+    const templateDefault = loadTemplate().Parameters[CUSTOMER_ROLE_PARAMETERS.workerRoleName]?.Default;
+
+    expect(json.Resources[id.workerRole]?.Properties?.RoleName).toBe(DEFAULT_WORKER_ROLE_NAME);
+    expect(templateDefault).toBe(DEFAULT_WORKER_ROLE_NAME);
+  });
+
+  it("produce the ARN that the customer trust policy's aws:PrincipalArn condition names", () => {
+    fc.assert(
+      fc.property(partitionArb, accountIdArb, (partition, data443AccountId) => {
+        const trust = customerTrustPolicy({
+          partition,
+          data443AccountId,
+          workerRoleName: DEFAULT_WORKER_ROLE_NAME,
+          externalId,
+        });
+        const workerArn = evaluate({ 'Fn::GetAtt': [id.workerRole, 'Arn'] }, json, {
+          partition,
+          accountId: data443AccountId,
+        });
+
+        expect(trust.Statement[0]?.Condition?.ArnEquals?.['aws:PrincipalArn']).toBe(workerArn);
+      }),
+    );
+  });
+
+  it('agree on the actions: the worker may call exactly what the customer trust allows', () => {
+    const trust = customerTrustPolicy({
+      partition: 'aws',
+      data443AccountId: '123456789012',
+      workerRoleName: DEFAULT_WORKER_ROLE_NAME,
+      externalId,
+    });
+
+    expect([...CUSTOMER_ROLE_ACTIONS].toSorted()).toEqual([...(trust.Statement[0]?.Action ?? [])].toSorted());
+    expect(([] as string[]).concat(assumeStatement?.Action ?? []).toSorted()).toEqual([
+      ...CUSTOMER_ROLE_ACTIONS,
+    ]);
+  });
+});
+
+describe("the worker's AssumeRole resource", () => {
+  const patternFor = (partition: string) =>
+    evaluate(assumeStatement?.Resource, json, { partition, accountId: '000000000000' });
+
+  it("is every account's role whose name starts with ROLE_NAME_PREFIX", () => {
+    expect(patternFor('aws')).toBe(`arn:aws:iam::*:role/${ROLE_NAME_PREFIX}*`);
+  });
+
+  it("matches the default customer role and every name the template's pattern allows, in any account", () => {
+    fc.assert(
+      fc.property(
+        partitionArb,
+        accountIdArb,
+        fc.oneof(fc.constant(DEFAULT_ROLE_NAME), fc.stringMatching(ROLE_NAME_PATTERN)),
+        (partition, accountId, roleName) => {
+          expect(iamGlobMatches(patternFor(partition), roleArn({ partition, accountId, roleName }))).toBe(
+            true,
+          );
+        },
+      ),
+    );
+  });
+
+  it('matches no role the customer template would refuse to create, nor one in another partition', () => {
+    fc.assert(
+      fc.property(
+        partitionArb,
+        accountIdArb,
+        fc.stringMatching(IAM_ROLE_NAME_PATTERN).filter((name) => !isCustomerRoleName(name)),
+        (partition, accountId, roleName) => {
+          expect(iamGlobMatches(patternFor(partition), roleArn({ partition, accountId, roleName }))).toBe(
+            false,
+          );
+        },
+      ),
+    );
+    expect(
+      iamGlobMatches(
+        patternFor('aws'),
+        roleArn({ partition: 'aws-cn', accountId: '123456789012', roleName: DEFAULT_ROLE_NAME }),
+      ),
+    ).toBe(false);
+  });
+});

@@ -1,0 +1,21 @@
+export type CentralStackErrorCode =
+  | 'invalid_worker_role_name'
+  | 'invalid_secret_arn'
+  | 'invalid_template_url'
+  | 'invalid_allowed_hosts'
+  | 'invalid_concurrency'
+  | 'invalid_email'
+  | 'invalid_context';
+
+/** A central-stack property or context value that cannot produce a working stack. */
+export class CentralStackError extends Error {
+  override name = 'CentralStackError';
+
+  constructor(
+    readonly code: CentralStackErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
