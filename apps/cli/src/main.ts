@@ -2,11 +2,13 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { MAP_USAGE, mapCommand } from './commands/map.ts';
+import { START_USAGE, startCommand } from './commands/start.ts';
 import { type CommandIo, UsageError } from './io.ts';
 
 const USAGE = `Usage: connector <command> [options]
 
 Commands:
+  start    run the whole system (locally with no configuration)
   map      preview the ASFF findings that Vaikora actions on stdin would become
   help     show this help
 
@@ -16,11 +18,14 @@ Run "connector <command> --help" for a command's options.
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   map: { run: mapCommand, usage: MAP_USAGE },
+  start: { run: startCommand, usage: START_USAGE },
 };
 
 /** Runs the CLI with the given arguments and streams; returns the exit code. Never throws. */
 export async function runCli(argv: string[], io: CommandIo): Promise<number> {
-  const [name, ...args] = argv;
+  const [name, ...rest] = argv;
+  // `pnpm start -- --port 9000` passes the `--` through.
+  const args = rest[0] === '--' ? rest.slice(1) : rest;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     io.stdout.write(USAGE);
     return name === undefined ? 2 : 0;

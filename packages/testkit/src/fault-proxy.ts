@@ -147,6 +147,12 @@ const optionsSchema = z
     securityHub: z.enum(['upstream', 'memory']).default('upstream'),
     /** Memory backend: importing or reading findings requires EnableSecurityHub first, as in AWS. */
     requireEnabledHub: z.boolean().default(true),
+    /**
+     * Opt-in: answer STS AssumeRole with 403 AccessDenied, as IAM does, when the role does not exist in
+     * moto's IAM or its trust policy's `sts:ExternalId` condition does not hold for the request (moto's STS
+     * checks neither). Only that condition is evaluated; principals and other keys are not.
+     */
+    enforceExternalId: z.boolean().default(false),
     seed: z.number().int().default(1),
     rules: rulesSchema.prefault({}),
     /** Milliseconds, monotonic; for the token buckets. */
@@ -569,6 +575,79 @@ function missingRequired(finding: AsffFinding): string | undefined {
   return undefined;
 }
 
+function unescapeXml(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|quot|amp|lt|gt|apos);/gi, (_whole, entity: string) => {
+    const named: Record<string, string> = { quot: '"', amp: '&', lt: '<', gt: '>', apos: "'" };
+    const lower = entity.toLowerCase();
+    if (lower.startsWith('#x')) return String.fromCodePoint(Number.parseInt(lower.slice(2), 16));
+    if (lower.startsWith('#')) return String.fromCodePoint(Number.parseInt(lower.slice(1), 10));
+    return named[lower] ?? '';
+  });
+}
+
+function asList(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : value === undefined ? [] : [value];
+}
+
+function globMatches(pattern: string, value: string): boolean {
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
+  return new RegExp(`^${source}$`, 's').test(value);
+}
+
+function externalIdTest(operator: string, expected: string[], actual: string | undefined): boolean {
+  const ifExists = operator.endsWith('IfExists');
+  const base = (ifExists ? operator.slice(0, -'IfExists'.length) : operator).replace(
+    /^ForAnyValue:|^ForAllValues:/,
+    '',
+  );
+  const negated = base.startsWith('StringNot');
+  if (actual === undefined) return ifExists || negated;
+  const equalIgnoringCase = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  switch (base) {
+    case 'StringEquals':
+      return expected.includes(actual);
+    case 'StringNotEquals':
+      return !expected.includes(actual);
+    case 'StringEqualsIgnoreCase':
+      return expected.some((value) => equalIgnoringCase(value, actual));
+    case 'StringNotEqualsIgnoreCase':
+      return !expected.some((value) => equalIgnoringCase(value, actual));
+    case 'StringLike':
+      return expected.some((value) => globMatches(value, actual));
+    case 'StringNotLike':
+      return !expected.some((value) => globMatches(value, actual));
+    default:
+      // An operator this evaluator does not know is treated as not satisfied, as IAM does for a typo.
+      return false;
+  }
+}
+
+/**
+ * Whether a role trust policy lets AssumeRole through for this ExternalId (undefined: none sent),
+ * looking only at `sts:ExternalId` conditions of Allow statements for `sts:AssumeRole`; principals and
+ * other condition keys are not evaluated (moto's callers are not real principals).
+ */
+export function trustPolicyAllowsExternalId(policy: unknown, externalId: string | undefined): boolean {
+  if (!isRecord(policy)) return false;
+  return asList(policy.Statement).some((statement) => {
+    if (!isRecord(statement) || statement.Effect !== 'Allow') return false;
+    const actions = asList(statement.Action).filter((a): a is string => typeof a === 'string');
+    if (!actions.some((action) => globMatches(action.toLowerCase(), 'sts:assumerole'))) return false;
+    const conditions = isRecord(statement.Condition) ? statement.Condition : {};
+    return Object.entries(conditions).every(([operator, block]) => {
+      if (!isRecord(block)) return true;
+      return Object.entries(block).every(([key, value]) => {
+        if (key.toLowerCase() !== 'sts:externalid') return true;
+        const expected = asList(value).filter((v): v is string => typeof v === 'string');
+        return externalIdTest(operator, expected, externalId);
+      });
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The proxy
 
@@ -919,6 +998,14 @@ class FaultProxyServer {
       send(res, serverErrorResponse(info, failure.status));
       return;
     }
+    if (this.options.enforceExternalId && info.service === 'sts' && info.operation === 'AssumeRole') {
+      const denial = await this.externalIdDenial(body, info);
+      if (denial !== undefined) {
+        stats.answeredLocally++;
+        send(res, awsErrorResponse(info, 403, 'AccessDenied', denial));
+        return;
+      }
+    }
     if (info.service === 'securityhub') {
       if (info.operation === 'BatchImportFindings') return this.importFindings(exchange, account);
       if (this.options.securityHub === 'memory') {
@@ -932,6 +1019,50 @@ class FaultProxyServer {
     }
     const answer = await this.forward(exchange);
     if (answer !== undefined) this.relay(res, answer);
+  }
+
+  /**
+   * Why IAM would refuse this AssumeRole for its ExternalId (undefined: it would not): the role is read
+   * from moto's IAM in the role's own account (`x-moto-account-id`; moto checks no signature) and its trust
+   * policy evaluated with `trustPolicyAllowsExternalId`.
+   */
+  private async externalIdDenial(body: Buffer, info: RequestInfo): Promise<string | undefined> {
+    const form = new URLSearchParams(body.toString('utf8'));
+    const roleArn = form.get('RoleArn') ?? '';
+    const externalId = form.get('ExternalId') ?? undefined;
+    const denied = `User: ${info.accessKeyId ?? 'unknown'} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`;
+    const match = /^arn:[^:]+:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+    if (match === null) return denied;
+    const [, roleAccount = '', roleName = ''] = match;
+    const query = new URLSearchParams({ Action: 'GetRole', Version: '2010-05-08', RoleName: roleName });
+    let answer: UpstreamResponse;
+    try {
+      answer = await this.forwardRaw(
+        'POST',
+        '/',
+        {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-moto-account-id': roleAccount,
+          authorization: `AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0`,
+        },
+        Buffer.from(query.toString()),
+      );
+    } catch {
+      return denied;
+    }
+    if (answer.status !== 200) return denied;
+    const encoded = /<AssumeRolePolicyDocument>([\s\S]*?)<\/AssumeRolePolicyDocument>/.exec(
+      answer.body.toString('utf8'),
+    )?.[1];
+    if (encoded === undefined) return denied;
+    let policy: unknown;
+    try {
+      const unescaped = unescapeXml(encoded);
+      policy = JSON.parse(unescaped.trimStart().startsWith('{') ? unescaped : decodeURIComponent(unescaped));
+    } catch {
+      return denied;
+    }
+    return trustPolicyAllowsExternalId(policy, externalId) ? undefined : denied;
   }
 
   private hold(req: IncomingMessage, res: ServerResponse, holdMs: number | undefined): void {

@@ -13,6 +13,8 @@ export interface VerificationCheck {
   region?: string;
   code?: string;
   message?: string;
+  /** What to do when the check failed, for a person. */
+  fix?: string;
 }
 
 /** The outcome of the last verification of a destination, kept whole for the status API. */

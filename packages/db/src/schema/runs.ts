@@ -18,6 +18,20 @@ export interface RecentFinding {
   region: string;
 }
 
+/**
+ * What one run did for one destination (keyed by destination id in `runs.destination_stats`), so the
+ * status API can show counts, lag and the last error per destination, not only per tenant.
+ */
+export interface DestinationRunStats {
+  imported: number;
+  rejected: number;
+  skipped: number;
+  /** How far behind Vaikora this destination's cursors were when the run ended. */
+  lagSeconds?: number | null;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+}
+
 /** One tenant run of the worker: written as `running` when it starts and finished with its counts. */
 export const runs = pgTable(
   'runs',
@@ -40,6 +54,11 @@ export const runs = pgTable(
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     recentFindings: jsonb('recent_findings').$type<RecentFinding[]>().notNull().default([]),
+    /** Per destination id: what this run imported, rejected and skipped there (empty when not recorded). */
+    destinationStats: jsonb('destination_stats')
+      .$type<Record<string, DestinationRunStats>>()
+      .notNull()
+      .default({}),
   },
   (t) => [
     index('runs_tenant_started_idx').on(t.tenantId, t.startedAt.desc()),
@@ -50,6 +69,7 @@ export const runs = pgTable(
       sql`${t.actionsRead} >= 0 and ${t.findingsMapped} >= 0 and ${t.findingsImported} >= 0 and ${t.actionsSkipped} >= 0 and ${t.recordsRejected} >= 0 and ${t.throttles} >= 0`,
     ),
     check('runs_recent_findings_check', jsonbArray(t.recentFindings, maxRecentFindings)),
+    check('runs_destination_stats_check', sql`jsonb_typeof(${t.destinationStats}) = 'object'`),
   ],
 );
 

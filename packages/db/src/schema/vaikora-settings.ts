@@ -5,12 +5,16 @@ import { tenants } from './tenants.ts';
 
 export type RiskLevel = 'low' | 'medium' | 'high' | 'critical';
 
-/** Which actions become findings for one tenant (see vaikora-api.md, "Which actions become findings"). */
+/**
+ * Which actions become findings for one tenant (see vaikora-api.md, "Which actions become findings"); the
+ * shape `thresholdsSchema` of @vsh/core validates and writes (`null` turns a rule off). Rows written
+ * before `minRiskScore` existed lack it, which means the same as `null`.
+ */
 export interface VaikoraThresholds {
-  minRiskLevel: RiskLevel;
+  minRiskLevel: RiskLevel | null;
   includeAnomalies: boolean;
   includeThreats: boolean;
-  minRiskScore?: number;
+  minRiskScore?: number | null;
 }
 
 export const defaultThresholds: VaikoraThresholds = {

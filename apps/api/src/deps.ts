@@ -1,0 +1,78 @@
+import type { Database, Tenant } from '@vsh/db';
+import type { SecretBox } from '@vsh/secrets';
+import type { VerifyResult } from '@vsh/vaikora';
+import type { Logger } from 'pino';
+import type { BaseUrlPolicy } from './lib/base-url.ts';
+import type { DestinationVerifier } from './verify/checks.ts';
+
+/** What the API needs from a Vaikora client: one verification call. */
+export interface VaikoraVerifier {
+  verify(options?: { readonly agentId?: string; readonly signal?: AbortSignal }): Promise<VerifyResult>;
+}
+
+export interface VaikoraClientInput {
+  baseUrl: string;
+  /** The plaintext key, only for building the client; never logged. */
+  apiKey: string;
+  timeFilterParam?: string | undefined;
+}
+
+/** Builds a Vaikora client for one key (production: `createVaikoraClient` from @vsh/vaikora). */
+export type VaikoraClientFactory = (input: VaikoraClientInput) => VaikoraVerifier;
+
+export interface ApiConfig {
+  /** `local` allows plain http to loopback Vaikora URLs; `production` never does. */
+  mode: 'production' | 'local';
+  /** Data443's AWS account, named by every customer trust policy. */
+  data443AccountId: string;
+  /** The central worker role the trust policy admits (`aws:PrincipalArn`). */
+  workerRoleName: string;
+  /** The published customer-role template (https), for the quick-create link. */
+  customerTemplateUrl: string;
+  vaikoraAllowedHosts: readonly string[];
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+  /** Per API key: sustained requests per minute, and the burst allowed on top. */
+  rateLimit: { perMinute: number; burst: number };
+  /** Failed authentications per client address per minute before 429. */
+  authFailuresPerMinute: number;
+}
+
+/** Every dependency of the API, constructed once by the caller (server.ts or a test). */
+export interface ApiDeps {
+  db: Database;
+  secretBox: SecretBox;
+  /** The wall clock; tests pass a fixed or stepping one. */
+  clock: () => Date;
+  logger: Logger;
+  config: ApiConfig;
+  /** The operator key from configuration; it reaches every tenant. */
+  operatorApiKey: string;
+  verifier: DestinationVerifier;
+  vaikoraClient: VaikoraClientFactory;
+  /** Called after "run now" has been recorded, e.g. to wake an in-process worker. Errors are logged only. */
+  onRunNow?: ((tenantId: string) => void | Promise<void>) | undefined;
+  /** Number of migrations a ready database has applied; default: every committed migration. */
+  expectedMigrations?: number | undefined;
+}
+
+export type Principal =
+  | { kind: 'operator'; id: 'operator' }
+  | { kind: 'tenant'; id: string; tenantId: string };
+
+/** Hono environment of every route. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    /** The app's dependencies, set once per request by createApp's first middleware. */
+    deps: ApiDeps;
+    principal: Principal;
+    /** Set by the authorization middleware on tenant-scoped routes: the tenant of the path. */
+    tenant: Tenant;
+  };
+}
+
+/** The Vaikora base-URL policy of a config. */
+export function baseUrlPolicyOf(config: ApiConfig): BaseUrlPolicy {
+  return { mode: config.mode, allowedHosts: config.vaikoraAllowedHosts };
+}

@@ -1,0 +1,117 @@
+import { z } from '@hono/zod-openapi';
+
+/** Every reason the API answers with an error (closed set); the HTTP status follows from the code. */
+export const API_ERROR_CODES = [
+  'VALIDATION_FAILED',
+  'MALFORMED_JSON',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'CONFLICT',
+  'TENANT_OFFBOARDED',
+  'NOT_CONFIGURED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'ACCOUNT_MISMATCH',
+  'PARTITION_MISMATCH',
+  'ROLE_NAME_NOT_ALLOWED',
+  'BASE_URL_NOT_ALLOWED',
+  'VAIKORA_VERIFICATION_FAILED',
+  'RATE_LIMITED',
+  'NOT_READY',
+  'INTERNAL',
+] as const;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
+
+/** The one code-to-status map; `satisfies` makes a missing or unknown code a type error. */
+export const STATUS_OF = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  TENANT_OFFBOARDED: 409,
+  NOT_CONFIGURED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  ACCOUNT_MISMATCH: 422,
+  PARTITION_MISMATCH: 422,
+  ROLE_NAME_NOT_ALLOWED: 422,
+  BASE_URL_NOT_ALLOWED: 422,
+  VAIKORA_VERIFICATION_FAILED: 422,
+  RATE_LIMITED: 429,
+  NOT_READY: 503,
+  INTERNAL: 500,
+} as const satisfies Record<ApiErrorCode, ErrorStatus>;
+
+/**
+ * The API's one error type. The message is shown to the caller as is, so it must never carry a
+ * secret, a stack or an internal detail; `headers` go on the response (e.g. `Retry-After`).
+ */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly status: ErrorStatus;
+
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.status = STATUS_OF[code];
+  }
+}
+
+/** The body of every error response. */
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.enum(API_ERROR_CODES),
+      message: z.string(),
+      requestId: z.string(),
+    }),
+  })
+  .openapi('Error');
+
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** Builds the error body for a code, message and request id. */
+export function errorBody(code: ApiErrorCode, message: string, requestId: string): ErrorBody {
+  return { error: { code, message, requestId } };
+}
+
+const DESCRIPTIONS: Record<ErrorStatus, string> = {
+  400: 'The request is malformed or a field is invalid (VALIDATION_FAILED, MALFORMED_JSON).',
+  401: 'No API key, or an unknown or revoked one (UNAUTHORIZED).',
+  403: 'The key may not use this operation (FORBIDDEN).',
+  404: 'No such resource for this key (NOT_FOUND).',
+  405: 'The path exists but not with this method (METHOD_NOT_ALLOWED).',
+  409: 'The resource is in a state that refuses the change (CONFLICT, TENANT_OFFBOARDED, NOT_CONFIGURED).',
+  413: 'The body is larger than the limit (PAYLOAD_TOO_LARGE).',
+  415: 'The body is not JSON (UNSUPPORTED_MEDIA_TYPE).',
+  422: 'The request is well formed but cannot be applied (see the code).',
+  429: 'Too many requests for this key; see Retry-After (RATE_LIMITED).',
+  500: 'An unexpected error (INTERNAL); the request id identifies it in the logs.',
+  503: 'Not ready to serve (NOT_READY).',
+};
+
+/** OpenAPI `responses` entries for the given error statuses, all with the one error body. */
+export function errorResponses(...statuses: ErrorStatus[]) {
+  const out: Record<
+    string,
+    { description: string; content: { 'application/json': { schema: typeof errorBodySchema } } }
+  > = {};
+  for (const status of statuses) {
+    out[String(status)] = {
+      description: DESCRIPTIONS[status],
+      content: { 'application/json': { schema: errorBodySchema } },
+    };
+  }
+  return out;
+}

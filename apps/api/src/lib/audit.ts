@@ -1,0 +1,32 @@
+import { auditLog, type Database, type Transaction } from '@vsh/db';
+import type { Principal } from '../deps.ts';
+
+export interface AuditEntry {
+  tenantId: string | null;
+  action: string;
+  target: string | null;
+  /** What changed: field names and ids, never values of secrets. */
+  details?: Record<string, unknown>;
+}
+
+/** The audit actor of a principal: `operator`, or `key:<api key id>` for a tenant key. */
+export function actorOf(principal: Principal): string {
+  return principal.kind === 'operator' ? 'operator' : `key:${principal.id}`;
+}
+
+/** Appends one audit entry, in the caller's transaction so the change and its record commit together. */
+export async function audit(
+  db: Database | Transaction,
+  principal: Principal,
+  requestId: string,
+  entry: AuditEntry,
+): Promise<void> {
+  await db.insert(auditLog).values({
+    tenantId: entry.tenantId,
+    actor: actorOf(principal),
+    action: entry.action,
+    target: entry.target,
+    details: entry.details ?? {},
+    requestId,
+  });
+}

@@ -1,0 +1,3 @@
+import { describeTenantLifecycle } from './testing/flow-suite.ts';
+
+describeTenantLifecycle('postgres');

@@ -1,0 +1,35 @@
+import { type RouteHandler, z } from '@hono/zod-openapi';
+import { apiKeys } from '@vsh/db';
+import { desc, eq } from 'drizzle-orm';
+import type { ApiDeps, AppEnv } from '../../deps.ts';
+import { defineRoute, tenantIdParam } from '../../openapi.ts';
+import { apiKeySchema, toApiKey } from '../tenants/shared.ts';
+
+/** GET /v1/tenants/{tenantId}/api-keys: its schemas, access and documented answers. */
+export const route = defineRoute('tenant', {
+  method: 'get',
+  path: '/tenants/{tenantId}/api-keys',
+  tags: ['api keys'],
+  summary: "List a tenant's API keys (prefixes only), revoked ones included",
+  request: { params: z.object({ tenantId: tenantIdParam }) },
+  responses: {
+    200: {
+      description: 'The keys, newest first; never the keys themselves.',
+      content: { 'application/json': { schema: z.object({ items: z.array(apiKeySchema) }) } },
+    },
+  },
+});
+
+/** The handler of GET /v1/tenants/{tenantId}/api-keys, bound to the app's dependencies. */
+export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
+  return async (c) => {
+    const tenant = c.get('tenant');
+    const rows = await deps.db
+      .select()
+      .from(apiKeys)
+      .where(eq(apiKeys.tenantId, tenant.id))
+      .orderBy(desc(apiKeys.id))
+      .limit(200);
+    return c.json({ items: rows.map(toApiKey) }, 200);
+  };
+}

@@ -1,0 +1,43 @@
+import { type RouteHandler, z } from '@hono/zod-openapi';
+import { runs } from '@vsh/db';
+import { and, desc, eq, lt } from 'drizzle-orm';
+import type { ApiDeps, AppEnv } from '../../deps.ts';
+import { decodeCursor, pageOf, pageQuerySchema } from '../../lib/pagination.ts';
+import { defineRoute, tenantIdParam } from '../../openapi.ts';
+import { runSchema, toRun } from './shared.ts';
+
+/** GET /v1/tenants/{tenantId}/runs: its schemas, access and documented answers. */
+export const route = defineRoute('tenant', {
+  method: 'get',
+  path: '/tenants/{tenantId}/runs',
+  tags: ['status'],
+  summary: 'Recent runs, newest first',
+  request: { params: z.object({ tenantId: tenantIdParam }), query: pageQuerySchema },
+  responses: {
+    200: {
+      description: 'A page of runs.',
+      content: {
+        'application/json': {
+          schema: z.object({ items: z.array(runSchema), nextCursor: z.string().nullable() }),
+        },
+      },
+    },
+  },
+});
+
+/** The handler of GET /v1/tenants/{tenantId}/runs, bound to the app's dependencies. */
+export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
+  return async (c) => {
+    const tenant = c.get('tenant');
+    const { limit, cursor } = c.req.valid('query');
+    const after = decodeCursor(cursor);
+    const rows = await deps.db
+      .select()
+      .from(runs)
+      .where(and(eq(runs.tenantId, tenant.id), after === undefined ? undefined : lt(runs.id, after)))
+      .orderBy(desc(runs.id))
+      .limit(limit + 1);
+    const page = pageOf(rows, limit);
+    return c.json({ items: page.items.map(toRun), nextCursor: page.nextCursor }, 200);
+  };
+}

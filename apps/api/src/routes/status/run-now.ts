@@ -1,0 +1,66 @@
+import { type RouteHandler, z } from '@hono/zod-openapi';
+import { tenantSchedules, vaikoraSettings } from '@vsh/db';
+import { eq } from 'drizzle-orm';
+import type { ApiDeps, AppEnv } from '../../deps.ts';
+import { ApiError } from '../../errors.ts';
+import { audit } from '../../lib/audit.ts';
+import { requireActive } from '../../middleware/authorize.ts';
+import { defineRoute, iso, tenantIdParam, timestamp } from '../../openapi.ts';
+
+/** POST /v1/tenants/{tenantId}/run-now: its schemas, access and documented answers. */
+export const route = defineRoute(
+  'tenant',
+  {
+    method: 'post',
+    path: '/tenants/{tenantId}/run-now',
+    tags: ['status'],
+    summary: 'Ask for a run as soon as a worker is free',
+    request: { params: z.object({ tenantId: tenantIdParam }) },
+    responses: {
+      202: {
+        description: 'Recorded; a worker picks the tenant up next.',
+        content: { 'application/json': { schema: z.object({ runRequestedAt: timestamp }) } },
+      },
+    },
+  },
+  [409],
+);
+
+/** The handler of POST /v1/tenants/{tenantId}/run-now, bound to the app's dependencies. */
+export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
+  return async (c) => {
+    const tenant = c.get('tenant');
+    requireActive(tenant);
+    const now = deps.clock();
+    await deps.db.transaction(async (tx) => {
+      const [settings] = await tx
+        .select({ tenantId: vaikoraSettings.tenantId })
+        .from(vaikoraSettings)
+        .where(eq(vaikoraSettings.tenantId, tenant.id))
+        .limit(1);
+      if (settings === undefined) {
+        throw new ApiError('NOT_CONFIGURED', 'set the Vaikora connection before asking for a run');
+      }
+      await tx
+        .insert(tenantSchedules)
+        .values({ tenantId: tenant.id, nextRunAt: now, runRequestedAt: now })
+        .onConflictDoUpdate({
+          target: tenantSchedules.tenantId,
+          set: { nextRunAt: now, runRequestedAt: now },
+        });
+      await audit(tx, c.get('principal'), c.get('requestId'), {
+        tenantId: tenant.id,
+        action: 'tenant.run_requested',
+        target: tenant.id,
+      });
+    });
+    if (deps.onRunNow !== undefined) {
+      try {
+        await deps.onRunNow(tenant.id);
+      } catch (err) {
+        deps.logger.warn({ requestId: c.get('requestId'), tenantId: tenant.id, err }, 'onRunNow hook failed');
+      }
+    }
+    return c.json({ runRequestedAt: iso(now) }, 202);
+  };
+}

@@ -1,0 +1,48 @@
+import { type RouteHandler, z } from '@hono/zod-openapi';
+import { tenants } from '@vsh/db';
+import { desc, lt } from 'drizzle-orm';
+import type { ApiDeps, AppEnv } from '../../deps.ts';
+import { healthOf } from '../../lib/health.ts';
+import { decodeCursor, pageOf, pageQuerySchema } from '../../lib/pagination.ts';
+import { defineRoute } from '../../openapi.ts';
+import { tenantWithHealthSchema, toTenant } from './shared.ts';
+
+/** GET /v1/tenants: its schemas, access and documented answers. */
+export const route = defineRoute('operator', {
+  method: 'get',
+  path: '/tenants',
+  tags: ['tenants'],
+  summary: 'List tenants with a health summary, newest first',
+  request: { query: pageQuerySchema },
+  responses: {
+    200: {
+      description: 'A page of tenants.',
+      content: {
+        'application/json': {
+          schema: z.object({ items: z.array(tenantWithHealthSchema), nextCursor: z.string().nullable() }),
+        },
+      },
+    },
+  },
+});
+
+/** The handler of GET /v1/tenants, bound to the app's dependencies. */
+export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
+  return async (c) => {
+    const { limit, cursor } = c.req.valid('query');
+    const after = decodeCursor(cursor);
+    const rows = await deps.db
+      .select()
+      .from(tenants)
+      .where(after === undefined ? undefined : lt(tenants.id, after))
+      .orderBy(desc(tenants.id))
+      .limit(limit + 1);
+    const page = pageOf(rows, limit);
+    const health = await healthOf(deps.db, page.items);
+    const items = page.items.flatMap((tenant) => {
+      const summary = health.get(tenant.id);
+      return summary === undefined ? [] : [{ ...toTenant(tenant), health: summary }];
+    });
+    return c.json({ items, nextCursor: page.nextCursor }, 200);
+  };
+}

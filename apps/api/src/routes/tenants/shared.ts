@@ -1,0 +1,100 @@
+import { z } from '@hono/zod-openapi';
+import { type ApiKey, apiKeys, type Tenant, type Transaction, tenantStates } from '@vsh/db';
+import { generateApiKey } from '../../lib/api-keys.ts';
+import { healthSchema } from '../../lib/health.ts';
+import { iso, timestamp } from '../../openapi.ts';
+
+export const tenantName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .regex(/^[^\p{Cc}\p{Cs}]*$/u, 'must not contain control characters');
+
+export const tenantPlan = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be 1 to 32 lower-case letters, digits, _ or -');
+
+export const tenantSchema = z
+  .object({
+    id: z.string().openapi({ example: 'ten_01jd0000000000000000000000' }),
+    name: z.string(),
+    plan: z.string(),
+    state: z.enum(tenantStates),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    offboardedAt: timestamp.nullable(),
+  })
+  .openapi('Tenant');
+
+export const tenantWithHealthSchema = tenantSchema
+  .extend({ health: healthSchema })
+  .openapi('TenantWithHealth');
+
+/** A tenant row as the API shows it. */
+export function toTenant(tenant: Tenant): z.infer<typeof tenantSchema> {
+  return {
+    id: tenant.id,
+    name: tenant.name,
+    plan: tenant.plan,
+    state: tenant.state,
+    createdAt: iso(tenant.createdAt),
+    updatedAt: iso(tenant.updatedAt),
+    offboardedAt: iso(tenant.offboardedAt),
+  };
+}
+
+export const apiKeySchema = z
+  .object({
+    id: z.string().openapi({ example: 'key_01jd0000000000000000000000' }),
+    tenantId: z.string(),
+    name: z.string(),
+    prefix: z.string().openapi({ description: 'The first 16 characters of the key, to recognise it.' }),
+    createdAt: timestamp,
+    lastUsedAt: timestamp.nullable(),
+    revokedAt: timestamp.nullable(),
+  })
+  .openapi('ApiKey');
+
+export const createdApiKeySchema = apiKeySchema
+  .extend({
+    key: z
+      .string()
+      .openapi({ description: 'The whole key. Shown once, in this response only; store it now.' }),
+  })
+  .openapi('CreatedApiKey');
+
+export const apiKeyName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .regex(/^[^\p{Cc}\p{Cs}]*$/u, 'must not contain control characters');
+
+/** An API key row as the API shows it: prefix and dates, never the hash. */
+export function toApiKey(row: ApiKey): z.infer<typeof apiKeySchema> {
+  return {
+    id: row.id,
+    tenantId: row.tenantId ?? '',
+    name: row.name,
+    prefix: row.prefix,
+    createdAt: iso(row.createdAt),
+    lastUsedAt: iso(row.lastUsedAt),
+    revokedAt: iso(row.revokedAt),
+  };
+}
+
+/** Creates a tenant API key in the transaction; the whole key is returned here and nowhere else. */
+export async function insertApiKey(
+  tx: Transaction,
+  tenantId: string,
+  name: string,
+): Promise<z.infer<typeof createdApiKeySchema>> {
+  const material = generateApiKey();
+  const [row] = await tx
+    .insert(apiKeys)
+    .values({ tenantId, name, prefix: material.prefix, hash: material.hash })
+    .returning();
+  if (row === undefined) throw new Error('insert into api_keys returned no row');
+  return { ...toApiKey(row), key: material.key };
+}

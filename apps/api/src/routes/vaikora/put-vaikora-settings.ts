@@ -1,0 +1,149 @@
+import { type RouteHandler, z } from '@hono/zod-openapi';
+import { thresholdsSchema } from '@vsh/core';
+import { tenantSchedules, vaikoraSettings } from '@vsh/db';
+import { sealedKeyId } from '@vsh/secrets';
+import { eq } from 'drizzle-orm';
+import { type ApiDeps, type AppEnv, baseUrlPolicyOf } from '../../deps.ts';
+import { ApiError } from '../../errors.ts';
+import { audit } from '../../lib/audit.ts';
+import { checkBaseUrl } from '../../lib/base-url.ts';
+import { syncStreams } from '../../lib/streams.ts';
+import { requireActive } from '../../middleware/authorize.ts';
+import { defineRoute, tenantIdParam } from '../../openapi.ts';
+import {
+  checkVaikoraKey,
+  DEFAULT_VAIKORA_BASE_URL,
+  toVaikoraSettings,
+  vaikoraSettingsSchema,
+} from './shared.ts';
+
+const bodySchema = z
+  .strictObject({
+    apiKey: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(1024, 'must be at most 1024 characters')
+      .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII without spaces')
+      .optional()
+      .openapi({ description: 'Write-only. Required the first time; omit to keep the stored key.' }),
+    baseUrl: z.string().max(2048, 'must be at most 2048 characters').default(DEFAULT_VAIKORA_BASE_URL),
+    agentIds: z
+      .array(z.string().regex(/^[\x21-\x7e]{1,256}$/, 'must be 1 to 256 visible ASCII characters'))
+      .min(1, 'must name at least one Vaikora agent')
+      .max(100, 'must name at most 100 agents')
+      .refine((ids) => new Set(ids).size === ids.length, 'must not repeat an agent id'),
+    thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
+    pollIntervalSeconds: z
+      .number()
+      .int('must be a whole number of seconds')
+      .min(60, 'must be at least 60 seconds')
+      .max(86_400, 'must be at most 86400 seconds (a day)')
+      .default(300),
+    timeFilterParam: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'must be a plain query parameter name')
+      .nullable()
+      .default(null),
+  })
+  .openapi({
+    example: {
+      apiKey: 'vk_live_...',
+      baseUrl: DEFAULT_VAIKORA_BASE_URL,
+      agentIds: ['agt-support-bot'],
+      pollIntervalSeconds: 300,
+    },
+  });
+
+/** PUT /v1/tenants/{tenantId}/vaikora: its schemas, access and documented answers. */
+export const route = defineRoute(
+  'tenant',
+  {
+    method: 'put',
+    path: '/tenants/{tenantId}/vaikora',
+    tags: ['vaikora'],
+    summary: 'Set the Vaikora connection; the key is verified with one Vaikora call before it is stored',
+    request: {
+      params: z.object({ tenantId: tenantIdParam }),
+      body: { required: true, content: { 'application/json': { schema: bodySchema } } },
+    },
+    responses: {
+      200: {
+        description: 'The stored settings (never the key).',
+        content: { 'application/json': { schema: vaikoraSettingsSchema } },
+      },
+    },
+  },
+  [409, 422],
+);
+
+/** The handler of PUT /v1/tenants/{tenantId}/vaikora, bound to the app's dependencies. */
+export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
+  const policy = baseUrlPolicyOf(deps.config);
+  return async (c) => {
+    const tenant = c.get('tenant');
+    requireActive(tenant);
+    const body = c.req.valid('json');
+    const baseUrl = checkBaseUrl(body.baseUrl, policy);
+    if (!baseUrl.ok) throw new ApiError('BASE_URL_NOT_ALLOWED', `body.baseUrl: ${baseUrl.reason}`);
+
+    const [existing] = await deps.db
+      .select()
+      .from(vaikoraSettings)
+      .where(eq(vaikoraSettings.tenantId, tenant.id))
+      .limit(1);
+    let apiKey = body.apiKey;
+    if (apiKey === undefined) {
+      if (existing === undefined) {
+        throw new ApiError('VALIDATION_FAILED', 'body.apiKey: is required when no key is stored');
+      }
+      apiKey = await deps.secretBox.open(existing.apiKeyCiphertext, { tenantId: tenant.id });
+    }
+    const check = await checkVaikoraKey(deps, c.get('requestId'), {
+      baseUrl: baseUrl.url,
+      apiKey,
+      timeFilterParam: body.timeFilterParam,
+    });
+    if (!check.ok) throw new ApiError('VAIKORA_VERIFICATION_FAILED', check.message);
+
+    const sealed =
+      body.apiKey === undefined && existing !== undefined
+        ? existing.apiKeyCiphertext
+        : await deps.secretBox.seal(apiKey, { tenantId: tenant.id });
+    const now = deps.clock();
+    const values = {
+      baseUrl: baseUrl.url,
+      agentIds: body.agentIds,
+      thresholds: body.thresholds,
+      pollIntervalSeconds: body.pollIntervalSeconds,
+      timeFilterParam: body.timeFilterParam,
+      apiKeyCiphertext: sealed,
+      apiKeyKeyId: sealedKeyId(sealed),
+      verifiedAt: now,
+      lastError: null,
+    };
+    const row = await deps.db.transaction(async (tx) => {
+      const [saved] = await tx
+        .insert(vaikoraSettings)
+        .values({ tenantId: tenant.id, ...values })
+        .onConflictDoUpdate({ target: vaikoraSettings.tenantId, set: values })
+        .returning();
+      await tx.insert(tenantSchedules).values({ tenantId: tenant.id, nextRunAt: now }).onConflictDoNothing();
+      const streams = await syncStreams(tx, tenant.id);
+      await audit(tx, c.get('principal'), c.get('requestId'), {
+        tenantId: tenant.id,
+        action: existing === undefined ? 'vaikora.settings_created' : 'vaikora.settings_updated',
+        target: tenant.id,
+        details: {
+          apiKeyChanged: body.apiKey !== undefined,
+          baseUrlHost: new URL(baseUrl.url).host,
+          agents: body.agentIds.length,
+          pollIntervalSeconds: body.pollIntervalSeconds,
+          streams,
+        },
+      });
+      return saved;
+    });
+    if (row === undefined) throw new Error('upsert of vaikora_settings returned no row');
+    return c.json(toVaikoraSettings(row), 200);
+  };
+}

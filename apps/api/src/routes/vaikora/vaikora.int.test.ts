@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { vaikoraSettings } from '@vsh/db';
+import { startVaikoraSimulator, type VaikoraSimulator } from '@vsh/testkit';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vaikoraClientFactory } from '../../server.ts';
+import { useHarness } from '../../testing/harness.ts';
+
+const GOOD_KEY = `vk_test_${randomBytes(12).toString('hex')}`;
+let sim: VaikoraSimulator;
+
+beforeAll(async () => {
+  sim = await startVaikoraSimulator({
+    tenants: [{ apiKey: GOOD_KEY, agents: ['agt-support-bot'] }],
+    initialActionsPerAgent: 5,
+  });
+});
+afterAll(async () => {
+  await sim?.stop();
+});
+
+const api = useHarness({ vaikoraClient: vaikoraClientFactory });
+
+function put(tenantId: string, key: string, body: Record<string, unknown>) {
+  return api.request('PUT', `/v1/tenants/${tenantId}/vaikora`, { key, body });
+}
+
+describe('Vaikora settings against the Vaikora simulator', () => {
+  it('verifies the key with exactly one Vaikora request, then stores it encrypted and never returns it', async () => {
+    const { tenantId, key } = await api.createTenant();
+    const before = sim.stats().requests;
+
+    const response = await put(tenantId, key, {
+      apiKey: GOOD_KEY,
+      baseUrl: sim.baseUrl,
+      agentIds: ['agt-support-bot'],
+    });
+    const read = await api.request('GET', `/v1/tenants/${tenantId}/vaikora`, { key });
+    const [row] = await api.db.select().from(vaikoraSettings).where(eq(vaikoraSettings.tenantId, tenantId));
+
+    expect(response.status).toBe(200);
+    expect(sim.stats().requests - before).toBe(1);
+    expect(read.body).toMatchObject({ apiKeySet: true, baseUrl: sim.baseUrl, pollIntervalSeconds: 300 });
+    expect(read.text).not.toContain(GOOD_KEY);
+    expect(row?.apiKeyCiphertext).not.toContain(GOOD_KEY);
+    expect(row?.apiKeyCiphertext.startsWith('vsh1.')).toBe(true);
+    expect(await api.deps.secretBox.open(row?.apiKeyCiphertext ?? '', { tenantId })).toBe(GOOD_KEY);
+  });
+
+  it('refuses a key Vaikora refuses, stores nothing, and does not echo the key', async () => {
+    const { tenantId, key } = await api.createTenant();
+    const badKey = `vk_test_${randomBytes(12).toString('hex')}`;
+
+    const response = await put(tenantId, key, { apiKey: badKey, baseUrl: sim.baseUrl, agentIds: ['a'] });
+    const stored = await api.db.select().from(vaikoraSettings).where(eq(vaikoraSettings.tenantId, tenantId));
+
+    expect(response.status).toBe(422);
+    expect(response.body.error.code).toBe('VAIKORA_VERIFICATION_FAILED');
+    expect(response.body.error.message).toMatch(/^UNAUTHORIZED: /);
+    expect(response.text).not.toContain(badKey);
+    expect(stored).toEqual([]);
+  });
+
+  it('keeps the stored key when a later PUT omits it, and re-verifies it with the new settings', async () => {
+    const { tenantId, key } = await api.createTenant();
+    await put(tenantId, key, { apiKey: GOOD_KEY, baseUrl: sim.baseUrl, agentIds: ['a'] });
+    const before = sim.stats().requests;
+
+    const response = await put(tenantId, key, {
+      baseUrl: sim.baseUrl,
+      agentIds: ['a', 'b'],
+      pollIntervalSeconds: 60,
+    });
+
+    expect(response.status).toBe(200);
+    expect(response.body.agentIds).toEqual(['a', 'b']);
+    expect(sim.stats().requests - before).toBe(1);
+  });
+
+  it('requires a key the first time', async () => {
+    const { tenantId, key } = await api.createTenant();
+
+    const response = await put(tenantId, key, { baseUrl: sim.baseUrl, agentIds: ['a'] });
+
+    expect(response.status).toBe(400);
+    expect(response.body.error.message).toBe('body.apiKey: is required when no key is stored');
+  });
+
+  it('re-verifies on demand and records the outcome', async () => {
+    const { tenantId, key } = await api.createTenant();
+    await put(tenantId, key, { apiKey: GOOD_KEY, baseUrl: sim.baseUrl, agentIds: ['a'] });
+
+    const ok = await api.request('POST', `/v1/tenants/${tenantId}/vaikora/verify`, { key });
+    sim.setOptions({ rate5xx: 1 });
+    const failed = await api
+      .request('POST', `/v1/tenants/${tenantId}/vaikora/verify`, { key })
+      .finally(() => sim.setOptions({ rate5xx: 0 }));
+
+    expect(ok.body).toMatchObject({ ok: true, code: null });
+    expect(failed.status).toBe(200);
+    expect(failed.body).toMatchObject({ ok: false, code: 'UNAVAILABLE' });
+    expect(failed.body.settings.lastError).toMatch(/^UNAVAILABLE: /);
+  });
+
+  it('enforces the poll interval bounds and the agent list', async () => {
+    const { tenantId, key } = await api.createTenant();
+
+    const tooFast = await put(tenantId, key, {
+      apiKey: GOOD_KEY,
+      baseUrl: sim.baseUrl,
+      agentIds: ['a'],
+      pollIntervalSeconds: 59,
+    });
+    const noAgents = await put(tenantId, key, { apiKey: GOOD_KEY, baseUrl: sim.baseUrl, agentIds: [] });
+
+    expect(tooFast.status).toBe(400);
+    expect(tooFast.body.error.message).toBe('body.pollIntervalSeconds: must be at least 60 seconds');
+    expect(noAgents.body.error.message).toBe('body.agentIds: must name at least one Vaikora agent');
+  });
+
+  it.each([
+    ['plain http to a non-loopback host', 'http://api.vaikora.com/api/v1'],
+    ['https to a host off the allow-list', 'https://evil.example/api/v1'],
+    ['credentials in the URL', 'https://user:pw@api.vaikora.com/api/v1'],
+    ['the instance metadata service', 'http://169.254.169.254/latest'],
+    ['a non-http scheme', 'file:///etc/passwd'],
+  ])('refuses a base URL with %s, before any request is made', async (_what, baseUrl) => {
+    const { tenantId, key } = await api.createTenant();
+    const before = sim.stats().requests;
+
+    const response = await put(tenantId, key, { apiKey: GOOD_KEY, baseUrl, agentIds: ['a'] });
+
+    expect(response.status).toBe(422);
+    expect(response.body.error.code).toBe('BASE_URL_NOT_ALLOWED');
+    expect(sim.stats().requests).toBe(before);
+  });
+});

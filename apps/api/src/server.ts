@@ -1,0 +1,175 @@
+import type { AddressInfo } from 'node:net';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { serve } from '@hono/node-server';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { memoizeCredentials } from '@vsh/aws';
+import { ROLE_NAME_PREFIX } from '@vsh/customer-role';
+import { createDb, type DbHandle, migrate } from '@vsh/db';
+import { createSecretBox, KmsMasterKeyProvider, LocalMasterKeyProvider } from '@vsh/secrets';
+import { createVaikoraClient, type FetchLike } from '@vsh/vaikora';
+import type { Logger } from 'pino';
+import { createApp } from './app.ts';
+import type { ApiConfig, VaikoraClientFactory } from './deps.ts';
+import type { ApiEnv } from './env.ts';
+import { createLogger } from './logger.ts';
+import { createAwsDestinationVerifier } from './verify/aws-verifier.ts';
+
+export interface StartApiServerOptions {
+  /** The parsed configuration (`loadEnv()` or `parseEnv(...)`). */
+  env: ApiEnv;
+  /** Default: a pino logger at `env.logLevel` on stdout. */
+  logger?: Logger;
+  /** An open database to share (e.g. one PGlite for the API and an in-process worker); migrated unless told. */
+  database?: DbHandle;
+  /** Apply committed migrations at start (default true). */
+  migrate?: boolean;
+  /** Credentials for STS and KMS (e.g. static test credentials for moto); default the SDK's chain. */
+  awsCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Called after "run now" is recorded (e.g. to wake an in-process worker). */
+  onRunNow?: (tenantId: string) => void | Promise<void>;
+  /** Port override (0 = any free port); default `env.port`. */
+  port?: number;
+}
+
+export interface ApiServer {
+  /** `http://host:port` the server listens on. */
+  url: string;
+  port: number;
+  /** Stops accepting connections, then closes what this call opened (never a database passed in). */
+  close(): Promise<void>;
+}
+
+/** Config of the app derived from the environment. */
+export function apiConfigOf(env: ApiEnv): ApiConfig {
+  return {
+    mode: env.mode,
+    data443AccountId: env.data443AccountId,
+    workerRoleName: env.workerRoleName,
+    customerTemplateUrl: env.customerTemplateUrl,
+    vaikoraAllowedHosts: env.vaikoraAllowedHosts,
+    maxBodyBytes: env.maxBodyBytes,
+    rateLimit: {
+      perMinute: env.rateLimitPerMinute,
+      burst: Math.max(10, Math.ceil(env.rateLimitPerMinute / 6)),
+    },
+    authFailuresPerMinute: 30,
+  };
+}
+
+/**
+ * Credentials the verifier assumes customer roles with. With `WORKER_ROLE_ARN` (production, ADR 0071)
+ * the API first assumes the worker role, under a session policy that leaves it only AssumeRole and
+ * SetSourceIdentity on customer roles: customers trust the worker, so only a check made as the worker
+ * proves the worker will get in. Without it (local), the process's own credentials.
+ */
+export function verifierCredentials(
+  env: ApiEnv,
+  base: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined,
+): AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined {
+  if (env.workerRoleArn === undefined) return base;
+  const partition = env.workerRoleArn.split(':')[1] ?? 'aws';
+  const sessionPolicy = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+        Resource: `arn:${partition}:iam::*:role/${ROLE_NAME_PREFIX}*`,
+      },
+    ],
+  };
+  // One worker session, shared by every verification until it nears expiry.
+  return memoizeCredentials(
+    fromTemporaryCredentials({
+      params: {
+        RoleArn: env.workerRoleArn,
+        RoleSessionName: 'vsh-api-verify',
+        DurationSeconds: 900,
+        Policy: JSON.stringify(sessionPolicy),
+      },
+      ...(base === undefined ? {} : { masterCredentials: base }),
+      clientConfig: {
+        region: env.awsRegion,
+        ...(env.awsEndpointUrl === undefined ? {} : { endpoint: env.awsEndpointUrl }),
+      },
+    }),
+  );
+}
+
+// A Vaikora base URL passes the allow-list; a redirect from it must not lead the server somewhere else.
+const noRedirectFetch: FetchLike = (input, init) => fetch(input, { ...init, redirect: 'error' });
+
+/** The production Vaikora client factory: one verification request, no redirects followed. */
+export const vaikoraClientFactory: VaikoraClientFactory = (input) =>
+  createVaikoraClient({ ...input, fetch: noRedirectFetch, timeoutMs: 10_000 });
+
+/** Starts the API with @hono/node-server: opens (and migrates) the database, builds the dependencies, listens. */
+export async function startApiServer(options: StartApiServerOptions): Promise<ApiServer> {
+  const { env } = options;
+  const logger = options.logger ?? createLogger({ level: env.logLevel });
+  const ownsDatabase = options.database === undefined;
+  const database = options.database ?? (await createDb(env.database));
+  const closers: Array<() => Promise<void> | void> = [];
+  if (ownsDatabase) closers.push(() => database.close());
+  try {
+    if (options.migrate ?? true) await migrate(database.db);
+    let provider: LocalMasterKeyProvider | KmsMasterKeyProvider;
+    if (env.masterKey.kind === 'local') {
+      provider = new LocalMasterKeyProvider({
+        primaryKey: env.masterKey.primaryKey,
+        previousKeys: env.masterKey.previousKeys,
+      });
+    } else {
+      const kms = new KMSClient({
+        region: env.awsRegion,
+        ...(env.awsEndpointUrl === undefined ? {} : { endpoint: env.awsEndpointUrl }),
+        ...(options.awsCredentials === undefined ? {} : { credentials: options.awsCredentials }),
+      });
+      closers.push(() => kms.destroy());
+      provider = new KmsMasterKeyProvider({ client: kms, keyId: env.masterKey.keyId });
+    }
+    const verifier = createAwsDestinationVerifier({
+      endpoint: env.awsEndpointUrl,
+      masterCredentials: verifierCredentials(env, options.awsCredentials),
+      propagationTimeoutMs: env.verifyPropagationMs,
+    });
+    closers.push(() => verifier.destroy());
+    const app = createApp({
+      db: database.db,
+      secretBox: createSecretBox(provider),
+      clock: () => new Date(),
+      logger,
+      config: apiConfigOf(env),
+      operatorApiKey: env.operatorApiKey,
+      verifier,
+      vaikoraClient: vaikoraClientFactory,
+      onRunNow: options.onRunNow,
+    });
+    const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const listening = serve({ fetch: app.fetch, port: options.port ?? env.port, hostname: env.host }, () =>
+        resolve(listening),
+      );
+      listening.once('error', reject);
+    });
+    const address = server.address() as AddressInfo;
+    const host = env.host === '0.0.0.0' ? '127.0.0.1' : env.host;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    logger.info({ url, mode: env.mode, database: database.kind }, 'api listening');
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port: address.port,
+      close() {
+        closing ??= (async () => {
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+          for (const close of closers.reverse()) await close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    for (const close of closers.reverse()) await close();
+    throw err;
+  }
+}

@@ -1,0 +1,72 @@
+import { z } from '@hono/zod-openapi';
+
+/** The checks a destination verification runs, in order. */
+export const CHECK_NAMES = ['ASSUME_ROLE', 'EXTERNAL_ID_REQUIRED', 'SECURITY_HUB'] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
+
+/** The outcome of one check (closed set); only `OK` passes. */
+export const CHECK_CODES = [
+  'OK',
+  'ROLE_NOT_ASSUMABLE',
+  'EXTERNAL_ID_NOT_ENFORCED',
+  'SECURITY_HUB_NOT_ENABLED',
+  'SECURITY_HUB_ACCESS_DENIED',
+  'REGION_UNUSABLE',
+  'AWS_UNAVAILABLE',
+  'SKIPPED',
+] as const;
+export type CheckCode = (typeof CHECK_CODES)[number];
+
+export interface CheckResult {
+  name: CheckName;
+  ok: boolean;
+  code: CheckCode;
+  region?: string;
+  /** What was found, for a person. */
+  message: string;
+  /** What to do about it, when the check failed. */
+  fix?: string;
+}
+
+export interface VerificationResult {
+  ok: boolean;
+  checks: CheckResult[];
+}
+
+export interface VerifyInput {
+  tenantId: string;
+  destinationId: string;
+  roleArn: string;
+  externalId: string;
+  /** Non-empty; the first is where AssumeRole is first tried. */
+  regions: readonly string[];
+}
+
+/** Checks that a customer's role works for us, and only for us (see ADR 0061). */
+export interface DestinationVerifier {
+  verify(input: VerifyInput): Promise<VerificationResult>;
+}
+
+export const checkResultSchema = z
+  .object({
+    name: z.enum(CHECK_NAMES),
+    ok: z.boolean(),
+    code: z.enum(CHECK_CODES),
+    region: z.string().optional(),
+    message: z.string(),
+    fix: z.string().optional(),
+  })
+  .openapi('VerificationCheck');
+
+/** The fix shown when Security Hub is off in a region. */
+export function enableSecurityHubFix(region: string): string {
+  return `enable Security Hub in ${region}: aws securityhub enable-security-hub --region ${region}`;
+}
+
+/** The first failing check's code and message, as kept in `last_error`. */
+export function summarizeFailure(result: VerificationResult): string | null {
+  const failed = result.checks.find((check) => !check.ok && check.code !== 'SKIPPED');
+  if (failed === undefined) return null;
+  const where = failed.region === undefined ? '' : ` (${failed.region})`;
+  return `${failed.code}${where}: ${failed.message}`;
+}

@@ -1,0 +1,2 @@
+ALTER TABLE "runs" ADD COLUMN "destination_stats" jsonb DEFAULT '{}'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "runs" ADD CONSTRAINT "runs_destination_stats_check" CHECK (jsonb_typeof("runs"."destination_stats") = 'object');
