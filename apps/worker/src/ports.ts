@@ -1,6 +1,6 @@
 import type { DestinationRoute, SecurityHubImporter, StateStore } from '@vsh/aws';
 import type { Partition, Rejection, Thresholds } from '@vsh/core';
-import type { DestinationState, RecentFinding } from '@vsh/db';
+import type { DestinationRunStats, DestinationState, RecentFinding } from '@vsh/db';
 import type { Secret } from '@vsh/secrets';
 import type { VaikoraClient } from '@vsh/vaikora';
 import type { Logger } from 'pino';
@@ -62,6 +62,8 @@ export interface RunSummary {
   readonly errorCode: string | null;
   readonly errorMessage: string | null;
   readonly recentFindings: readonly RecentFinding[];
+  /** Per destination id: what this run did for it. */
+  readonly destinationStats: Record<string, DestinationRunStats>;
 }
 
 /** The control-plane database as the worker uses it (implemented on drizzle in tenant-store.ts). */

@@ -144,6 +144,10 @@ class TenantRun {
   >();
   private readonly deliveredDestinations = new Set<string>();
   private readonly positions: number[] = [];
+  private readonly perDestination = new Map<
+    string,
+    { imported: number; rejected: number; skipped: number; positions: number[] }
+  >();
   private incomplete = false;
 
   constructor(
@@ -203,6 +207,20 @@ class TenantRun {
     if (summary.lagSeconds !== null) metrics.lagSeconds.set({ tenant: tenantId }, summary.lagSeconds);
     log.info({ ...summary, recentFindings: undefined }, 'run finished');
     return { kind: 'ran', runId: this.runId, summary };
+  }
+
+  private stats(destinationId: string) {
+    let stats = this.perDestination.get(destinationId);
+    if (stats === undefined) {
+      stats = { imported: 0, rejected: 0, skipped: 0, positions: [] };
+      this.perDestination.set(destinationId, stats);
+    }
+    return stats;
+  }
+
+  private position(destinationId: string, positionMs: number): void {
+    this.positions.push(positionMs);
+    this.stats(destinationId).positions.push(positionMs);
   }
 
   private fail(code: string, message: string): void {
@@ -286,7 +304,7 @@ class TenantRun {
     if (this.lease.signal.aborted) this.incomplete = true;
     if (!complete) {
       this.incomplete = true;
-      for (const w of work) if (w.cursor !== null) this.positions.push(w.cursor.positionMs);
+      for (const w of work) if (w.cursor !== null) this.position(w.destination.id, w.cursor.positionMs);
       return;
     }
     for (const w of work) await this.advance(w, reachedEnd, oldestSeen);
@@ -311,6 +329,7 @@ class TenantRun {
       const outcome = prepareAction(action, { destination, now: this.nowIso, thresholds });
       if (outcome.kind === 'skipped') {
         this.counts.actionsSkipped++;
+        this.stats(w.destination.id).skipped++;
         w.progress.add(action.id, action.timestampMs);
       } else if (outcome.kind === 'rejected') {
         rejections.push({ rejection: outcome.rejection, destinationId: w.destination.id });
@@ -342,6 +361,7 @@ class TenantRun {
       const result = await w.importer.importFindings(chunk);
       this.counts.throttles += result.stats.throttled;
       this.counts.findingsImported += result.imported.length;
+      this.stats(w.destination.id).imported += result.imported.length;
       if (result.imported.length > 0) this.deliveredDestinations.add(w.destination.id);
       for (const id of result.imported) {
         const p = byFindingId.get(id);
@@ -396,7 +416,8 @@ class TenantRun {
   private async keep(rejections: readonly RecordedRejection[]): Promise<void> {
     if (rejections.length === 0) return;
     this.counts.recordsRejected += rejections.length;
-    for (const { rejection } of rejections) {
+    for (const { rejection, destinationId } of rejections) {
+      if (destinationId !== null) this.stats(destinationId).rejected++;
       this.deps.metrics.rejected.inc({ tenant: this.config.tenantId, stage: rejection.stage });
     }
     await this.deps.store.recordRejections(this.config.tenantId, this.runId, rejections);
@@ -424,7 +445,7 @@ class TenantRun {
 
   private async advance(w: StreamWork, reachedEnd: boolean, oldestSeen: number): Promise<void> {
     if (this.failedDestinations.has(w.destination.id)) {
-      if (w.cursor !== null) this.positions.push(w.cursor.positionMs);
+      if (w.cursor !== null) this.position(w.destination.id, w.cursor.positionMs);
       return;
     }
     if (w.blockedAtMs !== Number.POSITIVE_INFINITY) this.incomplete = true;
@@ -443,14 +464,14 @@ class TenantRun {
       );
     }
     if (next === null) {
-      this.positions.push(w.cursor?.positionMs ?? this.now);
+      this.position(w.destination.id, w.cursor?.positionMs ?? this.now);
       return;
     }
     try {
       await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, next);
-      this.positions.push(next.positionMs);
+      this.position(w.destination.id, next.positionMs);
     } catch (err) {
-      this.positions.push(w.cursor?.positionMs ?? this.now);
+      this.position(w.destination.id, w.cursor?.positionMs ?? this.now);
       if (err instanceof StateError && err.code === 'LEASE_LOST') {
         this.lease.controller.abort(err);
         this.fail(
@@ -498,9 +519,26 @@ class TenantRun {
         : nothingDone && (streamCount === 0 || this.failedDestinations.size > 0 || this.firstError !== null)
           ? 'failed'
           : 'partial';
+    const destinationStats: RunSummary['destinationStats'] = {};
+    for (const id of new Set([...this.perDestination.keys(), ...this.failedDestinations.keys()])) {
+      const stats = this.perDestination.get(id) ?? { imported: 0, rejected: 0, skipped: 0, positions: [] };
+      const failure = this.failedDestinations.get(id);
+      destinationStats[id] = {
+        imported: stats.imported,
+        rejected: stats.rejected,
+        skipped: stats.skipped,
+        lagSeconds:
+          stats.positions.length > 0
+            ? Math.max(0, Math.round((this.now - Math.min(...stats.positions)) / 1000))
+            : null,
+        errorCode: failure?.code ?? null,
+        errorMessage: failure?.message.slice(0, 1000) ?? null,
+      };
+    }
     return {
       status,
       ...this.counts,
+      destinationStats,
       lagSeconds,
       errorCode: this.firstError?.code ?? null,
       errorMessage: this.firstError?.message.slice(0, 1000) ?? null,

@@ -127,6 +127,7 @@ export function createDbTenantStore({
           errorCode: summary.errorCode,
           errorMessage: summary.errorMessage,
           recentFindings: [...summary.recentFindings],
+          destinationStats: summary.destinationStats,
         })
         .where(eq(runs.id, runId));
     },
