@@ -104,14 +104,24 @@ const noRedirectFetch: FetchLike = (input, init) => fetch(input, { ...init, redi
 export const vaikoraClientFactory: VaikoraClientFactory = (input) =>
   createVaikoraClient({ ...input, fetch: noRedirectFetch, timeoutMs: 10_000 });
 
-/** Starts the API with @hono/node-server: opens (and migrates) the database, builds the dependencies, listens. */
-export async function startApiServer(options: StartApiServerOptions): Promise<ApiServer> {
+export interface ApiRuntime {
+  readonly app: ReturnType<typeof createApp>;
+  readonly database: DbHandle;
+  /** Closes what this call opened (never a database passed in). */
+  close(): Promise<void>;
+}
+
+/** Opens (and migrates) the database and builds the app with its dependencies; no listening. */
+export async function createApiRuntime(options: Omit<StartApiServerOptions, 'port'>): Promise<ApiRuntime> {
   const { env } = options;
   const logger = options.logger ?? createLogger({ level: env.logLevel });
   const ownsDatabase = options.database === undefined;
   const database = options.database ?? (await createDb(env.database));
   const closers: Array<() => Promise<void> | void> = [];
   if (ownsDatabase) closers.push(() => database.close());
+  const close = async () => {
+    for (const c of closers.reverse()) await c();
+  };
   try {
     if (options.migrate ?? true) await migrate(database.db);
     let provider: LocalMasterKeyProvider | KmsMasterKeyProvider;
@@ -146,16 +156,30 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
       vaikoraClient: vaikoraClientFactory,
       onRunNow: options.onRunNow,
     });
+    return { app, database, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Starts the API with @hono/node-server: opens (and migrates) the database, builds the dependencies, listens. */
+export async function startApiServer(options: StartApiServerOptions): Promise<ApiServer> {
+  const { env } = options;
+  const logger = options.logger ?? createLogger({ level: env.logLevel });
+  const runtime = await createApiRuntime({ ...options, logger });
+  try {
     const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-      const listening = serve({ fetch: app.fetch, port: options.port ?? env.port, hostname: env.host }, () =>
-        resolve(listening),
+      const listening = serve(
+        { fetch: runtime.app.fetch, port: options.port ?? env.port, hostname: env.host },
+        () => resolve(listening),
       );
       listening.once('error', reject);
     });
     const address = server.address() as AddressInfo;
     const host = env.host === '0.0.0.0' ? '127.0.0.1' : env.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-    logger.info({ url, mode: env.mode, database: database.kind }, 'api listening');
+    logger.info({ url, mode: env.mode, database: runtime.database.kind }, 'api listening');
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -163,13 +187,13 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
       close() {
         closing ??= (async () => {
           await new Promise<void>((resolve) => server.close(() => resolve()));
-          for (const close of closers.reverse()) await close();
+          await runtime.close();
         })();
         return closing;
       },
     };
   } catch (err) {
-    for (const close of closers.reverse()) await close();
+    await runtime.close();
     throw err;
   }
 }

@@ -3,14 +3,13 @@ import { createServer, type Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { createStateStore } from '@vsh/aws';
+import { createStateStore, readDatabaseUrl } from '@vsh/aws';
 import { createDb, type DbHandle, migrate } from '@vsh/db';
 import { createSecretBox, KmsMasterKeyProvider, LocalMasterKeyProvider, type SecretBox } from '@vsh/secrets';
 import { type Logger, pino } from 'pino';
-import { z } from 'zod';
 import { parseWorkerEnv, type WorkerEnv } from './env.ts';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
@@ -42,14 +41,6 @@ export async function openDatabase(
   return handle;
 }
 
-const databaseSecretSchema = z.object({
-  host: z.string().min(1),
-  port: z.coerce.number().int().positive().default(5432),
-  username: z.string().min(1),
-  password: z.string().min(1),
-  dbname: z.string().min(1).default('postgres'),
-});
-
 /** A PostgreSQL URL from the Secrets Manager secret the central stack creates (never logged). */
 async function databaseUrlFromSecret(
   env: Pick<WorkerEnv, 'DATABASE_SECRET_ARN' | 'AWS_REGION' | 'AWS_ENDPOINT_URL'>,
@@ -59,15 +50,7 @@ async function databaseUrlFromSecret(
     ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
   });
   try {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: env.DATABASE_SECRET_ARN }));
-    const parsed = databaseSecretSchema.safeParse(JSON.parse(out.SecretString ?? '{}'));
-    if (!parsed.success) {
-      throw new Error(
-        `DATABASE_SECRET_ARN: the secret lacks ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
-      );
-    }
-    const { host, port, username, password, dbname } = parsed.data;
-    return `postgres://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(dbname)}?sslmode=require`;
+    return await readDatabaseUrl(client, env.DATABASE_SECRET_ARN ?? '');
   } finally {
     client.destroy();
   }
@@ -138,6 +121,11 @@ export async function startWorker(
       holdMs,
       clock: Date.now,
       logger,
+      backfills: {
+        claim: (limit) => runtime.backfills.claimBackfills(env.WORKER_ID, limit, holdMs),
+        run: runtime.runBackfill,
+        requeue: (job) => runtime.backfills.requeue(job),
+      },
     });
     wake = () => scheduler.wake();
     stopMode = () => scheduler.stop();
@@ -150,6 +138,7 @@ export async function startWorker(
       waitTimeSeconds: 2,
       visibilityTimeoutSeconds: Math.ceil(env.LEASE_TTL_MS / 1000) + 30,
       logger,
+      runBackfill: runtime.runClaimedBackfill,
     });
     stopMode = () => consumer.stop();
   } else if (sqs !== null && env.WORK_QUEUE_URL !== undefined) {
@@ -163,6 +152,7 @@ export async function startWorker(
           now: new Date(),
           limit: 10_000,
           holdMs,
+          backfills: { claim: (limit) => runtime.backfills.claimBackfills(env.WORKER_ID, limit, holdMs) },
         });
         if (n > 0) logger.info({ dispatched: n }, 'dispatched due tenants');
       } catch (err) {
