@@ -239,18 +239,12 @@ export function parseAction(raw: unknown): ParseResult {
       ? rec.timestamp
       : new Date(ts).toISOString();
 
+  // Allocated only when a field is unusable (most records have none).
   const warnings: string[] = [];
-  const str = (name: string): string | undefined => optional(rec, name, stringField, warnings, 'string');
-  const num = (name: string, min: number, max: number): number | undefined => {
-    const n = optional(rec, name, numberField, warnings, 'number');
-    if (n === undefined) return undefined;
-    if (!Number.isFinite(n) || n < min || n > max) {
-      warnings.push(`${name}: ${n} is outside ${min}..${max}`);
-      return undefined;
-    }
-    return n;
-  };
-  const bool = (name: string): boolean => optional(rec, name, booleanField, warnings, 'boolean') ?? false;
+  const str = (name: string): string | undefined => readString(rec, name, warnings);
+  const num = (name: string, min: number, max: number): number | undefined =>
+    readNumber(rec, name, min, max, warnings);
+  const bool = (name: string): boolean => readBoolean(rec, name, warnings);
 
   const riskScore = num('risk_score', 0, 100);
   const level = (name: string): RiskLevel | undefined => {
@@ -274,9 +268,11 @@ export function parseAction(raw: unknown): ParseResult {
     riskLevelSource = 'risk_score';
   }
 
-  const extra: Record<string, unknown> = {};
-  for (const key of Object.keys(rec)) {
-    if (!KNOWN_FIELDS.has(key)) extra[key] = rec[key];
+  let extra: Record<string, unknown> = NO_EXTRA;
+  for (const key in rec) {
+    if (KNOWN_FIELDS.has(key)) continue;
+    if (extra === NO_EXTRA) extra = {};
+    extra[key] = rec[key];
   }
 
   const action: VaikoraAction = {
@@ -312,9 +308,42 @@ export function parseAction(raw: unknown): ParseResult {
     filePath: str('file_path'),
     confidenceScore: num('confidence_score', 0, 100),
     extra,
-    warnings,
+    warnings: warnings.length === 0 ? NO_WARNINGS : warnings,
   };
   return { ok: true, action };
+}
+
+const NO_EXTRA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+const NO_WARNINGS: readonly string[] = Object.freeze([]);
+
+function readString(rec: Record<string, unknown>, name: string, warnings: string[]): string | undefined {
+  const value = rec[name];
+  return typeof value === 'string' && value !== ''
+    ? value
+    : optional(rec, name, stringField, warnings, 'string');
+}
+
+function readNumber(
+  rec: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+  warnings: string[],
+): number | undefined {
+  const n = optional(rec, name, numberField, warnings, 'number');
+  if (n === undefined) return undefined;
+  if (!Number.isFinite(n) || n < min || n > max) {
+    warnings.push(`${name}: ${n} is outside ${min}..${max}`);
+    return undefined;
+  }
+  return n;
+}
+
+function readBoolean(rec: Record<string, unknown>, name: string, warnings: string[]): boolean {
+  const value = rec[name];
+  return typeof value === 'boolean'
+    ? value
+    : (optional(rec, name, booleanField, warnings, 'boolean') ?? false);
 }
 
 /**

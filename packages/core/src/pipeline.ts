@@ -34,7 +34,10 @@ export function prepareAction(action: VaikoraAction, ctx: PrepareContext, raw?: 
     const rejection = raw === undefined ? validated.rejection : { ...validated.rejection, raw };
     return { kind: 'rejected', rejection };
   }
-  return { kind: 'finding', value: { ...validated.value, action } };
+  return {
+    kind: 'finding',
+    value: { finding: validated.value.finding, bytes: validated.value.bytes, action },
+  };
 }
 
 export interface PreparedRecords {
