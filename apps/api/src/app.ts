@@ -11,12 +11,14 @@ import { authenticate } from './middleware/authenticate.ts';
 import { requestLog } from './middleware/request-log.ts';
 import { createRouter } from './openapi.ts';
 import { apiKeysApp } from './routes/api-keys/index.ts';
+import { backfillsApp } from './routes/backfills/index.ts';
 import { destinationsApp } from './routes/destinations/index.ts';
 import { statusApp } from './routes/status/index.ts';
 import { renderDocsPage } from './routes/system/docs.ts';
 import { systemApp } from './routes/system/index.ts';
 import { tenantsApp } from './routes/tenants/index.ts';
 import { vaikoraApp } from './routes/vaikora/index.ts';
+import { uiApp } from './ui/index.ts';
 
 /** The info block of the OpenAPI document. */
 export const OPENAPI_INFO = {
@@ -90,6 +92,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', vaikoraApp(deps));
   app.route('/v1', destinationsApp(deps));
   app.route('/v1', statusApp(deps));
+  app.route('/ui', uiApp(deps));
+  app.route('/v1', backfillsApp(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

@@ -10,6 +10,7 @@ interface Fixture {
   key: string;
   destinationId: string;
   keyId: string;
+  backfillId: string;
 }
 
 // The fixture's destination is in the account of the verify example, so the example verifies it; the
@@ -29,14 +30,30 @@ async function fixture(): Promise<Fixture> {
     body: { accountId: fixtureAccount, regions: ['us-east-1'] },
   });
   const extraKey = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, { body: { name: 'spare' } });
-  expect([settings.status, destination.status, extraKey.status]).toEqual([200, 201, 201]);
+  const backfill = await api.request('POST', `/v1/tenants/${tenantId}/backfills`, {
+    body: { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' },
+  });
+  expect([settings.status, destination.status, extraKey.status, backfill.status]).toEqual([
+    200, 201, 201, 202,
+  ]);
   await seedRun(api.db, tenantId);
   await seedRejected(api.db, tenantId, { destinationId: destination.body.destination.id });
-  return { tenantId, key, destinationId: destination.body.destination.id, keyId: extraKey.body.id };
+  return {
+    tenantId,
+    key,
+    destinationId: destination.body.destination.id,
+    keyId: extraKey.body.id,
+    backfillId: backfill.body.id,
+  };
 }
 
 const pathOf = (op: DocumentedOperation, owner: Fixture): string =>
-  fillPath(op.path, { tenantId: owner.tenantId, destinationId: owner.destinationId, keyId: owner.keyId });
+  fillPath(op.path, {
+    tenantId: owner.tenantId,
+    destinationId: owner.destinationId,
+    keyId: owner.keyId,
+    backfillId: owner.backfillId,
+  });
 
 const send = (op: DocumentedOperation, path: string, key: string | null) =>
   api.request(op.method, path, { key, ...(op.hasBody ? { body: op.exampleBody } : {}) });
@@ -68,7 +85,12 @@ describe('the authorization matrix covers every documented /v1 operation', () =>
       op.params.length > 1
         ? await send(
             op,
-            fillPath(op.path, { tenantId: a.tenantId, destinationId: b.destinationId, keyId: b.keyId }),
+            fillPath(op.path, {
+              tenantId: a.tenantId,
+              destinationId: b.destinationId,
+              keyId: b.keyId,
+              backfillId: b.backfillId,
+            }),
             a.key,
           )
         : undefined;

@@ -13,6 +13,7 @@ interface Fixture {
   key: string;
   destinationId: string;
   keyId: string;
+  backfillId: string;
 }
 
 async function fixture(): Promise<Fixture> {
@@ -24,9 +25,18 @@ async function fixture(): Promise<Fixture> {
     body: { accountId: '123456789012', regions: ['us-east-1'] },
   });
   const extra = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, { body: { name: 'fuzz' } });
+  const backfill = await api.request('POST', `/v1/tenants/${tenantId}/backfills`, {
+    body: { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' },
+  });
   await seedRun(api.db, tenantId);
   await seedRejected(api.db, tenantId);
-  return { tenantId, key, destinationId: destination.body.destination.id, keyId: extra.body.id };
+  return {
+    tenantId,
+    key,
+    destinationId: destination.body.destination.id,
+    keyId: extra.body.id,
+    backfillId: backfill.body.id,
+  };
 }
 
 const INJECTIONS = [
@@ -200,6 +210,7 @@ describe('fuzz: hostile requests across every documented operation', () => {
           tenantId: owner.tenantId,
           destinationId: owner.destinationId,
           keyId: owner.keyId,
+          backfillId: owner.backfillId,
         };
         let index = 0;
         let path = request.op.path.replace(/\{([^}]+)\}/g, (_whole, name: string) => {

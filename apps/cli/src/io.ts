@@ -6,6 +6,17 @@ export interface CommandIo {
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly now: () => Date;
+  /** The environment the operator commands read (`VSH_API_URL`, `VSH_OPERATOR_KEY`); default none. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** HTTP for the operator commands; default the global fetch. */
+  readonly fetch?: typeof fetch;
+  /** Waits between progress polls; tests pass one that does not wait. */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Whether a stream is a terminal (progress is then redrawn in place). */
+export function isTerminal(stream: Writable): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true;
 }
 
 /** A command-line error: printed as its message, exit code 2 (bad arguments or unusable input). */

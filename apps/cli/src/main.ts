@@ -1,8 +1,12 @@
 #!/usr/bin/env -S npx tsx
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { ApiClientError } from './api-client.ts';
+import { BACKFILL_USAGE, backfillCommand } from './commands/backfill.ts';
 import { MAP_USAGE, mapCommand } from './commands/map.ts';
+import { RUN_NOW_USAGE, runNowCommand } from './commands/run-now.ts';
 import { START_USAGE, startCommand } from './commands/start.ts';
+import { TENANTS_USAGE, tenantsCommand } from './commands/tenants.ts';
 import { type CommandIo, UsageError } from './io.ts';
 
 const USAGE = `Usage: connector <command> [options]
@@ -12,13 +16,21 @@ Commands:
   map      preview the ASFF findings that Vaikora actions on stdin would become
   help     show this help
 
+Operator commands (talk to the API with the operator key; see "connector tenants --help"):
+  tenants list|show   every tenant's health, or one tenant's status
+  run-now <tenantId>  ask for a run of a tenant now
+  backfill            re-send a tenant's time range to Security Hub, with progress
+
 Run "connector <command> --help" for a command's options.
 `;
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  backfill: { run: backfillCommand, usage: BACKFILL_USAGE },
   map: { run: mapCommand, usage: MAP_USAGE },
+  'run-now': { run: runNowCommand, usage: RUN_NOW_USAGE },
   start: { run: startCommand, usage: START_USAGE },
+  tenants: { run: tenantsCommand, usage: TENANTS_USAGE },
 };
 
 /** Runs the CLI with the given arguments and streams; returns the exit code. Never throws. */
@@ -46,6 +58,10 @@ export async function runCli(argv: string[], io: CommandIo): Promise<number> {
       io.stderr.write(`connector ${name}: ${err.message}\n\n${command.usage}`);
       return 2;
     }
+    if (err instanceof ApiClientError) {
+      io.stderr.write(`connector ${name}: ${err.message}\n`);
+      return 1;
+    }
     io.stderr.write(
       `connector ${name}: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`,
     );
@@ -65,6 +81,9 @@ if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)
     stdout: process.stdout,
     stderr: process.stderr,
     now: () => new Date(),
+    env: process.env,
+    fetch: globalThis.fetch,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   });
   process.exitCode = code;
 }

@@ -53,7 +53,7 @@ const DYNAMO_FAULTS: FaultRules = {
   latency: [{ minMs: 2, maxMs: 25 }],
 };
 
-describe('chaos ledger: worker processes SIGKILLed at random points while every dependency misbehaves', () => {
+describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease) at random points while every dependency misbehaves', () => {
   let h: Harness;
   const tenants: SeededTenant[] = [];
 
@@ -82,7 +82,9 @@ describe('chaos ledger: worker processes SIGKILLed at random points while every 
     await h?.close();
   });
 
-  it('after 20+ SIGKILLs and a clean run: lost 0, duplicate ids 0, cursor regressions 0', { timeout: 240_000 }, async () => {
+  it('after 20+ SIGKILLs and a clean run: lost 0, duplicate ids 0, cursor regressions 0', {
+    timeout: 240_000,
+  }, async () => {
     const all = tenants.map((t) => t.tenantId);
     const env = (name: string) =>
       h.workerEnv({
@@ -112,6 +114,7 @@ describe('chaos ledger: worker processes SIGKILLed at random points while every 
     // while tenants are made due again ("run now") every 700 ms.
     let kills = 0;
     let starts = 0;
+    let pauses = 0;
     let stopDue = false;
     const dueLoop = (async () => {
       while (!stopDue) {
@@ -125,6 +128,15 @@ describe('chaos ledger: worker processes SIGKILLed at random points while every 
         const worker = spawnWorker(`chaos-${index}-${starts++}`, env(`chaos-${index}-${starts}`));
         await worker.ready;
         await sleep(rng.int(0, 2500));
+        if (rng.chance(0.25)) {
+          // Frozen past its lease: other workers take its tenants over; when it wakes up its cursor
+          // writes must be fenced off (ADR 0050) while it goes on importing what it had read.
+          worker.kill('SIGSTOP');
+          await sleep(LEASE_TTL_MS + 1000);
+          worker.kill('SIGCONT');
+          pauses++;
+          await sleep(rng.int(200, 1500));
+        }
         worker.kill('SIGKILL');
         const exit = await worker.exited;
         if (exit.signal === 'SIGKILL') kills++;
@@ -184,11 +196,16 @@ describe('chaos ledger: worker processes SIGKILLed at random points while every 
 
     const figures = ledger(h, tenants);
     const [runCount] = await h.database.db.select({ n: count() }).from(runs);
+    const [fenced] = await h.database.db
+      .select({ n: count() })
+      .from(runs)
+      .where(eq(runs.errorCode, 'LEASE_LOST'));
     console.log(
       [
         'chaos ledger',
         `  tenants ${TENANTS} (streams ${TENANTS * 2}), chaos phase ${(chaosMs / 1000).toFixed(1)} s`,
-        `  kills (SIGKILL) ${kills}, worker starts ${starts + 1}, runs ${runCount?.n ?? 0} (${interrupted[0]?.n ?? 0} cut short by a kill)`,
+        `  kills (SIGKILL) ${kills}, pauses past the lease (SIGSTOP/SIGCONT) ${pauses}, worker starts ${starts + 1}, runs ${runCount?.n ?? 0} (${interrupted[0]?.n ?? 0} cut short by a kill)`,
+        `  runs whose cursor write was fenced off (LEASE_LOST) ${fenced?.n ?? 0}`,
         `  faults: Security Hub 5xx ${faults.hub5xx}, throttled ${faults.hubThrottled}, dropped/held ${faults.hubDropped}, failed findings ${faults.failedFindings}; STS 5xx ${faults.sts5xx}; DynamoDB 5xx ${faults.dynamo5xx}; Vaikora 429 ${faults.vaikora429}, 5xx ${faults.vaikora5xx}`,
         `  qualifying actions ${figures.expected}, findings in Security Hub ${figures.stored}`,
         `  lost ${figures.lost}`,
@@ -202,6 +219,7 @@ describe('chaos ledger: worker processes SIGKILLed at random points while every 
     );
 
     expect(kills).toBeGreaterThanOrEqual(20);
+    expect(pauses).toBeGreaterThan(0);
     expect(cleanExit).toEqual({ code: 0, signal: null });
     expect(Object.values(faults).every((n) => n > 0)).toBe(true);
     expect(figures.expected).toBeGreaterThan(500);

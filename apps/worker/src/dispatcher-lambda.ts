@@ -1,5 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
+import { createDbBackfillStore } from './backfill-store.ts';
 import { parseWorkerEnv } from './env.ts';
 import { openDatabase, openSecrets } from './main.ts';
 import { dispatchDueTenants } from './sqs.ts';
@@ -14,6 +15,7 @@ async function build(): Promise<() => Promise<number>> {
   const logger = pino({ level: env.LOG_LEVEL, base: { service: 'dispatcher' } });
   const database = await openDatabase(env);
   const scheduler = createDbTenantStore({ db: database.db, secrets: openSecrets(env), logger });
+  const backfills = createDbBackfillStore(database.db);
   const sqs = new SQSClient({ region: env.AWS_REGION });
   const queueUrl = env.WORK_QUEUE_URL;
   if (queueUrl === undefined) throw new Error('dispatcher: WORK_QUEUE_URL is required');
@@ -25,6 +27,9 @@ async function build(): Promise<() => Promise<number>> {
       now: new Date(),
       limit: 10_000,
       holdMs: env.LEASE_TTL_MS * 2,
+      backfills: {
+        claim: (limit) => backfills.claimBackfills('dispatcher', limit, env.LEASE_TTL_MS * 2),
+      },
     });
     logger.info({ dispatched: n }, 'dispatched due tenants');
     return n;

@@ -43,7 +43,7 @@ describe('50 tenants in the control-plane database, end to end (PostgreSQL, moto
     for (let i = 0; i < specs.length; i += 10) {
       const group = specs.slice(i, i + 10);
       const tenants = await Promise.all(group.map(({ spec }) => h.seedTenant(spec)));
-      tenants.forEach((tenant, j) => seeded.push({ kind: group[j]?.kind ?? 'healthy', tenant }));
+      for (const [j, tenant] of tenants.entries()) seeded.push({ kind: group[j]?.kind ?? 'healthy', tenant });
     }
   });
   afterAll(async () => {

@@ -1,3 +1,5 @@
+export * from './backfill.ts';
+export * from './backfill-store.ts';
 export * from './cursor.ts';
 export * from './env.ts';
 export * from './health.ts';

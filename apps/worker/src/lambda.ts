@@ -22,7 +22,7 @@ async function build(): Promise<(event: SqsEvent) => Promise<SqsBatchResponse>> 
     workerId: env.WORKER_ID,
     run: { leaseTtlMs: env.LEASE_TTL_MS, overlapMs: env.OVERLAP_MS, retentionMs: env.RETENTION_MS },
   });
-  return createSqsLambdaHandler(runtime.run, logger);
+  return createSqsLambdaHandler(runtime.run, logger, runtime.runClaimedBackfill);
 }
 
 /** The SQS consumer Lambda: one message per due tenant, partial batch responses for failures. */

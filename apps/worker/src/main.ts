@@ -1,6 +1,4 @@
-import { realpathSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';

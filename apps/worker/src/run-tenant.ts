@@ -52,8 +52,8 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
   }
 }
 
-/** Keeps the lease alive while the run works, and stops the run when the lease is lost. */
-class LeaseHolder {
+/** Keeps the lease alive while the run (or a backfill) works, and stops it when the lease is lost. */
+export class LeaseHolder {
   readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> = Promise.resolve();
@@ -232,7 +232,7 @@ class TenantRun {
     group: readonly StreamConfig[],
     destinations: ReadonlyMap<string, DestinationConfig>,
   ): Promise<void> {
-    const { state, options } = this.deps;
+    const { state } = this.deps;
     const vaikora = this.config.vaikora;
     if (vaikora === null) return;
     const work: StreamWork[] = [];
@@ -547,7 +547,8 @@ class TenantRun {
   }
 }
 
-function errorInfo(err: unknown): { name: string; message: string; code?: string } {
+/** An error's name, message and code, for a log line. */
+export function errorInfo(err: unknown): { name: string; message: string; code?: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return typeof code === 'string'

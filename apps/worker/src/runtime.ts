@@ -12,6 +12,8 @@ import type { Database } from '@vsh/db';
 import type { SecretBox } from '@vsh/secrets';
 import { createVaikoraClient } from '@vsh/vaikora';
 import type { Logger } from 'pino';
+import { type BackfillJob, type BackfillResult, type BackfillStore, runBackfill } from './backfill.ts';
+import { createDbBackfillStore } from './backfill-store.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { DEFAULT_RUN_OPTIONS, type RunDeps, type RunOptions } from './ports.ts';
 import { type RunResult, runTenant } from './run-tenant.ts';
@@ -40,11 +42,19 @@ export interface WorkerRuntimeOptions {
 export interface WorkerRuntime {
   readonly run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>;
   readonly scheduler: TenantScheduler;
+  /** Executes a claimed backfill (ADR 0095). */
+  readonly runBackfill: (job: BackfillJob, signal?: AbortSignal) => Promise<BackfillResult>;
+  /** Runs a backfill the SQS dispatcher claimed, by id; null when it is no longer claimed. */
+  readonly runClaimedBackfill: (backfillId: string, signal?: AbortSignal) => Promise<BackfillResult | null>;
+  readonly backfills: BackfillStore;
   readonly state: StateStore;
   readonly metrics: WorkerMetrics;
   readonly registry: DestinationRegistry;
   close(): void;
 }
+
+// A backfill reaches back up to 30 days (the API's limit), further than any run's sweep.
+const BACKFILL_MAX_PAGES = 10_000;
 
 /** Builds the worker from already-constructed infrastructure clients. */
 export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime {
@@ -86,8 +96,17 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
     workerId: options.workerId,
     options: { ...DEFAULT_RUN_OPTIONS, ...options.run },
   };
+  const backfills = createDbBackfillStore(options.db);
+  const backfill = (job: BackfillJob, signal?: AbortSignal) =>
+    runBackfill(job, { ...deps, backfills, maxPages: BACKFILL_MAX_PAGES }, signal);
   return {
     run: (tenantId, signal) => runTenant(tenantId, deps, signal),
+    runBackfill: backfill,
+    runClaimedBackfill: async (backfillId, signal) => {
+      const job = await backfills.loadClaimed(backfillId);
+      return job === null ? null : backfill(job, signal);
+    },
+    backfills,
     scheduler: store,
     state,
     metrics,

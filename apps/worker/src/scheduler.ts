@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { BackfillJob, BackfillResult } from './backfill.ts';
 import type { RunResult } from './run-tenant.ts';
 import type { TenantScheduler } from './tenant-store.ts';
 
@@ -13,6 +14,15 @@ export interface InProcessSchedulerOptions {
   readonly holdMs: number;
   readonly clock: () => number;
   readonly logger: Logger;
+  /** Queued backfills share the concurrency with tenant runs (ADR 0095). */
+  readonly backfills?: InProcessBackfills | undefined;
+}
+
+export interface InProcessBackfills {
+  readonly claim: (limit: number) => Promise<BackfillJob[]>;
+  readonly run: (job: BackfillJob, signal: AbortSignal) => Promise<BackfillResult>;
+  /** A job whose tenant was busy goes back to the queue for a later tick. */
+  readonly requeue: (job: BackfillJob) => Promise<void>;
 }
 
 export interface InProcessScheduler {
@@ -51,22 +61,53 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
       // Claimed while stopping: no run may start after stop() resolves (it would use closed clients);
       // the claim holds these tenants for `holdMs`, then they are due again for any worker.
       if (controller.signal.aborted) return;
-      for (const tenantId of due) {
-        const job = options
-          .run(tenantId, controller.signal)
-          .then((result) => {
+      // `start` resolves to false when finishing should not look for work at once (a busy tenant's backfill).
+      const jobs: Array<{ tenantId: string; start: () => Promise<boolean> }> = due.map((tenantId) => ({
+        tenantId,
+        start: () =>
+          options.run(tenantId, controller.signal).then((result) => {
             if (result.kind !== 'ran')
               options.logger.debug({ tenantId, result: result.kind }, 'tenant not run');
-          })
+            return true;
+          }),
+      }));
+      const backfills = options.backfills;
+      if (backfills !== undefined && free - due.length > 0) {
+        const claimed = backfills.claim(free - due.length);
+        claiming = claimed.catch(() => undefined);
+        const found = await claimed.catch((err: unknown) => {
+          options.logger.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'could not claim backfills',
+          );
+          return [];
+        });
+        for (const backfill of found) {
+          jobs.push({
+            tenantId: backfill.tenantId,
+            start: async () => {
+              const result = controller.signal.aborted
+                ? ({ kind: 'busy' } as const)
+                : await backfills.run(backfill, controller.signal);
+              if (result.kind !== 'busy') return true;
+              await backfills.requeue(backfill);
+              return false;
+            },
+          });
+        }
+      }
+      for (const { tenantId, start } of jobs) {
+        const job = start()
           .catch((err: unknown) => {
             options.logger.error(
               { tenantId, err: err instanceof Error ? err.message : String(err) },
               'tenant run failed',
             );
+            return true;
           })
-          .finally(() => {
+          .then((again) => {
             inFlight.delete(job);
-            if (!controller.signal.aborted) void tick();
+            if (again && !controller.signal.aborted) void tick();
           });
         inFlight.add(job);
       }

@@ -74,7 +74,7 @@ describe('a worker process given SIGTERM in the middle of its runs', () => {
     const now = Date.now();
     const leases = await Promise.all(tenants.map((t) => h.runtime().state.getLease(t.tenantId)));
     const held = leases.filter((l) => l !== null && l.expiresAtMs > now);
-    const ours = leases.filter((l) => l !== null && l.owner.startsWith(`${WORKER_ID}#`));
+    const ours = leases.filter((l) => l?.owner.startsWith(`${WORKER_ID}#`));
     const recorded = await h.database.db.select().from(runs).where(eq(runs.workerId, WORKER_ID));
     const cursors = await watch.stop();
     console.log(

@@ -62,7 +62,8 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
         DISPATCH_INTERVAL_MS: '300',
       });
     const consumers: WorkerProcess[] = [];
-    for (let i = 0; i < CONSUMERS; i++) consumers.push(spawnWorker(`consumer-${i}`, env(`consumer-${i}`, 'sqs-consumer')));
+    for (let i = 0; i < CONSUMERS; i++)
+      consumers.push(spawnWorker(`consumer-${i}`, env(`consumer-${i}`, 'sqs-consumer')));
     await Promise.all(consumers.map((c) => c.ready));
     const started = new Date();
     const dispatcher = spawnWorker('dispatcher', env('dispatcher', 'dispatcher'));

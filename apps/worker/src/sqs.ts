@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { BackfillJob, BackfillResult } from './backfill.ts';
 import type { RunResult } from './run-tenant.ts';
 import type { TenantScheduler } from './tenant-store.ts';
 
@@ -16,6 +17,26 @@ export const tenantMessageSchema = z
   .object({ tenantId: z.string().min(1).max(64), dispatchedAt: z.string() })
   .strict();
 export type TenantMessage = z.infer<typeof tenantMessageSchema>;
+
+/** The message a dispatcher sends for one claimed backfill (ADR 0095). */
+export const backfillMessageSchema = z
+  .object({
+    kind: z.literal('backfill'),
+    backfillId: z.string().min(1).max(64),
+    tenantId: z.string().min(1).max(64),
+    dispatchedAt: z.string(),
+  })
+  .strict();
+export type BackfillMessage = z.infer<typeof backfillMessageSchema>;
+
+/** Every message on the work queue. */
+export const workMessageSchema = z.union([tenantMessageSchema, backfillMessageSchema]);
+
+/** Runs the backfill a message names; null when it is no longer claimed (finished, or claimed again). */
+export type ClaimedBackfillRunner = (
+  backfillId: string,
+  signal?: AbortSignal,
+) => Promise<BackfillResult | null>;
 
 export interface DispatchOptions {
   readonly scheduler: TenantScheduler;
@@ -26,17 +47,29 @@ export interface DispatchOptions {
   readonly limit: number;
   /** How long a dispatched tenant is held before it is due again if its run never reschedules it. */
   readonly holdMs: number;
+  /** Claims queued backfills to send as messages too. */
+  readonly backfills?: { claim(limit: number): Promise<BackfillJob[]> } | undefined;
 }
 
 /** Claims due tenants and sends one message per tenant (SendMessageBatch, 10 per call). Returns how many. */
 export async function dispatchDueTenants(options: DispatchOptions): Promise<number> {
   const due = await options.scheduler.claimDueTenants(options.now, options.limit, options.holdMs);
   const dispatchedAt = options.now.toISOString();
-  for (let i = 0; i < due.length; i += 10) {
-    const entries = due.slice(i, i + 10).map((tenantId, j) => ({
-      Id: String(j),
-      MessageBody: JSON.stringify({ tenantId, dispatchedAt } satisfies TenantMessage),
-    }));
+  const bodies: string[] = due.map((tenantId) =>
+    JSON.stringify({ tenantId, dispatchedAt } satisfies TenantMessage),
+  );
+  for (const job of (await options.backfills?.claim(options.limit)) ?? []) {
+    bodies.push(
+      JSON.stringify({
+        kind: 'backfill',
+        backfillId: job.id,
+        tenantId: job.tenantId,
+        dispatchedAt,
+      } satisfies BackfillMessage),
+    );
+  }
+  for (let i = 0; i < bodies.length; i += 10) {
+    const entries = bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body }));
     const result = await options.sqs.send(
       new SendMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: entries }),
     );
@@ -47,7 +80,7 @@ export async function dispatchDueTenants(options: DispatchOptions): Promise<numb
       );
     }
   }
-  return due.length;
+  return bodies.length;
 }
 
 /** What happened to one message. */
@@ -59,16 +92,34 @@ export async function handleTenantMessage(
   run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>,
   logger: Logger,
   signal?: AbortSignal,
+  runBackfill?: ClaimedBackfillRunner,
 ): Promise<MessageOutcome> {
-  let message: TenantMessage;
+  let message: TenantMessage | BackfillMessage;
   try {
-    message = tenantMessageSchema.parse(JSON.parse(body ?? ''));
+    message = workMessageSchema.parse(JSON.parse(body ?? ''));
   } catch {
     logger.error(
       { body: (body ?? '').slice(0, 200) },
       'malformed work message; leaving it for the dead-letter queue',
     );
     return 'retry';
+  }
+  if ('kind' in message) {
+    if (runBackfill === undefined) {
+      logger.error({ backfillId: message.backfillId }, 'backfill message but no backfill runner');
+      return 'retry';
+    }
+    try {
+      const result = await runBackfill(message.backfillId, signal);
+      // Busy: the tenant's run holds the lease; the message comes back after its visibility timeout.
+      return signal?.aborted || result?.kind === 'busy' ? 'retry' : 'done';
+    } catch (err) {
+      logger.error(
+        { backfillId: message.backfillId, err: err instanceof Error ? err.message : String(err) },
+        'backfill threw',
+      );
+      return 'retry';
+    }
   }
   try {
     await run(message.tenantId, signal);
@@ -93,6 +144,7 @@ export interface SqsConsumerOptions {
   /** Visibility timeout to keep extending while a run is in progress. */
   readonly visibilityTimeoutSeconds: number;
   readonly logger: Logger;
+  readonly runBackfill?: ClaimedBackfillRunner | undefined;
 }
 
 export interface SqsConsumer {
@@ -122,7 +174,13 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
       Math.max(1000, (options.visibilityTimeoutSeconds * 1000) / 2),
     );
     try {
-      const outcome = await handleTenantMessage(message.Body, options.run, options.logger, controller.signal);
+      const outcome = await handleTenantMessage(
+        message.Body,
+        options.run,
+        options.logger,
+        controller.signal,
+        options.runBackfill,
+      );
       if (outcome === 'done') {
         await options.sqs.send(
           new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: message.ReceiptHandle }),
@@ -198,12 +256,13 @@ export interface SqsBatchResponse {
 export function createSqsLambdaHandler(
   run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>,
   logger: Logger,
+  runBackfill?: ClaimedBackfillRunner,
 ): (event: SqsEvent) => Promise<SqsBatchResponse> {
   return async (event) => {
     const outcomes = await Promise.all(
       event.Records.map(async (record) => ({
         id: record.messageId,
-        outcome: await handleTenantMessage(record.body, run, logger),
+        outcome: await handleTenantMessage(record.body, run, logger, undefined, runBackfill),
       })),
     );
     return {

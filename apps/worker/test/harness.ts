@@ -70,6 +70,8 @@ export interface HarnessOptions {
   readonly awsRules?: FaultProxyOptions['rules'];
   /** Puts a second fault proxy in front of DynamoDB Local, so DynamoDB calls can be faulted too. */
   readonly dynamoProxy?: boolean;
+  /** Puts a server between the AWS fault proxy and moto (the benchmark's STS stand-in). */
+  readonly awsUpstream?: (motoEndpoint: string) => Promise<{ endpoint: string; stop(): Promise<void> }>;
 }
 
 export interface Harness {
@@ -123,8 +125,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...options.sim,
     }),
   ]);
+  const between = options.awsUpstream === undefined ? undefined : await options.awsUpstream(moto.endpoint);
   const proxy = await startFaultProxy({
-    upstream: moto.endpoint,
+    upstream: between?.endpoint ?? moto.endpoint,
     securityHub: 'memory',
     requireEnabledHub: options.requireEnabledHub ?? true,
     enforceExternalId: options.enforceExternalId ?? false,
@@ -313,6 +316,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       iam.destroy();
       await Promise.allSettled([
         proxy.stop(),
+        between?.stop(),
         dynamoProxy?.stop(),
         sim.stop(),
         moto.stop(),

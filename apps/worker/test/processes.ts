@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const TAIL_LINES = 200;
+/** USER_HZ: Linux reports process times in 1/100 s on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export interface WorkerExit {
   readonly code: number | null;
@@ -23,8 +25,8 @@ export interface WorkerProcess {
   kill(signal: NodeJS.Signals): void;
   /** Highest resident set size so far (VmHWM, KiB), read from /proc while it runs; null once gone. */
   peakRssKb(): number | null;
-  /** Counts of log messages (`msg`) seen on stdout. */
-  readonly messages: ReadonlyMap<string, number>;
+  /** CPU time used so far (user + system, seconds), read from /proc while it runs; null once gone. */
+  cpuSeconds(): number | null;
   /** The last lines of its output, for failure messages. */
   tail(): string;
 }
@@ -44,7 +46,6 @@ export function spawnWorker(name: string, env: Record<string, string>): WorkerPr
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start worker ${name}`);
   const lines: string[] = [];
-  const messages = new Map<string, number>();
   let alive = true;
   let markReady: () => void = () => undefined;
   let failReady: (err: Error) => void = () => undefined;
@@ -64,13 +65,10 @@ export function spawnWorker(name: string, env: Record<string, string>): WorkerPr
       partial = parts.pop() ?? '';
       for (const line of parts) {
         keep(line);
-        if (!parse || !line.startsWith('{')) continue;
+        // Only the start line is parsed: a busy worker writes thousands of lines the caller pays for.
+        if (!parse || !line.includes('"worker started"')) continue;
         try {
-          const msg = (JSON.parse(line) as { msg?: unknown }).msg;
-          if (typeof msg === 'string') {
-            messages.set(msg, (messages.get(msg) ?? 0) + 1);
-            if (msg === 'worker started') markReady();
-          }
+          if ((JSON.parse(line) as { msg?: unknown }).msg === 'worker started') markReady();
         } catch {
           // not a log line
         }
@@ -111,7 +109,17 @@ export function spawnWorker(name: string, env: Record<string, string>): WorkerPr
         return null;
       }
     },
-    messages,
+    cpuSeconds() {
+      if (!alive) return null;
+      try {
+        // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+      } catch {
+        return null;
+      }
+    },
     tail: () => lines.join('\n'),
   };
   started.add(worker);

@@ -8,6 +8,7 @@ export const idPrefixes = {
   stream: 'str',
   run: 'run',
   rejectedRecord: 'rej',
+  backfill: 'bkf',
 } as const;
 
 export type IdPrefix = (typeof idPrefixes)[keyof typeof idPrefixes];

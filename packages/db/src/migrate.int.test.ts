@@ -14,6 +14,7 @@ const expectedTables = [
   'api_keys',
   'audit_log',
   'aws_destinations',
+  'backfills',
   'rejected_records',
   'runs',
   'streams',

@@ -9,6 +9,12 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
+/** Who is acting and in which request: what a change made by a shared service function audits. */
+export interface Actor {
+  principal: Principal;
+  requestId: string;
+}
+
 /** The audit actor of a principal: `operator`, or `key:<api key id>` for a tenant key. */
 export function actorOf(principal: Principal): string {
   return principal.kind === 'operator' ? 'operator' : `key:${principal.id}`;

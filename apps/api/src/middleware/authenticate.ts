@@ -11,7 +11,8 @@ const MAX_AUTHORIZATION_LENGTH = 1024;
 // last_used_at is refreshed at most this often, so a busy key does not write on every request.
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-function clientAddress(env: unknown): string {
+/** The client address of a request served by @hono/node-server, for per-address limits. */
+export function clientAddress(env: unknown): string {
   // @hono/node-server passes the Node request as `env.incoming`; app.request() in tests passes nothing.
   const incoming = (env as { incoming?: { socket?: { remoteAddress?: unknown } } } | undefined)?.incoming;
   const address = incoming?.socket?.remoteAddress;
@@ -25,22 +26,13 @@ function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Authenticates every /v1 request by its bearer key (the operator key, or a tenant key looked up by
- * prefix and compared by SHA-256 in constant time), then rate-limits it per key. Failed attempts are
- * rate-limited per client address. Nothing about the presented key is logged or echoed.
+ * Resolves a presented key to its principal (the operator key, or an unrevoked key of an active tenant,
+ * compared by SHA-256 in constant time), refreshing the key's last use; undefined when it is not valid.
+ * Shared by the bearer middleware and the web sign-in so both accept exactly the same keys.
  */
-export function authenticate(deps: ApiDeps) {
+export function principalResolver(deps: ApiDeps): (token: string) => Promise<Principal | undefined> {
   const operatorHash = createHash('sha256').update(deps.operatorApiKey, 'utf8').digest('hex');
-  const perKey = createRateLimiter({
-    perMinute: deps.config.rateLimit.perMinute,
-    burst: deps.config.rateLimit.burst,
-  });
-  const failures = createRateLimiter({
-    perMinute: deps.config.authFailuresPerMinute,
-    burst: deps.config.authFailuresPerMinute,
-  });
-
-  async function principalFor(token: string): Promise<Principal | undefined> {
+  return async (token: string): Promise<Principal | undefined> => {
     if (hashesEqual(hashApiKey(token), operatorHash)) return { kind: 'operator', id: 'operator' };
     const prefix = apiKeyPrefix(token);
     if (prefix === undefined) return undefined;
@@ -66,7 +58,25 @@ export function authenticate(deps: ApiDeps) {
         .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, stale))));
     }
     return { kind: 'tenant', id: row.id, tenantId: row.tenantId };
-  }
+  };
+}
+
+/**
+ * Authenticates every /v1 request by its bearer key (the operator key, or a tenant key looked up by
+ * prefix and compared by SHA-256 in constant time), then rate-limits it per key. Failed attempts are
+ * rate-limited per client address. Nothing about the presented key is logged or echoed.
+ */
+export function authenticate(deps: ApiDeps) {
+  const perKey = createRateLimiter({
+    perMinute: deps.config.rateLimit.perMinute,
+    burst: deps.config.rateLimit.burst,
+  });
+  const failures = createRateLimiter({
+    perMinute: deps.config.authFailuresPerMinute,
+    burst: deps.config.authFailuresPerMinute,
+  });
+
+  const principalFor = principalResolver(deps);
 
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));

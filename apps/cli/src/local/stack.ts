@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type ApiServer, parseEnv, startApiServer } from '@vsh/api';
 import { createDb, type DbHandle, migrate } from '@vsh/db';
@@ -15,8 +14,8 @@ import {
 } from '@vsh/testkit';
 import { parseWorkerEnv, type RunningWorker, startWorker } from '@vsh/worker';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { deployCustomerRole } from './customer.ts';
+import { type LocalState, loadState, saveState } from './state.ts';
 
 /** moto's default account plays Data443's; the demo customer has its own. */
 export const LOCAL_DATA443_ACCOUNT_ID = '123456789012';
@@ -24,14 +23,6 @@ export const DEMO_ACCOUNT_ID = '210987654321';
 export const DEMO_REGION = 'us-east-1';
 const DEMO_AGENTS = ['agt-support-bot', 'agt-sql-copilot', 'agt-devops'];
 const STATIC_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-
-const localStateSchema = z.object({
-  masterKey: z.string(),
-  operatorKey: z.string(),
-  vaikoraKey: z.string(),
-  demo: z.object({ tenantId: z.string(), tenantApiKey: z.string(), destinationId: z.string() }).optional(),
-});
-type LocalState = z.infer<typeof localStateSchema>;
 
 export interface LocalStack {
   readonly apiUrl: string;
@@ -56,28 +47,6 @@ export interface LocalStackOptions {
   readonly logger: Logger;
   /** Progress lines for a person. */
   readonly say: (line: string) => void;
-}
-
-/** Keys this machine's local stack keeps between runs (never used outside local mode). */
-function loadState(dataDir: string): LocalState {
-  const file = join(dataDir, 'local-state.json');
-  if (existsSync(file)) {
-    const parsed = localStateSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (parsed.success) return parsed.data;
-  }
-  const state: LocalState = {
-    masterKey: randomBytes(32).toString('base64'),
-    operatorKey: `vsh_op_${randomBytes(24).toString('base64url')}`,
-    vaikoraKey: `vk_test_demo_${randomBytes(12).toString('hex')}`,
-  };
-  saveState(dataDir, state);
-  return state;
-}
-
-function saveState(dataDir: string, state: LocalState): void {
-  const file = join(dataDir, 'local-state.json');
-  writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
 }
 
 /**
@@ -146,6 +115,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       onRunNow: () => worker?.wake(),
     });
     stops.push(() => api.close());
+    // The operator commands (`connector tenants`, `backfill`, ...) find this stack through the state file.
+    state.apiUrl = api.url;
+    saveState(dataDir, state);
 
     const workerEnv = parseWorkerEnv({
       WORKER_MODE: 'in-process',

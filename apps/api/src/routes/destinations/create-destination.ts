@@ -9,10 +9,10 @@ import {
   ROLE_NAME_PREFIX,
   SUPPORTED_PARTITIONS,
 } from '@vsh/customer-role';
-import { type AwsDestination, awsDestinations, pgErrorCodes, pgErrorOf } from '@vsh/db';
+import { type AwsDestination, awsDestinations, pgErrorCodes, pgErrorOf, type Tenant } from '@vsh/db';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { ApiError } from '../../errors.ts';
-import { audit } from '../../lib/audit.ts';
+import { type Actor, audit } from '../../lib/audit.ts';
 import { requireActive } from '../../middleware/authorize.ts';
 import { defineRoute, tenantIdParam } from '../../openapi.ts';
 import {
@@ -23,7 +23,8 @@ import {
   toDestination,
 } from './shared.ts';
 
-const bodySchema = z
+/** The body of a destination registration (also what the onboarding page's form is parsed with). */
+export const bodySchema = z
   .strictObject({
     accountId: z.string().regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id'),
     regions: z
@@ -71,65 +72,79 @@ export function newExternalId(): string {
   return id;
 }
 
+/** Registers an AWS account for a tenant (shared by the route and the onboarding page); returns the new row. */
+export async function registerDestination(
+  deps: ApiDeps,
+  actor: Actor,
+  tenant: Tenant,
+  body: z.infer<typeof bodySchema>,
+): Promise<AwsDestination> {
+  requireActive(tenant);
+  const partitions = new Set(body.regions.map(partitionOfRegion));
+  const [partition] = partitions;
+  if (partitions.size !== 1 || partition === undefined) {
+    throw new ApiError(
+      'PARTITION_MISMATCH',
+      'body.regions: all regions of a destination must be in one partition',
+    );
+  }
+  if (body.partition !== undefined && body.partition !== partition) {
+    throw new ApiError('PARTITION_MISMATCH', `body.partition: the regions are in partition ${partition}`);
+  }
+  const roleName = body.roleName ?? DEFAULT_ROLE_NAME;
+  if (!isCustomerRoleName(roleName)) {
+    throw new ApiError(
+      'ROLE_NAME_NOT_ALLOWED',
+      `body.roleName: must start with ${ROLE_NAME_PREFIX} and use only IAM name characters (Data443's worker may assume only those roles)`,
+    );
+  }
+  let row: AwsDestination | undefined;
+  try {
+    row = await deps.db.transaction(async (tx) => {
+      const [inserted] = await tx
+        .insert(awsDestinations)
+        .values({
+          tenantId: tenant.id,
+          accountId: body.accountId,
+          regions: body.regions,
+          roleName,
+          externalId: newExternalId(),
+        })
+        .returning();
+      if (inserted === undefined) throw new Error('insert into aws_destinations returned no row');
+      await audit(tx, actor.principal, actor.requestId, {
+        tenantId: tenant.id,
+        action: 'destination.created',
+        target: inserted.id,
+        details: { accountId: inserted.accountId, regions: inserted.regions, roleName },
+      });
+      return inserted;
+    });
+  } catch (err) {
+    const pg = pgErrorOf(err);
+    if (
+      pg?.code === pgErrorCodes.uniqueViolation &&
+      pg.constraint === 'aws_destinations_tenant_account_unique'
+    ) {
+      throw new ApiError(
+        'CONFLICT',
+        `a destination for account ${body.accountId} already exists; delete it first`,
+      );
+    }
+    throw err;
+  }
+  return row;
+}
+
 /** The handler of POST /v1/tenants/{tenantId}/destinations, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
-    const tenant = c.get('tenant');
-    requireActive(tenant);
-    const body = c.req.valid('json');
-    const partitions = new Set(body.regions.map(partitionOfRegion));
-    const [partition] = partitions;
-    if (partitions.size !== 1 || partition === undefined) {
-      throw new ApiError(
-        'PARTITION_MISMATCH',
-        'body.regions: all regions of a destination must be in one partition',
-      );
-    }
-    if (body.partition !== undefined && body.partition !== partition) {
-      throw new ApiError('PARTITION_MISMATCH', `body.partition: the regions are in partition ${partition}`);
-    }
-    const roleName = body.roleName ?? DEFAULT_ROLE_NAME;
-    if (!isCustomerRoleName(roleName)) {
-      throw new ApiError(
-        'ROLE_NAME_NOT_ALLOWED',
-        `body.roleName: must start with ${ROLE_NAME_PREFIX} and use only IAM name characters (Data443's worker may assume only those roles)`,
-      );
-    }
-    let row: AwsDestination | undefined;
-    try {
-      row = await deps.db.transaction(async (tx) => {
-        const [inserted] = await tx
-          .insert(awsDestinations)
-          .values({
-            tenantId: tenant.id,
-            accountId: body.accountId,
-            regions: body.regions,
-            roleName,
-            externalId: newExternalId(),
-          })
-          .returning();
-        if (inserted === undefined) throw new Error('insert into aws_destinations returned no row');
-        await audit(tx, c.get('principal'), c.get('requestId'), {
-          tenantId: tenant.id,
-          action: 'destination.created',
-          target: inserted.id,
-          details: { accountId: inserted.accountId, regions: inserted.regions, roleName },
-        });
-        return inserted;
-      });
-    } catch (err) {
-      const pg = pgErrorOf(err);
-      if (
-        pg?.code === pgErrorCodes.uniqueViolation &&
-        pg.constraint === 'aws_destinations_tenant_account_unique'
-      ) {
-        throw new ApiError(
-          'CONFLICT',
-          `a destination for account ${body.accountId} already exists; delete it first`,
-        );
-      }
-      throw err;
-    }
+    const row = await registerDestination(
+      deps,
+      { principal: c.get('principal'), requestId: c.get('requestId') },
+      c.get('tenant'),
+      c.req.valid('json'),
+    );
     return c.json({ destination: toDestination(row), onboarding: onboardingOf(deps.config, row) }, 201);
   };
 }

@@ -8,6 +8,7 @@ import {
   runStatuses,
   runs,
   streams,
+  type Tenant,
   tenantSchedules,
   tenantStates,
   vaikoraSettings,
@@ -124,114 +125,113 @@ function destinationActivity(windowRuns: WindowRun[], destinationId: string) {
 
 const asInt = (value: string | number | null | undefined): number => Number(value ?? 0);
 
+/** A tenant's ingestion status, as GET /status answers it (shared by the route and the status page). */
+export async function tenantStatus(deps: ApiDeps, tenant: Tenant): Promise<z.infer<typeof statusSchema>> {
+  const since = new Date(deps.clock().getTime() - WINDOW_HOURS * 3_600_000);
+  const [
+    [schedule],
+    [vaikora],
+    [lastRun],
+    [lastFinished],
+    [totals],
+    destinations,
+    streamCounts,
+    rejectedCounts,
+    windowRuns,
+  ] = await Promise.all([
+    deps.db.select().from(tenantSchedules).where(eq(tenantSchedules.tenantId, tenant.id)).limit(1),
+    deps.db
+      .select({ verifiedAt: vaikoraSettings.verifiedAt, lastError: vaikoraSettings.lastError })
+      .from(vaikoraSettings)
+      .where(eq(vaikoraSettings.tenantId, tenant.id))
+      .limit(1),
+    deps.db.select().from(runs).where(eq(runs.tenantId, tenant.id)).orderBy(desc(runs.startedAt)).limit(1),
+    deps.db
+      .select({ lagSeconds: runs.lagSeconds })
+      .from(runs)
+      .where(and(eq(runs.tenantId, tenant.id), sql`${runs.finishedAt} is not null`))
+      .orderBy(desc(runs.finishedAt))
+      .limit(1),
+    deps.db
+      .select({
+        runs: count(),
+        failedRuns: sum(sql`case when ${runs.status} = 'failed' then 1 else 0 end`),
+        imported: sum(runs.findingsImported),
+        rejected: sum(runs.recordsRejected),
+        skipped: sum(runs.actionsSkipped),
+      })
+      .from(runs)
+      .where(and(eq(runs.tenantId, tenant.id), gte(runs.startedAt, since))),
+    deps.db
+      .select()
+      .from(awsDestinations)
+      .where(eq(awsDestinations.tenantId, tenant.id))
+      .orderBy(asc(awsDestinations.id)),
+    deps.db
+      .select({ destinationId: streams.destinationId, n: count() })
+      .from(streams)
+      .where(and(eq(streams.tenantId, tenant.id), eq(streams.enabled, true)))
+      .groupBy(streams.destinationId),
+    deps.db
+      .select({ destinationId: rejectedRecords.destinationId, n: count() })
+      .from(rejectedRecords)
+      .where(and(eq(rejectedRecords.tenantId, tenant.id), gte(rejectedRecords.createdAt, since)))
+      .groupBy(rejectedRecords.destinationId),
+    deps.db
+      .select({
+        id: runs.id,
+        status: runs.status,
+        startedAt: runs.startedAt,
+        destinationStats: runs.destinationStats,
+      })
+      .from(runs)
+      .where(and(eq(runs.tenantId, tenant.id), gte(runs.startedAt, since)))
+      .orderBy(desc(runs.startedAt))
+      .limit(MAX_WINDOW_RUNS),
+  ]);
+  return {
+    tenantId: tenant.id,
+    state: tenant.state,
+    windowHours: WINDOW_HOURS,
+    schedule:
+      schedule === undefined
+        ? null
+        : {
+            nextRunAt: iso(schedule.nextRunAt),
+            runRequestedAt: iso(schedule.runRequestedAt),
+            lastRunStartedAt: iso(schedule.lastRunStartedAt),
+            lastRunFinishedAt: iso(schedule.lastRunFinishedAt),
+          },
+    vaikora: {
+      configured: vaikora !== undefined,
+      verifiedAt: iso(vaikora?.verifiedAt ?? null),
+      lastError: vaikora?.lastError ?? null,
+    },
+    lastRun: lastRun === undefined ? null : toRun(lastRun),
+    cursorLagSeconds: lastFinished?.lagSeconds ?? null,
+    counts: {
+      runs: asInt(totals?.runs),
+      failedRuns: asInt(totals?.failedRuns),
+      imported: asInt(totals?.imported),
+      rejected: asInt(totals?.rejected),
+      skipped: asInt(totals?.skipped),
+    },
+    destinations: destinations.map((row) => ({
+      id: row.id,
+      accountId: row.accountId,
+      regions: row.regions,
+      state: row.state,
+      lastVerifiedAt: iso(row.lastVerifiedAt),
+      lastError: row.lastError,
+      consecutiveFailures: row.consecutiveFailures,
+      streams: streamCounts.find((s) => s.destinationId === row.id)?.n ?? 0,
+      ...destinationActivity(windowRuns, row.id),
+      rejectedRecords: rejectedCounts.find((r) => r.destinationId === row.id)?.n ?? 0,
+    })),
+  };
+}
+
 /** The handler of GET /v1/tenants/{tenantId}/status, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
-  return async (c) => {
-    const tenant = c.get('tenant');
-    const since = new Date(deps.clock().getTime() - WINDOW_HOURS * 3_600_000);
-    const [
-      [schedule],
-      [vaikora],
-      [lastRun],
-      [lastFinished],
-      [totals],
-      destinations,
-      streamCounts,
-      rejectedCounts,
-      windowRuns,
-    ] = await Promise.all([
-      deps.db.select().from(tenantSchedules).where(eq(tenantSchedules.tenantId, tenant.id)).limit(1),
-      deps.db
-        .select({ verifiedAt: vaikoraSettings.verifiedAt, lastError: vaikoraSettings.lastError })
-        .from(vaikoraSettings)
-        .where(eq(vaikoraSettings.tenantId, tenant.id))
-        .limit(1),
-      deps.db.select().from(runs).where(eq(runs.tenantId, tenant.id)).orderBy(desc(runs.startedAt)).limit(1),
-      deps.db
-        .select({ lagSeconds: runs.lagSeconds })
-        .from(runs)
-        .where(and(eq(runs.tenantId, tenant.id), sql`${runs.finishedAt} is not null`))
-        .orderBy(desc(runs.finishedAt))
-        .limit(1),
-      deps.db
-        .select({
-          runs: count(),
-          failedRuns: sum(sql`case when ${runs.status} = 'failed' then 1 else 0 end`),
-          imported: sum(runs.findingsImported),
-          rejected: sum(runs.recordsRejected),
-          skipped: sum(runs.actionsSkipped),
-        })
-        .from(runs)
-        .where(and(eq(runs.tenantId, tenant.id), gte(runs.startedAt, since))),
-      deps.db
-        .select()
-        .from(awsDestinations)
-        .where(eq(awsDestinations.tenantId, tenant.id))
-        .orderBy(asc(awsDestinations.id)),
-      deps.db
-        .select({ destinationId: streams.destinationId, n: count() })
-        .from(streams)
-        .where(and(eq(streams.tenantId, tenant.id), eq(streams.enabled, true)))
-        .groupBy(streams.destinationId),
-      deps.db
-        .select({ destinationId: rejectedRecords.destinationId, n: count() })
-        .from(rejectedRecords)
-        .where(and(eq(rejectedRecords.tenantId, tenant.id), gte(rejectedRecords.createdAt, since)))
-        .groupBy(rejectedRecords.destinationId),
-      deps.db
-        .select({
-          id: runs.id,
-          status: runs.status,
-          startedAt: runs.startedAt,
-          destinationStats: runs.destinationStats,
-        })
-        .from(runs)
-        .where(and(eq(runs.tenantId, tenant.id), gte(runs.startedAt, since)))
-        .orderBy(desc(runs.startedAt))
-        .limit(MAX_WINDOW_RUNS),
-    ]);
-    return c.json(
-      {
-        tenantId: tenant.id,
-        state: tenant.state,
-        windowHours: WINDOW_HOURS,
-        schedule:
-          schedule === undefined
-            ? null
-            : {
-                nextRunAt: iso(schedule.nextRunAt),
-                runRequestedAt: iso(schedule.runRequestedAt),
-                lastRunStartedAt: iso(schedule.lastRunStartedAt),
-                lastRunFinishedAt: iso(schedule.lastRunFinishedAt),
-              },
-        vaikora: {
-          configured: vaikora !== undefined,
-          verifiedAt: iso(vaikora?.verifiedAt ?? null),
-          lastError: vaikora?.lastError ?? null,
-        },
-        lastRun: lastRun === undefined ? null : toRun(lastRun),
-        cursorLagSeconds: lastFinished?.lagSeconds ?? null,
-        counts: {
-          runs: asInt(totals?.runs),
-          failedRuns: asInt(totals?.failedRuns),
-          imported: asInt(totals?.imported),
-          rejected: asInt(totals?.rejected),
-          skipped: asInt(totals?.skipped),
-        },
-        destinations: destinations.map((row) => ({
-          id: row.id,
-          accountId: row.accountId,
-          regions: row.regions,
-          state: row.state,
-          lastVerifiedAt: iso(row.lastVerifiedAt),
-          lastError: row.lastError,
-          consecutiveFailures: row.consecutiveFailures,
-          streams: streamCounts.find((s) => s.destinationId === row.id)?.n ?? 0,
-          ...destinationActivity(windowRuns, row.id),
-          rejectedRecords: rejectedCounts.find((r) => r.destinationId === row.id)?.n ?? 0,
-        })),
-      },
-      200,
-    );
-  };
+  return async (c) => c.json(await tenantStatus(deps, c.get('tenant')), 200);
 }

@@ -1,0 +1,34 @@
+import { type RouteHandler, z } from '@hono/zod-openapi';
+import { backfills } from '@vsh/db';
+import { and, eq } from 'drizzle-orm';
+import type { ApiDeps, AppEnv } from '../../deps.ts';
+import { ApiError } from '../../errors.ts';
+import { defineRoute, tenantIdParam } from '../../openapi.ts';
+import { backfillIdParam, backfillSchema, toBackfill } from './shared.ts';
+
+/** GET /v1/tenants/{tenantId}/backfills/{backfillId}: its schemas, access and documented answers. */
+export const route = defineRoute('operator', {
+  method: 'get',
+  path: '/tenants/{tenantId}/backfills/{backfillId}',
+  tags: ['backfills'],
+  summary: "A backfill's state and progress",
+  request: { params: z.object({ tenantId: tenantIdParam, backfillId: backfillIdParam }) },
+  responses: {
+    200: { description: 'The backfill.', content: { 'application/json': { schema: backfillSchema } } },
+  },
+});
+
+/** The handler of GET /v1/tenants/{tenantId}/backfills/{backfillId}, bound to the app's dependencies. */
+export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
+  return async (c) => {
+    const tenant = c.get('tenant');
+    const { backfillId } = c.req.valid('param');
+    const [row] = await deps.db
+      .select()
+      .from(backfills)
+      .where(and(eq(backfills.id, backfillId), eq(backfills.tenantId, tenant.id)))
+      .limit(1);
+    if (row === undefined) throw new ApiError('NOT_FOUND', 'backfill not found');
+    return c.json(toBackfill(row), 200);
+  };
+}

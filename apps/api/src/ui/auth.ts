@@ -1,0 +1,197 @@
+import type { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { createMiddleware } from 'hono/factory';
+import { html } from 'hono/html';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { createRateLimiter } from '../lib/rate-limit.ts';
+import { clientAddress, principalResolver } from '../middleware/authenticate.ts';
+import { field, render, type UiContext, type UiEnv } from './context.ts';
+import { findTenant, principalStillValid } from './data.ts';
+import { randomToken, type SessionStore, tokensEqual } from './session.ts';
+
+const MAX_KEY_LENGTH = 1024;
+const KEY_CHARACTERS = /^[\x21-\x7e]+$/;
+const LOGIN_COOKIE_MAX_AGE_S = 30 * 60;
+
+/** Cookie names and attributes: `__Host-` and Secure in production; plain names over local http. */
+export function cookieNames(mode: ApiDeps['config']['mode']) {
+  const secure = mode === 'production';
+  return {
+    session: secure ? '__Host-vsh_session' : 'vsh_session',
+    login: secure ? '__Host-vsh_login' : 'vsh_login',
+    options: { httpOnly: true, sameSite: 'Strict', secure, path: '/' } as const,
+  };
+}
+
+/** Where a signed-in principal lands. */
+function homeOf(c: UiContext): string {
+  return c.get('session')?.principal.kind === 'operator' ? '/ui/operator' : '/ui/status';
+}
+
+/** A local /ui path to return to after sign-in; anything else (other hosts, `//`, `/\`) goes home. */
+function safeNext(next: string | undefined): string | undefined {
+  if (next === undefined || next.length > 500) return undefined;
+  return /^\/ui(?:\/[A-Za-z0-9/_-]*)?(?:\?[A-Za-z0-9=&_%.-]*)?$/.test(next) ? next : undefined;
+}
+
+/**
+ * Loads the session named by the cookie and re-checks its principal on every request (a revoked key or
+ * an offboarded tenant ends the session at once). Pages other than sign-in then require one.
+ */
+export function sessionMiddleware(deps: ApiDeps, store: SessionStore) {
+  const names = cookieNames(deps.config.mode);
+  return createMiddleware<UiEnv>(async (c, next) => {
+    let session = store.get(getCookie(c, names.session), deps.clock().getTime());
+    if (session !== undefined && !(await principalStillValid(deps.db, session.principal))) {
+      store.delete(session.id);
+      session = undefined;
+    }
+    c.set('session', session);
+    if (session !== undefined) {
+      c.set('principal', session.principal);
+      if (session.principal.kind === 'tenant') {
+        c.set('ownTenant', await findTenant(deps.db, session.principal.tenantId));
+      }
+    }
+    const path = c.req.path;
+    const open = path === '/ui/login' || path === '/ui/login/';
+    if (session === undefined && !open) {
+      if (c.req.method === 'GET') {
+        const next = safeNext(`${path}${new URL(c.req.url).search}`);
+        return c.redirect(
+          next === undefined ? '/ui/login' : `/ui/login?next=${encodeURIComponent(next)}`,
+          303,
+        );
+      }
+      throw new ApiError('UNAUTHORIZED', 'your session has ended; sign in again');
+    }
+    await next();
+  });
+}
+
+/** Refuses every POST of a signed-in page whose form does not carry the session's CSRF token. */
+export function csrfMiddleware() {
+  return createMiddleware<UiEnv>(async (c, next) => {
+    const session = c.get('session');
+    if (c.req.method === 'POST' && session !== undefined && !c.req.path.startsWith('/ui/login')) {
+      const form = await c.req.parseBody();
+      if (!tokensEqual(field(form, 'csrf', 200), session.csrfToken)) {
+        throw new ApiError(
+          'FORBIDDEN',
+          'the form has expired or did not come from this site; reload the page and try again',
+        );
+      }
+    }
+    await next();
+  });
+}
+
+function loginPage(o: { token: string; next: string | undefined; error?: string; info?: string }) {
+  return html`<div class="login">
+<h1>Sign in</h1>
+<p class="lede">Paste your tenant API key (it starts with <code>vsh_</code>) or the operator key. The key is checked once and never stored in your browser.</p>
+${o.info === undefined ? '' : html`<p class="alert info" role="status">${o.info}</p>`}
+${o.error === undefined ? '' : html`<p class="alert bad" role="alert" id="key-error">${o.error}</p>`}
+<div class="card">
+<form class="stack" method="post" action="/ui/login">
+  <input type="hidden" name="csrf" value="${o.token}">
+  ${o.next === undefined ? '' : html`<input type="hidden" name="next" value="${o.next}">`}
+  <div>
+    <label for="key">API key</label>
+    <input id="key" name="key" type="password" autocomplete="off" spellcheck="false" required
+      ${o.error === undefined ? '' : html`aria-invalid="true" aria-describedby="key-error"`}>
+  </div>
+  <div><button type="submit">Sign in</button></div>
+</form>
+</div>
+</div>`;
+}
+
+/** GET/POST /ui/login and /ui/logout, with a per-address limit on failed sign-ins like the API's. */
+export function registerAuthRoutes(ui: Hono<UiEnv>, deps: ApiDeps, store: SessionStore): void {
+  const names = cookieNames(deps.config.mode);
+  const principalFor = principalResolver(deps);
+  const failures = createRateLimiter({
+    perMinute: deps.config.authFailuresPerMinute,
+    burst: deps.config.authFailuresPerMinute,
+  });
+
+  const showLogin = (
+    c: UiContext,
+    o: { error?: string; info?: string; status?: 200 | 401 | 403 | 429; next?: string | undefined },
+  ) => {
+    // Sign-in has no session yet, so its CSRF token is a double-submit cookie (SameSite=Strict as well).
+    const token = randomToken();
+    setCookie(c, names.login, token, { ...names.options, maxAge: LOGIN_COOKIE_MAX_AGE_S });
+    const next = safeNext(o.next ?? c.req.query('next') ?? undefined);
+    return render(c, {
+      title: 'Sign in',
+      active: 'none',
+      status: o.status ?? 200,
+      body: loginPage({ ...o, token, next }),
+    });
+  };
+
+  ui.get('/login', (c) => {
+    if (c.get('session') !== undefined) return c.redirect(homeOf(c), 303);
+    return showLogin(c, c.req.query('signedOut') === '1' ? { info: 'You are signed out.' } : {});
+  });
+
+  ui.post('/login', async (c) => {
+    const form = await c.req.parseBody();
+    const next = safeNext(field(form, 'next', 600) || undefined);
+    if (!tokensEqual(field(form, 'csrf', 200), getCookie(c, names.login))) {
+      return showLogin(c, { error: 'The sign-in form expired. Please try again.', status: 403, next });
+    }
+    const key = field(form, 'key', MAX_KEY_LENGTH + 1).trim();
+    const principal =
+      key.length > 0 && key.length <= MAX_KEY_LENGTH && KEY_CHARACTERS.test(key)
+        ? await principalFor(key)
+        : undefined;
+    if (principal === undefined) {
+      const limited = failures.take(clientAddress(c.env), deps.clock().getTime());
+      if (!limited.ok) {
+        c.header('Retry-After', String(limited.retryAfterSeconds));
+        return showLogin(c, {
+          error: 'Too many failed attempts. Wait a minute and try again.',
+          status: 429,
+          next,
+        });
+      }
+      return showLogin(c, {
+        error: 'That key is not valid. Check that you pasted all of it.',
+        status: 401,
+        next,
+      });
+    }
+    store.delete(getCookie(c, names.session));
+    const session = store.create(principal, deps.clock().getTime());
+    setCookie(c, names.session, session.id, names.options);
+    deleteCookie(c, names.login, { path: '/', secure: names.options.secure });
+    return c.redirect(next ?? (principal.kind === 'operator' ? '/ui/operator' : '/ui/status'), 303);
+  });
+
+  ui.get('/logout', (c) => {
+    const session = c.get('session');
+    if (session === undefined) return c.redirect('/ui/login', 303);
+    return render(c, {
+      title: 'Sign out',
+      active: 'none',
+      body: html`<h1>Sign out</h1>
+<div class="card"><form method="post" action="/ui/logout">
+<input type="hidden" name="csrf" value="${session.csrfToken}">
+<p>End this session on this browser?</p>
+<button type="submit">Sign out</button>
+</form></div>`,
+    });
+  });
+
+  ui.post('/logout', (c) => {
+    store.delete(c.get('session')?.id);
+    deleteCookie(c, names.session, { path: '/', secure: names.options.secure });
+    return c.redirect('/ui/login?signedOut=1', 303);
+  });
+
+  ui.get('/', (c) => c.redirect(homeOf(c), 303));
+}

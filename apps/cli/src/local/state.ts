@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+const localStateSchema = z.object({
+  masterKey: z.string(),
+  operatorKey: z.string(),
+  vaikoraKey: z.string(),
+  /** Where the local stack's API listens; written by every `connector start`, read by the operator commands. */
+  apiUrl: z.string().optional(),
+  demo: z.object({ tenantId: z.string(), tenantApiKey: z.string(), destinationId: z.string() }).optional(),
+});
+export type LocalState = z.infer<typeof localStateSchema>;
+
+/** The state file of a data folder. */
+export function localStateFile(dataDir: string): string {
+  return join(dataDir, 'local-state.json');
+}
+
+/** This machine's local stack state, or undefined when there is none (or it is unreadable). */
+export function readLocalState(dataDir: string): LocalState | undefined {
+  const file = localStateFile(dataDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    const parsed = localStateSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keys this machine's local stack keeps between runs (never used outside local mode). */
+export function loadState(dataDir: string): LocalState {
+  const existing = readLocalState(dataDir);
+  if (existing !== undefined) return existing;
+  const state: LocalState = {
+    masterKey: randomBytes(32).toString('base64'),
+    operatorKey: `vsh_op_${randomBytes(24).toString('base64url')}`,
+    vaikoraKey: `vk_test_demo_${randomBytes(12).toString('hex')}`,
+  };
+  saveState(dataDir, state);
+  return state;
+}
+
+/** Writes the state file, readable by its owner only (it holds the operator key). */
+export function saveState(dataDir: string, state: LocalState): void {
+  const file = localStateFile(dataDir);
+  writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}

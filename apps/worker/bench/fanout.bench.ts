@@ -1,0 +1,369 @@
+// Fan-out benchmark: worker processes on the SQS path (moto SQS through the fault proxy), with
+// simulated latency on every call a tenant run makes: Vaikora (simulator latencyMs), STS and Security
+// Hub (AWS fault proxy), DynamoDB (a fault proxy in front of DynamoDB Local). PostgreSQL and SQS get
+// none. STS is answered by a constant-time stand-in between the proxy and moto (sts-stand-in.ts: moto's
+// STS is O(n) per call in the number of roles assumed). Prints:
+//  1. the speed-up of 4 consumer processes over 1 on the same workload (two sets of tenants of the
+//     same shape, so that neither phase finds the other's cursors);
+//  2. the time of one cycle over 5,000 tenants (rows seeded with bulk inserts) against its
+//     latency-bound minimum, computed from the configured latencies, the calls per tenant counted in
+//     the same run, and the number of runs in flight;
+//  3. peak RSS (VmHWM) and CPU time of the worker processes.
+// Run: pnpm bench:fanout. Stops by itself: a deadline reports how far the cycle got, kills the
+// workers and stops every server.
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { rowsOf, runs, tenantSchedules } from '@vsh/db';
+import { testAwsConfig } from '@vsh/testkit';
+import { and, count, gte, inArray, isNotNull, sql } from 'drizzle-orm';
+import { pino } from 'pino';
+import { dispatchDueTenants } from '../src/sqs.ts';
+import { createDbTenantStore } from '../src/tenant-store.ts';
+import { type Harness, type SeededTenant, startHarness, type TenantSpec } from '../test/harness.ts';
+import { killAllWorkers, spawnWorker, type WorkerProcess } from '../test/processes.ts';
+import { startStsStandIn } from './sts-stand-in.ts';
+
+const CYCLE_TENANTS = 5000;
+const SPEEDUP_TENANTS = 80;
+const ACTIONS_PER_TENANT = 12;
+/** Runs in flight per consumer process (WORKER_CONCURRENCY), in every phase. */
+const CONCURRENCY = 4;
+const PROCESSES = 4;
+/** Latency on every call of the 5,000-tenant cycle. */
+const LATENCY_MS = { vaikora: 50, sts: 50, securityHub: 50, dynamodb: 10 } as const;
+/**
+ * Latency of the speed-up workload: distant services, so that one process is bound by waiting and not
+ * by this machine's CPU, which the emulators (moto, DynamoDB Local, the proxies) mostly take.
+ */
+const SPEEDUP_LATENCY_MS = { vaikora: 200, sts: 200, securityHub: 200, dynamodb: 20 } as const;
+/**
+ * Tenants dispatched but not yet finished, at most: the dispatcher keeps the queue this short because
+ * moto's SQS scans the whole queue on every receive and delete (O(queue length) per call).
+ */
+const QUEUE_WINDOW = 8 * PROCESSES * CONCURRENCY;
+const DEADLINE_MS = 400_000;
+
+type Service = keyof typeof LATENCY_MS;
+type Latency = Record<Service, number>;
+const SERVICES = Object.keys(LATENCY_MS) as Service[];
+
+interface PhaseResult {
+  readonly seconds: number;
+  readonly latency: Latency;
+  readonly tenants: number;
+  readonly finished: number;
+  readonly processes: number;
+  readonly ok: number;
+  readonly callsPerTenant: Record<Service, number>;
+  readonly runSecondsP50: number;
+  readonly runSecondsP95: number;
+  readonly cpuSecondsPerRun: number;
+  readonly serviceCpuPerRun: Record<'moto' | 'dynamodbLocal' | 'proxiesAndSimulator', number>;
+}
+
+let harness: Harness | undefined;
+
+/** CPU seconds used so far by this process's children whose command line matches, from /proc. */
+function childCpuSeconds(match: RegExp): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== process.pid) continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (match.test(cmdline)) total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // the process went away
+    }
+  }
+  return total;
+}
+
+/** CPU seconds of the services the runs use (not the workers): moto, DynamoDB Local, this process. */
+function serviceCpu(): Record<'moto' | 'dynamodbLocal' | 'proxiesAndSimulator', number> {
+  const own = process.cpuUsage();
+  return {
+    moto: childCpuSeconds(/moto_server/),
+    dynamodbLocal: childCpuSeconds(/DynamoDBLocal\.jar/),
+    proxiesAndSimulator: (own.user + own.system) / 1e6,
+  };
+}
+let progress: { phase: string; done: number; of: number; startedMs: number } | undefined;
+
+async function run(): Promise<boolean> {
+  const t0 = performance.now();
+  const load0 = loadavg()[0] ?? 0;
+  const h = await startHarness({
+    requireEnabledHub: false,
+    dynamoProxy: true,
+    awsUpstream: startStsStandIn,
+    sim: { seed: 5000, burstRate: 0.1, aliasRate: 0.1 },
+  });
+  harness = h;
+  const sqs = new SQSClient(testAwsConfig(h.proxy.endpoint));
+  const scheduler = createDbTenantStore({
+    db: h.database.db,
+    secrets: h.secrets,
+    logger: pino({ level: 'silent' }),
+  });
+
+  const total = CYCLE_TENANTS + 2 * SPEEDUP_TENANTS;
+  const specs: TenantSpec[] = [];
+  for (let i = 0; i < total; i++) {
+    const key = `vk_bench_${i}`;
+    h.sim.store.addTenant(key, [`agt-${i}`], ACTIONS_PER_TENANT);
+    specs.push({
+      name: `bench ${i}`,
+      accountId: String(800_000_000_000 + i),
+      region: 'us-east-1',
+      agents: [`agt-${i}`],
+      vaikoraKey: key,
+    });
+  }
+  const tenants = await h.seedTenantsBulk(specs);
+  await h.database.db.update(tenantSchedules).set({ nextRunAt: sql`now() + interval '1 day'` });
+  console.log(
+    `seeded ${total} tenants (${total * ACTIONS_PER_TENANT} actions) with bulk inserts in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  const setLatency = (latency: Latency) => {
+    h.sim.setOptions({ latencyMs: latency.vaikora });
+    h.proxy.setRules({
+      latency: [
+        { match: { service: 'securityhub' }, minMs: latency.securityHub },
+        { match: { service: 'sts' }, minMs: latency.sts },
+      ],
+    });
+    h.dynamoProxy?.setRules({ throttle: false, latency: [{ minMs: latency.dynamodb }] });
+  };
+
+  let group = 0;
+  const startWorkers = async (processes: number) => {
+    group++;
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `vsh-bench-${group}` }));
+    if (QueueUrl === undefined) throw new Error('no queue url');
+    const workers: WorkerProcess[] = [];
+    for (let i = 0; i < processes; i++) {
+      const name = `bench-${group}-${i}`;
+      const env = {
+        WORKER_ID: name,
+        WORKER_MODE: 'sqs-consumer',
+        WORK_QUEUE_URL: QueueUrl,
+        WORKER_CONCURRENCY: String(CONCURRENCY),
+      };
+      workers.push(spawnWorker(name, h.workerEnv(env)));
+    }
+    await Promise.all(workers.map((w) => w.ready));
+    return { queueUrl: QueueUrl, workers };
+  };
+  const stopWorkers = async (workers: readonly WorkerProcess[]) => {
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+  };
+
+  const phase = async (
+    name: string,
+    subset: readonly SeededTenant[],
+    latency: Latency,
+    queueUrl: string,
+    workers: readonly WorkerProcess[],
+  ): Promise<PhaseResult> => {
+    setLatency(latency);
+    const cpuBefore = workers.map((w) => w.cpuSeconds() ?? 0);
+    const servicesBefore = serviceCpu();
+    h.proxy.resetStats();
+    h.dynamoProxy?.resetStats();
+    h.sim.resetStats();
+    const ids = subset.map((t) => t.tenantId);
+    const started = new Date();
+    const t = performance.now();
+    for (let i = 0; i < ids.length; i += 1000) {
+      await h.database.db
+        .update(tenantSchedules)
+        .set({ nextRunAt: sql`now()` })
+        .where(inArray(tenantSchedules.tenantId, ids.slice(i, i + 1000)));
+    }
+    const finishedRuns = async () => {
+      const [row] = await h.database.db
+        .select({ n: count() })
+        .from(runs)
+        .where(and(gte(runs.startedAt, started), isNotNull(runs.finishedAt)));
+      return row?.n ?? 0;
+    };
+    progress = { phase: name, done: 0, of: ids.length, startedMs: t };
+    let dispatched = 0;
+    let lastReport = t;
+    for (let done = 0; done < ids.length; done = await finishedRuns()) {
+      progress.done = done;
+      const room = Math.min(QUEUE_WINDOW - (dispatched - done), ids.length - dispatched);
+      if (room > 0) {
+        dispatched += await dispatchDueTenants({
+          scheduler,
+          sqs,
+          queueUrl,
+          now: new Date(),
+          limit: room,
+          holdMs: 3_600_000,
+        });
+      }
+      if (performance.now() - lastReport > 15_000) {
+        lastReport = performance.now();
+        console.log(
+          `  ${name}: ${done}/${ids.length} runs finished after ${((lastReport - t) / 1000).toFixed(0)} s`,
+        );
+      }
+      await sleep(100);
+    }
+    const seconds = (performance.now() - t) / 1000;
+    progress = undefined;
+    const cpu = workers.reduce((sum, w, i) => sum + (w.cpuSeconds() ?? 0) - (cpuBefore[i] ?? 0), 0);
+    const servicesAfter = serviceCpu();
+    const [stats] = rowsOf<{ ok: number; p50: number; p95: number }>(
+      await h.database.db.execute(sql`
+        select count(*) filter (where status = 'ok')::int as ok,
+               percentile_cont(0.5) within group (order by extract(epoch from finished_at - started_at)) as p50,
+               percentile_cont(0.95) within group (order by extract(epoch from finished_at - started_at)) as p95
+        from ${runs} where started_at >= ${started.toISOString()}::timestamptz`),
+    );
+    const dynamoCalls = Object.values(h.dynamoProxy?.stats().operations.dynamodb ?? {}).reduce(
+      (n, s) => n + s.requests,
+      0,
+    );
+    const n = ids.length;
+    return {
+      seconds,
+      latency,
+      tenants: n,
+      finished: n,
+      processes: workers.length,
+      ok: stats?.ok ?? 0,
+      callsPerTenant: {
+        vaikora: h.sim.stats().requests / n,
+        sts: h.proxy.operationStats('sts', 'AssumeRole').requests / n,
+        securityHub: h.proxy.operationStats('securityhub', 'BatchImportFindings').requests / n,
+        dynamodb: dynamoCalls / n,
+      },
+      runSecondsP50: Number(stats?.p50 ?? 0),
+      runSecondsP95: Number(stats?.p95 ?? 0),
+      cpuSecondsPerRun: cpu / n,
+      serviceCpuPerRun: {
+        moto: (servicesAfter.moto - servicesBefore.moto) / n,
+        dynamodbLocal: (servicesAfter.dynamodbLocal - servicesBefore.dynamodbLocal) / n,
+        proxiesAndSimulator: (servicesAfter.proxiesAndSimulator - servicesBefore.proxiesAndSimulator) / n,
+      },
+    };
+  };
+
+  const first = tenants.slice(0, SPEEDUP_TENANTS);
+  const second = tenants.slice(SPEEDUP_TENANTS, 2 * SPEEDUP_TENANTS);
+  const cycleTenants = tenants.slice(2 * SPEEDUP_TENANTS);
+
+  const single = await startWorkers(1);
+  const one = await phase('1 process', first, SPEEDUP_LATENCY_MS, single.queueUrl, single.workers);
+  const rssOne = single.workers.map((w) => w.peakRssKb() ?? 0);
+  await stopWorkers(single.workers);
+  const fleet = await startWorkers(PROCESSES);
+  const four = await phase(
+    `${PROCESSES} processes`,
+    second,
+    SPEEDUP_LATENCY_MS,
+    fleet.queueUrl,
+    fleet.workers,
+  );
+  const rssFour = fleet.workers.map((w) => w.peakRssKb() ?? 0);
+  const cycle = await phase(
+    `cycle over ${CYCLE_TENANTS}`,
+    cycleTenants,
+    LATENCY_MS,
+    fleet.queueUrl,
+    fleet.workers,
+  );
+  const rssCycle = fleet.workers.map((w) => w.peakRssKb() ?? 0);
+  await stopWorkers(fleet.workers);
+
+  const latencyPerTenantMs = (p: PhaseResult): number =>
+    SERVICES.reduce((ms, s) => ms + p.callsPerTenant[s] * p.latency[s], 0);
+  const boundSeconds = (p: PhaseResult): number =>
+    Math.max(latencyPerTenantMs(p), (p.tenants * latencyPerTenantMs(p)) / (p.processes * CONCURRENCY)) / 1000;
+  const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
+  const timing = (p: PhaseResult) =>
+    `${p.seconds.toFixed(2)} s, ${(p.tenants / p.seconds).toFixed(1)} tenants/s (latency-bound minimum ${boundSeconds(p).toFixed(2)} s)`;
+  const runTimes = (p: PhaseResult) =>
+    `p50 ${(p.runSecondsP50 * 1000).toFixed(0)} ms, p95 ${(p.runSecondsP95 * 1000).toFixed(0)} ms`;
+
+  const latencyText = (l: Latency) =>
+    `Vaikora ${l.vaikora} ms, STS ${l.sts} ms, Security Hub ${l.securityHub} ms, DynamoDB ${l.dynamodb} ms (PostgreSQL, SQS none)`;
+  const rows: Array<[string, string]> = [
+    ['runs in flight per process', String(CONCURRENCY)],
+    [`speed-up (${SPEEDUP_TENANTS} tenants)`, latencyText(SPEEDUP_LATENCY_MS)],
+    ['  1 consumer process', timing(one)],
+    [`  ${PROCESSES} consumer processes`, timing(four)],
+    [
+      `  speed-up of ${PROCESSES} over 1`,
+      `${(one.seconds / four.seconds).toFixed(2)}x (latency-bound: ${(boundSeconds(one) / boundSeconds(four)).toFixed(2)}x)`,
+    ],
+    [`cycle over ${CYCLE_TENANTS} tenants`, latencyText(LATENCY_MS)],
+    ['  processes', `${PROCESSES} consumer processes (the same ones), dispatch included`],
+    ['  time of one cycle', timing(cycle)],
+    ['  cycle / latency-bound minimum', (cycle.seconds / boundSeconds(cycle)).toFixed(2)],
+    ['  calls per tenant', SERVICES.map((s) => `${s} ${cycle.callsPerTenant[s].toFixed(2)}`).join(', ')],
+    ['  latency on one tenant’s path', `${latencyPerTenantMs(cycle).toFixed(0)} ms`],
+    ['  one run', runTimes(cycle)],
+    ['  runs ok', `${cycle.ok} of ${cycle.tenants}`],
+    ['peak RSS (VmHWM) per worker process', ''],
+    [`  1 process, after ${SPEEDUP_TENANTS} tenants`, rssOne.map(mb).join(', ')],
+    [`  ${PROCESSES} processes, after ${SPEEDUP_TENANTS} tenants`, rssFour.map(mb).join(', ')],
+    [
+      `  ${PROCESSES} processes, after ${SPEEDUP_TENANTS + CYCLE_TENANTS} tenants`,
+      rssCycle.map(mb).join(', '),
+    ],
+    [
+      'worker CPU per tenant run',
+      `${(one.cpuSecondsPerRun * 1000).toFixed(1)} ms (1 process), ${(four.cpuSecondsPerRun * 1000).toFixed(1)} ms (${PROCESSES}), ${(cycle.cpuSecondsPerRun * 1000).toFixed(1)} ms (cycle)`,
+    ],
+    [
+      'other CPU per tenant run (cycle)',
+      `moto (SQS) ${(cycle.serviceCpuPerRun.moto * 1000).toFixed(1)} ms, DynamoDB Local ${(cycle.serviceCpuPerRun.dynamodbLocal * 1000).toFixed(1)} ms, fault proxies + simulator + dispatch ${(cycle.serviceCpuPerRun.proxiesAndSimulator * 1000).toFixed(1)} ms`,
+    ],
+    [
+      'machine',
+      `2 shared CPUs; 1-min load average ${load0.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`,
+    ],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  for (const [label, value] of rows) console.log(`${label.padEnd(width)}  ${value}`);
+  const ok = one.ok === SPEEDUP_TENANTS && four.ok === SPEEDUP_TENANTS && cycle.ok === CYCLE_TENANTS;
+  console.log(ok ? 'PASS: every run ok' : 'FAIL: some runs were not ok');
+  console.log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  sqs.destroy();
+  return ok;
+}
+
+async function cleanUp(): Promise<void> {
+  await killAllWorkers();
+  await harness?.close();
+}
+
+const deadline = new Promise<never>((_, reject) => {
+  setTimeout(() => {
+    const where =
+      progress === undefined
+        ? ''
+        : `; ${progress.phase}: ${progress.done}/${progress.of} runs finished in ${((performance.now() - progress.startedMs) / 1000).toFixed(0)} s`;
+    reject(new Error(`benchmark exceeded ${DEADLINE_MS / 1000} s${where}`));
+  }, DEADLINE_MS).unref();
+});
+Promise.race([run(), deadline]).then(
+  async (ok) => {
+    await cleanUp();
+    process.exit(ok ? 0 : 1);
+  },
+  async (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    await cleanUp();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import { AwsError, classifyAwsError, type SecurityHubImporter } from '@vsh/aws';
+import { type PreparedFinding, prepareAction, type Thresholds, type VaikoraAction } from '@vsh/core';
+import { VaikoraError } from '@vsh/vaikora';
+import { RUNNABLE_STATES } from './health.ts';
+import type {
+  DestinationConfig,
+  RecordedRejection,
+  RunDeps,
+  StreamConfig,
+  VaikoraConnection,
+} from './ports.ts';
+import { errorInfo, LeaseHolder } from './run-tenant.ts';
+
+/** A claimed backfill: re-send the tenant's actions with a time in `[fromMs, toMs)` (ADR 0095). */
+export interface BackfillJob {
+  readonly id: string;
+  readonly tenantId: string;
+  /** Only this destination; null: every runnable destination. */
+  readonly destinationId: string | null;
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** Names this claim; progress and the end are written only while the row still carries it. */
+  readonly claim: string;
+}
+
+/** A backfill's counters, written after every page. */
+export interface BackfillProgress {
+  readonly progressPercent: number;
+  readonly pages: number;
+  readonly actionsRead: number;
+  readonly actionsInRange: number;
+  readonly findingsImported: number;
+  readonly recordsRejected: number;
+  readonly actionsSkipped: number;
+}
+
+/** The backfill rows as the worker uses them (implemented on drizzle in backfill-store.ts). */
+export interface BackfillStore {
+  /** Claims up to `limit` queued backfills, and running ones whose worker stopped writing for `staleMs`. */
+  claimBackfills(claimPrefix: string, limit: number, staleMs: number): Promise<BackfillJob[]>;
+  /** The job of a backfill claimed elsewhere (the SQS dispatcher), or null when it is no longer running. */
+  loadClaimed(backfillId: string): Promise<BackfillJob | null>;
+  /** Puts a claimed job back in the queue (its tenant was busy). */
+  requeue(job: BackfillJob): Promise<void>;
+  progress(job: BackfillJob, progress: BackfillProgress): Promise<void>;
+  finish(
+    job: BackfillJob,
+    progress: BackfillProgress,
+    error: { code: string; message: string } | null,
+  ): Promise<void>;
+  recordRejections(tenantId: string, rejections: readonly RecordedRejection[]): Promise<void>;
+}
+
+export interface BackfillDeps extends RunDeps {
+  readonly backfills: BackfillStore;
+  /** Most pages one agent's sweep may read (a backfill reaches further back than a run). */
+  readonly maxPages?: number | undefined;
+}
+
+export type BackfillResult =
+  | { readonly kind: 'busy' }
+  | { readonly kind: 'done'; readonly progress: BackfillProgress }
+  | {
+      readonly kind: 'failed';
+      readonly progress: BackfillProgress;
+      readonly error: { code: string; message: string };
+    };
+
+interface Target {
+  readonly stream: StreamConfig;
+  readonly destination: DestinationConfig;
+  readonly importer: SecurityHubImporter;
+}
+
+/**
+ * Executes one claimed backfill: under the tenant's lease (never alongside its run), sweeps each agent
+ * down to `from`, and filters, maps, validates and imports the actions of the range with the run's own
+ * pieces. Finding ids are stable (`vaikora-{id}`), so a re-sent finding replaces itself in Security Hub;
+ * stream cursors are never read or moved. Never throws for the tenant's data; the job row says how it ended.
+ */
+export async function runBackfill(
+  job: BackfillJob,
+  deps: BackfillDeps,
+  signal?: AbortSignal,
+): Promise<BackfillResult> {
+  const owner = `${deps.workerId}#backfill#${randomUUID()}`;
+  const lease = await deps.state.acquireLease(job.tenantId, owner, deps.options.leaseTtlMs);
+  if (lease === null) return { kind: 'busy' };
+  const holder = new LeaseHolder(lease, deps, signal);
+  try {
+    return await new Backfill(job, deps, holder).execute();
+  } finally {
+    await holder.release();
+  }
+}
+
+class Backfill {
+  private readonly counts = {
+    progressPercent: 0,
+    pages: 0,
+    actionsRead: 0,
+    actionsInRange: 0,
+    findingsImported: 0,
+    recordsRejected: 0,
+    actionsSkipped: 0,
+  };
+  private error: { code: string; message: string } | null = null;
+  private readonly failedDestinations = new Set<string>();
+  private readonly nowIso: string;
+
+  constructor(
+    private readonly job: BackfillJob,
+    private readonly deps: BackfillDeps,
+    private readonly lease: LeaseHolder,
+  ) {
+    this.nowIso = new Date(deps.clock()).toISOString();
+  }
+
+  private fail(code: string, message: string): void {
+    this.error ??= { code, message: message.slice(0, 1000) };
+  }
+
+  async execute(): Promise<BackfillResult> {
+    const log = this.deps.logger.child({ tenantId: this.job.tenantId, backfillId: this.job.id });
+    log.info({ from: new Date(this.job.fromMs), to: new Date(this.job.toMs) }, 'backfill started');
+    const config = await this.deps.store.loadTenant(this.job.tenantId);
+    const targets = config === null ? [] : this.targets(config.destinations, config.streams);
+    if (config === null) this.fail('TENANT_GONE', 'the tenant is offboarded or unknown');
+    else if (config.vaikora === null)
+      this.fail(
+        config.vaikoraProblem?.code ?? 'NO_VAIKORA_SETTINGS',
+        config.vaikoraProblem?.message ?? 'the tenant has not set its Vaikora connection',
+      );
+    else if (targets.length === 0)
+      this.fail(
+        'NO_RUNNABLE_DESTINATION',
+        this.job.destinationId === null
+          ? 'no destination of the tenant is verified, active or degraded'
+          : 'the destination is not verified, active or degraded',
+      );
+    else {
+      const byAgent = new Map<string, Target[]>();
+      for (const t of targets) byAgent.set(t.stream.agentId, [...(byAgent.get(t.stream.agentId) ?? []), t]);
+      let index = 0;
+      for (const [agentId, group] of byAgent) {
+        if (this.lease.signal.aborted || this.error !== null) break;
+        await this.sweepAgent(config.vaikora, agentId, group, index, byAgent.size);
+        index++;
+      }
+      if (this.lease.signal.aborted)
+        this.fail('INTERRUPTED', 'the worker stopped before the backfill finished; run it again');
+    }
+    if (this.error === null) this.counts.progressPercent = 100;
+    await this.deps.backfills.finish(this.job, { ...this.counts }, this.error);
+    log.info({ ...this.counts, error: this.error }, 'backfill finished');
+    const progress = { ...this.counts };
+    return this.error === null ? { kind: 'done', progress } : { kind: 'failed', progress, error: this.error };
+  }
+
+  private targets(destinations: readonly DestinationConfig[], streams: readonly StreamConfig[]): Target[] {
+    const runnable = new Map(
+      destinations
+        .filter((d) => RUNNABLE_STATES.includes(d.state))
+        .filter((d) => this.job.destinationId === null || d.id === this.job.destinationId)
+        .map((d) => [d.id, d]),
+    );
+    return streams.flatMap((stream) => {
+      const destination = runnable.get(stream.destinationId);
+      if (destination === undefined) return [];
+      const importer = this.deps.importer({
+        tenantId: this.job.tenantId,
+        destination: {
+          accountId: destination.accountId,
+          region: stream.region,
+          partition: destination.partition,
+        },
+        roleArn: destination.roleArn,
+        externalId: destination.externalId,
+        sourceIdentity: this.job.tenantId,
+      });
+      return [{ stream, destination, importer }];
+    });
+  }
+
+  private async sweepAgent(
+    vaikora: VaikoraConnection,
+    agentId: string,
+    group: Target[],
+    index: number,
+    agents: number,
+  ): Promise<void> {
+    const client = this.deps.vaikora(vaikora);
+    const { fromMs, toMs } = this.job;
+    try {
+      for await (const page of client.sweep({
+        agentId,
+        stopBeforeMs: fromMs,
+        signal: this.lease.signal,
+        ...(this.deps.maxPages === undefined ? {} : { maxPages: this.deps.maxPages }),
+      })) {
+        this.counts.pages++;
+        this.counts.actionsRead += page.actions.length;
+        const inRange = page.actions.filter((a) => a.timestampMs >= fromMs && a.timestampMs < toMs);
+        this.counts.actionsInRange += inRange.length;
+        // Records that do not parse carry no trustworthy time: the run that first read them kept them.
+        const rejections: RecordedRejection[] = [];
+        for (const target of group) {
+          if (this.failedDestinations.has(target.destination.id)) continue;
+          await this.deliver(target, inRange, rejections, vaikora.thresholds);
+        }
+        if (rejections.length > 0) {
+          this.counts.recordsRejected += rejections.length;
+          await this.deps.backfills.recordRejections(this.job.tenantId, rejections);
+        }
+        const reached = page.oldestMs === null ? toMs : Math.max(fromMs, Math.min(toMs, page.oldestMs));
+        const agentShare = (toMs - reached) / (toMs - fromMs);
+        this.counts.progressPercent = Math.min(99, Math.floor(((index + agentShare) / agents) * 100));
+        if (page.stop === 'max-pages')
+          this.fail(
+            'BACKLOG_TOO_LARGE',
+            'the sweep hit its page limit before reaching the start of the range',
+          );
+        await this.deps.backfills.progress(this.job, { ...this.counts });
+        if (this.lease.signal.aborted) break;
+      }
+    } catch (err) {
+      if (this.lease.signal.aborted) return;
+      if (err instanceof VaikoraError) this.fail(`VAIKORA_${err.code}`, err.message);
+      else this.fail('UNEXPECTED', err instanceof Error ? err.message : String(err));
+      this.deps.logger.warn({ err: errorInfo(err), backfillId: this.job.id }, 'backfill sweep failed');
+    }
+  }
+
+  private async deliver(
+    target: Target,
+    actions: readonly VaikoraAction[],
+    rejections: RecordedRejection[],
+    thresholds: Thresholds,
+  ): Promise<void> {
+    const destination = {
+      accountId: target.destination.accountId,
+      region: target.stream.region,
+      partition: target.destination.partition,
+    };
+    const ready: PreparedFinding[] = [];
+    for (const action of actions) {
+      const outcome = prepareAction(action, { destination, now: this.nowIso, thresholds });
+      if (outcome.kind === 'skipped') this.counts.actionsSkipped++;
+      else if (outcome.kind === 'rejected')
+        rejections.push({ rejection: outcome.rejection, destinationId: target.destination.id });
+      else ready.push(outcome.value);
+    }
+    for (let i = 0; i < ready.length; i += this.deps.options.importChunk) {
+      if (this.lease.signal.aborted) return;
+      const chunk = ready.slice(i, i + this.deps.options.importChunk);
+      try {
+        const result = await target.importer.importFindings(chunk);
+        this.counts.findingsImported += result.imported.length;
+        for (const rejection of result.rejected) {
+          if (rejection.retryable)
+            this.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings: ${rejection.reason}`);
+          else rejections.push({ rejection, destinationId: target.destination.id });
+        }
+      } catch (err) {
+        const error = err instanceof AwsError ? err : classifyAwsError(err);
+        this.failedDestinations.add(target.destination.id);
+        this.fail(error.code, error.message);
+        return;
+      }
+    }
+  }
+}
