@@ -110,6 +110,20 @@ describe('parseAction', () => {
     expect(action.extra).toEqual({ model: 'gpt-x', tokens: { in: 3 } });
   });
 
+  it('keeps an unknown "__proto__" field as data, never as the prototype of what it is kept in', () => {
+    const raw: unknown = JSON.parse(
+      `{"id":"p-1","timestamp":"2026-01-02T03:04:05Z","__proto__":{"polluted":true}}`,
+    );
+    const parsed = parseAction(raw);
+    if (!parsed.ok) throw new Error(parsed.rejection.reason);
+
+    expect(Object.getPrototypeOf(parsed.action.extra)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(parsed.action.extra, '__proto__')?.value).toEqual({
+      polluted: true,
+    });
+    expect((parsed.action.extra as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
   it('accepts a numeric id as its decimal string', () => {
     expect(ok({ ...base, id: 12345 }).id).toBe('12345');
   });

@@ -18,6 +18,32 @@ export const FINDING_TYPE = 'Software and Configuration Checks/AI Agent Security
 export const ANOMALY_FINDING_TYPE = 'Unusual Behaviors/Application/AI Agent Anomaly';
 export const FINDING_ID_PREFIX = 'vaikora-';
 
+/** The ProductFields keys this connector writes (every one well within Security Hub's 128 characters). */
+export const PRODUCT_FIELD_KEYS = [
+  'vaikora/action_id',
+  'vaikora/agent_id',
+  'vaikora/action_type',
+  'vaikora/resource_type',
+  'vaikora/resource_id',
+  'vaikora/status',
+  'vaikora/risk_level',
+  'vaikora/risk_level_source',
+  'vaikora/risk_score',
+  'vaikora/is_anomaly',
+  'vaikora/anomaly_score',
+  'vaikora/anomaly_reason',
+  'vaikora/threat_detected',
+  'vaikora/threat_score',
+  'vaikora/policy_id',
+  'vaikora/policy_decision',
+  'vaikora/log_hash',
+  'vaikora/user_name',
+  'vaikora/target',
+  'vaikora/url',
+  'vaikora/warnings',
+] as const;
+export type ProductFieldKey = (typeof PRODUCT_FIELD_KEYS)[number];
+
 /** The custom-integration product ARN: findings are imported as the customer's own account. */
 export function productArn(destination: Destination): string {
   const { partition, region, accountId } = destination;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAction, type VaikoraAction } from './action.ts';
 import { DEFAULT_THRESHOLDS, qualifies, qualifyReasons, thresholdsSchema } from './filter.ts';
@@ -57,5 +58,33 @@ describe('per-tenant thresholds', () => {
   it('refuses unknown threshold keys and out-of-range scores', () => {
     expect(thresholdsSchema.safeParse({ minRiskScore: 101 }).success).toBe(false);
     expect(thresholdsSchema.safeParse({ minRisk: 'high' }).success).toBe(false);
+  });
+});
+
+describe('qualifies', () => {
+  it('is exactly "qualifyReasons is not empty" for any action and thresholds', () => {
+    const level = fc.option(fc.constantFrom('low', 'medium', 'high', 'critical'), { nil: undefined });
+    fc.assert(
+      fc.property(
+        fc.record({
+          risk_level: level,
+          risk_score: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
+          is_anomaly: fc.boolean(),
+          threat_detected: fc.boolean(),
+        }),
+        fc.record({
+          minRiskLevel: fc.constantFrom(null, 'low', 'medium', 'high', 'critical'),
+          minRiskScore: fc.option(fc.integer({ min: 0, max: 100 }), { nil: null }),
+          includeAnomalies: fc.boolean(),
+          includeThreats: fc.boolean(),
+        }),
+        (fields, t) => {
+          const a = action(fields);
+          const thresholds = thresholdsSchema.parse(t);
+          expect(qualifies(a, thresholds)).toBe(qualifyReasons(a, thresholds).length > 0);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -43,7 +43,16 @@ export function qualifyReasons(action: VaikoraAction, thresholds: Thresholds): Q
   return reasons;
 }
 
-/** True when the action becomes a finding under the thresholds. */
+/** True when the action becomes a finding under the thresholds (qualifyReasons non-empty, without the array). */
 export function qualifies(action: VaikoraAction, thresholds: Thresholds): boolean {
-  return qualifyReasons(action, thresholds).length > 0;
+  return (
+    (thresholds.minRiskLevel !== null &&
+      action.riskLevel !== undefined &&
+      riskRank(action.riskLevel) >= riskRank(thresholds.minRiskLevel)) ||
+    (thresholds.minRiskScore !== null &&
+      action.riskScore !== undefined &&
+      action.riskScore >= thresholds.minRiskScore) ||
+    (thresholds.includeAnomalies && action.isAnomaly) ||
+    (thresholds.includeThreats && action.threatDetected)
+  );
 }

@@ -63,7 +63,8 @@ describe('mapAction: the required fields as asff.md specifies', () => {
         Id: 'vaikora:agent/agt-sql',
         Partition: 'aws-us-gov',
         Region: 'us-gov-west-1',
-        Details: { Other: { source: 'vaikora', agentId: 'agt-sql', actionType: 'database.write' } },
+        // Details describe the agent only; what the action did is in ProductFields.
+        Details: { Other: { source: 'vaikora', agentId: 'agt-sql' } },
       },
       {
         Type: 'AwsAccount',
@@ -72,6 +73,16 @@ describe('mapAction: the required fields as asff.md specifies', () => {
         Region: 'us-gov-west-1',
       },
     ]);
+  });
+
+  it('an action without an agent names an unknown agent and claims no agent id', () => {
+    const [agent] = mapAction(action({ risk_level: 'high' }), { destination, now }).Resources;
+
+    expect(agent).toMatchObject({
+      Id: 'vaikora:agent/unknown-agent',
+      Details: { Other: { source: 'vaikora' } },
+    });
+    expect(agent?.Details?.Other).not.toHaveProperty('agentId');
   });
 
   it('title and description say who did what and how risky', () => {

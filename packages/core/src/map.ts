@@ -11,6 +11,7 @@ import {
   FINDING_TYPE,
   findingId,
   PRODUCT_NAME,
+  type ProductFieldKey,
   productArn,
 } from './asff.ts';
 import {
@@ -64,12 +65,13 @@ export function mapAction(action: VaikoraAction, ctx: MapContext): AsffFinding {
   const agent = safeTextOr(action.agentId, 200, 'unknown-agent');
   const actionType = safeTextOr(action.actionType, 200, 'action');
   const types = action.isAnomaly ? [FINDING_TYPE, ANOMALY_FINDING_TYPE] : [FINDING_TYPE];
-  const updatedAt = Date.parse(ctx.now) > action.timestampMs ? ctx.now : action.timestamp;
+  const updatedAt = nowMs(ctx.now) > action.timestampMs ? ctx.now : action.timestamp;
+  const fixed = destinationStrings(destination);
 
   const finding: AsffFinding = {
     SchemaVersion: ASFF_SCHEMA_VERSION,
     Id: findingId(action.id),
-    ProductArn: productArn(destination),
+    ProductArn: fixed.productArn,
     ProductName: PRODUCT_NAME,
     CompanyName: COMPANY_NAME,
     Region: destination.region,
@@ -90,11 +92,13 @@ export function mapAction(action: VaikoraAction, ctx: MapContext): AsffFinding {
         Id: safeText(`vaikora:agent/${agent}`, ASFF_LIMITS.resourceId),
         Partition: destination.partition,
         Region: destination.region,
-        Details: { Other: agentDetails(action) },
+        Details: {
+          Other: action.agentId === undefined ? { source: 'vaikora' } : { source: 'vaikora', agentId: agent },
+        },
       },
       {
         Type: 'AwsAccount',
-        Id: `AWS::::Account:${destination.accountId}`,
+        Id: fixed.accountResourceId,
         Partition: destination.partition,
         Region: destination.region,
       },
@@ -102,7 +106,7 @@ export function mapAction(action: VaikoraAction, ctx: MapContext): AsffFinding {
     RecordState: 'ACTIVE',
     FindingProviderFields: {
       Severity: { Label: severity.label, Original: severity.original },
-      Types: [...types],
+      Types: types,
     },
   };
   const confidence = confidenceOf(action);
@@ -130,10 +134,51 @@ function generatorId(action: VaikoraAction): string {
   return safeTextOr(`vaikora/${action.actionType ?? 'action'}`, ASFF_LIMITS.generatorId, 'vaikora/action');
 }
 
+/** Strings that depend on the destination only, built once per destination rather than per finding. */
+interface DestinationStrings {
+  readonly destination: Destination;
+  readonly productArn: string;
+  readonly accountResourceId: string;
+}
+let lastDestination: DestinationStrings | undefined;
+
+function destinationStrings(destination: Destination): DestinationStrings {
+  const last = lastDestination;
+  if (
+    last !== undefined &&
+    last.destination.accountId === destination.accountId &&
+    last.destination.region === destination.region &&
+    last.destination.partition === destination.partition
+  ) {
+    return last;
+  }
+  lastDestination = {
+    destination: { ...destination },
+    productArn: productArn(destination),
+    accountResourceId: `AWS::::Account:${destination.accountId}`,
+  };
+  return lastDestination;
+}
+
+let lastNow = '';
+let lastNowMs = Number.NaN;
+/** Date.parse of the import time, once per run rather than once per finding. */
+function nowMs(now: string): number {
+  if (now !== lastNow) {
+    lastNow = now;
+    lastNowMs = Date.parse(now);
+  }
+  return lastNowMs;
+}
+
 function title(action: VaikoraAction, agent: string, actionType: string, label: SeverityLabel): string {
-  const flags = [action.threatDetected ? 'threat detected' : '', action.isAnomaly ? 'anomaly' : '']
-    .filter(Boolean)
-    .join(', ');
+  const flags = action.threatDetected
+    ? action.isAnomaly
+      ? 'threat detected, anomaly'
+      : 'threat detected'
+    : action.isAnomaly
+      ? 'anomaly'
+      : '';
   const risk = label === 'INFORMATIONAL' ? 'Unscored' : `${label[0]}${label.slice(1).toLowerCase()}-risk`;
   const head = `${risk} AI agent action ${actionType} by ${agent}`;
   return safeText(flags ? `${head} (${flags})` : head, ASFF_LIMITS.title);
@@ -145,85 +190,80 @@ const part = (value: string | undefined): string | undefined =>
   value === undefined || value.length <= PART ? value : value.slice(0, PART + 1);
 
 function description(action: VaikoraAction, agent: string, actionType: string): string {
-  const parts: string[] = [`AI agent ${agent} performed ${actionType}`];
-  if (action.resourceType !== undefined || action.resourceId !== undefined) {
-    parts[0] += ` on ${[part(action.resourceType), part(action.resourceId)].filter(Boolean).join(' ')}`;
+  // Built by concatenation rather than parts.join: no array, and one flat copy when it is scanned.
+  let out = `AI agent ${agent} performed ${actionType}`;
+  if (action.resourceType !== undefined && action.resourceId !== undefined) {
+    out += ` on ${part(action.resourceType)} ${part(action.resourceId)}`;
+  } else if (action.resourceType !== undefined || action.resourceId !== undefined) {
+    out += ` on ${part(action.resourceType ?? action.resourceId)}`;
   }
-  parts[0] += '.';
+  out += '.';
   if (action.riskScore !== undefined || action.riskLevel !== undefined) {
     const score = action.riskScore === undefined ? 'n/a' : num(action.riskScore);
-    parts.push(`Risk score ${score} (${action.riskLevel ?? 'unknown'}).`);
+    out += ` Risk score ${score} (${action.riskLevel ?? 'unknown'}).`;
   }
   if (action.isAnomaly) {
-    const score = action.anomalyScore === undefined ? '' : ` score ${num(action.anomalyScore)}`;
-    const reason = action.anomalyReason === undefined ? '' : `: ${part(action.anomalyReason)}`;
-    parts.push(`Anomaly: yes${score}${reason}.`);
+    out += ' Anomaly: yes';
+    if (action.anomalyScore !== undefined) out += ` score ${num(action.anomalyScore)}`;
+    if (action.anomalyReason !== undefined) out += `: ${part(action.anomalyReason)}`;
+    out += '.';
   } else {
-    parts.push('Anomaly: no.');
+    out += ' Anomaly: no.';
   }
   if (action.threatDetected) {
-    const score = action.threatScore === undefined ? '' : ` (confidence ${num(action.threatScore)})`;
-    parts.push(`Threat detected: yes${score}.`);
+    out +=
+      action.threatScore === undefined
+        ? ' Threat detected: yes.'
+        : ` Threat detected: yes (confidence ${num(action.threatScore)}).`;
   } else {
-    parts.push('Threat detected: no.');
+    out += ' Threat detected: no.';
   }
   if (action.policyId !== undefined || action.policyDecision !== undefined) {
-    parts.push(`Policy ${part(action.policyId) ?? 'n/a'}: ${part(action.policyDecision) ?? 'no decision'}.`);
+    out += ` Policy ${part(action.policyId) ?? 'n/a'}: ${part(action.policyDecision) ?? 'no decision'}.`;
   }
-  if (action.status !== undefined) parts.push(`Status: ${part(action.status)}.`);
-  if (action.description !== undefined) parts.push(`Vaikora: ${part(action.description)}`);
-  return safeTextOr(parts.join(' '), ASFF_LIMITS.description, `AI agent action ${action.id}.`);
+  if (action.status !== undefined) out += ` Status: ${part(action.status)}.`;
+  if (action.description !== undefined) out += ` Vaikora: ${part(action.description)}`;
+  return safeTextOr(out, ASFF_LIMITS.description, `AI agent action ${action.id}.`);
 }
 
-const PRODUCT_FIELD_SOURCES: ReadonlyArray<
-  readonly [string, (a: VaikoraAction) => string | number | undefined]
-> = [
-  ['vaikora/action_id', (a) => a.id],
-  ['vaikora/agent_id', (a) => a.agentId],
-  ['vaikora/action_type', (a) => a.actionType],
-  ['vaikora/resource_type', (a) => a.resourceType],
-  ['vaikora/resource_id', (a) => a.resourceId],
-  ['vaikora/status', (a) => a.status],
-  ['vaikora/risk_level', (a) => a.riskLevel],
-  ['vaikora/risk_level_source', (a) => a.riskLevelSource],
-  ['vaikora/risk_score', (a) => a.riskScore],
-  ['vaikora/is_anomaly', (a) => String(a.isAnomaly)],
-  ['vaikora/anomaly_score', (a) => a.anomalyScore],
-  ['vaikora/anomaly_reason', (a) => a.anomalyReason],
-  ['vaikora/threat_detected', (a) => String(a.threatDetected)],
-  ['vaikora/threat_score', (a) => a.threatScore],
-  ['vaikora/policy_id', (a) => a.policyId],
-  ['vaikora/policy_decision', (a) => a.policyDecision],
-  ['vaikora/log_hash', (a) => a.logHash],
-  ['vaikora/user_name', (a) => a.userName],
-  ['vaikora/target', (a) => a.target],
-  ['vaikora/url', (a) => a.url],
-  ['vaikora/warnings', (a) => (a.warnings.length > 0 ? a.warnings.join('; ') : undefined)],
-];
-
-function productFields(action: VaikoraAction): Record<string, string> {
+/**
+ * Written out member by member rather than from a table of getters: one call site per field lets
+ * V8 inline each, where the shared call site of a table was a measured tenth of the mapping time.
+ */
+function productFields(a: VaikoraAction): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, get] of PRODUCT_FIELD_SOURCES) {
-    const value = get(action);
-    if (value === undefined) continue;
-    const text = safeText(typeof value === 'number' ? num(value) : value, ASFF_LIMITS.productFieldValue);
-    if (text.length > 0) out[key] = text;
-  }
+  putText(out, 'vaikora/action_id', a.id);
+  putText(out, 'vaikora/agent_id', a.agentId);
+  putText(out, 'vaikora/action_type', a.actionType);
+  putText(out, 'vaikora/resource_type', a.resourceType);
+  putText(out, 'vaikora/resource_id', a.resourceId);
+  putText(out, 'vaikora/status', a.status);
+  putText(out, 'vaikora/risk_level', a.riskLevel);
+  putText(out, 'vaikora/risk_level_source', a.riskLevelSource);
+  putNumber(out, 'vaikora/risk_score', a.riskScore);
+  out['vaikora/is_anomaly'] = a.isAnomaly ? 'true' : 'false';
+  putNumber(out, 'vaikora/anomaly_score', a.anomalyScore);
+  putText(out, 'vaikora/anomaly_reason', a.anomalyReason);
+  out['vaikora/threat_detected'] = a.threatDetected ? 'true' : 'false';
+  putNumber(out, 'vaikora/threat_score', a.threatScore);
+  putText(out, 'vaikora/policy_id', a.policyId);
+  putText(out, 'vaikora/policy_decision', a.policyDecision);
+  putText(out, 'vaikora/log_hash', a.logHash);
+  putText(out, 'vaikora/user_name', a.userName);
+  putText(out, 'vaikora/target', a.target);
+  putText(out, 'vaikora/url', a.url);
+  if (a.warnings.length > 0) putText(out, 'vaikora/warnings', a.warnings.join('; '));
   return out;
 }
 
-function agentDetails(action: VaikoraAction): Record<string, string> {
-  const out: Record<string, string> = { source: 'vaikora' };
-  const put = (key: string, value: string | undefined) => {
-    if (value === undefined) return;
-    const text = safeText(value, ASFF_LIMITS.otherDetailValue);
-    if (text.length > 0) out[key] = text;
-  };
-  put('agentId', action.agentId);
-  put('actionType', action.actionType);
-  put('resourceType', action.resourceType);
-  put('resourceId', action.resourceId);
-  return out;
+function putText(out: Record<string, string>, key: ProductFieldKey, value: string | undefined): void {
+  if (value === undefined) return;
+  const text = safeText(value, ASFF_LIMITS.productFieldValue);
+  if (text.length > 0) out[key] = text;
+}
+
+function putNumber(out: Record<string, string>, key: ProductFieldKey, value: number | undefined): void {
+  if (value !== undefined) out[key] = num(value);
 }
 
 function confidenceOf(action: VaikoraAction): number | undefined {

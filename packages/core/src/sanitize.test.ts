@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cleanText, safeText, TRUNCATION_MARK, truncate, utf8Length } from './sanitize.ts';
+import { cleanText, isSpace, safeText, TRUNCATION_MARK, truncate, utf8Length } from './sanitize.ts';
 
 describe('cleanText', () => {
   it.each([
@@ -53,6 +53,41 @@ describe('safeText', () => {
         },
       ),
     );
+  });
+
+  it('takes its fast path exactly when cleaning would change nothing', () => {
+    // Whitespace-heavy strings, so that ends, doubled spaces and unicode spaces are all exercised.
+    const spacey = fc.string({
+      unit: fc.constantFrom(
+        ' ',
+        '\u00a0',
+        '\u2003',
+        '\u3000',
+        '\ufeff',
+        '\t',
+        'a',
+        'é',
+        '🤖',
+        '\u0085',
+        '\ud800',
+      ),
+      maxLength: 12,
+    });
+    fc.assert(
+      fc.property(fc.oneof(spacey, fc.string({ unit: 'binary', maxLength: 60 })), (s) => {
+        expect(safeText(s, 1000)).toBe(cleanText(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('isSpace', () => {
+  it('agrees with the \\s of JavaScript regular expressions on every UTF-16 unit', () => {
+    for (let c = 0; c <= 0xffff; c++) {
+      if (isSpace(c) !== /\s/.test(String.fromCharCode(c)))
+        throw new Error(`disagree on U+${c.toString(16)}`);
+    }
   });
 });
 

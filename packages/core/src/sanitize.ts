@@ -35,15 +35,44 @@ function cutAt(value: string, end: number): string {
   return value.slice(0, cut);
 }
 
-// Anything cleanText would change: one scan decides the common case (surrogates, even paired ones,
-// send a string down the full path, which is correct, only slower).
+// Characters cleanText would change (surrogates, even paired ones, send a string down the full
+// path, which is correct, only slower). A plain character class: one fast scan. Doubled spaces and
+// whitespace at either end are checked apart, because alternatives in one regex (`| {2}|^\s|\s$`)
+// made V8 try each at every position: measured as a quarter of the mapping time.
 const NEEDS_CLEANING =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it detects
-  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]| {2}|^\s|\s$/;
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/;
+
+/** Whether the UTF-16 unit is one that JavaScript's `\s` (and so `trim`) matches. */
+export function isSpace(c: number): boolean {
+  if (c < 0x80) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** True when cleanText would return the string unchanged (the common case, decided cheaply). */
+function isClean(value: string): boolean {
+  return (
+    value.length > 0 &&
+    !isSpace(value.charCodeAt(0)) &&
+    !isSpace(value.charCodeAt(value.length - 1)) &&
+    !NEEDS_CLEANING.test(value) &&
+    !value.includes('  ')
+  );
+}
 
 /** Cleans then truncates: the form every string from an action takes before it enters a finding. */
 export function safeText(value: string, max: number): string {
-  if (value.length <= max && !NEEDS_CLEANING.test(value)) return value;
+  if (value.length <= max && isClean(value)) return value;
   // Cleaning never lengthens a string, so a prefix a little longer than the limit is all that can
   // show: the rest of a huge hostile value is never scanned (a 100 KB field costs what a 1 KB one does).
   const window = max + 64;

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { parseAction } from './action.ts';
-import type { AsffFinding } from './asff.ts';
+import {
+  ANOMALY_FINDING_TYPE,
+  ASFF_LIMITS,
+  type AsffFinding,
+  COMPANY_NAME,
+  FINDING_TYPE,
+  PRODUCT_FIELD_KEYS,
+  PRODUCT_NAME,
+} from './asff.ts';
 import { mapAction } from './map.ts';
-import { validateFinding } from './validate.ts';
+import { textProblem, validateFinding } from './validate.ts';
 
 function valid(): AsffFinding {
   const parsed = parseAction({ id: 'v-1', timestamp: '2026-11-01T00:00:00Z', risk_level: 'high' });
@@ -167,5 +175,35 @@ describe('validateFinding', () => {
 
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.rejection.code).toBe('FINDING_TOO_LARGE');
+  });
+});
+
+describe('the constants validation trusts without re-checking them', () => {
+  const constants: Array<[string, string, number]> = [
+    ['ProductName', PRODUCT_NAME, ASFF_LIMITS.productName],
+    ['CompanyName', COMPANY_NAME, ASFF_LIMITS.companyName],
+    ['Types[]', FINDING_TYPE, 256],
+    ['Types[]', ANOMALY_FINDING_TYPE, 256],
+    ...PRODUCT_FIELD_KEYS.map((key): [string, string, number] => [
+      'ProductFields key',
+      key,
+      ASFF_LIMITS.productFieldKey,
+    ]),
+  ];
+
+  it.each(constants)('%s %j passes the string checks', (name, value, max) => {
+    expect(textProblem(name, value, max)).toBeUndefined();
+  });
+
+  it('the finding types are in ASFF namespaces', () => {
+    for (const type of [FINDING_TYPE, ANOMALY_FINDING_TYPE]) {
+      expect([
+        'Software and Configuration Checks',
+        'TTPs',
+        'Effects',
+        'Unusual Behaviors',
+        'Sensitive Data Identifications',
+      ]).toContain(type.split('/')[0]);
+    }
   });
 });
