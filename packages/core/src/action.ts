@@ -84,7 +84,8 @@ const RISK_LEVEL_SET: ReadonlySet<string> = new Set(RISK_LEVELS);
 
 const iso8601 =
   /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
-const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** `YYYY-MM-DDTHH:MM:SS.mmmZ`: the form parsing gives every timestamp. */
+export const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const MIN_TIMESTAMP_MS = Date.UTC(1970, 0, 1);
 const MAX_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
@@ -151,7 +152,7 @@ export function parseTimestamp(value: unknown): number | string {
     return Math.trunc(ms);
   }
   if (typeof value !== 'string') return `must be an ISO 8601 string, got ${typeName(value)}`;
-  if (CANONICAL.test(value)) {
+  if (CANONICAL_TIMESTAMP.test(value)) {
     // Already in the canonical form (the common case): read the fields directly, no Date parsing.
     const ms = canonicalMs(value);
     if (ms !== null) return ms;
@@ -182,8 +183,8 @@ function digits(value: string, start: number, end: number): number {
   return n;
 }
 
-/** Epoch ms of `YYYY-MM-DDTHH:MM:SS.mmmZ`, or null when a field is out of range (Feb 30, hour 24). */
-function canonicalMs(value: string): number | null {
+/** Epoch ms of a CANONICAL_TIMESTAMP string, or null when a field is out of range (Feb 30, hour 24). */
+export function canonicalMs(value: string): number | null {
   // Digit arithmetic rather than Number(value.slice(...)): no string per field on the hot path.
   const year = digits(value, 0, 4);
   const month = digits(value, 5, 7);
@@ -258,7 +259,7 @@ export function parseAction(raw: unknown): ParseResult {
     return { ok: false, rejection: reject('INVALID_TIMESTAMP', 'parse', `timestamp ${ts}`, id, raw) };
   }
   const timestamp =
-    typeof rec.timestamp === 'string' && CANONICAL.test(rec.timestamp)
+    typeof rec.timestamp === 'string' && CANONICAL_TIMESTAMP.test(rec.timestamp)
       ? rec.timestamp
       : new Date(ts).toISOString();
 

@@ -2,7 +2,7 @@ import { parseAction, type VaikoraAction } from './action.ts';
 import { qualifies, type Thresholds } from './filter.ts';
 import { type MapContext, mapAction } from './map.ts';
 import type { Rejection } from './rejection.ts';
-import { type ValidFinding, validateFinding } from './validate.ts';
+import { checkFinding, type ValidFinding } from './validate.ts';
 
 /** A finding ready to import, with the action it came from (for cursors and run records). */
 export interface PreparedFinding extends ValidFinding {
@@ -29,15 +29,12 @@ export function prepareRecord(raw: unknown, ctx: PrepareContext): RecordOutcome 
 /** Filter, map and validate an already-parsed action. */
 export function prepareAction(action: VaikoraAction, ctx: PrepareContext, raw?: unknown): RecordOutcome {
   if (!qualifies(action, ctx.thresholds)) return { kind: 'skipped', action };
-  const validated = validateFinding(mapAction(action, ctx));
-  if (!validated.ok) {
-    const rejection = raw === undefined ? validated.rejection : { ...validated.rejection, raw };
-    return { kind: 'rejected', rejection };
+  const finding = mapAction(action, ctx);
+  const checked = checkFinding(finding);
+  if (typeof checked !== 'number') {
+    return { kind: 'rejected', rejection: raw === undefined ? checked : { ...checked, raw } };
   }
-  return {
-    kind: 'finding',
-    value: { finding: validated.value.finding, bytes: validated.value.bytes, action },
-  };
+  return { kind: 'finding', value: { finding, bytes: checked, action } };
 }
 
 export interface PreparedRecords {

@@ -1,3 +1,4 @@
+import { CANONICAL_TIMESTAMP, canonicalMs } from './action.ts';
 import {
   ANOMALY_FINDING_TYPE,
   ASFF_LIMITS,
@@ -86,25 +87,31 @@ const SUSPECT = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]/;
  * 240 KB) independently of how it was built. Returns the finding with its size, or a rejection.
  */
 export function validateFinding(finding: AsffFinding): ValidationResult {
+  const checked = checkFinding(finding);
+  return typeof checked === 'number'
+    ? { ok: true, value: { finding, bytes: checked } }
+    : { ok: false, rejection: checked };
+}
+
+/**
+ * validateFinding without the result wrappers (the pipeline's hot path): the finding's size in
+ * bytes when it is valid, else the rejection.
+ */
+export function checkFinding(finding: AsffFinding): number | Rejection {
   const problem = findProblem(finding);
-  if (problem !== undefined) {
-    return { ok: false, rejection: reject('INVALID_FINDING', 'validate', problem, actionIdOf(finding)) };
-  }
+  if (problem !== undefined) return reject('INVALID_FINDING', 'validate', problem, actionIdOf(finding));
   // A cheap upper bound first (no serialization); the exact size only when the bound is near a limit.
   const bound = jsonSizeBound(finding);
   const bytes = bound <= EXACT_SIZE_ABOVE ? bound : utf8Length(JSON.stringify(finding));
   if (bytes > ASFF_LIMITS.findingBytes) {
-    return {
-      ok: false,
-      rejection: reject(
-        'FINDING_TOO_LARGE',
-        'validate',
-        `finding is ${bytes} bytes, over Security Hub's ${ASFF_LIMITS.findingBytes}`,
-        actionIdOf(finding),
-      ),
-    };
+    return reject(
+      'FINDING_TOO_LARGE',
+      'validate',
+      `finding is ${bytes} bytes, over Security Hub's ${ASFF_LIMITS.findingBytes}`,
+      actionIdOf(finding),
+    );
   }
-  return { ok: true, value: { finding, bytes } };
+  return bytes;
 }
 
 /** What is wrong with a string member of a finding (type, length, blank, controls, unicode), if anything. */
@@ -140,7 +147,11 @@ let lastTimestampMs = Number.NaN;
 function timestampMs(value: unknown): number {
   if (typeof value !== 'string') return Number.NaN;
   if (value === lastTimestamp) return lastTimestampMs;
-  const ms = RFC3339.test(value) ? Date.parse(value) : Number.NaN;
+  // The canonical form (every timestamp the mapper writes) by digit arithmetic, the rest by Date.parse.
+  // (canonicalMs is stricter than Date.parse, which rolls Feb 30 over: what it refuses goes to Date.parse.)
+  const ms =
+    (CANONICAL_TIMESTAMP.test(value) ? canonicalMs(value) : null) ??
+    (RFC3339.test(value) ? Date.parse(value) : Number.NaN);
   if (!Number.isNaN(ms)) {
     lastTimestamp = value;
     lastTimestampMs = ms;
