@@ -43,3 +43,13 @@ export function pageOf<T extends { id: string }>(
     rows.length > limit && last !== undefined ? Buffer.from(last.id, 'utf8').toString('base64url') : null;
   return { items, nextCursor };
 }
+
+/** The documented 200 answer of a list: a page of `item` and the cursor of the next page. */
+export function pageResponse<T extends z.ZodType>(description: string, item: T) {
+  return {
+    description,
+    content: {
+      'application/json': { schema: z.object({ items: z.array(item), nextCursor: z.string().nullable() }) },
+    },
+  };
+}

@@ -2,7 +2,7 @@ import { type RouteHandler, z } from '@hono/zod-openapi';
 import { rejectedRecords, rejectionStages } from '@vsh/db';
 import { and, desc, eq, lt } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { decodeCursor, pageOf, pageQuerySchema } from '../../lib/pagination.ts';
+import { decodeCursor, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute, iso, tenantIdParam, timestamp } from '../../openapi.ts';
 
 const rejectedRecordSchema = z
@@ -30,14 +30,7 @@ export const route = defineRoute('tenant', {
     query: pageQuerySchema,
   },
   responses: {
-    200: {
-      description: 'A page of rejected records.',
-      content: {
-        'application/json': {
-          schema: z.object({ items: z.array(rejectedRecordSchema), nextCursor: z.string().nullable() }),
-        },
-      },
-    },
+    200: pageResponse('A page of rejected records.', rejectedRecordSchema),
   },
 });
 

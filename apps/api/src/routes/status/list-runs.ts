@@ -2,7 +2,7 @@ import { type RouteHandler, z } from '@hono/zod-openapi';
 import { runs } from '@vsh/db';
 import { and, desc, eq, lt } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { decodeCursor, pageOf, pageQuerySchema } from '../../lib/pagination.ts';
+import { decodeCursor, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute, tenantIdParam } from '../../openapi.ts';
 import { runSchema, toRun } from './shared.ts';
 
@@ -14,14 +14,7 @@ export const route = defineRoute('tenant', {
   summary: 'Recent runs, newest first',
   request: { params: z.object({ tenantId: tenantIdParam }), query: pageQuerySchema },
   responses: {
-    200: {
-      description: 'A page of runs.',
-      content: {
-        'application/json': {
-          schema: z.object({ items: z.array(runSchema), nextCursor: z.string().nullable() }),
-        },
-      },
-    },
+    200: pageResponse('A page of runs.', runSchema),
   },
 });
 

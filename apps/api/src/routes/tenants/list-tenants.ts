@@ -1,9 +1,9 @@
-import { type RouteHandler, z } from '@hono/zod-openapi';
+import type { RouteHandler } from '@hono/zod-openapi';
 import { tenants } from '@vsh/db';
 import { desc, lt } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { healthOf } from '../../lib/health.ts';
-import { decodeCursor, pageOf, pageQuerySchema } from '../../lib/pagination.ts';
+import { decodeCursor, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute } from '../../openapi.ts';
 import { tenantWithHealthSchema, toTenant } from './shared.ts';
 
@@ -15,14 +15,7 @@ export const route = defineRoute('operator', {
   summary: 'List tenants with a health summary, newest first',
   request: { query: pageQuerySchema },
   responses: {
-    200: {
-      description: 'A page of tenants.',
-      content: {
-        'application/json': {
-          schema: z.object({ items: z.array(tenantWithHealthSchema), nextCursor: z.string().nullable() }),
-        },
-      },
-    },
+    200: pageResponse('A page of tenants.', tenantWithHealthSchema),
   },
 });
 
