@@ -194,7 +194,7 @@ class TenantRun {
       await this.saveHealth(runnable);
     }
 
-    const summary = this.summary(streams.length);
+    const summary = this.summary(streams);
     await store.finishRun(this.runId, summary, new Date(this.deps.clock()));
     const pollMs = (vaikora?.pollIntervalSeconds ?? 300) * 1000;
     await store.scheduleNext(tenantId, new Date(this.now + pollMs), startedAt);
@@ -507,18 +507,19 @@ class TenantRun {
     }
   }
 
-  private summary(streamCount: number): RunSummary {
+  private summary(streams: readonly StreamConfig[]): RunSummary {
     const lagSeconds =
       this.positions.length > 0
         ? Math.max(0, Math.round((this.now - Math.min(...this.positions)) / 1000))
         : null;
-    const nothingDone = this.counts.findingsImported === 0 && this.counts.actionsRead === 0;
-    const status: RunSummary['status'] =
-      this.firstError === null && !this.incomplete
-        ? 'ok'
-        : nothingDone && (streamCount === 0 || this.failedDestinations.size > 0 || this.firstError !== null)
-          ? 'failed'
-          : 'partial';
+    const status = runStatus({
+      error: this.firstError !== null,
+      incomplete: this.incomplete,
+      actionsRead: this.counts.actionsRead,
+      findingsImported: this.counts.findingsImported,
+      destinations: new Set(streams.map((s) => s.destinationId)),
+      failedDestinations: new Set(this.failedDestinations.keys()),
+    });
     const destinationStats: RunSummary['destinationStats'] = {};
     for (const id of new Set([...this.perDestination.keys(), ...this.failedDestinations.keys()])) {
       const stats = this.perDestination.get(id) ?? { imported: 0, rejected: 0, skipped: 0, positions: [] };
@@ -545,6 +546,37 @@ class TenantRun {
       recentFindings: this.recent.slice(-MAX_RECENT).reverse(),
     };
   }
+}
+
+/** What a run did, as far as its status goes. */
+export interface RunOutcome {
+  /** Whether anything failed (the run's first error). */
+  readonly error: boolean;
+  /** Whether the run stopped early (shutdown, lost lease, a page it could not read). */
+  readonly incomplete: boolean;
+  readonly actionsRead: number;
+  readonly findingsImported: number;
+  /** The destinations the run had streams for. */
+  readonly destinations: ReadonlySet<string>;
+  /** Those that failed (role unusable, Security Hub off, import refused). */
+  readonly failedDestinations: ReadonlySet<string>;
+}
+
+/**
+ * `ok` when nothing failed and the run finished; `failed` when it achieved nothing: nothing read
+ * and nothing sent because of an error, or nothing sent because every destination it had failed
+ * (actions read from Vaikora but stuck are not progress); `partial` otherwise.
+ */
+export function runStatus(run: RunOutcome): RunSummary['status'] {
+  if (!run.error && !run.incomplete) return 'ok';
+  if (run.findingsImported > 0) return 'partial';
+  const everyDestinationFailed =
+    run.destinations.size > 0 && [...run.destinations].every((id) => run.failedDestinations.has(id));
+  if (everyDestinationFailed) return 'failed';
+  const nothingRead = run.actionsRead === 0;
+  return nothingRead && (run.destinations.size === 0 || run.failedDestinations.size > 0 || run.error)
+    ? 'failed'
+    : 'partial';
 }
 
 /** An error's name, message and code, for a log line. */
