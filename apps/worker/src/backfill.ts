@@ -3,12 +3,13 @@ import { AwsError, classifyAwsError, type SecurityHubImporter } from '@vsh/aws';
 import { type PreparedFinding, prepareAction, type Thresholds, type VaikoraAction } from '@vsh/core';
 import { VaikoraError } from '@vsh/vaikora';
 import { RUNNABLE_STATES } from './health.ts';
-import type {
-  DestinationConfig,
-  RecordedRejection,
-  RunDeps,
-  StreamConfig,
-  VaikoraConnection,
+import {
+  type DestinationConfig,
+  type RecordedRejection,
+  type RunDeps,
+  routeOf,
+  type StreamConfig,
+  type VaikoraConnection,
 } from './ports.ts';
 import { errorInfo, LeaseHolder } from './run-tenant.ts';
 
@@ -168,17 +169,7 @@ class Backfill {
     return streams.flatMap((stream) => {
       const destination = runnable.get(stream.destinationId);
       if (destination === undefined) return [];
-      const importer = this.deps.importer({
-        tenantId: this.job.tenantId,
-        destination: {
-          accountId: destination.accountId,
-          region: stream.region,
-          partition: destination.partition,
-        },
-        roleArn: destination.roleArn,
-        externalId: destination.externalId,
-        sourceIdentity: this.job.tenantId,
-      });
+      const importer = this.deps.importer(routeOf(this.job.tenantId, destination, stream));
       return [{ stream, destination, importer }];
     });
   }

@@ -87,6 +87,28 @@ export interface TenantStore {
   scheduleNext(tenantId: string, nextRunAt: Date, runStartedAt: Date): Promise<void>;
 }
 
+/**
+ * The route to one stream's Security Hub: the destination's account and role, the stream's region,
+ * and the tenant as the session's source identity (what CloudTrail in the customer's account shows).
+ */
+export function routeOf(
+  tenantId: string,
+  destination: DestinationConfig,
+  stream: StreamConfig,
+): DestinationRoute {
+  return {
+    tenantId,
+    destination: {
+      accountId: destination.accountId,
+      region: stream.region,
+      partition: destination.partition,
+    },
+    roleArn: destination.roleArn,
+    externalId: destination.externalId,
+    sourceIdentity: tenantId,
+  };
+}
+
 /** Everything a tenant run depends on, constructed once per process. */
 export interface RunDeps {
   readonly store: TenantStore;

@@ -13,13 +13,14 @@ import {
   windowStartMs,
 } from './cursor.ts';
 import { afterFailure, afterSuccess, RUNNABLE_STATES } from './health.ts';
-import type {
-  DestinationConfig,
-  RecordedRejection,
-  RunDeps,
-  RunSummary,
-  StreamConfig,
-  TenantConfig,
+import {
+  type DestinationConfig,
+  type RecordedRejection,
+  type RunDeps,
+  type RunSummary,
+  routeOf,
+  type StreamConfig,
+  type TenantConfig,
 } from './ports.ts';
 
 export type RunResult =
@@ -256,17 +257,7 @@ class TenantRun {
         handled: handledIds(cursor),
         windowStart: windowStartMs(cursor, this.now, this.policy),
         progress: new StreamProgress(),
-        importer: this.deps.importer({
-          tenantId: this.config.tenantId,
-          destination: {
-            accountId: destination.accountId,
-            region: stream.region,
-            partition: destination.partition,
-          },
-          roleArn: destination.roleArn,
-          externalId: destination.externalId,
-          sourceIdentity: this.config.tenantId,
-        }),
+        importer: this.deps.importer(routeOf(this.config.tenantId, destination, stream)),
         blockedAtMs: Number.POSITIVE_INFINITY,
       });
     }
