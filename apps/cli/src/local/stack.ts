@@ -3,9 +3,7 @@ import { join, resolve } from 'node:path';
 import { type ApiServer, parseEnv, startApiServer } from '@vsh/api';
 import { createDb, type DbHandle, migrate } from '@vsh/db';
 import {
-  type DynamoDbLocal,
   type FaultProxy,
-  type MotoServer,
   startDynamoDbLocal,
   startFaultProxy,
   startMoto,
@@ -70,9 +68,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   try {
     options.say('starting moto_server, DynamoDB Local and the Vaikora simulator…');
-    const [moto, dynamo, sim] = (await Promise.all([
-      startMoto().then((m) => (stops.push(() => m.stop()), m)),
-      startDynamoDbLocal().then((d) => (stops.push(() => d.stop()), d)),
+    // Each server is stopped on the way out once it has started, even if another one failed to.
+    const stopLater = <T extends { stop(): Promise<void> }>(server: T): T => {
+      stops.push(() => server.stop());
+      return server;
+    };
+    const [moto, dynamo, sim] = await Promise.all([
+      startMoto().then(stopLater),
+      startDynamoDbLocal().then(stopLater),
       startVaikoraSimulator({
         seed: 443,
         tenants: [{ apiKey: state.vaikoraKey, agents: DEMO_AGENTS }],
@@ -83,8 +86,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         aliasRate: 0.2,
         badRate: 0.02,
         hostileRate: 0.02,
-      }).then((s) => (stops.push(() => s.stop()), s)),
-    ])) as [MotoServer, DynamoDbLocal, VaikoraSimulator];
+      }).then(stopLater),
+    ]);
     const proxy: FaultProxy = await startFaultProxy({ upstream: moto.endpoint, enforceExternalId: true });
     stops.push(() => proxy.stop());
 
