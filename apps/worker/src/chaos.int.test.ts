@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runs } from '@vsh/db';
 import { createRng } from '@vsh/fixtures';
-import type { FaultRules } from '@vsh/testkit';
+import type { FaultRules, TcpFaultRules } from '@vsh/testkit';
 import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
@@ -52,6 +52,14 @@ const DYNAMO_FAULTS: FaultRules = {
   errors: [{ rate: 0.08, status: 500 }],
   latency: [{ minMs: 2, maxMs: 25 }],
 };
+// PostgreSQL (the control plane: tenants, runs, schedule) through a TCP proxy: connections refused,
+// cut mid-query after a random delay, and slowed down.
+const DATABASE_FAULTS: TcpFaultRules = {
+  refuseRate: 0.05,
+  resetRate: 0.3,
+  resetAfterMs: [100, 3000],
+  latencyMs: [0, 5],
+};
 
 describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease) at random points while every dependency misbehaves', () => {
   let h: Harness;
@@ -60,6 +68,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
   beforeAll(async () => {
     h = await startHarness({
       dynamoProxy: true,
+      databaseProxy: true,
       sim: { seed: SEED, burstRate: 0.15, badRate: 0.03, aliasRate: 0.2, wrongTypeRate: 0.03 },
     });
     for (let i = 0; i < TENANTS; i++) {
@@ -98,6 +107,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
       });
     h.proxy.setRules(AWS_FAULTS);
     h.dynamoProxy?.setRules(DYNAMO_FAULTS);
+    h.databaseProxy?.setRules(DATABASE_FAULTS);
     h.sim.setOptions({
       actionsPerMinute: 90,
       rate429: 0.1,
@@ -113,6 +123,8 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
     // Act 1: two worker processes at a time, each SIGKILLed after a seeded random delay and restarted,
     // while tenants are made due again ("run now") every 700 ms.
     let kills = 0;
+    let crashes = 0;
+    const crashTails: string[] = [];
     let starts = 0;
     let pauses = 0;
     let stopDue = false;
@@ -136,6 +148,15 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
           worker.kill('SIGCONT');
           pauses++;
           await sleep(rng.int(200, 1500));
+        }
+        // A worker that died before this SIGKILL crashed on a fault: no fault may take a worker down.
+        if (!worker.alive) {
+          crashes++;
+          // What killed it: the worker logs an uncaught exception as one fatal line (level 60).
+          const tail = worker.tail().split('\n');
+          crashTails.push(
+            tail.filter((line) => line.includes('"level":60')).join('\n') || tail.slice(-20).join('\n'),
+          );
         }
         worker.kill('SIGKILL');
         const exit = await worker.exited;
@@ -165,6 +186,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
         (n, s) => n + s.injected5xx,
         0,
       ),
+      postgresCut: (h.databaseProxy?.stats().resets ?? 0) + (h.databaseProxy?.stats().refused ?? 0),
       vaikora429: h.sim.stats().byStatus[429] ?? 0,
       vaikora5xx: [500, 502, 503, 504].reduce((n, s) => n + (h.sim.stats().byStatus[s] ?? 0), 0),
     };
@@ -174,6 +196,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
     h.sim.setOptions({ actionsPerMinute: 0, rate429: 0, rate5xx: 0, latencyMs: 0, latencyJitterMs: 0 });
     h.proxy.setRules({});
     h.dynamoProxy?.setRules({ throttle: false });
+    h.databaseProxy?.setRules({});
     await sleep(LEASE_TTL_MS + 200);
     const cleanStarted = new Date();
     const clean = spawnWorker('clean', env('clean'));
@@ -204,9 +227,10 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
       [
         'chaos ledger',
         `  tenants ${TENANTS} (streams ${TENANTS * 2}), chaos phase ${(chaosMs / 1000).toFixed(1)} s`,
+        `  worker crashes ${crashes}`,
         `  kills (SIGKILL) ${kills}, pauses past the lease (SIGSTOP/SIGCONT) ${pauses}, worker starts ${starts + 1}, runs ${runCount?.n ?? 0} (${interrupted[0]?.n ?? 0} cut short by a kill)`,
         `  runs whose cursor write was fenced off (LEASE_LOST) ${fenced?.n ?? 0}`,
-        `  faults: Security Hub 5xx ${faults.hub5xx}, throttled ${faults.hubThrottled}, dropped/held ${faults.hubDropped}, failed findings ${faults.failedFindings}; STS 5xx ${faults.sts5xx}; DynamoDB 5xx ${faults.dynamo5xx}; Vaikora 429 ${faults.vaikora429}, 5xx ${faults.vaikora5xx}`,
+        `  faults: Security Hub 5xx ${faults.hub5xx}, throttled ${faults.hubThrottled}, dropped/held ${faults.hubDropped}, failed findings ${faults.failedFindings}; STS 5xx ${faults.sts5xx}; DynamoDB 5xx ${faults.dynamo5xx}; PostgreSQL connections cut or refused ${faults.postgresCut}; Vaikora 429 ${faults.vaikora429}, 5xx ${faults.vaikora5xx}`,
         `  qualifying actions ${figures.expected}, findings in Security Hub ${figures.stored}`,
         `  lost ${figures.lost}`,
         `  duplicate ids ${figures.duplicateIds}`,
@@ -218,6 +242,8 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
       ].join('\n'),
     );
 
+    expect(crashTails).toEqual([]);
+    expect(crashes).toBe(0);
     expect(kills).toBeGreaterThanOrEqual(20);
     expect(pauses).toBeGreaterThan(0);
     expect(cleanExit).toEqual({ code: 0, signal: null });

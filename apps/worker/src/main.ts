@@ -1,14 +1,16 @@
 import { createServer, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { createStateStore, readDatabaseUrl } from '@vsh/aws';
-import { createDb, type DbHandle, migrate } from '@vsh/db';
+import { createDb, type DbHandle, isConnectionError, migrate } from '@vsh/db';
 import { createSecretBox, KmsMasterKeyProvider, LocalMasterKeyProvider, type SecretBox } from '@vsh/secrets';
 import { type Logger, pino } from 'pino';
 import { parseWorkerEnv, type WorkerEnv } from './env.ts';
+import { errorInfo } from './run-tenant.ts';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
 import { dispatchDueTenants, startSqsConsumer } from './sqs.ts';
@@ -35,9 +37,24 @@ export async function openDatabase(
     url === undefined
       ? await createDb({ kind: 'pglite', dataDir: env.DATA_DIR })
       : await createDb({ kind: 'postgres', url, max: 8 });
-  await migrate(handle.db);
-  return handle;
+  // The database may be restarting or not up yet when a worker starts (a deploy, a failover):
+  // connection errors are retried with backoff for ~15 s before the worker gives up and exits.
+  // A loop rather than a retry library: one call site, and the decision is isConnectionError.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrate(handle.db);
+      return handle;
+    } catch (err) {
+      if (!isConnectionError(err) || attempt >= STARTUP_DB_ATTEMPTS) {
+        await handle.close();
+        throw err;
+      }
+      await sleep(Math.min(4000, 250 * 2 ** (attempt - 1)));
+    }
+  }
 }
+
+const STARTUP_DB_ATTEMPTS = 7;
 
 /** A PostgreSQL URL from the Secrets Manager secret the central stack creates (never logged). */
 async function databaseUrlFromSecret(
@@ -211,6 +228,25 @@ async function main(): Promise<void> {
   }
   const env = parsed.env;
   const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
+  // A fault nobody handled is a bug: it is logged as one line with its stack (for the operator and
+  // the chaos test), then the process exits, as Node would, for the supervisor to restart it.
+  const fatal = (err: unknown, origin: string) => {
+    const info = err instanceof Error ? { ...errorInfo(err), stack: err.stack } : { message: String(err) };
+    logger.fatal({ err: info, origin }, 'uncaught exception: exiting');
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  // postgres-js rejects some of its own internal promises, which nobody awaits, when a connection
+  // drops (a reserved connection cut mid-query; ADR 0032). The query that was running has already
+  // failed to its caller; the stray rejection changes nothing, so it is logged, not fatal. Any
+  // other unhandled rejection is a bug and ends the process, as Node's default would.
+  process.on('unhandledRejection', (reason) => {
+    if (isConnectionError(reason)) {
+      logger.warn({ err: errorInfo(reason) }, 'a database connection error that no caller awaited');
+      return;
+    }
+    fatal(reason, 'unhandledRejection');
+  });
   const worker = await startWorker(env, logger);
   logger.info({ mode: env.WORKER_MODE, metrics: worker.metricsUrl }, 'worker started');
   const shutdown = (signal: string) => {

@@ -26,7 +26,9 @@ import {
   startDynamoDbLocal,
   startFaultProxy,
   startMoto,
+  startTcpFaultProxy,
   startVaikoraSimulator,
+  type TcpFaultProxy,
   testAwsConfig,
   type VaikoraSimulator,
   type VaikoraSimulatorOptions,
@@ -70,6 +72,8 @@ export interface HarnessOptions {
   readonly awsRules?: FaultProxyOptions['rules'];
   /** Puts a second fault proxy in front of DynamoDB Local, so DynamoDB calls can be faulted too. */
   readonly dynamoProxy?: boolean;
+  /** Puts a TCP fault proxy between worker processes and PostgreSQL (the harness's own queries go direct). */
+  readonly databaseProxy?: boolean;
   /** Puts a server between the AWS fault proxy and moto (the benchmark's STS stand-in). */
   readonly awsUpstream?: (motoEndpoint: string) => Promise<{ endpoint: string; stop(): Promise<void> }>;
 }
@@ -84,6 +88,8 @@ export interface Harness {
   readonly proxy: FaultProxy;
   /** The fault proxy in front of DynamoDB Local, when asked for. */
   readonly dynamoProxy: FaultProxy | undefined;
+  /** The TCP fault proxy worker processes reach PostgreSQL through, when asked for. */
+  readonly databaseProxy: TcpFaultProxy | undefined;
   readonly moto: MotoServer;
   readonly dynamo: DynamoDbLocal;
   /** Where workers reach DynamoDB: through its fault proxy when there is one. */
@@ -137,6 +143,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ? await startFaultProxy({ upstream: dynamo.endpoint, rules: { throttle: false } })
     : undefined;
   const dynamoEndpoint = dynamoProxy?.endpoint ?? dynamo.endpoint;
+  const databaseUrl = new URL(database.url);
+  const databaseProxy = options.databaseProxy
+    ? await startTcpFaultProxy({
+        upstream: { host: databaseUrl.hostname, port: Number(databaseUrl.port || 5432) },
+      })
+    : undefined;
+  if (databaseProxy !== undefined) {
+    databaseUrl.hostname = databaseProxy.host;
+    databaseUrl.port = String(databaseProxy.port);
+  }
   const secrets = createSecretBox(new LocalMasterKeyProvider({ primaryKey: MASTER_KEY }));
   const tableName = `vsh-state-${randomBytes(4).toString('hex')}`;
   const dynamodb = new DynamoDBClient(testAwsConfig(dynamo.endpoint));
@@ -229,6 +245,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     sim,
     proxy,
     dynamoProxy,
+    databaseProxy,
     moto,
     dynamo,
     dynamoEndpoint,
@@ -296,7 +313,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       return {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
-        DATABASE_URL: database.url,
+        DATABASE_URL: databaseUrl.toString(),
         MASTER_KEY,
         STATE_TABLE_NAME: tableName,
         DYNAMODB_ENDPOINT: dynamoEndpoint,
@@ -318,6 +335,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         proxy.stop(),
         between?.stop(),
         dynamoProxy?.stop(),
+        databaseProxy?.stop(),
         sim.stop(),
         moto.stop(),
         dynamo.stop(),

@@ -35,3 +35,31 @@ export function pgErrorOf(error: unknown): PgErrorInfo | undefined {
   }
   return undefined;
 }
+
+// Codes of a lost or refused connection: Node's socket errors, postgres-js's own, and SQLSTATE
+// class 08 (connection exception) and 57P01-57P03 (the server shutting down or not yet up).
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+/** Whether `error` (or one of its causes) is a lost or refused database connection: worth retrying. */
+export function isConnectionError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -6,7 +6,7 @@ export {
   type Schema,
   type Transaction,
 } from './client.ts';
-export { type PgErrorInfo, pgErrorCodes, pgErrorOf } from './errors.ts';
+export { isConnectionError, type PgErrorInfo, pgErrorCodes, pgErrorOf } from './errors.ts';
 export { type IdPrefix, idPrefixes, newId } from './ids.ts';
 export { appliedMigrationCount, migrate, migrationsFolder, rowsOf } from './migrate.ts';
 export { boundRaw, defaultRawBudgetBytes, type TruncatedRaw } from './raw.ts';

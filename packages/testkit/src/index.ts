@@ -15,4 +15,12 @@ export {
 } from './fault-proxy.ts';
 export { MOTO_DEFAULT_ACCOUNT_ID, type MotoOptions, type MotoServer, startMoto } from './moto.ts';
 export { freePort, LocalServerError, type LocalServerErrorCode } from './ports.ts';
+export {
+  startTcpFaultProxy,
+  type TcpFaultProxy,
+  type TcpFaultProxyOptions,
+  type TcpFaultProxyStats,
+  type TcpFaultRules,
+  tcpFaultRulesSchema,
+} from './tcp-fault-proxy.ts';
 export * from './vaikora-sim.ts';
