@@ -51,7 +51,16 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
     const all = tenants.map((t) => t.tenantId);
     // Slow enough answers that runs last a while, so that re-dispatched tenants meet runs in progress.
     h.sim.setOptions({ latencyMs: 40, latencyJitterMs: 40 });
-    h.proxy.setRules({ latency: [{ match: { service: 'securityhub' }, minMs: 200, maxMs: 400 }] });
+    // SQS itself misbehaves too: 5xx on the calls the dispatcher and the consumers make, and latency.
+    h.proxy.setRules({
+      latency: [
+        { match: { service: 'securityhub' }, minMs: 200, maxMs: 400 },
+        { match: { service: 'sqs' }, minMs: 5, maxMs: 60 },
+      ],
+      errors: ['SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility'].map(
+        (operation) => ({ match: { service: 'sqs', operation }, rate: 0.08, status: 500 }),
+      ),
+    });
     const env = (name: string, mode: string) =>
       h.workerEnv({
         WORKER_ID: name,
@@ -122,7 +131,12 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
           overlaps.push(`${id}: ${before.workerId} ${before.id} and ${after.workerId} ${after.id}`);
       }
     }
-    const handled = h.proxy.operationStats('sqs', 'DeleteMessage').requests;
+    const deletes = h.proxy.operationStats('sqs', 'DeleteMessage');
+    const handled = deletes.requests - deletes.injected5xx;
+    const sqs5xx = ['SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility'].reduce(
+      (n, operation) => n + h.proxy.operationStats('sqs', operation).injected5xx,
+      0,
+    );
     const byWorker = new Map<string, number>();
     for (const r of recorded) byWorker.set(r.workerId ?? '?', (byWorker.get(r.workerId ?? '?') ?? 0) + 1);
     const figures = ledger(h, tenants);
@@ -131,6 +145,7 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
         'SQS fan-out',
         `  tenants ${TENANTS}, consumer processes ${CONSUMERS}, messages handled ${handled}, runs ${recorded.length}`,
         `  turned away by the lease (busy) ${handled - recorded.length}`,
+        `  SQS 5xx injected ${sqs5xx}`,
         `  runs per process ${[...byWorker].map(([w, n]) => `${w}=${n}`).join(' ')}`,
         `  overlapping runs of one tenant ${overlaps.length}`,
         `  tenants processed ${new Set(recorded.filter((r) => r.status === 'ok').map((r) => r.tenantId)).size}/${TENANTS}`,
@@ -138,6 +153,7 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
       ].join('\n'),
     );
 
+    expect(sqs5xx).toBeGreaterThan(0);
     expect(overlaps).toEqual([]);
     expect(exits.every((e) => e.code === 0)).toBe(true);
     expect(recorded.every((r) => r.status === 'ok')).toBe(true);
