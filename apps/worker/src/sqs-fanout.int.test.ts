@@ -16,6 +16,9 @@ import { killAllWorkers, spawnWorker, type WorkerProcess } from '../test/process
 const TENANTS = 30;
 const CONSUMERS = 4;
 
+/** The SQS calls workers make that the test answers with 5xx now and then. */
+const SQS_FAULTED = ['SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility'];
+
 describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, with DynamoDB leases', () => {
   let h: Harness;
   let sqs: SQSClient;
@@ -57,9 +60,11 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
         { match: { service: 'securityhub' }, minMs: 200, maxMs: 400 },
         { match: { service: 'sqs' }, minMs: 5, maxMs: 60 },
       ],
-      errors: ['SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility'].map(
-        (operation) => ({ match: { service: 'sqs', operation }, rate: 0.08, status: 500 }),
-      ),
+      errors: SQS_FAULTED.map((operation) => ({
+        match: { service: 'sqs', operation },
+        rate: 0.08,
+        status: 500,
+      })),
     });
     const env = (name: string, mode: string) =>
       h.workerEnv({
@@ -133,7 +138,7 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
     }
     const deletes = h.proxy.operationStats('sqs', 'DeleteMessage');
     const handled = deletes.requests - deletes.injected5xx;
-    const sqs5xx = ['SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility'].reduce(
+    const sqs5xx = SQS_FAULTED.reduce(
       (n, operation) => n + h.proxy.operationStats('sqs', operation).injected5xx,
       0,
     );

@@ -114,11 +114,6 @@ export function checkFinding(finding: AsffFinding): number | Rejection {
   return bytes;
 }
 
-/** What is wrong with a string member of a finding (type, length, blank, controls, unicode), if anything. */
-export function textProblem(name: string, value: unknown, max: number): string | undefined {
-  return text(name, value, max);
-}
-
 /** The action id a rejected finding came from, when its Id has the connector's form. */
 function actionIdOf(finding: AsffFinding): string | null {
   const id: unknown = finding.Id;
@@ -127,6 +122,7 @@ function actionIdOf(finding: AsffFinding): string | null {
     : null;
 }
 
+/** What is wrong with a string member of a finding (type, length, blank, controls, unicode), if anything. */
 function text(name: string, value: unknown, max: number): string | undefined {
   if (typeof value !== 'string') return `${name} must be a string`;
   if (value.length > max) return `${name} is longer than ${max} characters`;
@@ -139,6 +135,8 @@ function text(name: string, value: unknown, max: number): string | undefined {
   if (!value.isWellFormed()) return `${name} is not well-formed unicode`;
   return undefined;
 }
+
+export { text as textProblem };
 
 let lastTimestamp = '';
 let lastTimestampMs = Number.NaN;

@@ -19,21 +19,29 @@ export interface PgErrorInfo {
  * `constraint_name`, PGlite `constraint`.
  */
 export function pgErrorOf(error: unknown): PgErrorInfo | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const candidate = current as {
-      code?: unknown;
-      constraint?: unknown;
-      constraint_name?: unknown;
-      cause?: unknown;
-    };
+  for (const candidate of causes(error)) {
     if (typeof candidate.code === 'string' && /^[0-9A-Z]{5}$/.test(candidate.code)) {
       const constraint = candidate.constraint_name ?? candidate.constraint;
       return { code: candidate.code, constraint: typeof constraint === 'string' ? constraint : undefined };
     }
-    current = candidate.cause;
   }
   return undefined;
+}
+
+interface ErrorLike {
+  code?: unknown;
+  constraint?: unknown;
+  constraint_name?: unknown;
+  cause?: unknown;
+}
+
+/** The error and its causes, outermost first (at most 5: drizzle wraps the driver's error once). */
+function* causes(error: unknown): Generator<ErrorLike> {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    yield current as ErrorLike;
+    current = (current as ErrorLike).cause;
+  }
 }
 
 // Codes of a lost or refused connection: Node's socket errors, postgres-js's own, and SQLSTATE
@@ -55,11 +63,8 @@ const CONNECTION_CODES = new Set([
 
 /** Whether `error` (or one of its causes) is a lost or refused database connection: worth retrying. */
 export function isConnectionError(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
+  for (const { code } of causes(error)) {
     if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
-    current = (current as { cause?: unknown }).cause;
   }
   return false;
 }

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { type Column, lt, type SQL } from 'drizzle-orm';
 import { ApiError } from '../errors.ts';
 
 const ID = /^[a-z]{3}_[0-9a-hjkmnp-tv-z]{26}$/;
@@ -30,6 +31,12 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
     throw new ApiError('VALIDATION_FAILED', 'query.cursor: is not a cursor this API returned');
   }
   return id;
+}
+
+/** The keyset condition of a newest-first list: rows with an id below the cursor's (none without a cursor). */
+export function olderThan(id: Column, cursor: string | undefined): SQL | undefined {
+  const after = decodeCursor(cursor);
+  return after === undefined ? undefined : lt(id, after);
 }
 
 /** The page and the cursor of the next one, from `limit + 1` rows fetched in order. */

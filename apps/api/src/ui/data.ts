@@ -3,17 +3,14 @@ import {
   awsDestinations,
   type Database,
   type RecentFinding,
-  type RejectedRecord,
   type Run,
-  rejectedRecords,
   runs,
   type Tenant,
   tenants,
   vaikoraSettings,
 } from '@vsh/db';
-import { and, asc, count, desc, eq, gte, isNull, lt, sql, sum } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, isNull, sql, sum } from 'drizzle-orm';
 import type { Principal } from '../deps.ts';
-import { decodeCursor, pageOf } from '../lib/pagination.ts';
 
 /** Whether a session's principal still holds: its tenant key unrevoked and its tenant active. */
 export async function principalStillValid(db: Database, principal: Principal): Promise<boolean> {
@@ -59,28 +56,6 @@ export function findingsOf(runList: readonly Run[], limit: number): RecentFindin
     }
   }
   return out;
-}
-
-/** A page of a tenant's rejected records, newest first, after an opaque cursor (same cursors as the API). */
-export async function rejectedPage(
-  db: Database,
-  tenantId: string,
-  cursor: string | undefined,
-  limit: number,
-): Promise<{ items: RejectedRecord[]; nextCursor: string | null }> {
-  const after = decodeCursor(cursor);
-  const rows = await db
-    .select()
-    .from(rejectedRecords)
-    .where(
-      and(
-        eq(rejectedRecords.tenantId, tenantId),
-        after === undefined ? undefined : lt(rejectedRecords.id, after),
-      ),
-    )
-    .orderBy(desc(rejectedRecords.id))
-    .limit(limit + 1);
-  return pageOf(rows, limit);
 }
 
 export type Health = 'failing' | 'attention' | 'healthy' | 'offboarded';

@@ -3,9 +3,10 @@ import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
 import { tenantStatus } from '../routes/status/get-status.ts';
+import { rejectedPage } from '../routes/status/list-rejected-records.ts';
 import { requestRun } from '../routes/status/run-now.ts';
 import { field, render, sessionOf, tenantFor, tenantQuery, type UiContext, type UiEnv } from './context.ts';
-import { findingsOf, recentRuns, rejectedPage } from './data.ts';
+import { findingsOf, recentRuns } from './data.ts';
 import { csrfField, duration, type Markup, pill, type Tone, when } from './layout.ts';
 import { destinationPill } from './onboarding.ts';
 

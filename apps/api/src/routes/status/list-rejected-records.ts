@@ -1,8 +1,8 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import { rejectedRecords, rejectionStages } from '@vsh/db';
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { type Database, type RejectedRecord, rejectedRecords, rejectionStages } from '@vsh/db';
+import { and, desc, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { decodeCursor, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
+import { olderThan, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute, iso, tenantIdParam, timestamp } from '../../openapi.ts';
 
 const rejectedRecordSchema = z
@@ -34,24 +34,28 @@ export const route = defineRoute('tenant', {
   },
 });
 
+/** A page of a tenant's rejected records, newest first, after an opaque cursor (the API's and the status page's). */
+export async function rejectedPage(
+  db: Database,
+  tenantId: string,
+  cursor: string | undefined,
+  limit: number,
+): Promise<{ items: RejectedRecord[]; nextCursor: string | null }> {
+  const rows = await db
+    .select()
+    .from(rejectedRecords)
+    .where(and(eq(rejectedRecords.tenantId, tenantId), olderThan(rejectedRecords.id, cursor)))
+    .orderBy(desc(rejectedRecords.id))
+    .limit(limit + 1);
+  return pageOf(rows, limit);
+}
+
 /** The handler of GET /v1/tenants/{tenantId}/rejected-records, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const tenant = c.get('tenant');
     const { limit, cursor } = c.req.valid('query');
-    const after = decodeCursor(cursor);
-    const rows = await deps.db
-      .select()
-      .from(rejectedRecords)
-      .where(
-        and(
-          eq(rejectedRecords.tenantId, tenant.id),
-          after === undefined ? undefined : lt(rejectedRecords.id, after),
-        ),
-      )
-      .orderBy(desc(rejectedRecords.id))
-      .limit(limit + 1);
-    const page = pageOf(rows, limit);
+    const page = await rejectedPage(deps.db, tenant.id, cursor, limit);
     return c.json(
       {
         items: page.items.map((row) => ({

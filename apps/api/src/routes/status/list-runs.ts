@@ -1,8 +1,8 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
 import { runs } from '@vsh/db';
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { decodeCursor, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
+import { olderThan, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute, tenantIdParam } from '../../openapi.ts';
 import { runSchema, toRun } from './shared.ts';
 
@@ -23,11 +23,10 @@ export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const tenant = c.get('tenant');
     const { limit, cursor } = c.req.valid('query');
-    const after = decodeCursor(cursor);
     const rows = await deps.db
       .select()
       .from(runs)
-      .where(and(eq(runs.tenantId, tenant.id), after === undefined ? undefined : lt(runs.id, after)))
+      .where(and(eq(runs.tenantId, tenant.id), olderThan(runs.id, cursor)))
       .orderBy(desc(runs.id))
       .limit(limit + 1);
     const page = pageOf(rows, limit);

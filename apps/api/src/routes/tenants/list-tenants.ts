@@ -1,9 +1,9 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { tenants } from '@vsh/db';
-import { desc, lt } from 'drizzle-orm';
+import { desc } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { healthOf } from '../../lib/health.ts';
-import { decodeCursor, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
+import { olderThan, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute } from '../../openapi.ts';
 import { tenantWithHealthSchema, toTenant } from './shared.ts';
 
@@ -23,11 +23,10 @@ export const route = defineRoute('operator', {
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const { limit, cursor } = c.req.valid('query');
-    const after = decodeCursor(cursor);
     const rows = await deps.db
       .select()
       .from(tenants)
-      .where(after === undefined ? undefined : lt(tenants.id, after))
+      .where(olderThan(tenants.id, cursor))
       .orderBy(desc(tenants.id))
       .limit(limit + 1);
     const page = pageOf(rows, limit);
