@@ -1,24 +1,22 @@
+import type { SeenSegment, StreamState } from '@vsh/aws';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  type CursorPolicy,
-  handledIds,
-  isNew,
-  type StreamCursor,
-  StreamProgress,
-  windowStartMs,
-} from './cursor.ts';
+import { type CursorPolicy, isNew, type StreamCursor, StreamProgress, windowStartMs } from './cursor.ts';
 
-const policy: CursorPolicy = { overlapMs: 1000, initialLookbackMs: 60_000, maxRecentIds: 5 };
-const cursor = (
-  positionMs: number,
-  idsAtPosition: string[] = [],
-  recentIds: string[] = [],
-): StreamCursor => ({
-  positionMs,
-  idsAtPosition,
-  recentIds,
-  updatedAtMs: 0,
+const policy: CursorPolicy = { overlapMs: 1000, initialLookbackMs: 60_000 };
+const cursor = (positionMs: number): StreamCursor => ({ positionMs, updatedAtMs: 0 });
+const stateOf = (
+  c: StreamCursor | null,
+  seen: Iterable<string> = [],
+  segments: SeenSegment[] = [],
+): StreamState => {
+  const set = new Set(seen);
+  return { cursor: c, seen: { has: (id) => set.has(id), size: set.size }, segments };
+};
+const complete = (windowStart: number, blockedAtMs = Number.POSITIVE_INFINITY) => ({
+  complete: true,
+  blockedAtMs,
+  windowStartMs: windowStart,
 });
 
 describe('the read window', () => {
@@ -29,93 +27,176 @@ describe('the read window', () => {
 
   it.each([
     ['newer than the cursor', 'x', 10_001, true],
-    ['at the cursor, not handled', 'x', 10_000, true],
-    ['at the cursor, handled there', 'a', 10_000, false],
+    ['at the cursor, not seen', 'x', 10_000, true],
+    ['at the cursor, seen', 'a', 10_000, false],
     ['late arrival inside the overlap', 'late', 9_500, true],
-    ['remembered inside the overlap', 'r', 9_500, false],
+    ['seen inside the overlap', 'r', 9_500, false],
+    ['seen after the cursor (sent by a run that stopped early)', 'after', 12_000, false],
     ['older than the window', 'old', 8_999, false],
   ])('%s → %s', (_name, id, ts, expected) => {
-    const c = cursor(10_000, ['a'], ['r']);
+    const c = cursor(10_000);
+    const state = stateOf(c, ['a', 'r', 'after']);
 
-    expect(isNew({ id, timestampMs: ts }, c, handledIds(c), windowStartMs(c, 20_000, policy))).toBe(expected);
+    expect(isNew({ id, timestampMs: ts }, state.seen, windowStartMs(c, 20_000, policy))).toBe(expected);
   });
 });
 
-describe('StreamProgress.nextCursor', () => {
-  it('moves to the newest handled time with the ids handled exactly there', () => {
+describe('StreamProgress.plan', () => {
+  it('moves to the newest handled time and remembers what the next window still covers', () => {
     const p = new StreamProgress();
     p.add('a', 100);
-    p.add('b', 300);
-    p.add('c', 300);
+    p.add('b', 1_300);
+    p.add('c', 1_300);
     p.add('d', 250);
 
-    expect(p.nextCursor(null, 999, policy)).toEqual({
-      positionMs: 300,
-      idsAtPosition: ['b', 'c'],
-      recentIds: ['d', 'a'],
-      updatedAtMs: 999,
+    expect(p.plan(stateOf(null), 999, policy, complete(0))).toEqual({
+      next: { positionMs: 1_300, updatedAtMs: 999 },
+      seen: [
+        { id: 'b', timestampMs: 1_300 },
+        { id: 'c', timestampMs: 1_300 },
+        { id: 'd', timestampMs: 1_000 - 750 + 0 },
+      ].filter((e) => e.timestampMs >= 300),
+      prune: [],
     });
   });
 
-  it('keeps the previous ids when new actions share the cursor time', () => {
+  it('remembers every id of a window of 60,000 actions (100 per second for 10 minutes)', () => {
     const p = new StreamProgress();
-    p.add('late-same-ms', 300);
+    const overlap = { overlapMs: 600_000, initialLookbackMs: 600_000 };
+    for (let i = 0; i < 60_000; i++) p.add(`id-${i}`, 1_000_000 + i * 10);
 
-    const next = p.nextCursor(cursor(300, ['b']), 999, policy);
+    const write = p.plan(stateOf(cursor(1_000_000)), 2_000_000, overlap, complete(400_000));
 
-    expect(next?.positionMs).toBe(300);
-    expect(new Set(next?.idsAtPosition)).toEqual(new Set(['b', 'late-same-ms']));
+    expect(write?.next.positionMs).toBe(1_000_000 + 59_999 * 10);
+    expect(write?.seen).toHaveLength(60_000);
   });
 
-  it('never passes an action that could not be delivered', () => {
+  it('never passes an action that could not be delivered, but remembers what was sent after it', () => {
     const p = new StreamProgress();
     p.add('a', 100);
     p.add('c', 300);
 
-    const next = p.nextCursor(cursor(50), 999, policy, 200);
+    const write = p.plan(stateOf(cursor(50)), 999, policy, complete(0, 200));
 
-    expect(next?.positionMs).toBe(100);
+    expect(write?.next.positionMs).toBe(100);
+    expect(write?.seen.map((e) => e.id).sort()).toEqual(['a', 'c']);
   });
 
-  it('returns null when nothing was handled', () => {
-    expect(new StreamProgress().nextCursor(cursor(5), 1, policy)).toBeNull();
+  it('keeps the position of a run that stopped early and remembers what it sent', () => {
+    const p = new StreamProgress();
+    p.add('sent', 5_000);
+
+    const write = p.plan(stateOf(cursor(4_000)), 9_999, policy, { ...complete(3_000), complete: false });
+
+    expect(write).toEqual({
+      next: { positionMs: 4_000, updatedAtMs: 9_999 },
+      seen: [{ id: 'sent', timestampMs: 5_000 }],
+      prune: [],
+    });
   });
 
-  it('never moves backwards and never skips an unhandled action (property)', () => {
+  it('gives a new stream that stopped early the position of its own window', () => {
+    const p = new StreamProgress();
+    p.add('sent', 50_000);
+
+    const write = p.plan(stateOf(null), 100_000, policy, { ...complete(40_000), complete: false });
+
+    expect(write?.next.positionMs).toBe(41_000);
+    expect(windowStartMs(write?.next ?? null, 200_000, policy)).toBe(40_000);
+  });
+
+  it('writes nothing for an idle stream', () => {
+    expect(new StreamProgress().plan(stateOf(cursor(5)), 1, policy, complete(0))).toBeNull();
+    expect(new StreamProgress().plan(stateOf(null), 1, policy, complete(0))).toBeNull();
+  });
+
+  it('prunes the segments wholly behind the next window', () => {
+    const p = new StreamProgress();
+    p.add('new', 10_000);
+    const old: SeenSegment = { key: 'old', bucketStartMs: 0, bucketEndMs: 9_000, count: 3 };
+    const live: SeenSegment = { key: 'live', bucketStartMs: 8_000, bucketEndMs: 9_001, count: 3 };
+
+    const write = p.plan(stateOf(cursor(5_000), [], [old, live]), 1, policy, complete(4_000));
+
+    expect(write?.prune).toEqual([old]);
+  });
+});
+
+/**
+ * The whole rule over many runs: a list that grows with late arrivals, same-millisecond bursts and
+ * failed deliveries; each run reads the window, handles what is new and writes the plan. Every action
+ * inside the lookback is handled, and none twice unless its delivery failed.
+ */
+describe('runs over a growing list (property)', () => {
+  it('handles every action once, whatever the bursts, late arrivals and failures', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 10_000 }),
         fc.array(
           fc.record({
-            id: fc.string({ minLength: 1, maxLength: 4 }),
-            ts: fc.integer({ min: 0, max: 20_000 }),
+            count: fc.integer({ min: 0, max: 60 }),
+            lateBy: fc.integer({ min: 0, max: 900 }),
+            burst: fc.boolean(),
+            failAt: fc.option(fc.integer({ min: 0, max: 59 }), { nil: undefined }),
+            stopsEarly: fc.boolean(),
           }),
-          {
-            maxLength: 40,
-          },
+          { minLength: 1, maxLength: 12 },
         ),
-        fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }),
-        (start, handled, blocked) => {
-          const previous = cursor(start, ['seed']);
-          const p = new StreamProgress();
-          for (const h of handled) p.add(h.id, h.ts);
-
-          const next = p.nextCursor(previous, 1, policy, blocked ?? Number.POSITIVE_INFINITY);
-
-          if (next === null) return;
-          expect(next.positionMs).toBeGreaterThanOrEqual(previous.positionMs);
-          if (blocked !== undefined)
-            expect(next.positionMs).toBeLessThan(Math.max(blocked, previous.positionMs + 1));
-          // Everything the new cursor claims at its position was really handled (or already claimed).
-          for (const id of next.idsAtPosition) {
-            const claimed =
-              handled.some((h) => h.id === id && h.ts === next.positionMs) ||
-              (next.positionMs === start && id === 'seed');
-            expect(claimed).toBe(true);
+        (runs) => {
+          let now = 100_000;
+          const list: Array<{ id: string; timestampMs: number }> = [];
+          let stored: StreamCursor | null = null;
+          const seen = new Map<string, number>();
+          const handledCount = new Map<string, number>();
+          const failedOnce = new Set<string>();
+          let n = 0;
+          for (const run of runs) {
+            now += 700;
+            for (let i = 0; i < run.count; i++) {
+              const ts = run.burst ? now : now - (i % 3 === 0 ? run.lateBy : 0) - (i % 7);
+              list.push({ id: `a${n++}`, timestampMs: ts });
+            }
+            const state = stateOf(stored, seen.keys());
+            const windowStart = windowStartMs(stored, now, policy);
+            const progress = new StreamProgress();
+            let blocked = Number.POSITIVE_INFINITY;
+            const failing = run.failAt === undefined ? undefined : list[list.length - 1 - run.failAt];
+            for (const action of list) {
+              if (!isNew(action, state.seen, windowStart)) continue;
+              if (action === failing && !failedOnce.has(action.id)) {
+                failedOnce.add(action.id);
+                blocked = Math.min(blocked, action.timestampMs);
+                continue;
+              }
+              handledCount.set(action.id, (handledCount.get(action.id) ?? 0) + 1);
+              progress.add(action.id, action.timestampMs);
+            }
+            const write = progress.plan(state, now, policy, {
+              complete: !run.stopsEarly,
+              blockedAtMs: blocked,
+              windowStartMs: windowStart,
+            });
+            if (write === null) continue;
+            if (stored !== null) expect(write.next.positionMs).toBeGreaterThanOrEqual(stored.positionMs);
+            stored = write.next;
+            for (const e of write.seen) seen.set(e.id, e.timestampMs);
+            for (const p of write.prune) expect(p).toBeUndefined();
           }
-          expect(next.recentIds?.length ?? 0).toBeLessThanOrEqual(policy.maxRecentIds);
+          // A final clean run picks up whatever is left.
+          now += 700;
+          const state = stateOf(stored, seen.keys());
+          const windowStart = windowStartMs(stored, now, policy);
+          for (const action of list) {
+            if (isNew(action, state.seen, windowStart))
+              handledCount.set(action.id, (handledCount.get(action.id) ?? 0) + 1);
+          }
+          for (const action of list) {
+            const times = handledCount.get(action.id) ?? 0;
+            // Inside the lookback every action is handled exactly once.
+            if (action.timestampMs >= 100_000 - policy.initialLookbackMs) expect(times).toBe(1);
+          }
         },
       ),
+      { numRuns: 300 },
     );
   });
 });

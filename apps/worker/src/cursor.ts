@@ -1,6 +1,6 @@
-import type { Cursor } from '@vsh/aws';
+import type { Cursor, SeenEntry, SeenSegment, SeenSet, StreamState } from '@vsh/aws';
 
-/** A stream cursor: where the stream has got to, with the ids handled in the overlap window before it. */
+/** A stream cursor: where the stream has got to (ADR 0004). */
 export type StreamCursor = Cursor;
 
 /** How the worker reads a stream's cursor: the overlap that catches late and same-timestamp actions. */
@@ -9,14 +9,11 @@ export interface CursorPolicy {
   readonly overlapMs: number;
   /** Where a stream with no cursor starts reading, back from now. */
   readonly initialLookbackMs: number;
-  /** Ids remembered for the overlap window, so a re-read does not re-send them; bounded. */
-  readonly maxRecentIds: number;
 }
 
 export const DEFAULT_CURSOR_POLICY: CursorPolicy = {
   overlapMs: 10 * 60_000,
   initialLookbackMs: 24 * 3600_000,
-  maxRecentIds: 900,
 };
 
 /** The earliest action time a sweep for this cursor must reach. */
@@ -25,24 +22,34 @@ export function windowStartMs(cursor: StreamCursor | null, nowMs: number, policy
 }
 
 /**
- * True when an action still has to be handled for a stream: newer than the cursor, or at the cursor
- * or in the overlap window without having been handled there (late arrivals, same-timestamp bursts).
+ * True when an action still has to be handled for a stream: inside the read window and not in the
+ * stream's seen-set. The seen-set holds every id handled at or after the window's start (imported,
+ * recorded as rejected, or skipped by the filter), so late arrivals, same-millisecond bursts and
+ * actions after a failed one are each handled once, at any rate (ADR 0004).
  */
 export function isNew(
   action: { readonly id: string; readonly timestampMs: number },
-  cursor: StreamCursor | null,
-  handled: ReadonlySet<string>,
+  seen: SeenSet,
   windowStart: number,
 ): boolean {
-  if (action.timestampMs < windowStart) return false;
-  if (cursor === null || action.timestampMs > cursor.positionMs) return true;
-  return !handled.has(action.id);
+  return action.timestampMs >= windowStart && !seen.has(action.id);
 }
 
-/** Ids the cursor says were handled at or shortly before its position. */
-export function handledIds(cursor: StreamCursor | null): Set<string> {
-  if (cursor === null) return new Set();
-  return new Set([...cursor.idsAtPosition, ...(cursor.recentIds ?? [])]);
+/** How a run ended for one stream, as far as its cursor goes. */
+export interface RunEnd {
+  /** The sweep reached the end of the list or passed the window: the position may move. */
+  readonly complete: boolean;
+  /** Time of the oldest action that could not be delivered for a transient reason (read again next run). */
+  readonly blockedAtMs: number;
+  /** The window this run read from (`windowStartMs`). */
+  readonly windowStartMs: number;
+}
+
+/** What to write for a stream after a run: the cursor, the ids to remember, the segments to drop. */
+export interface CursorWrite {
+  readonly next: StreamCursor;
+  readonly seen: SeenEntry[];
+  readonly prune: SeenSegment[];
 }
 
 /** What one run handled on a stream, to build the next cursor from. */
@@ -59,39 +66,34 @@ export class StreamProgress {
   }
 
   /**
-   * The cursor after this run: the newest handled time, the ids handled exactly there, and the ids of
-   * the overlap window (newest first, bounded). Null when nothing newer than the old cursor was handled
-   * and no id needs remembering.
+   * The write after this run, or null when there is nothing to write (an idle stream costs no write).
+   * The position moves only after a complete sweep, and only up to the newest handled action older
+   * than the first one that could not be delivered. Whatever the run handled at or after the next
+   * window's start goes into the seen-set, even when the sweep stopped early or a delivery failed,
+   * so that the next run re-reads but never re-sends it.
    */
-  nextCursor(
-    previous: StreamCursor | null,
-    nowMs: number,
-    policy: CursorPolicy,
-    blockedAtMs = Number.POSITIVE_INFINITY,
-  ): StreamCursor | null {
-    // Nothing at or after an action that could not be delivered may be passed: it is read again next run.
-    const handled = [...this.handled].filter(([, ts]) => ts < blockedAtMs);
-    if (handled.length === 0) return null;
-    let newest = previous?.positionMs ?? Number.NEGATIVE_INFINITY;
-    for (const [, ts] of handled) if (ts > newest) newest = ts;
-    const at = new Set<string>(
-      previous !== null && previous.positionMs === newest ? previous.idsAtPosition : [],
-    );
-    for (const [id, ts] of handled) if (ts === newest) at.add(id);
-    const windowStart = newest - policy.overlapMs;
-    const recent = new Map<string, number>();
-    if (previous !== null && previous.positionMs >= windowStart) {
-      // The previous cursor's ids are still inside the window: keep remembering them.
-      for (const id of previous.recentIds ?? []) recent.set(id, previous.positionMs - 1);
-      if (previous.positionMs !== newest)
-        for (const id of previous.idsAtPosition) recent.set(id, previous.positionMs);
+  plan(state: StreamState, nowMs: number, policy: CursorPolicy, end: RunEnd): CursorWrite | null {
+    const previous = state.cursor;
+    let position: number | null = previous?.positionMs ?? null;
+    if (end.complete) {
+      for (const ts of this.handled.values()) {
+        if (ts < end.blockedAtMs && (position === null || ts > position)) position = ts;
+      }
     }
-    for (const [id, ts] of handled) if (ts >= windowStart && ts < newest) recent.set(id, ts);
-    const recentIds = [...recent.entries()]
-      .filter(([id]) => !at.has(id))
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, policy.maxRecentIds)
-      .map(([id]) => id);
-    return { positionMs: newest, idsAtPosition: [...at], recentIds, updatedAtMs: nowMs };
+    if (position === null && this.handled.size > 0) {
+      // A new stream that stopped early or could not deliver its oldest action: a position whose
+      // window starts where this run's did, so the next run reads the same range again and the
+      // seen-set keeps what this one sent.
+      position = end.windowStartMs + policy.overlapMs;
+    }
+    if (position === null) return null;
+    const keepFrom = position - policy.overlapMs;
+    const seen: SeenEntry[] = [];
+    for (const [id, timestampMs] of this.handled) if (timestampMs >= keepFrom) seen.push({ id, timestampMs });
+    const prune = state.segments.filter((s) => s.bucketEndMs <= keepFrom);
+    if (previous !== null && position === previous.positionMs && seen.length === 0 && prune.length === 0) {
+      return null;
+    }
+    return { next: { positionMs: position, updatedAtMs: nowMs }, seen, prune };
   }
 }

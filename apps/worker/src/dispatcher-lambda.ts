@@ -1,7 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
 import { createDbBackfillStore } from './backfill-store.ts';
-import { parseWorkerEnv } from './env.ts';
+import { claimHoldMs, parseWorkerEnv } from './env.ts';
 import { openDatabase, openSecrets } from './main.ts';
 import { dispatchDueTenants } from './sqs.ts';
 import { createDbTenantStore } from './tenant-store.ts';
@@ -26,9 +26,9 @@ async function build(): Promise<() => Promise<number>> {
       queueUrl,
       now: new Date(),
       limit: 10_000,
-      holdMs: env.LEASE_TTL_MS * 2,
+      holdMs: claimHoldMs(env),
       backfills: {
-        claim: (limit) => backfills.claimBackfills('dispatcher', limit, env.LEASE_TTL_MS * 2),
+        claim: (limit) => backfills.claimBackfills('dispatcher', limit, claimHoldMs(env)),
       },
     });
     logger.info({ dispatched: n }, 'dispatched due tenants');

@@ -29,7 +29,14 @@ export const workerEnvSchema = z
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
     SCHEDULER_TICK_MS: ms(2000),
     DISPATCH_INTERVAL_MS: ms(60_000),
-    LEASE_TTL_MS: ms(5 * 60_000),
+    /** A dead worker's tenants are free this long after its last renewal (renewed every third of it). */
+    LEASE_TTL_MS: ms(20_000),
+    /** Longest one tenant run may take before it stops, keeps what it did and yields its slot. */
+    RUN_BUDGET_MS: ms(5 * 60_000),
+    /** A run older than this stops holding a concurrency slot (a slow upstream; see RunSlots). */
+    SLOW_RUN_MS: ms(5000),
+    /** Hard bound on runs at once in one process, slow ones included (default 4 x WORKER_CONCURRENCY). */
+    WORKER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1024).optional(),
     OVERLAP_MS: ms(10 * 60_000),
     INITIAL_LOOKBACK_MS: ms(24 * 3600_000),
     RETENTION_MS: ms(7 * 24 * 3600_000),
@@ -58,4 +65,28 @@ export function parseWorkerEnv(
     .map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`)
     .join('\n');
   return { ok: false, message };
+}
+
+/**
+ * How long a claimed tenant is held before any worker may claim it again: a little more than the
+ * lease, so that a dead worker's tenant is due again soon after its lease runs out (within a minute
+ * with the defaults), while a live run's renewals keep it from running twice.
+ */
+export function claimHoldMs(env: Pick<WorkerEnv, 'LEASE_TTL_MS'>): number {
+  return env.LEASE_TTL_MS + 10_000;
+}
+
+/** The tuning every entry point hands the runtime, from one place (process and Lambda alike). */
+export function runtimeTuningOf(env: WorkerEnv) {
+  return {
+    importRatePerSecond: env.IMPORT_RATE_PER_SECOND,
+    importBurst: env.IMPORT_BURST,
+    run: {
+      leaseTtlMs: env.LEASE_TTL_MS,
+      overlapMs: env.OVERLAP_MS,
+      initialLookbackMs: env.INITIAL_LOOKBACK_MS,
+      retentionMs: env.RETENTION_MS,
+      runBudgetMs: env.RUN_BUDGET_MS,
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Logger, pino } from 'pino';
-import { parseWorkerEnv } from './env.ts';
+import { parseWorkerEnv, runtimeTuningOf } from './env.ts';
 import { openDatabase, openSecrets } from './main.ts';
 import { createWorkerRuntime } from './runtime.ts';
 import { createSqsLambdaHandler, type SqsBatchResponse, type SqsEvent } from './sqs.ts';
@@ -20,7 +20,7 @@ async function build(): Promise<(event: SqsEvent) => Promise<SqsBatchResponse>> 
     tableName: env.STATE_TABLE_NAME,
     logger,
     workerId: env.WORKER_ID,
-    run: { leaseTtlMs: env.LEASE_TTL_MS, overlapMs: env.OVERLAP_MS, retentionMs: env.RETENTION_MS },
+    ...runtimeTuningOf(env),
   });
   return createSqsLambdaHandler(runtime.run, logger, runtime.runClaimedBackfill);
 }

@@ -9,7 +9,7 @@ import { createStateStore, readDatabaseUrl } from '@vsh/aws';
 import { createDb, type DbHandle, isConnectionError, migrate } from '@vsh/db';
 import { createSecretBox, KmsMasterKeyProvider, LocalMasterKeyProvider, type SecretBox } from '@vsh/secrets';
 import { type Logger, pino } from 'pino';
-import { parseWorkerEnv, type WorkerEnv } from './env.ts';
+import { claimHoldMs, parseWorkerEnv, runtimeTuningOf, type WorkerEnv } from './env.ts';
 import { errorInfo } from './run-tenant.ts';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
@@ -111,19 +111,13 @@ export async function startWorker(
     workerId: env.WORKER_ID,
     awsEndpoint: env.AWS_ENDPOINT_URL,
     masterCredentials: shared.masterCredentials,
-    importRatePerSecond: env.IMPORT_RATE_PER_SECOND,
-    importBurst: env.IMPORT_BURST,
-    run: {
-      leaseTtlMs: env.LEASE_TTL_MS,
-      overlapMs: env.OVERLAP_MS,
-      initialLookbackMs: env.INITIAL_LOOKBACK_MS,
-      retentionMs: env.RETENTION_MS,
-    },
+    ...runtimeTuningOf(env),
   });
   const metricsServer = env.METRICS_PORT === undefined ? null : await serveMetrics(runtime, env.METRICS_PORT);
   const sqs =
     env.WORK_QUEUE_URL === undefined ? null : new SQSClient({ region: env.AWS_REGION, ...endpoint });
-  const holdMs = env.LEASE_TTL_MS * 2;
+  const holdMs = claimHoldMs(env);
+  const slots = { slowAfterMs: env.SLOW_RUN_MS, maxInFlight: env.WORKER_MAX_IN_FLIGHT };
   let stopMode: () => Promise<void>;
   let wake: () => void = () => undefined;
 
@@ -132,6 +126,7 @@ export async function startWorker(
       scheduler: runtime.scheduler,
       run: runtime.run,
       concurrency: env.WORKER_CONCURRENCY,
+      ...slots,
       tickMs: env.SCHEDULER_TICK_MS,
       holdMs,
       clock: Date.now,
@@ -150,6 +145,7 @@ export async function startWorker(
       queueUrl: env.WORK_QUEUE_URL,
       run: runtime.run,
       concurrency: env.WORKER_CONCURRENCY,
+      ...slots,
       waitTimeSeconds: 2,
       visibilityTimeoutSeconds: Math.ceil(env.LEASE_TTL_MS / 1000) + 30,
       logger,

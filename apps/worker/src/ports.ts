@@ -44,10 +44,23 @@ export interface TenantConfig {
   readonly streams: readonly StreamConfig[];
 }
 
-/** A rejection with what the rejected-records store needs to keep it once. */
+/** A rejection with what the rejected-records store needs to keep it once per stream. */
 export interface RecordedRejection {
   readonly rejection: Rejection;
+  /** The destination whose stream rejected it; null when it was rejected while reading (every stream of the agent). */
   readonly destinationId: string | null;
+  /** The Vaikora agent whose list it came from (null for a backfill over every agent). */
+  readonly agentId: string | null;
+}
+
+/** What keeping a batch of rejections did: nothing here ever throws (ADR 0004). */
+export interface KeptRejections {
+  /** Records seen for the first time (new rows). */
+  readonly inserted: number;
+  /** Records already kept for that stream: their count and last-seen time went up. */
+  readonly repeated: number;
+  /** Records that could not be kept at all (the database refused even the minimal row); logged with their fingerprint. */
+  readonly failed: number;
 }
 
 export interface RunSummary {
@@ -72,12 +85,16 @@ export interface TenantStore {
   loadTenant(tenantId: string): Promise<TenantConfig | null>;
   startRun(tenantId: string, workerId: string, startedAt: Date): Promise<string>;
   finishRun(runId: string, summary: RunSummary, finishedAt: Date): Promise<void>;
-  /** Keeps rejected records; the same record seen again by a later overlapping read is kept once. */
+  /**
+   * Keeps rejected records once per stream, keyed by fingerprint (a record read again by a later
+   * overlapping run is counted, not stored again). Never rejects: a failure is logged with its
+   * database cause and counted in `failed`.
+   */
   recordRejections(
     tenantId: string,
     runId: string,
     rejections: readonly RecordedRejection[],
-  ): Promise<number>;
+  ): Promise<KeptRejections>;
   saveDestinationHealth(
     destinationId: string,
     health: DestinationHealth,
@@ -126,7 +143,11 @@ export interface RunOptions {
   readonly leaseTtlMs: number;
   readonly overlapMs: number;
   readonly initialLookbackMs: number;
-  readonly maxRecentIds: number;
+  /**
+   * Longest a run may take: then it stops like a shutdown (the batch in flight finishes, what it
+   * handled is kept in the seen-sets, the position stays) and yields its slot.
+   */
+  readonly runBudgetMs: number;
   /** Vaikora's history retention; a cursor older than this may have a gap (shown in status). */
   readonly retentionMs: number;
   readonly degradeAfterFailures: number;
@@ -137,10 +158,10 @@ export interface RunOptions {
 }
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
-  leaseTtlMs: 5 * 60_000,
+  leaseTtlMs: 20_000,
   overlapMs: 10 * 60_000,
   initialLookbackMs: 24 * 3600_000,
-  maxRecentIds: 900,
+  runBudgetMs: 5 * 60_000,
   retentionMs: 7 * 24 * 3600_000,
   degradeAfterFailures: 2,
   disableAfterFailures: 5,

@@ -1,20 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { AwsError, classifyAwsError, type Lease, type SecurityHubImporter, StateError } from '@vsh/aws';
+import {
+  AwsError,
+  classifyAwsError,
+  type Lease,
+  type SecurityHubImporter,
+  StateError,
+  type StreamState,
+} from '@vsh/aws';
 import { type PreparedFinding, prepareAction, type VaikoraAction } from '@vsh/core';
 import type { RecentFinding } from '@vsh/db';
 import { VaikoraError } from '@vsh/vaikora';
 import type { Logger } from 'pino';
-import {
-  type CursorPolicy,
-  handledIds,
-  isNew,
-  type StreamCursor,
-  StreamProgress,
-  windowStartMs,
-} from './cursor.ts';
+import { type CursorPolicy, isNew, type StreamCursor, StreamProgress, windowStartMs } from './cursor.ts';
 import { afterFailure, afterSuccess, RUNNABLE_STATES } from './health.ts';
 import {
   type DestinationConfig,
+  type KeptRejections,
   type RecordedRejection,
   type RunDeps,
   type RunSummary,
@@ -114,8 +115,8 @@ export class LeaseHolder {
 interface StreamWork {
   readonly stream: StreamConfig;
   readonly destination: DestinationConfig;
+  readonly state: StreamState;
   readonly cursor: StreamCursor | null;
-  readonly handled: ReadonlySet<string>;
   readonly windowStart: number;
   readonly progress: StreamProgress;
   readonly importer: SecurityHubImporter;
@@ -150,6 +151,9 @@ class TenantRun {
     { imported: number; rejected: number; skipped: number; positions: number[] }
   >();
   private incomplete = false;
+  /** Stops the run: a shutdown, a lost lease, or the run's time budget spent. */
+  private readonly stop: AbortSignal;
+  private readonly budget: AbortSignal;
 
   constructor(
     private readonly config: TenantConfig,
@@ -159,8 +163,20 @@ class TenantRun {
     this.now = deps.clock();
     this.nowIso = new Date(this.now).toISOString();
     this.log = deps.logger.child({ tenantId: config.tenantId });
-    const { overlapMs, initialLookbackMs, maxRecentIds } = deps.options;
-    this.policy = { overlapMs, initialLookbackMs, maxRecentIds };
+    const { overlapMs, initialLookbackMs } = deps.options;
+    this.policy = { overlapMs, initialLookbackMs };
+    this.budget = AbortSignal.timeout(deps.options.runBudgetMs);
+    this.stop = AbortSignal.any([lease.signal, this.budget]);
+  }
+
+  /** True when the run must stop: also when its lease has run out by the local clock (a paused process). */
+  private stopping(): boolean {
+    if (this.stop.aborted) return true;
+    if (this.deps.clock() >= this.lease.lease.expiresAtMs) {
+      this.lease.controller.abort(new Error('the lease ran out before it could be renewed'));
+      return true;
+    }
+    return false;
   }
 
   async execute(): Promise<RunResult> {
@@ -186,11 +202,17 @@ class TenantRun {
       const byAgent = new Map<string, StreamConfig[]>();
       for (const s of streams) byAgent.set(s.agentId, [...(byAgent.get(s.agentId) ?? []), s]);
       for (const [agentId, group] of byAgent) {
-        if (this.lease.signal.aborted) {
+        if (this.stopping()) {
           this.incomplete = true;
           break;
         }
         await this.runAgent(agentId, group, runnable);
+      }
+      if (this.budget.aborted && !this.lease.signal.aborted) {
+        this.fail(
+          'RUN_BUDGET_SPENT',
+          `the run stopped after its ${Math.round(this.deps.options.runBudgetMs / 1000)} s budget; the next run goes on from there`,
+        );
       }
       await this.saveHealth(runnable);
     }
@@ -240,9 +262,9 @@ class TenantRun {
     for (const stream of group) {
       const destination = destinations.get(stream.destinationId);
       if (destination === undefined || this.failedDestinations.has(destination.id)) continue;
-      let cursor: StreamCursor | null;
+      let streamState: StreamState;
       try {
-        cursor = await state.getCursor(this.config.tenantId, stream.id);
+        streamState = await state.getStream(this.config.tenantId, stream.id);
       } catch (err) {
         // Without every cursor of the agent its sweep cannot know where to stop; the next run reads it again.
         this.incomplete = true;
@@ -250,11 +272,12 @@ class TenantRun {
         this.log.warn({ err: errorInfo(err), streamId: stream.id }, 'cursor not read; agent skipped');
         return;
       }
+      const cursor = streamState.cursor;
       work.push({
         stream,
         destination,
+        state: streamState,
         cursor,
-        handled: handledIds(cursor),
         windowStart: windowStartMs(cursor, this.now, this.policy),
         progress: new StreamProgress(),
         importer: this.deps.importer(routeOf(this.config.tenantId, destination, stream)),
@@ -268,16 +291,17 @@ class TenantRun {
     let reachedEnd = false;
     let oldestSeen = Number.POSITIVE_INFINITY;
     try {
-      for await (const page of client.sweep({ agentId, stopBeforeMs, signal: this.lease.signal })) {
+      for await (const page of client.sweep({ agentId, stopBeforeMs, signal: this.stop })) {
         this.counts.actionsRead += page.actions.length;
         if (page.oldestMs !== null) oldestSeen = Math.min(oldestSeen, page.oldestMs);
         const rejections: RecordedRejection[] = page.rejections.map((rejection) => ({
           rejection,
           destinationId: null,
+          agentId,
         }));
         for (const w of work) {
           if (this.failedDestinations.has(w.destination.id)) continue;
-          await this.deliver(w, page.actions, rejections);
+          await this.deliver(w, page.actions, rejections, agentId);
         }
         await this.keep(rejections);
         if (page.stop !== null) {
@@ -286,19 +310,23 @@ class TenantRun {
           if (page.stop === 'max-pages')
             this.fail('BACKLOG_TOO_LARGE', 'the sweep hit its page limit before reaching the cursor');
         }
-        if (this.lease.signal.aborted) break;
+        if (this.stopping()) break;
       }
     } catch (err) {
       complete = false;
       this.onSweepError(err, work);
     }
-    if (this.lease.signal.aborted) this.incomplete = true;
-    if (!complete) {
+    if (this.stop.aborted) {
       this.incomplete = true;
+      complete = false;
+    }
+    if (!complete) this.incomplete = true;
+    // A run whose lease is lost writes nothing: the new holder's writes are the ones that count.
+    if (this.lease.signal.aborted) {
       for (const w of work) if (w.cursor !== null) this.position(w.destination.id, w.cursor.positionMs);
       return;
     }
-    for (const w of work) await this.advance(w, reachedEnd, oldestSeen);
+    for (const w of work) await this.advance(w, complete, reachedEnd, oldestSeen);
   }
 
   /** Filters, maps, validates and imports one page's new actions for one stream. */
@@ -306,6 +334,7 @@ class TenantRun {
     w: StreamWork,
     actions: readonly VaikoraAction[],
     rejections: RecordedRejection[],
+    agentId: string,
   ): Promise<void> {
     const thresholds = this.config.vaikora?.thresholds;
     if (thresholds === undefined) return;
@@ -316,14 +345,14 @@ class TenantRun {
     };
     const ready: PreparedFinding[] = [];
     for (const action of actions) {
-      if (!isNew(action, w.cursor, w.handled, w.windowStart)) continue;
+      if (!isNew(action, w.state.seen, w.windowStart)) continue;
       const outcome = prepareAction(action, { destination, now: this.nowIso, thresholds });
       if (outcome.kind === 'skipped') {
         this.counts.actionsSkipped++;
         this.stats(w.destination.id).skipped++;
         w.progress.add(action.id, action.timestampMs);
       } else if (outcome.kind === 'rejected') {
-        rejections.push({ rejection: outcome.rejection, destinationId: w.destination.id });
+        rejections.push({ rejection: outcome.rejection, destinationId: w.destination.id, agentId });
         w.progress.add(action.id, action.timestampMs);
       } else {
         this.counts.findingsMapped++;
@@ -331,13 +360,13 @@ class TenantRun {
       }
     }
     for (let i = 0; i < ready.length; i += this.deps.options.importChunk) {
-      // Shutdown: the chunk in flight finishes; what was not sent is read again by the next run.
-      if (this.lease.signal.aborted) {
+      // Shutdown or budget: the chunk in flight finishes; what was not sent is read again by the next run.
+      if (this.stopping()) {
         w.blockedAtMs = Math.min(w.blockedAtMs, ...ready.slice(i).map((p) => p.action.timestampMs));
         return;
       }
       const chunk = ready.slice(i, i + this.deps.options.importChunk);
-      const ok = await this.importChunk(w, chunk, rejections);
+      const ok = await this.importChunk(w, chunk, rejections, agentId);
       if (!ok) return;
     }
   }
@@ -346,6 +375,7 @@ class TenantRun {
     w: StreamWork,
     chunk: PreparedFinding[],
     rejections: RecordedRejection[],
+    agentId: string,
   ): Promise<boolean> {
     const byFindingId = new Map(chunk.map((p) => [p.finding.Id, p]));
     try {
@@ -366,7 +396,7 @@ class TenantRun {
           w.blockedAtMs = Math.min(w.blockedAtMs, p?.action.timestampMs ?? Number.NEGATIVE_INFINITY);
           this.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings yet: ${rejection.reason}`);
         } else {
-          rejections.push({ rejection, destinationId: w.destination.id });
+          rejections.push({ rejection, destinationId: w.destination.id, agentId });
           if (p !== undefined) w.progress.add(p.action.id, p.action.timestampMs);
         }
       }
@@ -404,18 +434,42 @@ class TenantRun {
     if (this.recent.length > MAX_RECENT * 2) this.recent.splice(0, this.recent.length - MAX_RECENT);
   }
 
+  /**
+   * Keeps the page's rejections. Never fails the sweep (the store never rejects; ADR 0004): a record
+   * the database could not keep is logged by the store with its fingerprint and counted here.
+   * The run counts records seen for the first time; a record re-read in a later overlap is not new.
+   */
   private async keep(rejections: readonly RecordedRejection[]): Promise<void> {
     if (rejections.length === 0) return;
-    this.counts.recordsRejected += rejections.length;
+    let kept: KeptRejections;
+    try {
+      kept = await this.deps.store.recordRejections(this.config.tenantId, this.runId, rejections);
+    } catch (err) {
+      // The port never rejects; an adapter that does anyway must not stall the stream either.
+      this.log.error(
+        {
+          err: { name: err instanceof Error ? err.name : 'unknown' },
+          fingerprints: rejections.map((r) => r.rejection.fingerprint ?? r.rejection.actionId),
+        },
+        'rejected records could not be kept',
+      );
+      kept = { inserted: 0, repeated: 0, failed: rejections.length };
+    }
+    this.counts.recordsRejected += kept.inserted;
     for (const { rejection, destinationId } of rejections) {
       if (destinationId !== null) this.stats(destinationId).rejected++;
       this.deps.metrics.rejected.inc({ tenant: this.config.tenantId, stage: rejection.stage });
     }
-    await this.deps.store.recordRejections(this.config.tenantId, this.runId, rejections);
+    if (kept.failed > 0) {
+      this.fail(
+        'REJECTIONS_NOT_KEPT',
+        `${kept.failed} rejected records could not be stored; they are in the worker's log`,
+      );
+    }
   }
 
   private onSweepError(err: unknown, work: readonly StreamWork[]): void {
-    if (this.lease.signal.aborted) return;
+    if (this.stop.aborted) return;
     if (err instanceof VaikoraError) {
       this.fail(`VAIKORA_${err.code}`, err.message);
       if (err.code === 'UNAUTHORIZED' || err.code === 'FORBIDDEN' || err.code === 'INVALID_CONFIG') {
@@ -430,19 +484,28 @@ class TenantRun {
       this.log.warn({ err: errorInfo(err) }, 'Vaikora sweep failed');
       return;
     }
-    this.fail('UNEXPECTED', err instanceof Error ? err.message : String(err));
+    // The message a tenant sees names the error only: an unexpected error's text can carry anything.
+    this.fail(
+      'UNEXPECTED',
+      `the run failed unexpectedly (${err instanceof Error ? err.name : 'error'}); Data443 has been alerted`,
+    );
     this.log.error({ err: errorInfo(err) }, 'sweep failed unexpectedly');
   }
 
-  private async advance(w: StreamWork, reachedEnd: boolean, oldestSeen: number): Promise<void> {
+  private async advance(
+    w: StreamWork,
+    complete: boolean,
+    reachedEnd: boolean,
+    oldestSeen: number,
+  ): Promise<void> {
     if (this.failedDestinations.has(w.destination.id)) {
       if (w.cursor !== null) this.position(w.destination.id, w.cursor.positionMs);
       return;
     }
     if (w.blockedAtMs !== Number.POSITIVE_INFINITY) this.incomplete = true;
-    const next = w.progress.nextCursor(w.cursor, this.now, this.policy, w.blockedAtMs);
     const gapFrom = w.cursor?.positionMs;
     if (
+      complete &&
       gapFrom !== undefined &&
       reachedEnd &&
       gapFrom < this.now - this.deps.options.retentionMs &&
@@ -454,13 +517,21 @@ class TenantRun {
           'may have expired from Vaikora before they could be read',
       );
     }
-    if (next === null) {
+    const write = w.progress.plan(w.state, this.now, this.policy, {
+      complete,
+      blockedAtMs: w.blockedAtMs,
+      windowStartMs: w.windowStart,
+    });
+    if (write === null) {
       this.position(w.destination.id, w.cursor?.positionMs ?? this.now);
       return;
     }
     try {
-      await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, next);
-      this.position(w.destination.id, next.positionMs);
+      await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, {
+        seen: write.seen,
+        prune: write.prune,
+      });
+      this.position(w.destination.id, write.next.positionMs);
     } catch (err) {
       this.position(w.destination.id, w.cursor?.positionMs ?? this.now);
       if (err instanceof StateError && err.code === 'LEASE_LOST') {

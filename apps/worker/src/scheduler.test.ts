@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { BackfillJob, BackfillResult } from './backfill.ts';
 import type { RunResult } from './run-tenant.ts';
 import { startInProcessScheduler } from './scheduler.ts';
@@ -97,5 +97,49 @@ describe('in-process scheduler', () => {
     expect(claimedWith[0]).toBe(2);
     expect(ran.sort()).toEqual(['busy', 'ok']);
     expect(requeued).toEqual(['busy']);
+  });
+
+  it('serves a due tenant while slow tenants hold every slot, up to the hard bound on runs at once', async () => {
+    let now = 0;
+    const due = ['slow-1', 'slow-2', 'slow-3', 'slow-4', 'healthy', 'next-1', 'next-2'];
+    const started: string[] = [];
+    const release: Array<() => void> = [];
+    const running = startInProcessScheduler({
+      scheduler: { claimDueTenants: async (_at, limit) => due.splice(0, limit) },
+      run: (tenantId) => {
+        started.push(tenantId);
+        return new Promise<RunResult>((resolve) => release.push(() => resolve({ kind: 'busy' })));
+      },
+      concurrency: 4,
+      slowAfterMs: 5000,
+      maxInFlight: 6,
+      tickMs: 60_000,
+      holdMs: 60_000,
+      clock: () => now,
+      logger: pino({ level: 'silent' }),
+    });
+    const settle = async () => {
+      running.wake();
+      await vi.waitFor(() => expect(running.running).toBe(started.length));
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    await settle();
+    const whileFresh = [...started];
+    now = 4999;
+    await settle();
+    const justBefore = [...started];
+    now = 5000;
+    await settle();
+    const onceSlow = [...started];
+    now = 60_000;
+    await settle();
+
+    expect(whileFresh).toEqual(['slow-1', 'slow-2', 'slow-3', 'slow-4']);
+    expect(justBefore).toEqual(whileFresh);
+    expect(onceSlow).toEqual([...whileFresh, 'healthy', 'next-1']);
+    expect(started).toHaveLength(6);
+    for (const r of release) r();
+    await running.stop();
   });
 });

@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
 import type { BackfillJob, BackfillResult } from './backfill.ts';
 import type { RunResult } from './run-tenant.ts';
+import { RunSlots } from './slots.ts';
 import type { TenantScheduler } from './tenant-store.ts';
 
 export interface InProcessSchedulerOptions {
   readonly scheduler: TenantScheduler;
   readonly run: (tenantId: string, signal: AbortSignal) => Promise<RunResult>;
-  /** Tenant runs at once in this process. */
+  /** Tenant runs at once in this process, not counting slow ones (see `RunSlots`). */
   readonly concurrency: number;
+  readonly slowAfterMs?: number | undefined;
+  readonly maxInFlight?: number | undefined;
   /** How often to look for due tenants when idle. */
   readonly tickMs: number;
   /** How long a claimed tenant is held before it is due again if its run never reschedules it. */
@@ -39,7 +42,7 @@ export interface InProcessScheduler {
  */
 export function startInProcessScheduler(options: InProcessSchedulerOptions): InProcessScheduler {
   const controller = new AbortController();
-  const inFlight = new Set<Promise<void>>();
+  const slots = new RunSlots(options);
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
   let again = false;
@@ -53,7 +56,7 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
     }
     ticking = true;
     try {
-      const free = options.concurrency - inFlight.size;
+      const free = slots.free();
       if (free <= 0) return;
       const claim = options.scheduler.claimDueTenants(new Date(options.clock()), free, options.holdMs);
       claiming = claim.catch(() => undefined);
@@ -106,10 +109,9 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
             return true;
           })
           .then((again) => {
-            inFlight.delete(job);
             if (again && !controller.signal.aborted) void tick();
           });
-        inFlight.add(job);
+        slots.add(job);
       }
     } catch (err) {
       options.logger.warn(
@@ -131,14 +133,14 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
   return {
     wake: () => void tick(),
     get running() {
-      return inFlight.size;
+      return slots.size;
     },
     async stop() {
       clearInterval(timer);
       timer = undefined;
       controller.abort(new Error('shutting down'));
       await claiming;
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await slots.drain();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { BackfillJob, BackfillResult } from './backfill.ts';
 import type { RunResult } from './run-tenant.ts';
+import { RunSlots } from './slots.ts';
 import type { TenantScheduler } from './tenant-store.ts';
 
 /** The message a dispatcher sends for one due tenant. */
@@ -139,7 +140,10 @@ export interface SqsConsumerOptions {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
   readonly run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>;
+  /** Runs at once, not counting slow ones (see `RunSlots`). */
   readonly concurrency: number;
+  readonly slowAfterMs?: number | undefined;
+  readonly maxInFlight?: number | undefined;
   readonly waitTimeSeconds: number;
   /** Visibility timeout to keep extending while a run is in progress. */
   readonly visibilityTimeoutSeconds: number;
@@ -155,7 +159,7 @@ export interface SqsConsumer {
 /** A long-polling consumer: N of these in N processes share the queue; the lease prevents double runs. */
 export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
   const controller = new AbortController();
-  const inFlight = new Set<Promise<void>>();
+  const slots = new RunSlots({ ...options, clock: Date.now });
   let processed = 0;
 
   const process = async (message: Message): Promise<void> => {
@@ -194,9 +198,9 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
 
   const loop = async (): Promise<void> => {
     while (!controller.signal.aborted) {
-      const free = options.concurrency - inFlight.size;
+      const free = slots.free();
       if (free <= 0) {
-        await Promise.race(inFlight);
+        await slots.change(controller.signal);
         continue;
       }
       try {
@@ -210,15 +214,13 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
           { abortSignal: controller.signal },
         );
         for (const message of received.Messages ?? []) {
-          const job = process(message)
-            .catch((err: unknown) => {
-              options.logger.warn(
-                { err: err instanceof Error ? err.message : String(err) },
-                'message handling failed',
-              );
-            })
-            .finally(() => inFlight.delete(job));
-          inFlight.add(job);
+          const job = process(message).catch((err: unknown) => {
+            options.logger.warn(
+              { err: err instanceof Error ? err.message : String(err) },
+              'message handling failed',
+            );
+          });
+          slots.add(job);
         }
       } catch (err) {
         if (controller.signal.aborted) break;
@@ -239,7 +241,7 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
     async stop() {
       controller.abort(new Error('shutting down'));
       await looping;
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await slots.drain();
     },
   };
 }

@@ -219,7 +219,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         tenantId,
         baseUrl: sim.baseUrl,
         agentIds: [...spec.agents],
-        thresholds: { minRiskLevel: 'high' as const, includeAnomalies: true, includeThreats: true },
+        thresholds: spec.thresholds ?? {
+          minRiskLevel: 'high' as const,
+          includeAnomalies: true,
+          includeThreats: true,
+        },
         pollIntervalSeconds: 60,
         apiKeyCiphertext: sealed,
         apiKeyKeyId: sealedKeyId(sealed),

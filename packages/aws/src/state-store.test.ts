@@ -17,7 +17,7 @@ import { createStateStore, type Lease, StateError } from './state-store.ts';
 // servers run the rest in state-store.int.test.ts.
 
 const lease: Lease = { tenantId: 't1', owner: 'worker-a', epoch: 3, expiresAtMs: 10_000 };
-const next = { positionMs: 5_000, idsAtPosition: ['a1'], updatedAtMs: 1 };
+const next = { positionMs: 5_000, updatedAtMs: 1 };
 
 function setup() {
   const client = new DynamoDBClient({ region: 'us-east-1' });
@@ -140,12 +140,56 @@ describe('advanceCursor (error paths)', () => {
   it.each([
     ['a negative position', { ...next, positionMs: -1 }],
     ['a fractional position', { ...next, positionMs: 1.5 }],
-    ['an empty id', { ...next, idsAtPosition: [''] }],
-    ['too many ids', { ...next, idsAtPosition: Array.from({ length: 1001 }, (_, i) => `id-${i}`) }],
+    ['a position that is not a number', { ...next, positionMs: Number.NaN }],
   ])('refuses %s before calling DynamoDB', async (_label, cursor) => {
     const { mock, store } = setup();
 
     await expect(store.advanceCursor(lease, 's1', cursor)).rejects.toBeInstanceOf(RangeError);
     expect(mock.calls()).toHaveLength(0);
+  });
+
+  it('refuses a seen entry without an id or a finite time before calling DynamoDB', async () => {
+    const { mock, store } = setup();
+
+    await expect(
+      store.advanceCursor(lease, 's1', next, { seen: [{ id: '', timestampMs: 1 }] }),
+    ).rejects.toBeInstanceOf(RangeError);
+    await expect(
+      store.advanceCursor(lease, 's1', next, { seen: [{ id: 'a', timestampMs: Number.NaN }] }),
+    ).rejects.toBeInstanceOf(RangeError);
+    expect(mock.calls()).toHaveLength(0);
+  });
+
+  it('splits a large seen-set into segments under the item limit and fenced transactions under the request limits', async () => {
+    const { mock, store } = setup();
+    const writes: TransactWriteItemsCommandInput[] = [];
+    mock.on(TransactWriteItemsCommand).callsFake((input: TransactWriteItemsCommandInput) => {
+      writes.push(input);
+      return {};
+    });
+    // 300,000 ids in one minute: twelve segments of at most 25,000 digests.
+    const seen = Array.from({ length: 300_000 }, (_, i) => ({
+      id: `act-${i}`,
+      timestampMs: 60_000 + (i % 60_000),
+    }));
+
+    await store.advanceCursor(lease, 's1', next, { seen });
+
+    const puts = writes.flatMap((w) => w.TransactItems ?? []).filter((item) => item.Put !== undefined);
+    const digests = puts.reduce((n, item) => n + (item.Put?.Item?.d?.B?.byteLength ?? 0) / 12, 0);
+    expect(digests).toBe(300_000);
+    for (const item of puts) expect(item.Put?.Item?.d?.B?.byteLength ?? 0).toBeLessThanOrEqual(300_000);
+    for (const w of writes) {
+      expect(w.TransactItems?.length ?? 0).toBeLessThanOrEqual(100);
+      // Every transaction checks the lease first.
+      expect(w.TransactItems?.[0]?.ConditionCheck?.Key).toEqual(marshall({ pk: 'TENANT#t1', sk: 'LEASE' }));
+      const bytes = (w.TransactItems ?? []).reduce(
+        (n, item) => n + (item.Put?.Item?.d?.B?.byteLength ?? 0),
+        0,
+      );
+      expect(bytes).toBeLessThan(4_000_000);
+    }
+    // The cursor is written last, after every segment.
+    expect(writes.at(-1)?.TransactItems?.[1]?.Update).toBeDefined();
   });
 });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   type AttributeValue,
@@ -6,6 +6,8 @@ import {
   CreateTableCommand,
   type DynamoDBClient,
   GetItemCommand,
+  QueryCommand,
+  type TransactWriteItem,
   TransactWriteItemsCommand,
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
@@ -49,20 +51,56 @@ export interface Lease {
 }
 
 /**
- * Where a stream has got to: every action up to `positionMs` is handled, except that at exactly
- * `positionMs` only the ids in `idsAtPosition` are (several actions can share one timestamp).
- * `version` counts the accepted writes (read-only: set by the store).
+ * Where a stream has got to (ADR 0004): every action older than `positionMs` minus the reader's
+ * overlap is behind it for good; inside the overlap window and after it, an action is handled when
+ * its id is in the stream's seen-set (`StreamState.seen`). `version` counts the accepted writes
+ * (read-only: set by the store).
  */
 export interface Cursor {
   readonly positionMs: number;
-  readonly idsAtPosition: readonly string[];
-  /**
-   * Ids handled shortly before `positionMs` (the reader's overlap window), so that re-reading the
-   * window does not send them again. Bounded; at one position it may only grow.
-   */
+  /** Legacy (cursors written before the seen-set): ids handled at exactly `positionMs`. Read only. */
+  readonly idsAtPosition?: readonly string[];
+  /** Legacy: ids handled shortly before `positionMs`. Read only; folded into `seen`. */
   readonly recentIds?: readonly string[];
   readonly updatedAtMs: number;
   readonly version?: number;
+}
+
+/** An action id a run handled, with the action's time (which decides when it may be forgotten). */
+export interface SeenEntry {
+  readonly id: string;
+  readonly timestampMs: number;
+}
+
+/** The ids a stream has handled in its window: exact for ids, held as 96-bit digests. */
+export interface SeenSet {
+  has(id: string): boolean;
+  readonly size: number;
+}
+
+/** A stream's cursor and seen-set, read together. */
+export interface StreamState {
+  readonly cursor: Cursor | null;
+  readonly seen: SeenSet;
+  /** The stored segments of the seen-set: what `advanceCursor` may prune once they fall behind the window. */
+  readonly segments: readonly SeenSegment[];
+}
+
+/** One stored segment of a seen-set: the ids of actions in one time bucket, written by one run. */
+export interface SeenSegment {
+  readonly key: string;
+  /** Start of the bucket: every id in it belongs to an action at or after this time... */
+  readonly bucketStartMs: number;
+  /** ...and before this one. */
+  readonly bucketEndMs: number;
+  readonly count: number;
+}
+
+export interface AdvanceOptions {
+  /** Ids handled by this run to remember (ADR 0004: everything handled at or after the next window's start). */
+  readonly seen?: readonly SeenEntry[];
+  /** Segments to delete in the same write (wholly behind the next window). */
+  readonly prune?: readonly SeenSegment[];
 }
 
 export type AdvanceOutcome = 'advanced' | 'unchanged';
@@ -79,12 +117,19 @@ export interface StateStore {
   /** The lease as stored (null when the tenant never had one), for status and tests. */
   getLease(tenantId: string): Promise<Lease | null>;
   getCursor(tenantId: string, streamId: string): Promise<Cursor | null>;
+  /** The stream's cursor and seen-set (two consistent reads, made at once). */
+  getStream(tenantId: string, streamId: string): Promise<StreamState>;
   /**
-   * Moves a stream's cursor forward, fenced by the lease (owner + epoch, unexpired) and monotonic
-   * (never behind the stored one). 'unchanged' when the stored cursor already equals `next`.
+   * Moves a stream's cursor forward (or keeps its position) and adds `options.seen` to its seen-set,
+   * fenced by the lease (owner + epoch, unexpired) and monotonic (never behind the stored one).
    * Throws StateError LEASE_LOST, CURSOR_REGRESSION, CONFLICT or UNAVAILABLE.
    */
-  advanceCursor(lease: Lease, streamId: string, next: Cursor): Promise<AdvanceOutcome>;
+  advanceCursor(
+    lease: Lease,
+    streamId: string,
+    next: Cursor,
+    options?: AdvanceOptions,
+  ): Promise<AdvanceOutcome>;
 }
 
 export interface StateStoreOptions {
@@ -96,15 +141,42 @@ export interface StateStoreOptions {
   readonly leaseRetentionMs?: number | undefined;
   /** Attempts on a transaction conflict before CONFLICT is thrown; default 3. */
   readonly conflictAttempts?: number | undefined;
+  /**
+   * How long DynamoDB TTL keeps a seen-set segment after its bucket ends; default 8 days (past
+   * Vaikora's 7-day retention, after which no re-read can meet its ids). Runs prune segments
+   * explicitly as their window passes; TTL only collects those of streams that stopped.
+   */
+  readonly seenRetentionMs?: number | undefined;
 }
 
-/** Bounds on a cursor so that a cursor item stays far below DynamoDB's 400 KB. */
-export const CURSOR_LIMITS = { idsAtPosition: 1000, recentIds: 1000, idLength: 1024 } as const;
+/**
+ * Bounds of the seen-set (ADR 0004). Sized for 100 actions/s per agent over a 10-minute window
+ * (60,000 ids, 720 KB of digests) and more: a segment holds at most `digestsPerSegment` digests
+ * (300 KB, under DynamoDB's 400 KB item limit); one transaction carries at most `itemsPerWrite`
+ * items and `bytesPerWrite` bytes (DynamoDB: 100 items, 4 MB); larger writes are split, segments first.
+ */
+export const SEEN_LIMITS = {
+  digestBytes: 12,
+  bucketMs: 60_000,
+  digestsPerSegment: 25_000,
+  itemsPerWrite: 90,
+  bytesPerWrite: 3_000_000,
+} as const;
+
+/**
+ * The seen-set's key for an action id: the first 96 bits of its SHA-256. Two ids of one stream's
+ * window collide with probability about n²/2⁹⁷ (60,000 ids: 2.3e-20), far below any other failure.
+ */
+export function seenDigest(id: string): string {
+  return createHash('sha256').update(id).digest().subarray(0, SEEN_LIMITS.digestBytes).toString('base64');
+}
 
 const LEASE_SK = 'LEASE';
 const pkOf = (tenantId: string): string => `TENANT#${tenantId}`;
 const cursorSk = (streamId: string): string => `CURSOR#${streamId}`;
+const seenPrefix = (streamId: string): string => `SEEN#${streamId}#`;
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
+const DEFAULT_SEEN_RETENTION_MS = 8 * 24 * 3600_000;
 
 interface LeaseItem {
   owner: string;
@@ -131,7 +203,33 @@ export function createStateStore(options: StateStoreOptions): StateStore {
   const retentionMs = options.leaseRetentionMs ?? DEFAULT_RETENTION_MS;
   const conflictAttempts = options.conflictAttempts ?? 3;
   const leaseKey = (tenantId: string) => marshall({ pk: pkOf(tenantId), sk: LEASE_SK });
+  const seenRetentionMs = options.seenRetentionMs ?? DEFAULT_SEEN_RETENTION_MS;
   const ttlSeconds = (leaseExpiresAtMs: number) => Math.ceil((leaseExpiresAtMs + retentionMs) / 1000);
+
+  /** One fenced transaction of seen-set segments written ahead of the cursor (large writes only). */
+  const writeFenced = async (lease: Lease, items: () => TransactWriteItem[]): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.send(new TransactWriteItemsCommand({ TransactItems: items() }));
+        return;
+      } catch (err) {
+        const name = errorName(err);
+        const [leaseReason] = reasonsOf(err);
+        if (name === 'TransactionCanceledException' && leaseReason?.Code === 'ConditionalCheckFailed') {
+          throw leaseLost(lease, leaseReason.Item);
+        }
+        const conflicted =
+          name === 'TransactionConflictException' ||
+          name === 'TransactionInProgressException' ||
+          reasonsOf(err).some((r) => r?.Code === 'TransactionConflict');
+        if (conflicted && attempt < conflictAttempts) {
+          await pauseAfterConflict(attempt);
+          continue;
+        }
+        throw conflicted ? conflict(err) : unavailable(err);
+      }
+    }
+  };
 
   const readCursor = async (tenantId: string, streamId: string): Promise<CursorItem | null> => {
     const out = await call(() =>
@@ -144,6 +242,50 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       ),
     );
     return out.Item === undefined ? null : toCursorItem(out.Item);
+  };
+
+  const readSegments = async (
+    tenantId: string,
+    streamId: string,
+  ): Promise<{ digests: Set<string>; segments: SeenSegment[] }> => {
+    const digests = new Set<string>();
+    const segments: SeenSegment[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await call(() =>
+        client.send(
+          new QueryCommand({
+            TableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: {
+              ':pk': { S: pkOf(tenantId) },
+              ':prefix': { S: seenPrefix(streamId) },
+            },
+            ConsistentRead: true,
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        const bytes = item.d?.B;
+        const key = item.sk?.S;
+        const bucketStartMs = Number(item.bucketMs?.N);
+        if (key === undefined || bytes === undefined || !Number.isFinite(bucketStartMs)) continue;
+        const size = SEEN_LIMITS.digestBytes;
+        const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        for (let at = 0; at + size <= buffer.length; at += size) {
+          digests.add(buffer.toString('base64', at, at + size));
+        }
+        segments.push({
+          key,
+          bucketStartMs,
+          bucketEndMs: bucketStartMs + SEEN_LIMITS.bucketMs,
+          count: Math.floor(buffer.length / size),
+        });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return { digests, segments };
   };
 
   return {
@@ -296,48 +438,99 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       return item === null ? null : publicCursor(item);
     },
 
-    async advanceCursor(lease, streamId, next) {
-      const ids = validateCursor(next);
-      const recent = validateIds([...new Set(next.recentIds ?? [])], CURSOR_LIMITS.recentIds, 'recent');
+    async getStream(tenantId, streamId) {
+      const [item, { digests, segments }] = await Promise.all([
+        readCursor(tenantId, streamId),
+        readSegments(tenantId, streamId),
+      ]);
+      // Cursors written before the seen-set carry their ids in the item: they count as seen.
+      if (item !== null)
+        for (const id of [...item.idsAtPosition, ...item.recentIds]) digests.add(seenDigest(id));
+      return {
+        cursor: item === null ? null : publicCursor(item),
+        seen: { has: (id: string) => digests.has(seenDigest(id)), size: digests.size },
+        segments,
+      };
+    },
+
+    async advanceCursor(lease, streamId, next, options = {}) {
+      validateCursor(next);
       // Names this write, so that a condition failure caused by our own earlier attempt having
       // been applied (an SDK retry after a lost response) is recognised as success.
       const writeId = randomUUID();
+      const leaseCheck = (now: number): TransactWriteItem => ({
+        ConditionCheck: {
+          TableName,
+          Key: leaseKey(lease.tenantId),
+          ConditionExpression: '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: marshall({ ':owner': lease.owner, ':epoch': lease.epoch, ':now': now }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      });
+      const segmentPuts = seenSegments(options.seen ?? [], writeId).map(
+        (segment): { item: TransactWriteItem; bytes: number } => ({
+          bytes: segment.digests.length + 200,
+          item: {
+            Put: {
+              TableName,
+              Item: {
+                pk: { S: pkOf(lease.tenantId) },
+                sk: { S: `${seenPrefix(streamId)}${segment.suffix}` },
+                bucketMs: { N: String(segment.bucketStartMs) },
+                d: { B: segment.digests },
+                writtenEpoch: { N: String(lease.epoch) },
+                expiresAt: {
+                  N: String(
+                    Math.ceil((segment.bucketStartMs + SEEN_LIMITS.bucketMs + seenRetentionMs) / 1000),
+                  ),
+                },
+              },
+            },
+          },
+        }),
+      );
+      const prunes = (options.prune ?? []).map(
+        (segment): TransactWriteItem => ({
+          Delete: { TableName, Key: { pk: { S: pkOf(lease.tenantId) }, sk: { S: segment.key } } },
+        }),
+      );
+      // Segments go first, each group fenced by the lease; a segment stored without its cursor
+      // write only makes the seen-set larger (safe). The cursor and the prunes go in the last one.
+      const room = SEEN_LIMITS.itemsPerWrite - 2;
+      let group: TransactWriteItem[] = [];
+      let groupBytes = 0;
+      const groups: TransactWriteItem[][] = [];
+      for (const put of segmentPuts) {
+        if (group.length >= room || groupBytes + put.bytes > SEEN_LIMITS.bytesPerWrite) {
+          groups.push(group);
+          group = [];
+          groupBytes = 0;
+        }
+        group.push(put.item);
+        groupBytes += put.bytes;
+      }
+      for (const earlier of groups) await writeFenced(lease, () => [leaseCheck(clock()), ...earlier]);
+      const last = [...group, ...prunes.slice(0, Math.max(0, room - group.length))];
       for (let attempt = 1; ; attempt++) {
         const now = clock();
         try {
           await client.send(
             new TransactWriteItemsCommand({
               TransactItems: [
-                {
-                  ConditionCheck: {
-                    TableName,
-                    Key: leaseKey(lease.tenantId),
-                    ConditionExpression: '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now',
-                    ExpressionAttributeNames: { '#owner': 'owner' },
-                    ExpressionAttributeValues: marshall({
-                      ':owner': lease.owner,
-                      ':epoch': lease.epoch,
-                      ':now': now,
-                    }),
-                    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-                  },
-                },
+                leaseCheck(now),
                 {
                   Update: {
                     TableName,
                     Key: marshall({ pk: pkOf(lease.tenantId), sk: cursorSk(streamId) }),
                     UpdateExpression:
-                      'SET positionMs = :pos, idsAtPosition = :ids, recentIds = :recent, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId',
-                    // Monotonic: a later position, or the same position with more ids handled (at it,
-                    // or in the window just before it).
-                    ConditionExpression:
-                      'attribute_not_exists(positionMs) OR positionMs < :pos OR (positionMs = :pos AND (size(idsAtPosition) < :count OR (size(idsAtPosition) = :count AND (attribute_not_exists(recentIds) OR size(recentIds) < :rcount))))',
+                      'SET positionMs = :pos, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId',
+                    // Legacy id lists (cursors written before the seen-set) are left as they are: still read as seen.
+                    // Monotonic: never behind the stored position. The same position is accepted: the
+                    // write then only adds to the seen-set (a run that stopped early keeps what it sent).
+                    ConditionExpression: 'attribute_not_exists(positionMs) OR positionMs <= :pos',
                     ExpressionAttributeValues: marshall({
                       ':pos': next.positionMs,
-                      ':ids': ids,
-                      ':count': ids.length,
-                      ':recent': recent,
-                      ':rcount': recent.length,
                       ':updated': next.updatedAtMs,
                       ':zero': 0,
                       ':one': 1,
@@ -348,6 +541,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
                     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                   },
                 },
+                ...last,
               ],
             }),
           );
@@ -367,7 +561,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
                   : await readCursor(lease.tenantId, streamId);
               if (stored?.writeId === writeId) return 'advanced';
               if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
-              return judgeRefused(stored, next, ids, recent);
+              throw refused(stored, next);
             }
             const conflicted = [leaseReason, cursorReason].some((r) => r?.Code === 'TransactionConflict');
             if (conflicted && attempt < conflictAttempts) {
@@ -396,51 +590,65 @@ function pauseAfterConflict(attempt: number): Promise<void> {
   return delay(Math.round(10 * attempt * (0.5 + Math.random())));
 }
 
-/** Why a monotonic condition refused `next`, given the stored cursor. */
-function judgeRefused(
-  stored: CursorItem | null,
-  next: Cursor,
-  ids: readonly string[],
-  recent: readonly string[],
-): AdvanceOutcome {
+/** Why the monotonic condition refused `next`, given the stored cursor. */
+function refused(stored: CursorItem | null, next: Cursor): StateError {
   if (stored === null) {
-    throw new StateError('CONFLICT', 'the cursor write was refused but no cursor is stored', true);
+    return new StateError('CONFLICT', 'the cursor write was refused but no cursor is stored', true);
   }
-  const storedIds = new Set(stored.idsAtPosition);
-  const sameIds = storedIds.size === ids.length && ids.every((id) => storedIds.has(id));
-  if (stored.positionMs === next.positionMs && sameIds && recent.length <= stored.recentIds.length)
-    return 'unchanged';
-  const behind =
-    next.positionMs < stored.positionMs ||
-    (next.positionMs === stored.positionMs && ids.every((id) => storedIds.has(id)));
-  if (behind) {
-    throw new StateError(
-      'CURSOR_REGRESSION',
-      `cursor is at ${stored.positionMs} (${stored.idsAtPosition.length} ids); refusing ${next.positionMs} (${ids.length} ids)`,
-      false,
-    );
-  }
-  throw new StateError(
-    'CONFLICT',
-    `cursor at ${stored.positionMs} holds other ids than the ${ids.length} given; a concurrent writer was here`,
+  return new StateError(
+    'CURSOR_REGRESSION',
+    `cursor is at ${stored.positionMs}; refusing ${next.positionMs}`,
     false,
   );
 }
 
-function validateCursor(next: Cursor): string[] {
+/** Segments of a seen-set write: the digests of each time bucket, at most `digestsPerSegment` each. */
+function seenSegments(
+  seen: readonly SeenEntry[],
+  writeId: string,
+): Array<{ suffix: string; bucketStartMs: number; digests: Uint8Array }> {
+  const byBucket = new Map<number, Set<string>>();
+  for (const { id, timestampMs } of seen) {
+    if (typeof id !== 'string' || id.length === 0 || !Number.isFinite(timestampMs)) {
+      throw new RangeError('seen entries need an id and a finite time');
+    }
+    const bucket = Math.floor(timestampMs / SEEN_LIMITS.bucketMs) * SEEN_LIMITS.bucketMs;
+    let digests = byBucket.get(bucket);
+    if (digests === undefined) {
+      digests = new Set();
+      byBucket.set(bucket, digests);
+    }
+    digests.add(seenDigest(id));
+  }
+  const out: Array<{ suffix: string; bucketStartMs: number; digests: Uint8Array }> = [];
+  for (const [bucket, digests] of [...byBucket].sort((a, b) => a[0] - b[0])) {
+    const all = [...digests];
+    for (let part = 0; part * SEEN_LIMITS.digestsPerSegment < all.length; part++) {
+      const slice = all.slice(
+        part * SEEN_LIMITS.digestsPerSegment,
+        (part + 1) * SEEN_LIMITS.digestsPerSegment,
+      );
+      const bytes = Buffer.allocUnsafe(slice.length * SEEN_LIMITS.digestBytes);
+      slice.forEach((digest, i) => {
+        bytes.write(digest, i * SEEN_LIMITS.digestBytes, SEEN_LIMITS.digestBytes, 'base64');
+      });
+      // Bucket first (zero-padded, so keys sort by time), then the write and the part: a retried write
+      // puts the same items again, and two runs never overwrite each other's segments.
+      out.push({
+        suffix: `${String(bucket).padStart(15, '0')}#${writeId}#${part}`,
+        bucketStartMs: bucket,
+        digests: bytes,
+      });
+    }
+  }
+  return out;
+}
+
+function validateCursor(next: Cursor): void {
   if (!Number.isSafeInteger(next.positionMs) || next.positionMs < 0) {
     throw new RangeError('cursor positionMs must be a non-negative integer');
   }
   if (!Number.isFinite(next.updatedAtMs)) throw new RangeError('cursor updatedAtMs must be a number');
-  return validateIds([...new Set(next.idsAtPosition)], CURSOR_LIMITS.idsAtPosition, 'at one position');
-}
-
-function validateIds(ids: string[], max: number, what: string): string[] {
-  if (ids.length > max) throw new RangeError(`cursor holds ${ids.length} ids ${what}; at most ${max}`);
-  if (ids.some((id) => typeof id !== 'string' || id.length === 0 || id.length > CURSOR_LIMITS.idLength)) {
-    throw new RangeError(`cursor ids must be 1 to ${CURSOR_LIMITS.idLength} characters`);
-  }
-  return ids;
 }
 
 function toLeaseItem(item: Record<string, AttributeValue>): LeaseItem {

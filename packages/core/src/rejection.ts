@@ -11,6 +11,12 @@ export const REJECTION_CODES = [
   'INVALID_FINDING',
   'FINDING_TOO_LARGE',
   'IMPORT_REJECTED',
+  /** A record nested deeper than the reader allows: never parsed, kept by its raw bytes. */
+  'RECORD_TOO_DEEP',
+  /** A record larger than the reader allows: never parsed, kept by its raw bytes. */
+  'RECORD_TOO_LARGE',
+  /** A page that cannot be read within the reader's bounds (too many records, or not JSON at all). */
+  'PAGE_UNREADABLE',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
@@ -26,6 +32,11 @@ export interface Rejection {
   readonly retryable: boolean;
   /** The input as received (for the rejected-records store; callers bound its size). */
   readonly raw?: unknown;
+  /**
+   * A stable identity of the bad input (sha256, base64url, of its raw bytes as received where the
+   * reader has them): the same record read again by a later run is stored once, counted again.
+   */
+  readonly fingerprint?: string;
 }
 
 /** Builds a rejection; non-retryable unless said otherwise. */

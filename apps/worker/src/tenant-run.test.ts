@@ -1,0 +1,147 @@
+import type { SecurityHubImporter } from '@vsh/aws';
+import { DEFAULT_THRESHOLDS, type PreparedFinding } from '@vsh/core';
+import { Secret } from '@vsh/secrets';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
+import { createWorkerMetrics } from './metrics.ts';
+import { DEFAULT_RUN_OPTIONS, type RunDeps, type RunOptions, type TenantConfig } from './ports.ts';
+import { runTenant } from './run-tenant.ts';
+
+// A tenant run against in-memory fakes of every port: the delivery rules of issue 11 without servers.
+
+const config: TenantConfig = {
+  tenantId: 'ten_1',
+  vaikora: {
+    baseUrl: 'https://vaikora.example/api/v1',
+    apiKey: new Secret('vk_test_x'),
+    timeFilterParam: null,
+    thresholds: DEFAULT_THRESHOLDS,
+    pollIntervalSeconds: 300,
+  },
+  destinations: [
+    {
+      id: 'dst_1',
+      accountId: '123456789012',
+      partition: 'aws',
+      roleArn: 'arn:aws:iam::123456789012:role/VaikoraSecurityHubImport',
+      externalId: 'x'.repeat(32),
+      state: 'active',
+      health: { state: 'active', consecutiveFailures: 0, firstFailureAtMs: null },
+    },
+  ],
+  streams: [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+};
+
+const action = (i: number, timestampMs: number) => ({
+  id: `act-${i}`,
+  agent_id: 'agt-1',
+  action_type: 'api_call',
+  risk_level: 'high',
+  risk_score: 80,
+  timestamp: new Date(timestampMs).toISOString(),
+});
+
+function setup(
+  list: () => unknown[],
+  options: {
+    run?: Partial<RunOptions>;
+    pageDelayMs?: number;
+    failRejections?: boolean;
+    clock?: () => number;
+  } = {},
+) {
+  const clock = options.clock ?? Date.now;
+  const state = memoryState(clock);
+  const tenant = memoryTenantStore(config, { failRejections: options.failRejections ?? false });
+  const entries = new Map<string, number>();
+  const importer: SecurityHubImporter = {
+    destination: { accountId: '123456789012', region: 'us-east-1', partition: 'aws' },
+    importFindings: async (items: readonly PreparedFinding[]) => {
+      for (const p of items) entries.set(p.finding.Id, (entries.get(p.finding.Id) ?? 0) + 1);
+      return {
+        imported: items.map((p) => p.finding.Id),
+        rejected: [],
+        stats: { requests: 1, throttled: 0, transientErrors: 0, resentFindings: 0, rounds: 1 },
+      };
+    },
+  };
+  const deps: RunDeps = {
+    store: tenant.store,
+    state,
+    vaikora: () =>
+      memoryVaikora(list, options.pageDelayMs === undefined ? {} : { pageDelayMs: options.pageDelayMs }),
+    importer: () => importer,
+    clock,
+    logger: pino({ level: 'silent' }),
+    metrics: createWorkerMetrics(),
+    workerId: 'unit',
+    options: { ...DEFAULT_RUN_OPTIONS, ...options.run },
+  };
+  return { deps, entries, state, tenant };
+}
+
+describe('a tenant run (in-memory ports)', () => {
+  it('imports each of 5,000 actions of one 10-minute window once over many runs, and an idle run writes nothing', async () => {
+    const now = Date.now();
+    const list: unknown[] = [];
+    // Newest first, as the API lists them: 5,000 actions within the last 8 minutes, in bursts of 5 per millisecond.
+    const add = (from: number, count: number) => {
+      for (let i = from; i < from + count; i++)
+        list.unshift(action(i, now - 480_000 + Math.floor(i / 5) * 90));
+    };
+    add(0, 3000);
+    const { deps, entries, state } = setup(() => list);
+
+    await runTenant('ten_1', deps);
+    add(3000, 2000);
+    await runTenant('ten_1', deps);
+    await runTenant('ten_1', deps);
+    const writesBeforeIdle = state.writes;
+    const idle = await runTenant('ten_1', deps);
+
+    expect(entries.size).toBe(5000);
+    expect([...entries.values()].every((n) => n === 1)).toBe(true);
+    expect(state.writes).toBe(writesBeforeIdle);
+    expect(idle.kind === 'ran' && idle.summary.findingsImported).toBe(0);
+  });
+
+  it('stops at its time budget, keeps what it sent, and the next run sends only the rest', async () => {
+    const now = Date.now();
+    const list = Array.from({ length: 1000 }, (_, i) => action(i, now - i * 100));
+    const slow = setup(() => list, { run: { runBudgetMs: 300 }, pageDelayMs: 120 });
+    const started = Date.now();
+
+    const first = await runTenant('ten_1', slow.deps);
+    const tookMs = Date.now() - started;
+    const sentFirst = slow.entries.size;
+    const fast = { ...slow.deps, vaikora: () => memoryVaikora(() => list) };
+    await runTenant('ten_1', fast);
+
+    expect(first.kind === 'ran' && first.summary.status).toBe('partial');
+    expect(first.kind === 'ran' && first.summary.errorCode).toBe('RUN_BUDGET_SPENT');
+    expect(tookMs).toBeLessThan(2000);
+    expect(sentFirst).toBeGreaterThan(0);
+    expect(sentFirst).toBeLessThan(1000);
+    expect(slow.entries.size).toBe(1000);
+    expect([...slow.entries.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('goes on when rejected records cannot be kept, and moves the cursor', async () => {
+    const now = Date.now();
+    const list: unknown[] = [
+      action(1, now - 1000),
+      { agent_id: 'agt-1', note: 'no id \u0000', timestamp: 'garbage' },
+      action(2, now - 2000),
+    ];
+    const { deps, entries, state, tenant } = setup(() => list, { failRejections: true });
+
+    const result = await runTenant('ten_1', deps);
+
+    expect(entries.size).toBe(2);
+    expect((await state.getCursor('ten_1', 'str_1'))?.positionMs).toBe(now - 1000);
+    expect(result.kind === 'ran' && result.summary.errorCode).toBe('REJECTIONS_NOT_KEPT');
+    // No SQL and no raw record in what the tenant sees.
+    expect(JSON.stringify(tenant.runs)).not.toMatch(/insert|params|\\u0000/i);
+  });
+});

@@ -1,0 +1,185 @@
+import {
+  type AdvanceOptions,
+  type Cursor,
+  type Lease,
+  type SeenSegment,
+  StateError,
+  type StateStore,
+  type StreamState,
+} from '@vsh/aws';
+import { parseAction, type VaikoraAction } from '@vsh/core';
+import type { VaikoraClient, VaikoraPage } from '@vsh/vaikora';
+import type {
+  KeptRejections,
+  RecordedRejection,
+  RunSummary,
+  TenantConfig,
+  TenantStore,
+} from '../src/ports.ts';
+
+/**
+ * In-memory fakes of the worker's ports, for unit tests of a tenant run (the real adapters have their
+ * own integration tests). The state store keeps the lease and cursor rules that matter to a run:
+ * fencing by owner + epoch + expiry, monotonic positions, seen-sets by bucketed segments.
+ */
+export function memoryState(clock: () => number = Date.now): StateStore & { writes: number } {
+  let epoch = 0;
+  let holder: { owner: string; epoch: number; expiresAtMs: number } | null = null;
+  const cursors = new Map<string, Cursor & { version: number }>();
+  const segments = new Map<string, Map<string, { bucketStartMs: number; ids: Set<string> }>>();
+  let writes = 0;
+  let n = 0;
+  const holds = (lease: Lease) =>
+    holder !== null &&
+    holder.owner === lease.owner &&
+    holder.epoch === lease.epoch &&
+    holder.expiresAtMs > clock();
+  const store = {
+    get writes() {
+      return writes;
+    },
+    ensureTable: async () => undefined,
+    acquireLease: async (tenantId: string, owner: string, ttlMs: number) => {
+      if (holder !== null && holder.expiresAtMs > clock() && holder.owner !== owner) return null;
+      holder = { owner, epoch: ++epoch, expiresAtMs: clock() + ttlMs };
+      return { tenantId, ...holder };
+    },
+    renewLease: async (lease: Lease, ttlMs: number) => {
+      if (holder === null || holder.owner !== lease.owner || holder.epoch !== lease.epoch)
+        throw new StateError('LEASE_LOST', 'lost', false);
+      holder.expiresAtMs = clock() + ttlMs;
+      return { ...lease, expiresAtMs: holder.expiresAtMs };
+    },
+    releaseLease: async (lease: Lease) => {
+      if (holder === null || holder.owner !== lease.owner || holder.epoch !== lease.epoch) return false;
+      holder.expiresAtMs = 0;
+      return true;
+    },
+    getLease: async (tenantId: string) => (holder === null ? null : { tenantId, ...holder }),
+    getCursor: async (_tenantId: string, streamId: string) => cursors.get(streamId) ?? null,
+    getStream: async (_tenantId: string, streamId: string): Promise<StreamState> => {
+      const ids = new Set<string>();
+      const list: SeenSegment[] = [];
+      for (const [key, s] of segments.get(streamId) ?? []) {
+        for (const id of s.ids) ids.add(id);
+        list.push({
+          key,
+          bucketStartMs: s.bucketStartMs,
+          bucketEndMs: s.bucketStartMs + 60_000,
+          count: s.ids.size,
+        });
+      }
+      return {
+        cursor: cursors.get(streamId) ?? null,
+        seen: { has: (id) => ids.has(id), size: ids.size },
+        segments: list,
+      };
+    },
+    advanceCursor: async (lease: Lease, streamId: string, next: Cursor, options: AdvanceOptions = {}) => {
+      if (!holds(lease)) throw new StateError('LEASE_LOST', 'lost', false);
+      const stored = cursors.get(streamId);
+      if (stored !== undefined && stored.positionMs > next.positionMs)
+        throw new StateError('CURSOR_REGRESSION', 'behind', false);
+      writes++;
+      cursors.set(streamId, { ...next, version: (stored?.version ?? 0) + 1 });
+      const mine = segments.get(streamId) ?? new Map();
+      segments.set(streamId, mine);
+      for (const e of options.seen ?? []) {
+        const bucketStartMs = Math.floor(e.timestampMs / 60_000) * 60_000;
+        const key = `${bucketStartMs}#${n}`;
+        const segment = mine.get(key) ?? { bucketStartMs, ids: new Set<string>() };
+        segment.ids.add(e.id);
+        mine.set(key, segment);
+      }
+      n++;
+      for (const p of options.prune ?? []) mine.delete(p.key);
+      return 'advanced' as const;
+    },
+  };
+  return store;
+}
+
+/** A tenant store that keeps runs and rejections in memory; `failRejections` makes keeping them fail. */
+export function memoryTenantStore(config: TenantConfig, options: { failRejections?: boolean } = {}) {
+  const runs: Array<{ id: string; summary: RunSummary | null }> = [];
+  const rejections = new Map<string, number>();
+  const store: TenantStore = {
+    loadTenant: async () => config,
+    startRun: async () => {
+      runs.push({ id: `run_${runs.length}`, summary: null });
+      return `run_${runs.length - 1}`;
+    },
+    finishRun: async (runId, summary) => {
+      const run = runs.find((r) => r.id === runId);
+      if (run) run.summary = summary;
+    },
+    recordRejections: async (
+      _tenantId,
+      _runId,
+      batch: readonly RecordedRejection[],
+    ): Promise<KeptRejections> => {
+      if (options.failRejections)
+        throw new Error('Failed query: insert into "rejected_records" ... params: \u0000');
+      let inserted = 0;
+      for (const r of batch) {
+        const key = `${r.destinationId ?? `agent:${r.agentId}`}|${r.rejection.fingerprint ?? r.rejection.actionId}`;
+        if (!rejections.has(key)) inserted++;
+        rejections.set(key, (rejections.get(key) ?? 0) + 1);
+      }
+      return { inserted, repeated: batch.length - inserted, failed: 0 };
+    },
+    saveDestinationHealth: async () => undefined,
+    scheduleNext: async () => undefined,
+  };
+  return { store, runs, rejections };
+}
+
+/** A Vaikora list, newest first, paged like the API; `pageDelayMs` waits (abortably) before each page. */
+export function memoryVaikora(
+  list: () => readonly unknown[],
+  options: { perPage?: number; pageDelayMs?: number } = {},
+): VaikoraClient {
+  const perPage = options.perPage ?? 100;
+  return {
+    verify: async () => ({ ok: true, total: null }),
+    async *sweep({ signal }): AsyncGenerator<VaikoraPage> {
+      const all = [...list()];
+      for (let page = 1; ; page++) {
+        if (options.pageDelayMs) {
+          await new Promise<void>((resolve, reject) => {
+            const t = setTimeout(resolve, options.pageDelayMs);
+            signal?.addEventListener('abort', () => {
+              clearTimeout(t);
+              reject(signal.reason);
+            });
+          });
+        }
+        const raw = all.slice((page - 1) * perPage, page * perPage);
+        const actions: VaikoraAction[] = [];
+        const rejections = [];
+        for (const r of raw) {
+          const parsed = parseAction(r);
+          if (parsed.ok) actions.push(parsed.action);
+          else rejections.push({ ...parsed.rejection, fingerprint: JSON.stringify(r) });
+        }
+        const times = actions.map((a) => a.timestampMs);
+        const stop = raw.length < perPage ? ('end' as const) : null;
+        yield {
+          page,
+          actions,
+          rejections,
+          oldestMs: times.length ? Math.min(...times) : null,
+          newestMs: times.length ? Math.max(...times) : null,
+          total: all.length,
+          received: raw.length,
+          repeats: 0,
+          order: 'desc',
+          stop,
+        };
+        if (stop !== null) return;
+      }
+    },
+    toString: () => 'memoryVaikora',
+    toJSON: () => ({ baseUrl: 'memory', perPage, timeFilterParam: null }),
+  };
+}
