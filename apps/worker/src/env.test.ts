@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { claimHoldMs, parseWorkerEnv, runtimeTuningOf } from './env.ts';
+
+const base = { MASTER_KEY: Buffer.alloc(32, 1).toString('base64') };
+
+describe('worker environment', () => {
+  it('frees a dead worker’s tenants within a minute with the defaults (lease, then the claim hold, then a tick)', () => {
+    const parsed = parseWorkerEnv(base);
+    if (!parsed.ok) throw new Error(parsed.message);
+    const { env } = parsed;
+
+    // Worst case: the worker dies just after a renewal, with its claim just taken.
+    const worstMs = Math.max(env.LEASE_TTL_MS, claimHoldMs(env)) + env.SCHEDULER_TICK_MS;
+
+    expect(worstMs).toBeLessThan(60_000);
+    // The claim outlives the lease, so a live run (which renews) is not handed out again meanwhile.
+    expect(claimHoldMs(env)).toBeGreaterThan(env.LEASE_TTL_MS);
+  });
+
+  it('hands every tuning variable to the runtime', () => {
+    const parsed = parseWorkerEnv({
+      ...base,
+      LEASE_TTL_MS: '11000',
+      OVERLAP_MS: '12000',
+      INITIAL_LOOKBACK_MS: '13000',
+      RETENTION_MS: '14000',
+      RUN_BUDGET_MS: '15000',
+      IMPORT_RATE_PER_SECOND: '7',
+      IMPORT_BURST: '9',
+    });
+    if (!parsed.ok) throw new Error(parsed.message);
+
+    expect(runtimeTuningOf(parsed.env)).toEqual({
+      importRatePerSecond: 7,
+      importBurst: 9,
+      run: {
+        leaseTtlMs: 11_000,
+        overlapMs: 12_000,
+        initialLookbackMs: 13_000,
+        retentionMs: 14_000,
+        runBudgetMs: 15_000,
+      },
+    });
+  });
+});
