@@ -105,6 +105,26 @@ describe('StreamProgress.plan', () => {
     expect(windowStartMs(write?.next ?? null, 200_000, policy)).toBe(40_000);
   });
 
+  it('does not let an action stamped in the future carry the position past now', () => {
+    const p = new StreamProgress();
+    const now = 1_800_000_000_000;
+    p.add('from-2099', Date.UTC(2099, 0, 1));
+    p.add('recent', now - 1000);
+
+    const write = p.plan(stateOf(cursor(now - 60_000)), now, policy, complete(now - 61_000));
+
+    expect(write?.next.positionMs).toBe(now - 1000);
+    expect(write?.seen.map((e) => e.id).sort()).toEqual(['from-2099', 'recent']);
+    // The next run's window still holds the actions to come.
+    expect(
+      isNew(
+        { id: 'next', timestampMs: now + 1 },
+        stateOf(write?.next ?? null).seen,
+        windowStartMs(write?.next ?? null, now + 2, policy),
+      ),
+    ).toBe(true);
+  });
+
   it('writes nothing for an idle stream', () => {
     expect(new StreamProgress().plan(stateOf(cursor(5)), 1, policy, complete(0))).toBeNull();
     expect(new StreamProgress().plan(stateOf(null), 1, policy, complete(0))).toBeNull();

@@ -16,6 +16,12 @@ export const DEFAULT_CURSOR_POLICY: CursorPolicy = {
   initialLookbackMs: 24 * 3600_000,
 };
 
+/**
+ * How far in the future an action's time may be and still move a cursor. Actions stamped later are
+ * delivered and remembered in the seen-set, but the position stays at most this far past now.
+ */
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
 /** The earliest action time a sweep for this cursor must reach. */
 export function windowStartMs(cursor: StreamCursor | null, nowMs: number, policy: CursorPolicy): number {
   return cursor === null ? nowMs - policy.initialLookbackMs : cursor.positionMs - policy.overlapMs;
@@ -76,8 +82,11 @@ export class StreamProgress {
     const previous = state.cursor;
     let position: number | null = previous?.positionMs ?? null;
     if (end.complete) {
+      // Never past now (plus a little clock skew): an action stamped in the future (a hostile or
+      // skewed record) would otherwise carry the position, and the window, past every action to come.
+      const ceiling = nowMs + FUTURE_TOLERANCE_MS;
       for (const ts of this.handled.values()) {
-        if (ts < end.blockedAtMs && (position === null || ts > position)) position = ts;
+        if (ts < end.blockedAtMs && ts <= ceiling && (position === null || ts > position)) position = ts;
       }
     }
     if (position === null && this.handled.size > 0) {
