@@ -3,8 +3,15 @@ import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/
 import { GetFindingsCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { parseAction } from '@vsh/core';
 import { rowsOf, runs, tenantSchedules } from '@vsh/db';
-import { testAwsConfig } from '@vsh/testkit';
+import {
+  type AsffFinding,
+  type FaultProxy,
+  type FaultProxyStats,
+  testAwsConfig,
+  type VaikoraSimStore,
+} from '@vsh/testkit';
 import { inArray, sql } from 'drizzle-orm';
 import type { Harness, SeededTenant } from './harness.ts';
 
@@ -56,48 +63,148 @@ export interface LedgerFigures {
   lost: number;
   /** Findings that are no qualifying action of that tenant (another tenant's, or made up). */
   unexpected: number;
-  /** Finding ids held more than once as separate findings, plus actions held under more than one finding. */
+  /**
+   * Findings (held or sent) in a hub whose tenants do not own that action at all, by the simulator's
+   * per-tenant actions: another tenant's data delivered to this account and region.
+   */
+  misdelivered: number;
+  /**
+   * Actions held under more than one finding id (by `ProductFields['vaikora/action_id']`), beyond the
+   * first. A finding id itself can be held only once: the hub, like Security Hub, is keyed by id.
+   */
   duplicateIds: number;
   /** Successful imports of an id Security Hub already had (the price of at-least-once delivery). */
   reimports: number;
-  /** Findings received by Security Hub in BatchImportFindings calls. */
+  /** Findings received by Security Hub in BatchImportFindings calls that passed the proxy's faults. */
   findingsReceived: number;
+  /**
+   * BatchImportFindings entries sent to these hubs, counted at the proxy as each request arrives: accepted
+   * or failed, throttled or dropped, first try or retry.
+   */
+  entriesSent: number;
+  /** Finding ids those entries carried. */
+  distinctIdsSent: number;
+  /** entriesSent / distinctIdsSent, 2 decimals (0 when nothing was sent). */
+  entriesPerId: number;
+  /** Entries for an id Security Hub had already accepted once: true re-sends. */
+  extra: number;
 }
 
-/** Compares every tenant's memory Security Hub with the simulator's qualifying actions. */
-export function ledger(h: Harness, tenants: readonly SeededTenant[]): LedgerFigures {
+/** What the ledger reads: the AWS proxy's hubs and counters, the simulator's data, the expected findings. */
+export interface LedgerSource<T extends LedgerTenant> {
+  readonly proxy: Pick<FaultProxy, 'stats' | 'memoryFindings'>;
+  readonly sim: { readonly store: Pick<VaikoraSimStore, 'list'> };
+  expectedFindingIds(tenant: T, sinceMs: number): Set<string>;
+}
+
+/** The parts of a seeded tenant the ledger uses. */
+export type LedgerTenant = Pick<SeededTenant, 'accountId' | 'region' | 'vaikoraKey' | 'agents'>;
+
+/** The proxy's counters at the start of a phase: figures taken with it count only what was sent after. */
+export interface LedgerPhase {
+  readonly stats: FaultProxyStats;
+}
+
+/** Starts a phase (a "no faults" stretch, say): snapshots the counters the phase's figures subtract. */
+export function startLedgerPhase(h: { readonly proxy: Pick<FaultProxy, 'stats'> }): LedgerPhase {
+  return { stats: h.proxy.stats() };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The action id a finding stands for: its `vaikora/action_id` product field, else its id without the prefix. */
+function actionIdOf(finding: AsffFinding | undefined, findingId: string): string {
+  const fields = finding?.ProductFields as Record<string, unknown> | undefined;
+  const field = fields?.['vaikora/action_id'];
+  return typeof field === 'string' ? field : findingId.replace(/^vaikora-/, '');
+}
+
+/**
+ * Compares every tenant's memory Security Hub with the simulator's qualifying actions, and counts the
+ * BatchImportFindings entries sent to those hubs (since `phase` started, when given). Tenants sharing an
+ * account and region are judged together, as one hub.
+ */
+export function ledger<T extends LedgerTenant>(
+  h: LedgerSource<T>,
+  tenants: readonly T[],
+  phase?: LedgerPhase,
+): LedgerFigures {
   const figures: LedgerFigures = {
     expected: 0,
     stored: 0,
     lost: 0,
     unexpected: 0,
+    misdelivered: 0,
     duplicateIds: 0,
     reimports: 0,
     findingsReceived: 0,
+    entriesSent: 0,
+    distinctIdsSent: 0,
+    entriesPerId: 0,
+    extra: 0,
   };
-  const hubStats = h.proxy.stats().securityHub;
+  const stats = h.proxy.stats();
+  const before = phase?.stats;
+  const hubs = new Map<string, T[]>();
   for (const t of tenants) {
-    const expected = h.expectedFindingIds(t, 0);
-    const stored = h.proxy.memoryFindings(t.accountId, t.region);
-    const byId = new Map<string, number>();
-    const byAction = new Map<string, number>();
-    for (const f of stored) {
-      const id = String(f.Id);
-      byId.set(id, (byId.get(id) ?? 0) + 1);
-      const fields = f.ProductFields as Record<string, string> | undefined;
-      const action = fields?.['vaikora/action_id'] ?? id;
-      byAction.set(action, (byAction.get(action) ?? 0) + 1);
-    }
-    figures.expected += expected.size;
-    figures.stored += stored.length;
-    for (const id of expected) if (!byId.has(id)) figures.lost++;
-    for (const id of byId.keys()) if (!expected.has(id)) figures.unexpected++;
-    for (const n of byId.values()) if (n > 1) figures.duplicateIds += n - 1;
-    for (const n of byAction.values()) if (n > 1) figures.duplicateIds += n - 1;
-    const s = hubStats[`${t.accountId}/${t.region}`];
-    figures.reimports += s?.reimports ?? 0;
-    figures.findingsReceived += s?.findingsReceived ?? 0;
+    const key = `${t.accountId}/${t.region}`;
+    hubs.set(key, [...(hubs.get(key) ?? []), t]);
   }
+  for (const [hubKey, owners] of hubs) {
+    const [first] = owners;
+    if (first === undefined) continue;
+    const expected = new Set<string>();
+    for (const t of owners) for (const id of h.expectedFindingIds(t, 0)) expected.add(id);
+    const stored = new Map<string, AsffFinding>();
+    for (const f of h.proxy.memoryFindings(first.accountId, first.region)) stored.set(String(f.Id), f);
+    figures.expected += expected.size;
+    figures.stored += stored.size;
+    for (const id of expected) if (!stored.has(id)) figures.lost++;
+
+    const idsByAction = new Map<string, number>();
+    for (const [id, f] of stored) {
+      const action = actionIdOf(f, id);
+      idsByAction.set(action, (idsByAction.get(action) ?? 0) + 1);
+      if (!expected.has(id)) figures.unexpected++;
+    }
+    for (const n of idsByAction.values()) if (n > 1) figures.duplicateIds += n - 1;
+
+    const sent = new Set<string>();
+    const entries = stats.findingEntries[hubKey] ?? {};
+    const entriesBefore = before?.findingEntries[hubKey] ?? {};
+    for (const [id, counts] of Object.entries(entries)) {
+      const sentNow = counts.sent - (entriesBefore[id]?.sent ?? 0);
+      if (sentNow <= 0) continue;
+      sent.add(id);
+      figures.entriesSent += sentNow;
+      figures.extra += counts.afterAccepted - (entriesBefore[id]?.afterAccepted ?? 0);
+    }
+    figures.distinctIdsSent += sent.size;
+
+    // Only ids that are no qualifying action of this hub can be another tenant's: check those alone.
+    const suspects = [...new Set([...stored.keys(), ...sent])].filter((id) => !expected.has(id));
+    if (suspects.length > 0) {
+      const owned = new Set<string>();
+      for (const t of owners) {
+        for (const agentId of t.agents) {
+          for (const a of h.sim.store.list(t.vaikoraKey, agentId)) {
+            const parsed = parseAction(a.raw);
+            if (parsed.ok) owned.add(parsed.action.id);
+            const rawId = (a.raw as { id?: unknown } | null)?.id;
+            if (typeof rawId === 'string' || typeof rawId === 'number') owned.add(String(rawId).trim());
+          }
+        }
+      }
+      for (const id of suspects) if (!owned.has(actionIdOf(stored.get(id), id))) figures.misdelivered++;
+    }
+
+    const hub = stats.securityHub[hubKey];
+    const hubBefore = before?.securityHub[hubKey];
+    figures.reimports += (hub?.reimports ?? 0) - (hubBefore?.reimports ?? 0);
+    figures.findingsReceived += (hub?.findingsReceived ?? 0) - (hubBefore?.findingsReceived ?? 0);
+  }
+  figures.entriesPerId =
+    figures.distinctIdsSent === 0 ? 0 : round2(figures.entriesSent / figures.distinctIdsSent);
   return figures;
 }
 

@@ -549,6 +549,41 @@ describe('fault proxy with the memory Security Hub', () => {
     expect(inMoto.Findings).toEqual([]);
   });
 
+  it('counts every entry per finding id as it arrives, faulted or not, and which re-sent an accepted id', async () => {
+    const proxy = await proxyFor({
+      securityHub: 'memory',
+      requireEnabledHub: false,
+      rules: {
+        throttle: false,
+        errors: [{ match: { operation: 'BatchImportFindings' }, rate: 1, status: 503, times: 1 }],
+        failedFindings: [{ ids: ['e-2'], times: 1 }],
+      },
+    });
+    const account = newAccount();
+    const credentials = await assumeRole(proxy.endpoint, account);
+    const hub = securityHub(proxy.endpoint, credentials, { maxAttempts: 1 });
+    const send = (ids: string[]) =>
+      hub
+        .send(new BatchImportFindingsCommand({ Findings: ids.map((id) => finding(account, id)) }))
+        .catch((e: unknown) => e);
+
+    const refused = await send(['e-1']);
+    await send(['e-1', 'e-2']);
+    await send(['e-1', 'e-2', 'e-3']);
+    const counted = proxy.stats().findingEntries[`${account}/${REGION}`];
+    proxy.resetStats();
+    await send(['e-3']);
+    const afterReset = proxy.stats().findingEntries[`${account}/${REGION}`];
+
+    expect(refused).toMatchObject({ $metadata: { httpStatusCode: 503 } });
+    expect(counted).toEqual({
+      'e-1': { sent: 3, afterAccepted: 1 },
+      'e-2': { sent: 2, afterAccepted: 0 },
+      'e-3': { sent: 1, afterAccepted: 0 },
+    });
+    expect(afterReset).toEqual({ 'e-3': { sent: 1, afterAccepted: 1 } });
+  });
+
   it('fails findings that miss required ASFF fields, per finding', async () => {
     const proxy = await proxyFor({ securityHub: 'memory', requireEnabledHub: false });
     const account = newAccount();

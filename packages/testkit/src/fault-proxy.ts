@@ -215,11 +215,24 @@ export interface SecurityHubImportStats {
   failedFindings: number;
 }
 
+/** The BatchImportFindings entries that carried one finding id. */
+export interface FindingEntryStats {
+  /**
+   * Entries carrying this id, counted as each request reaches the proxy: whatever happened to it next
+   * (accepted, failed per finding, throttled, 5xx, dropped) and whether or not it was a retry.
+   */
+  sent: number;
+  /** Of those, entries sent after Security Hub had already accepted this id once (true re-sends). */
+  afterAccepted: number;
+}
+
 export interface FaultProxyStats {
   /** service → operation → counters. */
   operations: Record<string, Record<string, OperationStats>>;
   /** `account/region` → BatchImportFindings counters. */
   securityHub: Record<string, SecurityHubImportStats>;
+  /** `account/region` → finding id → BatchImportFindings entries carrying it. */
+  findingEntries: Record<string, Record<string, FindingEntryStats>>;
 }
 
 function emptyOperationStats(): OperationStats {
@@ -750,6 +763,9 @@ class FaultProxyServer {
   private findingFailures = new Map<string, number>();
   private operations = new Map<string, OperationStats>();
   private imports = new Map<string, SecurityHubImportStats & { ids: Set<string> }>();
+  private entries = new Map<string, Map<string, FindingEntryStats>>();
+  /** `account/region` → ids Security Hub accepted at least once: its state, so resetStats keeps it. */
+  private accepted = new Map<string, Set<string>>();
   private store = new Map<string, Map<string, AsffFinding>>();
   private hubs = new Map<string, string>();
   private callers = new Map<string, Promise<string>>();
@@ -784,7 +800,13 @@ class FaultProxyServer {
     }
     const securityHub: FaultProxyStats['securityHub'] = {};
     for (const [key, { ids: _ids, ...stats }] of this.imports) securityHub[key] = { ...stats };
-    return { operations, securityHub };
+    const findingEntries: FaultProxyStats['findingEntries'] = {};
+    for (const [key, byId] of this.entries) {
+      const copy: Record<string, FindingEntryStats> = {};
+      for (const [id, counts] of byId) copy[id] = { ...counts };
+      findingEntries[key] = copy;
+    }
+    return { operations, securityHub, findingEntries };
   }
 
   operationStats(service: string, operation: string): OperationStats {
@@ -794,6 +816,31 @@ class FaultProxyServer {
   resetStats(): void {
     this.operations.clear();
     this.imports.clear();
+    this.entries.clear();
+  }
+
+  /** Counts every entry of a BatchImportFindings request as it arrives, before any fault is rolled. */
+  private countEntries(hubKey: string, body: Buffer): void {
+    const parsed = parseJson(body);
+    const findings = isRecord(parsed) ? parsed.Findings : undefined;
+    if (!Array.isArray(findings)) return;
+    let byId = this.entries.get(hubKey);
+    if (byId === undefined) {
+      byId = new Map();
+      this.entries.set(hubKey, byId);
+    }
+    const accepted = this.accepted.get(hubKey);
+    for (const finding of findings) {
+      const id = isRecord(finding) && typeof finding.Id === 'string' ? finding.Id : undefined;
+      if (id === undefined) continue;
+      let counts = byId.get(id);
+      if (counts === undefined) {
+        counts = { sent: 0, afterAccepted: 0 };
+        byId.set(id, counts);
+      }
+      counts.sent++;
+      if (accepted?.has(id)) counts.afterAccepted++;
+    }
   }
 
   memoryFindings(accountId: string, region: string): AsffFinding[] {
@@ -967,6 +1014,10 @@ class FaultProxyServer {
       return;
     }
     const exchange: Exchange = { req, res, body, info, stats };
+    if (info.service === 'securityhub' && info.operation === 'BatchImportFindings') {
+      const caller = await this.callerAccount(info.accessKeyId);
+      this.countEntries(`${caller}/${info.region ?? 'unknown'}`, body);
+    }
 
     const delay = this.latencyFor(info);
     if (delay > 0) {
@@ -1179,7 +1230,13 @@ class FaultProxyServer {
     counters.importRequests++;
     counters.findingsReceived += findings.length;
     counters.failedFindings += failed.length + upstreamFailed.length;
+    let accepted = this.accepted.get(`${account}/${region}`);
+    if (accepted === undefined) {
+      accepted = new Set();
+      this.accepted.set(`${account}/${region}`, accepted);
+    }
     for (const id of succeeded) {
+      accepted.add(id);
       if (counters.ids.has(id)) counters.reimports++;
       else counters.ids.add(id);
     }

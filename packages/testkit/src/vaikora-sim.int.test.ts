@@ -1,3 +1,5 @@
+import { get } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startVaikoraSimulator, type VaikoraSimulator, type VaikoraSimulatorOptions } from './vaikora-sim.ts';
 
@@ -220,5 +222,146 @@ describe('Vaikora simulator over HTTP', () => {
 
     expect(performance.now() - started).toBeLessThan(1000);
     expect(await pending).toBe('closed');
+  });
+});
+
+/** Raw bytes of a list answer (no decoding). */
+async function listBytes(sim: VaikoraSimulator, query: string, key = KEY) {
+  const response = await fetch(`${sim.baseUrl}/actions${query}`, { headers: { 'X-API-Key': key } });
+  return { status: response.status, bytes: Buffer.from(await response.arrayBuffer()) };
+}
+
+describe('Vaikora simulator hostile answers', () => {
+  const OTHER = 'vk_test_sim_int_other';
+
+  it('answers one page of one key with a body of exactly N bytes of tiny records, and nothing else', async () => {
+    const { sim } = await start({
+      tenants: [
+        { apiKey: KEY, agents: ['agt-1'] },
+        { apiKey: OTHER, agents: ['agt-1'] },
+      ],
+      perKey: { [KEY]: { tinyRecordsPage: { bytes: 4 * 1024 * 1024 + 7, page: 2 } } },
+    });
+
+    const tiny = await listBytes(sim, '?agent_id=agt-1&page=2');
+    const body = JSON.parse(tiny.bytes.toString('utf8')) as { actions: unknown[]; total: number };
+    const first = await list(sim, '?agent_id=agt-1&page=1');
+    const other = await list(sim, '?agent_id=agt-1&page=2', OTHER);
+
+    expect(tiny.status).toBe(200);
+    expect(tiny.bytes.byteLength).toBe(4 * 1024 * 1024 + 7);
+    expect(body.actions.length).toBeGreaterThan(1_390_000);
+    expect(
+      body.actions.every((a) => typeof a === 'object' && a !== null && Object.keys(a).length === 0),
+    ).toBe(true);
+    expect(body.total).toBe(body.actions.length);
+    expect(first.body.actions).toHaveLength(100);
+    expect(other.body.actions).toHaveLength(20);
+    expect(sim.stats().streamed).toBe(1);
+  });
+
+  it.each([
+    ['with a Content-Length', true],
+    ['chunked, without a Content-Length', false],
+  ])(
+    'streams a 64 MiB page %s in chunks, writing no further than the client reads',
+    async (_name, contentLength) => {
+      const { sim } = await start({ tinyRecordsPage: { bytes: 64 * 1024 * 1024, contentLength } });
+
+      const { headers, read } = await new Promise<{
+        headers: Record<string, unknown>;
+        read: () => Promise<number>;
+      }>((resolve, reject) => {
+        get(`${sim.baseUrl}/actions?page=1`, { headers: { 'X-API-Key': KEY } }, (res) => {
+          let received = 0;
+          let holding = true;
+          res.on('data', (chunk: Buffer) => {
+            received += chunk.byteLength;
+            if (holding && received > 1024 * 1024) res.pause();
+          });
+          resolve({
+            headers: res.headers,
+            read: async () => {
+              holding = false;
+              res.resume();
+              await new Promise((done) => res.on('end', done));
+              return received;
+            },
+          });
+        }).on('error', reject);
+      });
+      await sleep(300);
+      const writtenWhilePaused = sim.stats().streamedBytes;
+      const received = await read();
+
+      expect(headers['content-length']).toBe(contentLength ? String(64 * 1024 * 1024) : undefined);
+      expect(headers['transfer-encoding']).toBe(contentLength ? undefined : 'chunked');
+      expect(writtenWhilePaused).toBeLessThan(16 * 1024 * 1024);
+      expect(received).toBe(64 * 1024 * 1024);
+      expect(sim.stats().streamedBytes).toBe(64 * 1024 * 1024);
+    },
+  );
+
+  it('holds every page of a slow key for slowPageMs, set over POST /__sim/options, and no other key', async () => {
+    const { sim } = await start({
+      tenants: [
+        { apiKey: KEY, agents: ['agt-1'] },
+        { apiKey: OTHER, agents: ['agt-1'] },
+      ],
+    });
+    const options = await fetch(`${sim.baseUrl.replace(/\/api\/v1$/, '')}/__sim/options`, {
+      method: 'POST',
+      body: JSON.stringify({ perKey: { [KEY]: { slowPageMs: 400 } } }),
+    });
+    const refused = await fetch(`${sim.baseUrl.replace(/\/api\/v1$/, '')}/__sim/options`, {
+      method: 'POST',
+      body: JSON.stringify({ perKey: { [KEY]: { slowPagesMs: 400 } } }),
+    });
+
+    const timed = async (key: string) => {
+      const started = performance.now();
+      const answer = await list(sim, '?agent_id=agt-1&page=2', key);
+      return { ms: performance.now() - started, status: answer.status };
+    };
+    const [slow, fast] = await Promise.all([timed(KEY), timed(OTHER)]);
+
+    expect(options.status).toBe(200);
+    expect(refused.status).toBe(400);
+    expect(slow).toMatchObject({ status: 200 });
+    expect(slow.ms).toBeGreaterThanOrEqual(390);
+    expect(fast.ms).toBeLessThan(300);
+    expect(sim.stats().slowPages).toBe(1);
+  });
+
+  it('writes deeply nested records and raw invalid UTF-8 bytes into the page as they are', async () => {
+    const { sim } = await start({ deepRate: 0.15, deepDepth: 10_000, invalidUtf8Rate: 0.15 });
+
+    const answer = await listBytes(sim, '?agent_id=agt-1&per_page=100');
+    const lenient = JSON.parse(new TextDecoder().decode(answer.bytes)) as Envelope;
+    const served = sim.store.list(KEY, 'agt-1').reverse().slice(0, 100);
+    const deep = served.filter((a) => a.wire?.kind === 'deep-nesting');
+    const invalid = served.filter((a) => a.wire?.kind === 'invalid-utf8');
+
+    expect(deep.length).toBeGreaterThan(3);
+    expect(invalid.length).toBeGreaterThan(3);
+    expect(() => new TextDecoder('utf-8', { fatal: true }).decode(answer.bytes)).toThrow();
+    expect(lenient.actions.map((a) => a.id)).toEqual(served.map((a) => (a.raw as { id?: string }).id));
+    expect(answer.bytes.filter((b) => b === 0x5b).length).toBeGreaterThanOrEqual(deep.length * 10_000);
+  });
+
+  it('serves a record nested 5,000,000 deep as text', async () => {
+    const { sim } = await start({ deepRate: 1, deepDepth: 5_000_000, initialActionsPerAgent: 1 });
+
+    const answer = await listBytes(sim, '?agent_id=agt-1&per_page=1');
+    let depth = 0;
+    let deepest = 0;
+    for (const b of answer.bytes) {
+      if (b === 0x5b) deepest = Math.max(deepest, ++depth);
+      else if (b === 0x5d) depth--;
+    }
+
+    expect(answer.status).toBe(200);
+    expect(deepest).toBe(5_000_001);
+    expect(depth).toBe(0);
   });
 });

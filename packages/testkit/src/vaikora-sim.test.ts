@@ -1,6 +1,12 @@
 import { parseAction } from '@vsh/core';
 import { describe, expect, it } from 'vitest';
-import { createVaikoraSimStore, type VaikoraSimKnobs, vaikoraSimKnobsSchema } from './vaikora-sim.ts';
+import {
+  createVaikoraSimStore,
+  type SimAction,
+  tinyRecordsLayout,
+  type VaikoraSimKnobs,
+  vaikoraSimKnobsSchema,
+} from './vaikora-sim.ts';
 
 const KEY = 'vk_test_store';
 const T0 = Date.UTC(2026, 5, 1);
@@ -121,4 +127,140 @@ describe('simulator store', () => {
     expect(aliased / 2000).toBeGreaterThan(0.22);
     expect(aliased / 2000).toBeLessThan(0.33);
   });
+});
+
+describe('simulator store: pages, rates and hostile knobs', () => {
+  const ids = (actions: readonly SimAction[]) => actions.map((a) => a.seq);
+
+  it('serves the same pages as slicing the whole list, in both orders, with a since filter and retention', () => {
+    const { store, advanceClock } = storeWith({ retentionMs: HOUR / 2, burstRate: 0.3 });
+    store.addTenant(KEY, ['agt-1', 'agt-2'], 700);
+    advanceClock(10 * 60_000);
+    const since = store.list(KEY, 'agt-1')[100]?.timestampMs ?? 0;
+
+    for (const agentId of ['agt-1', undefined]) {
+      for (const order of ['asc', 'desc'] as const) {
+        for (const sinceMs of [Number.NEGATIVE_INFINITY, since]) {
+          const all = store.list(KEY, agentId).filter((a) => a.timestampMs >= sinceMs);
+          const ordered = order === 'desc' ? [...all].reverse() : all;
+          for (const offset of [0, 50, Math.max(0, ordered.length - 3), ordered.length + 10]) {
+            const page = store.page(KEY, agentId, { order, offset, limit: 40, sinceMs });
+
+            expect(page.total).toBe(ordered.length);
+            expect(ids(page.actions)).toEqual(ids(ordered.slice(offset, offset + 40)));
+          }
+        }
+      }
+    }
+    expect(store.page(KEY, 'agt-unknown', { order: 'desc', offset: 0, limit: 10, sinceMs: 0 })).toEqual({
+      total: 0,
+      actions: [],
+    });
+  });
+
+  it('generates 100 actions per second per agent, well over 900 in ten minutes, with bursts in one millisecond', () => {
+    const { store, advanceClock } = storeWith({ actionsPerMinute: 6000, burstRate: 0.9 });
+    store.addTenant(KEY, ['agt-1'], 0);
+
+    for (let s = 0; s < 600; s++) {
+      advanceClock(1000);
+      store.advance();
+    }
+    const list = store.list(KEY, 'agt-1');
+    const perMs = new Map<number, number>();
+    for (const a of list) perMs.set(a.timestampMs, (perMs.get(a.timestampMs) ?? 0) + 1);
+    const lastPage = store.page(KEY, 'agt-1', { order: 'desc', offset: 59_950, limit: 100, sinceMs: 0 });
+
+    expect(list).toHaveLength(60_000);
+    expect(list.filter((a) => a.timestampMs >= T0 + 590_000 - 600_000).length).toBeGreaterThan(900);
+    expect(Math.max(...perMs.values())).toBeGreaterThan(30);
+    expect(ids(lastPage.actions)).toEqual(ids(list.slice(0, 50).reverse()));
+  });
+
+  it('inserts late arrivals behind actions already listed, keeping the list in timestamp order', () => {
+    const { store, advanceClock } = storeWith({ actionsPerMinute: 600, lateRate: 0.1, lateByMs: 120_000 });
+    store.addTenant(KEY, ['agt-1'], 0);
+    advanceClock(5 * 60_000);
+    store.advance();
+    const newestBefore = store.list(KEY, 'agt-1').at(-1)?.timestampMs ?? 0;
+    const seqBefore = Math.max(...store.list(KEY, 'agt-1').map((a) => a.seq));
+
+    advanceClock(60_000);
+    store.advance();
+    const list = store.list(KEY, 'agt-1');
+    const late = list.filter((a) => a.seq > seqBefore && a.timestampMs < newestBefore);
+
+    expect(late.length).toBeGreaterThan(20);
+    expect(late.every((a) => a.timestampMs >= T0 + 5 * 60_000 - 120_000)).toBe(true);
+    expect(list.every((a, i) => i === 0 || (list[i - 1]?.timestampMs ?? 0) <= a.timestampMs)).toBe(true);
+  });
+
+  it('makes extreme records that stay valid, with NUL, every C0 control and a huge string', () => {
+    const { store } = storeWith({ extremeRate: 0.1, hugeStringBytes: 4096 });
+
+    store.addTenant(KEY, ['agt-1'], 1000);
+    const records = store.list(KEY).map((a) => a.raw as Record<string, unknown>);
+    const extreme = records.filter((r) => 'key\u0000with nul' in r);
+
+    expect(extreme.length).toBeGreaterThan(50);
+    expect(extreme.every((r) => parseAction(r).ok)).toBe(true);
+    expect(
+      extreme.every((r) => (r.title as string).length === 32 && (r.description as string).length === 4096),
+    ).toBe(true);
+  });
+
+  it('makes bad records that carry NUL and cannot become findings', () => {
+    const { store } = storeWith({ badNulRate: 0.1 });
+
+    store.addTenant(KEY, ['agt-1'], 1000);
+    const records = store.list(KEY).map((a) => a.raw);
+    const bad = records.filter((r) => !parseAction(r).ok);
+
+    expect(bad.length).toBeGreaterThan(70);
+    expect(bad.every((r) => JSON.stringify(r).includes('\\u0000'))).toBe(true);
+  });
+
+  it('keeps deep and invalid-UTF-8 records as wire bytes with a parseable stand-in ordered by its timestamp', () => {
+    const { store } = storeWith({ deepRate: 0.1, deepDepth: 5_000_000, invalidUtf8Rate: 0.1 });
+
+    store.addTenant(KEY, ['agt-1'], 300);
+    const wired = store.list(KEY).filter((a) => a.wire !== undefined);
+    const deep = wired.filter((a) => a.wire?.kind === 'deep-nesting');
+
+    expect(deep.length).toBeGreaterThan(15);
+    expect(wired.length - deep.length).toBeGreaterThan(15);
+    expect(deep.every((a) => (a.wire?.byteLength ?? 0) > 10_000_000)).toBe(true);
+    for (const a of wired) {
+      const parsed = parseAction(a.raw);
+      expect(parsed.ok && parsed.action.timestampMs).toBe(a.timestampMs);
+    }
+  });
+});
+
+describe('simulator knobs', () => {
+  it('validates the hostile knobs and refuses unknown per-key ones', () => {
+    expect(vaikoraSimKnobsSchema.parse({ perKey: { k: { slowPageMs: 14_000 } } }).perKey.k?.slowPageMs).toBe(
+      14_000,
+    );
+    expect(vaikoraSimKnobsSchema.parse({ tinyRecordsPage: { bytes: 1024 } }).tinyRecordsPage).toEqual({
+      bytes: 1024,
+      page: 1,
+      contentLength: true,
+    });
+    expect(() => vaikoraSimKnobsSchema.parse({ perKey: { k: { latencyMs: 5 } } })).toThrow();
+    expect(() => vaikoraSimKnobsSchema.parse({ tinyRecordsPage: { bytes: 10 } })).toThrow();
+    expect(() => vaikoraSimKnobsSchema.parse({ deepDepth: 0 })).toThrow();
+    expect(() => vaikoraSimKnobsSchema.parse({ lateRate: 1.5 })).toThrow();
+  });
+
+  it.each([64, 65, 66, 1000, 64 * 1024 * 1024 + 1])(
+    'lays out a tiny-records body of exactly %i bytes',
+    (bytes) => {
+      const { records, head, padding, tail } = tinyRecordsLayout(bytes, 1, 100);
+
+      expect(head.length + (records === 0 ? 0 : 3 * records - 1) + padding + tail.length).toBe(bytes);
+      expect(padding).toBeLessThan(3 + (records === 0 ? bytes : 0));
+      expect(tail).toContain(`"total":${records}`);
+    },
+  );
 });

@@ -1,10 +1,29 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseTimestamp } from '@vsh/core';
-import { createRng, generateActions, type Rng } from '@vsh/fixtures';
+import { createRng, generateActions, type Rng, WireRecord } from '@vsh/fixtures';
 import { z } from 'zod';
 
 const rate = z.number().min(0).max(1);
+
+/** Page `page` of a key is answered with `bytes` bytes of `{"actions":[{},{},...],"total":...}`. */
+const tinyRecordsPageSchema = z.strictObject({
+  bytes: z
+    .number()
+    .int()
+    .min(64)
+    .max(2 ** 32),
+  page: z.number().int().min(1).default(1),
+  /** false: no Content-Length (chunked transfer encoding), so a client cannot refuse the size up front. */
+  contentLength: z.boolean().default(true),
+});
+export type TinyRecordsPage = z.output<typeof tinyRecordsPageSchema>;
+
+/** Knobs that can be set for one tenant key (`perKey`), overriding the global ones for its requests. */
+const perKeySchema = z.strictObject({
+  slowPageMs: z.number().min(0).optional(),
+  tinyRecordsPage: tinyRecordsPageSchema.nullable().optional(),
+});
 
 /** Behaviour knobs of the Vaikora simulator; all can change while it runs (`setOptions`). */
 export const vaikoraSimKnobsSchema = z.strictObject({
@@ -32,6 +51,25 @@ export const vaikoraSimKnobsSchema = z.strictObject({
   hostileRate: rate.default(0),
   /** Share of generated records with wrong-typed optional fields. */
   wrongTypeRate: rate.default(0),
+  /** Share of generated (valid) records with every C0 control, NUL, lone surrogates, astral and huge strings. */
+  extremeRate: rate.default(0),
+  /** Size of the huge string of `extremeRate` records (one shared string); 0 = none. */
+  hugeStringBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Share of generated records that cannot become findings (no id, garbage timestamp) AND carry U+0000. */
+  badNulRate: rate.default(0),
+  /** Share of generated records holding arrays nested `deepDepth` deep (written as text, never built). */
+  deepRate: rate.default(0),
+  deepDepth: z.number().int().min(1).max(100_000_000).default(10_000),
+  /** Share of generated records whose bytes on the wire are not valid UTF-8. */
+  invalidUtf8Rate: rate.default(0),
+  /** Share of generated records stamped `lateByMs` before the time they appear (late arrivals). */
+  lateRate: rate.default(0),
+  lateByMs: z.number().int().min(0).default(60_000),
   /** Share of authenticated list requests answered 429. */
   rate429: rate.default(0),
   /** `Retry-After` sent with a 429. */
@@ -45,6 +83,12 @@ export const vaikoraSimKnobsSchema = z.strictObject({
   /** Share of requests held for `hangMs` real milliseconds before being answered (client timeouts). */
   hangRate: rate.default(0),
   hangMs: z.number().min(0).default(30_000),
+  /** Every list answer of a key (after its key is checked) waits this long, in real milliseconds. */
+  slowPageMs: z.number().min(0).default(0),
+  /** One page answered with a huge body of tiny records, streamed in chunks; null = none. */
+  tinyRecordsPage: tinyRecordsPageSchema.nullable().default(null),
+  /** Per tenant key: `slowPageMs` and `tinyRecordsPage` for that key's requests only. */
+  perKey: z.record(z.string().min(1), perKeySchema).default({}),
   /** Actions older than this, relative to the clock, disappear; null = kept for ever. */
   retentionMs: z.number().positive().nullable().default(null),
   /** When false, any key (or none) reads the first tenant. */
@@ -89,7 +133,20 @@ export interface SimAction {
   readonly agentId: string;
   /** Sort key: the record's own timestamp when parseable, else its predecessor's. */
   readonly timestampMs: number;
+  /**
+   * The record as a client sees it once parsed. For a `wire` record: what a lenient reader makes of its
+   * bytes (U+FFFD for bad bytes), with a nested value too deep to build replaced by `[nested N deep]`.
+   */
   readonly raw: unknown;
+  /** Served instead of `JSON.stringify(raw)`: nesting too deep to build, or bytes that are not UTF-8. */
+  readonly wire?: WireRecord;
+}
+
+/** One page of a list, as served. */
+export interface SimPage {
+  /** Records after retention and the time filter (the envelope's `total`). */
+  readonly total: number;
+  readonly actions: SimAction[];
 }
 
 /** The simulator's data: tenants (by API key), their agents, and each agent's actions. */
@@ -102,6 +159,15 @@ export interface VaikoraSimStore {
   append(apiKey: string, agentId: string, n: number): SimAction[];
   /** Actions visible now (retention applied), oldest first; every agent when `agentId` is omitted. */
   list(apiKey: string, agentId?: string): SimAction[];
+  /**
+   * One page of what `list` gives, in `order`, from `offset`, only records at or after `sinceMs`. For one
+   * agent it costs O(log n + limit) (no copy of the list), so 100 actions/s per agent stay cheap to serve.
+   */
+  page(
+    apiKey: string,
+    agentId: string | undefined,
+    query: { order: 'asc' | 'desc'; offset: number; limit: number; sinceMs: number },
+  ): SimPage;
   /** Generates what `actionsPerMinute` makes due up to the clock and drops expired actions. */
   advance(): void;
 }
@@ -115,6 +181,12 @@ export interface VaikoraSimStats {
   aborted: number;
   /** Actions inserted by `insertsPerPageRequest`. */
   driftInserts: number;
+  /** Requests held by `slowPageMs`. */
+  slowPages: number;
+  /** Answers streamed in chunks (tiny-records pages, pages holding wire records). */
+  streamed: number;
+  /** Bytes of those streamed answers written to sockets. */
+  streamedBytes: number;
 }
 
 export interface VaikoraSimulator {
@@ -170,6 +242,18 @@ function insertSorted(list: SimAction[], action: SimAction): void {
 
 const byTimeThenSeq = (a: SimAction, b: SimAction): number => a.timestampMs - b.timestampMs || a.seq - b.seq;
 
+/** First index whose timestamp is at or after `ms` (the list is sorted by timestamp). */
+function lowerBound(list: readonly SimAction[], ms: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid]?.timestampMs ?? Number.POSITIVE_INFINITY) < ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Creates the in-memory, seeded, deterministic store behind the simulator (usable without HTTP). */
 export function createVaikoraSimStore(
   seed: number,
@@ -198,14 +282,27 @@ export function createVaikoraSimStore(
       badRate: k.badRate,
       aliasRate: k.aliasRate,
       wrongTypeRate: k.wrongTypeRate,
+      extremeRate: k.extremeRate,
+      hugeStringBytes: k.hugeStringBytes,
+      badNulRate: k.badNulRate,
+      deepRate: k.deepRate,
+      deepDepth: k.deepDepth,
+      invalidUtf8Rate: k.invalidUtf8Rate,
+      lateRate: k.lateRate,
+      lateByMs: k.lateByMs,
       idPrefix: `act-t${agent.tenantIndex}a${agent.agentIndex}b${batch}`,
     });
     let previousMs = fromMs;
     const added: SimAction[] = [];
-    for (const raw of records) {
+    for (const record of records) {
+      const wire = record instanceof WireRecord ? record : undefined;
+      const raw = wire === undefined ? record : wire.value;
       const timestampMs = recordTimestamp(raw) ?? previousMs;
       previousMs = timestampMs;
-      const action: SimAction = { seq: seq++, agentId: agent.agentId, timestampMs, raw };
+      const action: SimAction =
+        wire === undefined
+          ? { seq: seq++, agentId: agent.agentId, timestampMs, raw }
+          : { seq: seq++, agentId: agent.agentId, timestampMs, raw, wire };
       insertSorted(agent.actions, action);
       added.push(action);
     }
@@ -262,6 +359,26 @@ export function createVaikoraSimStore(
       }
       return [...tenant.agents.values()].flatMap(pick).sort(byTimeThenSeq);
     },
+    page(apiKey, agentId, { order, offset, limit, sinceMs }) {
+      if (agentId === undefined) {
+        const all = store.list(apiKey).filter((a) => a.timestampMs >= sinceMs);
+        const ordered = order === 'desc' ? all.reverse() : all;
+        return { total: ordered.length, actions: ordered.slice(offset, offset + limit) };
+      }
+      const agent = tenants.get(apiKey)?.agents.get(agentId);
+      if (agent === undefined) return { total: 0, actions: [] };
+      const retention = knobs().retentionMs;
+      const cutoff = retention === null ? Number.NEGATIVE_INFINITY : clock() - retention;
+      const list = agent.actions;
+      const first = lowerBound(list, Math.max(cutoff, sinceMs));
+      const total = list.length - first;
+      if (order === 'asc') {
+        const from = first + offset;
+        return { total, actions: list.slice(from, Math.min(from + limit, list.length)) };
+      }
+      const end = list.length - offset;
+      return { total, actions: list.slice(Math.max(first, end - limit), Math.max(first, end)).reverse() };
+    },
     advance() {
       const now = clock();
       const k = knobs();
@@ -287,6 +404,67 @@ export function createVaikoraSimStore(
 }
 
 const STATUS_5XX = [500, 502, 503, 504] as const;
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Largest chunk a streamed answer writes at once. */
+const STREAM_CHUNK_BYTES = 64 * 1024;
+/** `,{}` repeated to just under STREAM_CHUNK_BYTES: every tiny-records chunk is a view of it. */
+const TINY_RECORDS_BLOCK = Buffer.from(',{}'.repeat(Math.floor(STREAM_CHUNK_BYTES / 3)));
+const TINY_RECORDS_PER_BLOCK = TINY_RECORDS_BLOCK.byteLength / 3;
+
+/** How many `{}` records a tiny-records body of exactly `bytes` holds, and its closing text. */
+export function tinyRecordsLayout(
+  bytes: number,
+  page: number,
+  perPage: number,
+): { records: number; head: string; padding: number; tail: string } {
+  const head = '{"actions":[';
+  const tailFor = (n: number) => `],"total":${n},"page":${page},"per_page":${perPage}}`;
+  // n records take 3n-1 bytes; the tail's length depends on n's digits, so settle n in a few rounds.
+  let records = 0;
+  for (let round = 0; round < 4; round++) {
+    const room = bytes - head.length - tailFor(records).length;
+    records = Math.max(0, Math.floor((room + 1) / 3));
+  }
+  while (records > 0 && head.length + 3 * records - 1 + tailFor(records).length > bytes) records--;
+  const tail = tailFor(records);
+  const used = head.length + (records === 0 ? 0 : 3 * records - 1) + tail.length;
+  return { records, head, padding: Math.max(0, bytes - used), tail };
+}
+
+/** The chunks of a tiny-records body (`{"actions":[{},{},...],"total":n,...}`), never built whole. */
+function* tinyRecordsBody(bytes: number, page: number, perPage: number): Generator<Buffer> {
+  const { records, head, padding, tail } = tinyRecordsLayout(bytes, page, perPage);
+  yield Buffer.from(records > 0 ? `${head}{}` : head);
+  for (let left = records - 1; left > 0; left -= TINY_RECORDS_PER_BLOCK) {
+    yield TINY_RECORDS_BLOCK.subarray(0, 3 * Math.min(left, TINY_RECORDS_PER_BLOCK));
+  }
+  // JSON allows whitespace before `]`: it makes the body exactly the size asked for.
+  if (padding > 0) yield Buffer.alloc(padding, 0x20);
+  yield Buffer.from(tail);
+}
+
+/** The chunks of a page envelope holding wire records (written as they are, never concatenated). */
+function* envelopeBody(
+  actions: readonly SimAction[],
+  meta: { total: number; page: number; perPage: number },
+): Generator<Uint8Array> {
+  let pending = '{"actions":[';
+  for (const [i, a] of actions.entries()) {
+    if (i > 0) pending += ',';
+    if (a.wire === undefined) {
+      pending += JSON.stringify(a.raw);
+      if (pending.length >= STREAM_CHUNK_BYTES) {
+        yield Buffer.from(pending);
+        pending = '';
+      }
+      continue;
+    }
+    if (pending !== '') yield Buffer.from(pending);
+    pending = '';
+    yield* a.wire.chunks(STREAM_CHUNK_BYTES);
+  }
+  yield Buffer.from(`${pending}],"total":${meta.total},"page":${meta.page},"per_page":${meta.perPage}}`);
+}
 
 /**
  * Starts a simulator of the Vaikora management API (`GET /api/v1/actions`, see
@@ -310,6 +488,9 @@ export async function startVaikoraSimulator(
     hangs: 0,
     aborted: 0,
     driftInserts: 0,
+    slowPages: 0,
+    streamed: 0,
+    streamedBytes: 0,
   });
   let counters = emptyStats();
 
@@ -329,10 +510,15 @@ export async function startVaikoraSimulator(
     status: number,
     body: unknown,
     headers: Record<string, string> = {},
-    contentType = 'application/json; charset=utf-8',
+    contentType = JSON_TYPE,
   ): void => {
     if (res.destroyed || res.writableEnded) {
       counters.aborted++;
+      return;
+    }
+    if (res.headersSent) {
+      // A streamed answer failed half-way: the client must see a cut body, not a second answer.
+      res.destroy();
       return;
     }
     counters.byStatus[status] = (counters.byStatus[status] ?? 0) + 1;
@@ -341,12 +527,49 @@ export async function startVaikoraSimulator(
     res.end(text);
   };
 
+  /** Writes `chunks` one at a time, waiting for 'drain' when the socket is full (never buffers the body). */
+  const stream = async (
+    res: ServerResponse,
+    chunks: Iterable<Uint8Array>,
+    contentLength: number | undefined,
+  ): Promise<void> => {
+    if (res.destroyed || res.writableEnded) {
+      counters.aborted++;
+      return;
+    }
+    counters.byStatus[200] = (counters.byStatus[200] ?? 0) + 1;
+    counters.streamed++;
+    res.writeHead(200, {
+      'content-type': JSON_TYPE,
+      ...(contentLength === undefined ? {} : { 'content-length': String(contentLength) }),
+    });
+    for (const chunk of chunks) {
+      if (res.destroyed) {
+        counters.aborted++;
+        return;
+      }
+      counters.streamedBytes += chunk.byteLength;
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    }
+    res.end();
+  };
+
   const setOptions = (partial: Partial<VaikoraSimKnobs>): VaikoraSimKnobs => {
     knobs = vaikoraSimKnobsSchema.parse({ ...knobs, ...partial });
     return knobs;
   };
 
-  const listActions = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+  const listActions = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const k = knobs;
     const key = req.headers['x-api-key'];
     const presented = typeof key === 'string' ? key : undefined;
@@ -355,6 +578,13 @@ export async function startVaikoraSimulator(
     if (tenantKey === undefined) {
       send(res, 401, { error: 'unauthorized', message: 'missing or invalid API key' });
       return;
+    }
+    const own = k.perKey[tenantKey];
+    const slowPageMs = own?.slowPageMs ?? k.slowPageMs;
+    const tinyRecordsPage = own?.tinyRecordsPage === undefined ? k.tinyRecordsPage : own.tinyRecordsPage;
+    if (slowPageMs > 0) {
+      counters.slowPages++;
+      await wait(slowPageMs);
     }
     if (faults.chance(k.rate429)) {
       const retryAfter =
@@ -406,6 +636,12 @@ export async function startVaikoraSimulator(
       }
     }
 
+    const page = Number(pageText);
+    if (tinyRecordsPage !== null && tinyRecordsPage.page === page) {
+      const { bytes, contentLength } = tinyRecordsPage;
+      await stream(res, tinyRecordsBody(bytes, page, perPage), contentLength ? bytes : undefined);
+      return;
+    }
     const agentId = params.get('agent_id') ?? undefined;
     const agents = store.agents(tenantKey);
     store.advance();
@@ -416,16 +652,17 @@ export async function startVaikoraSimulator(
         counters.driftInserts += k.insertsPerPageRequest;
       }
     }
-    const ascending = store.list(tenantKey, agentId).filter((a) => a.timestampMs >= sinceMs);
-    const ordered = k.order === 'desc' ? ascending.reverse() : ascending;
-    const page = Number(pageText);
-    const offset = (page - 1) * perPage;
-    send(res, 200, {
-      actions: ordered.slice(offset, offset + perPage).map((a) => a.raw),
-      total: ordered.length,
-      page,
-      per_page: perPage,
+    const { total, actions } = store.page(tenantKey, agentId, {
+      order: k.order,
+      offset: (page - 1) * perPage,
+      limit: perPage,
+      sinceMs,
     });
+    if (actions.some((a) => a.wire !== undefined)) {
+      await stream(res, envelopeBody(actions, { total, page, perPage }), undefined);
+      return;
+    }
+    send(res, 200, { actions: actions.map((a) => a.raw), total, page, per_page: perPage });
   };
 
   const readJson = async (req: IncomingMessage): Promise<unknown> => {
@@ -463,7 +700,7 @@ export async function startVaikoraSimulator(
       send(res, 405, { error: 'method_not_allowed', message: 'use GET' }, { allow: 'GET' });
       return;
     }
-    listActions(req, res, url);
+    await listActions(req, res, url);
   };
 
   const server = createServer((req, res) => {
