@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type Backfill, backfills, boundRaw, type Database, rejectedRecords, rowsOf } from '@vsh/db';
+import { type Backfill, backfills, type Database, keepRejectedRecords, rowsOf } from '@vsh/db';
 import { and, eq, sql } from 'drizzle-orm';
+import { type Logger, pino } from 'pino';
 import type { BackfillJob, BackfillProgress, BackfillStore } from './backfill.ts';
+import { rejectionToKeep } from './tenant-store.ts';
 
 function jobOf(row: Pick<Backfill, 'id' | 'tenantId' | 'destinationId' | 'fromAt' | 'toAt' | 'workerId'>) {
   return {
@@ -14,8 +16,14 @@ function jobOf(row: Pick<Backfill, 'id' | 'tenantId' | 'destinationId' | 'fromAt
   } satisfies BackfillJob;
 }
 
-/** The backfill rows on drizzle (PostgreSQL or PGlite). */
-export function createDbBackfillStore(db: Database): BackfillStore {
+/**
+ * The backfill rows on drizzle (PostgreSQL or PGlite). `logger` receives the database's cause when rejected
+ * records cannot be kept; without one they go to a pino logger of its own on stdout, never nowhere.
+ */
+export function createDbBackfillStore(
+  db: Database,
+  logger: Logger = pino({ base: { service: 'worker', component: 'backfill-store' } }),
+): BackfillStore {
   const mine = (job: BackfillJob) =>
     and(eq(backfills.id, job.id), eq(backfills.workerId, job.claim), eq(backfills.state, 'running'));
   return {
@@ -87,19 +95,11 @@ export function createDbBackfillStore(db: Database): BackfillStore {
         .where(mine(job));
     },
 
-    async recordRejections(tenantId, rejections) {
-      if (rejections.length === 0) return;
-      await db.insert(rejectedRecords).values(
-        rejections.map(({ rejection, destinationId }) => ({
-          tenantId,
-          runId: null,
-          destinationId,
-          actionId: rejection.actionId,
-          stage: rejection.stage === 'map' ? ('validate' as const) : rejection.stage,
-          code: rejection.code,
-          reason: rejection.reason.slice(0, 2000),
-          raw: rejection.raw === undefined ? null : boundRaw(rejection.raw),
-        })),
+    async recordRejections(tenantId, backfillId, rejections) {
+      return keepRejectedRecords(
+        db,
+        { tenantId, runId: null, rejections: rejections.map(rejectionToKeep), logFields: { backfillId } },
+        logger,
       );
     },
   };

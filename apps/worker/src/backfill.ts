@@ -5,6 +5,7 @@ import { VaikoraError } from '@vsh/vaikora';
 import { RUNNABLE_STATES } from './health.ts';
 import {
   type DestinationConfig,
+  type KeptRejections,
   type RecordedRejection,
   type RunDeps,
   routeOf,
@@ -50,7 +51,12 @@ export interface BackfillStore {
     progress: BackfillProgress,
     error: { code: string; message: string } | null,
   ): Promise<void>;
-  recordRejections(tenantId: string, rejections: readonly RecordedRejection[]): Promise<void>;
+  /** Keeps rejected records as the run does, once per stream (ADR 0033); never rejects, failures are counted. */
+  recordRejections(
+    tenantId: string,
+    backfillId: string,
+    rejections: readonly RecordedRejection[],
+  ): Promise<KeptRejections>;
 }
 
 export interface BackfillDeps extends RunDeps {
@@ -202,7 +208,7 @@ class Backfill {
         }
         if (rejections.length > 0) {
           this.counts.recordsRejected += rejections.length;
-          await this.deps.backfills.recordRejections(this.job.tenantId, rejections);
+          await this.deps.backfills.recordRejections(this.job.tenantId, this.job.id, rejections);
         }
         const reached = page.oldestMs === null ? toMs : Math.max(fromMs, Math.min(toMs, page.oldestMs));
         const agentShare = (toMs - reached) / (toMs - fromMs);
@@ -239,7 +245,11 @@ class Backfill {
       const outcome = prepareAction(action, { destination, now: this.nowIso, thresholds });
       if (outcome.kind === 'skipped') this.counts.actionsSkipped++;
       else if (outcome.kind === 'rejected')
-        rejections.push({ rejection: outcome.rejection, destinationId: target.destination.id });
+        rejections.push({
+          rejection: outcome.rejection,
+          destinationId: target.destination.id,
+          agentId: target.stream.agentId,
+        });
       else ready.push(outcome.value);
     }
     for (let i = 0; i < ready.length; i += this.deps.options.importChunk) {
@@ -251,7 +261,12 @@ class Backfill {
         for (const rejection of result.rejected) {
           if (rejection.retryable)
             this.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings: ${rejection.reason}`);
-          else rejections.push({ rejection, destinationId: target.destination.id });
+          else
+            rejections.push({
+              rejection,
+              destinationId: target.destination.id,
+              agentId: target.stream.agentId,
+            });
         }
       } catch (err) {
         const error = err instanceof AwsError ? err : classifyAwsError(err);

@@ -96,7 +96,7 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
     workerId: options.workerId,
     options: { ...DEFAULT_RUN_OPTIONS, ...options.run },
   };
-  const backfills = createDbBackfillStore(options.db);
+  const backfills = createDbBackfillStore(options.db, options.logger);
   const backfill = (job: BackfillJob, signal?: AbortSignal) =>
     runBackfill(job, { ...deps, backfills, maxPages: BACKFILL_MAX_PAGES }, signal);
   return {

@@ -2,10 +2,11 @@ import { DEFAULT_THRESHOLDS, thresholdsSchema } from '@vsh/core';
 import { parseRoleArn } from '@vsh/customer-role';
 import {
   awsDestinations,
-  boundRaw,
   type Database,
+  keepRejectedRecords,
   newId,
-  rejectedRecords,
+  type RejectionToKeep,
+  rejectionScope,
   rowsOf,
   runs,
   streams,
@@ -17,7 +18,14 @@ import { Secret, type SecretBox } from '@vsh/secrets';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { DestinationHealth } from './health.ts';
-import type { DestinationConfig, RecordedRejection, RunSummary, TenantConfig, TenantStore } from './ports.ts';
+import type {
+  DestinationConfig,
+  KeptRejections,
+  RecordedRejection,
+  RunSummary,
+  TenantConfig,
+  TenantStore,
+} from './ports.ts';
 
 export interface DbTenantStoreOptions {
   readonly db: Database;
@@ -132,20 +140,16 @@ export function createDbTenantStore({
         .where(eq(runs.id, runId));
     },
 
-    async recordRejections(tenantId, runId, rejections: readonly RecordedRejection[]) {
-      if (rejections.length === 0) return 0;
-      const rows = rejections.map(({ rejection, destinationId }) => ({
-        tenantId,
-        runId,
-        destinationId,
-        actionId: rejection.actionId,
-        stage: rejection.stage === 'map' ? ('validate' as const) : rejection.stage,
-        code: rejection.code,
-        reason: rejection.reason.slice(0, 2000),
-        raw: rejection.raw === undefined ? null : boundRaw(rejection.raw),
-      }));
-      await db.insert(rejectedRecords).values(rows);
-      return rows.length;
+    async recordRejections(
+      tenantId,
+      runId,
+      rejections: readonly RecordedRejection[],
+    ): Promise<KeptRejections> {
+      return keepRejectedRecords(
+        db,
+        { tenantId, runId, rejections: rejections.map(rejectionToKeep) },
+        logger,
+      );
     },
 
     async saveDestinationHealth(destinationId, health: DestinationHealth, lastError) {
@@ -190,6 +194,24 @@ export function createDbTenantStore({
         returning ${tenantSchedules.tenantId} as tenant_id`);
       return rowsOf<{ tenant_id: string }>(result).map((r) => r.tenant_id);
     },
+  };
+}
+
+/**
+ * A recorded rejection as the rejected-records table keeps it: once per scope (its destination, or its agent
+ * when it was rejected while reading) and fingerprint (ADR 0033); the core's `map` stage is stored as `validate`.
+ */
+export function rejectionToKeep({ rejection, destinationId, agentId }: RecordedRejection): RejectionToKeep {
+  return {
+    // agentId may be missing at run time from a caller built before it was added to the port.
+    scope: rejectionScope(destinationId, agentId ?? null),
+    destinationId,
+    actionId: rejection.actionId,
+    stage: rejection.stage === 'map' ? 'validate' : rejection.stage,
+    code: rejection.code,
+    reason: rejection.reason,
+    raw: rejection.raw,
+    fingerprint: rejection.fingerprint,
   };
 }
 

@@ -196,43 +196,75 @@ describe.each(backends)('constraints on $name', (backend) => {
     expect(refused).toEqual({ code: pgErrorCodes.foreignKeyViolation, constraint: 'streams_destination_fk' });
   });
 
-  it('removes streams with their destination and keeps rejected records, unlinked', async () => {
+  it('removes streams with their destination and keeps its rejected records, unlinked and still distinct', async () => {
     const tenantId = await newTenant();
     const [dst] = await db.insert(awsDestinations).values(destination(tenantId)).returning();
     if (!dst) throw new Error('no destination inserted');
     await db
       .insert(streams)
       .values({ tenantId, destinationId: dst.id, agentId: 'agent-1', region: 'eu-west-1' });
-    await db.insert(rejectedRecords).values({
+    const rejected = (fingerprint: string) => ({
       tenantId,
+      scope: dst.id,
+      fingerprint,
       destinationId: dst.id,
-      stage: 'import',
+      stage: 'import' as const,
       code: 'InvalidInput',
       reason: 'rejected by Security Hub',
     });
+    await db.insert(rejectedRecords).values([rejected('fp-one'), rejected('fp-two')]);
 
     await db.delete(awsDestinations).where(eq(awsDestinations.id, dst.id));
 
     expect(await db.select().from(streams).where(eq(streams.tenantId, tenantId))).toEqual([]);
     const kept = await db.select().from(rejectedRecords).where(eq(rejectedRecords.tenantId, tenantId));
-    expect(kept).toHaveLength(1);
-    expect(kept[0]?.destinationId).toBeNull();
+    expect(kept).toHaveLength(2);
+    expect(kept.map((r) => [r.destinationId, r.scope])).toEqual([
+      [null, dst.id],
+      [null, dst.id],
+    ]);
   });
 
-  it('refuses a raw record past the size ceiling', async () => {
+  it('keeps a rejected record once per tenant, scope and fingerprint', async () => {
     const tenantId = await newTenant();
+    const row = {
+      tenantId,
+      scope: 'agent:a',
+      fingerprint: 'fp',
+      stage: 'parse' as const,
+      code: 'X',
+      reason: 'r',
+    };
+    await db.insert(rejectedRecords).values(row);
 
-    const refused = await rejectionOf(
-      db.insert(rejectedRecords).values({
-        tenantId,
-        stage: 'parse',
-        code: 'NOT_JSON',
-        reason: 'too big',
-        raw: { blob: 'x'.repeat(40_000) },
-      }),
+    const refused = await rejectionOf(db.insert(rejectedRecords).values(row));
+    await db.insert(rejectedRecords).values({ ...row, scope: 'agent:b' });
+
+    expect(refused).toEqual({
+      code: pgErrorCodes.uniqueViolation,
+      constraint: 'rejected_records_scope_fingerprint_key',
+    });
+  });
+
+  it('refuses a raw record past the size ceiling, or without its full size', async () => {
+    const tenantId = await newTenant();
+    const row = { tenantId, scope: 'tenant', stage: 'parse' as const, code: 'NOT_JSON', reason: 'too big' };
+
+    const tooBig = await rejectionOf(
+      db
+        .insert(rejectedRecords)
+        .values({ ...row, fingerprint: 'a', raw: 'x'.repeat(40_000), rawBytes: 40_000 }),
+    );
+    const sizeless = await rejectionOf(
+      db.insert(rejectedRecords).values({ ...row, fingerprint: 'b', raw: 'x' }),
+    );
+    const understated = await rejectionOf(
+      db.insert(rejectedRecords).values({ ...row, fingerprint: 'c', raw: 'xyz', rawBytes: 2 }),
     );
 
-    expect(refused?.constraint).toBe('rejected_records_raw_size_check');
+    expect(tooBig?.constraint).toBe('rejected_records_raw_size_check');
+    expect(sizeless?.constraint).toBe('rejected_records_raw_bytes_check');
+    expect(understated?.constraint).toBe('rejected_records_raw_bytes_check');
   });
 
   it('keeps a run finished exactly when its status is not running, with at most 50 recent findings', async () => {

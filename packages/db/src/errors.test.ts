@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isConnectionError, pgErrorOf } from './errors.ts';
+import { dbErrorCause, isConnectionError, pgErrorOf } from './errors.ts';
 
 const withCode = (code: string, cause?: unknown) => Object.assign(new Error(code), { code, cause });
 
@@ -36,5 +36,45 @@ describe('pgErrorOf', () => {
       code: '23505',
       constraint: 'tenants_name_key',
     });
+  });
+});
+
+describe('dbErrorCause', () => {
+  it("keeps the server's code and message, never drizzle's SQL and parameters or the driver's query fields", () => {
+    const driver = Object.assign(
+      new Error('unsupported Unicode escape sequence\nDETAIL: \\u0000 cannot be converted'),
+      {
+        code: '22P05',
+        query: 'insert into "rejected_records" values ($1)',
+        parameters: ['{"secret":"raw"}'],
+      },
+    );
+    const drizzle = new Error(
+      'Failed query: insert into "rejected_records" values ($1)\nparams: {"secret":"raw"}',
+      {
+        cause: driver,
+      },
+    );
+
+    const cause = dbErrorCause(drizzle);
+
+    expect(cause).toEqual({
+      code: '22P05',
+      message: 'unsupported Unicode escape sequence',
+      constraint: undefined,
+    });
+    expect(JSON.stringify(cause)).not.toMatch(/insert|secret|params/);
+  });
+
+  it("keeps a lost connection's driver code, and only the name of an error without a code", () => {
+    const lost = new Error('Failed query: select 1', { cause: withCode('CONNECTION_ENDED') });
+
+    expect(dbErrorCause(lost)).toMatchObject({ code: 'CONNECTION_ENDED' });
+    expect(dbErrorCause(new TypeError('Failed query: select $1 params: secret'))).toEqual({
+      code: 'unknown',
+      message: 'TypeError',
+      constraint: undefined,
+    });
+    expect(dbErrorCause(null)).toEqual({ code: 'unknown', message: 'object', constraint: undefined });
   });
 });

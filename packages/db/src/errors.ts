@@ -1,3 +1,5 @@
+import { safeText } from './raw.ts';
+
 /** SQLSTATE codes callers branch on (e.g. a unique violation becomes a 409 in the API). */
 export const pgErrorCodes = {
   uniqueViolation: '23505',
@@ -28,8 +30,43 @@ export function pgErrorOf(error: unknown): PgErrorInfo | undefined {
   return undefined;
 }
 
+/** A database error as it may be logged: the code and the server's (or driver's) own message, never the SQL or its parameters. */
+export interface DbErrorCause {
+  /** SQLSTATE (e.g. `22P05`), or the driver's code for a lost connection (e.g. `CONNECTION_ENDED`); `unknown` otherwise. */
+  code: string;
+  /** The PostgreSQL message or the driver's, first line, escaped and at most 300 bytes; the error's name when it has no code. */
+  message: string;
+  constraint: string | undefined;
+}
+
+/**
+ * What went wrong in a failed statement, fit for a log line. drizzle's own error (`Failed query: <SQL>
+ * params: <values>`) and the driver error's `query`/`parameters` fields carry the statement and its data
+ * (a rejected record, a tenant's settings), so only the code and the message of the coded cause are kept.
+ */
+export function dbErrorCause(error: unknown): DbErrorCause {
+  try {
+    for (const candidate of causes(error)) {
+      if (typeof candidate.code === 'string' && /^[0-9A-Z_]{2,40}$/.test(candidate.code)) {
+        const constraint = candidate.constraint_name ?? candidate.constraint;
+        const message = typeof candidate.message === 'string' ? candidate.message : '';
+        return {
+          code: candidate.code,
+          message: safeText(message.split('\n', 1)[0] ?? '', 300),
+          constraint: typeof constraint === 'string' ? safeText(constraint, 100) : undefined,
+        };
+      }
+    }
+    const name = error instanceof Error && typeof error.name === 'string' ? error.name : typeof error;
+    return { code: 'unknown', message: safeText(name, 100), constraint: undefined };
+  } catch {
+    return { code: 'unknown', message: 'unreadable error', constraint: undefined };
+  }
+}
+
 interface ErrorLike {
   code?: unknown;
+  message?: unknown;
   constraint?: unknown;
   constraint_name?: unknown;
   cause?: unknown;

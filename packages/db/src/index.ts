@@ -6,9 +6,31 @@ export {
   type Schema,
   type Transaction,
 } from './client.ts';
-export { isConnectionError, type PgErrorInfo, pgErrorCodes, pgErrorOf } from './errors.ts';
+export {
+  type DbErrorCause,
+  dbErrorCause,
+  isConnectionError,
+  type PgErrorInfo,
+  pgErrorCodes,
+  pgErrorOf,
+} from './errors.ts';
 export { type IdPrefix, idPrefixes, newId } from './ids.ts';
 export { appliedMigrationCount, migrate, migrationsFolder, rowsOf } from './migrate.ts';
-export { boundRaw, defaultRawBudgetBytes, type TruncatedRaw } from './raw.ts';
+export {
+  defaultRawBudgetBytes,
+  escapeControlCharacters,
+  fingerprintOf,
+  type StorableRaw,
+  safeText,
+  storableRaw,
+} from './raw.ts';
+export {
+  type KeepRejectedRecordsInput,
+  type KeptRejectionCounts,
+  keepRejectedRecords,
+  type RejectionLogger,
+  type RejectionToKeep,
+  rejectionScope,
+} from './rejections.ts';
 export * from './schema/index.ts';
 export { type CreateTestDatabaseOptions, createTestDatabase, type TestDatabase } from './testing.ts';

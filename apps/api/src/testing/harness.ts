@@ -301,10 +301,13 @@ export async function seedRejected(
     .insert(rejectedRecords)
     .values({
       tenantId,
+      scope: values.destinationId ?? 'tenant',
+      fingerprint: randomBytes(32).toString('base64url'),
       stage: 'parse',
       code: 'MISSING_ID',
       reason: 'the record has no id',
-      raw: { x: 1 },
+      raw: '{"x":1}',
+      rawBytes: 7,
       ...values,
     })
     .returning({ id: rejectedRecords.id });

@@ -4,6 +4,7 @@ import {
   type Database,
   type RecentFinding,
   type Run,
+  rejectedRecords,
   runs,
   type Tenant,
   tenants,
@@ -41,6 +42,31 @@ export async function findTenant(db: Database, tenantId: string): Promise<Tenant
 /** The latest runs of a tenant, newest first. */
 export async function recentRuns(db: Database, tenantId: string, limit: number): Promise<Run[]> {
   return db.select().from(runs).where(eq(runs.tenantId, tenantId)).orderBy(desc(runs.id)).limit(limit);
+}
+
+/** Distinct rejected records seen since a time: in all, and per destination (records rejected while reading have none). */
+export interface RejectedSummary {
+  total: number;
+  byDestination: Map<string, number>;
+}
+
+/**
+ * How many distinct records were rejected (seen at least once) since `since`. Each record is one row per
+ * stream however often later runs read it again (ADR 0033), so this counts records, not recordings.
+ */
+export async function rejectedSince(db: Database, tenantId: string, since: Date): Promise<RejectedSummary> {
+  const rows = await db
+    .select({ destinationId: rejectedRecords.destinationId, n: count() })
+    .from(rejectedRecords)
+    .where(and(eq(rejectedRecords.tenantId, tenantId), gte(rejectedRecords.lastSeenAt, since)))
+    .groupBy(rejectedRecords.destinationId);
+  const byDestination = new Map<string, number>();
+  let total = 0;
+  for (const row of rows) {
+    total += row.n;
+    if (row.destinationId !== null) byDestination.set(row.destinationId, row.n);
+  }
+  return { total, byDestination };
 }
 
 /** The findings the given runs reported sending, newest run first, each finding once. */

@@ -1,12 +1,19 @@
-import type { RecentFinding, RejectedRecord, Run, RunStatus, Tenant } from '@vsh/db';
+import {
+  escapeControlCharacters,
+  type RecentFinding,
+  type RejectedRecord,
+  type Run,
+  type RunStatus,
+  type Tenant,
+} from '@vsh/db';
 import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
 import { tenantStatus } from '../routes/status/get-status.ts';
-import { rejectedPage } from '../routes/status/list-rejected-records.ts';
+import { rawTruncated, rejectedPage } from '../routes/status/list-rejected-records.ts';
 import { requestRun } from '../routes/status/run-now.ts';
 import { field, render, sessionOf, tenantFor, tenantQuery, type UiContext, type UiEnv } from './context.ts';
-import { findingsOf, recentRuns } from './data.ts';
+import { findingsOf, type RejectedSummary, recentRuns, rejectedSince } from './data.ts';
 import { csrfField, duration, type Markup, pill, type Tone, when } from './layout.ts';
 import { destinationPill } from './onboarding.ts';
 
@@ -40,6 +47,7 @@ function statusBody(
   runList: Run[],
   findings: RecentFinding[],
   rejected: { items: RejectedRecord[]; nextCursor: string | null },
+  rejectedCounts: RejectedSummary,
   o: { flash: string | undefined; olderThan: boolean },
 ): Markup {
   const q = tenantQuery(c, tenant);
@@ -57,7 +65,7 @@ function statusBody(
   <div class="stat"><dt>Last run</dt><dd>${status.lastRun === null ? html`<span class="muted">none yet</span>` : html`${runPill(status.lastRun.status)} <small>${when(status.lastRun.startedAt)}</small>`}</dd></div>
   <div class="stat"><dt>Lag behind Vaikora</dt><dd>${duration(status.cursorLagSeconds)}</dd></div>
   <div class="stat"><dt>Findings imported</dt><dd>${status.counts.imported}</dd></div>
-  <div class="stat"><dt>Records rejected</dt><dd>${status.counts.rejected}</dd></div>
+  <div class="stat"><dt>Records rejected</dt><dd>${rejectedCounts.total} <small>distinct records, each counted once however often it was read again</small></dd></div>
   <div class="stat"><dt>Actions skipped</dt><dd>${status.counts.skipped} <small>below thresholds</small></dd></div>
   <div class="stat"><dt>Runs</dt><dd>${status.counts.runs} <small>${status.counts.failedRuns} failed</small></dd></div>
 </dl>
@@ -76,12 +84,12 @@ function statusBody(
     status.destinations.length === 0
       ? html`<p class="empty">No AWS account yet. <a href="/ui/onboarding${q}">Add one</a>.</p>`
       : html`<div class="table-wrap"><table id="destinations">
-<caption class="sr-only">Destinations, with the last ${status.windowHours} hours of counts</caption>
-<thead><tr><th scope="col">Account</th><th scope="col">Regions</th><th scope="col">State</th><th scope="col" class="num">Imported</th><th scope="col" class="num">Rejected</th><th scope="col" class="num">Skipped</th><th scope="col" class="num">Lag</th><th scope="col">Last run</th><th scope="col">Last error</th></tr></thead>
+<caption class="sr-only">Destinations, with the last ${status.windowHours} hours of counts (rejected: distinct records)</caption>
+<thead><tr><th scope="col">Account</th><th scope="col">Regions</th><th scope="col">State</th><th scope="col" class="num">Imported</th><th scope="col" class="num" title="Distinct records">Rejected</th><th scope="col" class="num">Skipped</th><th scope="col" class="num">Lag</th><th scope="col">Last run</th><th scope="col">Last error</th></tr></thead>
 <tbody>${status.destinations.map(
           (d) => html`<tr>
 <th scope="row"><code>${d.accountId}</code></th><td>${d.regions.join(', ')}</td><td>${destinationPill(d.state)}</td>
-<td class="num">${d.counts.imported}</td><td class="num">${d.counts.rejected}</td><td class="num">${d.counts.skipped}</td>
+<td class="num">${d.counts.imported}</td><td class="num">${rejectedCounts.byDestination.get(d.id) ?? 0}</td><td class="num">${d.counts.skipped}</td>
 <td class="num">${duration(d.cursorLagSeconds)}</td>
 <td>${d.lastRun === null ? html`<span class="muted">—</span>` : html`${runPill(d.lastRun.status)} ${when(d.lastRun.startedAt)}`}</td>
 <td>${d.lastRunError ?? d.lastError ?? html`<span class="muted">none</span>`}</td>
@@ -123,19 +131,20 @@ function statusBody(
 </section>
 <section class="card" aria-labelledby="rejected-h">
   <h2 id="rejected-h">Rejected records</h2>
-  <p class="muted">Records from Vaikora that could not become findings, with the reason. They do not stop ingestion.</p>
+  <p class="muted">Records from Vaikora that could not become findings, with the reason. They do not stop ingestion. Each is listed once per stream; a record read again by a later run counts as seen again.</p>
   ${
     rejected.items.length === 0
       ? html`<p class="empty">${o.olderThan ? 'No older rejected record.' : 'No rejected record.'}</p>`
       : html`<div class="table-wrap"><table id="rejected">
-<caption class="sr-only">Rejected records, newest first</caption>
-<thead><tr><th scope="col">When</th><th scope="col">Stage</th><th scope="col">Code</th><th scope="col">Reason</th><th scope="col">Action</th><th scope="col">Account</th></tr></thead>
+<caption class="sr-only">Rejected records, each once per stream, most recently seen first</caption>
+<thead><tr><th scope="col">Last seen</th><th scope="col" class="num">Times seen</th><th scope="col">First seen</th><th scope="col">Stage</th><th scope="col">Code</th><th scope="col">Reason</th><th scope="col">Action</th><th scope="col">Account</th><th scope="col">Record</th></tr></thead>
 <tbody>${rejected.items.map(
           (
             r,
-          ) => html`<tr><th scope="row">${when(r.createdAt)}</th><td>${r.stage}</td><td><code class="nowrap">${r.code}</code></td><td>${r.reason}</td>
-<td>${r.actionId === null ? html`<span class="muted">—</span>` : html`<code title="${r.actionId.slice(0, 200)}">${shorten(r.actionId, 48)}</code>`}</td>
-<td>${r.destinationId === null ? html`<span class="muted">—</span>` : (accounts.get(r.destinationId) ?? '—')}</td></tr>`,
+          ) => html`<tr><th scope="row">${when(r.lastSeenAt)}</th><td class="num">${r.occurrences}</td><td>${when(r.createdAt)}</td><td>${r.stage}</td><td><code class="nowrap">${shown(r.code, 100)}</code></td><td>${shown(r.reason, 500)}</td>
+<td>${r.actionId === null ? html`<span class="muted">—</span>` : html`<code title="${shown(r.actionId, 200)}">${shown(r.actionId, 48)}</code>`}</td>
+<td>${r.destinationId === null ? html`<span class="muted">—</span>` : (accounts.get(r.destinationId) ?? '—')}</td>
+<td>${rawCell(r)}</td></tr>`,
         )}</tbody></table></div>`
   }
   <nav class="pager" aria-label="Rejected records pages">
@@ -147,9 +156,24 @@ function statusBody(
 
 const PAGE_SIZE = 20;
 
-/** A hostile or huge value cut for display (the full record stays in the API's rejected-records list). */
-function shorten(value: string, max: number): string {
-  return value.length <= max ? value : `${value.slice(0, max)}…`;
+/**
+ * A stored text for display: control characters and lone surrogates as `\u` escapes (rows kept before
+ * ADR 0033 may hold them raw), cut to `max` characters without splitting a pair. HTML escaping is the template's.
+ */
+function shown(value: string, max: number): string {
+  const safe = escapeControlCharacters(value);
+  if (safe.length <= max) return safe;
+  const high = safe.charCodeAt(max - 1);
+  return `${safe.slice(0, high >= 0xd800 && high <= 0xdbff ? max - 1 : max)}…`;
+}
+
+/** A rejected record's kept text, folded, with its size; or why there is none. */
+function rawCell(r: RejectedRecord): Markup {
+  if (r.raw === null) {
+    return html`<span class="muted">${r.rawUnstoredReason === null ? '—' : shown(r.rawUnstoredReason, 200)}</span>`;
+  }
+  const size = `${r.rawBytes ?? 0} bytes${rawTruncated(r) ? ', first 8 KiB shown' : ''}`;
+  return html`<details><summary>${size}</summary><pre>${escapeControlCharacters(r.raw)}</pre></details>`;
 }
 
 /** The tenant status page and its "Run now" button. */
@@ -163,11 +187,13 @@ export function registerStatusRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
       recentRuns(deps.db, tenant.id, 10),
       rejectedPage(deps.db, tenant.id, cursor === '' ? undefined : cursor, PAGE_SIZE),
     ]);
+    const since = new Date(deps.clock().getTime() - status.windowHours * 3_600_000);
+    const rejectedCounts = await rejectedSince(deps.db, tenant.id, since);
     return render(c, {
       title: 'Status',
       active: 'status',
       tenant,
-      body: statusBody(c, tenant, status, runList, findingsOf(runList, 25), rejected, {
+      body: statusBody(c, tenant, status, runList, findingsOf(runList, 25), rejected, rejectedCounts, {
         flash:
           c.req.query('ran') === '1'
             ? 'Run requested. A worker picks it up within seconds; reload to see it.'

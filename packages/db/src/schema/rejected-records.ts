@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { check, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { awsDestinations } from './aws-destinations.ts';
 import { idColumn, oneOf, timestamptz } from './columns.ts';
 import { runs } from './runs.ts';
@@ -9,13 +9,15 @@ export const rejectionStages = ['parse', 'validate', 'import'] as const;
 export type RejectionStage = (typeof rejectionStages)[number];
 
 /**
- * Hard ceiling on the stored size of `raw`, as Postgres prints it. Writers should bound the record first
- * with `boundRaw` (which uses a smaller budget, measured as JSON.stringify bytes); this CHECK is only the
- * backstop that keeps one huge bad record from bloating the table.
+ * Hard ceiling on the stored size of `raw`, in bytes. Writers bound the record first with `storableRaw`
+ * (8 KiB by default); this CHECK is only the backstop that keeps one huge bad record from bloating the table.
  */
 export const maxRawTextBytes = 32_768;
 
-/** A record the worker could not turn into a finding, or that Security Hub refused, kept with its reason. */
+/**
+ * A record the worker could not turn into a finding, or that Security Hub refused, kept once per stream
+ * (`scope`) with its reason and how often it was seen (ADR 0033). `created_at` is when it was first seen.
+ */
 export const rejectedRecords = pgTable(
   'rejected_records',
   {
@@ -23,24 +25,51 @@ export const rejectedRecords = pgTable(
     tenantId: text('tenant_id')
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
+    /**
+     * Where the record was rejected, the key it is kept once under: the destination id, `agent:<agentId>`
+     * for a record rejected while reading (before any destination), or `tenant` when neither is known.
+     * Plain text, not the destination's foreign key, so that deleting a destination never merges rows.
+     */
+    scope: text('scope').notNull(),
+    /** sha256 (base64url) of the record as received, or of a canonical text of it: its identity within the scope. */
+    fingerprint: text('fingerprint').notNull(),
     destinationId: text('destination_id').references(() => awsDestinations.id, { onDelete: 'set null' }),
+    /** The run that first kept it. */
     runId: text('run_id').references(() => runs.id, { onDelete: 'set null' }),
+    /** The latest run that saw it (a backfill seeing it again leaves this as it was). */
+    lastRunId: text('last_run_id').references(() => runs.id, { onDelete: 'set null' }),
     actionId: text('action_id'),
     stage: text('stage', { enum: rejectionStages }).notNull(),
     code: text('code').notNull(),
     reason: text('reason').notNull(),
-    raw: jsonb('raw'),
+    /** The record as escaped text (JSON, or the reader's own text of it), at most 8 KiB: the start of it when longer. */
+    raw: text('raw'),
+    /** UTF-8 size of the whole escaped text `raw` starts with; larger than `raw` exactly when it was cut. */
+    rawBytes: integer('raw_bytes'),
+    /** Why `raw` is empty although the record had content (JSON could not write it, or the database refused it). */
+    rawUnstoredReason: text('raw_unstored_reason'),
+    /** How many recordings (runs, backfill pages) saw it. */
+    occurrences: integer('occurrences').notNull().default(1),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
+    lastSeenAt: timestamptz('last_seen_at').notNull().defaultNow(),
   },
   (t) => [
-    index('rejected_records_tenant_created_idx').on(t.tenantId, t.createdAt.desc()),
-    // Deleting old runs sets run_id to null here; without this index every such delete scans the table.
+    uniqueIndex('rejected_records_scope_fingerprint_key').on(t.tenantId, t.scope, t.fingerprint),
+    // The list the API and the status page show: newest last-seen first, keyset on (last_seen_at, id).
+    index('rejected_records_tenant_last_seen_idx').on(t.tenantId, t.lastSeenAt.desc(), t.id.desc()),
+    // Deleting old runs sets run_id / last_run_id to null here; without these every such delete scans the table.
     index('rejected_records_run_id_idx').on(t.runId),
+    index('rejected_records_last_run_id_idx').on(t.lastRunId),
     check('rejected_records_stage_check', oneOf(t.stage, rejectionStages)),
     check(
       'rejected_records_raw_size_check',
-      sql`${t.raw} is null or octet_length(${t.raw}::text) <= ${sql.raw(String(maxRawTextBytes))}`,
+      sql`${t.raw} is null or octet_length(${t.raw}) <= ${sql.raw(String(maxRawTextBytes))}`,
     ),
+    check(
+      'rejected_records_raw_bytes_check',
+      sql`(${t.raw} is null) = (${t.rawBytes} is null) and (${t.raw} is null or ${t.rawBytes} >= octet_length(${t.raw}))`,
+    ),
+    check('rejected_records_occurrences_check', sql`${t.occurrences} >= 1`),
   ],
 );
 

@@ -1,21 +1,49 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
 import { type Database, type RejectedRecord, rejectedRecords, rejectionStages } from '@vsh/db';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { olderThan, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
+import { ApiError } from '../../errors.ts';
+import { pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute, iso, tenantIdParam, timestamp } from '../../openapi.ts';
 
 const rejectedRecordSchema = z
   .object({
     id: z.string(),
+    scope: z.string().openapi({
+      description:
+        'Where it was rejected, the key it is kept once under: a destination id, `agent:<agentId>` for a record rejected while reading (before any destination), or `tenant`.',
+    }),
+    fingerprint: z
+      .string()
+      .openapi({ description: 'Identity of the record within its scope (sha256, base64url).' }),
     destinationId: z.string().nullable(),
-    runId: z.string().nullable(),
+    runId: z.string().nullable().openapi({ description: 'The run that first kept it.' }),
+    lastRunId: z.string().nullable().openapi({ description: 'The latest run that saw it.' }),
     actionId: z.string().nullable(),
     stage: z.enum(rejectionStages),
     code: z.string(),
     reason: z.string(),
-    raw: z.unknown().openapi({ description: 'The record as received (bounded; large ones are truncated).' }),
-    createdAt: timestamp,
+    raw: z.string().nullable().openapi({
+      description:
+        'The record as received, as text: its JSON, or the reader’s own text of a record it could not parse. NUL, other control characters and lone surrogates are written as \\u escapes. At most 8 KiB: the start of the text when rawTruncated. Null when there was no record or it could not be stored (see rawUnstoredReason).',
+    }),
+    rawBytes: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'UTF-8 size of the whole text, of which raw is the start.' }),
+    rawTruncated: z.boolean().openapi({ description: 'Whether raw is only the start of the record.' }),
+    rawUnstoredReason: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Why raw is null although there was a record.' }),
+    occurrences: z
+      .number()
+      .int()
+      .openapi({ description: 'How many recordings (runs, backfill pages) saw this record.' }),
+    firstSeenAt: timestamp,
+    lastSeenAt: timestamp,
+    createdAt: timestamp.openapi({ description: 'Same as firstSeenAt (kept for older clients).' }),
   })
   .openapi('RejectedRecord');
 
@@ -24,7 +52,8 @@ export const route = defineRoute('tenant', {
   method: 'get',
   path: '/tenants/{tenantId}/rejected-records',
   tags: ['status'],
-  summary: 'Records that could not become findings, with their reasons, newest first',
+  summary:
+    'Records that could not become findings, each once per stream, with their reasons and how often they were seen, most recently seen first',
   request: {
     params: z.object({ tenantId: tenantIdParam }),
     query: pageQuerySchema,
@@ -34,7 +63,35 @@ export const route = defineRoute('tenant', {
   },
 });
 
-/** A page of a tenant's rejected records, newest first, after an opaque cursor (the API's and the status page's). */
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})Z ([a-z]{3}_[0-9a-hjkmnp-tv-z]{26})$/;
+
+/**
+ * The keyset condition after a cursor: rows seen before its (last_seen_at, id). A cursor is the base64url
+ * of the last row's last-seen time, to the microsecond as PostgreSQL keeps it, and its id; the time is
+ * checked to be a real one here, so a forged cursor is a 400 and never reaches the database's parser.
+ */
+function seenBefore(cursor: string | undefined): SQL | undefined {
+  if (cursor === undefined) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = CURSOR.exec(text);
+  const [, seconds = '', micros = '', id = ''] = match ?? [];
+  const date = new Date(`${seconds}.${micros.slice(0, 3)}Z`);
+  if (
+    match === null ||
+    Buffer.from(text, 'utf8').toString('base64url') !== cursor ||
+    Number.isNaN(date.getTime()) ||
+    date.toISOString().slice(0, 19) !== seconds
+  ) {
+    throw new ApiError('VALIDATION_FAILED', 'query.cursor: is not a cursor this API returned');
+  }
+  return sql`(${rejectedRecords.lastSeenAt}, ${rejectedRecords.id}) < (${`${seconds}.${micros}Z`}::timestamptz, ${id})`;
+}
+
+/**
+ * A page of a tenant's rejected records, most recently seen first, after an opaque cursor (the API's and
+ * the status page's). Records seen again move to the top; a reader paging meanwhile may miss such a record
+ * on the later pages, never sees one twice.
+ */
 export async function rejectedPage(
   db: Database,
   tenantId: string,
@@ -42,12 +99,28 @@ export async function rejectedPage(
   limit: number,
 ): Promise<{ items: RejectedRecord[]; nextCursor: string | null }> {
   const rows = await db
-    .select()
+    .select({
+      ...getTableColumns(rejectedRecords),
+      seenKey: sql<string>`to_char(${rejectedRecords.lastSeenAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    })
     .from(rejectedRecords)
-    .where(and(eq(rejectedRecords.tenantId, tenantId), olderThan(rejectedRecords.id, cursor)))
-    .orderBy(desc(rejectedRecords.id))
+    .where(and(eq(rejectedRecords.tenantId, tenantId), seenBefore(cursor)))
+    .orderBy(desc(rejectedRecords.lastSeenAt), desc(rejectedRecords.id))
     .limit(limit + 1);
-  return pageOf(rows, limit);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(({ seenKey: _, ...row }) => row),
+    nextCursor:
+      rows.length > limit && last !== undefined
+        ? Buffer.from(`${last.seenKey} ${last.id}`, 'utf8').toString('base64url')
+        : null,
+  };
+}
+
+/** Whether a kept record's raw text is only the start of it. */
+export function rawTruncated(row: Pick<RejectedRecord, 'raw' | 'rawBytes'>): boolean {
+  return row.raw !== null && row.rawBytes !== null && row.rawBytes > Buffer.byteLength(row.raw, 'utf8');
 }
 
 /** The handler of GET /v1/tenants/{tenantId}/rejected-records, bound to the app's dependencies. */
@@ -60,13 +133,22 @@ export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
       {
         items: page.items.map((row) => ({
           id: row.id,
+          scope: row.scope,
+          fingerprint: row.fingerprint,
           destinationId: row.destinationId,
           runId: row.runId,
+          lastRunId: row.lastRunId,
           actionId: row.actionId,
           stage: row.stage,
           code: row.code,
           reason: row.reason,
           raw: row.raw,
+          rawBytes: row.rawBytes,
+          rawTruncated: rawTruncated(row),
+          rawUnstoredReason: row.rawUnstoredReason,
+          occurrences: row.occurrences,
+          firstSeenAt: iso(row.createdAt),
+          lastSeenAt: iso(row.lastSeenAt),
           createdAt: iso(row.createdAt),
         })),
         nextCursor: page.nextCursor,

@@ -1,0 +1,279 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { type Rejection, reject } from '@vsh/core';
+import {
+  awsDestinations,
+  createDb,
+  createTestDatabase,
+  escapeControlCharacters,
+  newId,
+  type RejectedRecord,
+  rejectedRecords,
+  runs,
+  type TestDatabase,
+  tenants,
+} from '@vsh/db';
+import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
+import { asc, eq, sql } from 'drizzle-orm';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDbBackfillStore } from './backfill-store.ts';
+import type { RecordedRejection } from './ports.ts';
+import { createDbTenantStore } from './tenant-store.ts';
+
+const secrets = createSecretBox(
+  new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') }),
+);
+
+/** A pino logger whose lines are kept, parsed, for the assertions. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+function deeplyNested(depth: number): unknown {
+  let value: unknown = 'bottom';
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+describe('the worker keeps rejected records once per stream (PostgreSQL)', () => {
+  let test: TestDatabase;
+
+  beforeAll(async () => {
+    test = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await test?.drop();
+  });
+
+  async function newTenant(): Promise<string> {
+    const [row] = await test.db.insert(tenants).values({ name: 'Acme' }).returning({ id: tenants.id });
+    if (row === undefined) throw new Error('no tenant inserted');
+    return row.id;
+  }
+
+  async function newDestination(tenantId: string): Promise<string> {
+    const [row] = await test.db
+      .insert(awsDestinations)
+      .values({
+        tenantId,
+        accountId: '123456789012',
+        regions: ['us-east-1'],
+        externalId: newId('dst'),
+        roleName: 'VaikoraSecurityHubImport',
+      })
+      .returning({ id: awsDestinations.id });
+    if (row === undefined) throw new Error('no destination inserted');
+    return row.id;
+  }
+
+  async function newRun(tenantId: string): Promise<string> {
+    const id = newId('run');
+    await test.db.insert(runs).values({ id, tenantId, workerId: 'test', startedAt: new Date() });
+    return id;
+  }
+
+  async function kept(tenantId: string): Promise<RejectedRecord[]> {
+    return test.db
+      .select()
+      .from(rejectedRecords)
+      .where(eq(rejectedRecords.tenantId, tenantId))
+      .orderBy(asc(rejectedRecords.id));
+  }
+
+  const whileReading = (rejection: Rejection, agentId = 'agt-1'): RecordedRejection => ({
+    rejection,
+    destinationId: null,
+    agentId,
+  });
+
+  it('keeps records carrying NUL, lone surrogates, control characters, deep nesting, BigInt and huge sizes', async () => {
+    const tenantId = await newTenant();
+    const runId = await newRun(tenantId);
+    const { logger, lines } = capturingLogger();
+    const store = createDbTenantStore({ db: test.db, secrets, logger });
+    const withNul = { id: 'act\u0000nul', note: 'half \ud800 pair', ctl: '\u0001\u001f\u007f\u0085' };
+    const huge = { id: 'big', blob: 'é'.repeat(200_000) };
+    const cyclic: Record<string, unknown> = { id: 'cycle' };
+    cyclic.self = cyclic;
+    const rejections = [
+      reject('MISSING_TIMESTAMP', 'parse', 'no timestamp in act\u0000nul', 'act\u0000nul', withNul),
+      reject('RECORD_TOO_DEEP', 'parse', 'nested too deep', null, deeplyNested(100_000)),
+      reject('RECORD_TOO_LARGE', 'parse', 'too large', 'big', huge),
+      reject('MALFORMED_RECORD', 'parse', 'not an object', null, '{"id":"x\u0000y\ud800\u0007'),
+      reject('MALFORMED_RECORD', 'parse', 'bigint', null, { n: 10n }),
+      reject('MALFORMED_RECORD', 'parse', 'cycle', null, cyclic),
+    ].map((r) => whileReading(r));
+
+    const result = await store.recordRejections(tenantId, runId, rejections);
+
+    expect(result).toEqual({ inserted: 6, repeated: 0, failed: 0 });
+    expect(lines.filter((l) => Number(l.level) >= 40)).toEqual([]);
+    const rows = await kept(tenantId);
+    expect(rows).toHaveLength(6);
+    const byCode = (reason: string) => rows.find((r) => r.reason.includes(reason));
+    const nul = byCode('no timestamp');
+    expect(nul).toMatchObject({
+      scope: 'agent:agt-1',
+      occurrences: 1,
+      runId,
+      lastRunId: runId,
+      destinationId: null,
+    });
+    expect(escapeControlCharacters(nul?.raw ?? '')).toBe(nul?.raw);
+    expect(JSON.parse(nul?.raw ?? 'null')).toEqual(withNul);
+    expect(nul?.actionId).toBe('act\\u0000nul');
+    expect(nul?.reason).toBe('no timestamp in act\\u0000nul');
+    const deep = byCode('nested too deep');
+    expect(deep).toMatchObject({ raw: null, rawBytes: null });
+    expect(deep?.rawUnstoredReason).toMatch(/RangeError/);
+    const large = byCode('too large');
+    expect(Buffer.byteLength(large?.raw ?? '', 'utf8')).toBeLessThanOrEqual(8192);
+    expect(large?.rawBytes).toBe(Buffer.byteLength(JSON.stringify(huge), 'utf8'));
+    expect(JSON.stringify(huge).startsWith(large?.raw ?? 'nothing')).toBe(true);
+    expect(byCode('not an object')?.raw).toBe('{"id":"x\\u0000y\\ud800\\u0007');
+    expect(byCode('bigint')?.rawUnstoredReason).toMatch(/TypeError/);
+    expect(byCode('cycle')?.rawUnstoredReason).toMatch(/TypeError/);
+    expect(new Set(rows.map((r) => r.fingerprint)).size).toBe(6);
+  });
+
+  it('keeps the same record once per stream over three runs, counting each run, and uses the reader fingerprint', async () => {
+    const tenantId = await newTenant();
+    const destinationId = await newDestination(tenantId);
+    const store = createDbTenantStore({ db: test.db, secrets, logger: pino({ level: 'silent' }) });
+    const bad = { id: 'act-1', timestamp: 'yesterday-ish' };
+    const read = reject('INVALID_TIMESTAMP', 'parse', 'timestamp is not a date', 'act-1', bad);
+    const readerFingerprint = createHash('sha256').update('the bytes as received').digest('base64url');
+    const fingerprinted = {
+      ...reject('RECORD_TOO_LARGE', 'parse', 'too large', null, 'preview'),
+      fingerprint: readerFingerprint,
+    };
+    const mapped = reject('INVALID_FINDING', 'map', 'title too long', 'act-2', { id: 'act-2' });
+    const batch: RecordedRejection[] = [
+      whileReading(read),
+      whileReading(fingerprinted),
+      // The same record in two regions of one destination is one record of that destination.
+      { rejection: mapped, destinationId, agentId: 'agt-1' },
+      { rejection: mapped, destinationId, agentId: 'agt-1' },
+    ];
+    const runIds = [await newRun(tenantId), await newRun(tenantId), await newRun(tenantId)];
+
+    const results = [];
+    for (const runId of runIds) results.push(await store.recordRejections(tenantId, runId, batch));
+
+    expect(results).toEqual([
+      { inserted: 3, repeated: 0, failed: 0 },
+      { inserted: 0, repeated: 3, failed: 0 },
+      { inserted: 0, repeated: 3, failed: 0 },
+    ]);
+    const rows = await kept(tenantId);
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row).toMatchObject({ occurrences: 3, runId: runIds[0], lastRunId: runIds[2] });
+      expect(row.lastSeenAt.getTime()).toBeGreaterThanOrEqual(row.createdAt.getTime());
+    }
+    expect(rows.find((r) => r.code === 'RECORD_TOO_LARGE')).toMatchObject({
+      fingerprint: readerFingerprint,
+      scope: 'agent:agt-1',
+    });
+    expect(rows.find((r) => r.code === 'INVALID_FINDING')).toMatchObject({
+      scope: destinationId,
+      destinationId,
+      stage: 'validate',
+    });
+  });
+
+  it('keeps a minimal row, without the raw text, when the database refuses the full one', async () => {
+    const tenantId = await newTenant();
+    const runId = await newRun(tenantId);
+    const { logger, lines } = capturingLogger();
+    const store = createDbTenantStore({ db: test.db, secrets, logger });
+    // A destination deleted while the run was going: its foreign key refuses the full row.
+    const gone = newId('dst');
+    const rejection = reject('INVALID_FINDING', 'validate', 'bad', 'act-9', { secret: 'raw-marker-9' });
+
+    const result = await store.recordRejections(tenantId, runId, [
+      { rejection, destinationId: gone, agentId: 'agt-1' },
+    ]);
+
+    expect(result).toEqual({ inserted: 1, repeated: 0, failed: 0 });
+    const [row] = await kept(tenantId);
+    expect(row).toMatchObject({
+      scope: gone,
+      destinationId: null,
+      raw: null,
+      rawUnstoredReason: 'raw not stored: 23503',
+      reason: 'bad',
+    });
+    const warn = lines.find((l) => l.level === 40);
+    expect(warn).toMatchObject({ tenantId, runId, cause: { code: '23503' } });
+    expect(JSON.stringify(lines)).not.toMatch(/insert into|raw-marker-9|params/i);
+  });
+
+  it('resolves, logs the database cause without SQL or records, and counts failures when the table is gone', async () => {
+    const own = await createTestDatabase();
+    try {
+      const [tenant] = await own.db.insert(tenants).values({ name: 'Gone' }).returning({ id: tenants.id });
+      const tenantId = tenant?.id ?? '';
+      await own.db.execute(sql`alter table rejected_records rename to rejected_records_moved`);
+      const { logger, lines } = capturingLogger();
+      const store = createDbTenantStore({ db: own.db, secrets, logger });
+      const rejections = [
+        whileReading(reject('MISSING_ID', 'parse', 'no id', null, { secret: 'raw-marker-1' })),
+        whileReading(reject('MISSING_ID', 'parse', 'no id', null, { secret: 'raw-marker-2' })),
+      ];
+
+      const result = await store.recordRejections(tenantId, newId('run'), rejections);
+
+      expect(result).toEqual({ inserted: 0, repeated: 0, failed: 2 });
+      const warn = lines.find((l) => l.level === 40);
+      expect(warn).toMatchObject({
+        cause: { code: '42P01', message: expect.stringContaining('rejected_records') },
+      });
+      const error = lines.find((l) => l.level === 50);
+      expect(error).toMatchObject({ cause: { code: '42P01' } });
+      expect(error?.dropped).toEqual([
+        expect.objectContaining({ fingerprint: expect.any(String), code: 'MISSING_ID' }),
+        expect.objectContaining({ fingerprint: expect.any(String), code: 'MISSING_ID' }),
+      ]);
+      expect(JSON.stringify(lines)).not.toMatch(/insert into|raw-marker|params|Failed query/i);
+    } finally {
+      await own.drop();
+    }
+  });
+
+  it('resolves and counts failures on a closed pool', async () => {
+    const handle = await createDb({ kind: 'postgres', url: test.url });
+    await handle.close();
+    const { logger, lines } = capturingLogger();
+    const store = createDbTenantStore({ db: handle.db, secrets, logger });
+
+    const result = await store.recordRejections(newId('ten'), newId('run'), [
+      whileReading(reject('MISSING_ID', 'parse', 'no id', null, { secret: 'raw-marker-3' })),
+    ]);
+
+    expect(result).toEqual({ inserted: 0, repeated: 0, failed: 1 });
+    expect(lines.filter((l) => l.level === 50)).toHaveLength(1);
+    expect(JSON.stringify(lines)).not.toMatch(/insert into|raw-marker|params|Failed query/i);
+  });
+
+  it('keeps a backfill re-reading a record the run kept as the same record, counted again', async () => {
+    const tenantId = await newTenant();
+    const destinationId = await newDestination(tenantId);
+    const runId = await newRun(tenantId);
+    const logger = pino({ level: 'silent' });
+    const store = createDbTenantStore({ db: test.db, secrets, logger });
+    const backfills = createDbBackfillStore(test.db, logger);
+    const mapped = reject('INVALID_FINDING', 'map', 'title \u0000 too long', 'act-3', { id: 'act-3\u0000' });
+    const recorded: RecordedRejection = { rejection: mapped, destinationId, agentId: 'agt-1' };
+
+    const first = await store.recordRejections(tenantId, runId, [recorded]);
+    const again = await backfills.recordRejections(tenantId, newId('bkf'), [recorded, recorded]);
+
+    expect(first).toEqual({ inserted: 1, repeated: 0, failed: 0 });
+    expect(again).toEqual({ inserted: 0, repeated: 1, failed: 0 });
+    const [row] = await kept(tenantId);
+    expect(row).toMatchObject({ occurrences: 2, runId, lastRunId: runId, scope: destinationId });
+  });
+});
