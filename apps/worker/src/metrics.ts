@@ -1,23 +1,67 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** The worker's Prometheus metrics, on a registry of its own (no global default registry). */
-export interface WorkerMetrics {
-  readonly registry: Registry;
-  readonly imported: Counter<'tenant'>;
-  readonly rejected: Counter<'tenant' | 'stage'>;
-  readonly skipped: Counter<'tenant'>;
-  readonly throttles: Counter<'tenant'>;
-  readonly runs: Counter<'status'>;
-  readonly lagSeconds: Gauge<'tenant'>;
-  readonly runDuration: Histogram<'status'>;
+type Labels<L extends string> = Readonly<Record<L, string>>;
+
+/** A counter as the run code records it. */
+export interface CounterMetric<L extends string> {
+  inc(labels: Labels<L>, value?: number): void;
 }
 
-/** Creates the metrics; tenant ids are labels (bounded by the number of tenants a process serves). */
+/** A gauge as the run code records it. */
+export interface GaugeMetric<L extends string> {
+  set(labels: Labels<L>, value: number): void;
+}
+
+/** A histogram as the run code records it. */
+export interface HistogramMetric<L extends string> {
+  observe(labels: Labels<L>, value: number): void;
+}
+
+/** The worker's series, by the name of the `WorkerMetrics` member that records each. */
+export type WorkerMetricName =
+  | 'imported'
+  | 'rejected'
+  | 'skipped'
+  | 'throttles'
+  | 'runs'
+  | 'lagSeconds'
+  | 'runDuration';
+
+/** One recording, as every sink receives it. */
+export interface MetricRecord {
+  readonly metric: WorkerMetricName;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** Where recordings go besides Prometheus (the Lambda's EMF sink). Must not throw. */
+export interface MetricsSink {
+  record(entry: MetricRecord): void;
+}
+
+/**
+ * The one place a run's metrics are recorded. Every recording goes to the Prometheus registry (served
+ * on METRICS_PORT by a worker process) and to each added sink (EMF lines in Lambda, `emf.ts`).
+ */
+export interface WorkerMetrics {
+  /** The Prometheus registry, of its own (no global default registry). */
+  readonly registry: Registry;
+  readonly imported: CounterMetric<'tenant'>;
+  readonly rejected: CounterMetric<'tenant' | 'stage'>;
+  readonly skipped: CounterMetric<'tenant'>;
+  readonly throttles: CounterMetric<'tenant'>;
+  readonly runs: CounterMetric<'status'>;
+  readonly lagSeconds: GaugeMetric<'tenant'>;
+  readonly runDuration: HistogramMetric<'status'>;
+  /** Sends every later recording to `sink` as well; returns the function that stops it. */
+  addSink(sink: MetricsSink): () => void;
+}
+
+/** Creates the metrics; tenant ids are Prometheus labels (bounded by the number of tenants a process serves). */
 export function createWorkerMetrics(): WorkerMetrics {
   const registry = new Registry();
   const registers = [registry];
-  return {
-    registry,
+  const prometheus = {
     imported: new Counter({
       name: 'vsh_findings_imported_total',
       help: 'Findings accepted by Security Hub',
@@ -61,5 +105,60 @@ export function createWorkerMetrics(): WorkerMetrics {
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
       registers,
     }),
+  };
+  const sinks = new Set<MetricsSink>();
+  const fanOut = (metric: WorkerMetricName, labels: Readonly<Record<string, string>>, value: number) => {
+    for (const sink of sinks) sink.record({ metric, labels, value });
+  };
+  return {
+    registry,
+    imported: {
+      inc: (labels, value = 1) => {
+        prometheus.imported.inc(labels, value);
+        fanOut('imported', labels, value);
+      },
+    },
+    rejected: {
+      inc: (labels, value = 1) => {
+        prometheus.rejected.inc(labels, value);
+        fanOut('rejected', labels, value);
+      },
+    },
+    skipped: {
+      inc: (labels, value = 1) => {
+        prometheus.skipped.inc(labels, value);
+        fanOut('skipped', labels, value);
+      },
+    },
+    throttles: {
+      inc: (labels, value = 1) => {
+        prometheus.throttles.inc(labels, value);
+        fanOut('throttles', labels, value);
+      },
+    },
+    runs: {
+      inc: (labels, value = 1) => {
+        prometheus.runs.inc(labels, value);
+        fanOut('runs', labels, value);
+      },
+    },
+    lagSeconds: {
+      set: (labels, value) => {
+        prometheus.lagSeconds.set(labels, value);
+        fanOut('lagSeconds', labels, value);
+      },
+    },
+    runDuration: {
+      observe: (labels, value) => {
+        prometheus.runDuration.observe(labels, value);
+        fanOut('runDuration', labels, value);
+      },
+    },
+    addSink(sink) {
+      sinks.add(sink);
+      return () => {
+        sinks.delete(sink);
+      };
+    },
   };
 }

@@ -12,6 +12,14 @@ import {
   roleArn,
   SUPPORTED_PARTITIONS,
 } from '@vsh/customer-role';
+import {
+  DIMENSIONS,
+  FAILED_RUN_STATUS,
+  METRIC_NAMES,
+  METRICS_NAMESPACE,
+  SERVICE_DIMENSION,
+  SERVICES,
+} from '@vsh/worker/metrics-contract';
 import { Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -169,6 +177,17 @@ describe('dispatch schedule', () => {
     });
   });
 
+  it("sends the dispatcher the tick's execution id, scheduled time and attempt, filled in by the scheduler", () => {
+    const schedule = Object.values(json.Resources).find((r) => r.Type === 'AWS::Scheduler::Schedule');
+    const input = property<{ Input: string }>(schedule, 'Target').Input;
+
+    expect(JSON.parse(input)).toEqual({
+      executionId: '<aws.scheduler.execution-id>',
+      scheduledTime: '<aws.scheduler.scheduled-time>',
+      attemptNumber: '<aws.scheduler.attempt-number>',
+    });
+  });
+
   it("uses a role that may only invoke the dispatcher, assumable by the scheduler for this account's schedules", () => {
     const roleId = logicalId(stack, stack.scheduleRole);
 
@@ -213,7 +232,7 @@ describe('functions', () => {
   it('get the environment each app reads, and the API is told it runs in production', () => {
     const common = ['DATABASE_SECRET_ARN', 'KMS_KEY_ID', 'LOG_LEVEL', 'NODE_OPTIONS', 'WORK_QUEUE_URL'];
 
-    expect(environmentKeys(id.worker)).toEqual([...common, 'STATE_TABLE_NAME'].toSorted());
+    expect(environmentKeys(id.worker)).toEqual([...common, 'RUN_BUDGET_MS', 'STATE_TABLE_NAME'].toSorted());
     expect(environmentKeys(id.dispatcher)).toEqual([...common, 'STATE_TABLE_NAME'].toSorted());
     expect(environmentKeys(id.api)).toEqual(
       [
@@ -241,6 +260,13 @@ describe('functions', () => {
     });
     expect(json.Resources[id.worker]?.Properties?.Environment).toMatchObject({
       Variables: { STATE_TABLE_NAME: ref(id.table), WORK_QUEUE_URL: ref(id.queue) },
+    });
+  });
+
+  it("stop the worker's runs a minute before its 5-minute timeout, so that the invocation ends and flushes its metrics", () => {
+    expect(json.Resources[id.worker]?.Properties).toMatchObject({
+      Timeout: 300,
+      Environment: { Variables: { RUN_BUDGET_MS: '240000' } },
     });
   });
 
@@ -474,6 +500,19 @@ describe('alarms', () => {
     });
   });
 
+  it('watch the dead-letter queue depth: any message visible (Maximum >= 1, i.e. > 0) notifies the topic', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id.dlq, 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [ref(id.topic)],
+      OKActions: [ref(id.topic)],
+    });
+  });
+
   it('publish to a topic that refuses publishing without TLS', () => {
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [ref(id.topic)],
@@ -484,6 +523,111 @@ describe('alarms', () => {
       },
     });
     template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('product alarms, on the metrics the worker publishes as EMF', () => {
+  const worker = { Name: SERVICE_DIMENSION, Value: SERVICES.worker };
+  const notifies = {
+    AlarmActions: [ref(id.topic)],
+    OKActions: [ref(id.topic)],
+    TreatMissingData: 'notBreaching',
+  };
+
+  it('fire on fleet lag: the largest cursor age of any run, a day or more for two 15-minute periods', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: METRIC_NAMES.cursorLag,
+      Dimensions: [worker],
+      Statistic: 'Maximum',
+      Period: 900,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      Threshold: 86_400,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      ...notifies,
+    });
+  });
+
+  it('fire on failed runs: 10 or more fleet-wide in 15 minutes', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: METRIC_NAMES.runs,
+      Dimensions: Match.arrayEquals([{ Name: DIMENSIONS.status, Value: FAILED_RUN_STATUS }, worker]),
+      Statistic: 'Sum',
+      Period: 900,
+      EvaluationPeriods: 1,
+      Threshold: 10,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      ...notifies,
+    });
+  });
+
+  it('fire on the rejection rate: 5 % or more of imported + rejected records in 15 minutes, from 10 rejections', () => {
+    const stat = (name: string) => ({
+      MetricStat: {
+        Metric: { Namespace: METRICS_NAMESPACE, MetricName: name, Dimensions: [worker] },
+        Period: 900,
+        Stat: 'Sum',
+      },
+      ReturnData: false,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          Expression: 'IF(rejected >= 10, 100 * rejected / (rejected + FILL(imported, 0)), 0)',
+          ReturnData: true,
+        }),
+        Match.objectLike({ Id: 'rejected', ...stat(METRIC_NAMES.recordsRejected) }),
+        Match.objectLike({ Id: 'imported', ...stat(METRIC_NAMES.findingsImported) }),
+      ]),
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      ...notifies,
+    });
+  });
+
+  it('never watch a per-tenant series: every dimension of every alarm on the namespace is service or Status', () => {
+    const dimensionNames = Object.values(json.Resources)
+      .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+      .flatMap((r) => {
+        const props = r.Properties ?? {};
+        const own = props.Namespace === METRICS_NAMESPACE ? [props.Dimensions] : [];
+        const math = ((props.Metrics ?? []) as { MetricStat?: { Metric: { Dimensions: unknown } } }[]).map(
+          (m) => m.MetricStat?.Metric.Dimensions,
+        );
+        return [...own, ...math].flatMap((dims) => ((dims ?? []) as { Name: string }[]).map((d) => d.Name));
+      });
+
+    expect(new Set(dimensionNames)).toEqual(new Set([SERVICE_DIMENSION, DIMENSIONS.status]));
+    expect(Object.keys(stack.alarms)).toEqual(
+      expect.arrayContaining(['deadLetters', 'fleetLag', 'failedRuns', 'rejectedRecords']),
+    );
+  });
+
+  it('take their thresholds from the productAlarms prop', () => {
+    const custom = synthesize({
+      props: {
+        productAlarms: { lagSeconds: 1800, failedRuns: 3, failedRunsMinutes: 5, rejectedPercent: 20 },
+      },
+    });
+    try {
+      custom.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: METRIC_NAMES.cursorLag,
+        Threshold: 1800,
+      });
+      custom.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: METRIC_NAMES.runs,
+        Threshold: 3,
+        Period: 300,
+      });
+      custom.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Metrics: Match.arrayWith([Match.objectLike({ ReturnData: true })]),
+        Threshold: 20,
+      });
+    } finally {
+      custom.cleanup();
+    }
   });
 });
 

@@ -31,7 +31,12 @@ import {
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import {
+  ContextAttribute,
+  Schedule,
+  ScheduleExpression,
+  ScheduleTargetInput,
+} from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -47,6 +52,11 @@ import {
   WORKER_TABLE_ACTIONS,
 } from './constants.ts';
 import { CentralStackError } from './errors.ts';
+import {
+  ConnectorMonitoring,
+  type ProductAlarmThresholds,
+  resolveProductAlarmThresholds,
+} from './monitoring.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
@@ -74,6 +84,8 @@ export interface CentralStackProps extends StackProps {
   readonly operatorKeySecretArn?: string | undefined;
   /** Subscribed to the alarm topic when set (the address must confirm the subscription). */
   readonly alarmEmail?: string | undefined;
+  /** Thresholds of the lag, failed-run and rejected-record alarms (docs/adr/0072). */
+  readonly productAlarms?: Partial<ProductAlarmThresholds> | undefined;
   /** Runs the functions in this VPC's private subnets (for a database without a public endpoint). */
   readonly vpc?: IVpc | undefined;
   /** Looked up at synth (needs an explicit account and region) when `vpc` is not given. */
@@ -131,6 +143,7 @@ export class CentralStack extends Stack {
   readonly dispatchSchedule: Schedule;
   readonly scheduleRole: Role;
   readonly alarmTopic: Topic;
+  readonly monitoring: ConnectorMonitoring;
   readonly alarms: Readonly<Record<string, Alarm>>;
 
   constructor(scope: Construct, id: string, props: CentralStackProps = {}) {
@@ -345,7 +358,13 @@ export class CentralStack extends Stack {
       memorySize: 1024,
       timeout: settings.workerTimeout,
       reservedConcurrentExecutions: settings.workerReservedConcurrency,
-      environment: { ...baseEnvironment, STATE_TABLE_NAME: this.stateTable.tableName },
+      environment: {
+        ...baseEnvironment,
+        STATE_TABLE_NAME: this.stateTable.tableName,
+        // A run stops (and saves its cursors) before Lambda's timeout would kill it mid-write and
+        // lose the metrics the invocation flushes at its end.
+        RUN_BUDGET_MS: String(runBudget(settings.workerTimeout).toMilliseconds()),
+      },
     });
     this.worker.addEventSource(
       new SqsEventSource(this.workQueue, {
@@ -389,6 +408,12 @@ export class CentralStack extends Stack {
       schedule: ScheduleExpression.rate(Duration.minutes(1)),
       target: new LambdaInvoke(this.dispatcher, {
         role: this.scheduleRole,
+        // Logged by the dispatcher and attached to its metric: which tick, and which attempt.
+        input: ScheduleTargetInput.fromObject({
+          executionId: ContextAttribute.executionId,
+          scheduledTime: ContextAttribute.scheduledTime,
+          attemptNumber: ContextAttribute.attemptNumber,
+        }),
         retryAttempts: 0,
         maxEventAge: Duration.minutes(1),
       }),
@@ -424,7 +449,11 @@ export class CentralStack extends Stack {
     });
     if (props.alarmEmail !== undefined)
       this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
-    this.alarms = this.createAlarms();
+    this.monitoring = new ConnectorMonitoring(this, 'ProductMetrics', {
+      topic: this.alarmTopic,
+      thresholds: settings.productAlarms,
+    });
+    this.alarms = { ...this.createAlarms(), ...this.monitoring.alarms };
 
     this.acknowledgeNagFindings(network !== undefined);
 
@@ -611,6 +640,12 @@ export class CentralStack extends Stack {
   }
 }
 
+/** The worker's run budget: its timeout less a fifth, at most a minute, kept for the run's last writes. */
+function runBudget(timeout: Duration): Duration {
+  const seconds = timeout.toSeconds();
+  return Duration.seconds(seconds - Math.min(60, Math.floor(seconds / 5)));
+}
+
 function allowVpcNetworking(role: IRole): void {
   role.addToPrincipalPolicy(
     new PolicyStatement({
@@ -638,6 +673,7 @@ interface Settings {
   logRetention: RetentionDays;
   logLevel: LogLevel;
   runtime: Runtime;
+  productAlarms: ProductAlarmThresholds;
 }
 
 function validate(props: CentralStackProps): Settings {
@@ -688,5 +724,6 @@ function validate(props: CentralStackProps): Settings {
     logRetention: props.logRetention ?? RetentionDays.THREE_MONTHS,
     logLevel: props.logLevel ?? 'info',
     runtime: props.runtime ?? DEFAULT_RUNTIME,
+    productAlarms: resolveProductAlarmThresholds(props.productAlarms),
   };
 }

@@ -45,6 +45,9 @@ describe('configFromContext', () => {
       workerTimeoutSeconds: 120,
       logLevel: 'debug',
       workerEntry: '/x/worker.ts',
+      lagAlarmSeconds: '7200',
+      failedRunsAlarmThreshold: 4,
+      rejectedRecordsAlarmPercent: '15',
     });
 
     expect(config.stackName).toBe('VshStaging');
@@ -60,6 +63,7 @@ describe('configFromContext', () => {
       workerReservedConcurrency: 20,
       logLevel: 'debug',
       entries: { worker: '/x/worker.ts' },
+      productAlarms: { lagSeconds: 7200, failedRuns: 4, rejectedPercent: 15 },
     });
     expect(config.props.workerTimeout?.toSeconds()).toBe(120);
   });
@@ -100,6 +104,9 @@ describe('CentralStack props', () => {
     [{ workerReservedConcurrency: 1 }, 'invalid_concurrency'],
     [{ workerReservedConcurrency: 2.5 }, 'invalid_concurrency'],
     [{ alarmEmail: 'oncall' }, 'invalid_email'],
+    [{ productAlarms: { lagSeconds: 0 } }, 'invalid_alarm_threshold'],
+    [{ productAlarms: { rejectedPercent: 101 } }, 'invalid_alarm_threshold'],
+    [{ productAlarms: { failedRunsMinutes: 1.5 } }, 'invalid_alarm_threshold'],
   ] as [CentralStackProps, string][])('refuses %j with %s', (props, expected) => {
     expect(code(props)).toBe(expected);
   });

@@ -49,6 +49,11 @@ export function configFromContext(
   const workerTimeoutSeconds = int('workerTimeoutSeconds');
   const hosts = str('vaikoraAllowedHosts');
   const entries = { worker: str('workerEntry'), dispatcher: str('dispatcherEntry'), api: str('apiEntry') };
+  const productAlarms = {
+    lagSeconds: int('lagAlarmSeconds'),
+    failedRuns: int('failedRunsAlarmThreshold'),
+    rejectedPercent: int('rejectedRecordsAlarmPercent'),
+  };
 
   const props: CentralStackProps = {
     ...(account === undefined && region === undefined
@@ -68,6 +73,9 @@ export function configFromContext(
     workerReservedConcurrency: int('workerReservedConcurrency'),
     workerTimeout: workerTimeoutSeconds === undefined ? undefined : Duration.seconds(workerTimeoutSeconds),
     logLevel: logLevel as LogLevel | undefined,
+    productAlarms: Object.fromEntries(
+      Object.entries(productAlarms).filter(([, value]) => value !== undefined),
+    ),
   };
   return { stackName: str('stackName') ?? DEFAULT_STACK_NAME, props };
 }

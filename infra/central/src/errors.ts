@@ -5,6 +5,7 @@ export type CentralStackErrorCode =
   | 'invalid_allowed_hosts'
   | 'invalid_concurrency'
   | 'invalid_email'
+  | 'invalid_alarm_threshold'
   | 'invalid_context';
 
 /** A central-stack property or context value that cannot produce a working stack. */

@@ -16,3 +16,11 @@ export {
 } from './constants.ts';
 export { type CentralAppConfig, configFromContext } from './context.ts';
 export { CentralStackError, type CentralStackErrorCode } from './errors.ts';
+export {
+  ConnectorMonitoring,
+  type ConnectorMonitoringProps,
+  DEFAULT_PRODUCT_ALARM_THRESHOLDS,
+  type ProductAlarms,
+  type ProductAlarmThresholds,
+  resolveProductAlarmThresholds,
+} from './monitoring.ts';
