@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createVaikoraClient, type VaikoraPage } from './client.ts';
 import { VaikoraError } from './errors.ts';
@@ -37,6 +38,48 @@ const act = (id: string, ms: number, extra: Record<string, unknown> = {}) => ({
 /** `count` actions, newest first, ending just after `newestMs` minus `offset` steps of one second. */
 const descending = (prefix: string, newestMs: number, count: number, offset = 0) =>
   Array.from({ length: count }, (_, i) => act(`${prefix}-${offset + i}`, newestMs - (offset + i) * 1000));
+
+/** A 200 response whose body is made chunk by chunk on demand, counting what the client pulled. */
+function streamed(next: (index: number) => Uint8Array | null) {
+  const stats = { pulls: 0, bytes: 0, cancelled: false };
+  let index = 0;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        const chunk = next(index++);
+        if (chunk === null) {
+          controller.close();
+          return;
+        }
+        stats.pulls++;
+        stats.bytes += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+      cancel() {
+        stats.cancelled = true;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { response: new Response(body, { status: 200 }), stats };
+}
+
+const MiB = 1024 * 1024;
+
+/** `{"actions":[{},{},...{}]}` of about `bytes` bytes in 64 KiB chunks, never held whole. */
+function tinyRecordsPage(bytes: number) {
+  const head = new TextEncoder().encode('{"actions":[');
+  const filler = new TextEncoder().encode('{},'.repeat(65_536 / 3));
+  const tail = new TextEncoder().encode('{}]}');
+  const fillers = Math.floor((bytes - head.byteLength - tail.byteLength) / filler.byteLength);
+  return streamed((i) => {
+    if (i === 0) return head;
+    if (i <= fillers) return filler;
+    return i === fillers + 1 ? tail : null;
+  });
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 
 function client(fetch: FetchLike, extra: Partial<VaikoraClientOptions> = {}) {
   const sleeps: number[] = [];
@@ -397,19 +440,20 @@ describe('retries', () => {
 });
 
 describe('response envelope', () => {
+  // In a sweep such a page is data, not an error (see 'hostile pages'); verify reports it.
   it.each([
     ['a body that is not JSON', new Response('<html>login</html>', { status: 200 })],
     ['a JSON array', json([act('a', T0)])],
     ['an object without actions', json({ data: [] })],
     ['actions that are not an array', json({ actions: { 0: act('a', T0) } })],
     ['JSON null', json(null)],
-  ])('rejects %s as BAD_RESPONSE without retrying', async (_name, response) => {
+  ])('verify reports %s as BAD_RESPONSE without retrying', async (_name, response) => {
     const { fetch, calls } = scripted([response, json({ actions: [] })]);
 
-    const error = await failure(collect(client(fetch).client.sweep({ stopBeforeMs: 0 })));
+    const result = await client(fetch).client.verify({ retries: 2 });
 
     expect(calls).toHaveLength(1);
-    expect(error).toMatchObject({ code: 'BAD_RESPONSE', retryable: false });
+    expect(result).toMatchObject({ ok: false, code: 'BAD_RESPONSE' });
   });
 
   it('treats wrong-typed paging fields as unknown rather than failing', async () => {
@@ -420,7 +464,7 @@ describe('response envelope', () => {
     expect(page).toMatchObject({ total: null, stop: 'end' });
   });
 
-  it('refuses a body larger than maxResponseBytes', async () => {
+  it('verify refuses a body larger than maxResponseBytes', async () => {
     const big = JSON.stringify({
       actions: [{ id: 'a', timestamp: '2026-01-01T00:00:00Z', x: 'y'.repeat(5000) }],
     });
@@ -431,11 +475,202 @@ describe('response envelope', () => {
       }),
     ]);
 
+    const result = await client(fetch, { maxResponseBytes: 2048 }).client.verify();
+
+    expect(result).toEqual({
+      ok: false,
+      code: 'BAD_RESPONSE',
+      message: 'Vaikora answered a page larger than 2048 bytes',
+    });
+  });
+});
+
+describe('hostile pages', () => {
+  it('stops reading a 64 MiB page of tiny records after maxRecordsPerPage and goes on with the next page', async () => {
+    const hostile = tinyRecordsPage(64 * MiB - 1024);
+    const { fetch, calls } = scripted([hostile.response, json({ actions: descending('a', T0, 2) })]);
+
+    const pages = await collect(client(fetch, { perPage: 100 }).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(hostile.stats.cancelled).toBe(true);
+    expect(hostile.stats.bytes).toBeLessThan(256 * 1024);
+    expect(calls).toHaveLength(2);
+    expect(pages[0]).toMatchObject({ page: 1, actions: [], received: 1001, total: null, stop: null });
+    expect(pages[0]?.rejections).toEqual([
+      {
+        actionId: null,
+        code: 'PAGE_UNREADABLE',
+        stage: 'parse',
+        reason: 'Vaikora answered a page with more than 1000 records',
+        retryable: false,
+        fingerprint: sha256(`{"actions":[${'{},'.repeat(1000)}`),
+      },
+    ]);
+    expect(pages[1]?.actions.map((a) => a.id)).toEqual(['a-0', 'a-1']);
+    expect(pages[1]?.stop).toBe('end');
+  });
+
+  it('rejects a record nested 5,000,000 levels deep as RECORD_TOO_DEEP and delivers the others', async () => {
+    const deep = `{"a":${'['.repeat(5_000_000)}${']'.repeat(5_000_000)}}`;
+    const good = [act('a-0', T0), act('a-1', T0 - 1000)];
+    const body = `{"actions":[${JSON.stringify(good[0])},${deep},${JSON.stringify(good[1])}],"total":3}`;
+    const { fetch } = scripted([new Response(body, { status: 200 })]);
+
+    const [page] = await collect(client(fetch).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(page?.actions.map((a) => a.id)).toEqual(['a-0', 'a-1']);
+    expect(page).toMatchObject({ received: 3, total: 3, stop: 'end' });
+    expect(page?.rejections).toEqual([
+      {
+        actionId: null,
+        code: 'RECORD_TOO_DEEP',
+        stage: 'parse',
+        reason: 'record is nested deeper than 64 levels',
+        retryable: false,
+        raw: deep.slice(0, 2048),
+        fingerprint: sha256(deep),
+      },
+    ]);
+  });
+
+  it('rejects a record over maxRecordBytes and one that is not JSON, by their raw bytes', async () => {
+    const big = `{"id":"big","timestamp":"2026-01-01T00:00:00Z","x":"${'y'.repeat(5000)}"}`;
+    // A raw control byte inside a string: JSON forbids it, JSON.parse refuses the record.
+    const control = '{"id":"ctl","timestamp":"2026-01-01T00:00:00Z","x":"a\u0001b"}';
+    const body = `{"actions":[${big},${control},${JSON.stringify(act('a-0', T0))}]}`;
+    const { fetch } = scripted([new Response(body, { status: 200 })]);
+
+    const [page] = await collect(client(fetch, { maxRecordBytes: 4096 }).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(page?.actions.map((a) => a.id)).toEqual(['a-0']);
+    expect(page?.rejections).toEqual([
+      {
+        actionId: null,
+        code: 'RECORD_TOO_LARGE',
+        stage: 'parse',
+        reason: 'record is larger than 4096 bytes',
+        retryable: false,
+        raw: big.slice(0, 2048),
+        fingerprint: sha256(big),
+      },
+      {
+        actionId: null,
+        code: 'MALFORMED_RECORD',
+        stage: 'parse',
+        reason: 'record is not valid JSON',
+        retryable: false,
+        raw: control,
+        fingerprint: sha256(control),
+      },
+    ]);
+  });
+
+  it('fingerprints a record parseAction rejects by its bytes as received, and dedupes by them', async () => {
+    const bad = '{ "id": "x-1", "timestamp": "yesterday" }';
+    const { fetch } = scripted([
+      new Response(`{"actions":[${bad},${bad}]}`, { status: 200 }),
+      new Response(`{"actions":[${bad}]}`, { status: 200 }),
+    ]);
+
+    const pages = await collect(client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(pages[0]?.rejections).toEqual([
+      expect.objectContaining({ code: 'INVALID_TIMESTAMP', actionId: 'x-1', fingerprint: sha256(bad) }),
+    ]);
+    expect(pages[1]?.rejections).toEqual([]);
+  });
+
+  it.each([
+    ['a body that is not JSON', '<html>login</html>', 'Vaikora answered with a body that is not JSON'],
+    ['a truncated body', '{"actions":[{"id":"a"', 'Vaikora answered with a body that is not JSON'],
+    ['a JSON array', '[{"id":"a"}]', 'Vaikora answered without the expected envelope { actions: [...] }'],
+    [
+      'an object without actions',
+      '{"data":[]}',
+      'Vaikora answered without the expected envelope { actions: [...] }',
+    ],
+    [
+      'actions that are not an array',
+      '{"actions":{"0":{}}}',
+      'Vaikora answered without the expected envelope { actions: [...] }',
+    ],
+    ['JSON null', 'null', 'Vaikora answered without the expected envelope { actions: [...] }'],
+  ])('yields %s as a PAGE_UNREADABLE page and goes on', async (_name, body, reason) => {
+    const { fetch, calls } = scripted([
+      new Response(body, { status: 200 }),
+      json({ actions: descending('a', T0, 1) }),
+    ]);
+
+    const pages = await collect(client(fetch).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(calls).toHaveLength(2);
+    expect(pages[0]).toMatchObject({ actions: [], stop: null });
+    expect(pages[0]?.rejections).toEqual([
+      {
+        actionId: null,
+        code: 'PAGE_UNREADABLE',
+        stage: 'parse',
+        reason,
+        retryable: false,
+        fingerprint: sha256(body),
+      },
+    ]);
+    expect(pages[1]?.actions.map((a) => a.id)).toEqual(['a-0']);
+  });
+
+  it('yields a page over maxResponseBytes as PAGE_UNREADABLE, fingerprinted by its first maxResponseBytes bytes', async () => {
+    const big = JSON.stringify({ actions: [act('a', T0, { x: 'y'.repeat(5000) })] });
+    const { fetch } = scripted([
+      new Response(new Blob([big]).stream(), { status: 200 }),
+      json({ actions: [] }),
+    ]);
+
+    const pages = await collect(client(fetch, { maxResponseBytes: 2048 }).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(pages.map((p) => p.stop)).toEqual([null, 'end']);
+    expect(pages[0]?.rejections).toEqual([
+      {
+        actionId: null,
+        code: 'PAGE_UNREADABLE',
+        stage: 'parse',
+        reason: 'Vaikora answered a page larger than 2048 bytes',
+        retryable: false,
+        fingerprint: sha256(big.slice(0, 2048)),
+      },
+    ]);
+  });
+
+  it('gives the same hostile page the same fingerprint in every sweep', async () => {
+    const sweepOnce = async () => {
+      const { fetch } = scripted([tinyRecordsPage(4 * MiB).response, json({ actions: [] })]);
+      const [page] = await collect(client(fetch).client.sweep({ stopBeforeMs: 0 }));
+      return page?.rejections[0]?.fingerprint;
+    };
+
+    const [first, second] = [await sweepOnce(), await sweepOnce()];
+
+    expect(first).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(second).toBe(first);
+  });
+
+  it('ends the sweep with BAD_RESPONSE when the next page is the same unreadable body: the server is not paging', async () => {
+    const { fetch, calls } = scripted([
+      new Response('<html>login</html>', { status: 200 }),
+      new Response('<html>login</html>', { status: 200 }),
+      json({ actions: [] }),
+    ]);
+    const pages: VaikoraPage[] = [];
+
     const error = await failure(
-      collect(client(fetch, { maxResponseBytes: 2048 }).client.sweep({ stopBeforeMs: 0 })),
+      (async () => {
+        for await (const page of client(fetch).client.sweep({ stopBeforeMs: 0 })) pages.push(page);
+      })(),
     );
 
-    expect(error).toMatchObject({ code: 'BAD_RESPONSE', retryable: false });
+    expect(calls).toHaveLength(2);
+    expect(pages).toHaveLength(1);
+    expect(error).toMatchObject({ code: 'BAD_RESPONSE', retryable: false, status: 200 });
+    expect(error.message).toBe('Vaikora answered page 2 with the same unreadable body as page 1');
   });
 });
 
@@ -468,6 +703,72 @@ describe('verify', () => {
     expect(result).toMatchObject({ ok: false, code: 'UNAVAILABLE' });
   });
 
+  it('retries transient failures when asked, waiting what Retry-After asks', async () => {
+    const { fetch, calls } = scripted([
+      json({}, 429, { 'retry-after': '2' }),
+      new TypeError('fetch failed'),
+      json({}, 503),
+      json({ actions: [], total: 7 }),
+    ]);
+    const { client: c, sleeps } = client(fetch, { baseDelayMs: 100 });
+
+    const result = await c.verify({ retries: 3 });
+
+    expect(result).toEqual({ ok: true, total: 7 });
+    expect(calls).toHaveLength(4);
+    expect(sleeps).toEqual([2000, 100, 200]);
+  });
+
+  it('gives up after the retries it was given', async () => {
+    const { fetch, calls } = scripted([json({}, 503), json({}, 502), json({}, 500), json({ actions: [] })]);
+
+    const result = await client(fetch).client.verify({ retries: 2 });
+
+    expect(calls).toHaveLength(3);
+    expect(result).toMatchObject({ ok: false, code: 'UNAVAILABLE' });
+  });
+
+  it.each([401, 403])('does not retry HTTP %i even when asked', async (status) => {
+    const { fetch, calls } = scripted([json({}, status), json({ actions: [] })]);
+
+    const result = await client(fetch).client.verify({ retries: 2 });
+
+    expect(calls).toHaveLength(1);
+    expect(result).toMatchObject({ ok: false, code: status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN' });
+  });
+
+  it('does not wait a Retry-After longer than the cap it was given', async () => {
+    const { fetch, calls } = scripted([json({}, 429, { 'retry-after': '30' }), json({ actions: [] })]);
+    const { client: c, sleeps } = client(fetch);
+
+    const result = await c.verify({ retries: 2, maxRetryAfterMs: 5000 });
+
+    expect(calls).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+    expect(result).toMatchObject({ ok: false, code: 'RATE_LIMITED' });
+  });
+
+  it.each([-1, 1.5, 11])('refuses a retry count of %d', async (retries) => {
+    const { fetch } = scripted([json({ actions: [] })]);
+
+    await expect(client(fetch).client.verify({ retries })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+  });
+
+  it('answers a page over the bounds as BAD_RESPONSE, naming the bound', async () => {
+    const hostile = tinyRecordsPage(64 * MiB - 1024);
+    const { fetch } = scripted([hostile.response]);
+
+    const result = await client(fetch).client.verify({ retries: 2 });
+
+    expect(result).toEqual({
+      ok: false,
+      code: 'BAD_RESPONSE',
+      message: 'Vaikora answered a page with more than 1000 records',
+    });
+    expect(hostile.stats.cancelled).toBe(true);
+    expect(hostile.stats.bytes).toBeLessThan(256 * 1024);
+  });
+
   it('reports a missing total as null', async () => {
     const { fetch } = scripted([json({ actions: [] })]);
 
@@ -484,6 +785,13 @@ describe('options', () => {
     ['a page size over 100', { perPage: 101 }, 'perPage'],
     ['unbounded retries', { maxRetries: 1000 }, 'maxRetries'],
     ['a time filter name that is not a parameter name', { timeFilterParam: 'since=x&y' }, 'timeFilterParam'],
+    [
+      'fewer records per page than the page size',
+      { perPage: 100, maxRecordsPerPage: 99 },
+      'maxRecordsPerPage',
+    ],
+    ['an unbounded record depth', { maxRecordDepth: 100_000 }, 'maxRecordDepth'],
+    ['a record bound below 64 bytes', { maxRecordBytes: 10 }, 'maxRecordBytes'],
   ])('rejects %s as INVALID_CONFIG naming the field', (_name, change, field) => {
     const make = () => createVaikoraClient({ baseUrl: BASE, apiKey: KEY, ...change });
 

@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseAction, type Rejection, type VaikoraAction } from '@vsh/core';
-import { z } from 'zod';
+import type { Rejection, VaikoraAction } from '@vsh/core';
 import { sanitizeCause, VaikoraError, type VaikoraErrorCode } from './errors.ts';
 import {
   type FetchLike,
@@ -10,6 +8,7 @@ import {
   type VaikoraClientOptions,
   type VaikoraRequestEvent,
 } from './options.ts';
+import { type PageBounds, type PageScan, parseRecord, readPage } from './page-reader.ts';
 import { backoffDelay, classifyStatus, parseRetryAfter } from './retry.ts';
 import {
   NO_ORDER_EVIDENCE,
@@ -26,14 +25,17 @@ export interface VaikoraPage {
   readonly page: number;
   /** Actions not yet yielded earlier in this sweep, in server order. */
   readonly actions: VaikoraAction[];
-  /** Records on this page that cannot become findings, each with its reason and raw input. */
+  /**
+   * Records on this page that cannot become findings, each with its reason, raw input and fingerprint;
+   * for a page the reader could not read within its bounds, one PAGE_UNREADABLE rejection (ADR 0022).
+   */
   readonly rejections: Rejection[];
   /** Oldest and newest parseable timestamps on the page, repeats included; null if none parsed. */
   readonly oldestMs: number | null;
   readonly newestMs: number | null;
   /** `total` as the server reported it on this page. */
   readonly total: number | null;
-  /** Records the server returned on this page, repeats and bad records included. */
+  /** Records the server returned on this page, repeats and bad records included (as far as read). */
   readonly received: number;
   /** Parseable actions on this page that an earlier page of this sweep already yielded. */
   readonly repeats: number;
@@ -53,29 +55,31 @@ export interface SweepOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface VerifyOptions {
+  readonly agentId?: string;
+  readonly signal?: AbortSignal;
+  /** Retries of transient failures (429, 408, 5xx, network, timeout), 0 to 10; default 0. */
+  readonly retries?: number;
+  /** Longest Retry-After to wait before a retry; a longer one ends the check. Default: the client's. */
+  readonly maxRetryAfterMs?: number;
+}
+
 export type VerifyResult =
   | { readonly ok: true; readonly total: number | null }
   | { readonly ok: false; readonly code: VaikoraErrorCode; readonly message: string };
 
 /** A client of the Vaikora management API for one key. The key is held in a closure only. */
 export interface VaikoraClient {
-  /** Checks the key and base URL with exactly one request (`per_page=1`, no retry). */
-  verify(options?: { readonly agentId?: string; readonly signal?: AbortSignal }): Promise<VerifyResult>;
+  /**
+   * Checks the key and base URL with one request (`per_page=1`), retried on transient failures only
+   * when `retries` says so. A page beyond the reader's bounds is `BAD_RESPONSE`.
+   */
+  verify(options?: VerifyOptions): Promise<VerifyResult>;
   /** Pages through `GET /actions` from page 1, yielding each page as it arrives (ADR 0020). */
   sweep(options: SweepOptions): AsyncIterable<VaikoraPage>;
   toString(): string;
   toJSON(): { readonly baseUrl: string; readonly perPage: number; readonly timeFilterParam: string | null };
 }
-
-const count = z.number().int().nonnegative().nullable().optional().catch(undefined);
-/** The response envelope; the records inside are parsed one by one by @vsh/core. */
-const envelopeSchema = z.object({
-  actions: z.array(z.unknown()),
-  total: count,
-  page: count,
-  per_page: count,
-});
-type Envelope = z.output<typeof envelopeSchema>;
 
 interface PageRequest {
   readonly page: number;
@@ -83,6 +87,14 @@ interface PageRequest {
   readonly agentId: string | undefined;
   readonly sinceMs: number | undefined;
 }
+
+interface RetryPolicy {
+  readonly maxRetries: number;
+  readonly maxRetryAfterMs: number;
+}
+
+/** Upper bound of `verify({ retries })`, the same as that of the client's `maxRetries`. */
+const MAX_VERIFY_RETRIES = 10;
 
 const defaultSleep: SleepLike = (ms, signal) =>
   delay(ms, undefined, signal === undefined ? undefined : { signal });
@@ -96,6 +108,12 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
   const random = config.random ?? Math.random;
   const now = config.now ?? Date.now;
   const endpoint = `${config.baseUrl}/actions`;
+  const bounds: PageBounds = {
+    maxResponseBytes: config.maxResponseBytes,
+    maxRecordsPerPage: config.maxRecordsPerPage,
+    maxRecordDepth: config.maxRecordDepth,
+    maxRecordBytes: config.maxRecordBytes,
+  };
 
   const notify = (event: VaikoraRequestEvent): void => {
     try {
@@ -108,7 +126,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
   async function attemptOnce(
     request: PageRequest,
     signal: AbortSignal | undefined,
-  ): Promise<{ envelope: Envelope; status: number }> {
+  ): Promise<{ scan: PageScan; status: number }> {
     const url = new URL(endpoint);
     if (request.agentId !== undefined) url.searchParams.set('agent_id', request.agentId);
     url.searchParams.set('page', String(request.page));
@@ -154,31 +172,13 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       });
     }
 
-    let text: string;
+    // Chunk by chunk into a bounded structural scan, never one string: a page of 22 million tiny
+    // records once took a worker to 2 GB (ADR 0022). An unreadable page is data, not an error.
     try {
-      text = await readBody(response, config.maxResponseBytes);
+      return { scan: await readPage(response.body, bounds), status: response.status };
     } catch (error) {
-      if (error instanceof VaikoraError) throw error;
       throw failure(error, 'reading the response from');
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new VaikoraError('BAD_RESPONSE', 'Vaikora answered with a body that is not JSON', false, {
-        status: response.status,
-      });
-    }
-    const envelope = envelopeSchema.safeParse(json);
-    if (!envelope.success) {
-      throw new VaikoraError(
-        'BAD_RESPONSE',
-        'Vaikora answered without the expected envelope { actions: [...] }',
-        false,
-        { status: response.status },
-      );
-    }
-    return { envelope: envelope.data, status: response.status };
   }
 
   // Hand-written rather than p-retry: p-retry (v9) cannot take a per-failure delay, so it cannot
@@ -187,15 +187,16 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
   async function requestPage(
     request: PageRequest,
     signal: AbortSignal | undefined,
-    maxRetries: number,
-  ): Promise<Envelope> {
+    policy: RetryPolicy,
+  ): Promise<PageScan> {
+    const { maxRetries, maxRetryAfterMs } = policy;
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       let error: VaikoraError;
       try {
-        const { envelope, status } = await attemptOnce(request, signal);
+        const { scan, status } = await attemptOnce(request, signal);
         notify({ page: request.page, status, attempt, durationMs: performance.now() - started });
-        return envelope;
+        return scan;
       } catch (thrown) {
         if (!(thrown instanceof VaikoraError)) throw thrown;
         error = thrown;
@@ -217,10 +218,10 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         const suffix = error.retryable && attempt > 1 ? ` (gave up after ${attempt} attempts)` : '';
         throw new VaikoraError(error.code, `${error.message}${suffix}`, error.retryable, details);
       }
-      if (error.retryAfterMs !== undefined && error.retryAfterMs > config.maxRetryAfterMs) {
+      if (error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs) {
         throw new VaikoraError(
           error.code,
-          `${error.message}; it asked to wait ${error.retryAfterMs} ms, more than the ${config.maxRetryAfterMs} ms allowed`,
+          `${error.message}; it asked to wait ${error.retryAfterMs} ms, more than the ${maxRetryAfterMs} ms allowed`,
           true,
           details,
         );
@@ -230,16 +231,27 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     }
   }
 
-  async function verify(
-    options: { readonly agentId?: string; readonly signal?: AbortSignal } = {},
-  ): Promise<VerifyResult> {
+  async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+    const retries = options.retries ?? 0;
+    if (!Number.isInteger(retries) || retries < 0 || retries > MAX_VERIFY_RETRIES) {
+      throw new VaikoraError(
+        'INVALID_CONFIG',
+        `retries must be an integer from 0 to ${MAX_VERIFY_RETRIES}`,
+        false,
+      );
+    }
+    const maxRetryAfterMs = options.maxRetryAfterMs ?? config.maxRetryAfterMs;
+    if (!Number.isInteger(maxRetryAfterMs) || maxRetryAfterMs < 0) {
+      throw new VaikoraError('INVALID_CONFIG', 'maxRetryAfterMs must be a non-negative integer', false);
+    }
     try {
-      const envelope = await requestPage(
+      const scan = await requestPage(
         { page: 1, perPage: 1, agentId: options.agentId, sinceMs: undefined },
         options.signal,
-        0,
+        { maxRetries: retries, maxRetryAfterMs },
       );
-      return { ok: true, total: envelope.total ?? null };
+      if (!scan.ok) return { ok: false, code: 'BAD_RESPONSE', message: scan.reason };
+      return { ok: true, total: scan.total };
     } catch (error) {
       if (error instanceof VaikoraError) return { ok: false, code: error.code, message: error.message };
       throw error;
@@ -258,21 +270,82 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     // Ids yielded so far: memory grows with the actions this sweep yields (its new actions plus at most
     // the overlap and one page past the cursor), never with the whole history; see ADR 0020.
     const seenIds = new Set<string>();
+    // Fingerprints (sha256 of the raw bytes) of the rejections yielded so far; see ADR 0022.
     const seenRejections = new Set<string>();
     let evidence = NO_ORDER_EVIDENCE;
+    let previousUnreadable: string | null = null;
+    const policy = { maxRetries: config.maxRetries, maxRetryAfterMs: config.maxRetryAfterMs };
+    const once = (rejection: Rejection, into: Rejection[]) => {
+      const key = rejection.fingerprint;
+      if (key !== undefined) {
+        if (seenRejections.has(key)) return;
+        seenRejections.add(key);
+      }
+      into.push(rejection);
+    };
 
     for (let page = 1; ; page++) {
-      const envelope = await requestPage(
+      const scan = await requestPage(
         { page, perPage: config.perPage, agentId: options.agentId, sinceMs },
         options.signal,
-        config.maxRetries,
+        policy,
       );
       const actions: VaikoraAction[] = [];
       const rejections: Rejection[] = [];
+      if (!scan.ok) {
+        // The page held something, so it is not the end of the list: yield it as one rejection and read
+        // on. The same body again on the next page means the server is not paging at all (ADR 0022).
+        if (scan.fingerprint === previousUnreadable) {
+          throw new VaikoraError(
+            'BAD_RESPONSE',
+            `Vaikora answered page ${page} with the same unreadable body as page ${page - 1}`,
+            false,
+            { status: 200 },
+          );
+        }
+        previousUnreadable = scan.fingerprint;
+        once(
+          {
+            actionId: null,
+            code: 'PAGE_UNREADABLE',
+            stage: 'parse',
+            reason: scan.reason,
+            retryable: false,
+            fingerprint: scan.fingerprint,
+          },
+          rejections,
+        );
+        const order = orderOf(evidence);
+        const stop = stopAfter({
+          page,
+          received: scan.records,
+          pageSize: config.perPage,
+          maxPages,
+          order,
+          newestMs: null,
+          stopBeforeMs: options.stopBeforeMs,
+          unreadable: true,
+        });
+        yield {
+          page,
+          actions,
+          rejections,
+          oldestMs: null,
+          newestMs: null,
+          total: null,
+          received: scan.records,
+          repeats: 0,
+          order,
+          stop,
+        };
+        if (stop !== null) return;
+        continue;
+      }
+      previousUnreadable = null;
       const timestamps: number[] = [];
       let repeats = 0;
-      for (const raw of envelope.actions) {
-        const parsed = parseAction(raw);
+      for (const record of scan.records) {
+        const parsed = parseRecord(record, bounds);
         if (parsed.ok) {
           timestamps.push(parsed.action.timestampMs);
           if (seenIds.has(parsed.action.id)) {
@@ -282,11 +355,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
             actions.push(parsed.action);
           }
         } else {
-          const key = fingerprint(raw);
-          if (!seenRejections.has(key)) {
-            seenRejections.add(key);
-            rejections.push(parsed.rejection);
-          }
+          once(parsed.rejection, rejections);
         }
       }
       evidence = observeOrder(evidence, timestamps);
@@ -295,8 +364,8 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       const newestMs = timestamps.length === 0 ? null : Math.max(...timestamps);
       const stop = stopAfter({
         page,
-        received: envelope.actions.length,
-        pageSize: envelope.per_page ?? config.perPage,
+        received: scan.records.length,
+        pageSize: scan.perPage ?? config.perPage,
         maxPages,
         order,
         newestMs,
@@ -308,8 +377,8 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         rejections,
         oldestMs,
         newestMs,
-        total: envelope.total ?? null,
-        received: envelope.actions.length,
+        total: scan.total,
+        received: scan.records.length,
         repeats,
         order,
         stop,
@@ -359,43 +428,8 @@ async function discard(response: Response): Promise<void> {
   }
 }
 
-async function readBody(response: Response, limit: number): Promise<string> {
-  const tooLarge = () =>
-    new VaikoraError('BAD_RESPONSE', `Vaikora answered with a body larger than ${limit} bytes`, false, {
-      status: response.status,
-    });
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > limit) {
-    await discard(response);
-    throw tooLarge();
-  }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let size = 0;
-  let text = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  return text + decoder.decode();
-}
-
 /** A system error code such as ECONNREFUSED, when the error carries a plain one. */
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,39}$/.test(code) ? code : undefined;
-}
-
-/** A repeat of an unparseable record has no id to recognise it by; its content is the identity. */
-function fingerprint(raw: unknown): string {
-  return createHash('sha256')
-    .update(JSON.stringify(raw) ?? String(raw))
-    .digest('base64url');
 }

@@ -24,7 +24,7 @@ const fn = <T>(name: string) =>
 // error that quotes the value, and the value is the secret.
 const API_KEY = /^[\x21-\x7e]+$/;
 
-export const vaikoraClientOptionsSchema = z.object({
+const optionFields = z.object({
   /** Management API base, e.g. `https://api.vaikora.com/api/v1`; `/actions` is appended. */
   baseUrl: z
     .string()
@@ -63,13 +63,31 @@ export const vaikoraClientOptionsSchema = z.object({
   maxRetryAfterMs: z.number().int().min(0).max(3_600_000).default(60_000),
   /** Default page bound of one sweep. */
   maxPages: z.number().int().min(1).max(1_000_000).default(1000),
-  /** Largest response body accepted, so one page's memory stays bounded. */
+  /**
+   * Body bytes read per page at most (ADR 0022): 16 MiB is about 100 times a full page of ordinary
+   * records, and bounds what one page can hold in memory. A larger page is PAGE_UNREADABLE.
+   */
   maxResponseBytes: z
     .number()
     .int()
     .min(1024)
     .max(1024 * 1024 * 1024)
-    .default(64 * 1024 * 1024),
+    .default(16 * 1024 * 1024),
+  /** Records per page at most: 10 times the documented largest `per_page`; more is PAGE_UNREADABLE. */
+  maxRecordsPerPage: z.number().int().min(1).max(100_000).default(1000),
+  /** Nesting of one record at most (its own braces are level 1); deeper is RECORD_TOO_DEEP. */
+  maxRecordDepth: z.number().int().min(1).max(1000).default(64),
+  /**
+   * Bytes of one record at most; larger is RECORD_TOO_LARGE. 4 MiB, not 1: a valid record may carry a
+   * 1 MiB free-text field (the mapper cuts it to Security Hub's limits, ADR 0003), which is more than
+   * 1 MiB as JSON, up to 4x in multi-byte UTF-8; the page bound still caps the page (ADR 0022).
+   */
+  maxRecordBytes: z
+    .number()
+    .int()
+    .min(64)
+    .max(1024 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
   userAgent: z
     .string()
     .regex(/^[\x20-\x7e]+$/)
@@ -82,6 +100,14 @@ export const vaikoraClientOptionsSchema = z.object({
   now: fn<() => number>('now').optional(),
   onRequest: fn<(event: VaikoraRequestEvent) => void>('onRequest').optional(),
 });
+
+export const vaikoraClientOptionsSchema = optionFields.refine(
+  (options) => options.maxRecordsPerPage >= options.perPage,
+  {
+    path: ['maxRecordsPerPage'],
+    message: 'must be at least perPage, or every full page would be unreadable',
+  },
+);
 
 export type VaikoraClientOptions = z.input<typeof vaikoraClientOptionsSchema>;
 export type ResolvedVaikoraClientOptions = z.output<typeof vaikoraClientOptionsSchema>;

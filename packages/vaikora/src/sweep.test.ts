@@ -84,6 +84,12 @@ describe('stop rule', () => {
       { received: 50, pageSize: 50 },
       null,
     ],
+    ['an unreadable page with no record read', { unreadable: true, received: 0, newestMs: null }, null],
+    [
+      'an unreadable page on the page limit',
+      { unreadable: true, received: 0, newestMs: null, page: 10 },
+      'max-pages',
+    ],
   ])('after %s: %s', (_name, change, expected) => {
     expect(stopAfter({ ...base, ...change })).toBe(expected);
   });

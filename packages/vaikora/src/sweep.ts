@@ -72,6 +72,11 @@ export interface StopInput {
   /** Newest parseable timestamp on the page (repeats included), null if none parsed. */
   readonly newestMs: number | null;
   readonly stopBeforeMs: number;
+  /**
+   * The page could not be read within the reader's bounds (ADR 0022): it held something, so it is
+   * never the end of the list, and it says nothing about order or the cursor.
+   */
+  readonly unreadable?: boolean;
 }
 
 /**
@@ -79,6 +84,7 @@ export interface StopInput {
  * newest-first order: with ascending, unknown or inconsistent order, the only safe end is the list's end.
  */
 export function stopAfter(input: StopInput): SweepStopReason | null {
+  if (input.unreadable === true) return input.page >= input.maxPages ? 'max-pages' : null;
   if (input.received === 0) return 'end';
   if (input.order === 'desc' && input.newestMs !== null && input.newestMs < input.stopBeforeMs)
     return 'cursor';

@@ -61,7 +61,8 @@ export const route = defineRoute(
     method: 'put',
     path: '/tenants/{tenantId}/vaikora',
     tags: ['vaikora'],
-    summary: 'Set the Vaikora connection; the key is verified with one Vaikora call before it is stored',
+    summary:
+      'Set the Vaikora connection; the key is verified with one Vaikora call (retried briefly on 429, 5xx and network errors) before it is stored',
     request: {
       params: z.object({ tenantId: tenantIdParam }),
       body: { required: true, content: { 'application/json': { schema: bodySchema } } },

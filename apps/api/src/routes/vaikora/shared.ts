@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { thresholdsSchema } from '@vsh/core';
 import type { VaikoraSettings } from '@vsh/db';
-import { VaikoraError, type VaikoraErrorCode } from '@vsh/vaikora';
+import { VaikoraError, type VaikoraErrorCode, type VerifyOptions } from '@vsh/vaikora';
 import type { ApiDeps } from '../../deps.ts';
 import { iso, timestamp } from '../../openapi.ts';
 
@@ -48,7 +48,8 @@ const VERIFY_MESSAGES: Record<VaikoraErrorCode, string> = {
   RATE_LIMITED: 'Vaikora rate-limited the check: try again in a minute',
   UNAVAILABLE: 'Vaikora answered with a server error: try again later',
   TIMEOUT: 'Vaikora did not answer in time: try again later',
-  BAD_RESPONSE: 'the base URL did not answer like the Vaikora management API',
+  BAD_RESPONSE:
+    'the base URL did not answer like the Vaikora management API (a JSON page { actions: [...] } within the connector bounds)',
   NETWORK: 'Vaikora could not be reached at the base URL',
   INVALID_CONFIG: 'the API key or the base URL cannot be used',
 };
@@ -61,14 +62,31 @@ export function verifyFailureMessage(code: VaikoraErrorCode): string {
 export type KeyCheck = { ok: true } | { ok: false; code: VaikoraErrorCode; message: string };
 
 /**
- * Checks a key with exactly one Vaikora request. Anything thrown (a bad option, a bug in a client) is a
- * failed check, never a 500: the caller's input decided it.
+ * How the API's Vaikora check retries (ADR 0022): a transient failure (429, 408, 5xx, network error,
+ * timeout) is tried again twice, honouring a Retry-After of up to 5 s, and the whole check gives up
+ * after 15 s so the HTTP request that waits on it never hangs long. A refused key is never retried.
+ */
+export const VAIKORA_CHECK_RETRIES = 2;
+export const VAIKORA_CHECK_MAX_RETRY_AFTER_MS = 5_000;
+export const VAIKORA_CHECK_BUDGET_MS = 15_000;
+
+/**
+ * Checks a key with one Vaikora request, retried on transient failures within a short budget. Anything
+ * thrown (a bad option, a bug in a client) is a failed check, never a 500: the caller's input decided it.
  */
 export async function checkVaikoraKey(
   deps: ApiDeps,
   requestId: string,
   input: { baseUrl: string; apiKey: string; timeFilterParam: string | null },
 ): Promise<KeyCheck> {
+  const budget = AbortSignal.timeout(VAIKORA_CHECK_BUDGET_MS);
+  // Typed as the client's own options: the API's VaikoraVerifier port names only agentId and signal, and
+  // a verifier without retries (a test stub) makes its one attempt.
+  const options: VerifyOptions = {
+    retries: VAIKORA_CHECK_RETRIES,
+    maxRetryAfterMs: VAIKORA_CHECK_MAX_RETRY_AFTER_MS,
+    signal: budget,
+  };
   let code: VaikoraErrorCode;
   try {
     const client = deps.vaikoraClient({
@@ -76,11 +94,12 @@ export async function checkVaikoraKey(
       apiKey: input.apiKey,
       ...(input.timeFilterParam === null ? {} : { timeFilterParam: input.timeFilterParam }),
     });
-    const result = await client.verify();
+    const result = await client.verify(options);
     if (result.ok) return { ok: true };
     code = result.code;
   } catch (err) {
-    code = err instanceof VaikoraError ? err.code : 'INVALID_CONFIG';
+    if (err instanceof VaikoraError) code = err.code;
+    else code = budget.aborted ? 'TIMEOUT' : 'INVALID_CONFIG';
   }
   deps.logger.warn({ requestId, code }, 'vaikora key verification failed');
   return { ok: false, code, message: verifyFailureMessage(code) };

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { vaikoraSettings } from '@vsh/db';
 import { startVaikoraSimulator, type VaikoraSimulator } from '@vsh/testkit';
 import { eq } from 'drizzle-orm';
@@ -86,10 +88,11 @@ describe('Vaikora settings against the Vaikora simulator', () => {
     expect(response.body.error.message).toBe('body.apiKey: is required when no key is stored');
   });
 
-  it('re-verifies on demand and records the outcome', async () => {
+  it('re-verifies on demand, retrying a failing Vaikora twice, and records the outcome', async () => {
     const { tenantId, key } = await api.createTenant();
     await put(tenantId, key, { apiKey: GOOD_KEY, baseUrl: sim.baseUrl, agentIds: ['a'] });
 
+    const before = sim.stats().requests;
     const ok = await api.request('POST', `/v1/tenants/${tenantId}/vaikora/verify`, { key });
     sim.setOptions({ rate5xx: 1 });
     const failed = await api
@@ -97,6 +100,7 @@ describe('Vaikora settings against the Vaikora simulator', () => {
       .finally(() => sim.setOptions({ rate5xx: 0 }));
 
     expect(ok.body).toMatchObject({ ok: true, code: null });
+    expect(sim.stats().requests - before).toBe(1 + 3);
     expect(failed.status).toBe(200);
     expect(failed.body).toMatchObject({ ok: false, code: 'UNAVAILABLE' });
     expect(failed.body.settings.lastError).toMatch(/^UNAVAILABLE: /);
@@ -133,5 +137,132 @@ describe('Vaikora settings against the Vaikora simulator', () => {
     expect(response.status).toBe(422);
     expect(response.body.error.code).toBe('BASE_URL_NOT_ALLOWED');
     expect(sim.stats().requests).toBe(before);
+  });
+});
+
+type Answer = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A Vaikora stand-in that plays `answers` in order (the last one again once they run out). */
+async function scriptedVaikora(answers: Answer[]) {
+  let calls = 0;
+  const server: Server = createServer((req, res) => {
+    const answer = answers[Math.min(calls, answers.length - 1)];
+    calls++;
+    answer?.(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/api/v1`,
+    calls: () => calls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const status =
+  (code: number, headers: Record<string, string> = {}): Answer =>
+  (_req, res) => {
+    res.writeHead(code, { 'content-type': 'application/json', ...headers }).end('{"error":"no"}');
+  };
+const page: Answer = (_req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' }).end('{"actions":[],"total":0}');
+};
+/** 64 MiB of `{"actions":[{},{},...` written lazily until the client hangs up. */
+const tinyRecords: Answer = (_req, res) => {
+  const filler = Buffer.from('{},'.repeat(65_536 / 3));
+  let left = 1024;
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.write('{"actions":[');
+  const more = () => {
+    while (left-- > 0 && !res.destroyed) if (!res.write(filler)) return void res.once('drain', more);
+    if (!res.destroyed) res.end('{}]}');
+  };
+  more();
+};
+
+describe('the Vaikora check against a flaky or hostile Vaikora', () => {
+  it('retries a 503 and a short Retry-After, then stores the key', async () => {
+    const vaikora = await scriptedVaikora([status(503), status(429, { 'retry-after': '1' }), page]);
+    const { tenantId, key } = await api.createTenant();
+
+    const response = await put(tenantId, key, {
+      apiKey: GOOD_KEY,
+      baseUrl: vaikora.baseUrl,
+      agentIds: ['a'],
+    }).finally(vaikora.close);
+
+    expect(response.status).toBe(200);
+    expect(vaikora.calls()).toBe(3);
+  });
+
+  it('gives up after two retries of a failing Vaikora', async () => {
+    const vaikora = await scriptedVaikora([status(502)]);
+    const { tenantId, key } = await api.createTenant();
+
+    const response = await put(tenantId, key, {
+      apiKey: GOOD_KEY,
+      baseUrl: vaikora.baseUrl,
+      agentIds: ['a'],
+    }).finally(vaikora.close);
+
+    expect(response.status).toBe(422);
+    expect(response.body.error.message).toMatch(/^UNAVAILABLE: /);
+    expect(vaikora.calls()).toBe(3);
+  });
+
+  it.each([
+    [401, 'UNAUTHORIZED'],
+    [403, 'FORBIDDEN'],
+  ])('does not retry HTTP %i', async (code, expected) => {
+    const vaikora = await scriptedVaikora([status(code), page]);
+    const { tenantId, key } = await api.createTenant();
+
+    const response = await put(tenantId, key, {
+      apiKey: GOOD_KEY,
+      baseUrl: vaikora.baseUrl,
+      agentIds: ['a'],
+    }).finally(vaikora.close);
+
+    expect(response.status).toBe(422);
+    expect(response.body.error.message).toMatch(new RegExp(`^${expected}: `));
+    expect(vaikora.calls()).toBe(1);
+  });
+
+  it('does not wait a Retry-After longer than 5 s: the request answers at once', async () => {
+    const vaikora = await scriptedVaikora([status(429, { 'retry-after': '30' }), page]);
+    const { tenantId, key } = await api.createTenant();
+    const started = Date.now();
+
+    const response = await put(tenantId, key, {
+      apiKey: GOOD_KEY,
+      baseUrl: vaikora.baseUrl,
+      agentIds: ['a'],
+    }).finally(vaikora.close);
+
+    expect(response.status).toBe(422);
+    expect(response.body.error.message).toMatch(/^RATE_LIMITED: /);
+    expect(vaikora.calls()).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('refuses a page of 64 MiB of tiny records as BAD_RESPONSE without reading it, and stores nothing', async () => {
+    const vaikora = await scriptedVaikora([tinyRecords]);
+    const { tenantId, key } = await api.createTenant();
+
+    const response = await put(tenantId, key, {
+      apiKey: GOOD_KEY,
+      baseUrl: vaikora.baseUrl,
+      agentIds: ['a'],
+    }).finally(vaikora.close);
+    const stored = await api.db.select().from(vaikoraSettings).where(eq(vaikoraSettings.tenantId, tenantId));
+
+    expect(response.status).toBe(422);
+    expect(response.body.error.message).toMatch(/^BAD_RESPONSE: /);
+    expect(vaikora.calls()).toBe(1);
+    expect(stored).toEqual([]);
   });
 });

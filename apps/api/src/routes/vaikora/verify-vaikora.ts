@@ -16,7 +16,8 @@ export const route = defineRoute(
     method: 'post',
     path: '/tenants/{tenantId}/vaikora/verify',
     tags: ['vaikora'],
-    summary: 'Verify the stored Vaikora key again (one Vaikora call)',
+    summary:
+      'Verify the stored Vaikora key again (one Vaikora call, retried briefly on 429, 5xx and network errors)',
     request: { params: z.object({ tenantId: tenantIdParam }) },
     responses: {
       200: {
