@@ -2,16 +2,36 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runs } from '@vsh/db';
 import { createRng } from '@vsh/fixtures';
 import type { FaultRules, TcpFaultRules } from '@vsh/testkit';
-import { count, eq } from 'drizzle-orm';
+import { count, eq, gte } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
-import { finishedRuns, ledger, makeDue, waitFor, watchCursors } from '../test/ledger.ts';
+import { finishedRuns, ledger, makeDue, startLedgerPhase, waitFor, watchCursors } from '../test/ledger.ts';
 import { killAllWorkers, spawnWorker } from '../test/processes.ts';
 
 const SEED = 20_251;
-const TENANTS = 10;
+const TENANTS = 6;
+/** 30 actions per second per agent (issue 11): more than 900 in every 10-minute window within 30 s. */
+const ACTIONS_PER_MINUTE = 1800;
+// Every hostile record the outside test used, and more: NUL and every C0 control, lone surrogates,
+// 1 MiB strings, bad records carrying NUL, 100,000-deep nesting, invalid UTF-8, late arrivals, bursts.
+const HOSTILE = {
+  burstRate: 0.3,
+  badRate: 0.02,
+  aliasRate: 0.2,
+  wrongTypeRate: 0.02,
+  hostileRate: 0.02,
+  extremeRate: 0.005,
+  badNulRate: 0.01,
+  deepRate: 0.002,
+  deepDepth: 100_000,
+  invalidUtf8Rate: 0.005,
+  lateRate: 0.05,
+  lateByMs: 90_000,
+} as const;
 const KILLS = 22;
 const LEASE_TTL_MS = 3000;
+/** Short enough that cursors put actions behind them during the test (the delivery check has teeth), longer than the late arrivals. */
+const OVERLAP_MS = 120_000;
 const REGIONS = ['us-east-1', 'eu-west-1'];
 
 /** A stable 0..1 hash of a finding id, so the same findings fail whatever the timing. */
@@ -69,12 +89,12 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
     h = await startHarness({
       dynamoProxy: true,
       databaseProxy: true,
-      sim: { seed: SEED, burstRate: 0.15, badRate: 0.03, aliasRate: 0.2, wrongTypeRate: 0.03 },
+      sim: { seed: SEED, ...HOSTILE },
     });
     for (let i = 0; i < TENANTS; i++) {
       const key = `vk_test_chaos_${i}`;
       const agents = [`agt-${i}-a`, `agt-${i}-b`];
-      h.sim.store.addTenant(key, agents, 40);
+      h.sim.store.addTenant(key, agents, 0);
       tenants.push(
         await h.seedTenant({
           name: `chaos ${i}`,
@@ -91,7 +111,61 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
     await h?.close();
   });
 
-  it('after 20+ SIGKILLs and a clean run: lost 0, duplicate ids 0, cursor regressions 0', {
+  it('no faults: one BatchImportFindings entry per finding id at 30 actions/s per agent with hostile records', {
+    timeout: 120_000,
+  }, async () => {
+    const all = tenants.map((t) => t.tenantId);
+    const phase = startLedgerPhase(h);
+    const worker = spawnWorker(
+      'calm',
+      h.workerEnv({
+        WORKER_ID: 'calm',
+        WORKER_CONCURRENCY: '4',
+        SCHEDULER_TICK_MS: '100',
+        OVERLAP_MS: String(OVERLAP_MS),
+      }),
+    );
+    await worker.ready;
+    h.sim.setOptions({ actionsPerMinute: ACTIONS_PER_MINUTE });
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      await makeDue(h, all);
+      await sleep(700);
+    }
+    h.sim.setOptions({ actionsPerMinute: 0 });
+    const settled = new Date();
+    await waitFor(
+      async () => {
+        const ok = await finishedRuns(h, settled, 'ok');
+        const missing = all.filter((id) => !ok.has(id));
+        await makeDue(h, missing);
+        return missing.length === 0;
+      },
+      60_000,
+      async () => `${await lastRuns(h, settled)}\n${worker.tail()}`,
+      500,
+    );
+    worker.kill('SIGTERM');
+    await worker.exited;
+    const figures = ledger(h, tenants, phase);
+    console.log(
+      [
+        'chaos ledger, phase 1 (no faults)',
+        `  qualifying actions ${figures.expected}, findings in Security Hub ${figures.stored}`,
+        `  lost ${figures.lost}, extra ${figures.extra}, misdelivered ${figures.misdelivered}, unexpected ${figures.unexpected}`,
+        `  BatchImportFindings entries ${figures.entriesSent} for ${figures.distinctIdsSent} finding ids: ${figures.entriesPerId.toFixed(2)} per id`,
+      ].join('\n'),
+    );
+
+    expect(figures.expected).toBeGreaterThan(1000);
+    expect(figures.lost).toBe(0);
+    expect(figures.extra).toBe(0);
+    expect(figures.misdelivered).toBe(0);
+    expect(figures.unexpected).toBe(0);
+    expect(figures.entriesPerId).toBe(1);
+  });
+
+  it('after 20+ SIGKILLs and a clean run: lost 0, misdelivered 0, cursor regressions 0', {
     timeout: 240_000,
   }, async () => {
     const all = tenants.map((t) => t.tenantId);
@@ -100,6 +174,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
         WORKER_ID: name,
         WORKER_CONCURRENCY: '4',
         LEASE_TTL_MS: String(LEASE_TTL_MS),
+        OVERLAP_MS: String(OVERLAP_MS),
         SCHEDULER_TICK_MS: '100',
         // The worker's own limiter would keep it under the proxy's tightened quota: let it discover it.
         IMPORT_RATE_PER_SECOND: '100',
@@ -108,8 +183,9 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
     h.proxy.setRules(AWS_FAULTS);
     h.dynamoProxy?.setRules(DYNAMO_FAULTS);
     h.databaseProxy?.setRules(DATABASE_FAULTS);
+    const phase = startLedgerPhase(h);
     h.sim.setOptions({
-      actionsPerMinute: 90,
+      actionsPerMinute: ACTIONS_PER_MINUTE,
       rate429: 0.1,
       rate5xx: 0.1,
       retryAfterSeconds: 0,
@@ -117,7 +193,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
       latencyJitterMs: 30,
     });
     h.proxy.resetStats();
-    const watch = watchCursors(h, tenants);
+    const watch = watchCursors(h, tenants, { overlapMs: OVERLAP_MS });
     const chaosStarted = Date.now();
 
     // Act 1: two worker processes at a time, each SIGKILLed after a seeded random delay and restarted,
@@ -210,7 +286,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
         return missing.length === 0;
       },
       60_000,
-      () => clean.tail(),
+      async () => `${await lastRuns(h, cleanStarted)}\n${clean.tail()}`,
       500,
     );
     clean.kill('SIGTERM');
@@ -218,6 +294,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
     const cursors = await watch.stop();
 
     const figures = ledger(h, tenants);
+    const withFaults = ledger(h, tenants, phase);
     const [runCount] = await h.database.db.select({ n: count() }).from(runs);
     const [fenced] = await h.database.db
       .select({ n: count() })
@@ -233,8 +310,10 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
         `  faults: Security Hub 5xx ${faults.hub5xx}, throttled ${faults.hubThrottled}, dropped/held ${faults.hubDropped}, failed findings ${faults.failedFindings}; STS 5xx ${faults.sts5xx}; DynamoDB 5xx ${faults.dynamo5xx}; PostgreSQL connections cut or refused ${faults.postgresCut}; Vaikora 429 ${faults.vaikora429}, 5xx ${faults.vaikora5xx}`,
         `  qualifying actions ${figures.expected}, findings in Security Hub ${figures.stored}`,
         `  lost ${figures.lost}`,
-        `  duplicate ids ${figures.duplicateIds}`,
+        `  misdelivered ${figures.misdelivered}`,
+        `  actions under two finding ids ${figures.duplicateIds}`,
         `  unexpected findings ${figures.unexpected}`,
+        `  with faults: BatchImportFindings entries ${withFaults.entriesSent} for ${withFaults.distinctIdsSent} finding ids (${withFaults.entriesPerId.toFixed(2)} per id), extra ${withFaults.extra} (re-sent after a fault: at-least-once)`,
         `  cursor regressions ${cursors.regressions} (${cursors.polls} polls, ${cursors.changes} cursor writes seen)`,
         `  cursor passed an undelivered action ${cursors.passedUndelivered}`,
         `  re-imports ${figures.reimports} (findings received ${figures.findingsReceived})`,
@@ -250,9 +329,24 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
     expect(figures.expected).toBeGreaterThan(500);
     expect(figures.lost).toBe(0);
     expect(figures.duplicateIds).toBe(0);
+    expect(figures.misdelivered).toBe(0);
     expect(figures.unexpected).toBe(0);
     expect(cursors.regressions).toBe(0);
     expect(cursors.passedUndelivered).toBe(0);
     expect(cursors.polls).toBeGreaterThan(100);
   });
 });
+
+/** The runs since `since`, one line each, for a time-out's message. */
+async function lastRuns(h: Harness, since: Date): Promise<string> {
+  const rows = await h.database.db
+    .select({
+      tenantId: runs.tenantId,
+      status: runs.status,
+      code: runs.errorCode,
+      message: runs.errorMessage,
+    })
+    .from(runs)
+    .where(gte(runs.startedAt, since));
+  return rows.map((r) => `${r.tenantId} ${r.status} ${r.code ?? ''} ${r.message ?? ''}`).join('\n');
+}

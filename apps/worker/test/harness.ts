@@ -173,8 +173,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       let known = qualifyingCache.get(record);
       if (known === undefined) {
         const parsed = parseAction(record.raw);
+        // A record nested deeper than the reader's bound is kept as rejected, never a finding.
+        const tooDeep = record.wire?.kind === 'deep-nesting';
         known =
-          parsed.ok && qualifies(parsed.action, tenant.thresholds ?? DEFAULT_THRESHOLDS)
+          !tooDeep && parsed.ok && qualifies(parsed.action, tenant.thresholds ?? DEFAULT_THRESHOLDS)
             ? {
                 actionId: parsed.action.id,
                 findingId: `vaikora-${parsed.action.id}`,

@@ -238,16 +238,18 @@ export interface CursorWatch {
 
 /**
  * Reads every cursor item straight from DynamoDB Local every `everyMs` while workers run, and counts:
- * regressions (positionMs lower than seen before), and, every `deliveryEveryMs`, cursors that claim an
- * action as handled (older than the position, or at it and listed) while its finding is not in the
- * tenant's Security Hub (the cursor is read first, so a finding imported after the read only helps).
+ * regressions (positionMs lower than seen before), and, every `deliveryEveryMs`, cursors that have put
+ * an action behind them for good (older than the position minus the workers' overlap, ADR 0004) while
+ * its finding is not in the tenant's Security Hub (the cursor is read first, so a finding imported
+ * after the read only helps).
  */
 export function watchCursors(
   h: Harness,
   tenants: readonly SeededTenant[],
-  options: { everyMs?: number; deliveryEveryMs?: number } = {},
+  options: { everyMs?: number; deliveryEveryMs?: number; overlapMs?: number } = {},
 ): CursorWatch {
   const everyMs = options.everyMs ?? 100;
+  const overlapMs = options.overlapMs ?? 10 * 60_000;
   const deliveryEveryMs = options.deliveryEveryMs ?? 500;
   const streams = new Map<string, { tenant: SeededTenant; agentId: string }>();
   for (const t of tenants) {
@@ -309,9 +311,8 @@ export function watchCursors(
         hub = new Set(h.proxy.memoryFindings(tenant.accountId, tenant.region).map((f) => String(f.Id)));
         hubs.set(hubKey, hub);
       }
-      const at = new Set(c.idsAtPosition);
       for (const a of h.qualifyingActions(tenant, agentId)) {
-        const passed = a.timestampMs < c.positionMs || (a.timestampMs === c.positionMs && at.has(a.actionId));
+        const passed = a.timestampMs < c.positionMs - overlapMs;
         if (passed && !hub.has(a.findingId)) {
           result.passedUndelivered++;
           if (result.details.length < 20)
