@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runs } from '@vsh/db';
 import { createRng } from '@vsh/fixtures';
 import type { FaultRules, TcpFaultRules } from '@vsh/testkit';
-import { count, eq, gte } from 'drizzle-orm';
+import { count, eq, gte, or } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
 import { finishedRuns, ledger, makeDue, startLedgerPhase, waitFor, watchCursors } from '../test/ledger.ts';
@@ -245,10 +245,11 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
       await dueLoop;
     }
     const chaosMs = Date.now() - chaosStarted;
+    // Cut short by a kill: still running, or closed by the tenant's next run (RUN_INTERRUPTED).
     const interrupted = await h.database.db
       .select({ n: count() })
       .from(runs)
-      .where(eq(runs.status, 'running'));
+      .where(or(eq(runs.status, 'running'), eq(runs.errorCode, 'RUN_INTERRUPTED')));
     const pgStats = h.databaseProxy?.stats() ?? { resets: 0, refused: 0 };
     const faults = {
       hub5xx: h.proxy.operationStats('securityhub', 'BatchImportFindings').injected5xx,

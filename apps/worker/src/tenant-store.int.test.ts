@@ -10,6 +10,7 @@ import {
   rejectedRecords,
   runs,
   type TestDatabase,
+  tenantSchedules,
   tenants,
 } from '@vsh/db';
 import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
@@ -275,5 +276,57 @@ describe('the worker keeps rejected records once per stream (PostgreSQL)', () =>
     expect(again).toEqual({ inserted: 0, repeated: 1, failed: 0 });
     const [row] = await kept(tenantId);
     expect(row).toMatchObject({ occurrences: 2, runId, lastRunId: runId, scope: destinationId });
+  });
+});
+
+describe('the worker’s runs and schedule (PostgreSQL)', () => {
+  let test: TestDatabase;
+
+  beforeAll(async () => {
+    test = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await test?.drop();
+  });
+
+  const store = () => createDbTenantStore({ db: test.db, secrets, logger: pino({ level: 'silent' }) });
+
+  async function newTenant(
+    name: string,
+    schedule: { nextRunAt: Date; runRequestedAt?: Date },
+  ): Promise<string> {
+    const [row] = await test.db.insert(tenants).values({ name }).returning({ id: tenants.id });
+    if (row === undefined) throw new Error('no tenant inserted');
+    await test.db.insert(tenantSchedules).values({ tenantId: row.id, ...schedule });
+    return row.id;
+  }
+
+  it('closes a run its dead worker left running when the next run of the tenant starts', async () => {
+    const tenantId = await newTenant('crashed', { nextRunAt: new Date() });
+    const stale = await store().startRun(tenantId, 'killed-worker', new Date(Date.now() - 60_000));
+
+    const next = await store().startRun(tenantId, 'next-worker', new Date());
+    const rows = await test.db.select().from(runs).where(eq(runs.tenantId, tenantId));
+
+    expect(rows.find((r) => r.id === stale)).toMatchObject({
+      status: 'failed',
+      errorCode: 'RUN_INTERRUPTED',
+    });
+    expect(rows.find((r) => r.id === stale)?.finishedAt).not.toBeNull();
+    expect(rows.find((r) => r.id === next)).toMatchObject({ status: 'running' });
+  });
+
+  it('hands out "run now" requests before tenants that are merely overdue', async () => {
+    const now = Date.now();
+    const overdue = await newTenant('overdue', { nextRunAt: new Date(now - 3_600_000) });
+    const requested = await newTenant('run now', {
+      nextRunAt: new Date(now - 1000),
+      runRequestedAt: new Date(now - 1000),
+    });
+
+    const claimed = await store().claimDueTenants(new Date(now), 1, 30_000);
+
+    expect(claimed).toEqual([requested]);
+    expect(await store().claimDueTenants(new Date(now), 5, 30_000)).toContain(overdue);
   });
 });

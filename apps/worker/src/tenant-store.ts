@@ -115,6 +115,17 @@ export function createDbTenantStore({
 
     async startRun(tenantId, workerId, startedAt) {
       const id = newId('run', startedAt);
+      // The caller holds the tenant's lease, so no other run of it is alive: a run still marked
+      // running was cut short (its worker was killed or ran out of memory) and is closed as failed.
+      await db
+        .update(runs)
+        .set({
+          status: 'failed',
+          finishedAt: startedAt,
+          errorCode: 'RUN_INTERRUPTED',
+          errorMessage: 'the worker running it stopped before the run finished; this run took over',
+        })
+        .where(and(eq(runs.tenantId, tenantId), eq(runs.status, 'running')));
       await db.insert(runs).values({ id, tenantId, workerId, startedAt, status: 'running' });
       return id;
     },
@@ -187,7 +198,8 @@ export function createDbTenantStore({
           select s.tenant_id from ${tenantSchedules} s
           join ${tenants} t on t.id = s.tenant_id and t.state = 'active'
           where s.next_run_at <= ${nowIso}::timestamptz
-          order by s.next_run_at
+          -- "Run now" first, then the longest overdue.
+          order by (s.run_requested_at is null), s.next_run_at
           limit ${limit}
           for update of s skip locked
         )
