@@ -35,8 +35,10 @@ export function vmHwmKb(pid: number): number | null {
  * Starts the API as its own process, `node --import tsx apps/api/src/main.ts` (not the tsx CLI, whose
  * child would outlive a SIGKILL), configured only by `env` as in production.
  */
-export function spawnApi(env: Record<string, string>): ApiProcess {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', API_MAIN], {
+export function spawnApi(env: Record<string, string>, options: { readonly entry?: string } = {}): ApiProcess {
+  // `entry`: a bundled main (as deployed: see bundle.ts) instead of the sources under tsx.
+  const args = options.entry === undefined ? ['--import', 'tsx', API_MAIN] : [options.entry];
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -19,6 +19,10 @@ import { type Harness, type SeededTenant, startHarness } from '../test/harness.t
 import { makeDue } from '../test/ledger.ts';
 import { killAllWorkers, spawnWorker } from '../test/processes.ts';
 import { killAllApis, spawnApi } from './api-process.ts';
+import { bundleEntries } from './bundle.ts';
+
+/** The bundled process entries (as the central stack deploys them), built once at start. */
+let entries: { worker: string; api: string } | undefined;
 
 const MiB = 1024 * 1024;
 const TINY_PAGE_BYTES = 64 * MiB;
@@ -128,7 +132,11 @@ function lastWords(tail: string): string {
 async function tinyPageWorker(h: Harness, tenant: SeededTenant): Promise<string[]> {
   stage = `(a) worker against a 64 MiB page (${tenant.name})`;
   await parkAll(h);
-  const worker = spawnWorker('hostile-tiny', h.workerEnv({ WORKER_ID: `hostile-${tenant.agents[0]}` }));
+  const worker = spawnWorker(
+    'hostile-tiny',
+    h.workerEnv({ WORKER_ID: `hostile-${tenant.agents[0]}` }),
+    entries === undefined ? {} : { entry: entries.worker },
+  );
   await worker.ready;
   const atStart = worker.peakRssKb();
   let peak = atStart ?? 0;
@@ -166,22 +174,27 @@ async function tinyPageWorker(h: Harness, tenant: SeededTenant): Promise<string[
 async function tinyPageApi(h: Harness, tenant: SeededTenant): Promise<string[]> {
   stage = `(a) API checking a key against a 64 MiB page (${tenant.name})`;
   const operatorKey = `op_${randomBytes(24).toString('base64url')}`;
-  const api = spawnApi({
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/tmp',
-    APP_ENV: 'local',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: h.database.url,
-    OPERATOR_API_KEY: operatorKey,
-    MASTER_KEY: h.masterKey,
-    AWS_ENDPOINT_URL: h.proxy.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
+  const api = spawnApi(
+    {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      APP_ENV: 'local',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: h.database.url,
+      OPERATOR_API_KEY: operatorKey,
+      MASTER_KEY: h.masterKey,
+      AWS_ENDPOINT_URL: h.proxy.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      // As deployed (infra/central): two malloc arenas, not one per compile thread.
+      MALLOC_ARENA_MAX: '2',
+    },
+    entries === undefined ? {} : { entry: entries.api },
+  );
   const url = await Promise.race([
     api.url,
     sleep(60_000).then(() => Promise.reject(new Error('API start timed out'))),
@@ -320,6 +333,7 @@ async function takeoverAfterKill(h: Harness, tenant: SeededTenant): Promise<stri
 
 async function run(): Promise<void> {
   const t0 = performance.now();
+  entries = await bundleEntries();
   const h = await startHarness({ sim: { seed: 4242, initialActionsPerAgent: 0 } });
   harness = h;
   stage = 'seeding tenants';
@@ -357,7 +371,7 @@ async function run(): Promise<void> {
 
   const { records } = tinyRecordsLayout(TINY_PAGE_BYTES, 1, 100);
   console.log(
-    `a. Vaikora answers a ${TINY_PAGE_BYTES / MiB} MiB page of ${records.toLocaleString('en-US')} tiny records ({})`,
+    `a. Vaikora answers a ${TINY_PAGE_BYTES / MiB} MiB page of ${records.toLocaleString('en-US')} tiny records ({}); worker and API bundled as deployed (esbuild, as infra/central), Node ${process.version}`,
   );
   for (const variant of [tiny, tinyChunked]) {
     const lines = [

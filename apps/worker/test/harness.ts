@@ -329,6 +329,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         AWS_SECRET_ACCESS_KEY: 'testing',
         AWS_EC2_METADATA_DISABLED: 'true',
         LOG_LEVEL: 'info',
+        // As deployed (infra/central): two malloc arenas, not one per compile thread.
+        MALLOC_ARENA_MAX: '2',
         ...overrides,
       };
     },

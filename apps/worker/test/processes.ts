@@ -37,8 +37,14 @@ const started = new Set<WorkerProcess>();
  * Starts a worker process. It is `node --import tsx main.ts` rather than the `tsx` CLI: the CLI runs the
  * script in a child process of its own, so a SIGKILL sent to the CLI would leave the worker running.
  */
-export function spawnWorker(name: string, env: Record<string, string>): WorkerProcess {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+export function spawnWorker(
+  name: string,
+  env: Record<string, string>,
+  options: { readonly entry?: string } = {},
+): WorkerProcess {
+  // `entry`: a bundled main (as deployed: see apps/worker/bench/bundle.ts) instead of the sources under tsx.
+  const args = options.entry === undefined ? ['--import', 'tsx', MAIN] : [options.entry];
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,36 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+// Next to packages/db/src, so that the bundle's `new URL('../drizzle', import.meta.url)` (the
+// migrations folder) resolves as it does from the sources.
+const OUT_DIR = fileURLToPath(new URL('../../../packages/db/.bundle/', import.meta.url));
+
+/**
+ * Bundles the worker's and the API's process entries the way the central stack bundles its Lambdas
+ * (esbuild, ESM, node platform, a `require` banner; infra/central/src/central-stack.ts), so a
+ * benchmark measures the memory of what is deployed, not of tsx compiling every source file on load
+ * (under Node 24 that alone holds 300+ MB of RSS).
+ */
+export async function bundleEntries(): Promise<{ worker: string; api: string }> {
+  mkdirSync(OUT_DIR, { recursive: true });
+  const worker = `${OUT_DIR}worker.mjs`;
+  const api = `${OUT_DIR}api.mjs`;
+  await build({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: { worker: 'apps/worker/src/main.ts', api: 'apps/api/src/main.ts' },
+    outdir: OUT_DIR,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+  return { worker, api };
+}
