@@ -1,8 +1,7 @@
 import type { Database, Tenant } from '@vsh/db';
 import type { SecretBox } from '@vsh/secrets';
-import type { VerifyResult } from '@vsh/vaikora';
+import type { BaseUrlPolicy, VerifyResult } from '@vsh/vaikora';
 import type { Logger } from 'pino';
-import type { BaseUrlPolicy } from './lib/base-url.ts';
 import type { DestinationVerifier } from './verify/checks.ts';
 
 /** What the API needs from a Vaikora client: one verification call. */
@@ -36,6 +35,21 @@ export interface ApiConfig {
   rateLimit: { perMinute: number; burst: number };
   /** Failed authentications per client address per minute before 429. */
   authFailuresPerMinute: number;
+  /** Limits of the web pages' sessions (ADR 0091); each unset value has the default of `ui/session.ts`. */
+  webSessions?: WebSessionConfig | undefined;
+}
+
+export interface WebSessionConfig {
+  /** Ends a session this long after sign-in (default 12 h). */
+  absoluteTtlMs?: number;
+  /** Ends a session after this long without a request (default 1 h). */
+  idleTtlMs?: number;
+  /** Live sessions per API key; a new one ends the key's oldest (default 20). */
+  maxPerKey?: number;
+  /** Live sessions in all, beyond which tenant sign-ins are refused (default 10,000). */
+  maxLive?: number;
+  /** Successful sign-ins per client address and key per minute, across instances (default 10). */
+  signInsPerMinute?: number;
 }
 
 /** Every dependency of the API, constructed once by the caller (server.ts or a test). */

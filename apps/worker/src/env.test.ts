@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimHoldMs, parseWorkerEnv, runtimeTuningOf } from './env.ts';
+import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf } from './env.ts';
 
 const base = { MASTER_KEY: Buffer.alloc(32, 1).toString('base64') };
 
@@ -31,6 +31,7 @@ describe('worker environment', () => {
     if (!parsed.ok) throw new Error(parsed.message);
 
     expect(runtimeTuningOf(parsed.env)).toEqual({
+      baseUrlPolicy: { mode: 'production', allowedHosts: ['api.vaikora.com'] },
       importRatePerSecond: 7,
       importBurst: 9,
       run: {
@@ -41,5 +42,29 @@ describe('worker environment', () => {
         runBudgetMs: 15_000,
       },
     });
+  });
+
+  it('runs under production rules unless told it is local, and reads the rotated master keys', () => {
+    const production = parseWorkerEnv(base);
+    const local = parseWorkerEnv({
+      ...base,
+      APP_ENV: 'local',
+      VAIKORA_ALLOWED_HOSTS: 'a.example, B.example',
+    });
+    const rotated = parseWorkerEnv({ ...base, MASTER_KEY_PREVIOUS: Buffer.alloc(32, 2).toString('base64') });
+    const badPrevious = parseWorkerEnv({ ...base, MASTER_KEY_PREVIOUS: 'secret-looking-junk' });
+    if (!production.ok || !local.ok || !rotated.ok) throw new Error('unexpected');
+
+    expect(runtimeTuningOf(production.env).baseUrlPolicy.mode).toBe('production');
+    expect(runtimeTuningOf(local.env).baseUrlPolicy).toEqual({
+      mode: 'local',
+      allowedHosts: ['a.example', 'b.example'],
+    });
+    expect(masterKeyOf(rotated.env)).toMatchObject({
+      kind: 'local',
+      previousKeys: [Buffer.alloc(32, 2).toString('base64')],
+    });
+    expect(badPrevious.ok).toBe(false);
+    expect(JSON.stringify(badPrevious)).not.toContain('secret-looking-junk');
   });
 });

@@ -1,4 +1,6 @@
 import { hostname } from 'node:os';
+import { type MasterKeyConfig, masterKeyFromEnv } from '@vsh/secrets';
+import type { BaseUrlPolicy } from '@vsh/vaikora';
 import { z } from 'zod';
 
 const optionalUrl = z.url().optional();
@@ -15,7 +17,13 @@ export const workerEnvSchema = z
     DATABASE_SECRET_ARN: z.string().min(20).optional(),
     /** PGlite data folder when DATABASE_URL is unset. */
     DATA_DIR: z.string().default('.data/pglite'),
+    /** production (the default): https to VAIKORA_ALLOWED_HOSTS only; local (pnpm start): http to loopback too. */
+    APP_ENV: z.enum(['production', 'local']).default('production'),
+    /** Hosts a tenant's Vaikora base URL may point at, as the API's variable of the same name. */
+    VAIKORA_ALLOWED_HOSTS: z.string().default('api.vaikora.com'),
     MASTER_KEY: z.string().optional(),
+    /** Master keys rotated out, comma-separated: still opened, never used to seal (ADR 0031). */
+    MASTER_KEY_PREVIOUS: z.string().optional(),
     KMS_KEY_ID: z.string().optional(),
     STATE_TABLE_NAME: z.string().min(3).default('vsh-state'),
     /** Creates the state table when missing (local use; production creates it with the CDK stack). */
@@ -45,9 +53,10 @@ export const workerEnvSchema = z
     METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .refine((e) => e.MASTER_KEY !== undefined || e.KMS_KEY_ID !== undefined, {
-    message: 'set MASTER_KEY (local) or KMS_KEY_ID (production) to open tenant Vaikora keys',
-    path: ['MASTER_KEY'],
+  .superRefine((e, ctx) => {
+    const key = masterKeyFromEnv(e);
+    if (!key.ok)
+      for (const message of key.problems) ctx.addIssue({ code: 'custom', message, path: ['MASTER_KEY'] });
   })
   .refine((e) => e.WORKER_MODE === 'in-process' || e.WORK_QUEUE_URL !== undefined, {
     message: 'WORK_QUEUE_URL is required in the sqs-consumer and dispatcher modes',
@@ -79,6 +88,7 @@ export function claimHoldMs(env: Pick<WorkerEnv, 'LEASE_TTL_MS'>): number {
 /** The tuning every entry point hands the runtime, from one place (process and Lambda alike). */
 export function runtimeTuningOf(env: WorkerEnv) {
   return {
+    baseUrlPolicy: baseUrlPolicyOf(env),
     importRatePerSecond: env.IMPORT_RATE_PER_SECOND,
     importBurst: env.IMPORT_BURST,
     run: {
@@ -88,5 +98,22 @@ export function runtimeTuningOf(env: WorkerEnv) {
       retentionMs: env.RETENTION_MS,
       runBudgetMs: env.RUN_BUDGET_MS,
     },
+  };
+}
+
+/** The master key configuration (already validated by the schema). */
+export function masterKeyOf(env: WorkerEnv): MasterKeyConfig {
+  const key = masterKeyFromEnv(env);
+  if (!key.ok) throw new Error(key.problems.join('; '));
+  return key.config;
+}
+
+/** The Vaikora base-URL policy the worker enforces before every run (the API's, from the same variables). */
+export function baseUrlPolicyOf(env: Pick<WorkerEnv, 'APP_ENV' | 'VAIKORA_ALLOWED_HOSTS'>): BaseUrlPolicy {
+  return {
+    mode: env.APP_ENV,
+    allowedHosts: env.VAIKORA_ALLOWED_HOSTS.split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== ''),
   };
 }

@@ -1,15 +1,21 @@
 import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { createStateStore, readDatabaseUrl } from '@vsh/aws';
 import { createDb, type DbHandle, isConnectionError, migrate } from '@vsh/db';
-import { createSecretBox, KmsMasterKeyProvider, LocalMasterKeyProvider, type SecretBox } from '@vsh/secrets';
+import { openSecretBox, type SecretBox } from '@vsh/secrets';
 import { type Logger, pino } from 'pino';
-import { claimHoldMs, parseWorkerEnv, runtimeTuningOf, type WorkerEnv } from './env.ts';
+import {
+  baseUrlPolicyOf,
+  claimHoldMs,
+  masterKeyOf,
+  parseWorkerEnv,
+  runtimeTuningOf,
+  type WorkerEnv,
+} from './env.ts';
 import { errorInfo } from './run-tenant.ts';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
@@ -72,17 +78,8 @@ async function databaseUrlFromSecret(
 }
 
 /** The secret box for tenant keys: KMS in production, a configured master key locally. */
-export function openSecrets(
-  env: Pick<WorkerEnv, 'MASTER_KEY' | 'KMS_KEY_ID' | 'AWS_REGION' | 'AWS_ENDPOINT_URL'>,
-): SecretBox {
-  if (env.KMS_KEY_ID !== undefined) {
-    const client = new KMSClient({
-      region: env.AWS_REGION,
-      ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
-    });
-    return createSecretBox(new KmsMasterKeyProvider({ client, keyId: env.KMS_KEY_ID }));
-  }
-  return createSecretBox(new LocalMasterKeyProvider({ primaryKey: env.MASTER_KEY ?? '' }));
+export function openSecrets(env: WorkerEnv): SecretBox {
+  return openSecretBox(masterKeyOf(env), { region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL }).box;
 }
 
 /** Starts the worker described by the environment. */

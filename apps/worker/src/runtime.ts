@@ -10,6 +10,7 @@ import {
 } from '@vsh/aws';
 import type { Database } from '@vsh/db';
 import type { SecretBox } from '@vsh/secrets';
+import type { BaseUrlPolicy } from '@vsh/vaikora';
 import { createVaikoraClient } from '@vsh/vaikora';
 import type { Logger } from 'pino';
 import { type BackfillJob, type BackfillResult, type BackfillStore, runBackfill } from './backfill.ts';
@@ -35,6 +36,8 @@ export interface WorkerRuntimeOptions {
   readonly importRatePerSecond?: number | undefined;
   readonly importBurst?: number | undefined;
   readonly vaikoraTimeoutMs?: number | undefined;
+  /** The Vaikora base URLs runs may call (default: production). */
+  readonly baseUrlPolicy?: BaseUrlPolicy | undefined;
   readonly run?: Partial<RunOptions> | undefined;
 }
 
@@ -59,7 +62,12 @@ const BACKFILL_MAX_PAGES = 10_000;
 /** Builds the worker from already-constructed infrastructure clients. */
 export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime {
   const clock = options.clock ?? Date.now;
-  const store = createDbTenantStore({ db: options.db, secrets: options.secrets, logger: options.logger });
+  const store = createDbTenantStore({
+    db: options.db,
+    secrets: options.secrets,
+    logger: options.logger,
+    baseUrlPolicy: options.baseUrlPolicy,
+  });
   const state = createStateStore({ client: options.dynamodb, tableName: options.tableName, clock });
   const registry = createDestinationRegistry({
     masterCredentials: options.masterCredentials,

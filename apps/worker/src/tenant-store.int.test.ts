@@ -12,8 +12,9 @@ import {
   type TestDatabase,
   tenantSchedules,
   tenants,
+  vaikoraSettings,
 } from '@vsh/db';
-import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
+import { createSecretBox, LocalMasterKeyProvider, sealedKeyId } from '@vsh/secrets';
 import { asc, eq, sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -328,5 +329,30 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
 
     expect(claimed).toEqual([requested]);
     expect(await store().claimDueTenants(new Date(now), 5, 30_000)).toContain(overdue);
+  });
+
+  it('refuses to call a stored Vaikora URL outside the policy, as the API would have', async () => {
+    const tenantId = await newTenant('stale url', { nextRunAt: new Date() });
+    const sealed = await secrets.seal('vk_test_key', { tenantId });
+    await test.db.insert(vaikoraSettings).values({
+      tenantId,
+      baseUrl: 'http://169.254.169.254/latest',
+      agentIds: ['agt-1'],
+      apiKeyCiphertext: sealed,
+      apiKeyKeyId: sealedKeyId(sealed),
+    });
+
+    const production = await store().loadTenant(tenantId);
+    const local = await createDbTenantStore({
+      db: test.db,
+      secrets,
+      logger: pino({ level: 'silent' }),
+      baseUrlPolicy: { mode: 'local', allowedHosts: [] },
+    }).loadTenant(tenantId);
+
+    expect(production?.vaikora).toBeNull();
+    expect(production?.vaikoraProblem?.code).toBe('VAIKORA_URL_NOT_ALLOWED');
+    // Local mode allows http to loopback only: this address is neither.
+    expect(local?.vaikoraProblem?.code).toBe('VAIKORA_URL_NOT_ALLOWED');
   });
 });

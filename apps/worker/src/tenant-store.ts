@@ -15,6 +15,7 @@ import {
   vaikoraSettings,
 } from '@vsh/db';
 import { Secret, type SecretBox } from '@vsh/secrets';
+import { type BaseUrlPolicy, checkBaseUrl } from '@vsh/vaikora';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { DestinationHealth } from './health.ts';
@@ -31,13 +32,25 @@ export interface DbTenantStoreOptions {
   readonly db: Database;
   readonly secrets: SecretBox;
   readonly logger: Logger;
+  /**
+   * The Vaikora base URLs a run may call: the API's policy, checked again here so a URL stored before a
+   * policy change (or written around the API) is never fetched. Default: production (https to
+   * api.vaikora.com only).
+   */
+  readonly baseUrlPolicy?: BaseUrlPolicy | undefined;
 }
+
+export const PRODUCTION_BASE_URL_POLICY: BaseUrlPolicy = {
+  mode: 'production',
+  allowedHosts: ['api.vaikora.com'],
+};
 
 /** The worker's view of the control-plane database, on drizzle (PostgreSQL or PGlite). */
 export function createDbTenantStore({
   db,
   secrets,
   logger,
+  baseUrlPolicy = PRODUCTION_BASE_URL_POLICY,
 }: DbTenantStoreOptions): TenantStore & TenantScheduler {
   return {
     async loadTenant(tenantId) {
@@ -61,7 +74,13 @@ export function createDbTenantStore({
 
       let vaikora: TenantConfig['vaikora'] = null;
       let vaikoraProblem: TenantConfig['vaikoraProblem'];
-      if (settings !== undefined) {
+      const url = settings === undefined ? null : checkBaseUrl(settings.baseUrl, baseUrlPolicy);
+      if (url !== null && !url.ok) {
+        vaikoraProblem = {
+          code: 'VAIKORA_URL_NOT_ALLOWED',
+          message: `the stored Vaikora base URL ${url.reason}; set it again`,
+        };
+      } else if (settings !== undefined) {
         try {
           const apiKey = new Secret(await secrets.open(settings.apiKeyCiphertext, { tenantId }));
           const thresholds = thresholdsSchema.safeParse(settings.thresholds);

@@ -267,6 +267,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         workerId: `test-${randomBytes(3).toString('hex')}`,
         awsEndpoint: proxy.endpoint,
         masterCredentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+        // The Vaikora simulator answers plain http on loopback.
+        baseUrlPolicy: { mode: 'local', allowedHosts: [] },
         ...overrides,
       });
       runtimes.push(runtime);
@@ -329,6 +331,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         AWS_SECRET_ACCESS_KEY: 'testing',
         AWS_EC2_METADATA_DISABLED: 'true',
         LOG_LEVEL: 'info',
+        // The Vaikora simulator answers plain http on loopback.
+        APP_ENV: 'local',
         // As deployed (infra/central): two malloc arenas, not one per compile thread.
         MALLOC_ARENA_MAX: '2',
         ...overrides,

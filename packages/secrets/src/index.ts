@@ -1,6 +1,13 @@
 export { SecretsError, type SecretsErrorCode } from './errors.ts';
 export { type KmsMasterKeyOptions, KmsMasterKeyProvider } from './kms-provider.ts';
 export { type LocalMasterKeyOptions, LocalMasterKeyProvider, localKeyId } from './local-provider.ts';
+export {
+  type MasterKeyConfig,
+  type MasterKeyEnv,
+  masterKeyFromEnv,
+  type OpenSecretBoxOptions,
+  openSecretBox,
+} from './master-key.ts';
 export type { DataKey, EncryptionContext, MasterKeyProvider } from './provider.ts';
 export {
   formatSealed,

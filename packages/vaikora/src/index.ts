@@ -1,3 +1,4 @@
+export * from './base-url.ts';
 export * from './client.ts';
 export * from './errors.ts';
 export * from './options.ts';

@@ -124,6 +124,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const workerEnv = parseWorkerEnv({
       WORKER_MODE: 'in-process',
+      // The local Vaikora simulator answers plain http on loopback.
+      APP_ENV: 'local',
       MASTER_KEY: state.masterKey,
       STATE_TABLE_NAME: 'vsh-state',
       STATE_TABLE_CREATE: 'true',

@@ -1,4 +1,4 @@
-/** What the API lets a tenant point the Vaikora client at. */
+/** What a tenant may point the Vaikora client at: the API checks it on PUT, the worker again before every run. */
 export interface BaseUrlPolicy {
   mode: 'production' | 'local';
   /** Host names (optionally `host:port`) Vaikora may be reached at over https. */
