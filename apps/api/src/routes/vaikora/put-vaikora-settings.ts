@@ -13,6 +13,7 @@ import { defineRoute, tenantIdParam } from '../../openapi.ts';
 import {
   checkVaikoraKey,
   DEFAULT_VAIKORA_BASE_URL,
+  openStoredKey,
   toVaikoraSettings,
   vaikoraSettingsSchema,
 } from './shared.ts';
@@ -97,7 +98,7 @@ export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
       if (existing === undefined) {
         throw new ApiError('VALIDATION_FAILED', 'body.apiKey: is required when no key is stored');
       }
-      apiKey = await deps.secretBox.open(existing.apiKeyCiphertext, { tenantId: tenant.id });
+      apiKey = await openStoredKey(deps, existing.apiKeyCiphertext, tenant.id);
     }
     const check = await checkVaikoraKey(deps, c.get('requestId'), {
       baseUrl: baseUrl.url,

@@ -3,6 +3,7 @@ import { thresholdsSchema } from '@vsh/core';
 import type { VaikoraSettings } from '@vsh/db';
 import { VaikoraError, type VaikoraErrorCode, type VerifyOptions } from '@vsh/vaikora';
 import type { ApiDeps } from '../../deps.ts';
+import { ApiError } from '../../errors.ts';
 import { iso, timestamp } from '../../openapi.ts';
 
 export const DEFAULT_VAIKORA_BASE_URL = 'https://api.vaikora.com/api/v1';
@@ -103,4 +104,20 @@ export async function checkVaikoraKey(
   }
   deps.logger.warn({ requestId, code }, 'vaikora key verification failed');
   return { ok: false, code, message: verifyFailureMessage(code) };
+}
+
+/**
+ * Opens the tenant's stored Vaikora key. A key that cannot be opened (sealed under a master key this
+ * deployment no longer has, or damaged) is the tenant's to set again: 409 VAIKORA_KEY_UNREADABLE,
+ * never a 500, and never the cause's text (it can name key ids).
+ */
+export async function openStoredKey(deps: ApiDeps, ciphertext: string, tenantId: string): Promise<string> {
+  try {
+    return await deps.secretBox.open(ciphertext, { tenantId });
+  } catch {
+    throw new ApiError(
+      'VAIKORA_KEY_UNREADABLE',
+      'the stored Vaikora key cannot be opened (it was sealed under a master key this deployment does not have); send apiKey to set it again',
+    );
+  }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { vaikoraSettings } from '@vsh/db';
+import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
 import { startVaikoraSimulator, type VaikoraSimulator } from '@vsh/testkit';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,29 @@ describe('Vaikora settings against the Vaikora simulator', () => {
     expect(row?.apiKeyCiphertext).not.toContain(GOOD_KEY);
     expect(row?.apiKeyCiphertext.startsWith('vsh1.')).toBe(true);
     expect(await api.deps.secretBox.open(row?.apiKeyCiphertext ?? '', { tenantId })).toBe(GOOD_KEY);
+  });
+
+  it('answers 409 VAIKORA_KEY_UNREADABLE, not 500, when the stored key cannot be opened, and a new key repairs it', async () => {
+    const { tenantId, key } = await api.createTenant();
+    await put(tenantId, key, { apiKey: GOOD_KEY, baseUrl: sim.baseUrl, agentIds: ['a'] });
+    // As after a master-key rotation that dropped the old key: the stored ciphertext no longer opens.
+    const foreign = createSecretBox(
+      new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') }),
+    );
+    const sealed = await foreign.seal(GOOD_KEY, { tenantId });
+    await api.db
+      .update(vaikoraSettings)
+      .set({ apiKeyCiphertext: sealed })
+      .where(eq(vaikoraSettings.tenantId, tenantId));
+
+    const verify = await api.request('POST', `/v1/tenants/${tenantId}/vaikora/verify`, { key });
+    const keep = await put(tenantId, key, { baseUrl: sim.baseUrl, agentIds: ['a'] });
+    const repaired = await put(tenantId, key, { apiKey: GOOD_KEY, baseUrl: sim.baseUrl, agentIds: ['a'] });
+
+    expect([verify.status, verify.body.error?.code]).toEqual([409, 'VAIKORA_KEY_UNREADABLE']);
+    expect([keep.status, keep.body.error?.code]).toEqual([409, 'VAIKORA_KEY_UNREADABLE']);
+    expect(verify.text).not.toContain(GOOD_KEY);
+    expect(repaired.status).toBe(200);
   });
 
   it('refuses a key Vaikora refuses, stores nothing, and does not echo the key', async () => {

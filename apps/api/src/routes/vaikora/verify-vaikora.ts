@@ -7,7 +7,7 @@ import { ApiError } from '../../errors.ts';
 import { audit } from '../../lib/audit.ts';
 import { requireActive } from '../../middleware/authorize.ts';
 import { defineRoute, tenantIdParam } from '../../openapi.ts';
-import { checkVaikoraKey, toVaikoraSettings, vaikoraSettingsSchema } from './shared.ts';
+import { checkVaikoraKey, openStoredKey, toVaikoraSettings, vaikoraSettingsSchema } from './shared.ts';
 
 /** POST /v1/tenants/{tenantId}/vaikora/verify: its schemas, access and documented answers. */
 export const route = defineRoute(
@@ -50,7 +50,7 @@ export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
       .limit(1);
     if (existing === undefined)
       throw new ApiError('NOT_CONFIGURED', 'no Vaikora settings yet: PUT them first');
-    const apiKey = await deps.secretBox.open(existing.apiKeyCiphertext, { tenantId: tenant.id });
+    const apiKey = await openStoredKey(deps, existing.apiKeyCiphertext, tenant.id);
     const check = await checkVaikoraKey(deps, c.get('requestId'), {
       baseUrl: existing.baseUrl,
       apiKey,
