@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import {
   ACCOUNT_ID_PATTERN,
   DEFAULT_WORKER_ROLE_NAME,
@@ -5,6 +6,7 @@ import {
   PLACEHOLDER_DATA443_ACCOUNT_ID,
 } from '@vsh/customer-role';
 import { z } from 'zod';
+import { estimateEntropyBits, MIN_OPERATOR_KEY_BITS } from './lib/api-keys.ts';
 
 // Only where no real template exists (local mode): `.invalid` can never resolve (RFC 2606).
 const LOCAL_TEMPLATE_URL = 'https://templates.invalid/customer-role/template.yaml';
@@ -29,8 +31,7 @@ const base64Key = z
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
 
 const rawEnvSchema = z.object({
-  APP_ENV: optional(z.enum(['production', 'local'])),
-  NODE_ENV: optional(z.string()),
+  APP_ENV: optional(z.enum(['production', 'local'], { error: 'must be production or local' })),
   PORT: intFrom(0, 65_535, 8080),
   HOST: optional(z.string().min(1)),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
@@ -40,7 +41,12 @@ const rawEnvSchema = z.object({
     .string({ error: 'is required' })
     .min(32, 'must be at least 32 characters')
     .max(512, 'must be at most 512 characters')
-    .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII'),
+    .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII')
+    .refine(
+      // Length is judged above; a short key is refused once, for that.
+      (value) => value.length < 32 || estimateEntropyBits(value) >= MIN_OPERATOR_KEY_BITS,
+      `is too predictable (under ${MIN_OPERATOR_KEY_BITS} bits estimated: repeated characters, sequences, a repeated pattern or few distinct characters); generate one, e.g. openssl rand -base64 32`,
+    ),
   MASTER_KEY: optional(base64Key),
   MASTER_KEY_PREVIOUS: optional(z.string()),
   KMS_KEY_ID: optional(z.string().min(1).max(2048)),
@@ -56,6 +62,7 @@ const rawEnvSchema = z.object({
   ),
   CUSTOMER_TEMPLATE_URL: optional(httpsUrl),
   VAIKORA_ALLOWED_HOSTS: optional(z.string()),
+  TRUSTED_PROXIES: optional(z.string().max(4096, 'must be at most 4096 characters')),
   AWS_ENDPOINT_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
   AWS_REGION: optional(z.string().regex(/^[a-z]{2}(-[a-z]+)+-[0-9]+$/, 'must be an AWS region name')),
   VERIFY_PROPAGATION_SECONDS: intFrom(0, 600, 60),
@@ -68,6 +75,7 @@ const HOST_NAME =
 
 /** The API's configuration, parsed once at start. */
 export interface ApiEnv {
+  /** `local` only when `APP_ENV=local` (what `pnpm start` sets for its stack); otherwise production rules. */
   mode: 'production' | 'local';
   port: number;
   host: string;
@@ -81,6 +89,8 @@ export interface ApiEnv {
   workerRoleArn: string | undefined;
   customerTemplateUrl: string;
   vaikoraAllowedHosts: string[];
+  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For the Node server believes; empty: none. */
+  trustedProxies: string[];
   awsEndpointUrl: string | undefined;
   awsRegion: string;
   verifyPropagationMs: number;
@@ -93,9 +103,26 @@ export class EnvError extends Error {
   override name = 'EnvError';
 }
 
+function isAddressOrRange(entry: string): boolean {
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const max = family === 4 ? 32 : 128;
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= max;
+}
+
+const commaList = (value: string | undefined) =>
+  (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+
 /**
- * Parses the API's environment. Throws EnvError naming every bad variable. Production refuses the
- * local conveniences: it needs Data443's account, the published template and loopback-free settings.
+ * Parses the API's environment. Throws EnvError naming every bad variable (never its value). Fail safe:
+ * without `APP_ENV=local` the production rules apply, so a forgotten variable stops the process instead of
+ * quietly running with a local convenience (http to loopback Vaikora URLs, cookies without `Secure`, a
+ * placeholder Data443 account, an unresolvable template URL, an embedded database under `.data`).
  */
 export function parseEnv(source: Readonly<Record<string, string | undefined>>): ApiEnv {
   const parsed = rawEnvSchema.safeParse(source);
@@ -106,7 +133,7 @@ export function parseEnv(source: Readonly<Record<string, string | undefined>>): 
     throw new EnvError(`invalid configuration: ${problems.join('; ')}`);
   }
   const env = parsed.data;
-  const mode = env.APP_ENV ?? (env.NODE_ENV === 'production' ? 'production' : 'local');
+  const mode = env.APP_ENV ?? 'production';
   const problems: string[] = [];
 
   if (env.MASTER_KEY !== undefined && env.KMS_KEY_ID !== undefined) {
@@ -115,24 +142,31 @@ export function parseEnv(source: Readonly<Record<string, string | undefined>>): 
   if (env.MASTER_KEY === undefined && env.KMS_KEY_ID === undefined) {
     problems.push('MASTER_KEY or KMS_KEY_ID is required');
   }
-  const previousKeys = (env.MASTER_KEY_PREVIOUS ?? '')
-    .split(',')
-    .map((key) => key.trim())
-    .filter((key) => key !== '');
+  const previousKeys = commaList(env.MASTER_KEY_PREVIOUS);
   if (previousKeys.some((key) => !base64Key.safeParse(key).success)) {
     problems.push('MASTER_KEY_PREVIOUS must be a comma-separated list of 32-byte base64 keys');
   }
-  const allowedHosts = (env.VAIKORA_ALLOWED_HOSTS ?? 'api.vaikora.com')
-    .split(',')
-    .map((host) => host.trim().toLowerCase())
-    .filter((host) => host !== '');
+  const allowedHosts = commaList(env.VAIKORA_ALLOWED_HOSTS ?? 'api.vaikora.com').map((host) =>
+    host.toLowerCase(),
+  );
   if (allowedHosts.length === 0 || allowedHosts.some((host) => !HOST_NAME.test(host))) {
     problems.push('VAIKORA_ALLOWED_HOSTS must be a comma-separated list of host names');
   }
+  const trustedProxies = commaList(env.TRUSTED_PROXIES);
+  if (trustedProxies.some((entry) => !isAddressOrRange(entry))) {
+    problems.push('TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDR ranges');
+  }
   if (mode === 'production') {
-    if (env.DATA443_ACCOUNT_ID === undefined) problems.push('DATA443_ACCOUNT_ID is required in production');
-    if (env.CUSTOMER_TEMPLATE_URL === undefined)
-      problems.push('CUSTOMER_TEMPLATE_URL is required in production');
+    const required = (name: string) =>
+      problems.push(`${name} is required in production (APP_ENV is not local)`);
+    if (env.DATA443_ACCOUNT_ID === undefined) required('DATA443_ACCOUNT_ID');
+    if (env.CUSTOMER_TEMPLATE_URL === undefined) required('CUSTOMER_TEMPLATE_URL');
+    if (env.VAIKORA_ALLOWED_HOSTS === undefined) required('VAIKORA_ALLOWED_HOSTS');
+    if (env.DATABASE_URL === undefined && env.DATA_DIR === undefined) {
+      problems.push(
+        'DATABASE_URL is required in production (APP_ENV is not local); DATA_DIR instead chooses the embedded database explicitly',
+      );
+    }
     if (env.AWS_ENDPOINT_URL !== undefined) problems.push('AWS_ENDPOINT_URL is for local mode only');
   }
   if (problems.length > 0) throw new EnvError(`invalid configuration: ${problems.join('; ')}`);
@@ -156,6 +190,7 @@ export function parseEnv(source: Readonly<Record<string, string | undefined>>): 
     workerRoleArn: env.WORKER_ROLE_ARN,
     customerTemplateUrl: env.CUSTOMER_TEMPLATE_URL ?? LOCAL_TEMPLATE_URL,
     vaikoraAllowedHosts: allowedHosts,
+    trustedProxies,
     awsEndpointUrl: env.AWS_ENDPOINT_URL,
     awsRegion: env.AWS_REGION ?? 'us-east-1',
     verifyPropagationMs: env.VERIFY_PROPAGATION_SECONDS * 1000,

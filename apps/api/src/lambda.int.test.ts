@@ -12,7 +12,9 @@ function httpApiEvent(options: {
   headers?: Record<string, string>;
   body?: string;
   base64?: boolean;
+  sourceIp?: string;
 }): LambdaEvent {
+  const sourceIp = options.sourceIp ?? '203.0.113.7';
   const now = new Date();
   const event = {
     version: '2.0',
@@ -23,7 +25,7 @@ function httpApiEvent(options: {
       accept: 'application/json',
       host: 'abc123defg.execute-api.eu-west-1.amazonaws.com',
       'user-agent': 'curl/8.5.0',
-      'x-forwarded-for': '203.0.113.7',
+      'x-forwarded-for': sourceIp,
       'x-forwarded-port': '443',
       'x-forwarded-proto': 'https',
       ...options.headers,
@@ -37,7 +39,7 @@ function httpApiEvent(options: {
         method: options.method,
         path: options.path,
         protocol: 'HTTP/1.1',
-        sourceIp: '203.0.113.7',
+        sourceIp,
         userAgent: 'curl/8.5.0',
       },
       requestId: `${randomBytes(8).toString('hex')}=`,
@@ -76,6 +78,11 @@ describe('the API Lambda entry behind an HTTP API (payload 2.0)', () => {
     vi.stubEnv('OPERATOR_API_KEY', OPERATOR_KEY);
     vi.stubEnv('MASTER_KEY', randomBytes(32).toString('base64'));
     vi.stubEnv('LOG_LEVEL', 'silent');
+    // No APP_ENV: production rules, so what production requires is given (infra/central sets the same).
+    vi.stubEnv('APP_ENV', undefined);
+    vi.stubEnv('DATA443_ACCOUNT_ID', '444455556666');
+    vi.stubEnv('CUSTOMER_TEMPLATE_URL', 'https://templates.example.com/customer-role.yaml');
+    vi.stubEnv('VAIKORA_ALLOWED_HOSTS', 'api.vaikora.com');
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
@@ -106,5 +113,34 @@ describe('the API Lambda entry behind an HTTP API (payload 2.0)', () => {
     expect(JSON.parse(anonymous?.body ?? '')).toEqual({
       error: { code: expect.any(String), message: expect.any(String), requestId: expect.any(String) },
     });
+  });
+
+  it('counts failed authentications per source IP of the request context, and refuses a locked-out one any key', async () => {
+    const { handler } = await import('./lambda.ts');
+    const from = (sourceIp: string, key: string) =>
+      handler(
+        httpApiEvent({
+          method: 'GET',
+          path: '/v1/tenants',
+          sourceIp,
+          // A client may send X-Forwarded-For; API Gateway's source IP is what counts.
+          headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': '192.0.2.1' },
+        }),
+        context,
+      );
+    const wrong = randomBytes(32).toString('base64url');
+
+    const guesses: number[] = [];
+    for (let i = 0; i < 31; i++) guesses.push((await from('198.51.100.10', wrong))?.statusCode ?? 0);
+    const guesserRight = await from('198.51.100.10', OPERATOR_KEY);
+    const otherWrong = await from('198.51.100.11', wrong);
+    const otherRight = await from('198.51.100.11', OPERATOR_KEY);
+
+    expect(guesses.slice(0, 30).every((status) => status === 401)).toBe(true);
+    expect(guesses[30]).toBe(429);
+    expect(guesserRight?.statusCode).toBe(429);
+    expect(Number(guesserRight?.headers?.['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(otherWrong?.statusCode).toBe(401);
+    expect(otherRight?.statusCode).toBe(200);
   });
 });

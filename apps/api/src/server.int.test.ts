@@ -95,6 +95,7 @@ describe('startApiServer on PostgreSQL', () => {
 
   it('serves over HTTP with request ids, and stops listening on close', async () => {
     const env = parseEnv({
+      APP_ENV: 'local',
       OPERATOR_API_KEY: OPERATOR,
       MASTER_KEY: randomBytes(32).toString('base64'),
       DATABASE_URL: database.url,
@@ -126,6 +127,7 @@ describe('startApiServer on PostgreSQL', () => {
     const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
     kms.destroy();
     const env = parseEnv({
+      APP_ENV: 'local',
       OPERATOR_API_KEY: OPERATOR,
       KMS_KEY_ID: KeyMetadata?.KeyId ?? '',
       DATABASE_URL: database.url,

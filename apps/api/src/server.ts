@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import { serve } from '@hono/node-server';
+import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { memoizeCredentials } from '@vsh/aws';
 import { ROLE_NAME_PREFIX } from '@vsh/customer-role';
@@ -13,6 +13,7 @@ import { createApp } from './app.ts';
 import type { ApiConfig, VaikoraClientFactory } from './deps.ts';
 import type { ApiEnv } from './env.ts';
 import { createLogger } from './logger.ts';
+import { forwardedClientResolver } from './middleware/authenticate.ts';
 import { createAwsDestinationVerifier } from './verify/aws-verifier.ts';
 
 export interface StartApiServerOptions {
@@ -168,10 +169,18 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
   const { env } = options;
   const logger = options.logger ?? createLogger({ level: env.logLevel });
   const runtime = await createApiRuntime({ ...options, logger });
+  // Per-client limits count by the address established here: the socket's peer, or what a trusted proxy
+  // in front says it saw (only with TRUSTED_PROXIES).
+  const clientOf = forwardedClientResolver(env.trustedProxies);
+  const fetchWithClient = (request: Request, bindings: HttpBindings | Http2Bindings) =>
+    runtime.app.fetch(request, {
+      ...bindings,
+      clientAddress: clientOf(bindings.incoming.socket.remoteAddress, request.headers.get('x-forwarded-for')),
+    });
   try {
     const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
       const listening = serve(
-        { fetch: runtime.app.fetch, port: options.port ?? env.port, hostname: env.host },
+        { fetch: fetchWithClient, port: options.port ?? env.port, hostname: env.host },
         () => resolve(listening),
       );
       listening.once('error', reject);

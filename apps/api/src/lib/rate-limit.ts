@@ -2,7 +2,11 @@
 export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
 
 export interface RateLimiter {
+  /** Takes a token for `key`; refused (nothing taken) while its bucket is empty. */
   take(key: string, nowMs: number): TakeResult;
+  /** Gives back a token taken for something that turned out not to count; a bucket back to full is dropped. */
+  refund(key: string, nowMs: number): void;
+  /** Buckets held: at most `maxKeys`. */
   readonly size: number;
 }
 
@@ -15,23 +19,31 @@ export interface RateLimiterOptions {
   maxKeys?: number;
 }
 
+/** Buckets a limiter keeps unless told otherwise: about 1 MB of memory. */
+export const DEFAULT_MAX_KEYS = 10_000;
+
 /**
- * In-memory token buckets, one per key (an API key id, or a client address for failed authentication).
- * Hand-written (30 lines) rather than a middleware package: the key is only known after authentication,
- * the answer must be our error body with `Retry-After`, time comes from the injected clock so tests need
- * no waiting, and memory is bounded by an LRU cap. Per process: several API instances each allow the
- * rate (ADR 0060 says why that is acceptable here).
+ * In-memory token buckets, one per key (an API key id, a client address or a key prefix for failed
+ * authentication). Hand-written rather than a middleware package: the key is only known after
+ * authentication, the answer must be our error body with `Retry-After`, a token taken before an
+ * authentication is given back when it succeeds, time comes from the injected clock so tests need no
+ * waiting, and memory is bounded by an LRU cap, so a flood of distinct keys cannot exhaust it. Per process:
+ * several API instances each allow the rate (ADRs 0060 and 0062 say why that is acceptable here).
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const perMs = options.perMinute / 60_000;
-  const maxKeys = options.maxKeys ?? 10_000;
+  const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
   const buckets = new Map<string, { tokens: number; at: number }>();
+
+  const refill = (bucket: { tokens: number; at: number }, nowMs: number) => {
+    bucket.tokens = Math.min(options.burst, bucket.tokens + Math.max(0, nowMs - bucket.at) * perMs);
+    bucket.at = Math.max(bucket.at, nowMs);
+  };
+
   return {
     take(key, nowMs) {
-      const previous = buckets.get(key);
-      const bucket = previous ?? { tokens: options.burst, at: nowMs };
-      bucket.tokens = Math.min(options.burst, bucket.tokens + Math.max(0, nowMs - bucket.at) * perMs);
-      bucket.at = nowMs;
+      const bucket = buckets.get(key) ?? { tokens: options.burst, at: nowMs };
+      refill(bucket, nowMs);
       // Re-insert so Map order is least recently used first.
       buckets.delete(key);
       buckets.set(key, bucket);
@@ -44,6 +56,14 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         return { ok: true };
       }
       return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)) };
+    },
+    refund(key, nowMs) {
+      const bucket = buckets.get(key);
+      if (bucket === undefined) return;
+      refill(bucket, nowMs);
+      bucket.tokens = Math.min(options.burst, bucket.tokens + 1);
+      // A full bucket is the same as none: successful traffic leaves nothing behind.
+      if (bucket.tokens >= options.burst) buckets.delete(key);
     },
     get size() {
       return buckets.size;

@@ -1,4 +1,6 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
+import { apiKeys, tenants } from '@vsh/db';
+import { and, count, eq, isNull } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { ApiError } from '../../errors.ts';
 import { audit } from '../../lib/audit.ts';
@@ -6,8 +8,8 @@ import { requireActive } from '../../middleware/authorize.ts';
 import { defineRoute, tenantIdParam } from '../../openapi.ts';
 import { apiKeyName, createdApiKeySchema, insertApiKey } from '../tenants/shared.ts';
 
-// Enough for rotation with overlap and a few integrations; a leaked-key flood cannot grow without bound.
-const MAX_ACTIVE_KEYS = 20;
+/** Active keys a tenant may hold: enough for rotation with overlap and a few integrations, and bounded. */
+export const MAX_ACTIVE_KEYS = 20;
 
 /** POST /v1/tenants/{tenantId}/api-keys: its schemas, access and documented answers. */
 export const route = defineRoute(
@@ -38,21 +40,29 @@ export const route = defineRoute(
   [409],
 );
 
-/** The handler of POST /v1/tenants/{tenantId}/api-keys, bound to the app's dependencies. */
+/**
+ * The handler of POST /v1/tenants/{tenantId}/api-keys, bound to the app's dependencies. The count and
+ * the insert run in one transaction that first locks the tenant's row, so creations for one tenant take
+ * turns (concurrent ones cannot all see 19 and all insert) and an offboarding, which updates that row,
+ * cannot interleave with them: a creation that waited on it sees the tenant offboarded.
+ */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
-    const tenant = c.get('tenant');
-    requireActive(tenant);
+    requireActive(c.get('tenant'));
+    const tenantId = c.get('tenant').id;
     const { name } = c.req.valid('json');
     const created = await deps.db.transaction(async (tx) => {
-      const active = await tx.query.apiKeys.findMany({
-        columns: { id: true },
-        where: (keys, { and, eq, isNull }) => and(eq(keys.tenantId, tenant.id), isNull(keys.revokedAt)),
-      });
-      if (active.length >= MAX_ACTIVE_KEYS) return undefined;
-      const apiKey = await insertApiKey(tx, tenant.id, name);
+      const [locked] = await tx.select().from(tenants).where(eq(tenants.id, tenantId)).for('update');
+      if (locked === undefined) throw new ApiError('NOT_FOUND', 'tenant not found');
+      requireActive(locked);
+      const [active] = await tx
+        .select({ count: count() })
+        .from(apiKeys)
+        .where(and(eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)));
+      if ((active?.count ?? 0) >= MAX_ACTIVE_KEYS) return undefined;
+      const apiKey = await insertApiKey(tx, tenantId, name);
       await audit(tx, c.get('principal'), c.get('requestId'), {
-        tenantId: tenant.id,
+        tenantId,
         action: 'api_key.created',
         target: apiKey.id,
         details: { prefix: apiKey.prefix },
