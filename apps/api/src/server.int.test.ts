@@ -20,7 +20,7 @@ import { parseEnv } from './env.ts';
 import { createLogger } from './logger.ts';
 import { startApiServer } from './server.ts';
 
-const OPERATOR = `op_${randomBytes(24).toString('base64url')}`;
+const OPERATOR = `op_${randomBytes(32).toString('base64url')}`;
 const silent = createLogger({ level: 'silent' });
 
 async function call(url: string, method: string, body?: unknown, key = OPERATOR) {

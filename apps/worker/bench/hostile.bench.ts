@@ -173,7 +173,7 @@ async function tinyPageWorker(h: Harness, tenant: SeededTenant): Promise<string[
 
 async function tinyPageApi(h: Harness, tenant: SeededTenant): Promise<string[]> {
   stage = `(a) API checking a key against a 64 MiB page (${tenant.name})`;
-  const operatorKey = `op_${randomBytes(24).toString('base64url')}`;
+  const operatorKey = `op_${randomBytes(32).toString('base64url')}`;
   const api = spawnApi(
     {
       PATH: process.env.PATH ?? '/usr/bin:/bin',

@@ -17,7 +17,7 @@ import type { ApiConfig, ApiDeps, AppEnv, VaikoraClientFactory } from '../deps.t
 import { createLogger } from '../logger.ts';
 import type { DestinationVerifier, VerificationResult } from '../verify/checks.ts';
 
-export const TEST_OPERATOR_KEY = `op_${randomBytes(24).toString('base64url')}`;
+export const TEST_OPERATOR_KEY = `op_${randomBytes(32).toString('base64url')}`;
 export const TEST_DATA443_ACCOUNT = '444455556666';
 export const TEST_TEMPLATE_URL = 'https://templates.example.com/vaikora/customer-role.yaml';
 
