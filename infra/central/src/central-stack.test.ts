@@ -230,7 +230,14 @@ describe('functions', () => {
   });
 
   it('get the environment each app reads, and the API is told it runs in production', () => {
-    const common = ['DATABASE_SECRET_ARN', 'KMS_KEY_ID', 'LOG_LEVEL', 'MALLOC_ARENA_MAX', 'NODE_OPTIONS', 'WORK_QUEUE_URL'];
+    const common = [
+      'DATABASE_SECRET_ARN',
+      'KMS_KEY_ID',
+      'LOG_LEVEL',
+      'MALLOC_ARENA_MAX',
+      'NODE_OPTIONS',
+      'WORK_QUEUE_URL',
+    ];
 
     expect(environmentKeys(id.worker)).toEqual([...common, 'RUN_BUDGET_MS', 'STATE_TABLE_NAME'].toSorted());
     expect(environmentKeys(id.dispatcher)).toEqual([...common, 'STATE_TABLE_NAME'].toSorted());
