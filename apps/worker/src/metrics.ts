@@ -110,38 +110,20 @@ export function createWorkerMetrics(): WorkerMetrics {
   const fanOut = (metric: WorkerMetricName, labels: Readonly<Record<string, string>>, value: number) => {
     for (const sink of sinks) sink.record({ metric, labels, value });
   };
+  /** A counter recorded in Prometheus and in every sink. */
+  const counter = (name: 'imported' | 'rejected' | 'skipped' | 'throttles' | 'runs') => ({
+    inc: (labels: Readonly<Record<string, string>>, value = 1) => {
+      (prometheus[name] as Counter<string>).inc(labels, value);
+      fanOut(name, labels, value);
+    },
+  });
   return {
     registry,
-    imported: {
-      inc: (labels, value = 1) => {
-        prometheus.imported.inc(labels, value);
-        fanOut('imported', labels, value);
-      },
-    },
-    rejected: {
-      inc: (labels, value = 1) => {
-        prometheus.rejected.inc(labels, value);
-        fanOut('rejected', labels, value);
-      },
-    },
-    skipped: {
-      inc: (labels, value = 1) => {
-        prometheus.skipped.inc(labels, value);
-        fanOut('skipped', labels, value);
-      },
-    },
-    throttles: {
-      inc: (labels, value = 1) => {
-        prometheus.throttles.inc(labels, value);
-        fanOut('throttles', labels, value);
-      },
-    },
-    runs: {
-      inc: (labels, value = 1) => {
-        prometheus.runs.inc(labels, value);
-        fanOut('runs', labels, value);
-      },
-    },
+    imported: counter('imported'),
+    rejected: counter('rejected'),
+    skipped: counter('skipped'),
+    throttles: counter('throttles'),
+    runs: counter('runs'),
     lagSeconds: {
       set: (labels, value) => {
         prometheus.lagSeconds.set(labels, value);
