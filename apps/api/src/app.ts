@@ -19,6 +19,7 @@ import { systemApp } from './routes/system/index.ts';
 import { tenantsApp } from './routes/tenants/index.ts';
 import { vaikoraApp } from './routes/vaikora/index.ts';
 import { uiApp } from './ui/index.ts';
+import { createSessionStore, sessionStoreOptionsOf } from './ui/session.ts';
 
 /** The info block of the OpenAPI document. */
 export const OPENAPI_INFO = {
@@ -92,7 +93,11 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', vaikoraApp(deps));
   app.route('/v1', destinationsApp(deps));
   app.route('/v1', statusApp(deps));
-  app.route('/ui', uiApp(deps));
+  // Web sessions live in the database, so every instance (each Lambda) honours them (ADR 0091).
+  app.route(
+    '/ui',
+    uiApp(deps, { sessions: createSessionStore(sessionStoreOptionsOf(deps.config.webSessions)) }),
+  );
   app.route('/v1', backfillsApp(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

@@ -21,6 +21,8 @@ const expectedTables = [
   'tenant_schedules',
   'tenants',
   'vaikora_settings',
+  'web_sessions',
+  'web_sign_ins',
 ];
 // Every migration drizzle-kit has generated and committed, as its journal lists them.
 const committedMigrations = (

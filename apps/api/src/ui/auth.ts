@@ -7,7 +7,6 @@ import { ApiError } from '../errors.ts';
 import { createRateLimiter } from '../lib/rate-limit.ts';
 import { clientAddress, principalResolver } from '../middleware/authenticate.ts';
 import { field, render, type UiContext, type UiEnv } from './context.ts';
-import { findTenant, principalStillValid } from './data.ts';
 import { randomToken, type SessionStore, tokensEqual } from './session.ts';
 
 const MAX_KEY_LENGTH = 1024;
@@ -36,23 +35,19 @@ function safeNext(next: string | undefined): string | undefined {
 }
 
 /**
- * Loads the session named by the cookie and re-checks its principal on every request (a revoked key or
- * an offboarded tenant ends the session at once). Pages other than sign-in then require one.
+ * Loads the session named by the cookie from the database, in one query that also re-checks its principal
+ * (a revoked key, an offboarded tenant or a changed operator key ends the session at once, on every
+ * instance) and reads a tenant's own row. Pages other than sign-in then require one.
  */
 export function sessionMiddleware(deps: ApiDeps, store: SessionStore) {
   const names = cookieNames(deps.config.mode);
   return createMiddleware<UiEnv>(async (c, next) => {
-    let session = store.get(getCookie(c, names.session), deps.clock().getTime());
-    if (session !== undefined && !(await principalStillValid(deps.db, session.principal))) {
-      store.delete(session.id);
-      session = undefined;
-    }
+    const found = await store.find(deps, getCookie(c, names.session), deps.clock().getTime());
+    const session = found?.session;
     c.set('session', session);
     if (session !== undefined) {
       c.set('principal', session.principal);
-      if (session.principal.kind === 'tenant') {
-        c.set('ownTenant', await findTenant(deps.db, session.principal.tenantId));
-      }
+      if (session.principal.kind === 'tenant') c.set('ownTenant', found?.tenant);
     }
     const path = c.req.path;
     const open = path === '/ui/login' || path === '/ui/login/';
@@ -108,7 +103,10 @@ ${o.error === undefined ? '' : html`<p class="alert bad" role="alert" id="key-er
 </div>`;
 }
 
-/** GET/POST /ui/login and /ui/logout, with a per-address limit on failed sign-ins like the API's. */
+/**
+ * GET/POST /ui/login and /ui/logout. Failed sign-ins are limited per address like the API's (in memory:
+ * a wrong key costs the same whatever it is); successful ones per address and key in the database.
+ */
 export function registerAuthRoutes(ui: Hono<UiEnv>, deps: ApiDeps, store: SessionStore): void {
   const names = cookieNames(deps.config.mode);
   const principalFor = principalResolver(deps);
@@ -119,7 +117,7 @@ export function registerAuthRoutes(ui: Hono<UiEnv>, deps: ApiDeps, store: Sessio
 
   const showLogin = (
     c: UiContext,
-    o: { error?: string; info?: string; status?: 200 | 401 | 403 | 429; next?: string | undefined },
+    o: { error?: string; info?: string; status?: 200 | 401 | 403 | 429 | 503; next?: string | undefined },
   ) => {
     // Sign-in has no session yet, so its CSRF token is a double-submit cookie (SameSite=Strict as well).
     const token = randomToken();
@@ -165,9 +163,28 @@ export function registerAuthRoutes(ui: Hono<UiEnv>, deps: ApiDeps, store: Sessio
         next,
       });
     }
-    store.delete(getCookie(c, names.session));
-    const session = store.create(principal, deps.clock().getTime());
-    setCookie(c, names.session, session.id, names.options);
+    const started = await store.start(deps, principal, {
+      client: clientAddress(c.env),
+      nowMs: deps.clock().getTime(),
+    });
+    if (!started.ok) {
+      if (started.reason === 'full') {
+        return showLogin(c, {
+          error: 'Too many sessions are open right now. Try again later.',
+          status: 503,
+          next,
+        });
+      }
+      c.header('Retry-After', String(started.retryAfterSeconds));
+      return showLogin(c, {
+        error: 'Too many sign-ins with this key from here. Wait a minute and try again.',
+        status: 429,
+        next,
+      });
+    }
+    // A new token on every sign-in (no fixation); the session this browser had before ends.
+    await store.end(deps, getCookie(c, names.session));
+    setCookie(c, names.session, started.token, names.options);
     deleteCookie(c, names.login, { path: '/', secure: names.options.secure });
     return c.redirect(next ?? (principal.kind === 'operator' ? '/ui/operator' : '/ui/status'), 303);
   });
@@ -187,8 +204,8 @@ export function registerAuthRoutes(ui: Hono<UiEnv>, deps: ApiDeps, store: Sessio
     });
   });
 
-  ui.post('/logout', (c) => {
-    store.delete(c.get('session')?.id);
+  ui.post('/logout', async (c) => {
+    await store.end(deps, getCookie(c, names.session));
     deleteCookie(c, names.session, { path: '/', secure: names.options.secure });
     return c.redirect('/ui/login?signedOut=1', 303);
   });

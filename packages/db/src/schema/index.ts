@@ -9,3 +9,4 @@ export * from './streams.ts';
 export * from './tenant-schedules.ts';
 export * from './tenants.ts';
 export * from './vaikora-settings.ts';
+export * from './web-sessions.ts';
