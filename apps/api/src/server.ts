@@ -1,12 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { memoizeCredentials } from '@vsh/aws';
 import { ROLE_NAME_PREFIX } from '@vsh/customer-role';
 import { createDb, type DbHandle, migrate } from '@vsh/db';
-import { createSecretBox, KmsMasterKeyProvider, LocalMasterKeyProvider } from '@vsh/secrets';
+import { openSecretBox } from '@vsh/secrets';
 import { createVaikoraClient, type FetchLike } from '@vsh/vaikora';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
@@ -125,21 +124,12 @@ export async function createApiRuntime(options: Omit<StartApiServerOptions, 'por
   };
   try {
     if (options.migrate ?? true) await migrate(database.db);
-    let provider: LocalMasterKeyProvider | KmsMasterKeyProvider;
-    if (env.masterKey.kind === 'local') {
-      provider = new LocalMasterKeyProvider({
-        primaryKey: env.masterKey.primaryKey,
-        previousKeys: env.masterKey.previousKeys,
-      });
-    } else {
-      const kms = new KMSClient({
-        region: env.awsRegion,
-        ...(env.awsEndpointUrl === undefined ? {} : { endpoint: env.awsEndpointUrl }),
-        ...(options.awsCredentials === undefined ? {} : { credentials: options.awsCredentials }),
-      });
-      closers.push(() => kms.destroy());
-      provider = new KmsMasterKeyProvider({ client: kms, keyId: env.masterKey.keyId });
-    }
+    const secrets = openSecretBox(env.masterKey, {
+      region: env.awsRegion,
+      endpoint: env.awsEndpointUrl,
+      credentials: options.awsCredentials,
+    });
+    closers.push(secrets.close);
     const verifier = createAwsDestinationVerifier({
       endpoint: env.awsEndpointUrl,
       masterCredentials: verifierCredentials(env, options.awsCredentials),
@@ -148,7 +138,7 @@ export async function createApiRuntime(options: Omit<StartApiServerOptions, 'por
     closers.push(() => verifier.destroy());
     const app = createApp({
       db: database.db,
-      secretBox: createSecretBox(provider),
+      secretBox: secrets.box,
       clock: () => new Date(),
       logger,
       config: apiConfigOf(env),

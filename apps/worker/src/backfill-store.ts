@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Backfill, backfills, type Database, keepRejectedRecords, rowsOf } from '@vsh/db';
+import { createServiceLogger } from '@vsh/secrets';
 import { and, eq, sql } from 'drizzle-orm';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import type { BackfillJob, BackfillProgress, BackfillStore } from './backfill.ts';
 import { rejectionToKeep } from './tenant-store.ts';
 
@@ -22,7 +23,7 @@ function jobOf(row: Pick<Backfill, 'id' | 'tenantId' | 'destinationId' | 'fromAt
  */
 export function createDbBackfillStore(
   db: Database,
-  logger: Logger = pino({ base: { service: 'worker', component: 'backfill-store' } }),
+  logger: Logger = createServiceLogger({ service: 'worker', base: { component: 'backfill-store' } }),
 ): BackfillStore {
   const mine = (job: BackfillJob) =>
     and(eq(backfills.id, job.id), eq(backfills.workerId, job.claim), eq(backfills.state, 'running'));

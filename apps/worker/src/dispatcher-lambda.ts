@@ -1,5 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { type Logger, pino } from 'pino';
+import { createServiceLogger } from '@vsh/secrets';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { createDbBackfillStore } from './backfill-store.ts';
 import { publishDispatched } from './emf.ts';
@@ -44,7 +45,7 @@ async function build(): Promise<DispatcherHandler> {
   const parsed = parseWorkerEnv(process.env);
   if (!parsed.ok) throw new Error(`dispatcher: bad configuration\n${parsed.message}`);
   const env = parsed.env;
-  const logger = pino({ level: env.LOG_LEVEL, base: { service: 'dispatcher' } });
+  const logger = createServiceLogger({ service: 'dispatcher', level: env.LOG_LEVEL });
   const database = await openDatabase(env);
   const scheduler = createDbTenantStore({ db: database.db, secrets: openSecrets(env), logger });
   const backfills = createDbBackfillStore(database.db, logger);

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf } from './env.ts';
+import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf, workerEnvSchema } from './env.ts';
 
 const base = { MASTER_KEY: Buffer.alloc(32, 1).toString('base64') };
 
@@ -66,5 +68,19 @@ describe('worker environment', () => {
     });
     expect(badPrevious.ok).toBe(false);
     expect(JSON.stringify(badPrevious)).not.toContain('secret-looking-junk');
+  });
+
+  it('reads every variable the README documents for the worker', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+    const documented = readme
+      .split('\n')
+      .filter((line) => /^\| `[A-Z]/.test(line) && /\bworker\b/.test(line.split('|')[2] ?? ''))
+      .flatMap((line) =>
+        [...(line.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1] ?? ''),
+      );
+    const read = new Set(Object.keys(workerEnvSchema.shape));
+
+    expect(documented.length).toBeGreaterThan(15);
+    expect(documented.filter((name) => !read.has(name))).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type Logger, pino } from 'pino';
+import { createServiceLogger } from '@vsh/secrets';
+import type { Logger } from 'pino';
 import { createEmfSink, type EmfSink } from './emf.ts';
 import { parseWorkerEnv, runtimeTuningOf } from './env.ts';
 import { openDatabase, openSecrets } from './main.ts';
@@ -41,7 +42,7 @@ async function build(): Promise<SqsHandler> {
   const parsed = parseWorkerEnv(process.env);
   if (!parsed.ok) throw new Error(`worker: bad configuration\n${parsed.message}`);
   const env = parsed.env;
-  const logger: Logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker-lambda' } });
+  const logger: Logger = createServiceLogger({ service: 'worker-lambda', level: env.LOG_LEVEL });
   const database = await openDatabase(env);
   // Endpoint overrides as in the worker process (unset in production; DynamoDB Local and moto in tests).
   const endpoint = env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {};

@@ -6,8 +6,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { createStateStore, readDatabaseUrl } from '@vsh/aws';
 import { createDb, type DbHandle, isConnectionError, migrate } from '@vsh/db';
-import { openSecretBox, type SecretBox } from '@vsh/secrets';
-import { type Logger, pino } from 'pino';
+import { createServiceLogger, openSecretBox, type SecretBox } from '@vsh/secrets';
+import type { Logger } from 'pino';
 import {
   baseUrlPolicyOf,
   claimHoldMs,
@@ -220,7 +220,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const env = parsed.env;
-  const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
+  const logger = createServiceLogger({
+    service: 'worker',
+    level: env.LOG_LEVEL,
+    base: { workerId: env.WORKER_ID },
+  });
   // A fault nobody handled is a bug: it is logged as one line with its stack (for the operator and
   // the chaos test), then the process exits, as Node would, for the supervisor to restart it.
   const fatal = (err: unknown, origin: string) => {

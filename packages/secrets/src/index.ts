@@ -1,6 +1,7 @@
 export { SecretsError, type SecretsErrorCode } from './errors.ts';
 export { type KmsMasterKeyOptions, KmsMasterKeyProvider } from './kms-provider.ts';
 export { type LocalMasterKeyOptions, LocalMasterKeyProvider, localKeyId } from './local-provider.ts';
+export { createServiceLogger, REDACTED_PATHS, type ServiceLoggerOptions } from './logger.ts';
 export {
   type MasterKeyConfig,
   type MasterKeyEnv,
