@@ -296,6 +296,10 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
 
     const figures = ledger(h, tenants);
     const withFaults = ledger(h, tenants, phase);
+    const outcomes = await h.database.db
+      .select({ status: runs.status, code: runs.errorCode, n: count() })
+      .from(runs)
+      .groupBy(runs.status, runs.errorCode);
     const [runCount] = await h.database.db.select({ n: count() }).from(runs);
     const [fenced] = await h.database.db
       .select({ n: count() })
@@ -308,6 +312,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
         `  worker crashes ${crashTails.length}`,
         `  kills (SIGKILL) ${kills}, pauses past the lease (SIGSTOP/SIGCONT) ${pauses}, worker starts ${starts + 1}, runs ${runCount?.n ?? 0} (${interrupted[0]?.n ?? 0} cut short by a kill)`,
         `  runs whose cursor write was fenced off (LEASE_LOST) ${fenced?.n ?? 0}`,
+        `  run outcomes: ${outcomes.map((o) => `${o.status}${o.code ? `/${o.code}` : ''} ${o.n}`).join(', ')}`,
         `  faults: Security Hub 5xx ${faults.hub5xx}, throttled ${faults.hubThrottled}, dropped/held ${faults.hubDropped}, failed findings ${faults.failedFindings}; STS 5xx ${faults.sts5xx}; DynamoDB 5xx ${faults.dynamo5xx}; PostgreSQL connections cut or refused ${faults.postgresCut}; Vaikora 429 ${faults.vaikora429}, 5xx ${faults.vaikora5xx}`,
         `  qualifying actions ${figures.expected}, findings in Security Hub ${figures.stored}`,
         `  lost ${figures.lost}`,
