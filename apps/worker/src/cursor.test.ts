@@ -125,6 +125,44 @@ describe('StreamProgress.plan', () => {
     ).toBe(true);
   });
 
+  it('checkpoints what it handled at the stored position, and the final write carries only the rest', () => {
+    const p = new StreamProgress();
+    const state = stateOf(cursor(5_000));
+    p.add('early', 5_100);
+    const check = p.checkpoint(state, 6_000, policy, 4_000);
+    if (check === null) throw new Error('no checkpoint');
+    p.saved(check, policy);
+    p.add('late', 5_200);
+
+    const write = p.plan(state, 7_000, policy, complete(4_000));
+
+    expect(check).toEqual({
+      next: { positionMs: 5_000, updatedAtMs: 6_000 },
+      seen: [{ id: 'early', timestampMs: 5_100 }],
+      prune: [],
+    });
+    expect(p.checkpoint(state, 6_500, policy, 4_000)?.seen).toEqual([{ id: 'late', timestampMs: 5_200 }]);
+    expect(write).toEqual({
+      next: { positionMs: 5_200, updatedAtMs: 7_000 },
+      seen: [{ id: 'late', timestampMs: 5_200 }],
+      prune: [],
+    });
+  });
+
+  it('never writes a new stream behind its checkpoint', () => {
+    const p = new StreamProgress();
+    p.add('old', 40_100);
+    const check = p.checkpoint(stateOf(null), 100_000, policy, 40_000);
+    if (check === null) throw new Error('no checkpoint');
+    p.saved(check, policy);
+
+    const write = p.plan(stateOf(null), 100_001, policy, complete(40_000));
+
+    expect(check.next.positionMs).toBe(41_000);
+    // The newest handled action (40,100) is older than the checkpoint's position: the position stays.
+    expect(write).toBeNull();
+  });
+
   it('writes nothing for an idle stream', () => {
     expect(new StreamProgress().plan(stateOf(cursor(5)), 1, policy, complete(0))).toBeNull();
     expect(new StreamProgress().plan(stateOf(null), 1, policy, complete(0))).toBeNull();

@@ -61,10 +61,15 @@ export interface CursorWrite {
 /** What one run handled on a stream, to build the next cursor from. */
 export class StreamProgress {
   private readonly handled = new Map<string, number>();
+  /** Handled ids not yet written to the seen-set (by a checkpoint). */
+  private readonly unsaved = new Map<string, number>();
+  /** The position a checkpoint wrote; the run's final write never goes behind it. */
+  private savedPositionMs: number | null = null;
 
   /** Marks an action handled: imported, recorded as rejected, or skipped by the filter. */
   add(id: string, timestampMs: number): void {
     this.handled.set(id, timestampMs);
+    this.unsaved.set(id, timestampMs);
   }
 
   get size(): number {
@@ -72,15 +77,45 @@ export class StreamProgress {
   }
 
   /**
+   * A write made while the run goes on: what it handled since the last checkpoint goes into the
+   * seen-set at the position the stream already has (or, for a new stream, the one of its own window),
+   * so that a run killed after it re-sends at most what it handled since. Null when nothing is new.
+   * Call `saved` once the write succeeded.
+   */
+  checkpoint(
+    state: StreamState,
+    nowMs: number,
+    policy: CursorPolicy,
+    windowStartMs: number,
+  ): CursorWrite | null {
+    if (this.unsaved.size === 0) return null;
+    const position = this.savedPositionMs ?? state.cursor?.positionMs ?? windowStartMs + policy.overlapMs;
+    const keepFrom = position - policy.overlapMs;
+    const seen: SeenEntry[] = [];
+    for (const [id, timestampMs] of this.unsaved) if (timestampMs >= keepFrom) seen.push({ id, timestampMs });
+    return { next: { positionMs: position, updatedAtMs: nowMs }, seen, prune: [] };
+  }
+
+  /** Records that `write` (from `checkpoint`) is stored. */
+  saved(write: CursorWrite, policy: CursorPolicy): void {
+    for (const { id } of write.seen) this.unsaved.delete(id);
+    // Older than the window the written position keeps: never read again, never needed.
+    const keepFrom = write.next.positionMs - policy.overlapMs;
+    for (const [id, ts] of [...this.unsaved]) if (ts < keepFrom) this.unsaved.delete(id);
+    this.savedPositionMs = write.next.positionMs;
+  }
+
+  /**
    * The write after this run, or null when there is nothing to write (an idle stream costs no write).
    * The position moves only after a complete sweep, and only up to the newest handled action older
    * than the first one that could not be delivered. Whatever the run handled at or after the next
-   * window's start goes into the seen-set, even when the sweep stopped early or a delivery failed,
-   * so that the next run re-reads but never re-sends it.
+   * window's start goes into the seen-set (what a checkpoint already stored is not written again),
+   * even when the sweep stopped early or a delivery failed, so that the next run re-reads but never
+   * re-sends it.
    */
   plan(state: StreamState, nowMs: number, policy: CursorPolicy, end: RunEnd): CursorWrite | null {
     const previous = state.cursor;
-    let position: number | null = previous?.positionMs ?? null;
+    let position: number | null = this.savedPositionMs ?? previous?.positionMs ?? null;
     if (end.complete) {
       // Never past now (plus a little clock skew): an action stamped in the future (a hostile or
       // skewed record) would otherwise carry the position, and the window, past every action to come.
@@ -98,9 +133,10 @@ export class StreamProgress {
     if (position === null) return null;
     const keepFrom = position - policy.overlapMs;
     const seen: SeenEntry[] = [];
-    for (const [id, timestampMs] of this.handled) if (timestampMs >= keepFrom) seen.push({ id, timestampMs });
+    for (const [id, timestampMs] of this.unsaved) if (timestampMs >= keepFrom) seen.push({ id, timestampMs });
     const prune = state.segments.filter((s) => s.bucketEndMs <= keepFrom);
-    if (previous !== null && position === previous.positionMs && seen.length === 0 && prune.length === 0) {
+    const stored = this.savedPositionMs ?? previous?.positionMs;
+    if (stored !== undefined && position === stored && seen.length === 0 && prune.length === 0) {
       return null;
     }
     return { next: { positionMs: position, updatedAtMs: nowMs }, seen, prune };

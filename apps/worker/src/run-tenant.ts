@@ -30,6 +30,8 @@ export type RunResult =
   | { readonly kind: 'ran'; readonly runId: string; readonly summary: RunSummary };
 
 const MAX_RECENT = 50;
+/** How often a run stores what it handled so far (see `checkpoint`). */
+const CHECKPOINT_MS = 2000;
 
 /**
  * One tenant's run (architecture.md, "One tenant's run"): take the lease, pull every new action of
@@ -151,6 +153,7 @@ class TenantRun {
     { imported: number; rejected: number; skipped: number; positions: number[] }
   >();
   private incomplete = false;
+  private lastCheckpointMs: number;
   /** Stops the run: a shutdown, a lost lease, or the run's time budget spent. */
   private readonly stop: AbortSignal;
   private readonly budget: AbortSignal;
@@ -167,6 +170,7 @@ class TenantRun {
     this.policy = { overlapMs, initialLookbackMs };
     this.budget = AbortSignal.timeout(deps.options.runBudgetMs);
     this.stop = AbortSignal.any([lease.signal, this.budget]);
+    this.lastCheckpointMs = this.now;
   }
 
   /** True when the run must stop: also when its lease has run out by the local clock (a paused process). */
@@ -304,6 +308,7 @@ class TenantRun {
           await this.deliver(w, page.actions, rejections, agentId);
         }
         await this.keep(rejections);
+        await this.checkpoint(work);
         if (page.stop !== null) {
           complete = page.stop !== 'max-pages';
           reachedEnd = page.stop === 'end';
@@ -490,6 +495,32 @@ class TenantRun {
       `the run failed unexpectedly (${err instanceof Error ? err.name : 'error'}); Data443 has been alerted`,
     );
     this.log.error({ err: errorInfo(err) }, 'sweep failed unexpectedly');
+  }
+
+  /**
+   * Every `CHECKPOINT_MS` while the sweep goes on, what each stream handled since the last checkpoint
+   * goes into its seen-set (same position): a worker killed mid-run re-sends at most what it handled
+   * since (issue 11). A failed checkpoint is only a missed optimisation: the final write carries it.
+   */
+  private async checkpoint(work: readonly StreamWork[]): Promise<void> {
+    const now = this.deps.clock();
+    if (now - this.lastCheckpointMs < CHECKPOINT_MS || this.stop.aborted) return;
+    this.lastCheckpointMs = now;
+    for (const w of work) {
+      if (this.failedDestinations.has(w.destination.id)) continue;
+      const write = w.progress.checkpoint(w.state, now, this.policy, w.windowStart);
+      if (write === null) continue;
+      try {
+        await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, { seen: write.seen });
+        w.progress.saved(write, this.policy);
+      } catch (err) {
+        if (err instanceof StateError && err.code === 'LEASE_LOST') {
+          this.lease.controller.abort(err);
+          return;
+        }
+        this.log.debug({ err: errorInfo(err), streamId: w.stream.id }, 'checkpoint not saved');
+      }
+    }
   }
 
   private async advance(

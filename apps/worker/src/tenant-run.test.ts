@@ -1,4 +1,4 @@
-import type { SecurityHubImporter } from '@vsh/aws';
+import { type SecurityHubImporter, StateError } from '@vsh/aws';
 import { DEFAULT_THRESHOLDS, type PreparedFinding } from '@vsh/core';
 import { Secret } from '@vsh/secrets';
 import { pino } from 'pino';
@@ -143,5 +143,37 @@ describe('a tenant run (in-memory ports)', () => {
     expect(result.kind === 'ran' && result.summary.errorCode).toBe('REJECTIONS_NOT_KEPT');
     // No SQL and no raw record in what the tenant sees.
     expect(JSON.stringify(tenant.runs)).not.toMatch(/insert|params|\\u0000/i);
+  });
+
+  it('a run killed mid-sweep re-sends only what it handled after its last checkpoint', async () => {
+    const now = Date.now();
+    const list = Array.from({ length: 1000 }, (_, i) => action(i, now - i * 100));
+    // Each clock reading is 700 ms later: a checkpoint falls every few pages.
+    let t = now;
+    const clock = () => (t += 700);
+    const dying = setup(() => list, {
+      clock,
+      run: { leaseTtlMs: 2_000_000_000, runBudgetMs: 2_000_000_000 },
+    });
+    // The process dies after its second checkpoint: no write of it lands after that.
+    let writes = 0;
+    const advance = dying.state.advanceCursor.bind(dying.state);
+    dying.deps.state.advanceCursor = async (...args) => {
+      if (++writes > 2) throw new StateError('UNAVAILABLE', 'the process is gone', true);
+      return advance(...args);
+    };
+    await runTenant('ten_1', dying.deps);
+    const sentBeforeDeath = dying.entries.size;
+    dying.deps.state.advanceCursor = advance;
+
+    await runTenant('ten_1', { ...dying.deps, vaikora: () => memoryVaikora(() => list) });
+    const resent = [...dying.entries.values()].filter((n) => n > 1).length;
+
+    expect(writes).toBeGreaterThan(2);
+    expect(sentBeforeDeath).toBe(1000);
+    expect(dying.entries.size).toBe(1000);
+    // Without checkpoints every one of the 1,000 would be sent again.
+    expect(resent).toBeGreaterThan(0);
+    expect(resent).toBeLessThan(1000);
   });
 });
