@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { readLines, vmHwmKb } from '../test/processes.ts';
 
 const API_MAIN = fileURLToPath(new URL('../../api/src/main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const TAIL_LINES = 200;
 
 /** An API process (`apps/api/src/main.ts`) started by a benchmark. */
 export interface ApiProcess {
@@ -20,16 +19,6 @@ export interface ApiProcess {
 }
 
 const started = new Set<ApiProcess>();
-
-/** VmHWM of a running process in KiB, or null when it is gone. */
-export function vmHwmKb(pid: number): number | null {
-  try {
-    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match?.[1] === undefined ? null : Number(match[1]);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Starts the API as its own process, `node --import tsx apps/api/src/main.ts` (not the tsx CLI, whose
@@ -54,27 +43,17 @@ export function spawnApi(env: Record<string, string>, options: { readonly entry?
     failed = reject;
   });
   url.catch(() => undefined);
-  const onLines = (stream: NodeJS.ReadableStream | null) => {
-    let partial = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n');
-      partial = parts.pop() ?? '';
-      for (const line of parts) {
-        lines.push(line);
-        if (lines.length > TAIL_LINES) lines.splice(0, lines.length - TAIL_LINES);
-        if (!line.includes('"api listening"')) continue;
-        try {
-          const entry = JSON.parse(line) as { msg?: unknown; url?: unknown };
-          if (entry.msg === 'api listening' && typeof entry.url === 'string') listening(entry.url);
-        } catch {
-          // not a log line
-        }
-      }
-    });
+  const onLine = (line: string) => {
+    if (!line.includes('"api listening"')) return;
+    try {
+      const entry = JSON.parse(line) as { msg?: unknown; url?: unknown };
+      if (entry.msg === 'api listening' && typeof entry.url === 'string') listening(entry.url);
+    } catch {
+      // not a log line
+    }
   };
-  onLines(child.stdout);
-  onLines(child.stderr);
+  readLines(child.stdout, lines, onLine);
+  readLines(child.stderr, lines, onLine);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       alive = false;

@@ -33,6 +33,38 @@ export interface WorkerProcess {
 
 const started = new Set<WorkerProcess>();
 
+/** VmHWM of a running process in KiB, or null when it is gone. */
+export function vmHwmKb(pid: number): number | null {
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match?.[1] === undefined ? null : Number(match[1]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reads a child's output line by line into `lines` (only the last `TAIL_LINES` kept, for failure
+ * messages) and hands each line to `onLine`.
+ */
+export function readLines(
+  stream: NodeJS.ReadableStream | null,
+  lines: string[],
+  onLine: (line: string) => void = () => undefined,
+): void {
+  let partial = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      if (lines.length > TAIL_LINES) lines.splice(0, lines.length - TAIL_LINES);
+      onLine(line);
+    }
+  });
+}
+
 /**
  * Starts a worker process. It is `node --import tsx main.ts` rather than the `tsx` CLI: the CLI runs the
  * script in a child process of its own, so a SIGKILL sent to the CLI would leave the worker running.
@@ -59,30 +91,16 @@ export function spawnWorker(
     markReady = resolve;
     failReady = reject;
   });
-  const keep = (line: string) => {
-    lines.push(line);
-    if (lines.length > TAIL_LINES) lines.splice(0, lines.length - TAIL_LINES);
-  };
-  const onLines = (stream: NodeJS.ReadableStream | null, parse: boolean) => {
-    let partial = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n');
-      partial = parts.pop() ?? '';
-      for (const line of parts) {
-        keep(line);
-        // Only the start line is parsed: a busy worker writes thousands of lines the caller pays for.
-        if (!parse || !line.includes('"worker started"')) continue;
-        try {
-          if ((JSON.parse(line) as { msg?: unknown }).msg === 'worker started') markReady();
-        } catch {
-          // not a log line
-        }
-      }
-    });
-  };
-  onLines(child.stdout, true);
-  onLines(child.stderr, false);
+  // Only the start line is parsed: a busy worker writes thousands of lines the caller pays for.
+  readLines(child.stdout, lines, (line) => {
+    if (!line.includes('"worker started"')) return;
+    try {
+      if ((JSON.parse(line) as { msg?: unknown }).msg === 'worker started') markReady();
+    } catch {
+      // not a log line
+    }
+  });
+  readLines(child.stderr, lines);
   const exited = new Promise<WorkerExit>((resolve) => {
     child.once('exit', (code, signal) => {
       alive = false;
@@ -105,16 +123,7 @@ export function spawnWorker(
     kill(signal) {
       if (alive) child.kill(signal);
     },
-    peakRssKb() {
-      if (!alive) return null;
-      try {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
-        return match?.[1] === undefined ? null : Number(match[1]);
-      } catch {
-        return null;
-      }
-    },
+    peakRssKb: () => (alive ? vmHwmKb(pid) : null),
     cpuSeconds() {
       if (!alive) return null;
       try {
