@@ -41,6 +41,7 @@ export const PRODUCT_FIELD_KEYS = [
   'vaikora/target',
   'vaikora/url',
   'vaikora/warnings',
+  'vaikora/severity_floor',
 ] as const;
 export type ProductFieldKey = (typeof PRODUCT_FIELD_KEYS)[number];
 

@@ -88,3 +88,35 @@ describe('qualifies', () => {
     );
   });
 });
+
+describe('threatSeverityFloor', () => {
+  it('parses thresholds stored before the floor existed, and gives them the HIGH floor', () => {
+    // The shape packages/db wrote as its default, and one with minRiskScore: both predate the floor.
+    const stored = [
+      { minRiskLevel: 'high', includeAnomalies: true, includeThreats: true },
+      { minRiskLevel: 'medium', minRiskScore: 80, includeAnomalies: false, includeThreats: true },
+    ];
+
+    for (const old of stored) {
+      const parsed = thresholdsSchema.safeParse(old);
+      expect(parsed.success).toBe(true);
+      expect(parsed.data).toEqual({ minRiskScore: null, ...old, threatSeverityFloor: 'HIGH' });
+    }
+    expect(DEFAULT_THRESHOLDS.threatSeverityFloor).toBe('HIGH');
+  });
+
+  it.each(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'])('accepts the Security Hub label %s', (label) => {
+    expect(thresholdsSchema.parse({ threatSeverityFloor: label }).threatSeverityFloor).toBe(label);
+  });
+
+  it.each(['INFORMATIONAL', 'high', 'SEVERE', '', 3, null])('refuses %j and names the field', (value) => {
+    const parsed = thresholdsSchema.safeParse({ threatSeverityFloor: value });
+
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(['threatSeverityFloor']);
+  });
+
+  it('stays strict: an unknown key next to the floor is refused', () => {
+    expect(thresholdsSchema.safeParse({ threatSeverityFloor: 'HIGH', floor: 'LOW' }).success).toBe(false);
+  });
+});

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { VaikoraAction } from './action.ts';
-import { RISK_LEVELS, riskRank } from './risk.ts';
+import { DEFAULT_THREAT_SEVERITY_FLOOR, RISK_LEVELS, riskRank, THREAT_SEVERITY_FLOORS } from './risk.ts';
 
-/** Per-tenant rules for which actions become findings. */
+/** Per-tenant rules for which actions become findings, and the least severity of a confirmed threat. */
 export const thresholdsSchema = z
   .object({
     /** Forward actions at or above this risk level; `null` turns the level rule off. */
@@ -11,9 +11,20 @@ export const thresholdsSchema = z
     minRiskScore: z.number().min(0).max(100).nullable().default(null),
     includeAnomalies: z.boolean().default(true),
     includeThreats: z.boolean().default(true),
+    /**
+     * A confirmed threat (`threat_detected`) is at least this severe, whatever its risk level. Absent in
+     * thresholds stored before it existed, which then get the default.
+     */
+    threatSeverityFloor: z.enum(THREAT_SEVERITY_FLOORS).default(DEFAULT_THREAT_SEVERITY_FLOOR),
   })
   .strict();
-export type Thresholds = z.infer<typeof thresholdsSchema>;
+type ParsedThresholds = z.infer<typeof thresholdsSchema>;
+/**
+ * Parsed thresholds. The floor is optional in the type (never in a parse result) so that thresholds
+ * written as literals before it existed still type-check; the mapper reads its absence as the default.
+ */
+export type Thresholds = Omit<ParsedThresholds, 'threatSeverityFloor'> &
+  Partial<Pick<ParsedThresholds, 'threatSeverityFloor'>>;
 
 /** The rule every public Vaikora connector uses: high/critical, or an anomaly, or a confirmed threat. */
 export const DEFAULT_THRESHOLDS: Thresholds = thresholdsSchema.parse({});

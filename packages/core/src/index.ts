@@ -7,4 +7,5 @@ export * from './pipeline.ts';
 export * from './rejection.ts';
 export * from './risk.ts';
 export * from './sanitize.ts';
+export * from './threat.ts';
 export * from './validate.ts';

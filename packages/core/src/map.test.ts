@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseAction, type VaikoraAction } from './action.ts';
-import { type Destination, FINDING_TYPE } from './asff.ts';
+import { ANOMALY_FINDING_TYPE, type Destination, FINDING_TYPE } from './asff.ts';
+import { thresholdsSchema } from './filter.ts';
 import { mapAction, severityFor } from './map.ts';
+import { prepareAction } from './pipeline.ts';
+import { GENERIC_THREAT_TYPE, THREAT_TYPES } from './threat.ts';
 import { validateFinding } from './validate.ts';
 
 const destination: Destination = {
@@ -219,5 +222,178 @@ describe('optional details', () => {
     expect(finding.Description.endsWith('…[truncated]')).toBe(true);
     expect(finding.Title.length).toBeLessThanOrEqual(256);
     expect(validateFinding(finding).ok).toBe(true);
+  });
+});
+
+describe('confirmed threats', () => {
+  const floor = (label: string) => ({
+    threatSeverityFloor: thresholdsSchema.parse({ threatSeverityFloor: label }).threatSeverityFloor,
+  });
+
+  it("a confirmed low-risk threat is HIGH by default, keeps Vaikora's value and carries a threat type", () => {
+    const finding = mapAction(action({ threat_detected: true, risk_level: 'low', risk_score: 12 }), {
+      destination,
+      now,
+    });
+
+    expect(finding.Severity).toEqual({ Label: 'HIGH', Normalized: 75, Original: 'low (score 12)' });
+    expect(finding.FindingProviderFields.Severity).toEqual({ Label: 'HIGH', Original: 'low (score 12)' });
+    expect(finding.Types).toEqual([FINDING_TYPE, GENERIC_THREAT_TYPE]);
+    expect(finding.FindingProviderFields.Types).toEqual(finding.Types);
+    expect(finding.ProductFields['vaikora/severity_floor']).toBe('HIGH');
+    expect(finding.Title).toBe('High-risk AI agent action action by unknown-agent (threat detected)');
+    expect(validateFinding(finding).ok).toBe(true);
+  });
+
+  it.each([
+    ['LOW', { risk_level: 'low' }, 'LOW', 30],
+    ['MEDIUM', { risk_level: 'low' }, 'MEDIUM', 50],
+    ['CRITICAL', { risk_level: 'low' }, 'CRITICAL', 95],
+    ['CRITICAL', { risk_level: 'high' }, 'CRITICAL', 95],
+    ['LOW', { risk_level: 'critical' }, 'CRITICAL', 95],
+    ['MEDIUM', { risk_level: 'high' }, 'HIGH', 75],
+    ['HIGH', { risk_score: 0 }, 'HIGH', 75],
+    ['LOW', { risk_score: 0 }, 'LOW', 30],
+    ['MEDIUM', { risk_score: 55 }, 'MEDIUM', 50],
+    ['LOW', {}, 'HIGH', 75],
+    ['CRITICAL', {}, 'CRITICAL', 95],
+  ])(
+    'floor %s on a threat with %j → %s/%i: the higher of the two, never lower',
+    (label, fields, expected, normalized) => {
+      const severity = severityFor(
+        action({ threat_detected: true, ...fields }),
+        floor(label).threatSeverityFloor,
+      );
+
+      expect(severity.label).toBe(expected);
+      expect(severity.normalized).toBe(normalized);
+    },
+  );
+
+  it('the floor leaves Original as Vaikora sent it and marks only a raised severity', () => {
+    const raised = mapAction(action({ threat_detected: true, risk_score: 20 }), { destination, now });
+    const notRaised = mapAction(action({ threat_detected: true, risk_level: 'critical' }), {
+      destination,
+      now,
+    });
+
+    expect(raised.Severity.Original).toBe('20');
+    expect(raised.ProductFields['vaikora/severity_floor']).toBe('HIGH');
+    expect(notRaised.Severity.Label).toBe('CRITICAL');
+    expect(notRaised.ProductFields).not.toHaveProperty('vaikora/severity_floor');
+  });
+
+  it('the floor does nothing to an action that is not a confirmed threat', () => {
+    const anomaly = action({ is_anomaly: true, risk_level: 'low' });
+
+    expect(severityFor(anomaly, 'CRITICAL')).toEqual(severityFor(anomaly));
+    expect(severityFor(anomaly).label).toBe('LOW');
+  });
+
+  it("the tenant's floor flows from prepareAction's thresholds, as the worker calls it", () => {
+    const threat = action({ threat_detected: true, risk_level: 'medium' });
+    const thresholds = thresholdsSchema.parse({ threatSeverityFloor: 'CRITICAL' });
+
+    const outcome = prepareAction(threat, { destination, now, thresholds });
+
+    expect(outcome.kind).toBe('finding');
+    if (outcome.kind !== 'finding') return;
+    expect(outcome.value.finding.Severity).toEqual({ Label: 'CRITICAL', Normalized: 95, Original: 'medium' });
+    expect(outcome.value.finding.Title.startsWith('Critical-risk')).toBe(true);
+  });
+
+  it('thresholds built in code without the floor (before it existed) get the default HIGH', () => {
+    const threat = action({ threat_detected: true, risk_level: 'low' });
+    const thresholds = {
+      minRiskLevel: 'low' as const,
+      minRiskScore: null,
+      includeAnomalies: true,
+      includeThreats: true,
+    };
+
+    const outcome = prepareAction(threat, { destination, now, thresholds });
+
+    expect(outcome.kind === 'finding' && outcome.value.finding.Severity.Label).toBe('HIGH');
+  });
+
+  it('keeps the existing types and adds the threat types after them', () => {
+    const finding = mapAction(
+      action({
+        threat_detected: true,
+        is_anomaly: true,
+        risk_level: 'high',
+        anomaly_reason: 'data exfiltration',
+      }),
+      { destination, now },
+    );
+
+    expect(finding.Types).toEqual([FINDING_TYPE, ANOMALY_FINDING_TYPE, THREAT_TYPES.exfiltration]);
+    expect(validateFinding(finding).ok).toBe(true);
+  });
+});
+
+describe("Vaikora's title", () => {
+  const generated = 'High-risk AI agent action database.write by agt-sql';
+  const map = (title: unknown) =>
+    mapAction(action({ risk_level: 'high', agent_id: 'agt-sql', action_type: 'database.write', title }), {
+      destination,
+      now,
+    });
+
+  it('leads the finding title when present', () => {
+    expect(map('Bulk delete on customers table').Title).toBe(`Bulk delete on customers table — ${generated}`);
+  });
+
+  it('leaves the generated title unchanged when absent', () => {
+    const finding = mapAction(
+      action({ risk_level: 'high', agent_id: 'agt-sql', action_type: 'database.write' }),
+      {
+        destination,
+        now,
+      },
+    );
+
+    expect(finding.Title).toBe(generated);
+  });
+
+  it.each([
+    ['only whitespace', ' \t\n  ', generated],
+    ['only NUL bytes and controls', '\u0000\u0000\u0007', generated],
+    ['NUL bytes inside', 'drop\u0000table', `drop table — ${generated}`],
+    ['padding around it', '   Data export  ', `Data export — ${generated}`],
+    ['RTL override', 'invoice\u202Egpj.exe', `invoice gpj.exe — ${generated}`],
+    ['line breaks', 'first\nsecond', `first second — ${generated}`],
+  ])('%s', (_, title, expected) => {
+    const finding = map(title);
+
+    expect(finding.Title).toBe(expected);
+    expect(validateFinding(finding).ok).toBe(true);
+  });
+
+  it('a 10 kB title is cut to 256 characters, the cut marked', () => {
+    const finding = map('A'.repeat(10_000));
+
+    expect(finding.Title).toHaveLength(256);
+    expect(finding.Title).toBe(`${'A'.repeat(256 - '…[truncated]'.length)}…[truncated]`);
+    expect(validateFinding(finding).ok).toBe(true);
+  });
+
+  it('a cut that lands inside an emoji never splits its surrogate pair', () => {
+    for (let pad = 0; pad < 8; pad++) {
+      const title = `${'x'.repeat(236 + pad)}${'🤖'.repeat(20)}`;
+
+      const cut = map(title).Title;
+
+      expect(cut.length).toBeLessThanOrEqual(256);
+      expect(cut.isWellFormed()).toBe(true);
+      expect(cut.endsWith('…[truncated]')).toBe(true);
+    }
+  });
+
+  it('a long title still shows the generated part when both fit', () => {
+    const title = 'T'.repeat(256 - generated.length - ' — '.length);
+
+    expect(map(title).Title).toBe(`${title} — ${generated}`);
+    expect(map(title).Title).toHaveLength(256);
   });
 });

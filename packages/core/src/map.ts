@@ -14,13 +14,18 @@ import {
   type ProductFieldKey,
   productArn,
 } from './asff.ts';
+import type { Thresholds } from './filter.ts';
 import {
+  DEFAULT_THREAT_SEVERITY_FLOOR,
   NORMALIZED_BY_LABEL,
   SEVERITY_BY_RISK_LEVEL,
   type SeverityLabel,
   severityLabelFromScore,
+  severityRank,
+  type ThreatSeverityFloor,
 } from './risk.ts';
 import { safeText, safeTextOr } from './sanitize.ts';
+import { threatTypesFor } from './threat.ts';
 
 /** What mapping needs besides the action: the destination and the time of this import. */
 export interface MapContext {
@@ -29,14 +34,42 @@ export interface MapContext {
   readonly now: string;
   /** Optional link to the action in Vaikora's console; `{id}` is replaced by the URL-encoded action id. */
   readonly sourceUrlTemplate?: string | undefined;
+  /**
+   * The tenant's thresholds; mapping reads only the threat floor (absent: HIGH). The same object the
+   * pipeline filters with, so `prepareAction(action, { destination, now, thresholds })` carries it.
+   */
+  readonly thresholds?: Pick<Thresholds, 'threatSeverityFloor'> | undefined;
 }
 
-/** Severity for an action: from its risk level, else its score; unscored threats HIGH, anomalies MEDIUM. */
-export function severityFor(action: VaikoraAction): {
+/** A finding's severity: Security Hub's label and normalized score, and Vaikora's own value. */
+export interface FindingSeverity {
   label: SeverityLabel;
   normalized: number;
   original: string;
-} {
+  /** Set when the label is the tenant's threat floor rather than Vaikora's risk. */
+  raisedToFloor?: ThreatSeverityFloor;
+}
+
+/**
+ * Severity for an action: from its risk level, else its score; unscored threats HIGH, anomalies MEDIUM;
+ * and a confirmed threat never below the tenant's floor (Original stays Vaikora's value).
+ */
+export function severityFor(
+  action: VaikoraAction,
+  threatFloor: ThreatSeverityFloor = DEFAULT_THREAT_SEVERITY_FLOOR,
+): FindingSeverity {
+  const mapped = riskSeverity(action);
+  if (!action.threatDetected || severityRank(mapped.label) >= severityRank(threatFloor)) return mapped;
+  return {
+    label: threatFloor,
+    normalized: NORMALIZED_BY_LABEL[threatFloor],
+    original: mapped.original,
+    raisedToFloor: threatFloor,
+  };
+}
+
+/** The seed's mapping of Vaikora's risk, unchanged since ADR 0002. */
+function riskSeverity(action: VaikoraAction): FindingSeverity {
   if (action.riskLevelSource === 'risk_level' || action.riskLevelSource === 'severity') {
     const level = action.riskLevel ?? 'low';
     const mapped = SEVERITY_BY_RISK_LEVEL[level];
@@ -61,10 +94,11 @@ const num = (n: number): string => String(Math.round(n * 1e6) / 1e6);
 /** Maps a parsed action to an ASFF finding for one destination, with every string made safe. */
 export function mapAction(action: VaikoraAction, ctx: MapContext): AsffFinding {
   const { destination } = ctx;
-  const severity = severityFor(action);
+  const severity = severityFor(action, ctx.thresholds?.threatSeverityFloor);
   const agent = safeTextOr(action.agentId, 200, 'unknown-agent');
   const actionType = safeTextOr(action.actionType, 200, 'action');
   const types = action.isAnomaly ? [FINDING_TYPE, ANOMALY_FINDING_TYPE] : [FINDING_TYPE];
+  if (action.threatDetected) types.push(...threatTypesFor(action));
   const updatedAt = nowMs(ctx.now) > action.timestampMs ? ctx.now : action.timestamp;
   const fixed = destinationStrings(destination);
 
@@ -85,7 +119,7 @@ export function mapAction(action: VaikoraAction, ctx: MapContext): AsffFinding {
     Severity: { Label: severity.label, Normalized: severity.normalized, Original: severity.original },
     Title: title(action, agent, actionType, severity.label),
     Description: description(action, agent, actionType),
-    ProductFields: productFields(action),
+    ProductFields: productFields(action, severity),
     Resources: [
       {
         Type: 'Other',
@@ -171,7 +205,24 @@ function nowMs(now: string): number {
   return lastNowMs;
 }
 
+/**
+ * Vaikora's own title, when it has one, leads; the generated one (severity, action, agent) follows. One
+ * 256-character budget for both: a title that fills it hides the generated part, which Severity,
+ * Resources and Description still carry.
+ */
 function title(action: VaikoraAction, agent: string, actionType: string, label: SeverityLabel): string {
+  const generated = generatedTitle(action, agent, actionType, label);
+  if (action.title === undefined) return generated;
+  const lead = safeText(action.title, ASFF_LIMITS.title);
+  return lead === '' ? generated : safeText(`${lead} — ${generated}`, ASFF_LIMITS.title);
+}
+
+function generatedTitle(
+  action: VaikoraAction,
+  agent: string,
+  actionType: string,
+  label: SeverityLabel,
+): string {
   const flags = action.threatDetected
     ? action.isAnomaly
       ? 'threat detected, anomaly'
@@ -230,7 +281,7 @@ function description(action: VaikoraAction, agent: string, actionType: string): 
  * Written out member by member rather than from a table of getters: one call site per field lets
  * V8 inline each, where the shared call site of a table was a measured tenth of the mapping time.
  */
-function productFields(a: VaikoraAction): Record<string, string> {
+function productFields(a: VaikoraAction, severity: FindingSeverity): Record<string, string> {
   const out: Record<string, string> = {};
   putText(out, 'vaikora/action_id', a.id);
   putText(out, 'vaikora/agent_id', a.agentId);
@@ -253,6 +304,8 @@ function productFields(a: VaikoraAction): Record<string, string> {
   putText(out, 'vaikora/target', a.target);
   putText(out, 'vaikora/url', a.url);
   if (a.warnings.length > 0) putText(out, 'vaikora/warnings', a.warnings.join('; '));
+  // Says why Label is above what risk_level/risk_score would give: an analyst must not read it as a bug.
+  if (severity.raisedToFloor !== undefined) out['vaikora/severity_floor'] = severity.raisedToFloor;
   return out;
 }
 

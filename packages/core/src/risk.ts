@@ -6,6 +6,18 @@ export type RiskLevel = (typeof RISK_LEVELS)[number];
 export const SEVERITY_LABELS = ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 export type SeverityLabel = (typeof SEVERITY_LABELS)[number];
 
+/** Labels a tenant can choose as the least severity of a confirmed threat (INFORMATIONAL would be no floor). */
+export const THREAT_SEVERITY_FLOORS = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export type ThreatSeverityFloor = (typeof THREAT_SEVERITY_FLOORS)[number];
+
+/** A confirmed threat reads at least HIGH unless the tenant chose otherwise (ADR 0002, revised 2026-12-04). */
+export const DEFAULT_THREAT_SEVERITY_FLOOR: ThreatSeverityFloor = 'HIGH';
+
+/** Rank of a severity label (INFORMATIONAL = 0 … CRITICAL = 4). */
+export function severityRank(label: SeverityLabel): number {
+  return SEVERITY_LABELS.indexOf(label);
+}
+
 /** Risk level → Security Hub label and normalized score, exactly as asff.md specifies. */
 export const SEVERITY_BY_RISK_LEVEL: Readonly<
   Record<RiskLevel, { label: SeverityLabel; normalized: number }>

@@ -94,6 +94,7 @@ export function describeTenantLifecycle(database: NonNullable<HarnessOptions['da
         includeAnomalies: true,
         includeThreats: true,
         minRiskScore: 80,
+        threatSeverityFloor: 'HIGH',
       });
       expect(created.status).toBe(201);
       expect(created.body.destination).toMatchObject({ state: 'pending', partition: 'aws', roleArn: null });

@@ -15,6 +15,8 @@ export interface VaikoraThresholds {
   includeAnomalies: boolean;
   includeThreats: boolean;
   minRiskScore?: number | null;
+  /** The lowest severity a confirmed threat's finding gets; rows written before it existed mean HIGH. */
+  threatSeverityFloor?: 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
 }
 
 export const defaultThresholds: VaikoraThresholds = {
