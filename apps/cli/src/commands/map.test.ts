@@ -81,6 +81,19 @@ describe('connector map', () => {
     expect(result.stdout).toHaveLength(2);
   });
 
+  it('raises a confirmed threat to the --threat-severity-floor', async () => {
+    const threat = { ...low, id: 'act-threat-floor', threat_detected: true };
+
+    const byDefault = await run(args, JSON.stringify({ actions: [threat] }));
+    const critical = await run(
+      [...args, '--threat-severity-floor', 'CRITICAL'],
+      JSON.stringify({ actions: [threat] }),
+    );
+
+    expect(JSON.parse(byDefault.stdout[0] ?? '{}').Severity.Label).toBe('HIGH');
+    expect(JSON.parse(critical.stdout[0] ?? '{}').Severity.Label).toBe('CRITICAL');
+  });
+
   it('handles a generated corpus with hostile and bad records without failing', async () => {
     const actions = generateActions({
       seed: 3,
@@ -108,6 +121,7 @@ describe('connector map', () => {
     [[...args, '--now', 'yesterday'], '--now must be an RFC 3339'],
     [[...args, '--min-risk-level', 'severe'], '--min-risk-level must be one of'],
     [[...args, '--min-risk-score', '101'], '--min-risk-score must be a number'],
+    [[...args, '--threat-severity-floor', 'high'], '--threat-severity-floor must be one of'],
     [[...args, '--bogus'], "Unknown option '--bogus'"],
   ])('exits 2 with a clear message for bad arguments %j', async (argv, message) => {
     const result = await run(argv, '');

@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
 import {
+  DEFAULT_THREAT_SEVERITY_FLOOR,
   type Destination,
   PARTITIONS,
   type Partition,
   prepareRecord,
   RISK_LEVELS,
   type RiskLevel,
+  THREAT_SEVERITY_FLOORS,
   thresholdsSchema,
 } from '@vsh/core';
 import { type CommandIo, readAll, UsageError, writeLine } from '../io.ts';
@@ -25,6 +27,8 @@ Options:
   --min-risk-score <n>     also forward actions whose risk score is at least n (0-100)
   --no-anomalies           do not forward actions only because they are anomalies
   --no-threats             do not forward actions only because a threat was detected
+  --threat-severity-floor <label>
+                           the lowest severity of a confirmed threat: LOW, MEDIUM, HIGH (default) or CRITICAL
   --source-url <template>  link findings to Vaikora's console; {id} is replaced by the action id
 `;
 
@@ -55,6 +59,7 @@ function parseMapArgs(args: string[], io: CommandIo): MapOptions {
         'min-risk-score': { type: 'string' },
         'no-anomalies': { type: 'boolean', default: false },
         'no-threats': { type: 'boolean', default: false },
+        'threat-severity-floor': { type: 'string', default: DEFAULT_THREAT_SEVERITY_FLOOR },
         'source-url': { type: 'string' },
       },
     });
@@ -96,6 +101,13 @@ function parseMapArgs(args: string[], io: CommandIo): MapOptions {
       );
     }
   }
+  const floor = values['threat-severity-floor'] ?? DEFAULT_THREAT_SEVERITY_FLOOR;
+  const threatSeverityFloor = THREAT_SEVERITY_FLOORS.find((label) => label === floor);
+  if (threatSeverityFloor === undefined) {
+    throw new UsageError(
+      `--threat-severity-floor must be one of ${THREAT_SEVERITY_FLOORS.join(', ')}, got "${floor}"`,
+    );
+  }
   return {
     destination: { accountId, region, partition: partition as Partition },
     now,
@@ -104,6 +116,7 @@ function parseMapArgs(args: string[], io: CommandIo): MapOptions {
       minRiskScore,
       includeAnomalies: !values['no-anomalies'],
       includeThreats: !values['no-threats'],
+      threatSeverityFloor,
     }),
     sourceUrlTemplate: values['source-url'],
   };
