@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ApiClientError } from './api-client.ts';
 import { BACKFILL_USAGE, backfillCommand } from './commands/backfill.ts';
+import { LOCAL_USAGE, localCommand } from './commands/local.ts';
 import { MAP_USAGE, mapCommand } from './commands/map.ts';
 import { RUN_NOW_USAGE, runNowCommand } from './commands/run-now.ts';
 import { START_USAGE, startCommand } from './commands/start.ts';
@@ -21,12 +22,16 @@ Operator commands (talk to the API with the operator key; see "connector tenants
   run-now <tenantId>  ask for a run of a tenant now
   backfill            re-send a tenant's time range to Security Hub, with progress
 
+Local stack commands:
+  local deploy-role   deploy a destination's role into the local AWS (moto), as the customer would
+
 Run "connector <command> --help" for a command's options.
 `;
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   backfill: { run: backfillCommand, usage: BACKFILL_USAGE },
+  local: { run: localCommand, usage: LOCAL_USAGE },
   map: { run: mapCommand, usage: MAP_USAGE },
   'run-now': { run: runNowCommand, usage: RUN_NOW_USAGE },
   start: { run: startCommand, usage: START_USAGE },

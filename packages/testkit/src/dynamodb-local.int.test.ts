@@ -8,6 +8,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { testAwsConfig } from './aws-config.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
+import { listeningOn } from './listening.ts';
 
 function portAcceptsConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -21,6 +22,18 @@ function portAcceptsConnections(port: number): Promise<boolean> {
 }
 
 describe('startDynamoDbLocal', () => {
+  it('listens on the loopback interface only, never on all interfaces', async () => {
+    const local = await startDynamoDbLocal();
+    try {
+      const addresses = listeningOn(local.port).map((s) => s.address);
+
+      expect(addresses.length).toBeGreaterThan(0);
+      for (const address of addresses) expect(['127.0.0.1', '::ffff:127.0.0.1']).toContain(address);
+    } finally {
+      await local.stop();
+    }
+  });
+
   it('serves tables in memory, returns the old item on a failed condition, and frees the port on stop', async () => {
     const local = await startDynamoDbLocal();
     const dynamo = new DynamoDBClient(testAwsConfig(local.endpoint));

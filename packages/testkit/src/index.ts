@@ -13,8 +13,9 @@ export {
   type SecurityHubImportStats,
   startFaultProxy,
 } from './fault-proxy.ts';
+export { type ListeningSocket, listeningOn, parseProcNetTcp, portHolder } from './listening.ts';
 export { MOTO_DEFAULT_ACCOUNT_ID, type MotoOptions, type MotoServer, startMoto } from './moto.ts';
-export { freePort, LocalServerError, type LocalServerErrorCode } from './ports.ts';
+export { freePort, isPortFree, LocalServerError, type LocalServerErrorCode } from './ports.ts';
 export {
   startTcpFaultProxy,
   type TcpFaultProxy,

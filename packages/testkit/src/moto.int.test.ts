@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -116,7 +117,83 @@ describe('startMoto', () => {
     expect(child.exitCode).toBe(0);
     expect(await portAcceptsConnections(port)).toBe(false);
   });
+
+  it('kills moto when the process that started it is killed with SIGKILL (no exit hook runs)', async () => {
+    const script = `
+      import { startMoto } from ${JSON.stringify(fileURLToPath(new URL('./moto.ts', import.meta.url)))};
+      const moto = await startMoto();
+      console.log(JSON.stringify({ port: moto.port }));
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    while (!output.includes('\n') && child.exitCode === null) await sleep(50);
+    const { port } = JSON.parse(output) as { port: number };
+
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const deadline = Date.now() + 5000;
+    while ((await portAcceptsConnections(port)) && Date.now() < deadline) await sleep(50);
+
+    expect(await portAcceptsConnections(port)).toBe(false);
+  });
+
+  it('stops a half-started moto when its start is aborted, and rejects with aborted', async () => {
+    const controller = new AbortController();
+    const attempt = startMoto({ signal: controller.signal }).catch((err: unknown) => err);
+    await sleep(200);
+
+    controller.abort();
+    const error = await attempt;
+
+    expect(error).toBeInstanceOf(LocalServerError);
+    expect(error).toMatchObject({ code: 'aborted' });
+    expect(motoChildren()).toEqual([]);
+  });
+
+  it('starts on the preferred port when it is free, and on another when it is taken', async () => {
+    const first = await startMoto();
+    try {
+      const taken = await startMoto({ port: first.port });
+      await taken.stop();
+      const freed = first.port;
+      await first.stop();
+
+      const again = await startMoto({ port: freed });
+      await again.stop();
+
+      expect(taken.port).not.toBe(freed);
+      expect(again.port).toBe(freed);
+    } finally {
+      await first.stop();
+    }
+  });
 });
+
+/** moto_server processes this test process started and that are still running (not zombies). */
+function motoChildren(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (
+          ppid === String(process.pid) &&
+          state !== 'Z' &&
+          readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('moto_server')
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 describe('moto speaks the AWS services the connector uses', () => {
   let moto: MotoServer;

@@ -15,9 +15,13 @@ export interface MotoOptions {
   /** The executable; default `moto_server` from PATH. */
   command?: string;
   readyTimeoutMs?: number;
+  /** Try this port first (e.g. the one used last time); another free one if it is taken. */
+  port?: number;
+  /** Aborting while it is starting stops it (start rejects with `aborted`); once ready, stop() does. */
+  signal?: AbortSignal;
 }
 
-/** Starts moto_server (Python, on PATH: `moto_server -H 127.0.0.1 -p PORT`) on a free loopback port, waits until ready, kills the whole process tree on stop(). */
+/** Starts moto_server (Python, on PATH: `moto_server -H 127.0.0.1 -p PORT`) on a loopback port (the preferred one if free), waits until ready, kills the whole process tree on stop(). */
 export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
   // moto logs one line per request to stderr; it is captured (for the error tail), never printed.
   const server = await startLocalServer({
@@ -32,6 +36,8 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
         accept: (status, _headers, body) => status < 300 && body.includes('"batch"'),
       }),
     portTaken: (output) => /address already in use/i.test(output),
+    ...(options.port === undefined ? {} : { preferredPort: options.port }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   const endpoint = `http://127.0.0.1:${server.port}`;
   return {

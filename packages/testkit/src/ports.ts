@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { onExit } from 'signal-exit';
 
@@ -18,7 +20,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-export type LocalServerErrorCode = 'spawn_failed' | 'exited_early' | 'not_ready';
+/** Whether a TCP port on 127.0.0.1 can be bound right now. */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+export type LocalServerErrorCode = 'spawn_failed' | 'exited_early' | 'not_ready' | 'aborted';
 
 /** A local emulator (moto_server, DynamoDB Local) could not be started. */
 export class LocalServerError extends Error {
@@ -43,6 +55,10 @@ export interface LocalServerSpec {
   readyTimeoutMs: number;
   /** Recognises "port already taken" in the output, to retry on another port. */
   portTaken?: (output: string) => boolean;
+  /** Try this port first (e.g. the one used last time); another free one if it is taken. */
+  preferredPort?: number;
+  /** Aborting while the server is starting stops it at once (start then rejects with `aborted`); once ready, stop() does. */
+  signal?: AbortSignal;
 }
 
 export interface LocalServer {
@@ -56,6 +72,24 @@ const STOP_GRACE_MS = 3000;
 const PORT_ATTEMPTS = 3;
 
 const liveGroups = new Set<number>();
+// util-linux's setpriv sets PR_SET_PDEATHSIG before it execs the server, so the kernel kills the server
+// when this process dies, even by SIGKILL, when no exit hook can run. Without it the exit hook is all.
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+
+// The PATH that spawn() itself searches, read here only to predict whether spawn would find the command.
+function onPath(command: string): boolean {
+  const candidates = isAbsolute(command)
+    ? [command]
+    : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, command));
+  return candidates.some((path) => {
+    try {
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
 let exitHookInstalled = false;
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
@@ -101,7 +135,12 @@ async function launchOnce(spec: LocalServerSpec, port: number): Promise<LocalSer
   installExitHook();
   const tail = new OutputTail();
   // detached: the server leads its own process group, so stop() can kill whatever it forks.
-  const child = spawn(spec.command, spec.args(port), {
+  const [command, args] =
+    // A missing command is spawned directly, so it fails as spawn_failed rather than as setpriv's exit 127.
+    SETPRIV === undefined || !onPath(spec.command)
+      ? [spec.command, spec.args(port)]
+      : [SETPRIV, ['--pdeathsig', 'KILL', '--', spec.command, ...spec.args(port)]];
+  const child = spawn(command, args, {
     cwd: spec.cwd,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,8 +181,14 @@ async function launchOnce(spec: LocalServerSpec, port: number): Promise<LocalSer
     return stopping;
   };
 
+  const onAbort = () => void stop();
+  spec.signal?.addEventListener('abort', onAbort, { once: true });
   const deadline = Date.now() + spec.readyTimeoutMs;
   while (Date.now() < deadline) {
+    if (spec.signal?.aborted === true) {
+      await stop();
+      throw new LocalServerError('aborted', `${spec.name}: start was cancelled`);
+    }
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
       const how = child.exitCode !== null ? `exit code ${child.exitCode}` : `signal ${child.signalCode}`;
@@ -152,7 +197,11 @@ async function launchOnce(spec: LocalServerSpec, port: number): Promise<LocalSer
         `${spec.name} exited before it was ready (${how}). Output tail:\n${tail.toString()}`,
       );
     }
-    if (await spec.probe(port)) return { port, pid, stop };
+    if (await spec.probe(port)) {
+      // Once ready the owner stops it in its own order (e.g. after the clients that still use it).
+      spec.signal?.removeEventListener('abort', onAbort);
+      return { port, pid, stop };
+    }
     await sleep(100);
   }
   await stop();
@@ -162,10 +211,19 @@ async function launchOnce(spec: LocalServerSpec, port: number): Promise<LocalSer
   );
 }
 
-/** Starts a server process on a free loopback port, polls it until ready, and returns its stopper. */
+/**
+ * Starts a server process on a loopback port (the preferred one when it is free, else a free one), polls it
+ * until ready, and returns its stopper. Aborting `spec.signal` while it is starting stops it.
+ */
 export async function startLocalServer(spec: LocalServerSpec): Promise<LocalServer> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    if (spec.signal?.aborted === true)
+      throw new LocalServerError('aborted', `${spec.name}: start was cancelled`);
+    const preferred = attempt === 1 && spec.preferredPort !== undefined && spec.preferredPort > 0;
+    const port =
+      preferred && spec.preferredPort !== undefined && (await isPortFree(spec.preferredPort))
+        ? spec.preferredPort
+        : await freePort();
     try {
       return await launchOnce(spec, port);
     } catch (error) {

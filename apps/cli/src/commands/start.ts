@@ -1,16 +1,19 @@
 import { parseArgs } from 'node:util';
 import { loadEnv, startApiServer } from '@vsh/api';
 import { parseWorkerEnv, startWorker } from '@vsh/worker';
-import { pino } from 'pino';
-import { type CommandIo, UsageError } from '../io.ts';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { PinoPretty } from 'pino-pretty';
+import { type CommandIo, isTerminal, UsageError } from '../io.ts';
 import { customerFindings } from '../local/customer.ts';
-import { startLocalStack } from '../local/stack.ts';
+import { LocalStackError } from '../local/errors.ts';
+import { type AnyLocalStack, startLocalStack } from '../local/stack.ts';
 
-export const START_USAGE = `Usage: connector start [--port <n>] [--data-dir <dir>]
+export const START_USAGE = `Usage: connector start [--port <n>] [--data-dir <dir>] [--no-demo]
 
 With no configuration: runs the whole system on this machine (PGlite under the data folder,
 moto_server for AWS, DynamoDB Local, the Vaikora simulator, the API and the worker) and onboards a
-demo tenant through the API. Ctrl-C stops everything it started.
+demo tenant through the API. One stack per data folder (a second start on it is refused). Ctrl-C or
+SIGTERM, at any moment, stops everything it started.
 
 With configuration (DATABASE_URL or APP_ENV=production, see README): runs the API and the worker
 against the configured services; nothing local is started.
@@ -18,104 +21,224 @@ against the configured services; nothing local is started.
 Options:
   --port <n>         API port (default 8080, or $PORT)
   --data-dir <dir>   local data folder (default .data)
+  --no-demo          local: no demo tenant, only the simulator (its URL, key and agents are printed)
 `;
 
+/** How often the owner checks that its parent (pnpm, a shell) is still there. */
+const PARENT_POLL_MS = 500;
 /**
- * Resolves when the process is asked to stop (Ctrl-C or SIGTERM). `on`, not `once`: signal-exit (which
- * the local emulators use to never outlive us) re-raises a signal that has no other listener left.
+ * The parent to outlive no longer than PARENT_POLL_MS. The `start` script passes pnpm's pid
+ * (`VSH_PARENT_PID=$PPID exec node …`), because pnpm killed while node still loads its modules (seconds
+ * on a busy machine) would otherwise have re-parented us before any code of ours could read our parent.
  */
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    process.on('SIGINT', () => resolve('SIGINT'));
-    process.on('SIGTERM', () => resolve('SIGTERM'));
-  });
+const LAUNCH_PARENT_PID = Number(process.env.VSH_PARENT_PID) || process.ppid;
+
+/**
+ * Stop requests for this process: SIGINT, SIGTERM, or the parent going away (a killed `pnpm start` leaves
+ * its child re-parented, which is seen as a change of `process.ppid`). Installed before anything starts,
+ * so every moment of start-up can be interrupted; `dispose` removes the handlers.
+ */
+function stopRequests(say: (line: string) => void): {
+  signal: AbortSignal;
+  reason: () => string;
+  dispose: () => void;
+} {
+  const controller = new AbortController();
+  let why = '';
+  const request = (reason: string) => {
+    if (controller.signal.aborted) {
+      say(`${reason}: already stopping, please wait…`);
+      return;
+    }
+    why = reason;
+    say(`${reason}: stopping everything…`);
+    controller.abort(reason);
+  };
+  const onInt = () => request('SIGINT');
+  const onTerm = () => request('SIGTERM');
+  const onHup = () => request('SIGHUP');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  const parent = LAUNCH_PARENT_PID;
+  if (process.ppid !== parent) queueMicrotask(() => request('parent process exited'));
+  const watch = setInterval(() => {
+    if (process.ppid !== parent) request('parent process exited');
+  }, PARENT_POLL_MS);
+  watch.unref();
+  return {
+    signal: controller.signal,
+    reason: () => why,
+    dispose() {
+      clearInterval(watch);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+    },
+  };
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** Human-readable logs when stderr is a terminal, JSON lines (for tools) otherwise; both on stderr. */
+export function consoleLogger(io: Pick<CommandIo, 'stderr'>, level: string): Logger {
+  const destination: DestinationStream = isTerminal(io.stderr)
+    ? PinoPretty({
+        destination: io.stderr,
+        colorize: true,
+        translateTime: 'SYS:HH:MM:ss',
+        ignore: 'pid,hostname',
+      })
+    : (io.stderr as unknown as DestinationStream);
+  return pino({ level }, destination);
 }
 
 /** `connector start`: the main job. */
 export async function startCommand(args: string[], io: CommandIo): Promise<number> {
-  let values: { port?: string; 'data-dir'?: string };
+  let values: { port?: string; 'data-dir'?: string; 'no-demo'?: boolean };
   try {
     values = parseArgs({
       args,
       strict: true,
-      options: { port: { type: 'string' }, 'data-dir': { type: 'string' } },
+      options: { port: { type: 'string' }, 'data-dir': { type: 'string' }, 'no-demo': { type: 'boolean' } },
     }).values;
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  const port = Number(values.port ?? process.env.PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new UsageError(`--port must be a port number, got "${values.port}"`);
+  const rawPort = values.port ?? process.env.PORT ?? '8080';
+  const port = Number(rawPort);
+  if (!/^\d+$/.test(rawPort) || !Number.isInteger(port) || port > 65_535)
+    throw new UsageError(`--port must be a port number (0-65535), got "${rawPort}"`);
   const say = (line: string) => io.stdout.write(`${line}\n`);
+  // The SDK warns on every start that its future releases need Node 22; this repo already requires 22+
+  // (package.json engines), so on an older Node that line only hides the connector's own output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const configured = process.env.DATABASE_URL !== undefined || process.env.APP_ENV === 'production';
-  const stopped = untilSignal();
-
-  if (configured) {
-    const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
-    const api = await startApiServer({ env: loadEnv(), logger: logger.child({ service: 'api' }) });
-    const workerEnv = parseWorkerEnv(process.env);
-    if (!workerEnv.ok) {
-      await api.close();
-      throw new UsageError(`worker configuration:\n${workerEnv.message}`);
+  const stop = stopRequests(say);
+  try {
+    if (configured) return await startConfigured(io, say, stop.signal);
+    return await startLocal(io, say, stop.signal, {
+      port,
+      dataDir: values['data-dir'] ?? '.data',
+      demo: values['no-demo'] !== true,
+    });
+  } catch (err) {
+    if (err instanceof LocalStackError) {
+      if (err.code === 'aborted') {
+        say(`${stop.reason()}: stopped before start-up finished; nothing is left running.`);
+        return 0;
+      }
+      io.stderr.write(`connector start: ${err.message}\n`);
+      return 1;
     }
-    const worker = await startWorker(workerEnv.env, logger.child({ service: 'worker' }));
-    say(`API on ${api.url}; worker in ${workerEnv.env.WORKER_MODE} mode. Ctrl-C stops both.`);
-    say(`signal ${await stopped}: stopping…`);
-    await worker.stop();
-    await api.close();
-    return 0;
+    throw err;
+  } finally {
+    stop.dispose();
   }
+}
 
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
-  const started = Date.now();
-  const stack = await startLocalStack({ dataDir: values['data-dir'] ?? '.data', apiPort: port, logger, say });
-  const { demo } = stack;
+async function startConfigured(
+  io: CommandIo,
+  say: (line: string) => void,
+  signal: AbortSignal,
+): Promise<number> {
+  const logger = consoleLogger(io, process.env.LOG_LEVEL ?? 'info');
+  const api = await startApiServer({ env: loadEnv(), logger: logger.child({ service: 'api' }) });
+  const workerEnv = parseWorkerEnv(process.env);
+  if (!workerEnv.ok) {
+    await api.close();
+    throw new UsageError(`worker configuration:\n${workerEnv.message}`);
+  }
+  const worker = await startWorker(workerEnv.env, logger.child({ service: 'worker' }));
+  say(`API on ${api.url}; worker in ${workerEnv.env.WORKER_MODE} mode. Ctrl-C stops both.`);
+  await untilAborted(signal);
+  await worker.stop();
+  await api.close();
+  say('stopped.');
+  return 0;
+}
+
+function banner(stack: AnyLocalStack, seconds: number, say: (line: string) => void): void {
+  const { demo, vaikora } = stack;
   say('');
-  say(
-    `Vaikora → Security Hub connector, running locally (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
-  );
-  say(
-    `  API              ${stack.apiUrl}        (OpenAPI: ${stack.apiUrl}/openapi.json, docs: ${stack.apiUrl}/docs)`,
-  );
-  say(`  Onboarding page  ${stack.apiUrl}/ui/onboarding`);
+  say(`Vaikora → Security Hub connector, running locally (ready in ${seconds.toFixed(1)} s)`);
+  say(`  API              ${stack.apiUrl}/`);
+  say(`  Web UI           ${stack.apiUrl}/ui`);
+  say(`  API docs         ${stack.apiUrl}/docs  (OpenAPI: ${stack.apiUrl}/openapi.json)`);
   say(`  Status page      ${stack.apiUrl}/ui/status`);
-  say(`  Operator view    ${stack.apiUrl}/ui/operator`);
   say(`  Operator key     ${stack.operatorKey}`);
-  say(`  Demo tenant      ${demo.tenantId}  key ${demo.tenantApiKey}`);
+  say(`  Vaikora (sim)    ${vaikora.baseUrl}  key ${vaikora.apiKey}`);
+  say(`                   agents ${vaikora.agents.join(', ')}`);
+  if (demo !== undefined) say(`  Demo tenant      ${demo.tenantId}  key ${demo.tenantApiKey}`);
   say(
-    `  Local AWS        ${stack.awsEndpoint}  (moto; demo customer account ${demo.accountId}, ${demo.region})`,
+    `  Local AWS        ${stack.awsEndpoint}  (moto${demo === undefined ? '' : `; demo customer account ${demo.accountId}, ${demo.region}`})`,
   );
+  say(`  Data folder      ${stack.dataDir}`);
   say('');
-  say('What to look at:');
-  say(
-    `  curl -H "authorization: Bearer ${demo.tenantApiKey}" ${stack.apiUrl}/v1/tenants/${demo.tenantId}/status`,
-  );
-  say('  findings arriving in the demo account are counted below; Ctrl-C stops everything.');
+  if (demo !== undefined) {
+    say('What to look at:');
+    say(
+      `  curl -H "authorization: Bearer ${demo.tenantApiKey}" ${stack.apiUrl}/v1/tenants/${demo.tenantId}/status`,
+    );
+    say('  findings arriving in the demo account are counted below; Ctrl-C stops everything.');
+  } else {
+    say(
+      'No demo tenant (--no-demo): create one with `connector tenants create` or the web UI; Ctrl-C stops everything.',
+    );
+  }
+}
 
+async function startLocal(
+  io: CommandIo,
+  say: (line: string) => void,
+  signal: AbortSignal,
+  options: { port: number; dataDir: string; demo: boolean },
+): Promise<number> {
+  const logger = consoleLogger(io, process.env.LOG_LEVEL ?? 'warn');
+  const began = Date.now();
+  const stack = await startLocalStack({
+    dataDir: options.dataDir,
+    apiPort: options.port,
+    logger,
+    say,
+    signal,
+    demo: options.demo,
+  });
+  banner(stack, (Date.now() - began) / 1000, say);
+
+  const { demo } = stack;
   let last = -1;
-  const watch = setInterval(() => {
-    customerFindings({
-      endpoint: stack.awsEndpoint,
-      motoEndpoint: stack.motoEndpoint,
-      accountId: demo.accountId,
-      region: demo.region,
-    })
-      .then((findings) => {
-        if (findings.length !== last) {
-          last = findings.length;
-          const newest = findings[0];
-          say(
-            `[${new Date().toISOString()}] ${findings.length} findings in the local Security Hub${newest ? `; newest: ${newest.Severity} ${newest.Title}` : ''}`,
-          );
-        }
-      })
-      .catch((err: unknown) =>
-        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read findings'),
-      );
-  }, 5000);
-  const signal = await stopped;
-  clearInterval(watch);
-  say(`${signal}: stopping everything…`);
+  const watch =
+    demo === undefined
+      ? undefined
+      : setInterval(() => {
+          customerFindings({
+            endpoint: stack.awsEndpoint,
+            motoEndpoint: stack.motoEndpoint,
+            accountId: demo.accountId,
+            region: demo.region,
+          })
+            .then((findings) => {
+              if (findings.length !== last && !signal.aborted) {
+                last = findings.length;
+                const newest = findings[0];
+                say(
+                  `[${new Date().toISOString()}] ${findings.length} findings in the local Security Hub${newest ? `; newest: ${newest.Severity} ${newest.Title}` : ''}`,
+                );
+              }
+            })
+            .catch((err: unknown) =>
+              logger.warn(
+                { err: err instanceof Error ? err.message : String(err) },
+                'could not read findings',
+              ),
+            );
+        }, 5000);
+  await untilAborted(signal);
+  if (watch !== undefined) clearInterval(watch);
   await stack.stop();
   say('stopped.');
   return 0;

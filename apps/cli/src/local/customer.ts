@@ -129,3 +129,36 @@ export async function customerFindings(options: {
     hub.destroy();
   }
 }
+
+/** The API's local role-deploy port: deploys a customer's role template into the local (moto) AWS. */
+export interface LocalAwsDeployer {
+  deployRole(input: {
+    accountId: string;
+    region: string;
+    stackName: string;
+    parameters: Record<string, string>;
+  }): Promise<{ roleArn: string }>;
+}
+
+/**
+ * Implements the API's local role-deploy port with deployCustomerRole (which also turns Security Hub on
+ * in that account), so the web pages can do the customer's AWS step against the local moto.
+ */
+export function localAwsDeployer(options: {
+  motoEndpoint: string;
+  data443AccountId: string;
+}): LocalAwsDeployer {
+  return {
+    async deployRole(input) {
+      const roleArn = await deployCustomerRole({
+        motoEndpoint: options.motoEndpoint,
+        data443AccountId: options.data443AccountId,
+        accountId: input.accountId,
+        region: input.region,
+        stackName: input.stackName,
+        parameters: input.parameters,
+      });
+      return { roleArn };
+    },
+  };
+}

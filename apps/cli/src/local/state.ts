@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -10,6 +18,17 @@ const localStateSchema = z.object({
   /** Where the local stack's API listens; written by every `connector start`, read by the operator commands. */
   apiUrl: z.string().optional(),
   demo: z.object({ tenantId: z.string(), tenantApiKey: z.string(), destinationId: z.string() }).optional(),
+  /**
+   * Ports used last time, tried first on the next start: tenants made by hand keep the simulator's URL
+   * as their Vaikora base URL, so it must not move between starts.
+   */
+  ports: z
+    .object({
+      vaikora: z.number().int().positive().optional(),
+      moto: z.number().int().positive().optional(),
+      dynamodb: z.number().int().positive().optional(),
+    })
+    .optional(),
 });
 export type LocalState = z.infer<typeof localStateSchema>;
 
@@ -48,4 +67,23 @@ export function saveState(dataDir: string, state: LocalState): void {
   const file = localStateFile(dataDir);
   writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
+}
+
+/**
+ * Makes a data folder private to its owner: the folder and every folder under it 0700, every file 0600
+ * (PGlite's files hold tenants' encrypted keys and the audit log).
+ */
+export function securePermissions(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const walk = (dir: string) => {
+    chmodSync(dir, 0o700);
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      const stat = lstatSync(path, { throwIfNoEntry: false });
+      if (stat === undefined || stat.isSymbolicLink()) continue;
+      if (stat.isDirectory()) walk(path);
+      else chmodSync(path, 0o600);
+    }
+  };
+  walk(dataDir);
 }
