@@ -1,12 +1,14 @@
 import type { Database, Tenant } from '@vsh/db';
 import type { SecretBox } from '@vsh/secrets';
-import type { BaseUrlPolicy, VerifyResult } from '@vsh/vaikora';
+import type { BaseUrlPolicy, DiscoverAgentsResult, VerifyResult } from '@vsh/vaikora';
 import type { Logger } from 'pino';
 import type { DestinationVerifier } from './verify/checks.ts';
 
-/** What the API needs from a Vaikora client: one verification call. */
+/** What the API needs from a Vaikora client: one verification call, and optionally agent discovery. */
 export interface VaikoraVerifier {
   verify(options?: { readonly agentId?: string; readonly signal?: AbortSignal }): Promise<VerifyResult>;
+  /** Distinct agent ids of the first pages of `GET /actions` without `agent_id`; absent: cannot list. */
+  discoverAgents?(options?: { readonly signal?: AbortSignal }): Promise<DiscoverAgentsResult>;
 }
 
 export interface VaikoraClientInput {
@@ -26,8 +28,20 @@ export interface ApiConfig {
   data443AccountId: string;
   /** The central worker role the trust policy admits (`aws:PrincipalArn`). */
   workerRoleName: string;
-  /** The published customer-role template (https), for the quick-create link. */
-  customerTemplateUrl: string;
+  /**
+   * The published customer-role template (https S3), for the CloudFormation quick-create link; undefined
+   * where none is published (local mode), and then the onboarding offers the download and local deploy.
+   */
+  customerTemplateUrl: string | undefined;
+  /**
+   * Where browsers reach this API, no trailing slash (production: PUBLIC_BASE_URL, https; local: the API's
+   * own URL). Unset (some tests): links are not offered and the template download is a relative URL.
+   */
+  publicBaseUrl?: string | undefined;
+  /** How long a one-time sign-in link stays redeemable (default 24 h). */
+  signInLinkTtlMs?: number | undefined;
+  /** The local stack's AWS endpoint (moto), named in the local deploy command; unset in production. */
+  awsEndpointUrl?: string | undefined;
   vaikoraAllowedHosts: readonly string[];
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
@@ -52,6 +66,16 @@ export interface WebSessionConfig {
   signInsPerMinute?: number;
 }
 
+/** What the local stack offers to deploy a customer role into its emulated AWS (workstream A implements it). */
+export interface LocalAwsPort {
+  deployRole(input: {
+    accountId: string;
+    region: string;
+    stackName: string;
+    parameters: Record<string, string>;
+  }): Promise<{ roleArn: string }>;
+}
+
 /** Every dependency of the API, constructed once by the caller (server.ts or a test). */
 export interface ApiDeps {
   db: Database;
@@ -66,6 +90,8 @@ export interface ApiDeps {
   vaikoraClient: VaikoraClientFactory;
   /** Called after "run now" has been recorded, e.g. to wake an in-process worker. Errors are logged only. */
   onRunNow?: ((tenantId: string) => void | Promise<void>) | undefined;
+  /** Local mode only: deploys the customer role into the local stack's AWS; absent in production. */
+  localAws?: LocalAwsPort | undefined;
   /** Number of migrations a ready database has applied; default: every committed migration. */
   expectedMigrations?: number | undefined;
 }

@@ -85,6 +85,25 @@ describe('parseEnv', () => {
     expect(() => parseEnv(withoutDatabase)).toThrow('DATABASE_URL is required in production');
   });
 
+  it('reads the public base URL (trailing slash dropped) and the sign-in link lifetime; locally no template is published', () => {
+    const production = parseEnv({
+      ...PRODUCTION,
+      PUBLIC_BASE_URL: 'https://connector.example.com/',
+      SIGN_IN_LINK_TTL_SECONDS: '3600',
+    });
+    const local = parseEnv(LOCAL);
+
+    expect(production).toMatchObject({
+      publicBaseUrl: 'https://connector.example.com',
+      signInLinkTtlMs: 3_600_000,
+    });
+    expect(local).toMatchObject({
+      publicBaseUrl: undefined,
+      customerTemplateUrl: undefined,
+      signInLinkTtlMs: 86_400_000,
+    });
+  });
+
   it('reads the trusted proxies, addresses and CIDR ranges of both families', () => {
     const env = parseEnv({ ...LOCAL, TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,::1, 2001:db8::/32' });
 
@@ -107,6 +126,12 @@ describe('parseEnv', () => {
     [{ ...PRODUCTION, AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' }, 'AWS_ENDPOINT_URL is for local mode only'],
     [{ ...LOCAL, TRUSTED_PROXIES: '10.0.0.0/33' }, 'TRUSTED_PROXIES must be a comma-separated list'],
     [{ ...LOCAL, TRUSTED_PROXIES: 'proxy.internal' }, 'TRUSTED_PROXIES must be a comma-separated list'],
+    [
+      { ...PRODUCTION, PUBLIC_BASE_URL: 'http://connector.example.com' },
+      'PUBLIC_BASE_URL must be an https URL',
+    ],
+    [{ ...LOCAL, PUBLIC_BASE_URL: 'ftp://x' }, 'PUBLIC_BASE_URL must be an http(s) URL'],
+    [{ ...LOCAL, SIGN_IN_LINK_TTL_SECONDS: '10' }, 'SIGN_IN_LINK_TTL_SECONDS'],
   ])('stops with a message naming the variable (%o)', (source, message) => {
     expect(() => parseEnv(source)).toThrow(EnvError);
     expect(() => parseEnv(source)).toThrow(message);

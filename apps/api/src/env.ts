@@ -8,9 +8,6 @@ import {
 import { z } from 'zod';
 import { estimateEntropyBits, MIN_OPERATOR_KEY_BITS } from './lib/api-keys.ts';
 
-// Only where no real template exists (local mode): `.invalid` can never resolve (RFC 2606).
-const LOCAL_TEMPLATE_URL = 'https://templates.invalid/customer-role/template.yaml';
-
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 
@@ -61,6 +58,8 @@ const rawEnvSchema = z.object({
       ),
   ),
   CUSTOMER_TEMPLATE_URL: optional(httpsUrl),
+  PUBLIC_BASE_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+  SIGN_IN_LINK_TTL_SECONDS: intFrom(60, 7 * 86_400, 86_400),
   VAIKORA_ALLOWED_HOSTS: optional(z.string()),
   TRUSTED_PROXIES: optional(z.string().max(4096, 'must be at most 4096 characters')),
   AWS_ENDPOINT_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
@@ -87,7 +86,11 @@ export interface ApiEnv {
   workerRoleName: string;
   /** The worker role the API assumes to verify customer roles as the worker (ADR 0071); unset locally. */
   workerRoleArn: string | undefined;
-  customerTemplateUrl: string;
+  /** The template published for CloudFormation quick-create (https, S3); unset locally (no quick-create). */
+  customerTemplateUrl: string | undefined;
+  /** Where browsers reach the API (links, template download); locally the server's own URL when unset. */
+  publicBaseUrl: string | undefined;
+  signInLinkTtlMs: number;
   vaikoraAllowedHosts: string[];
   /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For the Node server believes; empty: none. */
   trustedProxies: string[];
@@ -168,6 +171,10 @@ export function parseEnv(source: Readonly<Record<string, string | undefined>>): 
       );
     }
     if (env.AWS_ENDPOINT_URL !== undefined) problems.push('AWS_ENDPOINT_URL is for local mode only');
+    // Sign-in links travel by mail and chat: in production they must be https.
+    if (env.PUBLIC_BASE_URL !== undefined && !env.PUBLIC_BASE_URL.startsWith('https://')) {
+      problems.push('PUBLIC_BASE_URL must be an https URL in production');
+    }
   }
   if (problems.length > 0) throw new EnvError(`invalid configuration: ${problems.join('; ')}`);
 
@@ -188,7 +195,9 @@ export function parseEnv(source: Readonly<Record<string, string | undefined>>): 
     data443AccountId: env.DATA443_ACCOUNT_ID ?? PLACEHOLDER_DATA443_ACCOUNT_ID,
     workerRoleName: env.WORKER_ROLE_NAME ?? DEFAULT_WORKER_ROLE_NAME,
     workerRoleArn: env.WORKER_ROLE_ARN,
-    customerTemplateUrl: env.CUSTOMER_TEMPLATE_URL ?? LOCAL_TEMPLATE_URL,
+    customerTemplateUrl: env.CUSTOMER_TEMPLATE_URL,
+    publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    signInLinkTtlMs: env.SIGN_IN_LINK_TTL_SECONDS * 1000,
     vaikoraAllowedHosts: allowedHosts,
     trustedProxies,
     awsEndpointUrl: env.AWS_ENDPOINT_URL,

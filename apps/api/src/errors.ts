@@ -22,10 +22,12 @@ export const API_ERROR_CODES = [
   'RATE_LIMITED',
   'NOT_READY',
   'INTERNAL',
+  'NOT_AVAILABLE',
+  'LOCAL_DEPLOY_FAILED',
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
 
 /** The one code-to-status map; `satisfies` makes a missing or unknown code a type error. */
 export const STATUS_OF = {
@@ -49,6 +51,8 @@ export const STATUS_OF = {
   RATE_LIMITED: 429,
   NOT_READY: 503,
   INTERNAL: 500,
+  NOT_AVAILABLE: 409,
+  LOCAL_DEPLOY_FAILED: 502,
 } as const satisfies Record<ApiErrorCode, ErrorStatus>;
 
 /**
@@ -94,12 +98,13 @@ const DESCRIPTIONS: Record<ErrorStatus, string> = {
   403: 'The key may not use this operation (FORBIDDEN).',
   404: 'No such resource for this key (NOT_FOUND).',
   405: 'The path exists but not with this method (METHOD_NOT_ALLOWED).',
-  409: 'The resource is in a state that refuses the change (CONFLICT, TENANT_OFFBOARDED, NOT_CONFIGURED).',
+  409: 'The resource is in a state that refuses the change (CONFLICT, TENANT_OFFBOARDED, NOT_CONFIGURED, NOT_AVAILABLE).',
   413: 'The body is larger than the limit (PAYLOAD_TOO_LARGE).',
   415: 'The body is not JSON (UNSUPPORTED_MEDIA_TYPE).',
   422: 'The request is well formed but cannot be applied (see the code).',
   429: 'Too many requests for this key; see Retry-After (RATE_LIMITED).',
   500: 'An unexpected error (INTERNAL); the request id identifies it in the logs.',
+  502: 'A service this operation depends on failed (LOCAL_DEPLOY_FAILED); the request id identifies it in the logs.',
   503: 'Not ready to serve (NOT_READY).',
 };
 

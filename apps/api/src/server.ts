@@ -9,7 +9,7 @@ import { openSecretBox } from '@vsh/secrets';
 import { createVaikoraClient, type FetchLike } from '@vsh/vaikora';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
-import type { ApiConfig, VaikoraClientFactory } from './deps.ts';
+import type { ApiConfig, LocalAwsPort, VaikoraClientFactory } from './deps.ts';
 import type { ApiEnv } from './env.ts';
 import { createLogger } from './logger.ts';
 import { forwardedClientResolver } from './middleware/authenticate.ts';
@@ -28,6 +28,8 @@ export interface StartApiServerOptions {
   awsCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   /** Called after "run now" is recorded (e.g. to wake an in-process worker). */
   onRunNow?: (tenantId: string) => void | Promise<void>;
+  /** Local stack only: deploys customer roles into its emulated AWS (the onboarding's local deploy button). */
+  localAws?: LocalAwsPort;
   /** Port override (0 = any free port); default `env.port`. */
   port?: number;
 }
@@ -47,6 +49,9 @@ export function apiConfigOf(env: ApiEnv): ApiConfig {
     data443AccountId: env.data443AccountId,
     workerRoleName: env.workerRoleName,
     customerTemplateUrl: env.customerTemplateUrl,
+    publicBaseUrl: env.publicBaseUrl,
+    signInLinkTtlMs: env.signInLinkTtlMs,
+    awsEndpointUrl: env.awsEndpointUrl,
     vaikoraAllowedHosts: env.vaikoraAllowedHosts,
     maxBodyBytes: env.maxBodyBytes,
     rateLimit: {
@@ -106,6 +111,8 @@ export const vaikoraClientFactory: VaikoraClientFactory = (input) =>
 
 export interface ApiRuntime {
   readonly app: ReturnType<typeof createApp>;
+  /** The app's config (startApiServer completes a local one with the URL it listens on). */
+  readonly config: ApiConfig;
   readonly database: DbHandle;
   /** Closes what this call opened (never a database passed in). */
   close(): Promise<void>;
@@ -136,18 +143,20 @@ export async function createApiRuntime(options: Omit<StartApiServerOptions, 'por
       propagationTimeoutMs: env.verifyPropagationMs,
     });
     closers.push(() => verifier.destroy());
+    const config = apiConfigOf(env);
     const app = createApp({
       db: database.db,
       secretBox: secrets.box,
       clock: () => new Date(),
       logger,
-      config: apiConfigOf(env),
+      config,
       operatorApiKey: env.operatorApiKey,
       verifier,
       vaikoraClient: vaikoraClientFactory,
       onRunNow: options.onRunNow,
+      localAws: env.mode === 'local' ? options.localAws : undefined,
     });
-    return { app, database, close };
+    return { app, config, database, close };
   } catch (err) {
     await close();
     throw err;
@@ -178,6 +187,8 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
     const address = server.address() as AddressInfo;
     const host = env.host === '0.0.0.0' ? '127.0.0.1' : env.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    // Locally the public URL is the server's own, known only now when the port was chosen at listen.
+    if (env.mode === 'local') runtime.config.publicBaseUrl ??= url;
     logger.info({ url, mode: env.mode, database: runtime.database.kind }, 'api listening');
     let closing: Promise<void> | undefined;
     return {

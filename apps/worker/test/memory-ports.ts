@@ -142,6 +142,14 @@ export function memoryVaikora(
   const perPage = options.perPage ?? 100;
   return {
     verify: async () => ({ ok: true, total: null }),
+    discoverAgents: async () => {
+      const agents = new Set<string>();
+      for (const r of list()) {
+        const parsed = parseAction(r);
+        if (parsed.ok && parsed.action.agentId !== undefined) agents.add(parsed.action.agentId);
+      }
+      return { agents: [...agents], complete: true };
+    },
     async *sweep({ signal }): AsyncGenerator<VaikoraPage> {
       const all = [...list()];
       for (let page = 1; ; page++) {

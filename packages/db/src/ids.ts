@@ -9,6 +9,7 @@ export const idPrefixes = {
   run: 'run',
   rejectedRecord: 'rej',
   backfill: 'bkf',
+  signInLink: 'lnk',
 } as const;
 
 export type IdPrefix = (typeof idPrefixes)[keyof typeof idPrefixes];

@@ -22,6 +22,7 @@ const expectedTables = [
   'tenants',
   'vaikora_settings',
   'web_sessions',
+  'web_sign_in_links',
   'web_sign_ins',
 ];
 // Every migration drizzle-kit has generated and committed, as its journal lists them.

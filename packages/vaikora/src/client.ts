@@ -64,6 +64,29 @@ export interface VerifyOptions {
   readonly maxRetryAfterMs?: number;
 }
 
+export interface DiscoverAgentsOptions {
+  /** Pages of `GET /actions` (without `agent_id`) to read at most, 1 to 20; default 3. */
+  readonly maxPages?: number;
+  /** Distinct agents to collect at most, 1 to 1000; default 100 (what a tenant's settings may name). */
+  readonly maxAgents?: number;
+  /** Retries of transient failures per page, 0 to 10; default 0. */
+  readonly retries?: number;
+  /** Longest Retry-After to wait before a retry. Default: the client's. */
+  readonly maxRetryAfterMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** The agents seen on the newest actions the key can list, in order of first appearance. */
+export interface DiscoverAgentsResult {
+  readonly agents: string[];
+  /** True when the whole list was read; false when a bound (pages or agents) stopped the scan. */
+  readonly complete: boolean;
+}
+
+/** Default and largest bounds of `discoverAgents`. */
+export const DISCOVER_AGENTS_DEFAULTS = { maxPages: 3, maxAgents: 100 } as const;
+export const DISCOVER_AGENTS_LIMITS = { maxPages: 20, maxAgents: 1000 } as const;
+
 export type VerifyResult =
   | { readonly ok: true; readonly total: number | null }
   | { readonly ok: false; readonly code: VaikoraErrorCode; readonly message: string };
@@ -75,6 +98,12 @@ export interface VaikoraClient {
    * when `retries` says so. A page beyond the reader's bounds is `BAD_RESPONSE`.
    */
   verify(options?: VerifyOptions): Promise<VerifyResult>;
+  /**
+   * Lists `GET /actions` without `agent_id` for the first few pages and returns the distinct agent ids,
+   * bounded by pages and agents (and the page reader's limits). Throws VaikoraError like `sweep`; a
+   * server that requires `agent_id` answers that with an error code (e.g. INVALID_CONFIG for a 400).
+   */
+  discoverAgents(options?: DiscoverAgentsOptions): Promise<DiscoverAgentsResult>;
   /** Pages through `GET /actions` from page 1, yielding each page as it arrives (ADR 0020). */
   sweep(options: SweepOptions): AsyncIterable<VaikoraPage>;
   toString(): string;
@@ -258,6 +287,54 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     }
   }
 
+  async function discoverAgents(options: DiscoverAgentsOptions = {}): Promise<DiscoverAgentsResult> {
+    const maxPages = options.maxPages ?? DISCOVER_AGENTS_DEFAULTS.maxPages;
+    const maxAgents = options.maxAgents ?? DISCOVER_AGENTS_DEFAULTS.maxAgents;
+    const retries = options.retries ?? 0;
+    const maxRetryAfterMs = options.maxRetryAfterMs ?? config.maxRetryAfterMs;
+    const within = (value: number, max: number) => Number.isInteger(value) && value >= 1 && value <= max;
+    if (!within(maxPages, DISCOVER_AGENTS_LIMITS.maxPages)) {
+      throw new VaikoraError(
+        'INVALID_CONFIG',
+        `maxPages must be an integer from 1 to ${DISCOVER_AGENTS_LIMITS.maxPages}`,
+        false,
+      );
+    }
+    if (!within(maxAgents, DISCOVER_AGENTS_LIMITS.maxAgents)) {
+      throw new VaikoraError(
+        'INVALID_CONFIG',
+        `maxAgents must be an integer from 1 to ${DISCOVER_AGENTS_LIMITS.maxAgents}`,
+        false,
+      );
+    }
+    if (!Number.isInteger(retries) || retries < 0 || retries > MAX_VERIFY_RETRIES) {
+      throw new VaikoraError(
+        'INVALID_CONFIG',
+        `retries must be an integer from 0 to ${MAX_VERIFY_RETRIES}`,
+        false,
+      );
+    }
+    const agents = new Set<string>();
+    for (let page = 1; page <= maxPages; page++) {
+      const scan = await requestPage(
+        { page, perPage: config.perPage, agentId: undefined, sinceMs: undefined },
+        options.signal,
+        { maxRetries: retries, maxRetryAfterMs },
+      );
+      // An unreadable page names no agent we could trust; the next page may still.
+      if (!scan.ok) continue;
+      for (const record of scan.records) {
+        const parsed = parseRecord(record, bounds);
+        if (!parsed.ok || parsed.action.agentId === undefined) continue;
+        agents.add(parsed.action.agentId);
+        if (agents.size >= maxAgents) return { agents: [...agents], complete: false };
+      }
+      if (scan.records.length < (scan.perPage ?? config.perPage))
+        return { agents: [...agents], complete: true };
+    }
+    return { agents: [...agents], complete: false };
+  }
+
   async function* sweep(options: SweepOptions): AsyncGenerator<VaikoraPage, void, undefined> {
     const maxPages = options.maxPages ?? config.maxPages;
     if (!Number.isInteger(maxPages) || maxPages < 1) {
@@ -390,6 +467,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
   const summary = `VaikoraClient(${config.baseUrl})`;
   return {
     verify,
+    discoverAgents,
     sweep,
     toString: () => summary,
     toJSON: () => ({

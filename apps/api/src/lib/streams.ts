@@ -11,7 +11,8 @@ export interface StreamSync {
 
 /**
  * Makes a tenant's streams match its settings: one enabled stream per Vaikora agent x region of every
- * verified destination, every other stream of the tenant disabled. Streams are never deleted here, so a
+ * verified destination, for the agents routed to it (its `agent_ids` intersected with the settings'
+ * agents; null: all of them), every other stream of the tenant disabled. Streams are never deleted here, so a
  * route that comes back keeps its id and with it the worker's cursor. Every statement is filtered by the
  * tenant id.
  */
@@ -22,14 +23,18 @@ export async function syncStreams(tx: Transaction, tenantId: string): Promise<St
     .where(eq(vaikoraSettings.tenantId, tenantId))
     .limit(1);
   const destinations = await tx
-    .select({ id: awsDestinations.id, regions: awsDestinations.regions })
+    .select({ id: awsDestinations.id, regions: awsDestinations.regions, agentIds: awsDestinations.agentIds })
     .from(awsDestinations)
     .where(and(eq(awsDestinations.tenantId, tenantId), inArray(awsDestinations.state, [...ROUTED_STATES])));
-  const desired = destinations.flatMap((destination) =>
-    (settings?.agentIds ?? []).flatMap((agentId) =>
+  const agents = settings?.agentIds ?? [];
+  const desired = destinations.flatMap((destination) => {
+    // A destination's own list narrows the settings' agents; an agent only it names is not polled.
+    const routed =
+      destination.agentIds === null ? agents : agents.filter((id) => destination.agentIds?.includes(id));
+    return routed.flatMap((agentId) =>
       destination.regions.map((region) => ({ tenantId, destinationId: destination.id, agentId, region })),
-    ),
-  );
+    );
+  });
   const wanted = new Set(desired.map((row) => `${row.destinationId}\u0000${row.agentId}\u0000${row.region}`));
   if (desired.length > 0) {
     await tx

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { HEALTH_STATUSES, healthRank, isHealthStatus } from '@vsh/core';
 import {
   ApiClient,
   CONNECTION_OPTIONS,
@@ -10,9 +11,11 @@ import { type CommandIo, UsageError, writeLine } from '../io.ts';
 
 export const TENANTS_USAGE = `Usage: connector tenants list [--json]
        connector tenants show <tenantId> [--json]
+       connector tenants create --name <name> [--plan <plan>] [--json]
 
 list   every tenant with its health, failing ones first
 show   one tenant's status: destinations, last run, cursor lag, counts of the last 24 hours
+create a tenant: prints its id, its first API key (shown once) and a one-time sign-in link
 
 ${CONNECTION_USAGE}`;
 
@@ -26,6 +29,7 @@ interface TenantWithHealth {
   createdAt: string;
   health: {
     status: string;
+    reasons?: string[];
     destinations: Record<string, number>;
     vaikora: { configured: boolean; lastError: string | null };
     lastRun: { id: string; status: string; startedAt: string; finishedAt: string | null } | null;
@@ -58,8 +62,10 @@ interface TenantStatus {
   }>;
 }
 
-// Failing tenants first, as on the operator page.
-const HEALTH_ORDER = ['failing', 'degraded', 'pending', 'unconfigured', 'healthy', 'offboarded'];
+/** Failing tenants first, as on the operator page: the order of the shared health model (ADR 0100). */
+function healthOrder(status: string): number {
+  return isHealthStatus(status) ? healthRank(status) : HEALTH_STATUSES.length;
+}
 
 /** Pads columns to the widest cell; the last column is left ragged. */
 export function table(rows: readonly (readonly string[])[]): string[] {
@@ -79,7 +85,14 @@ export function table(rows: readonly (readonly string[])[]): string[] {
 export async function tenantsCommand(args: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
   let parsed: {
-    values: { json?: boolean; api?: string; key?: string; 'data-dir'?: string };
+    values: {
+      json?: boolean;
+      name?: string;
+      plan?: string;
+      api?: string;
+      key?: string;
+      'data-dir'?: string;
+    };
     positionals: string[];
   };
   try {
@@ -87,7 +100,12 @@ export async function tenantsCommand(args: string[], io: CommandIo): Promise<num
       args: rest,
       strict: true,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, ...CONNECTION_OPTIONS },
+      options: {
+        json: { type: 'boolean' },
+        name: { type: 'string' },
+        plan: { type: 'string' },
+        ...CONNECTION_OPTIONS,
+      },
     });
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
@@ -109,9 +127,7 @@ export async function tenantsCommand(args: string[], io: CommandIo): Promise<num
       cursor = page.nextCursor;
     } while (cursor !== null);
     tenants.sort(
-      (a, b) =>
-        HEALTH_ORDER.indexOf(a.health.status) - HEALTH_ORDER.indexOf(b.health.status) ||
-        a.name.localeCompare(b.name),
+      (a, b) => healthOrder(a.health.status) - healthOrder(b.health.status) || a.name.localeCompare(b.name),
     );
     if (values.json) {
       await writeLine(io.stdout, JSON.stringify(tenants, null, 2));
@@ -150,9 +166,67 @@ export async function tenantsCommand(args: string[], io: CommandIo): Promise<num
     for (const line of renderStatus(tenant, status)) await writeLine(io.stdout, line);
     return 0;
   }
+  if (sub === 'create') return createTenant(values, positionals, io);
   throw new UsageError(
-    sub === undefined ? 'tenants needs a subcommand: list or show' : `unknown subcommand "${sub}"`,
+    sub === undefined ? 'tenants needs a subcommand: list, show or create' : `unknown subcommand "${sub}"`,
   );
+}
+
+interface CreatedTenant {
+  tenant: { id: string; name: string; plan: string };
+  apiKey: { id: string; key: string };
+}
+
+/**
+ * `tenants create`: the tenant with its first key, then a sign-in link for that key. The key and the link
+ * are printed once and never again; when the link cannot be made, the tenant and key are still printed.
+ */
+async function createTenant(
+  values: { name?: string; plan?: string; json?: boolean } & Parameters<typeof resolveConnection>[0],
+  positionals: string[],
+  io: CommandIo,
+): Promise<number> {
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const name = values.name?.trim();
+  if (name === undefined || name === '') throw new UsageError('tenants create needs --name <name>');
+  if (name.length > 200) throw new UsageError('--name must be at most 200 characters');
+  const client = new ApiClient(resolveConnection(values, io), io.fetch);
+  const created = await client.call<CreatedTenant>('POST', '/tenants', {
+    name,
+    ...(values.plan === undefined ? {} : { plan: values.plan }),
+  });
+  let link: { url: string; expiresAt: string } | undefined;
+  let linkError: string | undefined;
+  try {
+    link = await client.call<{ url: string; expiresAt: string }>(
+      'POST',
+      `/tenants/${created.tenant.id}/sign-in-links`,
+      { apiKeyId: created.apiKey.id },
+    );
+  } catch (err) {
+    linkError = err instanceof Error ? err.message : String(err);
+  }
+  if (values.json) {
+    await writeLine(
+      io.stdout,
+      JSON.stringify({ tenant: created.tenant, apiKey: created.apiKey, signInLink: link ?? null }, null, 2),
+    );
+  } else {
+    for (const line of [
+      `tenant    ${created.tenant.id}  ${created.tenant.name}`,
+      `api key   ${created.apiKey.key}`,
+      '          shown once: store it now',
+      ...(link === undefined
+        ? []
+        : [`sign-in   ${link.url}`, `          one use, expires ${link.expiresAt}; send it to the customer`]),
+    ])
+      await writeLine(io.stdout, line);
+  }
+  if (linkError !== undefined) {
+    await writeLine(io.stderr, `the tenant was created, but no sign-in link: ${linkError}`);
+    return 1;
+  }
+  return 0;
 }
 
 /** The human summary of `tenants show`. */
@@ -161,6 +235,7 @@ export function renderStatus(tenant: TenantWithHealth, status: TenantStatus): st
   const lines = [
     `${tenant.name} (${tenant.id})`,
     `  health      ${tenant.health.status}; state ${status.state}; plan ${tenant.plan}`,
+    ...(tenant.health.reasons ?? []).map((reason) => `              - ${reason}`),
     `  vaikora     ${status.vaikora.configured ? `configured${status.vaikora.verifiedAt ? `, verified ${status.vaikora.verifiedAt}` : ''}` : 'not configured'}${status.vaikora.lastError ? `; last error: ${status.vaikora.lastError}` : ''}`,
     `  schedule    ${status.schedule === null ? 'none' : `next run ${status.schedule.nextRunAt}`}`,
     `  last run    ${status.lastRun === null ? 'none' : `${status.lastRun.status} at ${status.lastRun.startedAt}, ${formatCount(status.lastRun.findingsImported)} imported${status.lastRun.errorCode ? `; ${status.lastRun.errorCode}: ${status.lastRun.errorMessage ?? ''}` : ''}`}`,

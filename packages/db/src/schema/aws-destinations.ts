@@ -38,6 +38,11 @@ export const awsDestinations = pgTable(
       .references(() => tenants.id, { onDelete: 'cascade' }),
     accountId: text('account_id').notNull(),
     regions: jsonb('regions').$type<string[]>().notNull(),
+    /**
+     * The Vaikora agents whose actions go to this account; null routes every agent of the tenant's
+     * Vaikora settings here. Streams are the intersection with the settings' agents (apps/api streams.ts).
+     */
+    agentIds: text('agent_ids').array(),
     roleArn: text('role_arn'),
     externalId: text('external_id').notNull().unique('aws_destinations_external_id_unique'),
     roleName: text('role_name').notNull(),
@@ -66,6 +71,10 @@ export const awsDestinations = pgTable(
     ),
     check('aws_destinations_role_name_check', sql`${t.roleName} ~ '^[A-Za-z0-9_+=,.@-]{1,64}$'`),
     check('aws_destinations_state_check', oneOf(t.state, destinationStates)),
+    check(
+      'aws_destinations_agent_ids_check',
+      sql`${t.agentIds} is null or (cardinality(${t.agentIds}) between 1 and 100 and array_position(${t.agentIds}, null) is null)`,
+    ),
     check('aws_destinations_consecutive_failures_check', sql`${t.consecutiveFailures} >= 0`),
     check(
       'aws_destinations_role_arn_check',

@@ -10,3 +10,4 @@ export * from './tenant-schedules.ts';
 export * from './tenants.ts';
 export * from './vaikora-settings.ts';
 export * from './web-sessions.ts';
+export * from './web-sign-in-links.ts';

@@ -24,8 +24,19 @@ export interface RecentFinding {
  */
 export interface DestinationRunStats {
   imported: number;
+  /** Findings or actions rejected for this destination this run (one per stream, repeats included). */
   rejected: number;
+  /** Actions below the tenant's thresholds. */
   skipped: number;
+  /**
+   * Actions the destination's streams read (once per stream), absent in runs recorded before ADR 0100.
+   * `read = alreadySent + skipped + rejected + imported + notSent` always holds when present.
+   */
+  read?: number;
+  /** Actions an earlier run already handled (the overlap window read them again). */
+  alreadySent?: number;
+  /** Findings not sent yet (Security Hub busy, the run stopped, an import failed): the next run tries again. */
+  notSent?: number;
   /** How far behind Vaikora this destination's cursors were when the run ended. */
   lagSeconds?: number | null;
   errorCode?: string | null;

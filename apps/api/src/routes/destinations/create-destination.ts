@@ -15,6 +15,7 @@ import { ApiError } from '../../errors.ts';
 import { type Actor, audit } from '../../lib/audit.ts';
 import { requireActive } from '../../middleware/authorize.ts';
 import { defineRoute, tenantIdParam } from '../../openapi.ts';
+import { agentIdsSchema } from '../vaikora/shared.ts';
 import {
   destinationSchema,
   onboardingOf,
@@ -34,14 +35,25 @@ export const bodySchema = z
       .refine((regions) => new Set(regions).size === regions.length, 'must not repeat a region'),
     partition: z.enum(SUPPORTED_PARTITIONS).optional(),
     roleName: z.string().max(64, 'must be at most 64 characters').optional(),
+    agentIds: agentIdsSchema.optional().openapi({
+      description:
+        "The Vaikora agents whose findings go to this account; omit to route every agent of the tenant's Vaikora settings here.",
+    }),
   })
-  .openapi({ example: { accountId: '210987654321', regions: ['us-east-1', 'eu-west-1'] } });
+  .openapi({
+    example: {
+      accountId: '210987654321',
+      regions: ['us-east-1', 'eu-west-1'],
+      agentIds: ['agt-support-bot'],
+    },
+  });
 
 /** POST /v1/tenants/{tenantId}/destinations: its schemas, access and documented answers. */
 export const route = defineRoute(
   'tenant',
   {
     method: 'post',
+    operationId: 'createDestination',
     path: '/tenants/{tenantId}/destinations',
     tags: ['destinations'],
     summary:
@@ -72,7 +84,10 @@ export function newExternalId(): string {
   return id;
 }
 
-/** Registers an AWS account for a tenant (shared by the route and the onboarding page); returns the new row. */
+/**
+ * Registers an AWS account for a tenant (shared by the route and the onboarding page); returns the new row.
+ * `agentIds` routes only those agents here (null/omitted: every agent of the Vaikora settings).
+ */
 export async function registerDestination(
   deps: ApiDeps,
   actor: Actor,
@@ -108,6 +123,7 @@ export async function registerDestination(
           accountId: body.accountId,
           regions: body.regions,
           roleName,
+          agentIds: body.agentIds ?? null,
           externalId: newExternalId(),
         })
         .returning();
@@ -116,7 +132,12 @@ export async function registerDestination(
         tenantId: tenant.id,
         action: 'destination.created',
         target: inserted.id,
-        details: { accountId: inserted.accountId, regions: inserted.regions, roleName },
+        details: {
+          accountId: inserted.accountId,
+          regions: inserted.regions,
+          roleName,
+          agentIds: inserted.agentIds,
+        },
       });
       return inserted;
     });
@@ -145,6 +166,12 @@ export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
       c.get('tenant'),
       c.req.valid('json'),
     );
-    return c.json({ destination: toDestination(row), onboarding: onboardingOf(deps.config, row) }, 201);
+    return c.json(
+      {
+        destination: toDestination(row),
+        onboarding: onboardingOf(deps.config, row, deps.localAws !== undefined),
+      },
+      201,
+    );
   };
 }

@@ -12,6 +12,7 @@ export const route = defineRoute(
   'tenant',
   {
     method: 'delete',
+    operationId: 'deleteDestination',
     path: '/tenants/{tenantId}/destinations/{destinationId}',
     tags: ['destinations'],
     summary: 'Remove a destination and its streams (findings already in Security Hub stay there)',

@@ -7,6 +7,7 @@ import { destinationSchema, onboardingOf, onboardingSchema, toDestination } from
 /** GET /v1/tenants/{tenantId}/destinations/{destinationId}: its schemas, access and documented answers. */
 export const route = defineRoute('tenant', {
   method: 'get',
+  operationId: 'getDestination',
   path: '/tenants/{tenantId}/destinations/{destinationId}',
   tags: ['destinations'],
   summary: 'Read a destination with its onboarding material',
@@ -27,6 +28,12 @@ export const route = defineRoute('tenant', {
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const row = await findDestination(deps.db, c.get('tenant').id, c.req.valid('param').destinationId);
-    return c.json({ destination: toDestination(row), onboarding: onboardingOf(deps.config, row) }, 200);
+    return c.json(
+      {
+        destination: toDestination(row),
+        onboarding: onboardingOf(deps.config, row, deps.localAws !== undefined),
+      },
+      200,
+    );
   };
 }

@@ -8,6 +8,7 @@ import { destinationSchema, toDestination } from './shared.ts';
 /** GET /v1/tenants/{tenantId}/destinations: its schemas, access and documented answers. */
 export const route = defineRoute('tenant', {
   method: 'get',
+  operationId: 'listDestinations',
   path: '/tenants/{tenantId}/destinations',
   tags: ['destinations'],
   summary: "List a tenant's AWS destinations",

@@ -21,6 +21,12 @@ export const REGION_PATTERN = /^(?:[a-z]{2}|us-gov)-[a-z]+-[0-9]{1,2}$/;
 /** The template file name the deploy command refers to (the customer downloads the template first). */
 export const TEMPLATE_FILE = 'vaikora-securityhub-role.yaml';
 
+/** Where this API serves the customer-role template (public, no auth). */
+export const TEMPLATE_PATH = `/templates/${TEMPLATE_FILE}`;
+
+/** The role of an administrator in each local (moto) customer account, as the local stack creates it. */
+export const LOCAL_CUSTOMER_ADMIN_ROLE = 'CustomerAdmin';
+
 // Checks as stored: what this API writes (checkResultSchema), read leniently so a row written by an
 // older or newer version still renders.
 const storedCheckSchema = z.object({
@@ -38,6 +44,13 @@ export const destinationSchema = z
     tenantId: z.string(),
     accountId: z.string(),
     regions: z.array(z.string()),
+    agentIds: z
+      .array(z.string())
+      .nullable()
+      .openapi({
+        description: "Vaikora agents routed here; null: every agent of the tenant's Vaikora settings.",
+        example: ['agt-support-bot'],
+      }),
     partition: z.enum(SUPPORTED_PARTITIONS),
     roleName: z.string(),
     roleArn: z.string().nullable().openapi({ description: 'Set by the first successful verification.' }),
@@ -54,6 +67,26 @@ export const destinationSchema = z
   })
   .openapi('Destination');
 
+/** A destination as the OpenAPI examples show it (routed to one agent, verified). */
+export const DESTINATION_EXAMPLE = {
+  id: 'dst_01jd0000000000000000000000',
+  tenantId: 'ten_01jd0000000000000000000000',
+  accountId: '210987654321',
+  regions: ['us-east-1'],
+  agentIds: ['agt-support-bot'],
+  partition: 'aws',
+  roleName: 'Data443-VaikoraSecurityHub',
+  roleArn: 'arn:aws:iam::210987654321:role/Data443-VaikoraSecurityHub',
+  externalId: 'q3J0m1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t',
+  state: 'verified',
+  lastVerifiedAt: '2026-01-01T00:00:00.000Z',
+  lastVerification: { checkedAt: '2026-01-01T00:00:00.000Z', ok: true, checks: [] },
+  lastError: null,
+  consecutiveFailures: 0,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+} satisfies z.infer<typeof destinationSchema>;
+
 const policySchema = z.record(z.string(), z.unknown()).openapi({ description: 'An IAM policy document.' });
 
 export const onboardingSchema = z
@@ -65,15 +98,23 @@ export const onboardingSchema = z
     expectedRoleArn: z.string(),
     trustPolicy: policySchema,
     permissionsPolicy: policySchema,
-    templateUrl: z.string(),
+    templateUrl: z.string().openapi({
+      description: 'Where to download the template: served by this API (GET /templates/...).',
+      example: `https://connector.example.com${TEMPLATE_PATH}`,
+    }),
     stackName: z.string(),
     parameters: z.record(z.string(), z.string()),
-    quickCreateUrl: z
-      .string()
-      .openapi({ description: 'Opens the CloudFormation console with every parameter filled in.' }),
-    deployCommand: z
-      .string()
-      .openapi({ description: `The same stack with the AWS CLI (template saved as ${TEMPLATE_FILE}).` }),
+    quickCreateUrl: z.string().nullable().openapi({
+      description:
+        'Opens the CloudFormation console with every parameter filled in; null where no template is published to S3 (local mode), see quickCreateUnavailableReason.',
+    }),
+    quickCreateUnavailableReason: z.string().nullable(),
+    deployCommand: z.string().openapi({
+      description: `The same stack with the AWS CLI (template saved as ${TEMPLATE_FILE}); in local mode it targets the local stack's endpoint and the destination's account.`,
+    }),
+    localDeployAvailable: z
+      .boolean()
+      .openapi({ description: 'POST .../local-deploy can deploy the role into the local stack.' }),
   })
   .openapi('Onboarding');
 
@@ -90,6 +131,7 @@ export function toDestination(row: AwsDestination): z.infer<typeof destinationSc
     tenantId: row.tenantId,
     accountId: row.accountId,
     regions: row.regions,
+    agentIds: row.agentIds,
     partition: partitionOf(row),
     roleName: row.roleName,
     roleArn: row.roleArn,
@@ -115,7 +157,11 @@ export function toDestination(row: AwsDestination): z.infer<typeof destinationSc
  * Everything the customer needs to create the role, all from @vsh/customer-role so the policy shown here,
  * the template and the worker's expectations cannot drift apart.
  */
-export function onboardingOf(config: ApiConfig, row: AwsDestination): z.infer<typeof onboardingSchema> {
+export function onboardingOf(
+  config: ApiConfig,
+  row: AwsDestination,
+  localDeploy = false,
+): z.infer<typeof onboardingSchema> {
   const partition = partitionOf(row);
   const parameterInput = {
     externalId: row.externalId,
@@ -124,6 +170,9 @@ export function onboardingOf(config: ApiConfig, row: AwsDestination): z.infer<ty
     roleName: row.roleName,
   };
   const [region = 'us-east-1'] = row.regions;
+  const cfnDeploy = cloudFormationDeployCommand({ ...parameterInput, templateFile: TEMPLATE_FILE });
+  // Quick-create needs the template published over https (S3); a local stack publishes none.
+  const published = config.customerTemplateUrl;
   return {
     externalId: row.externalId,
     roleName: row.roleName,
@@ -138,10 +187,41 @@ export function onboardingOf(config: ApiConfig, row: AwsDestination): z.infer<ty
       partition,
       accountId: row.accountId,
     }) as unknown as Record<string, unknown>,
-    templateUrl: config.customerTemplateUrl,
+    templateUrl: templateDownloadUrl(config),
     stackName: DEFAULT_STACK_NAME,
     parameters: { ...customerRoleParameterValues(parameterInput) },
-    quickCreateUrl: quickCreateUrl({ ...parameterInput, region, templateUrl: config.customerTemplateUrl }),
-    deployCommand: cloudFormationDeployCommand({ ...parameterInput, templateFile: TEMPLATE_FILE }),
+    quickCreateUrl:
+      published === undefined ? null : quickCreateUrl({ ...parameterInput, region, templateUrl: published }),
+    quickCreateUnavailableReason:
+      published !== undefined
+        ? null
+        : config.mode === 'local'
+          ? 'the local stack publishes no template to S3: deploy the role locally or with the command'
+          : 'no template is published (CUSTOMER_TEMPLATE_URL is not set)',
+    // Only a local stack with an AWS endpoint (moto) has somewhere local to deploy to.
+    deployCommand:
+      config.mode === 'local' && config.awsEndpointUrl !== undefined
+        ? localDeployCommand(config.awsEndpointUrl, row.accountId, region, cfnDeploy)
+        : cfnDeploy,
+    localDeployAvailable: config.mode === 'local' && localDeploy,
   };
+}
+
+/** The URL the customer downloads the template from: this API's own, absolute when the base URL is known. */
+export function templateDownloadUrl(config: Pick<ApiConfig, 'publicBaseUrl'>): string {
+  return `${config.publicBaseUrl ?? ''}${TEMPLATE_PATH}`;
+}
+
+/**
+ * The deploy command against the local stack: moto holds every local account, and serves one only to
+ * credentials of a role in it, so the command first assumes the account's administrator role, then
+ * deploys at the local endpoint.
+ */
+function localDeployCommand(endpoint: string, accountId: string, region: string, cfnDeploy: string): string {
+  const adminRole = `arn:aws:iam::${accountId}:role/${LOCAL_CUSTOMER_ADMIN_ROLE}`;
+  return [
+    `export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing`,
+    `export $(aws sts assume-role --role-arn ${adminRole} --role-session-name customer-admin --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text | awk '{print "AWS_ACCESS_KEY_ID="$1, "AWS_SECRET_ACCESS_KEY="$2, "AWS_SESSION_TOKEN="$3}')`,
+    `${cfnDeploy} --region ${region} --endpoint-url ${endpoint}`,
+  ].join('\n');
 }

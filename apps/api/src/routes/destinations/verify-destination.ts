@@ -28,6 +28,7 @@ export const route = defineRoute(
   'tenant',
   {
     method: 'post',
+    operationId: 'verifyDestination',
     path: '/tenants/{tenantId}/destinations/{destinationId}/verify',
     tags: ['destinations'],
     summary:

@@ -9,6 +9,7 @@ import { toVaikoraSettings, vaikoraSettingsSchema } from './shared.ts';
 /** GET /v1/tenants/{tenantId}/vaikora: its schemas, access and documented answers. */
 export const route = defineRoute('tenant', {
   method: 'get',
+  operationId: 'getVaikoraSettings',
   path: '/tenants/{tenantId}/vaikora',
   tags: ['vaikora'],
   summary: 'Read the Vaikora connection (never any part of the key)',

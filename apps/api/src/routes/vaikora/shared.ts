@@ -8,6 +8,17 @@ import { iso, timestamp } from '../../openapi.ts';
 
 export const DEFAULT_VAIKORA_BASE_URL = 'https://api.vaikora.com/api/v1';
 
+/** What a Vaikora agent id may be, wherever the API accepts one (settings, destination routing). */
+export const AGENT_ID_PATTERN = /^[\x21-\x7e]{1,256}$/;
+
+/** A list of Vaikora agent ids: 1 to 100 unique ids of 1 to 256 visible ASCII characters. */
+export const agentIdsSchema = z
+  .array(z.string().regex(AGENT_ID_PATTERN, 'must be 1 to 256 visible ASCII characters'))
+  .min(1, 'must name at least one Vaikora agent')
+  .max(100, 'must name at most 100 agents')
+  .refine((ids) => new Set(ids).size === ids.length, 'must not repeat an agent id')
+  .openapi({ example: ['agt-support-bot', 'agt-sql'] });
+
 export const vaikoraSettingsSchema = z
   .object({
     tenantId: z.string(),

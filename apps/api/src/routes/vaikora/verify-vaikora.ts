@@ -14,6 +14,7 @@ export const route = defineRoute(
   'tenant',
   {
     method: 'post',
+    operationId: 'verifyVaikoraSettings',
     path: '/tenants/{tenantId}/vaikora/verify',
     tags: ['vaikora'],
     summary:
