@@ -13,9 +13,12 @@ import { createRouter } from './openapi.ts';
 import { apiKeysApp } from './routes/api-keys/index.ts';
 import { backfillsApp } from './routes/backfills/index.ts';
 import { destinationsApp } from './routes/destinations/index.ts';
+import { signInLinksApp } from './routes/sign-in-links/index.ts';
 import { statusApp } from './routes/status/index.ts';
-import { renderDocsPage } from './routes/system/docs.ts';
+import { docsApp } from './routes/system/docs.ts';
 import { systemApp } from './routes/system/index.ts';
+import { landingApp } from './routes/system/landing.ts';
+import { templatesApp } from './routes/templates/index.ts';
 import { tenantsApp } from './routes/tenants/index.ts';
 import { vaikoraApp } from './routes/vaikora/index.ts';
 import { uiApp } from './ui/index.ts';
@@ -29,6 +32,8 @@ export const OPENAPI_INFO = {
     version: '1.0.0',
     description: 'Control plane: tenants, Vaikora connections, AWS destinations, onboarding and status.',
   },
+  // Relative: the API serves its own document, so clients and the /docs viewer call the host they read it from.
+  servers: [{ url: '/', description: 'The host serving this document' }],
 };
 
 const HTTP_EXCEPTION_CODES: Partial<Record<number, ApiErrorCode>> = {
@@ -99,6 +104,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     uiApp(deps, { sessions: createSessionStore(sessionStoreOptionsOf(deps.config.webSessions)) }),
   );
   app.route('/v1', backfillsApp(deps));
+  app.route('/v1', signInLinksApp(deps));
+  app.route('/', templatesApp(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
@@ -106,11 +113,11 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     description: 'The operator key, or a tenant API key (vsh_...).',
   });
   app.doc31('/openapi.json', OPENAPI_INFO);
-  let docsPage: string | undefined;
-  app.get('/docs', (c) => {
-    docsPage ??= renderDocsPage(app.getOpenAPI31Document(OPENAPI_INFO));
-    return c.html(docsPage);
-  });
+  app.route(
+    '/',
+    docsApp(() => app.getOpenAPI31Document(OPENAPI_INFO)),
+  );
+  app.route('/', landingApp(deps));
 
   const routes = app.routes
     .filter((route) => route.method !== 'ALL')

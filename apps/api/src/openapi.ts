@@ -1,3 +1,16 @@
+/*
+ * Conventions for every route's OpenAPI description (tests in openapi.test.ts and
+ * openapi.lint.int.test.ts hold every operation to them):
+ * - `operationId`: a lowerCamelCase verb and noun (`createTenant`, `listRuns`), unique in the API.
+ *   defineRoute derives one from method and path when a route gives none; give one.
+ * - `summary` and `tags` on every operation; `description` where the summary is not enough.
+ * - Request bodies: `.openapi({ example })` on the body schema, a value that schema accepts.
+ * - Main (2xx) answers: `example` next to `schema` in `content['application/json']`, which the
+ *   schema must accept; 204 has no content.
+ * - Errors: only through defineRoute / errorResponses, so each one references the Error schema.
+ * - Regexes: no flags and no `\p{...}`: zod publishes `regex.source` as `pattern`, which clients
+ *   compile with or without `u` (see NO_CONTROL_CHARACTERS).
+ */
 import { createRoute, OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
 import type { ZodError } from 'zod';
 import type { AppEnv } from './deps.ts';
@@ -58,6 +71,23 @@ export function createRouter(): OpenAPIHono<AppEnv> {
 const COMMON_ERRORS: ErrorStatus[] = [400, 401, 403, 404, 413, 415, 429, 500];
 
 /**
+ * The operationId of a route that names none, from method and path; a trailing parameter is named so
+ * that a list and a read of the same resource differ: `GET /tenants/{tenantId}/runs` gives
+ * `getTenantsRuns`, `GET /tenants/{tenantId}/runs/{runId}` gives `getTenantsRunsByRunId`.
+ */
+export function defaultOperationId(method: string, path: string): string {
+  const capital = (word: string) => `${word.charAt(0).toUpperCase()}${word.slice(1)}`;
+  const segments = path.split('/').filter((segment) => segment !== '');
+  const last = segments.at(-1) ?? '';
+  const words = segments
+    .filter((segment) => !segment.startsWith('{'))
+    .flatMap((segment) => segment.split(/[_.-]/))
+    .map(capital);
+  const byParam = last.startsWith('{') ? `By${capital(last.slice(1, -1))}` : '';
+  return `${method.toLowerCase()}${words.join('')}${byParam}`;
+}
+
+/**
  * An operation under /v1: the bearer-key security requirement, the authorization middleware for its
  * access, the errors every such operation can return plus its own, and the access as an extension.
  */
@@ -69,11 +99,37 @@ export function defineRoute<const R extends Omit<RouteConfig, 'middleware' | 'se
   const statuses = [...new Set([...COMMON_ERRORS, ...extraErrors])];
   return createRoute({
     ...route,
+    operationId: route.operationId ?? defaultOperationId(route.method, route.path),
     security: [{ bearerAuth: [] }],
     middleware: [authorize(access)] as const,
     [ACCESS_EXTENSION]: access,
     responses: { ...route.responses, ...errorResponses(...statuses) },
   });
+}
+
+/**
+ * Text without control characters (Unicode Cc) or lone surrogates (Cs), the same set as
+ * `/^[^\p{Cc}\p{Cs}]*$/u`. Spelled with code-unit ranges and no flag because its source is published
+ * as an OpenAPI `pattern`: a flag would leak into it, and generators compile it without `u`, where
+ * `\p{...}` means something else. A surrogate pair passes as a whole, so emoji are allowed either way.
+ */
+export const NO_CONTROL_CHARACTERS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+  /^(?:[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff])*$/;
+
+/** A JSON response with its schema and an example of it, which the type (and a test) hold to the schema. */
+export function jsonResponse<S extends z.ZodType>(description: string, schema: S, example: z.output<S>) {
+  return { description, content: { 'application/json': { schema, example } } };
+}
+
+/** A JSON response of another helper (e.g. pageResponse) with an example of its schema added. */
+export function withExample<
+  R extends { description: string; content: { 'application/json': { schema: z.ZodType } } },
+>(response: R, example: z.output<R['content']['application/json']['schema']>): R {
+  return {
+    ...response,
+    content: { 'application/json': { ...response.content['application/json'], example } },
+  };
 }
 
 /** Path parameter schemas with their OpenAPI descriptions. */

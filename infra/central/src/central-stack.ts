@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { viewerAssetCopyCommands } from '@vsh/api/viewer-assets';
 import { DEFAULT_WORKER_ROLE_NAME, IAM_ROLE_NAME_PATTERN } from '@vsh/customer-role';
 import {
   Aws,
@@ -322,8 +323,11 @@ export class CentralStack extends Stack {
       description: string,
       options: Pick<NodejsFunctionProps, 'memorySize' | 'timeout' | 'reservedConcurrentExecutions'> & {
         environment: Record<string, string>;
+        /** Shell commands run in the asset folder after esbuild, e.g. to copy files it cannot bundle. */
+        afterBundling?: (outputDir: string) => string[];
       },
     ): NodejsFunction => {
+      const { afterBundling, ...functionOptions } = options;
       const logGroup = new LogGroup(this, `${id}LogGroup`, {
         retention: settings.logRetention,
         removalPolicy: RemovalPolicy.RETAIN,
@@ -352,9 +356,18 @@ export class CentralStack extends Stack {
           sourceMap: true,
           // The repository pins every @aws-sdk/* to one tested release; the runtime's copy differs.
           bundleAwsSDK: true,
+          ...(afterBundling === undefined
+            ? {}
+            : {
+                commandHooks: {
+                  beforeBundling: () => [],
+                  beforeInstall: () => [],
+                  afterBundling: (_inputDir: string, outputDir: string) => afterBundling(outputDir),
+                },
+              }),
         },
         ...(network === undefined ? {} : network),
-        ...options,
+        ...functionOptions,
       });
     };
 
@@ -385,6 +398,8 @@ export class CentralStack extends Stack {
     });
 
     this.api = fn('Api', entries.api, this.apiRole, 'The connector control plane (Hono)', {
+      // The /docs viewer's files: read at run time from beside the bundle (ADR 0097).
+      afterBundling: (outputDir) => viewerAssetCopyCommands(outputDir),
       memorySize: 512,
       // API Gateway's integration timeout is 30 s.
       timeout: Duration.seconds(29),

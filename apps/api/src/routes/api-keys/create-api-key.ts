@@ -5,8 +5,8 @@ import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { ApiError } from '../../errors.ts';
 import { audit } from '../../lib/audit.ts';
 import { requireActive } from '../../middleware/authorize.ts';
-import { defineRoute, tenantIdParam } from '../../openapi.ts';
-import { apiKeyName, createdApiKeySchema, insertApiKey } from '../tenants/shared.ts';
+import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { apiKeyName, CREATED_API_KEY_EXAMPLE, createdApiKeySchema, insertApiKey } from '../tenants/shared.ts';
 
 /** Active keys a tenant may hold: enough for rotation with overlap and a few integrations, and bounded. */
 export const MAX_ACTIVE_KEYS = 20;
@@ -17,6 +17,7 @@ export const route = defineRoute(
   {
     method: 'post',
     path: '/tenants/{tenantId}/api-keys',
+    operationId: 'createApiKey',
     tags: ['api keys'],
     summary: 'Create a tenant API key (the whole key is shown once)',
     request: {
@@ -31,10 +32,10 @@ export const route = defineRoute(
       },
     },
     responses: {
-      201: {
-        description: 'The key, with the whole key (never shown again).',
-        content: { 'application/json': { schema: createdApiKeySchema } },
-      },
+      201: jsonResponse('The key, with the whole key (never shown again).', createdApiKeySchema, {
+        ...CREATED_API_KEY_EXAMPLE,
+        name: 'ci pipeline',
+      }),
     },
   },
   [409],

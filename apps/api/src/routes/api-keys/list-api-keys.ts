@@ -2,21 +2,23 @@ import { type RouteHandler, z } from '@hono/zod-openapi';
 import { apiKeys } from '@vsh/db';
 import { desc, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { defineRoute, tenantIdParam } from '../../openapi.ts';
-import { apiKeySchema, toApiKey } from '../tenants/shared.ts';
+import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { API_KEY_EXAMPLE, apiKeySchema, toApiKey } from '../tenants/shared.ts';
 
 /** GET /v1/tenants/{tenantId}/api-keys: its schemas, access and documented answers. */
 export const route = defineRoute('tenant', {
   method: 'get',
   path: '/tenants/{tenantId}/api-keys',
+  operationId: 'listApiKeys',
   tags: ['api keys'],
   summary: "List a tenant's API keys (prefixes only), revoked ones included",
   request: { params: z.object({ tenantId: tenantIdParam }) },
   responses: {
-    200: {
-      description: 'The keys, newest first; never the keys themselves.',
-      content: { 'application/json': { schema: z.object({ items: z.array(apiKeySchema) }) } },
-    },
+    200: jsonResponse(
+      'The keys, newest first; never the keys themselves.',
+      z.object({ items: z.array(apiKeySchema) }),
+      { items: [API_KEY_EXAMPLE] },
+    ),
   },
 });
 

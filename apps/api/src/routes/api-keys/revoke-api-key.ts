@@ -4,18 +4,22 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { ApiError } from '../../errors.ts';
 import { audit } from '../../lib/audit.ts';
-import { defineRoute, keyIdParam, tenantIdParam } from '../../openapi.ts';
-import { apiKeySchema, toApiKey } from '../tenants/shared.ts';
+import { defineRoute, jsonResponse, keyIdParam, tenantIdParam } from '../../openapi.ts';
+import { API_KEY_EXAMPLE, apiKeySchema, toApiKey } from '../tenants/shared.ts';
 
 /** DELETE /v1/tenants/{tenantId}/api-keys/{keyId}: its schemas, access and documented answers. */
 export const route = defineRoute('tenant', {
   method: 'delete',
   path: '/tenants/{tenantId}/api-keys/{keyId}',
+  operationId: 'revokeApiKey',
   tags: ['api keys'],
   summary: 'Revoke a tenant API key (idempotent); it stops working at once',
   request: { params: z.object({ tenantId: tenantIdParam, keyId: keyIdParam }) },
   responses: {
-    200: { description: 'The revoked key.', content: { 'application/json': { schema: apiKeySchema } } },
+    200: jsonResponse('The revoked key.', apiKeySchema, {
+      ...API_KEY_EXAMPLE,
+      revokedAt: '2026-02-01T00:00:00.000Z',
+    }),
   },
 });
 

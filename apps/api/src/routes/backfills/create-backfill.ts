@@ -5,9 +5,9 @@ import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { ApiError } from '../../errors.ts';
 import { audit } from '../../lib/audit.ts';
 import { requireActive } from '../../middleware/authorize.ts';
-import { defineRoute, destinationIdParam, tenantIdParam } from '../../openapi.ts';
+import { defineRoute, destinationIdParam, jsonResponse, tenantIdParam } from '../../openapi.ts';
 import { findDestination } from '../destinations/find.ts';
-import { backfillSchema, MAX_BACKFILL_DAYS, toBackfill } from './shared.ts';
+import { BACKFILL_EXAMPLE, backfillSchema, MAX_BACKFILL_DAYS, toBackfill } from './shared.ts';
 
 const rfc3339 = z.iso.datetime({
   offset: true,
@@ -20,6 +20,7 @@ export const route = defineRoute(
   {
     method: 'post',
     path: '/tenants/{tenantId}/backfills',
+    operationId: 'createBackfill',
     tags: ['backfills'],
     summary: 'Re-send the actions of a time range to Security Hub (idempotent: stable finding ids)',
     description: `The range is [from, to), at most ${MAX_BACKFILL_DAYS} days, not in the future. A worker runs the job under the tenant's lease; stream cursors do not move.`,
@@ -41,10 +42,7 @@ export const route = defineRoute(
       },
     },
     responses: {
-      202: {
-        description: 'Queued; poll it for progress.',
-        content: { 'application/json': { schema: backfillSchema } },
-      },
+      202: jsonResponse('Queued; poll it for progress.', backfillSchema, BACKFILL_EXAMPLE),
     },
   },
   [409],

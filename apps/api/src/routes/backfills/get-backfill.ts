@@ -3,18 +3,31 @@ import { backfills } from '@vsh/db';
 import { and, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { ApiError } from '../../errors.ts';
-import { defineRoute, tenantIdParam } from '../../openapi.ts';
-import { backfillIdParam, backfillSchema, toBackfill } from './shared.ts';
+import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { BACKFILL_EXAMPLE, backfillIdParam, backfillSchema, toBackfill } from './shared.ts';
 
 /** GET /v1/tenants/{tenantId}/backfills/{backfillId}: its schemas, access and documented answers. */
 export const route = defineRoute('operator', {
   method: 'get',
   path: '/tenants/{tenantId}/backfills/{backfillId}',
+  operationId: 'getBackfill',
   tags: ['backfills'],
   summary: "A backfill's state and progress",
   request: { params: z.object({ tenantId: tenantIdParam, backfillId: backfillIdParam }) },
   responses: {
-    200: { description: 'The backfill.', content: { 'application/json': { schema: backfillSchema } } },
+    200: jsonResponse('The backfill.', backfillSchema, {
+      ...BACKFILL_EXAMPLE,
+      state: 'done',
+      progressPercent: 100,
+      pages: 3,
+      actionsRead: 250,
+      actionsInRange: 240,
+      findingsImported: 230,
+      recordsRejected: 0,
+      actionsSkipped: 10,
+      startedAt: '2026-01-02T09:00:01.000Z',
+      finishedAt: '2026-01-02T09:00:40.000Z',
+    }),
   },
 });
 

@@ -39,6 +39,28 @@ export const backfillSchema = z
   })
   .openapi('Backfill');
 
+/** A backfill as the examples of the OpenAPI document show it. */
+export const BACKFILL_EXAMPLE = {
+  id: 'bkf_01jd0000000000000000000000',
+  tenantId: 'ten_01jd0000000000000000000000',
+  destinationId: null,
+  from: '2026-01-01T00:00:00.000Z',
+  to: '2026-01-02T00:00:00.000Z',
+  state: 'queued',
+  progressPercent: 0,
+  pages: 0,
+  actionsRead: 0,
+  actionsInRange: 0,
+  findingsImported: 0,
+  recordsRejected: 0,
+  actionsSkipped: 0,
+  errorCode: null,
+  errorMessage: null,
+  createdAt: '2026-01-02T09:00:00.000Z',
+  startedAt: null,
+  finishedAt: null,
+} satisfies z.infer<typeof backfillSchema>;
+
 /** A backfill row as the API shows it. */
 export function toBackfill(row: Backfill): z.infer<typeof backfillSchema> {
   return {

@@ -1,17 +1,20 @@
 import { createRoute, type RouteHandler, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../../deps.ts';
+import { jsonResponse } from '../../openapi.ts';
 
 /** GET /health: its schemas, access and documented answers. */
 export const route = createRoute({
   method: 'get',
   path: '/health',
+  // Public: load balancers and probes call it without a key.
+  security: [],
+  operationId: 'getHealth',
   tags: ['system'],
   summary: 'Liveness: the process is up',
   responses: {
-    200: {
-      description: 'The process is serving requests.',
-      content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } },
-    },
+    200: jsonResponse('The process is serving requests.', z.object({ status: z.literal('ok') }), {
+      status: 'ok',
+    }),
   },
 });
 

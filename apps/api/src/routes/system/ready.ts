@@ -5,22 +5,23 @@ import { appliedMigrationCount, migrationsFolder } from '@vsh/db';
 import { sql } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { ApiError, errorResponses } from '../../errors.ts';
+import { jsonResponse } from '../../openapi.ts';
 
 /** GET /ready: its schemas, access and documented answers. */
 export const route = createRoute({
   method: 'get',
   path: '/ready',
+  // Public: load balancers and probes call it without a key.
+  security: [],
+  operationId: 'getReadiness',
   tags: ['system'],
   summary: 'Readiness: the database answers and every migration is applied',
   responses: {
-    200: {
-      description: 'Ready to serve.',
-      content: {
-        'application/json': {
-          schema: z.object({ status: z.literal('ready'), migrations: z.number().int() }),
-        },
-      },
-    },
+    200: jsonResponse(
+      'Ready to serve.',
+      z.object({ status: z.literal('ready'), migrations: z.number().int() }),
+      { status: 'ready', migrations: 7 },
+    ),
     ...errorResponses(503),
   },
 });

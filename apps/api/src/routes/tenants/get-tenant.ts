@@ -1,18 +1,19 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { healthOf } from '../../lib/health.ts';
-import { defineRoute, tenantIdParam } from '../../openapi.ts';
-import { tenantWithHealthSchema, toTenant } from './shared.ts';
+import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { TENANT_WITH_HEALTH_EXAMPLE, tenantWithHealthSchema, toTenant } from './shared.ts';
 
 /** GET /v1/tenants/{tenantId}: its schemas, access and documented answers. */
 export const route = defineRoute('tenant', {
   method: 'get',
   path: '/tenants/{tenantId}',
+  operationId: 'getTenant',
   tags: ['tenants'],
   summary: 'Read a tenant and its health',
   request: { params: z.object({ tenantId: tenantIdParam }) },
   responses: {
-    200: { description: 'The tenant.', content: { 'application/json': { schema: tenantWithHealthSchema } } },
+    200: jsonResponse('The tenant.', tenantWithHealthSchema, TENANT_WITH_HEALTH_EXAMPLE),
   },
 });
 
@@ -20,7 +21,7 @@ export const route = defineRoute('tenant', {
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const tenant = c.get('tenant');
-    const health = (await healthOf(deps.db, [tenant])).get(tenant.id);
+    const health = (await healthOf(deps.db, [tenant], deps.clock())).get(tenant.id);
     if (health === undefined) throw new Error('health summary missing for the tenant');
     return c.json({ ...toTenant(tenant), health }, 200);
   };

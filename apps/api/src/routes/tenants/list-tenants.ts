@@ -4,18 +4,22 @@ import { desc } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { healthOf } from '../../lib/health.ts';
 import { olderThan, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
-import { defineRoute } from '../../openapi.ts';
-import { tenantWithHealthSchema, toTenant } from './shared.ts';
+import { defineRoute, withExample } from '../../openapi.ts';
+import { TENANT_WITH_HEALTH_EXAMPLE, tenantWithHealthSchema, toTenant } from './shared.ts';
 
 /** GET /v1/tenants: its schemas, access and documented answers. */
 export const route = defineRoute('operator', {
   method: 'get',
   path: '/tenants',
+  operationId: 'listTenants',
   tags: ['tenants'],
   summary: 'List tenants with a health summary, newest first',
   request: { query: pageQuerySchema },
   responses: {
-    200: pageResponse('A page of tenants.', tenantWithHealthSchema),
+    200: withExample(pageResponse('A page of tenants.', tenantWithHealthSchema), {
+      items: [TENANT_WITH_HEALTH_EXAMPLE],
+      nextCursor: null,
+    }),
   },
 });
 
@@ -30,7 +34,7 @@ export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
       .orderBy(desc(tenants.id))
       .limit(limit + 1);
     const page = pageOf(rows, limit);
-    const health = await healthOf(deps.db, page.items);
+    const health = await healthOf(deps.db, page.items, deps.clock());
     const items = page.items.flatMap((tenant) => {
       const summary = health.get(tenant.id);
       return summary === undefined ? [] : [{ ...toTenant(tenant), health: summary }];

@@ -3,20 +3,26 @@ import { apiKeys, awsDestinations, streams, tenantSchedules, tenants, vaikoraSet
 import { and, eq, isNull } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { audit } from '../../lib/audit.ts';
-import { defineRoute, tenantIdParam } from '../../openapi.ts';
-import { tenantSchema, toTenant } from './shared.ts';
+import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { TENANT_EXAMPLE, tenantSchema, toTenant } from './shared.ts';
 
 /** POST /v1/tenants/{tenantId}/offboard: its schemas, access and documented answers. */
 export const route = defineRoute('operator', {
   method: 'post',
   path: '/tenants/{tenantId}/offboard',
+  operationId: 'offboardTenant',
   tags: ['tenants'],
   summary: 'Offboard a tenant: stop ingestion, erase its Vaikora key, revoke its API keys',
   description:
     'Idempotent. The tenant row, its runs, rejected records and the audit trail are kept; its schedule, its Vaikora settings (with the encrypted key) are deleted, every API key is revoked and every destination disabled.',
   request: { params: z.object({ tenantId: tenantIdParam }) },
   responses: {
-    200: { description: 'The offboarded tenant.', content: { 'application/json': { schema: tenantSchema } } },
+    200: jsonResponse('The offboarded tenant.', tenantSchema, {
+      ...TENANT_EXAMPLE,
+      state: 'offboarded',
+      updatedAt: '2026-02-01T00:00:00.000Z',
+      offboardedAt: '2026-02-01T00:00:00.000Z',
+    }),
   },
 });
 

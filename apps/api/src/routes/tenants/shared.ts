@@ -2,14 +2,14 @@ import { z } from '@hono/zod-openapi';
 import { type ApiKey, apiKeys, type Tenant, type Transaction, tenantStates } from '@vsh/db';
 import { generateApiKey } from '../../lib/api-keys.ts';
 import { healthSchema } from '../../lib/health.ts';
-import { iso, timestamp } from '../../openapi.ts';
+import { iso, NO_CONTROL_CHARACTERS, timestamp } from '../../openapi.ts';
 
 export const tenantName = z
   .string()
   .trim()
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
-  .regex(/^[^\p{Cc}\p{Cs}]*$/u, 'must not contain control characters');
+  .regex(NO_CONTROL_CHARACTERS, 'must not contain control characters');
 
 export const tenantPlan = z
   .string()
@@ -30,6 +30,35 @@ export const tenantSchema = z
 export const tenantWithHealthSchema = tenantSchema
   .extend({ health: healthSchema })
   .openapi('TenantWithHealth');
+
+/** A tenant as the examples of the OpenAPI document show it. */
+export const TENANT_EXAMPLE = {
+  id: 'ten_01jd0000000000000000000000',
+  name: 'Acme Corp',
+  plan: 'standard',
+  state: 'active',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  offboardedAt: null,
+} satisfies z.infer<typeof tenantSchema>;
+
+/** A tenant with its health, as the examples of the OpenAPI document show it. */
+export const TENANT_WITH_HEALTH_EXAMPLE = {
+  ...TENANT_EXAMPLE,
+  health: {
+    status: 'healthy',
+    reasons: [],
+    checklist: { vaikora: 'done', aws: 'done', firstFinding: 'done' },
+    destinations: { pending: 0, verified: 0, active: 1, degraded: 0, disabled: 0 },
+    vaikora: { configured: true, verifiedAt: '2026-01-01T00:05:00.000Z', lastError: null },
+    lastRun: {
+      id: 'run_01jd0000000000000000000000',
+      status: 'ok',
+      startedAt: '2026-01-02T00:00:00.000Z',
+      finishedAt: '2026-01-02T00:00:03.000Z',
+    },
+  },
+} satisfies z.infer<typeof tenantWithHealthSchema>;
 
 /** A tenant row as the API shows it. */
 export function toTenant(tenant: Tenant): z.infer<typeof tenantSchema> {
@@ -64,12 +93,29 @@ export const createdApiKeySchema = apiKeySchema
   })
   .openapi('CreatedApiKey');
 
+/** An API key as the examples of the OpenAPI document show it. */
+export const API_KEY_EXAMPLE = {
+  id: 'key_01jd0000000000000000000000',
+  tenantId: 'ten_01jd0000000000000000000000',
+  name: 'default',
+  prefix: 'vsh_0123456789ab',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  lastUsedAt: null,
+  revokedAt: null,
+} satisfies z.infer<typeof apiKeySchema>;
+
+/** A just-created API key as the examples show it; the key is a made-up value of the right shape. */
+export const CREATED_API_KEY_EXAMPLE = {
+  ...API_KEY_EXAMPLE,
+  key: 'vsh_0123456789ab_example-only-not-a-real-key-000000000000000',
+} satisfies z.infer<typeof createdApiKeySchema>;
+
 export const apiKeyName = z
   .string()
   .trim()
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters')
-  .regex(/^[^\p{Cc}\p{Cs}]*$/u, 'must not contain control characters');
+  .regex(NO_CONTROL_CHARACTERS, 'must not contain control characters');
 
 /** An API key row as the API shows it: prefix and dates, never the hash. */
 export function toApiKey(row: ApiKey): z.infer<typeof apiKeySchema> {

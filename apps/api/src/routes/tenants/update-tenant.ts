@@ -4,8 +4,8 @@ import { eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { audit } from '../../lib/audit.ts';
 import { requireActive } from '../../middleware/authorize.ts';
-import { defineRoute, tenantIdParam } from '../../openapi.ts';
-import { tenantName, tenantPlan, tenantSchema, toTenant } from './shared.ts';
+import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { TENANT_EXAMPLE, tenantName, tenantPlan, tenantSchema, toTenant } from './shared.ts';
 
 /** PATCH /v1/tenants/{tenantId}: its schemas, access and documented answers. */
 export const route = defineRoute(
@@ -13,6 +13,7 @@ export const route = defineRoute(
   {
     method: 'patch',
     path: '/tenants/{tenantId}',
+    operationId: 'updateTenant',
     tags: ['tenants'],
     summary: "Change a tenant's name or plan",
     request: {
@@ -30,7 +31,7 @@ export const route = defineRoute(
       },
     },
     responses: {
-      200: { description: 'The updated tenant.', content: { 'application/json': { schema: tenantSchema } } },
+      200: jsonResponse('The updated tenant.', tenantSchema, { ...TENANT_EXAMPLE, name: 'Acme Corporation' }),
     },
   },
   [409],
