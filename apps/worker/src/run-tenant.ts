@@ -30,6 +30,21 @@ export type RunResult =
   | { readonly kind: 'ran'; readonly runId: string; readonly summary: RunSummary };
 
 const MAX_RECENT = 50;
+
+/** Why a run was stopped from outside, as the run's error code and message (the status page shows them). */
+const SHUTDOWN = {
+  code: 'SHUTDOWN',
+  message: 'the worker was stopped before the run finished; the next run goes on from there',
+};
+const LEASE_LOST = {
+  code: 'LEASE_LOST',
+  message: 'another worker took over this tenant; its run continues from the stored cursor',
+};
+const LEASE_EXPIRED = {
+  code: 'LEASE_EXPIRED',
+  message:
+    "the run's lease ran out before it could be renewed (the worker was paused or overloaded); the next run goes on from there",
+};
 /** How often a run stores what it handled so far (see `checkpoint`). */
 const CHECKPOINT_MS = 2000;
 
@@ -59,6 +74,8 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
 /** Keeps the lease alive while the run (or a backfill) works, and stops it when the lease is lost. */
 export class LeaseHolder {
   readonly controller = new AbortController();
+  /** Why the run was stopped from outside (shutdown, lease lost or run out): what a partial run reports. */
+  stopReason: { code: string; message: string } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> = Promise.resolve();
   /** Removes the listener on the outer signal, which every run of the process shares and outlives them. */
@@ -70,9 +87,9 @@ export class LeaseHolder {
     outer: AbortSignal | undefined,
   ) {
     if (outer) {
-      if (outer.aborted) this.controller.abort(outer.reason);
+      if (outer.aborted) this.stopWith(SHUTDOWN.code, SHUTDOWN.message, outer.reason);
       else {
-        const onAbort = () => this.controller.abort(outer.reason);
+        const onAbort = () => this.stopWith(SHUTDOWN.code, SHUTDOWN.message, outer.reason);
         outer.addEventListener('abort', onAbort, { once: true });
         this.detach = () => outer.removeEventListener('abort', onAbort);
       }
@@ -88,13 +105,19 @@ export class LeaseHolder {
     return this.controller.signal;
   }
 
+  /** Stops the run and keeps the first reason, so a run cut short always says why (never "partial, no error"). */
+  stopWith(code: string, message: string, reason?: unknown): void {
+    this.stopReason ??= { code, message };
+    this.controller.abort(reason ?? new Error(message));
+  }
+
   private async renew(): Promise<void> {
     try {
       this.lease = await this.deps.state.renewLease(this.lease, this.deps.options.leaseTtlMs);
     } catch (err) {
       if (err instanceof StateError && err.code === 'LEASE_LOST') {
         this.deps.logger.warn({ tenantId: this.lease.tenantId }, 'lease lost; stopping the run');
-        this.controller.abort(err);
+        this.stopWith(LEASE_LOST.code, LEASE_LOST.message, err);
       } else {
         this.deps.logger.warn({ tenantId: this.lease.tenantId, err: errorInfo(err) }, 'lease renewal failed');
       }
@@ -126,6 +149,27 @@ interface StreamWork {
   blockedAtMs: number;
 }
 
+/** What one destination's streams did with the actions they read: the parts add up to `read` (ADR 0100). */
+interface StreamCounts {
+  read: number;
+  alreadySent: number;
+  skipped: number;
+  rejected: number;
+  imported: number;
+  notSent: number;
+  positions: number[];
+}
+
+const emptyCounts = (): StreamCounts => ({
+  read: 0,
+  alreadySent: 0,
+  skipped: 0,
+  rejected: 0,
+  imported: 0,
+  notSent: 0,
+  positions: [],
+});
+
 class TenantRun {
   private readonly log: Logger;
   private readonly now: number;
@@ -141,6 +185,8 @@ class TenantRun {
     throttles: 0,
   };
   private firstError: { code: string; message: string } | null = null;
+  /** Whether `firstError` only says why the run stopped early (see `stoppedEarly`). */
+  private onlyStopped = false;
   private readonly recent: RecentFinding[] = [];
   private readonly failedDestinations = new Map<
     string,
@@ -148,10 +194,7 @@ class TenantRun {
   >();
   private readonly deliveredDestinations = new Set<string>();
   private readonly positions: number[] = [];
-  private readonly perDestination = new Map<
-    string,
-    { imported: number; rejected: number; skipped: number; positions: number[] }
-  >();
+  private readonly perDestination = new Map<string, StreamCounts>();
   private incomplete = false;
   private lastCheckpointMs: number;
   /** Stops the run: a shutdown, a lost lease, or the run's time budget spent. */
@@ -177,7 +220,7 @@ class TenantRun {
   private stopping(): boolean {
     if (this.stop.aborted) return true;
     if (this.deps.clock() >= this.lease.lease.expiresAtMs) {
-      this.lease.controller.abort(new Error('the lease ran out before it could be renewed'));
+      this.lease.stopWith(LEASE_EXPIRED.code, LEASE_EXPIRED.message);
       return true;
     }
     return false;
@@ -218,6 +261,8 @@ class TenantRun {
           `the run stopped after its ${Math.round(this.deps.options.runBudgetMs / 1000)} s budget; the next run goes on from there`,
         );
       }
+      const stopped = this.lease.stopReason;
+      if (stopped !== null && this.incomplete) this.stoppedEarly(stopped.code, stopped.message);
       await this.saveHealth(runnable);
     }
 
@@ -239,7 +284,7 @@ class TenantRun {
   private stats(destinationId: string) {
     let stats = this.perDestination.get(destinationId);
     if (stats === undefined) {
-      stats = { imported: 0, rejected: 0, skipped: 0, positions: [] };
+      stats = emptyCounts();
       this.perDestination.set(destinationId, stats);
     }
     return stats;
@@ -252,6 +297,16 @@ class TenantRun {
 
   private fail(code: string, message: string): void {
     if (this.firstError === null) this.firstError = { code, message };
+  }
+
+  /**
+   * Names why the run stopped early when nothing failed: the run reports it (a partial run always says
+   * why) but it is not an error for the run's status (a shutdown is not a failure).
+   */
+  private stoppedEarly(code: string, message: string): void {
+    if (this.firstError !== null) return;
+    this.firstError = { code, message };
+    this.onlyStopped = true;
   }
 
   private async runAgent(
@@ -349,8 +404,13 @@ class TenantRun {
       partition: w.destination.partition,
     };
     const ready: PreparedFinding[] = [];
+    const stats = this.stats(w.destination.id);
+    stats.read += actions.length;
     for (const action of actions) {
-      if (!isNew(action, w.state.seen, w.windowStart)) continue;
+      if (!isNew(action, w.state.seen, w.windowStart)) {
+        stats.alreadySent++;
+        continue;
+      }
       const outcome = prepareAction(action, { destination, now: this.nowIso, thresholds });
       if (outcome.kind === 'skipped') {
         this.counts.actionsSkipped++;
@@ -364,16 +424,20 @@ class TenantRun {
         ready.push(outcome.value);
       }
     }
+    // Whatever of `ready` was neither imported nor refused for good is not sent yet: the next run tries again.
+    let settled = 0;
     for (let i = 0; i < ready.length; i += this.deps.options.importChunk) {
       // Shutdown or budget: the chunk in flight finishes; what was not sent is read again by the next run.
       if (this.stopping()) {
         w.blockedAtMs = Math.min(w.blockedAtMs, ...ready.slice(i).map((p) => p.action.timestampMs));
-        return;
+        break;
       }
       const chunk = ready.slice(i, i + this.deps.options.importChunk);
-      const ok = await this.importChunk(w, chunk, rejections, agentId);
-      if (!ok) return;
+      const outcome = await this.importChunk(w, chunk, rejections, agentId);
+      settled += outcome.settled;
+      if (!outcome.ok) break;
     }
+    stats.notSent += ready.length - settled;
   }
 
   private async importChunk(
@@ -381,13 +445,14 @@ class TenantRun {
     chunk: PreparedFinding[],
     rejections: RecordedRejection[],
     agentId: string,
-  ): Promise<boolean> {
+  ): Promise<{ ok: boolean; settled: number }> {
     const byFindingId = new Map(chunk.map((p) => [p.finding.Id, p]));
     try {
       const result = await w.importer.importFindings(chunk);
       this.counts.throttles += result.stats.throttled;
       this.counts.findingsImported += result.imported.length;
       this.stats(w.destination.id).imported += result.imported.length;
+      let refused = 0;
       if (result.imported.length > 0) this.deliveredDestinations.add(w.destination.id);
       for (const id of result.imported) {
         const p = byFindingId.get(id);
@@ -402,10 +467,11 @@ class TenantRun {
           this.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings yet: ${rejection.reason}`);
         } else {
           rejections.push({ rejection, destinationId: w.destination.id, agentId });
+          refused++;
           if (p !== undefined) w.progress.add(p.action.id, p.action.timestampMs);
         }
       }
-      return true;
+      return { ok: true, settled: result.imported.length + refused };
     } catch (err) {
       const error = err instanceof AwsError ? err : classifyAwsError(err);
       if (error.stopsDestination) {
@@ -424,7 +490,7 @@ class TenantRun {
           'import failed; will retry next run',
         );
       }
-      return false;
+      return { ok: false, settled: 0 };
     }
   }
 
@@ -436,7 +502,8 @@ class TenantRun {
       time: p.finding.CreatedAt,
       region,
     });
-    if (this.recent.length > MAX_RECENT * 2) this.recent.splice(0, this.recent.length - MAX_RECENT);
+    // A sweep goes newest first, so the last sent are the oldest: keep the newest by time, not by arrival.
+    if (this.recent.length > MAX_RECENT * 2) this.recent.sort(newestFirst).splice(MAX_RECENT);
   }
 
   /**
@@ -515,7 +582,7 @@ class TenantRun {
         w.progress.saved(write, this.policy);
       } catch (err) {
         if (err instanceof StateError && err.code === 'LEASE_LOST') {
-          this.lease.controller.abort(err);
+          this.lease.stopWith(LEASE_LOST.code, LEASE_LOST.message, err);
           return;
         }
         this.log.debug({ err: errorInfo(err), streamId: w.stream.id }, 'checkpoint not saved');
@@ -566,11 +633,8 @@ class TenantRun {
     } catch (err) {
       this.position(w.destination.id, w.cursor?.positionMs ?? this.now);
       if (err instanceof StateError && err.code === 'LEASE_LOST') {
-        this.lease.controller.abort(err);
-        this.fail(
-          'LEASE_LOST',
-          'another worker took over this tenant; its run continues from the stored cursor',
-        );
+        this.lease.stopWith(LEASE_LOST.code, LEASE_LOST.message, err);
+        this.fail(LEASE_LOST.code, LEASE_LOST.message);
       } else {
         this.fail('CURSOR_NOT_SAVED', err instanceof Error ? err.message : String(err));
       }
@@ -605,8 +669,15 @@ class TenantRun {
       this.positions.length > 0
         ? Math.max(0, Math.round((this.now - Math.min(...this.positions)) / 1000))
         : null;
+    // Every way to stop early records its reason at the source; this names any path missed since.
+    if (this.incomplete && this.firstError === null) {
+      this.stoppedEarly(
+        'INCOMPLETE',
+        'the run stopped before it read every new action; the next run goes on from there',
+      );
+    }
     const status = runStatus({
-      error: this.firstError !== null,
+      error: this.firstError !== null && !this.onlyStopped,
       incomplete: this.incomplete,
       actionsRead: this.counts.actionsRead,
       findingsImported: this.counts.findingsImported,
@@ -615,12 +686,15 @@ class TenantRun {
     });
     const destinationStats: RunSummary['destinationStats'] = {};
     for (const id of new Set([...this.perDestination.keys(), ...this.failedDestinations.keys()])) {
-      const stats = this.perDestination.get(id) ?? { imported: 0, rejected: 0, skipped: 0, positions: [] };
+      const stats = this.perDestination.get(id) ?? emptyCounts();
       const failure = this.failedDestinations.get(id);
       destinationStats[id] = {
         imported: stats.imported,
         rejected: stats.rejected,
         skipped: stats.skipped,
+        read: stats.read,
+        alreadySent: stats.alreadySent,
+        notSent: stats.notSent,
         lagSeconds:
           stats.positions.length > 0
             ? Math.max(0, Math.round((this.now - Math.min(...stats.positions)) / 1000))
@@ -636,9 +710,14 @@ class TenantRun {
       lagSeconds,
       errorCode: this.firstError?.code ?? null,
       errorMessage: this.firstError?.message.slice(0, 1000) ?? null,
-      recentFindings: this.recent.slice(-MAX_RECENT).reverse(),
+      recentFindings: [...this.recent].sort(newestFirst).slice(0, MAX_RECENT),
     };
   }
+}
+
+/** Orders findings newest first by their time (ISO strings of one format sort as text), then by id. */
+function newestFirst(a: RecentFinding, b: RecentFinding): number {
+  return b.time.localeCompare(a.time) || b.id.localeCompare(a.id);
 }
 
 /** What a run did, as far as its status goes. */

@@ -2,6 +2,7 @@ export * from './action.ts';
 export * from './asff.ts';
 export * from './batch.ts';
 export * from './filter.ts';
+export * from './health.ts';
 export * from './map.ts';
 export * from './pipeline.ts';
 export * from './rejection.ts';

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { CHECKLIST_STATES, HEALTH_STATUSES, tenantHealth } from '@vsh/core';
 import {
   awsDestinations,
   type Database,
@@ -8,22 +9,23 @@ import {
   type Tenant,
   vaikoraSettings,
 } from '@vsh/db';
-import { count, desc, inArray } from 'drizzle-orm';
+import { count, desc, inArray, sql, sum } from 'drizzle-orm';
 import { iso, timestamp } from '../openapi.ts';
 
-export const HEALTH_STATUSES = [
-  'healthy',
-  'pending',
-  'degraded',
-  'failing',
-  'unconfigured',
-  'offboarded',
-] as const;
-export type HealthStatus = (typeof HEALTH_STATUSES)[number];
+export { HEALTH_STATUSES, type HealthStatus } from '@vsh/core';
+
+const checklistState = z.enum(CHECKLIST_STATES);
 
 export const healthSchema = z
   .object({
-    status: z.enum(HEALTH_STATUSES),
+    status: z.enum(HEALTH_STATUSES).openapi({
+      description:
+        'One word from the shared health model (ADR 0100), worst first: failing, attention, setup, healthy, offboarded. The CLI and the web pages show the same word.',
+    }),
+    reasons: z.array(z.string()).openapi({ description: 'Why the status is what it is, for a person.' }),
+    checklist: z
+      .object({ vaikora: checklistState, aws: checklistState, firstFinding: checklistState })
+      .openapi({ description: 'The onboarding steps: done, todo or problem.' }),
     destinations: z.object(
       Object.fromEntries(destinationStates.map((state) => [state, z.number().int()])) as Record<
         DestinationState,
@@ -48,42 +50,32 @@ export const healthSchema = z
 
 export type Health = z.infer<typeof healthSchema>;
 
-interface HealthInputs {
-  tenant: Tenant;
-  destinations: Record<DestinationState, number>;
-  vaikora: { verifiedAt: Date | null; lastError: string | null } | undefined;
-  lastRun:
-    | {
-        id: string;
-        status: 'running' | 'ok' | 'partial' | 'failed';
-        startedAt: Date;
-        finishedAt: Date | null;
-      }
-    | undefined;
+/** A tenant's health with the facts the operator overview shows next to it. */
+export interface HealthFacts {
+  health: Health;
+  failedRuns24h: number;
+  imported24h: number;
+  lastRunLagSeconds: number | null;
 }
 
-/** One word for a tenant's state, failing first: what the operator overview sorts by. */
-export function healthStatus(input: HealthInputs): HealthStatus {
-  const { tenant, destinations, vaikora, lastRun } = input;
-  if (tenant.state === 'offboarded') return 'offboarded';
-  const total = destinationStates.reduce((sum, state) => sum + destinations[state], 0);
-  if (vaikora === undefined || total === 0) return 'unconfigured';
-  if (vaikora.lastError !== null || destinations.disabled > 0 || lastRun?.status === 'failed')
-    return 'failing';
-  if (destinations.degraded > 0 || lastRun?.status === 'partial') return 'degraded';
-  if (destinations.verified + destinations.active === 0) return 'pending';
-  return 'healthy';
-}
+const DAY_MS = 24 * 3_600_000;
+const DEFAULT_POLL_SECONDS = 300;
 
 /**
- * Health of each tenant of a page, in three queries whatever the page size (destination counts,
- * Vaikora settings, each tenant's latest run), all filtered by the page's tenant ids.
+ * Health and overview facts of many tenants in four grouped queries whatever their number (destination
+ * counts, Vaikora settings, latest runs, run totals), all filtered by the tenants' ids.
  */
-export async function healthOf(db: Database, page: Tenant[]): Promise<Map<string, Health>> {
+export async function healthFacts(
+  db: Database,
+  page: Tenant[],
+  now: Date,
+): Promise<Map<string, HealthFacts>> {
   const ids = page.map((tenant) => tenant.id);
-  const out = new Map<string, Health>();
+  const out = new Map<string, HealthFacts>();
   if (ids.length === 0) return out;
-  const [destinationRows, vaikoraRows, runRows] = await Promise.all([
+  // A bound ISO string: raw Dates inside sql`` reach postgres-js unconverted.
+  const since = new Date(now.getTime() - DAY_MS).toISOString();
+  const [destinationRows, vaikoraRows, runRows, totalRows] = await Promise.all([
     db
       .select({ tenantId: awsDestinations.tenantId, state: awsDestinations.state, n: count() })
       .from(awsDestinations)
@@ -94,6 +86,7 @@ export async function healthOf(db: Database, page: Tenant[]): Promise<Map<string
         tenantId: vaikoraSettings.tenantId,
         verifiedAt: vaikoraSettings.verifiedAt,
         lastError: vaikoraSettings.lastError,
+        pollIntervalSeconds: vaikoraSettings.pollIntervalSeconds,
       })
       .from(vaikoraSettings)
       .where(inArray(vaikoraSettings.tenantId, ids)),
@@ -104,10 +97,25 @@ export async function healthOf(db: Database, page: Tenant[]): Promise<Map<string
         status: runs.status,
         startedAt: runs.startedAt,
         finishedAt: runs.finishedAt,
+        lagSeconds: runs.lagSeconds,
       })
       .from(runs)
       .where(inArray(runs.tenantId, ids))
       .orderBy(runs.tenantId, desc(runs.startedAt)),
+    db
+      .select({
+        tenantId: runs.tenantId,
+        failed24h: sum(
+          sql`case when ${runs.status} = 'failed' and ${runs.startedAt} >= ${since}::timestamptz then 1 else 0 end`,
+        ),
+        imported24h: sum(
+          sql`case when ${runs.startedAt} >= ${since}::timestamptz then ${runs.findingsImported} else 0 end`,
+        ),
+        imported: sum(runs.findingsImported),
+      })
+      .from(runs)
+      .where(inArray(runs.tenantId, ids))
+      .groupBy(runs.tenantId),
   ]);
   for (const tenant of page) {
     const destinations = Object.fromEntries(destinationStates.map((state) => [state, 0])) as Record<
@@ -117,24 +125,47 @@ export async function healthOf(db: Database, page: Tenant[]): Promise<Map<string
     for (const row of destinationRows) if (row.tenantId === tenant.id) destinations[row.state] = row.n;
     const vaikora = vaikoraRows.find((row) => row.tenantId === tenant.id);
     const lastRun = runRows.find((row) => row.tenantId === tenant.id);
-    out.set(tenant.id, {
-      status: healthStatus({ tenant, destinations, vaikora, lastRun }),
+    const totals = totalRows.find((row) => row.tenantId === tenant.id);
+    const failedRuns24h = Number(totals?.failed24h ?? 0);
+    const shared = tenantHealth({
+      tenantState: tenant.state,
+      vaikora: { configured: vaikora !== undefined, lastError: vaikora?.lastError ?? null },
       destinations,
-      vaikora: {
-        configured: vaikora !== undefined,
-        verifiedAt: iso(vaikora?.verifiedAt ?? null),
-        lastError: vaikora?.lastError ?? null,
+      lastRun: lastRun === undefined ? null : { status: lastRun.status, startedAt: lastRun.startedAt },
+      failedRuns24h,
+      firstFindingImported: Number(totals?.imported ?? 0) > 0,
+      pollIntervalSeconds: vaikora?.pollIntervalSeconds ?? DEFAULT_POLL_SECONDS,
+      now,
+    });
+    out.set(tenant.id, {
+      health: {
+        ...shared,
+        destinations,
+        vaikora: {
+          configured: vaikora !== undefined,
+          verifiedAt: iso(vaikora?.verifiedAt ?? null),
+          lastError: vaikora?.lastError ?? null,
+        },
+        lastRun:
+          lastRun === undefined
+            ? null
+            : {
+                id: lastRun.id,
+                status: lastRun.status,
+                startedAt: iso(lastRun.startedAt),
+                finishedAt: iso(lastRun.finishedAt),
+              },
       },
-      lastRun:
-        lastRun === undefined
-          ? null
-          : {
-              id: lastRun.id,
-              status: lastRun.status,
-              startedAt: iso(lastRun.startedAt),
-              finishedAt: iso(lastRun.finishedAt),
-            },
+      failedRuns24h,
+      imported24h: Number(totals?.imported24h ?? 0),
+      lastRunLagSeconds: lastRun?.lagSeconds ?? null,
     });
   }
   return out;
+}
+
+/** Health of each tenant of a page, as GET /tenants and GET /tenants/{id} answer it. */
+export async function healthOf(db: Database, page: Tenant[], now: Date): Promise<Map<string, Health>> {
+  const facts = await healthFacts(db, page, now);
+  return new Map([...facts].map(([id, f]) => [id, f.health]));
 }

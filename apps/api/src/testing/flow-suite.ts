@@ -27,9 +27,9 @@ export function describeTenantLifecycle(database: NonNullable<HarnessOptions['da
       expect(apiKey.key).toMatch(/^vsh_[0-9a-z]{12}_[A-Za-z0-9_-]{43}$/);
       expect(apiKey.prefix).toBe(apiKey.key.slice(0, 16));
       expect(own.status).toBe(200);
-      expect(own.body.health.status).toBe('unconfigured');
+      expect(own.body.health.status).toBe('setup');
       expect(list.body.items.find((item: { id: string }) => item.id === tenant.id).health.status).toBe(
-        'unconfigured',
+        'setup',
       );
     });
 

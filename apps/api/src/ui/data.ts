@@ -1,6 +1,6 @@
+import { type HealthChecklist, type HealthStatus, healthRank } from '@vsh/core';
 import {
   apiKeys,
-  awsDestinations,
   type Database,
   type RecentFinding,
   type Run,
@@ -8,10 +8,10 @@ import {
   runs,
   type Tenant,
   tenants,
-  vaikoraSettings,
 } from '@vsh/db';
-import { and, asc, count, desc, eq, gte, isNull, sql, sum } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, isNull } from 'drizzle-orm';
 import type { Principal } from '../deps.ts';
+import { type Health, healthFacts } from '../lib/health.ts';
 
 /** Whether a session's principal still holds: its tenant key unrevoked and its tenant active. */
 export async function principalStillValid(db: Database, principal: Principal): Promise<boolean> {
@@ -69,31 +69,86 @@ export async function rejectedSince(db: Database, tenantId: string, since: Date)
   return { total, byDestination };
 }
 
-/** The findings the given runs reported sending, newest run first, each finding once. */
+/**
+ * The findings the given runs reported sending, newest first by the finding's time across runs (a run
+ * stores its findings in the order it sent them), each finding once.
+ */
 export function findingsOf(runList: readonly Run[], limit: number): RecentFinding[] {
   const seen = new Set<string>();
-  const out: RecentFinding[] = [];
+  const all: RecentFinding[] = [];
   for (const run of runList) {
     for (const finding of run.recentFindings) {
       if (seen.has(finding.id)) continue;
       seen.add(finding.id);
-      out.push(finding);
-      if (out.length >= limit) return out;
+      all.push(finding);
     }
   }
-  return out;
+  const at = (f: RecentFinding) => {
+    const ms = Date.parse(f.time);
+    return Number.isNaN(ms) ? 0 : ms;
+  };
+  return all.sort((a, b) => at(b) - at(a) || b.id.localeCompare(a.id)).slice(0, limit);
 }
 
-export type Health = 'failing' | 'attention' | 'healthy' | 'offboarded';
+/** One hour of a tenant's activity: what the runs that started in it imported and rejected, and the worst lag. */
+export interface ActivityBucket {
+  start: Date;
+  runs: number;
+  imported: number;
+  rejected: number;
+  maxLagSeconds: number | null;
+}
 
-/** One row of the operator overview. */
+const HOUR_MS = 3_600_000;
+// At one run a minute a day is 1,440 runs; the cap bounds the work if a worker misbehaves.
+const MAX_ACTIVITY_RUNS = 2_000;
+
+/** The last `hours` whole hours up to now (the current one included), oldest first, from the runs that started in them. */
+export async function hourlyActivity(
+  db: Database,
+  tenantId: string,
+  now: Date,
+  hours = 24,
+): Promise<ActivityBucket[]> {
+  const firstStart = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (hours - 1) * HOUR_MS;
+  const buckets: ActivityBucket[] = Array.from({ length: hours }, (_, i) => ({
+    start: new Date(firstStart + i * HOUR_MS),
+    runs: 0,
+    imported: 0,
+    rejected: 0,
+    maxLagSeconds: null,
+  }));
+  const rows = await db
+    .select({
+      startedAt: runs.startedAt,
+      imported: runs.findingsImported,
+      rejected: runs.recordsRejected,
+      lagSeconds: runs.lagSeconds,
+    })
+    .from(runs)
+    .where(and(eq(runs.tenantId, tenantId), gte(runs.startedAt, new Date(firstStart))))
+    .orderBy(desc(runs.startedAt))
+    .limit(MAX_ACTIVITY_RUNS);
+  for (const row of rows) {
+    const bucket = buckets[Math.floor((row.startedAt.getTime() - firstStart) / HOUR_MS)];
+    if (bucket === undefined) continue;
+    bucket.runs++;
+    bucket.imported += row.imported;
+    bucket.rejected += row.rejected;
+    if (row.lagSeconds !== null) bucket.maxLagSeconds = Math.max(bucket.maxLagSeconds ?? 0, row.lagSeconds);
+  }
+  return buckets;
+}
+
+/** One row of the operator overview: the shared health (ADR 0100) and the facts shown next to it. */
 export interface TenantHealth {
   id: string;
   name: string;
   state: Tenant['state'];
-  health: Health;
+  health: HealthStatus;
   /** Why the health is what it is, for a person. */
   reasons: string[];
+  checklist: HealthChecklist;
   destinations: { total: number; working: number; failing: number; pending: number };
   lastRun: { status: Run['status']; startedAt: Date; lagSeconds: number | null } | null;
   failedRuns24h: number;
@@ -103,84 +158,47 @@ export interface TenantHealth {
 export const OVERVIEW_SORTS = ['health', 'name', 'lastRun', 'imported', 'lag'] as const;
 export type OverviewSort = (typeof OVERVIEW_SORTS)[number];
 
-const HEALTH_RANK: Record<Health, number> = { failing: 0, attention: 1, healthy: 2, offboarded: 3 };
 const MAX_TENANTS = 2_000;
 
-/** Every tenant's health in one pass of grouped queries (no query per tenant). */
+/** Every tenant's health from the same model as the API and the CLI, in one pass of grouped queries. */
 export async function tenantsHealth(db: Database, now: Date): Promise<TenantHealth[]> {
-  const since = new Date(now.getTime() - 24 * 3_600_000);
-  const [tenantRows, destinationCounts, lastRuns, windowTotals, configured] = await Promise.all([
-    db.select().from(tenants).orderBy(asc(tenants.name)).limit(MAX_TENANTS),
-    db
-      .select({ tenantId: awsDestinations.tenantId, state: awsDestinations.state, n: count() })
-      .from(awsDestinations)
-      .groupBy(awsDestinations.tenantId, awsDestinations.state),
-    db
-      .selectDistinctOn([runs.tenantId], {
-        tenantId: runs.tenantId,
-        status: runs.status,
-        startedAt: runs.startedAt,
-        lagSeconds: runs.lagSeconds,
-      })
-      .from(runs)
-      .orderBy(runs.tenantId, desc(runs.startedAt)),
-    db
-      .select({
-        tenantId: runs.tenantId,
-        failed: sum(sql`case when ${runs.status} = 'failed' then 1 else 0 end`),
-        imported: sum(runs.findingsImported),
-      })
-      .from(runs)
-      .where(gte(runs.startedAt, since))
-      .groupBy(runs.tenantId),
-    db.select({ tenantId: vaikoraSettings.tenantId }).from(vaikoraSettings),
-  ]);
-  const configuredIds = new Set(configured.map((row) => row.tenantId));
-  return tenantRows.map((tenant) => {
-    const destinations = { total: 0, working: 0, failing: 0, pending: 0 };
-    for (const row of destinationCounts) {
-      if (row.tenantId !== tenant.id) continue;
-      destinations.total += row.n;
-      if (row.state === 'verified' || row.state === 'active') destinations.working += row.n;
-      else if (row.state === 'pending') destinations.pending += row.n;
-      else destinations.failing += row.n;
-    }
-    const last = lastRuns.find((row) => row.tenantId === tenant.id);
-    const totals = windowTotals.find((row) => row.tenantId === tenant.id);
-    const failedRuns24h = Number(totals?.failed ?? 0);
-    const reasons: string[] = [];
-    if (destinations.failing > 0) reasons.push(`${destinations.failing} destination(s) degraded or disabled`);
-    if (last?.status === 'failed') reasons.push('last run failed');
-    const failing = reasons.length > 0;
-    if (!configuredIds.has(tenant.id)) reasons.push('Vaikora not connected');
-    if (destinations.working === 0) reasons.push('no verified destination');
-    if (last === undefined) reasons.push('no run yet');
-    else if (last.status === 'partial') reasons.push('last run partial');
-    if (failedRuns24h > 0 && last?.status !== 'failed')
-      reasons.push(`${failedRuns24h} failed run(s) in 24 h`);
-    const health: Health =
-      tenant.state === 'offboarded'
-        ? 'offboarded'
-        : failing
-          ? 'failing'
-          : reasons.length > 0
-            ? 'attention'
-            : 'healthy';
-    return {
-      id: tenant.id,
-      name: tenant.name,
-      state: tenant.state,
-      health,
-      reasons,
-      destinations,
-      lastRun:
-        last === undefined
-          ? null
-          : { status: last.status, startedAt: last.startedAt, lagSeconds: last.lagSeconds },
-      failedRuns24h,
-      imported24h: Number(totals?.imported ?? 0),
-    };
+  const tenantRows = await db.select().from(tenants).orderBy(asc(tenants.name)).limit(MAX_TENANTS);
+  const facts = await healthFacts(db, tenantRows, now);
+  return tenantRows.flatMap((tenant) => {
+    const f = facts.get(tenant.id);
+    if (f === undefined) return [];
+    const d = f.health.destinations;
+    const last = f.health.lastRun;
+    return [
+      {
+        id: tenant.id,
+        name: tenant.name,
+        state: tenant.state,
+        health: f.health.status,
+        reasons: f.health.reasons,
+        checklist: f.health.checklist,
+        destinations: {
+          total: d.pending + d.verified + d.active + d.degraded + d.disabled,
+          working: d.verified + d.active,
+          failing: d.degraded + d.disabled,
+          pending: d.pending,
+        },
+        lastRun:
+          last === null
+            ? null
+            : { status: last.status, startedAt: new Date(last.startedAt), lagSeconds: f.lastRunLagSeconds },
+        failedRuns24h: f.failedRuns24h,
+        imported24h: f.imported24h,
+      },
+    ];
   });
+}
+
+/** One tenant's shared health (ADR 0100), for the status page and the onboarding checklist. */
+export async function healthOfTenant(db: Database, tenant: Tenant, now: Date): Promise<Health> {
+  const f = (await healthFacts(db, [tenant], now)).get(tenant.id);
+  if (f === undefined) throw new Error('health summary missing for the tenant');
+  return f.health;
 }
 
 /** Sorts overview rows by a key; ties fall back to the name so the order is stable. */
@@ -188,7 +206,7 @@ export function sortHealth(rows: TenantHealth[], sort: OverviewSort, descending:
   const key = (row: TenantHealth): number | string => {
     switch (sort) {
       case 'health':
-        return HEALTH_RANK[row.health];
+        return healthRank(row.health);
       case 'name':
         return row.name.toLowerCase();
       case 'lastRun':

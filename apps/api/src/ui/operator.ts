@@ -1,25 +1,12 @@
+import type { HealthStatus } from '@vsh/core';
 import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { render, sessionOf, type UiEnv } from './context.ts';
-import {
-  type Health,
-  OVERVIEW_SORTS,
-  type OverviewSort,
-  sortHealth,
-  type TenantHealth,
-  tenantsHealth,
-} from './data.ts';
-import { duration, type Markup, pill, type Tone, when } from './layout.ts';
-import { runPill } from './status.ts';
-
-const HEALTH_PILLS: Record<Health, [Tone, string]> = {
-  failing: ['bad', 'Failing'],
-  attention: ['warn', 'Needs attention'],
-  healthy: ['ok', 'Healthy'],
-  offboarded: ['neutral', 'Offboarded'],
-};
+import { OVERVIEW_SORTS, type OverviewSort, sortHealth, type TenantHealth, tenantsHealth } from './data.ts';
+import { duration, type Markup, when } from './layout.ts';
+import { healthPill, runPill } from './status.ts';
 
 const COLUMNS: Array<{ sort: OverviewSort | undefined; label: string; numeric?: boolean }> = [
   { sort: 'name', label: 'Tenant' },
@@ -44,10 +31,9 @@ function header(sort: OverviewSort, descending: boolean): Markup {
 }
 
 function row(t: TenantHealth): Markup {
-  const [tone, label] = HEALTH_PILLS[t.health];
   return html`<tr data-tenant="${t.id}">
 <th scope="row"><a href="/ui/status?tenant=${encodeURIComponent(t.id)}">${t.name}</a><br><code class="muted">${t.id}</code></th>
-<td>${pill(tone, label)}${t.reasons.length === 0 ? '' : html`<br><span class="muted">${t.reasons.join('; ')}</span>`}</td>
+<td>${healthPill(t.health)}${t.reasons.length === 0 ? '' : html`<br><span class="muted">${t.reasons.join('; ')}</span>`}</td>
 <td>${t.destinations.working} of ${t.destinations.total} working${t.destinations.pending > 0 ? html`<br><span class="muted">${t.destinations.pending} pending</span>` : ''}</td>
 <td>${t.lastRun === null ? html`<span class="muted">none</span>` : html`${runPill(t.lastRun.status)}<br>${when(t.lastRun.startedAt)}`}</td>
 <td class="num">${duration(t.lastRun?.lagSeconds)}</td>
@@ -68,15 +54,16 @@ export function registerOperatorRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
       : 'health';
     const descending = c.req.query('dir') === 'desc';
     const rows = sortHealth(await tenantsHealth(deps.db, deps.clock()), sort, descending);
-    const tally = (health: Health) => rows.filter((r) => r.health === health).length;
+    const tally = (health: HealthStatus) => rows.filter((r) => r.health === health).length;
     return render(c, {
       title: 'All tenants',
       active: 'operator',
-      body: html`<h1>All tenants</h1>
+      body: html`<div class="row between"><h1>All tenants</h1><a class="button" id="invite-tenant" href="/ui/operator/tenants/new">Invite a tenant</a></div>
 <p class="lede">Every tenant's health, failing ones first. Select a column heading to sort; select a tenant to see its status.</p>
 <dl class="grid" aria-label="Summary">
   <div class="stat"><dt>Failing</dt><dd>${tally('failing')}</dd></div>
   <div class="stat"><dt>Needs attention</dt><dd>${tally('attention')}</dd></div>
+  <div class="stat"><dt>Setting up</dt><dd>${tally('setup')}</dd></div>
   <div class="stat"><dt>Healthy</dt><dd>${tally('healthy')}</dd></div>
   <div class="stat"><dt>Tenants</dt><dd>${rows.length}</dd></div>
 </dl>

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import { HEALTH_LABELS, type HealthStatus } from '@vsh/core';
 import {
+  type DestinationRunStats,
   escapeControlCharacters,
   type RecentFinding,
   type RejectedRecord,
@@ -7,15 +10,30 @@ import {
   type Tenant,
 } from '@vsh/db';
 import type { Hono } from 'hono';
-import { html } from 'hono/html';
+import { html, raw } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import type { Health } from '../lib/health.ts';
 import { tenantStatus } from '../routes/status/get-status.ts';
 import { rawTruncated, rejectedPage } from '../routes/status/list-rejected-records.ts';
 import { requestRun } from '../routes/status/run-now.ts';
+import { activityCharts } from './chart.ts';
+import { type Checklist, checklistCard, checklistOf } from './checklist.ts';
 import { field, render, sessionOf, tenantFor, tenantQuery, type UiContext, type UiEnv } from './context.ts';
-import { findingsOf, type RejectedSummary, recentRuns, rejectedSince } from './data.ts';
+import {
+  type ActivityBucket,
+  findingsOf,
+  healthOfTenant,
+  hourlyActivity,
+  type RejectedSummary,
+  recentRuns,
+  rejectedSince,
+} from './data.ts';
 import { csrfField, duration, type Markup, pill, type Tone, when } from './layout.ts';
 import { destinationPill } from './onboarding.ts';
+
+/** How often an open status page asks for fresh numbers. */
+const LIVE_POLL_MS = 5000;
 
 const RUN_PILLS: Record<RunStatus, [Tone, string]> = {
   ok: ['ok', 'OK'],
@@ -23,6 +41,19 @@ const RUN_PILLS: Record<RunStatus, [Tone, string]> = {
   failed: ['bad', 'Failed'],
   running: ['neutral', 'Running'],
 };
+
+const HEALTH_TONES: Record<HealthStatus, Tone> = {
+  failing: 'bad',
+  attention: 'warn',
+  setup: 'neutral',
+  healthy: 'ok',
+  offboarded: 'neutral',
+};
+
+/** The pill of a shared health word (ADR 0100); `data-health` carries the word for tests and scripts. */
+export function healthPill(status: HealthStatus): Markup {
+  return html`<span data-health="${status}">${pill(HEALTH_TONES[status], HEALTH_LABELS[status])}</span>`;
+}
 
 /** The pill of a run status. */
 export function runPill(status: RunStatus): Markup {
@@ -40,27 +71,83 @@ function severityPill(severity: string): Markup {
 
 type Status = Awaited<ReturnType<typeof tenantStatus>>;
 
-function statusBody(
-  c: UiContext,
-  tenant: Tenant,
-  status: Status,
-  runList: Run[],
-  findings: RecentFinding[],
-  rejected: { items: RejectedRecord[]; nextCursor: string | null },
-  rejectedCounts: RejectedSummary,
-  o: { flash: string | undefined; olderThan: boolean },
-): Markup {
+/**
+ * The Security Hub console's findings list filtered on one finding id. The console keeps its filter in the
+ * hash as `search=Id=\operator\:EQUALS\:<id>`, the value URL-encoded and the whole `search` encoded again
+ * (the form the console itself writes when you filter on Id; see ADR 0100). GovCloud and China have their
+ * own console hosts.
+ */
+export function securityHubFindingUrl(region: string, findingId: string): string {
+  const host = region.startsWith('us-gov-')
+    ? 'console.amazonaws-us-gov.com'
+    : region.startsWith('cn-')
+      ? 'console.amazonaws.cn'
+      : `${region}.console.aws.amazon.com`;
+  const search = encodeURIComponent(`Id=${encodeURIComponent(`\\operator\\:EQUALS\\:${findingId}`)}`);
+  return `https://${host}/securityhub/home?region=${encodeURIComponent(region)}#/findings?search=${search}`;
+}
+
+/**
+ * What one run did for one destination in plain words, parts that add up to what it read (ADR 0100);
+ * null for runs recorded before the worker itemised its counts.
+ */
+export function countsInWords(stats: DestinationRunStats): string | null {
+  if (stats.read === undefined) return null;
+  const parts = [`${stats.read} ${stats.read === 1 ? 'action' : 'actions'} read`];
+  if (stats.alreadySent) parts.push(`${stats.alreadySent} already handled by an earlier run`);
+  if (stats.skipped) parts.push(`${stats.skipped} below your thresholds`);
+  if (stats.rejected) parts.push(`${stats.rejected} rejected (see Rejected records)`);
+  parts.push(`${stats.imported} imported`);
+  if (stats.notSent) parts.push(`${stats.notSent} not sent yet (the next run tries again)`);
+  return parts.join('; ');
+}
+
+function runCounts(run: Run, accounts: ReadonlyMap<string, string>): Markup {
+  const entries = Object.entries(run.destinationStats);
+  const lines = entries.flatMap(([id, stats]) => {
+    const words = countsInWords(stats);
+    if (words === null) return [];
+    const account = accounts.get(id) ?? 'removed account';
+    return [
+      html`<div data-destination="${id}">${entries.length > 1 ? html`<code>${account}</code>: ` : ''}${words}</div>`,
+    ];
+  });
+  if (lines.length > 0) return html`${lines}`;
+  if (run.status === 'running') return html`<span class="muted">in progress</span>`;
+  // Runs recorded before ADR 0100 only have run-wide totals, which do not add up: shown as they are.
+  return html`${run.actionsRead} read (every page, each time); ${run.findingsImported} imported; ${run.actionsSkipped} below thresholds; ${run.recordsRejected} newly rejected`;
+}
+
+function runError(run: Run): Markup {
+  if (run.errorCode !== null) return html`<code>${run.errorCode}</code> ${run.errorMessage ?? ''}`;
+  if (run.status === 'ok') return html`<span class="muted">—</span>`;
+  if (run.status === 'running') return html`<span class="muted">in progress</span>`;
+  return html`<span class="muted">no reason was recorded (a run from before reasons were always kept)</span>`;
+}
+
+interface LiveData {
+  status: Status;
+  health: Health;
+  runList: Run[];
+  findings: RecentFinding[];
+  rejectedCounts: RejectedSummary;
+  activity: ActivityBucket[];
+  /** The onboarding checklist, shown at the top until every step is done. */
+  checklist: Checklist;
+}
+
+/** Everything on the status page that changes while it is open: the page swaps this element in place. */
+function liveSection(c: UiContext, tenant: Tenant, d: LiveData): Markup {
+  const { status, health, runList, findings, rejectedCounts, activity } = d;
   const q = tenantQuery(c, tenant);
-  const sep = q === '' ? '?' : '&';
-  const accounts = new Map(status.destinations.map((d) => [d.id, d.accountId]));
-  return html`<div class="row between">
-  <div><h1>Status</h1><p class="lede">What the connector is doing for ${tenant.name}. Counts cover the last ${status.windowHours} hours.</p></div>
-  <form method="post" action="/ui/status/run-now">
-    ${csrfField(sessionOf(c).csrfToken)}${sessionOf(c).principal.kind === 'operator' ? html`<input type="hidden" name="tenant" value="${tenant.id}">` : ''}
-    <button type="submit" class="secondary" id="run-now">Run now</button>
-  </form>
-</div>
-<div role="status" aria-live="polite">${o.flash === undefined ? '' : html`<p class="alert ok">${o.flash}</p>`}</div>
+  const accounts = new Map(status.destinations.map((dst) => [dst.id, dst.accountId]));
+  return html`<div id="live" data-live-url="/ui/status/live${q}">
+${d.checklist.complete ? '' : checklistCard(c, tenant, d.checklist)}
+<section class="card" aria-labelledby="health-h">
+  <h2 id="health-h">Health</h2>
+  <p>${healthPill(health.status)}</p>
+  ${health.reasons.length === 0 ? '' : html`<ul id="health-reasons">${health.reasons.map((r) => html`<li>${r}</li>`)}</ul>`}
+</section>
 <dl class="grid" aria-label="Summary">
   <div class="stat"><dt>Last run</dt><dd>${status.lastRun === null ? html`<span class="muted">none yet</span>` : html`${runPill(status.lastRun.status)} <small>${when(status.lastRun.startedAt)}</small>`}</dd></div>
   <div class="stat"><dt>Lag behind Vaikora</dt><dd>${duration(status.cursorLagSeconds)}</dd></div>
@@ -69,6 +156,42 @@ function statusBody(
   <div class="stat"><dt>Actions skipped</dt><dd>${status.counts.skipped} <small>below thresholds</small></dd></div>
   <div class="stat"><dt>Runs</dt><dd>${status.counts.runs} <small>${status.counts.failedRuns} failed</small></dd></div>
 </dl>
+<section class="card" aria-labelledby="activity-h">
+  <h2 id="activity-h">Activity, last ${activity.length} hours</h2>
+  ${activityCharts(activity)}
+</section>
+<section class="card" aria-labelledby="findings-h">
+  <h2 id="findings-h">Recent findings sent to Security Hub</h2>
+  ${
+    findings.length === 0
+      ? html`<p class="empty">No finding sent by the recent runs.</p>`
+      : html`<div class="table-wrap"><table id="findings">
+<caption class="sr-only">Findings the recent runs imported, newest first</caption>
+<thead><tr><th scope="col">Time</th><th scope="col">Severity</th><th scope="col">Title</th><th scope="col">Region</th><th scope="col">Finding</th></tr></thead>
+<tbody>${findings.map(
+          (f) =>
+            html`<tr data-finding="${f.id}"><td>${when(f.time)}</td><td>${severityPill(f.severity)}</td><th scope="row">${f.title}</th><td class="nowrap">${f.region}</td><td><a href="${securityHubFindingUrl(f.region, f.id)}" target="_blank" rel="noopener noreferrer">Open in Security Hub<span class="sr-only"> (opens in a new tab)</span></a><br><code>${f.id}</code></td></tr>`,
+        )}</tbody></table></div>`
+  }
+</section>
+<section class="card" aria-labelledby="runs-h">
+  <h2 id="runs-h">Recent runs</h2>
+  ${
+    runList.length === 0
+      ? html`<p class="empty">No run yet. Use “Run now” or wait for the schedule.</p>`
+      : html`<p class="muted">For each AWS account, every action a run read is counted once: already handled by an earlier run, below your thresholds, rejected, imported, or not sent yet.</p>
+<div class="table-wrap"><table id="runs">
+<caption class="sr-only">The latest ${runList.length} runs, newest first</caption>
+<thead><tr><th scope="col">Started</th><th scope="col">Status</th><th scope="col">What happened</th><th scope="col" class="num">Throttles</th><th scope="col" class="num">Lag</th><th scope="col">Why not OK</th></tr></thead>
+<tbody>${runList.map(
+          (run) => html`<tr data-run="${run.id}">
+<th scope="row">${when(run.startedAt)}</th><td>${runPill(run.status)}</td>
+<td>${runCounts(run, accounts)}</td><td class="num">${run.throttles}</td><td class="num">${duration(run.lagSeconds)}</td>
+<td>${runError(run)}</td>
+</tr>`,
+        )}</tbody></table></div>`
+  }
+</section>
 <section class="card" aria-labelledby="vaikora-h">
   <h2 id="vaikora-h">Vaikora connection</h2>
   <dl class="kv">
@@ -87,54 +210,35 @@ function statusBody(
 <caption class="sr-only">Destinations, with the last ${status.windowHours} hours of counts (rejected: distinct records)</caption>
 <thead><tr><th scope="col">Account</th><th scope="col">Regions</th><th scope="col">State</th><th scope="col" class="num">Imported</th><th scope="col" class="num" title="Distinct records">Rejected</th><th scope="col" class="num">Skipped</th><th scope="col" class="num">Lag</th><th scope="col">Last run</th><th scope="col">Last error</th></tr></thead>
 <tbody>${status.destinations.map(
-          (d) => html`<tr>
-<th scope="row"><code>${d.accountId}</code></th><td>${d.regions.join(', ')}</td><td>${destinationPill(d.state)}</td>
-<td class="num">${d.counts.imported}</td><td class="num">${rejectedCounts.byDestination.get(d.id) ?? 0}</td><td class="num">${d.counts.skipped}</td>
-<td class="num">${duration(d.cursorLagSeconds)}</td>
-<td>${d.lastRun === null ? html`<span class="muted">—</span>` : html`${runPill(d.lastRun.status)} ${when(d.lastRun.startedAt)}`}</td>
-<td>${d.lastRunError ?? d.lastError ?? html`<span class="muted">none</span>`}</td>
+          (dst) => html`<tr>
+<th scope="row"><code>${dst.accountId}</code></th><td>${dst.regions.join(', ')}</td><td>${destinationPill(dst.state)}</td>
+<td class="num">${dst.counts.imported}</td><td class="num">${rejectedCounts.byDestination.get(dst.id) ?? 0}</td><td class="num">${dst.counts.skipped}</td>
+<td class="num">${duration(dst.cursorLagSeconds)}</td>
+<td>${dst.lastRun === null ? html`<span class="muted">—</span>` : html`${runPill(dst.lastRun.status)} ${when(dst.lastRun.startedAt)}`}</td>
+<td>${dst.lastRunError ?? dst.lastError ?? html`<span class="muted">none</span>`}</td>
 </tr>`,
         )}</tbody></table></div>`
   }
 </section>
-<section class="card" aria-labelledby="runs-h">
-  <h2 id="runs-h">Recent runs</h2>
-  ${
-    runList.length === 0
-      ? html`<p class="empty">No run yet. Use “Run now” or wait for the schedule.</p>`
-      : html`<div class="table-wrap"><table id="runs">
-<caption class="sr-only">The latest ${runList.length} runs, newest first</caption>
-<thead><tr><th scope="col">Started</th><th scope="col">Status</th><th scope="col" class="num">Read</th><th scope="col" class="num">Imported</th><th scope="col" class="num">Skipped</th><th scope="col" class="num">Rejected</th><th scope="col" class="num">Throttles</th><th scope="col" class="num">Lag</th><th scope="col">Error</th></tr></thead>
-<tbody>${runList.map(
-          (run) => html`<tr>
-<th scope="row">${when(run.startedAt)}</th><td>${runPill(run.status)}</td>
-<td class="num">${run.actionsRead}</td><td class="num">${run.findingsImported}</td><td class="num">${run.actionsSkipped}</td>
-<td class="num">${run.recordsRejected}</td><td class="num">${run.throttles}</td><td class="num">${duration(run.lagSeconds)}</td>
-<td>${run.errorCode === null ? html`<span class="muted">none</span>` : html`<code>${run.errorCode}</code> ${run.errorMessage ?? ''}`}</td>
-</tr>`,
-        )}</tbody></table></div>`
-  }
-</section>
-<section class="card" aria-labelledby="findings-h">
-  <h2 id="findings-h">Recent findings sent to Security Hub</h2>
-  ${
-    findings.length === 0
-      ? html`<p class="empty">No finding sent by the recent runs.</p>`
-      : html`<div class="table-wrap"><table id="findings">
-<caption class="sr-only">Findings the recent runs imported, newest run first</caption>
-<thead><tr><th scope="col">Time</th><th scope="col">Severity</th><th scope="col">Title</th><th scope="col">Region</th><th scope="col">Finding id</th></tr></thead>
-<tbody>${findings.map(
-          (f) =>
-            html`<tr><td>${when(f.time)}</td><td>${severityPill(f.severity)}</td><th scope="row">${f.title}</th><td class="nowrap">${f.region}</td><td><code>${f.id}</code></td></tr>`,
-        )}</tbody></table></div>`
-  }
-</section>
-<section class="card" aria-labelledby="rejected-h">
+</div>`;
+}
+
+function rejectedSection(
+  c: UiContext,
+  tenant: Tenant,
+  status: Status,
+  rejected: { items: RejectedRecord[]; nextCursor: string | null },
+  olderThan: boolean,
+): Markup {
+  const q = tenantQuery(c, tenant);
+  const sep = q === '' ? '?' : '&';
+  const accounts = new Map(status.destinations.map((d) => [d.id, d.accountId]));
+  return html`<section class="card" aria-labelledby="rejected-h">
   <h2 id="rejected-h">Rejected records</h2>
   <p class="muted">Records from Vaikora that could not become findings, with the reason. They do not stop ingestion. Each is listed once per stream; a record read again by a later run counts as seen again.</p>
   ${
     rejected.items.length === 0
-      ? html`<p class="empty">${o.olderThan ? 'No older rejected record.' : 'No rejected record.'}</p>`
+      ? html`<p class="empty">${olderThan ? 'No older rejected record.' : 'No rejected record.'}</p>`
       : html`<div class="table-wrap"><table id="rejected">
 <caption class="sr-only">Rejected records, each once per stream, most recently seen first</caption>
 <thead><tr><th scope="col">Last seen</th><th scope="col" class="num">Times seen</th><th scope="col">First seen</th><th scope="col">Stage</th><th scope="col">Code</th><th scope="col">Reason</th><th scope="col">Action</th><th scope="col">Account</th><th scope="col">Record</th></tr></thead>
@@ -148,11 +252,50 @@ function statusBody(
         )}</tbody></table></div>`
   }
   <nav class="pager" aria-label="Rejected records pages">
-    ${o.olderThan ? html`<a href="/ui/status${q}#rejected-h">Newest</a>` : ''}
+    ${olderThan ? html`<a href="/ui/status${q}#rejected-h">Newest</a>` : ''}
     ${rejected.nextCursor === null ? '' : html`<a href="/ui/status${q}${sep}rejected=${encodeURIComponent(rejected.nextCursor)}#rejected-h">Older records</a>`}
   </nav>
 </section>`;
 }
+
+// Polls the live fragment every few seconds while the tab is visible (not at all while hidden), asks with
+// the last ETag so an unchanged page costs a 304, and swaps `#live` in place keeping open <details>.
+// Without scripts the page is the same, only static. No framework, no CDN: it runs under the page's nonce.
+const LIVE_SCRIPT = `
+(function(){
+var live=document.getElementById('live'),age=document.getElementById('live-age');
+if(!live||!age||!window.fetch||!window.DOMParser)return;
+var url=live.getAttribute('data-live-url'),last=Date.now(),etag=null,busy=false,stopped=false;
+age.hidden=false;
+function tick(){
+  if(stopped)return;
+  if(document.hidden){age.textContent='Updates paused while this tab is hidden';return;}
+  var s=Math.round((Date.now()-last)/1000);
+  age.textContent=s<2?'Updated just now':'Updated '+s+' s ago';
+}
+function poll(){
+  if(busy||stopped||document.hidden)return;
+  busy=true;
+  var h={'accept':'text/html'};if(etag)h['if-none-match']=etag;
+  fetch(url,{credentials:'same-origin',headers:h,redirect:'manual'}).then(function(r){
+    if(r.status===304){last=Date.now();return;}
+    if(r.status!==200){stopped=true;age.textContent='Live updates stopped (signed out?). Reload the page.';return;}
+    etag=r.headers.get('etag');
+    return r.text().then(function(t){
+      var n=new DOMParser().parseFromString(t,'text/html').getElementById('live');
+      if(!n)return;
+      live.querySelectorAll('details[id]').forEach(function(d){var o=n.querySelector('#'+d.id);if(o)o.open=d.open;});
+      live.replaceWith(document.importNode(n,true));
+      live=document.getElementById('live');last=Date.now();
+    });
+  }).catch(function(){age.textContent='Could not update; trying again';}).finally(function(){busy=false;tick();});
+}
+setInterval(tick,1000);
+setInterval(poll,${LIVE_POLL_MS});
+document.addEventListener('visibilitychange',function(){tick();if(!document.hidden)poll();});
+tick();
+})();
+`;
 
 const PAGE_SIZE = 20;
 
@@ -176,31 +319,70 @@ function rawCell(r: RejectedRecord): Markup {
   return html`<details><summary>${size}</summary><pre>${escapeControlCharacters(r.raw)}</pre></details>`;
 }
 
-/** The tenant status page and its "Run now" button. */
+async function liveData(deps: ApiDeps, tenant: Tenant): Promise<LiveData> {
+  const now = deps.clock();
+  const [status, health, runList, activity, checklist] = await Promise.all([
+    tenantStatus(deps, tenant),
+    healthOfTenant(deps.db, tenant, now),
+    recentRuns(deps.db, tenant.id, 10),
+    hourlyActivity(deps.db, tenant.id, now),
+    checklistOf(deps.db, tenant, now),
+  ]);
+  const since = new Date(now.getTime() - status.windowHours * 3_600_000);
+  const rejectedCounts = await rejectedSince(deps.db, tenant.id, since);
+  return {
+    status,
+    health,
+    runList,
+    findings: findingsOf(runList, 25),
+    rejectedCounts,
+    activity,
+    checklist,
+  };
+}
+
+/** The tenant status page (live: it polls `/ui/status/live`), its live fragment and its "Run now" button. */
 export function registerStatusRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
   ui.get('/status', async (c) => {
     const tenant = await tenantFor(c, c.req.query('tenant'));
     if (tenant === undefined) return c.redirect('/ui/operator', 303);
     const cursor = c.req.query('rejected');
-    const [status, runList, rejected] = await Promise.all([
-      tenantStatus(deps, tenant),
-      recentRuns(deps.db, tenant.id, 10),
+    const [data, rejected] = await Promise.all([
+      liveData(deps, tenant),
       rejectedPage(deps.db, tenant.id, cursor === '' ? undefined : cursor, PAGE_SIZE),
     ]);
-    const since = new Date(deps.clock().getTime() - status.windowHours * 3_600_000);
-    const rejectedCounts = await rejectedSince(deps.db, tenant.id, since);
+    const flash =
+      c.req.query('ran') === '1'
+        ? 'Run requested. A worker picks it up within seconds; this page updates by itself.'
+        : undefined;
     return render(c, {
       title: 'Status',
       active: 'status',
       tenant,
-      body: statusBody(c, tenant, status, runList, findingsOf(runList, 25), rejected, rejectedCounts, {
-        flash:
-          c.req.query('ran') === '1'
-            ? 'Run requested. A worker picks it up within seconds; reload to see it.'
-            : undefined,
-        olderThan: cursor !== undefined && cursor !== '',
-      }),
+      body: html`<div class="row between">
+  <div><h1>Status</h1><p class="lede">What the connector is doing for ${tenant.name}. Counts cover the last ${data.status.windowHours} hours.</p></div>
+  <form method="post" action="/ui/status/run-now">
+    ${csrfField(sessionOf(c).csrfToken)}${sessionOf(c).principal.kind === 'operator' ? html`<input type="hidden" name="tenant" value="${tenant.id}">` : ''}
+    <button type="submit" class="secondary" id="run-now">Run now</button>
+  </form>
+</div>
+<div role="status" aria-live="polite">${flash === undefined ? '' : html`<p class="alert ok">${flash}</p>`}</div>
+<p class="muted live-age" id="live-age" aria-live="off" hidden>Updated just now</p>
+${liveSection(c, tenant, data)}
+${rejectedSection(c, tenant, data.status, rejected, cursor !== undefined && cursor !== '')}
+<script nonce="${c.get('nonce')}">${raw(LIVE_SCRIPT)}</script>`,
     });
+  });
+
+  ui.get('/status/live', async (c) => {
+    const tenant = await tenantFor(c, c.req.query('tenant'));
+    if (tenant === undefined) throw new ApiError('NOT_FOUND', 'choose a tenant first');
+    const fragment = (await liveSection(c, tenant, await liveData(deps, tenant))).toString();
+    const etag = `"${createHash('sha256').update(fragment).digest('base64url').slice(0, 27)}"`;
+    c.header('etag', etag);
+    c.header('cache-control', 'private, no-cache');
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304);
+    return c.html(fragment);
   });
 
   ui.post('/status/run-now', async (c) => {

@@ -1,13 +1,23 @@
 import { PassThrough, Writable } from 'node:stream';
 import { seedRun, TEST_OPERATOR_KEY, useHarness } from '@vsh/api/testing';
+import { HEALTH_STATUSES, type HealthStatus } from '@vsh/core';
 import { tenants } from '@vsh/db';
 import { describe, expect, it } from 'vitest';
 import type { CommandIo } from '../io.ts';
 import { runCli } from '../main.ts';
 
 const UNKNOWN_TENANT = 'ten_01jd0000000000000000000000';
-const HEALTH_ORDER = ['failing', 'degraded', 'pending', 'unconfigured', 'healthy', 'offboarded'];
+const HEALTH_ORDER: readonly string[] = HEALTH_STATUSES;
+/** How a tenant is seeded; `SEEDED_HEALTH` is the word the shared model (ADR 0100) gives it. */
 type Health = 'failing' | 'degraded' | 'pending' | 'unconfigured' | 'healthy' | 'offboarded';
+const SEEDED_HEALTH: Record<Health, HealthStatus> = {
+  failing: 'failing',
+  degraded: 'attention',
+  pending: 'setup',
+  unconfigured: 'setup',
+  healthy: 'healthy',
+  offboarded: 'offboarded',
+};
 type Api = ReturnType<typeof useHarness>;
 
 function sink() {
@@ -108,8 +118,9 @@ describe('connector tenants and run-now against the API', () => {
       ['Bravo unconfigured', 'unconfigured'],
       ['Mike pending', 'pending'],
     ];
-    const ids = new Map<string, { id: string; health: Health }>();
-    for (const [name, health] of seeded) ids.set(name, { id: await seedTenant(api, name, health), health });
+    const ids = new Map<string, { id: string; health: HealthStatus }>();
+    for (const [name, health] of seeded)
+      ids.set(name, { id: await seedTenant(api, name, health), health: SEEDED_HEALTH[health] });
 
     const { code, stdout, stderr } = await connector(api, ['tenants', 'list']);
 
@@ -121,8 +132,8 @@ describe('connector tenants and run-now against the API', () => {
       'Quebec failing',
       'Zulu failing',
       'Yankee degraded',
-      'Mike pending',
       'Bravo unconfigured',
+      'Mike pending',
       'Alpha healthy',
       'Aaron offboarded',
     ]);
@@ -161,7 +172,7 @@ describe('connector tenants and run-now against the API', () => {
     expect(json.code, json.stderr).toBe(0);
     const parsed: Array<{ id: string; name: string; health: { status: string } }> = JSON.parse(json.stdout);
     expect(parsed.map((t) => t.id)).toEqual(listedIds);
-    expect(parsed.find((t) => created.has(t.id))).toMatchObject({ health: { status: 'unconfigured' } });
+    expect(parsed.find((t) => created.has(t.id))).toMatchObject({ health: { status: 'setup' } });
   });
 
   it("shows a tenant's health, last run and destinations with their account ids; --json gives {tenant, status}", async () => {
@@ -178,7 +189,7 @@ describe('connector tenants and run-now against the API', () => {
     expect(text.code, text.stderr).toBe(0);
     const lines = text.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`Shown Corp (${tenantId})`);
-    expect(text.stdout).toContain('  health      degraded; state active; plan standard\n');
+    expect(text.stdout).toContain('  health      setup; state active; plan standard\n');
     expect(text.stdout).toContain(`  last run    partial at ${startedAt.toISOString()}, 1,234 imported\n`);
     expect(text.stdout).toContain('  destinations (2)\n');
     expect(lines.some((l) => /^ {4}dst_\w+ {2}123456789012 us-east-1,eu-west-1 {2}pending {2}/.test(l))).toBe(
@@ -190,7 +201,7 @@ describe('connector tenants and run-now against the API', () => {
     expect(json.code, json.stderr).toBe(0);
     const parsed = JSON.parse(json.stdout);
     expect(Object.keys(parsed).sort()).toEqual(['status', 'tenant']);
-    expect(parsed.tenant).toMatchObject({ id: tenantId, name: 'Shown Corp', health: { status: 'degraded' } });
+    expect(parsed.tenant).toMatchObject({ id: tenantId, name: 'Shown Corp', health: { status: 'setup' } });
     expect(parsed.status).toMatchObject({ lastRun: { id: runId }, destinations: [{}, {}] });
   });
 

@@ -15,8 +15,8 @@ import {
 } from '@vsh/db';
 import { and, asc, count, desc, eq, gte, sql, sum } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { defineRoute, iso, tenantIdParam, timestamp } from '../../openapi.ts';
-import { runSchema, toRun } from './shared.ts';
+import { defineRoute, iso, jsonResponse, tenantIdParam, timestamp } from '../../openapi.ts';
+import { RUN_EXAMPLE, runSchema, toRun } from './shared.ts';
 
 const WINDOW_HOURS = 24;
 
@@ -81,11 +81,47 @@ export const statusSchema = z
 export const route = defineRoute('tenant', {
   method: 'get',
   path: '/tenants/{tenantId}/status',
+  operationId: 'getTenantStatus',
   tags: ['status'],
   summary: 'Ingestion status: destinations and their states, last run, cursor lag, counts, last errors',
   request: { params: z.object({ tenantId: tenantIdParam }) },
   responses: {
-    200: { description: 'The status.', content: { 'application/json': { schema: statusSchema } } },
+    200: jsonResponse('The status.', statusSchema, {
+      tenantId: 'ten_01jd0000000000000000000000',
+      state: 'active',
+      windowHours: 24,
+      schedule: {
+        nextRunAt: '2026-01-01T12:05:00.000Z',
+        runRequestedAt: null,
+        lastRunStartedAt: '2026-01-01T12:00:00.000Z',
+        lastRunFinishedAt: '2026-01-01T12:00:04.000Z',
+      },
+      vaikora: { configured: true, verifiedAt: '2026-01-01T09:00:00.000Z', lastError: null },
+      lastRun: RUN_EXAMPLE,
+      cursorLagSeconds: 42,
+      counts: { runs: 288, failedRuns: 0, imported: 1204, rejected: 8, skipped: 5120 },
+      destinations: [
+        {
+          id: 'dst_01jd0000000000000000000000',
+          accountId: '123456789012',
+          regions: ['us-east-1'],
+          state: 'active',
+          lastVerifiedAt: '2026-01-01T09:10:00.000Z',
+          lastError: null,
+          consecutiveFailures: 0,
+          streams: 1,
+          counts: { imported: 1204, rejected: 8, skipped: 5120 },
+          lastRun: {
+            id: 'run_01jd0000000000000000000000',
+            status: 'partial',
+            startedAt: '2026-01-01T12:00:00.000Z',
+          },
+          cursorLagSeconds: 42,
+          lastRunError: null,
+          rejectedRecords: 8,
+        },
+      ],
+    }),
   },
 });
 

@@ -4,7 +4,7 @@ import { and, desc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { ApiError } from '../../errors.ts';
 import { pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
-import { defineRoute, iso, tenantIdParam, timestamp } from '../../openapi.ts';
+import { defineRoute, iso, tenantIdParam, timestamp, withExample } from '../../openapi.ts';
 
 const rejectedRecordSchema = z
   .object({
@@ -51,6 +51,7 @@ const rejectedRecordSchema = z
 export const route = defineRoute('tenant', {
   method: 'get',
   path: '/tenants/{tenantId}/rejected-records',
+  operationId: 'listRejectedRecords',
   tags: ['status'],
   summary:
     'Records that could not become findings, each once per stream, with their reasons and how often they were seen, most recently seen first',
@@ -59,7 +60,31 @@ export const route = defineRoute('tenant', {
     query: pageQuerySchema,
   },
   responses: {
-    200: pageResponse('A page of rejected records.', rejectedRecordSchema),
+    200: withExample(pageResponse('A page of rejected records.', rejectedRecordSchema), {
+      items: [
+        {
+          id: 'rej_01jd0000000000000000000000',
+          scope: 'dst_01jd0000000000000000000000',
+          fingerprint: 'q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c',
+          destinationId: 'dst_01jd0000000000000000000000',
+          runId: 'run_01jd0000000000000000000000',
+          lastRunId: 'run_01jd0000000000000000000000',
+          actionId: 'act-8f14e45f',
+          stage: 'validate',
+          code: 'INVALID_FINDING',
+          reason: 'Title: must not be empty',
+          raw: '{"id":"act-8f14e45f","agent_id":"support-bot","action_type":""}',
+          rawBytes: 62,
+          rawTruncated: false,
+          rawUnstoredReason: null,
+          occurrences: 3,
+          firstSeenAt: '2026-01-01T11:00:00.000Z',
+          lastSeenAt: '2026-01-01T12:00:00.000Z',
+          createdAt: '2026-01-01T11:00:00.000Z',
+        },
+      ],
+      nextCursor: null,
+    }),
   },
 });
 

@@ -3,18 +3,19 @@ import { runs } from '@vsh/db';
 import { and, desc, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { olderThan, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
-import { defineRoute, tenantIdParam } from '../../openapi.ts';
-import { runSchema, toRun } from './shared.ts';
+import { defineRoute, tenantIdParam, withExample } from '../../openapi.ts';
+import { RUN_EXAMPLE, runSchema, toRun } from './shared.ts';
 
 /** GET /v1/tenants/{tenantId}/runs: its schemas, access and documented answers. */
 export const route = defineRoute('tenant', {
   method: 'get',
   path: '/tenants/{tenantId}/runs',
+  operationId: 'listRuns',
   tags: ['status'],
   summary: 'Recent runs, newest first',
   request: { params: z.object({ tenantId: tenantIdParam }), query: pageQuerySchema },
   responses: {
-    200: pageResponse('A page of runs.', runSchema),
+    200: withExample(pageResponse('A page of runs.', runSchema), { items: [RUN_EXAMPLE], nextCursor: null }),
   },
 });
 

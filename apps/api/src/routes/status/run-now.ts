@@ -5,7 +5,7 @@ import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { ApiError } from '../../errors.ts';
 import { type Actor, audit } from '../../lib/audit.ts';
 import { requireActive } from '../../middleware/authorize.ts';
-import { defineRoute, iso, tenantIdParam, timestamp } from '../../openapi.ts';
+import { defineRoute, iso, jsonResponse, tenantIdParam, timestamp } from '../../openapi.ts';
 
 /** POST /v1/tenants/{tenantId}/run-now: its schemas, access and documented answers. */
 export const route = defineRoute(
@@ -13,14 +13,16 @@ export const route = defineRoute(
   {
     method: 'post',
     path: '/tenants/{tenantId}/run-now',
+    operationId: 'requestRun',
     tags: ['status'],
     summary: 'Ask for a run as soon as a worker is free',
     request: { params: z.object({ tenantId: tenantIdParam }) },
     responses: {
-      202: {
-        description: 'Recorded; a worker picks the tenant up next.',
-        content: { 'application/json': { schema: z.object({ runRequestedAt: timestamp }) } },
-      },
+      202: jsonResponse(
+        'Recorded; a worker picks the tenant up next.',
+        z.object({ runRequestedAt: timestamp }),
+        { runRequestedAt: '2026-01-01T12:00:00.000Z' },
+      ),
     },
   },
   [409],

@@ -36,7 +36,21 @@ export const runSchema = z
         z.object({
           imported: z.number().int(),
           rejected: z.number().int(),
-          skipped: z.number().int(),
+          skipped: z.number().int().openapi({ description: "Below the tenant's thresholds." }),
+          read: z.number().int().optional().openapi({
+            description:
+              "Actions the destination's streams read, once per stream: read = alreadySent + skipped + rejected + imported + notSent (ADR 0100). Absent on runs recorded before.",
+          }),
+          alreadySent: z
+            .number()
+            .int()
+            .optional()
+            .openapi({ description: 'Handled by an earlier run; the overlap window read them again.' }),
+          notSent: z
+            .number()
+            .int()
+            .optional()
+            .openapi({ description: 'Ready but not taken by Security Hub yet; the next run tries again.' }),
           lagSeconds: z.number().int().nullable().optional(),
           errorCode: z.string().nullable().optional(),
           errorMessage: z.string().nullable().optional(),
@@ -45,6 +59,45 @@ export const runSchema = z
       .openapi({ description: 'Per destination id: what this run did there.' }),
   })
   .openapi('Run');
+
+/** A finished run as the API shows it: the example of the run schemas. */
+export const RUN_EXAMPLE: z.infer<typeof runSchema> = {
+  id: 'run_01jd0000000000000000000000',
+  status: 'partial',
+  startedAt: '2026-01-01T12:00:00.000Z',
+  finishedAt: '2026-01-01T12:00:04.000Z',
+  actionsRead: 283,
+  findingsMapped: 3,
+  findingsImported: 2,
+  actionsSkipped: 9,
+  recordsRejected: 8,
+  throttles: 1,
+  lagSeconds: 42,
+  errorCode: 'IMPORT_INCOMPLETE',
+  errorMessage: 'Security Hub did not take some findings yet: ThrottlingException',
+  recentFindings: [
+    {
+      id: 'vaikora-act-8f14e45f',
+      title: 'Vaikora: risky action by agent support-bot',
+      severity: 'HIGH',
+      time: '2026-01-01T11:59:30.000Z',
+      region: 'us-east-1',
+    },
+  ],
+  destinationStats: {
+    dst_01jd0000000000000000000000: {
+      imported: 2,
+      rejected: 8,
+      skipped: 9,
+      read: 283,
+      alreadySent: 263,
+      notSent: 1,
+      lagSeconds: 42,
+      errorCode: null,
+      errorMessage: null,
+    },
+  },
+};
 
 /** A run row as the API shows it. */
 export function toRun(row: Run): z.infer<typeof runSchema> {

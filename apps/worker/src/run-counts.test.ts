@@ -1,0 +1,178 @@
+import type { SecurityHubImporter } from '@vsh/aws';
+import { DEFAULT_THRESHOLDS, type PreparedFinding, reject } from '@vsh/core';
+import { Secret } from '@vsh/secrets';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
+import { createWorkerMetrics } from './metrics.ts';
+import { DEFAULT_RUN_OPTIONS, type RunDeps, type RunOptions, type TenantConfig } from './ports.ts';
+import { type RunResult, runTenant } from './run-tenant.ts';
+
+// What a run counts per destination must add up (ADR 0100): every action a stream read is exactly one of
+// already handled, below the thresholds, rejected, imported, or not sent yet.
+
+const config: TenantConfig = {
+  tenantId: 'ten_1',
+  vaikora: {
+    baseUrl: 'https://vaikora.example/api/v1',
+    apiKey: new Secret('vk_test_x'),
+    timeFilterParam: null,
+    thresholds: DEFAULT_THRESHOLDS,
+    pollIntervalSeconds: 300,
+  },
+  destinations: [
+    {
+      id: 'dst_1',
+      accountId: '123456789012',
+      partition: 'aws',
+      roleArn: 'arn:aws:iam::123456789012:role/VaikoraSecurityHubImport',
+      externalId: 'x'.repeat(32),
+      state: 'active',
+      health: { state: 'active', consecutiveFailures: 0, firstFailureAtMs: null },
+    },
+  ],
+  streams: [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+};
+
+const action = (i: number, timestampMs: number, risk: 'high' | 'low' = 'high') => ({
+  id: `act-${i}`,
+  agent_id: 'agt-1',
+  action_type: 'api_call',
+  risk_level: risk,
+  risk_score: risk === 'high' ? 80 : 10,
+  timestamp: new Date(timestampMs).toISOString(),
+});
+
+/** Security Hub refusing `act-3` for good and `act-4` for now; taking every other finding. */
+const pickyImporter: SecurityHubImporter = {
+  destination: { accountId: '123456789012', region: 'us-east-1', partition: 'aws' },
+  importFindings: async (items: readonly PreparedFinding[]) => {
+    const refused = (p: PreparedFinding) => p.action.id === 'act-3' || p.action.id === 'act-4';
+    return {
+      imported: items.filter((p) => !refused(p)).map((p) => p.finding.Id),
+      rejected: items
+        .filter(refused)
+        .map((p) =>
+          reject(
+            'IMPORT_REJECTED',
+            'import',
+            `InvalidInput: ${p.action.id} refused`,
+            p.action.id,
+            undefined,
+            p.action.id === 'act-4',
+          ),
+        ),
+      stats: { requests: 1, throttled: 0, transientErrors: 0, resentFindings: 0, rounds: 1 },
+    };
+  },
+};
+
+function setup(list: () => unknown[], options: { run?: Partial<RunOptions>; pageDelayMs?: number } = {}) {
+  const state = memoryState(Date.now);
+  const tenant = memoryTenantStore(config, { failRejections: false });
+  const deps: RunDeps = {
+    store: tenant.store,
+    state,
+    vaikora: () =>
+      memoryVaikora(list, {
+        perPage: 2,
+        ...(options.pageDelayMs === undefined ? {} : { pageDelayMs: options.pageDelayMs }),
+      }),
+    importer: () => pickyImporter,
+    clock: Date.now,
+    logger: pino({ level: 'silent' }),
+    metrics: createWorkerMetrics(),
+    workerId: 'unit',
+    options: { ...DEFAULT_RUN_OPTIONS, ...options.run },
+  };
+  return { deps };
+}
+
+function summaryOf(result: RunResult) {
+  if (result.kind !== 'ran') throw new Error(`the run did not run: ${result.kind}`);
+  return result.summary;
+}
+
+describe('run counts', () => {
+  it('splits every action a destination read into already handled, below thresholds, rejected, imported and not sent', async () => {
+    const now = Date.now();
+    const list: unknown[] = [action(1, now - 1000), action(2, now - 2000, 'low')];
+    const { deps } = setup(() => list);
+    const first = summaryOf(await runTenant('ten_1', deps));
+    list.unshift(action(5, now - 300), action(4, now - 400), action(3, now - 500));
+
+    const second = summaryOf(await runTenant('ten_1', deps));
+
+    expect(first.destinationStats.dst_1).toMatchObject({
+      read: 2,
+      alreadySent: 0,
+      skipped: 1,
+      rejected: 0,
+      imported: 1,
+      notSent: 0,
+    });
+    const stats = second.destinationStats.dst_1;
+    expect(stats).toMatchObject({
+      read: 5,
+      alreadySent: 2,
+      skipped: 0,
+      rejected: 1,
+      imported: 1,
+      notSent: 1,
+    });
+    const { read = -1, alreadySent = 0, skipped, rejected, imported, notSent = 0 } = stats ?? ({} as never);
+    expect(alreadySent + skipped + rejected + imported + notSent).toBe(read);
+    expect(second).toMatchObject({ status: 'partial', errorCode: 'IMPORT_INCOMPLETE' });
+  });
+
+  it('a run stopped by a shutdown is partial and says so with a code and a message', async () => {
+    const now = Date.now();
+    const list = Array.from({ length: 40 }, (_, i) => action(i + 10, now - i * 1000));
+    const { deps } = setup(() => list, { pageDelayMs: 30 });
+    const shutdown = new AbortController();
+    setTimeout(() => shutdown.abort(new Error('SIGTERM')), 100);
+
+    const summary = summaryOf(await runTenant('ten_1', deps, shutdown.signal));
+
+    expect(summary.status).toBe('partial');
+    expect(summary.errorCode).toBe('SHUTDOWN');
+    expect(summary.errorMessage).toMatch(/stopped .* next run/);
+  });
+
+  it('a run stopped by a shutdown before it read anything is partial, not failed, and says why', async () => {
+    const { deps } = setup(() => [action(10, Date.now())]);
+
+    const summary = summaryOf(await runTenant('ten_1', deps, AbortSignal.abort(new Error('SIGTERM'))));
+
+    expect(summary).toMatchObject({ status: 'partial', errorCode: 'SHUTDOWN', actionsRead: 0 });
+  });
+
+  it('a run whose lease ran out by its own clock is partial with LEASE_EXPIRED, never without an error', async () => {
+    const now = Date.now();
+    const list = Array.from({ length: 40 }, (_, i) => action(i + 10, now - i * 1000));
+    const { deps } = setup(() => list, { pageDelayMs: 30 });
+    let t = now;
+    // The process was paused: each clock reading is a minute later than the last.
+    const paused = { ...deps, clock: () => (t += 60_000), options: { ...deps.options, leaseTtlMs: 150_000 } };
+
+    const summary = summaryOf(await runTenant('ten_1', paused));
+
+    expect(summary.status).not.toBe('ok');
+    expect(summary.errorCode).toBe('LEASE_EXPIRED');
+    expect(summary.errorMessage).not.toBeNull();
+  });
+
+  it('keeps the newest 50 findings a run sent, newest first', async () => {
+    const now = Date.now();
+    const list = Array.from({ length: 120 }, (_, i) => action(i + 10, now - i * 1000));
+    const { deps } = setup(() => list);
+
+    const summary = summaryOf(await runTenant('ten_1', deps));
+
+    const times = summary.recentFindings.map((f) => Date.parse(f.time));
+    expect(summary.findingsImported).toBe(120);
+    expect(times).toHaveLength(50);
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(summary.recentFindings[0]?.id).toBe('vaikora-act-10');
+  });
+});
