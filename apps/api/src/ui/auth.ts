@@ -1,17 +1,49 @@
+import { apiKeys, tenants, webSignInLinks } from '@vsh/db';
+import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import { html } from 'hono/html';
-import type { ApiDeps } from '../deps.ts';
+import type { ApiDeps, Principal } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { createRateLimiter } from '../lib/rate-limit.ts';
 import { clientAddress, principalResolver } from '../middleware/authenticate.ts';
+import { redeemSignInLink, SIGN_IN_TOKEN_PATTERN, signInTokenHash } from '../routes/sign-in-links/links.ts';
+import { homeFor } from './checklist.ts';
 import { field, render, type UiContext, type UiEnv } from './context.ts';
+import { findTenant } from './data.ts';
 import { randomToken, type SessionStore, tokensEqual } from './session.ts';
 
 const MAX_KEY_LENGTH = 1024;
 const KEY_CHARACTERS = /^[\x21-\x7e]+$/;
 const LOGIN_COOKIE_MAX_AGE_S = 30 * 60;
+
+/**
+ * The tenant a sign-in link would sign in to, without using it up: the same conditions as its redemption
+ * (unused, unexpired, key unrevoked, tenant active), read only.
+ */
+async function peekSignInLink(
+  deps: ApiDeps,
+  token: string,
+  nowMs: number,
+): Promise<{ tenantName: string } | undefined> {
+  if (!SIGN_IN_TOKEN_PATTERN.test(token)) return undefined;
+  const now = new Date(nowMs);
+  const [row] = await deps.db
+    .select({ tenantName: tenants.name })
+    .from(webSignInLinks)
+    .innerJoin(apiKeys, and(eq(apiKeys.id, webSignInLinks.apiKeyId), isNull(apiKeys.revokedAt)))
+    .innerJoin(tenants, and(eq(tenants.id, webSignInLinks.tenantId), eq(tenants.state, 'active')))
+    .where(
+      and(
+        eq(webSignInLinks.tokenHash, signInTokenHash(token)),
+        isNull(webSignInLinks.usedAt),
+        gt(webSignInLinks.expiresAt, now),
+      ),
+    )
+    .limit(1);
+  return row;
+}
 
 /** Cookie names and attributes: `__Host-` and Secure in production; plain names over local http. */
 export function cookieNames(mode: ApiDeps['config']['mode']) {
@@ -23,9 +55,10 @@ export function cookieNames(mode: ApiDeps['config']['mode']) {
   };
 }
 
-/** Where a signed-in principal lands. */
-function homeOf(c: UiContext): string {
-  return c.get('session')?.principal.kind === 'operator' ? '/ui/operator' : '/ui/status';
+/** Where a signed-in principal lands: a tenant whose checklist is not complete, on the checklist. */
+async function homeOf(c: UiContext, deps: ApiDeps): Promise<string> {
+  const session = c.get('session');
+  return session === undefined ? '/ui/login' : homeFor(deps.db, session.principal, deps.clock());
 }
 
 /** A local /ui path to return to after sign-in; anything else (other hosts, `//`, `/\`) goes home. */
@@ -50,7 +83,7 @@ export function sessionMiddleware(deps: ApiDeps, store: SessionStore) {
       if (session.principal.kind === 'tenant') c.set('ownTenant', found?.tenant);
     }
     const path = c.req.path;
-    const open = path === '/ui/login' || path === '/ui/login/';
+    const open = path === '/ui/login' || path === '/ui/login/' || path === '/ui/login/link';
     if (session === undefined && !open) {
       if (c.req.method === 'GET') {
         const next = safeNext(`${path}${new URL(c.req.url).search}`);
@@ -131,8 +164,44 @@ export function registerAuthRoutes(ui: Hono<UiEnv>, deps: ApiDeps, store: Sessio
     });
   };
 
-  ui.get('/login', (c) => {
-    if (c.get('session') !== undefined) return c.redirect(homeOf(c), 303);
+  /**
+   * Starts a session for a principal exactly as every sign-in does (the per-key limits, a new token, the
+   * browser's previous session ended so no fixation), then goes to `next` or home.
+   */
+  const startSession = async (
+    c: UiContext,
+    principal: Principal,
+    next: string | undefined,
+    refuse: (o: {
+      error: string;
+      status: 429 | 503;
+      next?: string | undefined;
+    }) => Response | Promise<Response>,
+  ) => {
+    const started = await store.start(deps, principal, {
+      client: clientAddress(c.env),
+      nowMs: deps.clock().getTime(),
+    });
+    if (!started.ok) {
+      if (started.reason === 'full') {
+        return refuse({ error: 'Too many sessions are open right now. Try again later.', status: 503, next });
+      }
+      c.header('Retry-After', String(started.retryAfterSeconds));
+      return refuse({
+        error: 'Too many sign-ins with this key from here. Wait a minute and try again.',
+        status: 429,
+        next,
+      });
+    }
+    // A new token on every sign-in (no fixation); the session this browser had before ends.
+    await store.end(deps, getCookie(c, names.session));
+    setCookie(c, names.session, started.token, names.options);
+    deleteCookie(c, names.login, { path: '/', secure: names.options.secure });
+    return c.redirect(next ?? (await homeFor(deps.db, principal, deps.clock())), 303);
+  };
+
+  ui.get('/login', async (c) => {
+    if (c.get('session') !== undefined) return c.redirect(await homeOf(c, deps), 303);
     return showLogin(c, c.req.query('signedOut') === '1' ? { info: 'You are signed out.' } : {});
   });
 
@@ -163,30 +232,87 @@ export function registerAuthRoutes(ui: Hono<UiEnv>, deps: ApiDeps, store: Sessio
         next,
       });
     }
-    const started = await store.start(deps, principal, {
-      client: clientAddress(c.env),
-      nowMs: deps.clock().getTime(),
+    return startSession(c, principal, next, (o) => showLogin(c, o));
+  });
+
+  const linkPage = (c: UiContext, o: { token: string; tenantName: string }) => {
+    const csrf = randomToken();
+    setCookie(c, names.login, csrf, { ...names.options, maxAge: LOGIN_COOKIE_MAX_AGE_S });
+    return render(c, {
+      title: `Continue as ${o.tenantName}`,
+      active: 'none',
+      body: html`<div class="login">
+<h1>Continue as ${o.tenantName}</h1>
+<p class="lede">This one-time link signs you in to ${o.tenantName}'s connector pages. It works once; after that, sign in with an API key or ask for a new link.</p>
+<div class="card">
+<form method="post" action="/ui/login/link">
+  <input type="hidden" name="csrf" value="${csrf}">
+  <input type="hidden" name="token" value="${o.token}">
+  <button type="submit" id="continue">Continue as ${o.tenantName}</button>
+</form>
+</div>
+</div>`,
     });
-    if (!started.ok) {
-      if (started.reason === 'full') {
-        return showLogin(c, {
-          error: 'Too many sessions are open right now. Try again later.',
-          status: 503,
-          next,
-        });
-      }
-      c.header('Retry-After', String(started.retryAfterSeconds));
-      return showLogin(c, {
-        error: 'Too many sign-ins with this key from here. Wait a minute and try again.',
-        status: 429,
-        next,
-      });
+  };
+
+  const deadLink = (c: UiContext, status: 403 | 410 | 429 | 503 = 410, reason?: string) =>
+    render(c, {
+      title: 'This sign-in link cannot be used',
+      active: 'none',
+      status,
+      body: html`<div class="login">
+<h1>This sign-in link cannot be used</h1>
+<div class="card" role="alert">
+<p>${reason ?? 'The link was already used, has expired, or is not a link we issued. Each link signs in once, and only until it expires.'}</p>
+<p>Ask your operator for a new sign-in link, or sign in with your tenant API key.</p>
+</div>
+<p><a class="button" href="/ui/login">Sign in with an API key</a></p>
+</div>`,
+    });
+
+  // The link's GET only shows a button: link previewers and scanners fetch GETs, and must not use it up.
+  ui.get('/login/link', async (c) => {
+    const token = c.req.query('token') ?? '';
+    const link = SIGN_IN_TOKEN_PATTERN.test(token)
+      ? await peekSignInLink(deps, token, deps.clock().getTime())
+      : undefined;
+    if (link === undefined) return deadLink(c);
+    return linkPage(c, { token, tenantName: link.tenantName });
+  });
+
+  ui.post('/login/link', async (c) => {
+    const form = await c.req.parseBody();
+    const token = field(form, 'token', 256);
+    if (!tokensEqual(field(form, 'csrf', 200), getCookie(c, names.login))) {
+      return deadLink(
+        c,
+        403,
+        'The page expired or did not come from this site. Open the link from your message again.',
+      );
     }
-    // A new token on every sign-in (no fixation); the session this browser had before ends.
-    await store.end(deps, getCookie(c, names.session));
-    setCookie(c, names.session, started.token, names.options);
-    deleteCookie(c, names.login, { path: '/', secure: names.options.secure });
-    return c.redirect(next ?? (principal.kind === 'operator' ? '/ui/operator' : '/ui/status'), 303);
+    const principal = SIGN_IN_TOKEN_PATTERN.test(token)
+      ? await redeemSignInLink(deps, token, deps.clock().getTime())
+      : undefined;
+    if (principal === undefined) {
+      const limited = failures.take(clientAddress(c.env), deps.clock().getTime());
+      if (!limited.ok) {
+        c.header('Retry-After', String(limited.retryAfterSeconds));
+        return deadLink(c, 429, 'Too many failed attempts. Wait a minute and try again.');
+      }
+      return deadLink(c);
+    }
+    const tenantName =
+      principal.kind === 'tenant'
+        ? ((await findTenant(deps.db, principal.tenantId))?.name ?? 'tenant')
+        : 'tenant';
+    // The link is spent either way; a refused session start shows why, and the key still signs in.
+    return startSession(c, principal, undefined, (o) =>
+      deadLink(
+        c,
+        o.status,
+        `${o.error} This link is now used up: sign in with ${tenantName}'s API key, or ask for a new link.`,
+      ),
+    );
   });
 
   ui.get('/logout', (c) => {
@@ -210,5 +336,5 @@ export function registerAuthRoutes(ui: Hono<UiEnv>, deps: ApiDeps, store: Sessio
     return c.redirect('/ui/login?signedOut=1', 303);
   });
 
-  ui.get('/', (c) => c.redirect(homeOf(c), 303));
+  ui.get('/', async (c) => c.redirect(await homeOf(c, deps), 303));
 }

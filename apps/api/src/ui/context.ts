@@ -60,7 +60,7 @@ export function render(
     active: NavItem;
     body: Markup;
     tenant?: Tenant | undefined;
-    status?: 200 | 400 | 401 | 403 | 404 | 409 | 422 | 429 | 500 | 503;
+    status?: 200 | 201 | 400 | 401 | 403 | 404 | 409 | 410 | 422 | 429 | 500 | 503;
   },
 ) {
   const session = c.get('session');

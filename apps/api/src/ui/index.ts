@@ -5,11 +5,14 @@ import { HTTPException } from 'hono/http-exception';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
 import { csrfMiddleware, registerAuthRoutes, sessionMiddleware } from './auth.ts';
+import { registerChecklistRoutes, registerRunNowGuard } from './checklist.ts';
 import { render, type UiContext, type UiEnv } from './context.ts';
+import { registerInviteRoutes } from './invite.ts';
 import { registerOnboardingRoutes } from './onboarding.ts';
 import { registerOperatorRoutes } from './operator.ts';
 import { createSessionStore, type SessionStore } from './session.ts';
 import { registerStatusRoutes } from './status.ts';
+import { registerVaikoraRoutes } from './vaikora.ts';
 
 const TITLES: Partial<Record<ApiErrorCode, string>> = {
   NOT_FOUND: 'Not found',
@@ -34,11 +37,11 @@ const HTTP_CODES: Partial<Record<number, ApiErrorCode>> = {
   429: 'RATE_LIMITED',
 };
 
-type PageStatus = 400 | 401 | 403 | 404 | 409 | 422 | 429 | 500 | 503;
+type PageStatus = 400 | 401 | 403 | 404 | 409 | 410 | 422 | 429 | 500 | 503;
 
 function errorPage(c: UiContext, code: ApiErrorCode, message: string, status: number) {
   const shown: PageStatus =
-    ([400, 401, 403, 404, 409, 422, 429, 503] as const).find((s) => s === status) ?? 500;
+    ([400, 401, 403, 404, 409, 410, 422, 429, 503] as const).find((s) => s === status) ?? 500;
   const session = c.get('session');
   return render(c, {
     title: TITLES[code] ?? 'Error',
@@ -76,7 +79,7 @@ export function uiApp(deps: ApiDeps, options: UiOptions = {}): Hono<UiEnv> {
     await next();
     c.header(
       'Content-Security-Policy',
-      `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+      `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
     );
     c.header('Cache-Control', 'no-store');
   });
@@ -84,8 +87,12 @@ export function uiApp(deps: ApiDeps, options: UiOptions = {}): Hono<UiEnv> {
   ui.use('*', csrfMiddleware());
 
   registerAuthRoutes(ui, deps, store);
+  registerChecklistRoutes(ui, deps);
+  registerVaikoraRoutes(ui, deps);
   registerOnboardingRoutes(ui, deps);
+  registerRunNowGuard(ui, deps);
   registerStatusRoutes(ui, deps);
+  registerInviteRoutes(ui, deps);
   registerOperatorRoutes(ui, deps);
   ui.all('*', (c) => errorPage(c, 'NOT_FOUND', 'There is no page at this address.', 404));
 

@@ -62,7 +62,13 @@ form.stack{display:grid;gap:14px;max-width:560px}
 label{font-weight:600;display:block;margin-bottom:4px}
 .hint{display:block;color:var(--muted);font-size:.875rem;font-weight:400;margin-top:2px}
 input[type=text],input[type=password]{width:100%;padding:9px 11px;font:inherit;border:1px solid #9aa6b5;border-radius:8px;background:#fff;color:var(--text)}
-input[aria-invalid=true]{border-color:var(--bad);box-shadow:0 0 0 1px var(--bad)}
+select{padding:8px 10px;font:inherit;border:1px solid #9aa6b5;border-radius:8px;background:#fff;color:var(--text)}
+fieldset{border:1px solid var(--line);border-radius:8px;padding:12px 14px;margin:0;display:grid;gap:10px}
+fieldset[aria-invalid=true]{border-color:var(--bad);box-shadow:0 0 0 1px var(--bad)}
+legend{font-weight:650;padding:0 4px}
+.check{display:flex;gap:8px;align-items:center}.check label{margin:0;font-weight:400}
+.check input{width:18px;height:18px;margin:0}
+input[aria-invalid=true],select[aria-invalid=true]{border-color:var(--bad);box-shadow:0 0 0 1px var(--bad)}
 button,.button{font:inherit;font-weight:600;display:inline-flex;align-items:center;gap:8px;padding:9px 16px;border-radius:8px;border:1px solid var(--brand);background:var(--brand);color:#fff;text-decoration:none;cursor:pointer}
 button:hover,.button:hover{background:var(--brand-dark);color:#fff}
 button.secondary,.button.secondary{background:#fff;color:var(--brand)}
@@ -89,6 +95,8 @@ ul.checks li:last-child{border-bottom:0}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:0}
 dl.kv dt{color:var(--muted)}dl.kv dd{margin:0}
 .pager{display:flex;gap:12px;margin-top:12px}
+.charts{display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(320px,1fr))}.charts figure{margin:0}
+.chart{width:100%;height:auto;display:block}.live-age{margin:0 0 12px;font-size:.85rem}
 .sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
 .login{max-width:460px;margin:48px auto}
 footer{max-width:1180px;margin:0 auto;padding:0 24px 32px;color:var(--muted);font-size:.85rem}
@@ -109,6 +117,24 @@ document.querySelectorAll('button[data-copy]').forEach(function(b){
     });
   });
 });
+// "Test connection" and similar: post the form in the background and swap in the answer's region, so
+// what the person typed (a key) stays in the form; without scripts the button posts the page.
+document.querySelectorAll('button[data-fragment]').forEach(function(b){
+  b.addEventListener('click',function(e){
+    var f=b.form,id=b.getAttribute('data-fragment'),target=document.getElementById(id);
+    if(!f||!target||!window.fetch||!window.DOMParser)return;
+    e.preventDefault();
+    var label=b.textContent;b.setAttribute('aria-disabled','true');b.textContent=b.getAttribute('data-busy-label')||label;
+    fetch(b.getAttribute('formaction')||f.action,{method:'POST',body:new FormData(f),credentials:'same-origin'})
+      .then(function(r){return r.text();})
+      .then(function(t){
+        var n=new DOMParser().parseFromString(t,'text/html').getElementById(id);
+        if(n)target.replaceWith(document.importNode(n,true));
+      })
+      .catch(function(){var live=document.getElementById('copy-status');if(live)live.textContent='The test could not be sent; try again.';})
+      .finally(function(){b.removeAttribute('aria-disabled');b.textContent=label;});
+  });
+});
 document.querySelectorAll('form[data-busy]').forEach(function(f){
   f.addEventListener('submit',function(){
     var b=f.querySelector('button[type=submit]');
@@ -118,7 +144,7 @@ document.querySelectorAll('form[data-busy]').forEach(function(f){
 });
 `;
 
-export type NavItem = 'onboarding' | 'status' | 'operator' | 'none';
+export type NavItem = 'start' | 'vaikora' | 'onboarding' | 'status' | 'operator' | 'none';
 
 export interface PageOptions {
   title: string;
@@ -145,7 +171,9 @@ export function page(options: PageOptions): Markup {
       : [
           ...(session.principal.kind === 'tenant' || q !== ''
             ? [
-                navLink(`/ui/onboarding${q}`, 'Onboarding', options.active === 'onboarding'),
+                navLink(`/ui/start${q}`, 'Get started', options.active === 'start'),
+                navLink(`/ui/vaikora${q}`, 'Vaikora', options.active === 'vaikora'),
+                navLink(`/ui/onboarding${q}`, 'AWS accounts', options.active === 'onboarding'),
                 navLink(`/ui/status${q}`, 'Status', options.active === 'status'),
               ]
             : []),

@@ -1,4 +1,10 @@
-import { type AwsDestination, awsDestinations, type DestinationState, type Tenant } from '@vsh/db';
+import {
+  type AwsDestination,
+  awsDestinations,
+  type DestinationState,
+  type Tenant,
+  vaikoraSettings,
+} from '@vsh/db';
 import { asc, eq } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import { html } from 'hono/html';
@@ -6,8 +12,11 @@ import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { bodySchema, registerDestination } from '../routes/destinations/create-destination.ts';
 import { findDestination } from '../routes/destinations/find.ts';
+import { deployRoleLocally } from '../routes/destinations/local-deploy.ts';
 import { onboardingOf } from '../routes/destinations/shared.ts';
+import { updateDestinationRouting } from '../routes/destinations/update-destination.ts';
 import { verifyDestinationRole } from '../routes/destinations/verify-destination.ts';
+import { agentIdsSchema } from '../routes/vaikora/shared.ts';
 import {
   field,
   plainMessage,
@@ -51,14 +60,81 @@ async function requireTenant(c: UiContext, tenantId: string | undefined): Promis
 interface AddForm {
   accountId: string;
   regions: string;
-  errors: Partial<Record<'accountId' | 'regions' | 'form', string>>;
+  /** null: every agent of the Vaikora settings. */
+  agentIds: string[] | null;
+  errors: Partial<Record<'accountId' | 'regions' | 'agentIds' | 'form', string>>;
 }
 
-function listPage(c: UiContext, tenant: Tenant, rows: AwsDestination[], form: AddForm): Markup {
+/** The tenant's Vaikora agents, offered as routing checkboxes (empty before Vaikora is connected). */
+async function agentsOf(deps: ApiDeps, tenantId: string): Promise<string[]> {
+  const [row] = await deps.db
+    .select({ agentIds: vaikoraSettings.agentIds })
+    .from(vaikoraSettings)
+    .where(eq(vaikoraSettings.tenantId, tenantId))
+    .limit(1);
+  return row?.agentIds ?? [];
+}
+
+function listOf(form: Record<string, unknown>, name: string): string[] {
+  const value = form[name];
+  const items = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return items
+    .filter((v): v is string => typeof v === 'string')
+    .slice(0, 200)
+    .map((v) => v.slice(0, 256));
+}
+
+/** The routing the form asks for: null for "every agent", else the checked ids (validated like the API's). */
+function routingOf(
+  form: Record<string, unknown>,
+): { ok: true; agentIds: string[] | null } | { ok: false; agentIds: string[]; error: string } {
+  const agentIds = listOf(form, 'agent');
+  if (field(form, 'routing', 10) !== 'some') return { ok: true, agentIds: null };
+  const parsed = agentIdsSchema.safeParse(agentIds);
+  if (parsed.success) return { ok: true, agentIds: parsed.data };
+  return {
+    ok: false,
+    agentIds,
+    error: `Choose the agents: the list ${plainMessage(parsed.error.issues[0]?.message ?? 'is not valid')}.`,
+  };
+}
+
+/** Radio "every agent" / "only these" and a checkbox per agent, for the add form and an account's page. */
+function routingFields(agents: string[], chosen: string[] | null, error: string | undefined): Markup {
+  const offered = [...new Set([...agents, ...(chosen ?? [])])];
+  return html`<fieldset id="routing" ${error === undefined ? '' : html`aria-invalid="true" aria-describedby="routing-error"`}>
+  <legend>Which Vaikora agents go to this account</legend>
+  <div class="check"><input type="radio" id="routing-all" name="routing" value="all" ${chosen === null ? 'checked' : ''}><label for="routing-all">All agents${agents.length === 0 ? '' : html` <span class="muted">(${agents.length} now, and any added later)</span>`}</label></div>
+  ${
+    offered.length === 0
+      ? html`<p class="hint">Connect Vaikora to choose agents one by one.</p>`
+      : html`<div class="check"><input type="radio" id="routing-some" name="routing" value="some" ${chosen === null ? '' : 'checked'}><label for="routing-some">Only the agents checked below</label></div>
+  ${offered.map(
+    (id, i) =>
+      html`<div class="check"><input type="checkbox" id="route-agent-${i}" name="agent" value="${id}" ${chosen?.includes(id) === true ? 'checked' : ''}><label for="route-agent-${i}"><code>${id}</code></label></div>`,
+  )}`
+  }
+  ${error === undefined ? '' : html`<p class="fix" id="routing-error">${error}</p>`}
+</fieldset>`;
+}
+
+function agentsCell(agentIds: string[] | null): Markup {
+  return agentIds === null
+    ? html`<span class="muted">All agents</span>`
+    : html`${agentIds.map((id, i) => html`${i === 0 ? '' : ', '}<code>${id}</code>`)}`;
+}
+
+function listPage(
+  c: UiContext,
+  tenant: Tenant,
+  rows: AwsDestination[],
+  agents: string[],
+  form: AddForm,
+): Markup {
   const q = tenantQuery(c, tenant);
   const session = sessionOf(c);
   const err = form.errors;
-  return html`<h1>Onboarding</h1>
+  return html`<h1>AWS accounts</h1>
 <p class="lede">Connect the AWS accounts where ${tenant.name} wants Vaikora findings. For each account: add it here, deploy one IAM role in it, then verify the role.</p>
 <section class="card" aria-labelledby="accounts-h">
   <h2 id="accounts-h">AWS accounts</h2>
@@ -67,11 +143,12 @@ function listPage(c: UiContext, tenant: Tenant, rows: AwsDestination[], form: Ad
       ? html`<p class="empty">No AWS account yet. Add the first one below.</p>`
       : html`<div class="table-wrap"><table>
 <caption class="sr-only">AWS accounts of ${tenant.name}</caption>
-<thead><tr><th scope="col">Account</th><th scope="col">Regions</th><th scope="col">State</th><th scope="col">Last verified</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+<thead><tr><th scope="col">Account</th><th scope="col">Regions</th><th scope="col">Agents</th><th scope="col">State</th><th scope="col">Last verified</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
 <tbody>${rows.map(
           (row) => html`<tr>
 <th scope="row"><code>${row.accountId}</code></th>
 <td>${row.regions.join(', ')}</td>
+<td>${agentsCell(row.agentIds)}</td>
 <td>${destinationPill(row.state)}</td>
 <td>${when(row.lastVerifiedAt)}</td>
 <td><a href="/ui/onboarding/destinations/${row.id}${q}">${row.state === 'pending' ? 'Set up and verify' : 'Details'}<span class="sr-only"> for account ${row.accountId}</span></a></td>
@@ -98,6 +175,7 @@ function listPage(c: UiContext, tenant: Tenant, rows: AwsDestination[], form: Ad
         ${err.regions === undefined ? '' : html`aria-invalid="true"`}>
       ${err.regions === undefined ? '' : html`<p class="fix" id="regions-error">${err.regions}</p>`}
     </div>
+    ${routingFields(agents, form.agentIds, err.agentIds)}
     <div><button type="submit">Add account</button></div>
   </form>
 </section>`;
@@ -106,6 +184,10 @@ function listPage(c: UiContext, tenant: Tenant, rows: AwsDestination[], form: Ad
 interface VerifyForm {
   roleArn: string;
   error?: string | undefined;
+  /** The routing as last posted, when it was refused. */
+  routing?: string[] | null | undefined;
+  routingError?: string | undefined;
+  routingSaved?: boolean | undefined;
 }
 
 function destinationPage(
@@ -113,25 +195,56 @@ function destinationPage(
   deps: ApiDeps,
   tenant: Tenant,
   row: AwsDestination,
+  agents: string[],
   form: VerifyForm,
 ): Markup {
   const q = tenantQuery(c, tenant);
-  const onboarding = onboardingOf(deps.config, row);
+  const onboarding = onboardingOf(deps.config, row, deps.localAws !== undefined);
+  const csrf = sessionOf(c).csrfToken;
   const verification = row.lastVerification;
   const failed = verification?.checks.filter((check) => !check.ok).length ?? 0;
   return html`<p><a href="/ui/onboarding${q}">← All AWS accounts</a></p>
 <div class="row between"><h1>AWS account <code>${row.accountId}</code></h1>${destinationPill(row.state)}</div>
 <p class="lede">Regions: ${row.regions.join(', ')}. Two steps: create the role in this account, then verify it.</p>
+${
+  verification?.ok === true
+    ? html`<div class="alert ok" role="status"><p><strong>Account verified.</strong> The next run sends findings here; the status page shows them as they arrive.</p><p><a class="button" href="/ui/status${q}">See the status page</a></p></div>`
+    : ''
+}
 <section class="card" aria-labelledby="step1-h">
   <h2 id="step1-h">1. Create the role in account ${row.accountId}</h2>
-  <p>Sign in to the AWS console of account ${row.accountId} and launch the stack. Every parameter is filled in; the ExternalId below ties the role to ${tenant.name} and only Data443's connector can use it.</p>
+  ${
+    onboarding.localDeployAvailable
+      ? html`<p>This is the local stack: it can deploy the role into its emulated account ${row.accountId} for you, then verify it.</p>
+  <form method="post" action="/ui/onboarding/destinations/${row.id}/local-deploy" data-busy="Deploying and verifying… (up to a minute)">
+    ${csrfField(csrf)}${tenantField(c, tenant)}
+    <button type="submit" id="local-deploy" class="${verification?.ok === true ? 'secondary' : ''}">${verification?.ok === true ? 'Deploy the role into local AWS again and verify' : 'Deploy the role into local AWS and verify'}</button>
+  </form>
+  <h3>Or by hand</h3>`
+      : ''
+  }
+  <p>${
+    onboarding.quickCreateUrl === null
+      ? html`Deploy the stack in account ${row.accountId} with the template and the parameters below.`
+      : html`Sign in to the AWS console of account ${row.accountId} and launch the stack.`
+  } Every parameter is filled in; the ExternalId below ties the role to ${tenant.name} and only Data443's connector can use it.</p>
   <h3 id="external-id-h">ExternalId</h3>
   ${codeBlock('external-id', 'ExternalId', onboarding.externalId)}
-  <p class="row"><a class="button" id="launch-stack" href="${onboarding.quickCreateUrl}" target="_blank" rel="noopener noreferrer">Launch Stack in CloudFormation<span class="sr-only"> (opens in a new tab)</span></a>
+  <p class="row">${
+    onboarding.quickCreateUrl === null
+      ? html`<span class="muted" id="launch-stack-unavailable">Launch Stack is not available here: ${onboarding.quickCreateUnavailableReason ?? 'no template is published'}.</span>`
+      : html`<a class="button${onboarding.localDeployAvailable ? ' secondary' : ''}" id="launch-stack" href="${onboarding.quickCreateUrl}" target="_blank" rel="noopener noreferrer">Launch Stack in CloudFormation<span class="sr-only"> (opens in a new tab)</span></a>`
+  }
   <span class="muted">Stack name <code id="stack-name">${onboarding.stackName}</code></span></p>
   <h3>Or with the AWS CLI</h3>
-  <p class="muted">Save the template as <code>vaikora-securityhub-role.yaml</code> (<a href="${onboarding.templateUrl}">download</a>), then run:</p>
+  <p class="muted">Save the template as <code>vaikora-securityhub-role.yaml</code> (<a id="template-download" href="${onboarding.templateUrl}" download="vaikora-securityhub-role.yaml">download</a>), then run:</p>
   ${codeBlock('deploy-command', 'Deploy command', onboarding.deployCommand)}
+  ${
+    deps.config.mode === 'local'
+      ? html`<p class="muted">Or from this repository, with the connector CLI:</p>
+  ${codeBlock('local-deploy-command', 'Local deploy command', `pnpm connector local deploy-role --tenant ${tenant.id} --destination ${row.id}`)}`
+      : ''
+  }
   <h3>Trust policy the role gets</h3>
   ${codeBlock('trust-policy', 'Trust policy', JSON.stringify(onboarding.trustPolicy, null, 2))}
   <details>
@@ -183,6 +296,16 @@ ${!check.ok && check.fix !== undefined ? html`<p class="fix"><strong>How to fix:
 ${verification.ok ? html`<p><a class="button secondary" href="/ui/status${q}">See the status page</a></p>` : ''}`
   }
   </div>
+</section>
+<section class="card" aria-labelledby="routing-h">
+  <h2 id="routing-h">Agents routed here</h2>
+  <p>Now: ${agentsCell(row.agentIds)}</p>
+  ${form.routingSaved === true ? html`<p class="alert ok" role="status">Routing saved.</p>` : ''}
+  <form class="stack" method="post" action="/ui/onboarding/destinations/${row.id}/routing">
+    ${csrfField(csrf)}${tenantField(c, tenant)}
+    ${routingFields(agents, form.routing ?? row.agentIds, form.routingError)}
+    <div><button type="submit" class="secondary" id="save-routing">Save routing</button></div>
+  </form>
 </section>`;
 }
 
@@ -205,66 +328,150 @@ async function destinationsOf(deps: ApiDeps, tenantId: string): Promise<AwsDesti
     .limit(500);
 }
 
-/** The onboarding pages: a tenant's AWS accounts, adding one, and verifying its role. */
+/** The onboarding pages: a tenant's AWS accounts, adding one with its routing, deploying and verifying its role. */
 export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
+  const actorOf = (c: UiContext) => ({ principal: sessionOf(c).principal, requestId: c.get('requestId') });
+
+  const showDestination = async (
+    c: UiContext,
+    tenant: Tenant,
+    row: AwsDestination,
+    form: VerifyForm,
+    status: 200 | 400 | 409 | 422 = 200,
+  ) =>
+    render(c, {
+      title: `AWS account ${row.accountId}`,
+      active: 'onboarding',
+      tenant,
+      status,
+      body: destinationPage(c, deps, tenant, row, await agentsOf(deps, tenant.id), form),
+    });
+
   ui.get('/onboarding', async (c) => {
     const tenant = await tenantFor(c, c.req.query('tenant'));
     if (tenant === undefined) return c.redirect('/ui/operator', 303);
-    const rows = await destinationsOf(deps, tenant.id);
+    const [rows, agents] = await Promise.all([destinationsOf(deps, tenant.id), agentsOf(deps, tenant.id)]);
     return render(c, {
-      title: 'Onboarding',
+      title: 'AWS accounts',
       active: 'onboarding',
       tenant,
-      body: listPage(c, tenant, rows, { accountId: '', regions: 'us-east-1', errors: {} }),
+      body: listPage(c, tenant, rows, agents, {
+        accountId: '',
+        regions: 'us-east-1',
+        agentIds: null,
+        errors: {},
+      }),
     });
   });
 
   ui.post('/onboarding/destinations', async (c) => {
-    const form = await c.req.parseBody();
+    const form = await c.req.parseBody({ all: true });
     const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
     const accountId = field(form, 'accountId', 64).trim();
     const regionsText = field(form, 'regions', 2000);
     const regions = regionsText.split(/[\s,]+/).filter((region) => region !== '');
-    const parsed = bodySchema.safeParse({ accountId, regions });
+    const routing = routingOf(form);
+    const parsed = bodySchema.safeParse({
+      accountId,
+      regions,
+      ...(routing.ok && routing.agentIds !== null ? { agentIds: routing.agentIds } : {}),
+    });
     const errors: AddForm['errors'] = {};
+    if (!routing.ok) errors.agentIds = routing.error;
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
-        const key = issue.path[0] === 'accountId' ? 'accountId' : 'regions';
+        const key =
+          issue.path[0] === 'accountId' ? 'accountId' : issue.path[0] === 'agentIds' ? 'agentIds' : 'regions';
         errors[key] ??= issue.message;
       }
-    } else {
+    } else if (routing.ok) {
       try {
-        const row = await registerDestination(
-          deps,
-          { principal: sessionOf(c).principal, requestId: c.get('requestId') },
-          tenant,
-          parsed.data,
-        );
+        const row = await registerDestination(deps, actorOf(c), tenant, parsed.data);
         return c.redirect(`/ui/onboarding/destinations/${row.id}${tenantQuery(c, tenant)}`, 303);
       } catch (err) {
         if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
         errors.form = plainMessage(err.message);
       }
     }
-    const rows = await destinationsOf(deps, tenant.id);
+    const [rows, agents] = await Promise.all([destinationsOf(deps, tenant.id), agentsOf(deps, tenant.id)]);
     return render(c, {
-      title: 'Onboarding',
+      title: 'AWS accounts',
       active: 'onboarding',
       tenant,
       status: errors.form === undefined ? 400 : 422,
-      body: listPage(c, tenant, rows, { accountId, regions: regionsText, errors }),
+      body: listPage(c, tenant, rows, agents, {
+        accountId,
+        regions: regionsText,
+        agentIds: routing.ok ? routing.agentIds : routing.agentIds,
+        errors,
+      }),
     });
   });
 
   ui.get('/onboarding/destinations/:destinationId', async (c) => {
     const tenant = await requireTenant(c, c.req.query('tenant'));
     const row = await findDestination(deps.db, tenant.id, c.req.param('destinationId').slice(0, 64));
-    return render(c, {
-      title: `AWS account ${row.accountId}`,
-      active: 'onboarding',
-      tenant,
-      body: destinationPage(c, deps, tenant, row, { roleArn: row.roleArn ?? '' }),
+    return showDestination(c, tenant, row, {
+      roleArn: row.roleArn ?? '',
+      routingSaved: c.req.query('routed') === '1',
     });
+  });
+
+  ui.post('/onboarding/destinations/:destinationId/routing', async (c) => {
+    const form = await c.req.parseBody({ all: true });
+    const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
+    const destinationId = c.req.param('destinationId').slice(0, 64);
+    const routing = routingOf(form);
+    let error: string;
+    if (routing.ok) {
+      try {
+        await updateDestinationRouting(deps, actorOf(c), tenant, destinationId, {
+          agentIds: routing.agentIds,
+        });
+        const q = tenantQuery(c, tenant);
+        return c.redirect(
+          `/ui/onboarding/destinations/${destinationId}${q}${q === '' ? '?' : '&'}routed=1#routing-h`,
+          303,
+        );
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
+        error = plainMessage(err.message);
+      }
+    } else error = routing.error;
+    const row = await findDestination(deps.db, tenant.id, destinationId);
+    return showDestination(
+      c,
+      tenant,
+      row,
+      { roleArn: row.roleArn ?? '', routing: routing.agentIds, routingError: error },
+      routing.ok ? 422 : 400,
+    );
+  });
+
+  ui.post('/onboarding/destinations/:destinationId/local-deploy', async (c) => {
+    const form = await c.req.parseBody();
+    const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
+    const destinationId = c.req.param('destinationId').slice(0, 64);
+    let roleArn = '';
+    try {
+      ({ roleArn } = await deployRoleLocally(deps, actorOf(c), tenant, destinationId));
+      // One click to a verified account: the role just deployed is verified like a pasted one.
+      await verifyDestinationRole(deps, actorOf(c), tenant, destinationId, roleArn);
+      return c.redirect(
+        `/ui/onboarding/destinations/${destinationId}${tenantQuery(c, tenant)}#verification`,
+        303,
+      );
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
+      const row = await findDestination(deps.db, tenant.id, destinationId);
+      return showDestination(
+        c,
+        tenant,
+        row,
+        { roleArn, error: plainMessage(err.message) },
+        err.status === 400 ? 400 : err.status === 409 ? 409 : 422,
+      );
+    }
   });
 
   ui.post('/onboarding/destinations/:destinationId/verify', async (c) => {
@@ -275,13 +482,7 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     try {
       if (roleArn.length > 2048)
         throw new ApiError('VALIDATION_FAILED', 'the role ARN is longer than 2048 characters');
-      await verifyDestinationRole(
-        deps,
-        { principal: sessionOf(c).principal, requestId: c.get('requestId') },
-        tenant,
-        destinationId,
-        roleArn,
-      );
+      await verifyDestinationRole(deps, actorOf(c), tenant, destinationId, roleArn);
       // The outcome is stored on the destination, so a redirect (no re-POST on reload) shows it.
       return c.redirect(
         `/ui/onboarding/destinations/${destinationId}${tenantQuery(c, tenant)}#verification`,
@@ -290,13 +491,13 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     } catch (err) {
       if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
       const row = await findDestination(deps.db, tenant.id, destinationId);
-      return render(c, {
-        title: `AWS account ${row.accountId}`,
-        active: 'onboarding',
+      return showDestination(
+        c,
         tenant,
-        status: err.status === 400 ? 400 : 422,
-        body: destinationPage(c, deps, tenant, row, { roleArn, error: plainMessage(err.message) }),
-      });
+        row,
+        { roleArn, error: plainMessage(err.message) },
+        err.status === 400 ? 400 : 422,
+      );
     }
   });
 }

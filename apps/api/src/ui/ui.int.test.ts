@@ -69,7 +69,8 @@ describe('web pages: sign-in and session', () => {
     const res = await b.post('/ui/login', { csrf: csrfOf(login.text), key });
 
     expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe('/ui/status');
+    // A new tenant lands on the getting-started checklist, not on a status page of zeros.
+    expect(res.headers.get('location')).toBe('/ui/start');
     const cookie = res.headers.getSetCookie().find((line) => line.startsWith('vsh_session='));
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
