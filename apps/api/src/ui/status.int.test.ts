@@ -60,6 +60,45 @@ describe('the status page and rejected records', () => {
     expect(live).toContain('id="checklist"');
   });
 
+  it('keeps the newest rejected records live with the count above them, and leaves older pages still', async () => {
+    const { tenantId, key } = await api.createTenant();
+    const get = await signedIn(key);
+    const before = await (await get('/ui/status/live')).text();
+    const runId = newId('run');
+    await api.db
+      .insert(runs)
+      .values({ id: runId, tenantId, status: 'ok', finishedAt: new Date(), recordsRejected: 21 });
+    await keepRejectedRecords(
+      api.db,
+      {
+        tenantId,
+        runId,
+        rejections: Array.from({ length: 21 }, (_, i) => ({
+          scope: 'agent:agt-1',
+          destinationId: null,
+          actionId: `act-late-${i}`,
+          stage: 'parse' as const,
+          code: 'MISSING_TIMESTAMP',
+          reason: 'arrived after the page was loaded',
+          raw: { id: `act-late-${i}` },
+        })),
+      },
+      failOnLog,
+    );
+
+    const after = await (await get('/ui/status/live')).text();
+    const olderLink = /href="(\/ui\/status\?rejected=[^"#]+)/.exec(after)?.[1] ?? 'no link';
+    const older = await (await get(olderLink.replaceAll('&amp;', '&'))).text();
+
+    expect(before).toContain('No rejected record.');
+    expect(after).toMatch(/<dt>Records rejected<\/dt><dd>21 <small>/);
+    expect(after).toContain('arrived after the page was loaded');
+    expect(older).toMatch(/data-live-url="\/ui\/status\/live\?rejected=static"/);
+    expect((await (await get('/ui/status/live?rejected=static')).text()).includes('id="rejected-h"')).toBe(
+      false,
+    );
+  });
+
   it('counts distinct records, shows how often each was seen and its text escaped, and never SQL', async () => {
     const { tenantId, key } = await api.createTenant();
     const hostile: RejectionToKeep = {

@@ -137,11 +137,18 @@ interface LiveData {
 }
 
 /** Everything on the status page that changes while it is open: the page swaps this element in place. */
-function liveSection(c: UiContext, tenant: Tenant, d: LiveData): Markup {
+function liveSection(
+  c: UiContext,
+  tenant: Tenant,
+  d: LiveData,
+  /** The newest rejected records, kept live with the counts above them; absent while paging older ones. */
+  rejected?: { items: RejectedRecord[]; nextCursor: string | null },
+): Markup {
   const { status, health, runList, findings, rejectedCounts, activity } = d;
   const q = tenantQuery(c, tenant);
   const accounts = new Map(status.destinations.map((dst) => [dst.id, dst.accountId]));
-  return html`<div id="live" data-live-url="/ui/status/live${q}">
+  const liveUrl = `/ui/status/live${q}${rejected === undefined ? `${q === '' ? '?' : '&'}rejected=static` : ''}`;
+  return html`<div id="live" data-live-url="${liveUrl}">
 ${d.checklist.complete ? '' : checklistCard(c, tenant, d.checklist)}
 <section class="card" aria-labelledby="health-h">
   <h2 id="health-h">Health</h2>
@@ -220,6 +227,7 @@ ${d.checklist.complete ? '' : checklistCard(c, tenant, d.checklist)}
         )}</tbody></table></div>`
   }
 </section>
+${rejected === undefined ? '' : rejectedSection(c, tenant, status, rejected, false)}
 </div>`;
 }
 
@@ -347,6 +355,7 @@ export function registerStatusRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     const tenant = await tenantFor(c, c.req.query('tenant'));
     if (tenant === undefined) return c.redirect('/ui/operator', 303);
     const cursor = c.req.query('rejected');
+    const olderRejected = cursor !== undefined && cursor !== '';
     const [data, rejected] = await Promise.all([
       liveData(deps, tenant),
       rejectedPage(deps.db, tenant.id, cursor === '' ? undefined : cursor, PAGE_SIZE),
@@ -368,8 +377,12 @@ export function registerStatusRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
 </div>
 <div role="status" aria-live="polite">${flash === undefined ? '' : html`<p class="alert ok">${flash}</p>`}</div>
 <p class="muted live-age" id="live-age" aria-live="off" hidden>Updated just now</p>
-${liveSection(c, tenant, data)}
-${rejectedSection(c, tenant, data.status, rejected, cursor !== undefined && cursor !== '')}
+${
+  olderRejected
+    ? html`${liveSection(c, tenant, data)}
+${rejectedSection(c, tenant, data.status, rejected, true)}`
+    : liveSection(c, tenant, data, rejected)
+}
 <script nonce="${c.get('nonce')}">${raw(LIVE_SCRIPT)}</script>`,
     });
   });
@@ -377,7 +390,13 @@ ${rejectedSection(c, tenant, data.status, rejected, cursor !== undefined && curs
   ui.get('/status/live', async (c) => {
     const tenant = await tenantFor(c, c.req.query('tenant'));
     if (tenant === undefined) throw new ApiError('NOT_FOUND', 'choose a tenant first');
-    const fragment = (await liveSection(c, tenant, await liveData(deps, tenant))).toString();
+    const [data, rejected] = await Promise.all([
+      liveData(deps, tenant),
+      c.req.query('rejected') === 'static'
+        ? Promise.resolve(undefined)
+        : rejectedPage(deps.db, tenant.id, undefined, PAGE_SIZE),
+    ]);
+    const fragment = (await liveSection(c, tenant, data, rejected)).toString();
     const etag = `"${createHash('sha256').update(fragment).digest('base64url').slice(0, 27)}"`;
     c.header('etag', etag);
     c.header('cache-control', 'private, no-cache');
