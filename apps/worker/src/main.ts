@@ -9,7 +9,6 @@ import { createDb, type DbHandle, isConnectionError, migrate } from '@vsh/db';
 import { createServiceLogger, openSecretBox, type SecretBox } from '@vsh/secrets';
 import type { Logger } from 'pino';
 import {
-  baseUrlPolicyOf,
   claimHoldMs,
   masterKeyOf,
   parseWorkerEnv,

@@ -120,9 +120,51 @@ describe('run counts', () => {
       imported: 1,
       notSent: 1,
     });
-    const { read = -1, alreadySent = 0, skipped, rejected, imported, notSent = 0 } = stats ?? ({} as never);
-    expect(alreadySent + skipped + rejected + imported + notSent).toBe(read);
+    const {
+      read = -1,
+      alreadySent = 0,
+      otherAgent = 0,
+      skipped,
+      rejected,
+      imported,
+      notSent = 0,
+    } = stats ?? ({} as never);
+    expect(alreadySent + otherAgent + skipped + rejected + imported + notSent).toBe(read);
     expect(second).toMatchObject({ status: 'partial', errorCode: 'IMPORT_INCOMPLETE' });
+  });
+
+  it("never sends an action that names another agent to this agent's destination, and counts it", async () => {
+    const now = Date.now();
+    const imported: string[] = [];
+    const list: unknown[] = [
+      action(1, now - 1000),
+      { ...action(2, now - 2000), agent_id: 'agt-2' },
+      { ...action(6, now - 3000), agent_id: undefined },
+    ];
+    const { deps } = setup(() => list);
+    const recording: RunDeps = {
+      ...deps,
+      importer: () => ({
+        ...pickyImporter,
+        importFindings: async (items: readonly PreparedFinding[]) => {
+          imported.push(...items.map((p) => p.action.id));
+          return pickyImporter.importFindings(items);
+        },
+      }),
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', recording));
+
+    // agt-2 may be routed to another AWS account: only its own stream delivers it, there. A record that
+    // names no agent is the queried agent's.
+    expect(imported.sort()).toEqual(['act-1', 'act-6']);
+    expect(summary.destinationStats.dst_1).toMatchObject({
+      read: 3,
+      otherAgent: 1,
+      imported: 2,
+      rejected: 0,
+    });
+    expect(summary.status).toBe('ok');
   });
 
   it('a run stopped by a shutdown is partial and says so with a code and a message', async () => {

@@ -153,6 +153,8 @@ interface StreamWork {
 interface StreamCounts {
   read: number;
   alreadySent: number;
+  /** Named another agent than the stream's: that agent's own stream delivers it, to its own destination. */
+  otherAgent: number;
   skipped: number;
   rejected: number;
   imported: number;
@@ -163,6 +165,7 @@ interface StreamCounts {
 const emptyCounts = (): StreamCounts => ({
   read: 0,
   alreadySent: 0,
+  otherAgent: 0,
   skipped: 0,
   rejected: 0,
   imported: 0,
@@ -409,6 +412,13 @@ class TenantRun {
     for (const action of actions) {
       if (!isNew(action, w.state.seen, w.windowStart)) {
         stats.alreadySent++;
+        continue;
+      }
+      // Routing is per agent (ADR 0098): a record that names another agent than the one asked for (a
+      // Vaikora that ignores the filter, or a forged field) must not reach this agent's AWS account.
+      if (action.agentId !== undefined && action.agentId !== agentId) {
+        stats.otherAgent++;
+        w.progress.add(action.id, action.timestampMs);
         continue;
       }
       const outcome = prepareAction(action, { destination, now: this.nowIso, thresholds });
@@ -694,6 +704,7 @@ class TenantRun {
         skipped: stats.skipped,
         read: stats.read,
         alreadySent: stats.alreadySent,
+        otherAgent: stats.otherAgent,
         notSent: stats.notSent,
         lagSeconds:
           stats.positions.length > 0

@@ -62,6 +62,17 @@ describe('status page words and links', () => {
     expect(
       countsInWords({ read: 12, alreadySent: 10, skipped: 0, rejected: 0, imported: 2, notSent: 0 }),
     ).toBe('12 actions read; 10 already handled by an earlier run; 2 imported');
+    expect(
+      countsInWords({
+        read: 5,
+        alreadySent: 0,
+        otherAgent: 3,
+        skipped: 0,
+        rejected: 0,
+        imported: 2,
+        notSent: 0,
+      }),
+    ).toBe('5 actions read; 3 of agents not routed to this account; 2 imported');
     expect(countsInWords({ imported: 2, rejected: 0, skipped: 1 })).toBeNull();
   });
 });

@@ -95,6 +95,7 @@ export function countsInWords(stats: DestinationRunStats): string | null {
   if (stats.read === undefined) return null;
   const parts = [`${stats.read} ${stats.read === 1 ? 'action' : 'actions'} read`];
   if (stats.alreadySent) parts.push(`${stats.alreadySent} already handled by an earlier run`);
+  if (stats.otherAgent) parts.push(`${stats.otherAgent} of agents not routed to this account`);
   if (stats.skipped) parts.push(`${stats.skipped} below your thresholds`);
   if (stats.rejected) parts.push(`${stats.rejected} rejected (see Rejected records)`);
   parts.push(`${stats.imported} imported`);

@@ -30,11 +30,14 @@ export interface DestinationRunStats {
   skipped: number;
   /**
    * Actions the destination's streams read (once per stream), absent in runs recorded before ADR 0100.
-   * `read = alreadySent + skipped + rejected + imported + notSent` always holds when present.
+   * `read = alreadySent + otherAgent + skipped + rejected + imported + notSent` holds when present
+   * (`otherAgent` absent means 0).
    */
   read?: number;
   /** Actions an earlier run already handled (the overlap window read them again). */
   alreadySent?: number;
+  /** Actions that named another agent than the stream's: that agent's own route delivers them (ADR 0098). */
+  otherAgent?: number;
   /** Findings not sent yet (Security Hub busy, the run stopped, an import failed): the next run tries again. */
   notSent?: number;
   /** How far behind Vaikora this destination's cursors were when the run ended. */

@@ -39,13 +39,17 @@ export const runSchema = z
           skipped: z.number().int().openapi({ description: "Below the tenant's thresholds." }),
           read: z.number().int().optional().openapi({
             description:
-              "Actions the destination's streams read, once per stream: read = alreadySent + skipped + rejected + imported + notSent (ADR 0100). Absent on runs recorded before.",
+              "Actions the destination's streams read, once per stream: read = alreadySent + otherAgent + skipped + rejected + imported + notSent (ADR 0100). Absent on runs recorded before.",
           }),
           alreadySent: z
             .number()
             .int()
             .optional()
             .openapi({ description: 'Handled by an earlier run; the overlap window read them again.' }),
+          otherAgent: z.number().int().optional().openapi({
+            description:
+              "Named another agent than the stream's; that agent's own route delivers them (ADR 0098).",
+          }),
           notSent: z
             .number()
             .int()
@@ -91,6 +95,7 @@ export const RUN_EXAMPLE: z.infer<typeof runSchema> = {
       skipped: 9,
       read: 283,
       alreadySent: 263,
+      otherAgent: 0,
       notSent: 1,
       lagSeconds: 42,
       errorCode: null,
