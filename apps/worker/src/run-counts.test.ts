@@ -133,38 +133,63 @@ describe('run counts', () => {
     expect(second).toMatchObject({ status: 'partial', errorCode: 'IMPORT_INCOMPLETE' });
   });
 
-  it("never sends an action that names another agent to this agent's destination, and counts it", async () => {
+  it("never sends an action that names another routed agent to this agent's account, and counts it", async () => {
     const now = Date.now();
     const imported: string[] = [];
     const list: unknown[] = [
       action(1, now - 1000),
       { ...action(2, now - 2000), agent_id: 'agt-2' },
       { ...action(6, now - 3000), agent_id: undefined },
+      { ...action(7, now - 4000), agent_id: '\u202eforged' },
     ];
     const { deps } = setup(() => list);
-    const recording: RunDeps = {
+    const routed: RunDeps = {
       ...deps,
-      importer: () => ({
+      store: memoryTenantStore(
+        {
+          ...config,
+          // agt-2 goes to another AWS account.
+          destinations: [
+            ...config.destinations,
+            {
+              ...(config.destinations[0] as TenantConfig['destinations'][number]),
+              id: 'dst_2',
+              accountId: '210987654321',
+              roleArn: 'arn:aws:iam::210987654321:role/VaikoraSecurityHubImport',
+            },
+          ],
+          streams: [
+            ...config.streams,
+            { id: 'str_2', destinationId: 'dst_2', agentId: 'agt-2', region: 'us-east-1' },
+          ],
+        },
+        { failRejections: false },
+      ).store,
+      importer: (route) => ({
         ...pickyImporter,
         importFindings: async (items: readonly PreparedFinding[]) => {
-          imported.push(...items.map((p) => p.action.id));
+          imported.push(...items.map((p) => `${route.destination.accountId}:${p.action.id}`));
           return pickyImporter.importFindings(items);
         },
       }),
     };
 
-    const summary = summaryOf(await runTenant('ten_1', recording));
+    const summary = summaryOf(await runTenant('ten_1', routed));
 
-    // agt-2 may be routed to another AWS account: only its own stream delivers it, there. A record that
-    // names no agent is the queried agent's.
-    expect(imported.sort()).toEqual(['act-1', 'act-6']);
-    expect(summary.destinationStats.dst_1).toMatchObject({
-      read: 3,
-      otherAgent: 1,
-      imported: 2,
-      rejected: 0,
-    });
-    expect(summary.status).toBe('ok');
+    // The list ignores the agent filter: each stream reads all four. agt-2's action reaches only dst_2; one
+    // that names no agent, or an agent this tenant does not route, is the queried agent's (the filter matched).
+    expect(imported.filter((id) => id.startsWith('123456789012:')).sort()).toEqual([
+      '123456789012:act-1',
+      '123456789012:act-6',
+      '123456789012:act-7',
+    ]);
+    expect(imported.filter((id) => id.startsWith('210987654321:')).sort()).toEqual([
+      '210987654321:act-2',
+      '210987654321:act-6',
+      '210987654321:act-7',
+    ]);
+    expect(summary.destinationStats.dst_1).toMatchObject({ read: 4, otherAgent: 1, imported: 3 });
+    expect(summary.destinationStats.dst_2).toMatchObject({ read: 4, otherAgent: 1, imported: 3 });
   });
 
   it('a run stopped by a shutdown is partial and says so with a code and a message', async () => {

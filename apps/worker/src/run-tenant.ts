@@ -153,7 +153,7 @@ interface StreamWork {
 interface StreamCounts {
   read: number;
   alreadySent: number;
-  /** Named another agent than the stream's: that agent's own stream delivers it, to its own destination. */
+  /** Named another agent the tenant routes: that agent's own stream delivers it, to its own destination. */
   otherAgent: number;
   skipped: number;
   rejected: number;
@@ -198,6 +198,8 @@ class TenantRun {
   private readonly deliveredDestinations = new Set<string>();
   private readonly positions: number[] = [];
   private readonly perDestination = new Map<string, StreamCounts>();
+  /** Every agent this tenant routes somewhere: a record naming one of them belongs to that agent's streams. */
+  private readonly routedAgents: ReadonlySet<string>;
   private incomplete = false;
   private lastCheckpointMs: number;
   /** Stops the run: a shutdown, a lost lease, or the run's time budget spent. */
@@ -212,6 +214,7 @@ class TenantRun {
     this.now = deps.clock();
     this.nowIso = new Date(this.now).toISOString();
     this.log = deps.logger.child({ tenantId: config.tenantId });
+    this.routedAgents = new Set(config.streams.map((stream) => stream.agentId));
     const { overlapMs, initialLookbackMs } = deps.options;
     this.policy = { overlapMs, initialLookbackMs };
     this.budget = AbortSignal.timeout(deps.options.runBudgetMs);
@@ -414,9 +417,14 @@ class TenantRun {
         stats.alreadySent++;
         continue;
       }
-      // Routing is per agent (ADR 0098): a record that names another agent than the one asked for (a
-      // Vaikora that ignores the filter, or a forged field) must not reach this agent's AWS account.
-      if (action.agentId !== undefined && action.agentId !== agentId) {
+      // Routing is per agent (ADR 0098): a record that names another agent this tenant routes (a Vaikora
+      // that ignores the filter) must not reach this agent's AWS account; that agent's own stream sends it.
+      // Any other agent_id (absent, junk) is the queried agent's: the filter matched it.
+      if (
+        action.agentId !== undefined &&
+        action.agentId !== agentId &&
+        this.routedAgents.has(action.agentId)
+      ) {
         stats.otherAgent++;
         w.progress.add(action.id, action.timestampMs);
         continue;
