@@ -8,13 +8,7 @@ import { createStateStore, readDatabaseUrl } from '@vsh/aws';
 import { createDb, type DbHandle, isConnectionError, migrate } from '@vsh/db';
 import { createServiceLogger, openSecretBox, type SecretBox } from '@vsh/secrets';
 import type { Logger } from 'pino';
-import {
-  claimHoldMs,
-  masterKeyOf,
-  parseWorkerEnv,
-  runtimeTuningOf,
-  type WorkerEnv,
-} from './env.ts';
+import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf, type WorkerEnv } from './env.ts';
 import { errorInfo } from './run-tenant.ts';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
