@@ -248,6 +248,7 @@ describe('functions', () => {
         'CUSTOMER_TEMPLATE_URL',
         'DATA443_ACCOUNT_ID',
         'OPERATOR_KEY_SECRET_ARN',
+        'PUBLIC_BASE_URL',
         'VAIKORA_ALLOWED_HOSTS',
         'WORKER_ROLE_ARN',
         'WORKER_ROLE_NAME',
@@ -265,6 +266,11 @@ describe('functions', () => {
         KMS_KEY_ID: arnOf(id.key),
       },
     });
+    // Sign-in links and template downloads name the API's own public address.
+    expect(
+      property<{ Variables: Record<string, unknown> }>(json.Resources[id.api], 'Environment').Variables
+        .PUBLIC_BASE_URL,
+    ).toEqual({ 'Fn::GetAtt': [id.httpApi, 'ApiEndpoint'] });
     expect(json.Resources[id.worker]?.Properties?.Environment).toMatchObject({
       Variables: { STATE_TABLE_NAME: ref(id.table), WORK_QUEUE_URL: ref(id.queue) },
     });

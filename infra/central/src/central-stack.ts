@@ -445,6 +445,9 @@ export class CentralStack extends Stack {
       defaultIntegration: new HttpLambdaIntegration('ApiIntegration', this.api),
       createDefaultStage: false,
     });
+    // Sign-in links (ADR 0098) name the control plane's public address; behind a custom domain, set the
+    // API's PUBLIC_BASE_URL to it instead.
+    this.api.addEnvironment('PUBLIC_BASE_URL', this.httpApi.apiEndpoint);
     const accessLogs = new LogGroup(this, 'HttpApiAccessLogs', {
       retention: settings.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
