@@ -1,6 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { BUNDLED_ASSETS_FOLDER, VIEWER_PACKAGE_FILES, viewerPackageFolder } from '@vsh/api/viewer-assets';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import {
+  BUNDLED_ASSETS_FOLDER,
+  BUNDLED_MIGRATIONS_FOLDER,
+  migrationsFolder,
+  VIEWER_PACKAGE_FILES,
+  viewerPackageFolder,
+} from '@vsh/api/viewer-assets';
 import { afterAll, describe, expect, it } from 'vitest';
 import { logicalId, property, synthesize } from '../test/synth.ts';
 
@@ -21,6 +27,20 @@ describe('the API function asset', () => {
     for (const name of Object.keys(VIEWER_PACKAGE_FILES)) {
       const copied = readFileSync(join(folder, BUNDLED_ASSETS_FOLDER, name));
       expect(copied.equals(readFileSync(join(viewerPackageFolder(), name))), name).toBe(true);
+    }
+  });
+
+  it('carries the committed migrations beside index.mjs, byte for byte (the API applies them at start)', () => {
+    const folder = join(assetFolderOf(logicalId(synth.stack, synth.stack.api)), BUNDLED_MIGRATIONS_FOLDER);
+    const files = readdirSync(migrationsFolder, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(migrationsFolder, join(entry.parentPath, entry.name)));
+
+    expect(files).toContain(join('meta', '_journal.json'));
+    for (const file of files) {
+      expect(readFileSync(join(folder, file)).equals(readFileSync(join(migrationsFolder, file))), file).toBe(
+        true,
+      );
     }
   });
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { viewerAssetCopyCommands } from '@vsh/api/viewer-assets';
+import { migrationCopyCommands, viewerAssetCopyCommands } from '@vsh/api/viewer-assets';
 import { DEFAULT_WORKER_ROLE_NAME, IAM_ROLE_NAME_PATTERN } from '@vsh/customer-role';
 import {
   Aws,
@@ -398,8 +398,12 @@ export class CentralStack extends Stack {
     });
 
     this.api = fn('Api', entries.api, this.apiRole, 'The connector control plane (Hono)', {
-      // The /docs viewer's files: read at run time from beside the bundle (ADR 0097).
-      afterBundling: (outputDir) => viewerAssetCopyCommands(outputDir),
+      // Read at run time from beside the bundle: the /docs viewer's files (ADR 0097), and the migrations
+      // the API applies at start and counts for /ready.
+      afterBundling: (outputDir) => [
+        ...viewerAssetCopyCommands(outputDir),
+        ...migrationCopyCommands(outputDir),
+      ],
       memorySize: 512,
       // API Gateway's integration timeout is 30 s.
       timeout: Duration.seconds(29),

@@ -15,7 +15,13 @@ export {
   pgErrorOf,
 } from './errors.ts';
 export { type IdPrefix, idPrefixes, newId } from './ids.ts';
-export { appliedMigrationCount, migrate, migrationsFolder, rowsOf } from './migrate.ts';
+export {
+  appliedMigrationCount,
+  BUNDLED_MIGRATIONS_FOLDER,
+  migrate,
+  migrationsFolder,
+  rowsOf,
+} from './migrate.ts';
 export {
   defaultRawBudgetBytes,
   escapeControlCharacters,

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUNDLED_MIGRATIONS_FOLDER, migrationsFolder } from '@vsh/db';
 
 /** The files of `swagger-ui-dist` the /docs viewer serves, and their content types. */
 export const VIEWER_PACKAGE_FILES = {
@@ -66,4 +67,14 @@ export function viewerAssetCopyCommands(outputDir: string, from: string = viewer
       (name) => `cp ${shellQuote(join(from, name))} ${shellQuote(join(target, name))}`,
     ),
   ];
+}
+
+export { BUNDLED_MIGRATIONS_FOLDER, migrationsFolder };
+
+/**
+ * Shell commands that copy the committed migrations beside a bundle of the API, which applies them at
+ * start and counts them for /ready: a bundle cannot import a folder, and drizzle's migrator reads files.
+ */
+export function migrationCopyCommands(outputDir: string, from: string = migrationsFolder): string[] {
+  return [`cp -R ${shellQuote(from)} ${shellQuote(join(outputDir, BUNDLED_MIGRATIONS_FOLDER))}`];
 }
