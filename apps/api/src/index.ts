@@ -3,6 +3,7 @@ export type {
   ApiConfig,
   ApiDeps,
   AppEnv,
+  LocalAwsPort,
   Principal,
   VaikoraClientFactory,
   VaikoraClientInput,

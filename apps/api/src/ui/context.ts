@@ -88,6 +88,16 @@ export function field(form: Record<string, unknown>, name: string, max = 4096): 
   return typeof value === 'string' ? value.slice(0, max) : '';
 }
 
+/** A repeated form field (checkbox lists; parse the body with `all: true`) as strings, bounded in count and length. */
+export function fieldList(form: Record<string, unknown>, name: string): string[] {
+  const value = form[name];
+  const items = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return items
+    .filter((v): v is string => typeof v === 'string')
+    .slice(0, 200)
+    .map((v) => v.slice(0, 256));
+}
+
 /** An ApiError's message without the `body.field: ` prefix the JSON API uses. */
 export function plainMessage(message: string): string {
   return message.replace(/^(?:body|query|path)\.[A-Za-z[\]0-9.]+: /, '');

@@ -19,6 +19,7 @@ import { verifyDestinationRole } from '../routes/destinations/verify-destination
 import { agentIdsSchema } from '../routes/vaikora/shared.ts';
 import {
   field,
+  fieldList,
   plainMessage,
   render,
   sessionOf,
@@ -75,20 +76,11 @@ async function agentsOf(deps: ApiDeps, tenantId: string): Promise<string[]> {
   return row?.agentIds ?? [];
 }
 
-function listOf(form: Record<string, unknown>, name: string): string[] {
-  const value = form[name];
-  const items = Array.isArray(value) ? value : value === undefined ? [] : [value];
-  return items
-    .filter((v): v is string => typeof v === 'string')
-    .slice(0, 200)
-    .map((v) => v.slice(0, 256));
-}
-
 /** The routing the form asks for: null for "every agent", else the checked ids (validated like the API's). */
 function routingOf(
   form: Record<string, unknown>,
 ): { ok: true; agentIds: string[] | null } | { ok: false; agentIds: string[]; error: string } {
-  const agentIds = listOf(form, 'agent');
+  const agentIds = fieldList(form, 'agent');
   if (field(form, 'routing', 10) !== 'some') return { ok: true, agentIds: null };
   const parsed = agentIdsSchema.safeParse(agentIds);
   if (parsed.success) return { ok: true, agentIds: parsed.data };
@@ -448,15 +440,22 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     );
   });
 
-  ui.post('/onboarding/destinations/:destinationId/local-deploy', async (c) => {
-    const form = await c.req.parseBody();
-    const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
-    const destinationId = c.req.param('destinationId').slice(0, 64);
-    let roleArn = '';
+  /**
+   * A role step of an account's page: on success the page shows the stored verification (a redirect, so a
+   * reload does not post again); a refusal shows the page with the error and the ARN tried.
+   */
+  const roleStep = async (
+    c: UiContext,
+    tenant: Tenant,
+    destinationId: string,
+    roleArn: string,
+    /** Does the step; `tried` records a role ARN it produced, to show it if a later part fails. */
+    step: (tried: (arn: string) => void) => Promise<void>,
+  ) => {
     try {
-      ({ roleArn } = await deployRoleLocally(deps, actorOf(c), tenant, destinationId));
-      // One click to a verified account: the role just deployed is verified like a pasted one.
-      await verifyDestinationRole(deps, actorOf(c), tenant, destinationId, roleArn);
+      await step((arn) => {
+        roleArn = arn;
+      });
       return c.redirect(
         `/ui/onboarding/destinations/${destinationId}${tenantQuery(c, tenant)}#verification`,
         303,
@@ -472,6 +471,18 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
         err.status === 400 ? 400 : err.status === 409 ? 409 : 422,
       );
     }
+  };
+
+  ui.post('/onboarding/destinations/:destinationId/local-deploy', async (c) => {
+    const form = await c.req.parseBody();
+    const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
+    const destinationId = c.req.param('destinationId').slice(0, 64);
+    return roleStep(c, tenant, destinationId, '', async (tried) => {
+      const { roleArn } = await deployRoleLocally(deps, actorOf(c), tenant, destinationId);
+      tried(roleArn);
+      // One click to a verified account: the role just deployed is verified like a pasted one.
+      await verifyDestinationRole(deps, actorOf(c), tenant, destinationId, roleArn);
+    });
   });
 
   ui.post('/onboarding/destinations/:destinationId/verify', async (c) => {
@@ -479,25 +490,10 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
     const destinationId = c.req.param('destinationId').slice(0, 64);
     const roleArn = field(form, 'roleArn', 2049).trim();
-    try {
+    return roleStep(c, tenant, destinationId, roleArn, async () => {
       if (roleArn.length > 2048)
         throw new ApiError('VALIDATION_FAILED', 'the role ARN is longer than 2048 characters');
       await verifyDestinationRole(deps, actorOf(c), tenant, destinationId, roleArn);
-      // The outcome is stored on the destination, so a redirect (no re-POST on reload) shows it.
-      return c.redirect(
-        `/ui/onboarding/destinations/${destinationId}${tenantQuery(c, tenant)}#verification`,
-        303,
-      );
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
-      const row = await findDestination(deps.db, tenant.id, destinationId);
-      return showDestination(
-        c,
-        tenant,
-        row,
-        { roleArn, error: plainMessage(err.message) },
-        err.status === 400 ? 400 : 422,
-      );
-    }
+    });
   });
 }

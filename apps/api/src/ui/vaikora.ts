@@ -15,6 +15,7 @@ import { DEFAULT_VAIKORA_BASE_URL } from '../routes/vaikora/shared.ts';
 import { testVaikoraConnection, type VaikoraTestResult } from '../routes/vaikora/test-vaikora.ts';
 import {
   field,
+  fieldList,
   plainMessage,
   render,
   sessionOf,
@@ -76,21 +77,12 @@ function formOf(settings: VaikoraSettings | undefined): VaikoraForm {
   };
 }
 
-function listOf(form: Record<string, unknown>, name: string): string[] {
-  const value = form[name];
-  const items = Array.isArray(value) ? value : value === undefined ? [] : [value];
-  return items
-    .filter((v): v is string => typeof v === 'string')
-    .slice(0, 200)
-    .map((v) => v.slice(0, 256));
-}
-
 /** The form as posted (checkbox lists come as repeated fields: parseBody with `all`). */
 function formFromPost(form: Record<string, unknown>): VaikoraForm {
-  const selected = listOf(form, 'agent');
+  const selected = fieldList(form, 'agent');
   return {
     baseUrl: field(form, 'baseUrl', 2100).trim(),
-    offered: [...new Set([...listOf(form, 'offered'), ...selected])],
+    offered: [...new Set([...fieldList(form, 'offered'), ...selected])],
     selected,
     otherAgents: field(form, 'otherAgents', 30_000),
     minRiskLevel: field(form, 'minRiskLevel', 20) || OFF,

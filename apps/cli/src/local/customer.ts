@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-securityhub';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
+import type { LocalAwsPort } from '@vsh/api';
 import { renderTemplateBody } from '@vsh/customer-role';
 
 const STATIC = { accessKeyId: 'testing', secretAccessKey: 'testing' };
@@ -130,24 +131,11 @@ export async function customerFindings(options: {
   }
 }
 
-/** The API's local role-deploy port: deploys a customer's role template into the local (moto) AWS. */
-export interface LocalAwsDeployer {
-  deployRole(input: {
-    accountId: string;
-    region: string;
-    stackName: string;
-    parameters: Record<string, string>;
-  }): Promise<{ roleArn: string }>;
-}
-
 /**
  * Implements the API's local role-deploy port with deployCustomerRole (which also turns Security Hub on
  * in that account), so the web pages can do the customer's AWS step against the local moto.
  */
-export function localAwsDeployer(options: {
-  motoEndpoint: string;
-  data443AccountId: string;
-}): LocalAwsDeployer {
+export function localAwsDeployer(options: { motoEndpoint: string; data443AccountId: string }): LocalAwsPort {
   return {
     async deployRole(input) {
       const roleArn = await deployCustomerRole({
