@@ -25,12 +25,11 @@ type Operation = {
 };
 
 /**
- * The OpenAPI document of the app, generated without a database (documents never query it), so tests
- * can list the operations while they are being collected.
+ * The app with test dependencies and no database: for what never reaches one (route registration, the
+ * OpenAPI document, static pages, calls refused before a handler).
  */
-export function openApiDocument(): { paths: Record<string, Record<string, Operation>> } {
-  const app = createApp({
-    // Only route registration runs; no handler is called, so no database is needed.
+export function databaselessApp(): ReturnType<typeof createApp> {
+  return createApp({
     db: {} as Database,
     secretBox: createSecretBox(
       new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') }),
@@ -43,6 +42,14 @@ export function openApiDocument(): { paths: Record<string, Record<string, Operat
     vaikoraClient: stubVaikora,
     expectedMigrations: 0,
   });
+}
+
+/**
+ * The OpenAPI document of the app, generated without a database (documents never query it), so tests
+ * can list the operations while they are being collected.
+ */
+export function openApiDocument(): { paths: Record<string, Record<string, Operation>> } {
+  const app = databaselessApp();
   return app.getOpenAPI31Document(OPENAPI_INFO) as unknown as {
     paths: Record<string, Record<string, Operation>>;
   };

@@ -1,16 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
-import type { Database } from '@vsh/db';
-import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../app.ts';
-import { createLogger } from '../../logger.ts';
-import { passingVerifier, stubVaikora, TEST_OPERATOR_KEY, testConfig } from '../../testing/harness.ts';
+import { databaselessApp } from '../../testing/operations.ts';
 
 // Kept as CI artifacts (test-artifacts/ is gitignored), next to the other browser tests' screenshots.
 const ARTIFACTS = fileURLToPath(new URL('../../../../../test-artifacts/ui', import.meta.url));
@@ -24,17 +19,7 @@ const CHROMIUM_ARGS = [
 ];
 
 // The calls tried here (/health, and a /v1 call refused for its key) never reach the database.
-const app = createApp({
-  db: {} as Database,
-  secretBox: createSecretBox(new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') })),
-  clock: () => new Date(),
-  logger: createLogger({ level: 'silent' }),
-  config: testConfig(),
-  operatorApiKey: TEST_OPERATOR_KEY,
-  verifier: passingVerifier,
-  vaikoraClient: stubVaikora,
-  expectedMigrations: 0,
-});
+const app = databaselessApp();
 
 let server: ReturnType<typeof serve>;
 let origin: string;

@@ -1,26 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Database } from '@vsh/db';
-import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../app.ts';
-import { createLogger } from '../../logger.ts';
-import { passingVerifier, stubVaikora, TEST_OPERATOR_KEY, testConfig } from '../../testing/harness.ts';
+import { databaselessApp } from '../../testing/operations.ts';
 import { VIEWER_PACKAGE_FILES, viewerPackageFolder } from './viewer-assets.ts';
 
 // Pages and static files only: no handler here reads the database, so none is given.
-const app = createApp({
-  db: {} as Database,
-  secretBox: createSecretBox(new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') })),
-  clock: () => new Date(),
-  logger: createLogger({ level: 'silent' }),
-  config: testConfig(),
-  operatorApiKey: TEST_OPERATOR_KEY,
-  verifier: passingVerifier,
-  vaikoraClient: stubVaikora,
-  expectedMigrations: 0,
-});
+const app = databaselessApp();
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const response = await app.request(path, { headers });
