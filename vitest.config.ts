@@ -12,6 +12,9 @@ export default defineConfig({
           name: 'unit',
           include: ['{apps,packages,infra}/*/src/**/*.test.ts', '{apps,packages,infra}/*/test/**/*.test.ts'],
           exclude: [...ignored, '**/*.int.test.ts'],
+          // A random order on every run (vitest prints the seed of a failing run): unit tests must not
+          // lean on each other's state. Reproduce an order with --sequence.seed=<n>.
+          sequence: { shuffle: true },
         },
       },
       {

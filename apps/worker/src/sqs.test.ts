@@ -15,14 +15,19 @@ const progress = {
   actionsSkipped: 0,
 };
 
-describe('work messages', () => {
+/** A tenant runner that records what it was asked to run; one per test, so no test sees another's calls. */
+function recordingRunner() {
   const tenantRuns: string[] = [];
   const run = async (tenantId: string): Promise<RunResult> => {
     tenantRuns.push(tenantId);
     return { kind: 'busy' };
   };
+  return { tenantRuns, run };
+}
 
+describe('work messages', () => {
   it('hands a backfill message to the backfill runner: done when it ends or is no longer claimed, retried while the tenant is busy', async () => {
+    const { tenantRuns, run } = recordingRunner();
     const answers: Array<BackfillResult | null> = [{ kind: 'done', progress }, null, { kind: 'busy' }];
     const asked: string[] = [];
     const runBackfill = async (id: string) => {
@@ -48,6 +53,7 @@ describe('work messages', () => {
   });
 
   it('retries (then dead-letters) a backfill message with an unknown field or no runner, and still runs tenant messages', async () => {
+    const { tenantRuns, run } = recordingRunner();
     const extra = JSON.stringify({
       kind: 'backfill',
       backfillId: 'b',
