@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from '@vsh/db';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@vsh/testkit';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -15,14 +16,6 @@ const API_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 // Kept as CI artifacts (test-artifacts/ is gitignored), next to the other browser tests' screenshots.
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts/ui');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const OPERATOR = `op_${randomBytes(24).toString('base64url')}`;
 const PAGES = 100;
 
@@ -168,7 +161,7 @@ describe('two API processes on one database behind a round-robin balancer, in Ch
     apis = [spawnApi('api-a', env), spawnApi('api-b', env)];
     [backends, browser] = await Promise.all([
       Promise.all(apis.map((api) => api.url)),
-      chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS }),
+      chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] }),
     ]);
     balancer = await startBalancer(backends);
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

@@ -1,4 +1,5 @@
 export { TEST_CREDENTIALS, type TestAwsConfig, testAwsConfig } from './aws-config.ts';
+export { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.ts';
 export { type DynamoDbLocal, type DynamoDbLocalOptions, startDynamoDbLocal } from './dynamodb-local.ts';
 export {
   type AsffFinding,

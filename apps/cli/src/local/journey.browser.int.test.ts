@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GetFindingsCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@vsh/testkit';
 import { pino } from 'pino';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,16 +11,6 @@ import { type AnyLocalStack, startLocalStack } from './stack.ts';
 
 // Kept as CI artifacts (test-artifacts/ is gitignored).
 const ARTIFACTS = resolve(import.meta.dirname, '../../../../test-artifacts/journey');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
 const ACCOUNT_X = '111122223333';
 const ACCOUNT_Y = '444455556666';
 const REGION = 'us-east-1';
@@ -83,7 +74,7 @@ beforeAll(async () => {
   temp.push(dataDir);
   [stack, browser] = await Promise.all([
     startLocalStack({ dataDir, apiPort: 0, logger: pino({ level: 'silent' }), say: () => {}, demo: false }),
-    chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS }),
+    chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] }),
   ]);
 });
 

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@vsh/testkit';
 import { pino } from 'pino';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,16 +10,6 @@ import { LOCAL_DATA443_ACCOUNT_ID, type LocalStack, startLocalStack } from './st
 
 // Kept as CI artifacts (test-artifacts/ is gitignored).
 const ARTIFACTS = resolve(import.meta.dirname, '../../../../test-artifacts/ui');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
 const NEW_ACCOUNT = '333333333333';
 const NEW_REGION = 'us-west-2';
 
@@ -50,9 +41,9 @@ beforeAll(async () => {
   [stack, context] = await Promise.all([
     startLocalStack({ dataDir, apiPort: 0, logger: pino({ level: 'silent' }), say: () => {} }),
     chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
+      executablePath: CHROMIUM_PATH,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS],
       viewport: { width: 1280, height: 900 },
     }),
   ]);

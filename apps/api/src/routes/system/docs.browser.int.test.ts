@@ -3,20 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@vsh/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaselessApp } from '../../testing/operations.ts';
 
 // Kept as CI artifacts (test-artifacts/ is gitignored), next to the other browser tests' screenshots.
 const ARTIFACTS = fileURLToPath(new URL('../../../../../test-artifacts/ui', import.meta.url));
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 // The calls tried here (/health, and a /v1 call refused for its key) never reach the database.
 const app = databaselessApp();
@@ -36,9 +29,9 @@ beforeAll(async () => {
     );
   });
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));
