@@ -1,6 +1,7 @@
 export * from './action.ts';
 export * from './asff.ts';
 export * from './batch.ts';
+export * from './errors.ts';
 export * from './filter.ts';
 export * from './health.ts';
 export * from './map.ts';
