@@ -2,9 +2,9 @@
 // Fn::GetAtt, pseudo parameters, parameter defaults and AllowedPattern). It lets unit tests hold
 // the template and the TypeScript policies together without deploying; anything it does not know
 // throws, so a template change it cannot follow fails the tests instead of passing them.
-import type { CustomerRoleTemplate } from './template.ts';
+import type { CustomerRoleTemplate } from '@vsh/role-contract';
 
-export interface PseudoParameters {
+interface PseudoParameters {
   readonly 'AWS::Partition': string;
   readonly 'AWS::AccountId': string;
   readonly 'AWS::Region': string;

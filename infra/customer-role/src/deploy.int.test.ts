@@ -15,18 +15,19 @@ import {
   NoSuchEntityException,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { MOTO_DEFAULT_ACCOUNT_ID, type MotoServer, startMoto, testAwsConfig } from '@vsh/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { roleArn } from './arn.ts';
 import {
   CUSTOMER_ROLE_OUTPUTS,
+  customerPermissionsPolicy,
+  customerRoleParameterValues,
+  customerTrustPolicy,
   DEFAULT_ROLE_NAME,
   DEFAULT_WORKER_ROLE_NAME,
   INLINE_POLICY_NAME,
   MAX_SESSION_DURATION_SECONDS,
-} from './constants.ts';
-import { customerPermissionsPolicy, customerTrustPolicy } from './policies.ts';
-import { customerRoleParameterValues } from './quick-create.ts';
+  roleArn,
+} from '@vsh/role-contract';
+import { MOTO_DEFAULT_ACCOUNT_ID, type MotoServer, startMoto, testAwsConfig } from '@vsh/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderTemplateBody } from './template.ts';
 
 // moto's default account: every call below acts as the customer's account.

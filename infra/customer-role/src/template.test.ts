@@ -1,19 +1,10 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import {
-  accountIdArb,
-  externalIdArb,
-  partitionArb,
-  regionArb,
-  roleNameArb,
-  workerRoleNameArb,
-} from './arbitraries.ts';
-import { roleArn } from './arn.ts';
-import { evaluate, resolveParameters } from './cfn-evaluate.ts';
 import {
   ACCOUNT_ID_PATTERN,
   CUSTOMER_ROLE_OUTPUTS,
   CUSTOMER_ROLE_PARAMETERS,
+  type CustomerRoleTemplate,
+  customerPermissionsPolicy,
+  customerTrustPolicy,
   DEFAULT_ROLE_NAME,
   DEFAULT_WORKER_ROLE_NAME,
   EXTERNAL_ID_PATTERN,
@@ -21,16 +12,22 @@ import {
   INLINE_POLICY_NAME,
   MAX_SESSION_DURATION_SECONDS,
   PLACEHOLDER_DATA443_ACCOUNT_ID,
-  ROLE_NAME_PATTERN,
-} from './constants.ts';
-import { customerPermissionsPolicy, customerTrustPolicy } from './policies.ts';
-import {
-  type CustomerRoleTemplate,
-  loadTemplate,
   parseTemplate,
-  renderTemplateBody,
-  templateBody,
-} from './template.ts';
+  ROLE_NAME_PATTERN,
+  roleArn,
+} from '@vsh/role-contract';
+import {
+  accountIdArb,
+  externalIdArb,
+  partitionArb,
+  regionArb,
+  roleNameArb,
+  workerRoleNameArb,
+} from '@vsh/role-contract/testing';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { evaluate, resolveParameters } from './cfn-evaluate.ts';
+import { loadTemplate, renderTemplateBody } from './template.ts';
 
 const template = loadTemplate();
 
@@ -211,14 +208,7 @@ describe('permissions', () => {
 });
 
 describe('template text', () => {
-  it('is plain YAML: a short-form tag such as !Sub is refused', () => {
-    const withTag = templateBody().replace(/Fn::Sub: (["'])arn:.*:root\1/, "!Sub 'x'");
-
-    expect(withTag).not.toBe(templateBody());
-    expect(() => parseTemplate(withTag)).toThrow(/not plain YAML/);
-  });
-
-  it('is published with Data443 account as the default and nothing else changed', () => {
+  it('is published from this file with the Data443 account as the default and nothing else changed', () => {
     const rendered = parseTemplate(renderTemplateBody({ data443AccountId: '444455556666' }));
 
     const { Data443AccountId, ...otherParameters } = rendered.Parameters;
@@ -228,11 +218,5 @@ describe('template text', () => {
     expect({ ...Data443AccountId, Default: original?.Default }).toEqual(original);
     expect(otherParameters).toEqual(originalOthers);
     expect({ ...rendered, Parameters: {} }).toEqual({ ...template, Parameters: {} });
-  });
-
-  it('refuses to publish with an account ID that is not 12 digits', () => {
-    expect(() => renderTemplateBody({ data443AccountId: '12345' })).toThrow(
-      expect.objectContaining({ code: 'invalid_account_id' }),
-    );
   });
 });

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Destination } from '@vsh/core';
+import { type Destination, TokenBucket } from '@vsh/core';
 
 /** Paces calls to one account-region so that the service's own limit is not hit. */
 export interface RateLimiter {
@@ -22,40 +22,29 @@ export interface TokenBucketOptions {
 }
 
 /**
- * A token bucket. Hand-written (about twenty lines) because the well-kept npm limiters either
- * count per fixed window (p-throttle), which cannot express "10 per second with bursts of 30",
- * or are unmaintained (bottleneck, limiter). Each caller reserves the next token, letting the
- * balance go negative, and sleeps until that token has been refilled: FIFO order without a
- * waiter queue, and the rate holds however many callers wait.
+ * A rate limiter on @vsh/core's TokenBucket (the npm limiters either count per fixed window, like
+ * p-throttle, which cannot express "10 per second with bursts of 30", or read the clock and sleep
+ * themselves). Each caller reserves the next token, letting the balance go negative, and sleeps until
+ * that token has been refilled: FIFO order without a waiter queue, and the rate holds however many
+ * callers wait.
  */
 export function createTokenBucket(options: TokenBucketOptions): RateLimiter {
   const { ratePerSecond, burst } = options;
   if (!(ratePerSecond > 0) || !(burst >= 1)) throw new RangeError('ratePerSecond must be > 0 and burst >= 1');
   const clock = options.clock ?? (() => performance.now());
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
-  let tokens = burst;
-  let last = clock();
-
-  const refill = (): void => {
-    const now = clock();
-    tokens = Math.min(burst, tokens + ((now - last) * ratePerSecond) / 1000);
-    last = now;
-  };
+  const bucket = new TokenBucket({ burst, tokensPerInterval: ratePerSecond, intervalMs: 1000 }, clock());
 
   return {
     async take() {
-      refill();
-      tokens -= 1;
-      if (tokens >= 0) return;
-      await sleep((-tokens * 1000) / ratePerSecond);
+      const wait = bucket.reserve(clock());
+      if (wait > 0) await sleep(wait);
     },
     penalize() {
-      refill();
-      tokens = Math.min(tokens, 0);
+      bucket.drain(clock());
     },
     available() {
-      refill();
-      return tokens;
+      return bucket.available(clock());
     },
   };
 }

@@ -90,6 +90,28 @@ describe('validateFinding', () => {
       'CreatedAt must be an RFC 3339',
     ],
     [
+      'a day the month does not have (Date.parse rolls it over to March 1)',
+      (f) => {
+        f.CreatedAt = '2026-02-30T00:00:00Z';
+      },
+      'CreatedAt must be an RFC 3339',
+    ],
+    [
+      'hour 24 (Date.parse reads it as the next midnight)',
+      (f) => {
+        f.LastObservedAt = '2026-11-01T24:00:00.000Z';
+      },
+      'LastObservedAt must be an RFC 3339',
+    ],
+    [
+      'a region of an unsupported partition',
+      (f) => {
+        f.Region = 'us-iso-east-1';
+        f.ProductArn = 'arn:aws:securityhub:us-iso-east-1:123456789012:product/123456789012/default';
+      },
+      'Region is not an AWS region name',
+    ],
+    [
       'UpdatedAt before CreatedAt',
       (f) => {
         f.UpdatedAt = '2020-01-01T00:00:00Z';

@@ -10,6 +10,7 @@ import {
   PRODUCT_FIELD_KEYS,
   PRODUCT_NAME,
 } from './asff.ts';
+import { isAccountId, isAwsRegion, isRfc3339DateTime } from './identifiers.ts';
 import { type Rejection, reject } from './rejection.ts';
 import { SEVERITY_LABELS } from './risk.ts';
 import { utf8Length } from './sanitize.ts';
@@ -72,10 +73,6 @@ const NAMESPACES = [
   'Unusual Behaviors',
   'Sensitive Data Identifications',
 ];
-// RFC 3339 as Security Hub documents it: date, 'T', time with optional fraction, 'Z' or an offset.
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-const ACCOUNT_ID = /^\d{12}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it detects
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const NON_BLANK = /\S/;
@@ -145,11 +142,11 @@ let lastTimestampMs = Number.NaN;
 function timestampMs(value: unknown): number {
   if (typeof value !== 'string') return Number.NaN;
   if (value === lastTimestamp) return lastTimestampMs;
-  // The canonical form (every timestamp the mapper writes) by digit arithmetic, the rest by Date.parse.
-  // (canonicalMs is stricter than Date.parse, which rolls Feb 30 over: what it refuses goes to Date.parse.)
+  // The canonical form (every timestamp the mapper writes) by digit arithmetic, the rest by Date.parse,
+  // but only after isRfc3339DateTime: Date.parse rolls Feb 30 and hour 24 over instead of refusing them.
   const ms =
     (CANONICAL_TIMESTAMP.test(value) ? canonicalMs(value) : null) ??
-    (RFC3339.test(value) ? Date.parse(value) : Number.NaN);
+    (isRfc3339DateTime(value) ? Date.parse(value) : Number.NaN);
   if (!Number.isNaN(ms)) {
     lastTimestamp = value;
     lastTimestampMs = ms;
@@ -199,8 +196,8 @@ function findProblem(f: AsffFinding): string | undefined {
     (f.LastObservedAt === f.CreatedAt ? undefined : timestamp('LastObservedAt', f.LastObservedAt));
   if (observed) return observed;
   if (!f.Id.startsWith(FINDING_ID_PREFIX)) return `Id must start with ${FINDING_ID_PREFIX}`;
-  if (!ACCOUNT_ID.test(f.AwsAccountId)) return 'AwsAccountId must be 12 digits';
-  if (!REGION.test(f.Region)) return 'Region is not an AWS region name';
+  if (!isAccountId(f.AwsAccountId)) return 'AwsAccountId must be 12 digits';
+  if (!isAwsRegion(f.Region)) return 'Region is not an AWS region name';
   if (!isDefaultProductArn(f.ProductArn, f.Region, f.AwsAccountId)) {
     return 'ProductArn must be the default product of the finding account and region';
   }

@@ -1,5 +1,7 @@
+import { TokenBucket, type TokenBucketRate } from '@vsh/core';
+
 /** The outcome of taking one token. */
-export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
+type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
 
 export interface RateLimiter {
   /** Takes a token for `key`; refused (nothing taken) while its bucket is empty. */
@@ -20,30 +22,28 @@ export interface RateLimiterOptions {
 }
 
 /** Buckets a limiter keeps unless told otherwise: about 1 MB of memory. */
-export const DEFAULT_MAX_KEYS = 10_000;
+const DEFAULT_MAX_KEYS = 10_000;
 
 /**
- * In-memory token buckets, one per key (an API key id, a client address or a key prefix for failed
- * authentication). Hand-written rather than a middleware package: the key is only known after
+ * In-memory token buckets (@vsh/core's TokenBucket), one per key (an API key id, a client address or a
+ * key prefix for failed authentication). Not a middleware package: the key is only known after
  * authentication, the answer must be our error body with `Retry-After`, a token taken before an
  * authentication is given back when it succeeds, time comes from the injected clock so tests need no
  * waiting, and memory is bounded by an LRU cap, so a flood of distinct keys cannot exhaust it. Per process:
  * several API instances each allow the rate (ADRs 0060 and 0062 say why that is acceptable here).
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  const perMs = options.perMinute / 60_000;
-  const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
-  const buckets = new Map<string, { tokens: number; at: number }>();
-
-  const refill = (bucket: { tokens: number; at: number }, nowMs: number) => {
-    bucket.tokens = Math.min(options.burst, bucket.tokens + Math.max(0, nowMs - bucket.at) * perMs);
-    bucket.at = Math.max(bucket.at, nowMs);
+  const rate: TokenBucketRate = {
+    burst: options.burst,
+    tokensPerInterval: options.perMinute,
+    intervalMs: 60_000,
   };
+  const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
+  const buckets = new Map<string, TokenBucket>();
 
   return {
     take(key, nowMs) {
-      const bucket = buckets.get(key) ?? { tokens: options.burst, at: nowMs };
-      refill(bucket, nowMs);
+      const bucket = buckets.get(key) ?? new TokenBucket(rate, nowMs);
       // Re-insert so Map order is least recently used first.
       buckets.delete(key);
       buckets.set(key, bucket);
@@ -51,19 +51,15 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         const oldest = buckets.keys().next();
         if (!oldest.done) buckets.delete(oldest.value);
       }
-      if (bucket.tokens >= 1) {
-        bucket.tokens -= 1;
-        return { ok: true };
-      }
-      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)) };
+      if (bucket.tryTake(nowMs)) return { ok: true };
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(bucket.msUntilToken(nowMs) / 1000)) };
     },
     refund(key, nowMs) {
       const bucket = buckets.get(key);
       if (bucket === undefined) return;
-      refill(bucket, nowMs);
-      bucket.tokens = Math.min(options.burst, bucket.tokens + 1);
+      bucket.refund(nowMs);
       // A full bucket is the same as none: successful traffic leaves nothing behind.
-      if (bucket.tokens >= options.burst) buckets.delete(key);
+      if (bucket.isFull(nowMs)) buckets.delete(key);
     },
     get size() {
       return buckets.size;

@@ -1,18 +1,18 @@
 import { createHash } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
+import { CUSTOMER_TEMPLATE_YAML } from '@vsh/role-contract';
 import type { ApiDeps } from '../../deps.ts';
 import { createRouter } from '../../openapi.ts';
 import { TEMPLATE_FILE } from '../destinations/shared.ts';
-import { CUSTOMER_TEMPLATE_YAML } from './customer-template.generated.ts';
 
 /** The ETag of the served template: a strong tag of its SHA-256, so any change of the bytes changes it. */
-export const TEMPLATE_ETAG = `"${createHash('sha256').update(CUSTOMER_TEMPLATE_YAML, 'utf8').digest('base64url')}"`;
+const TEMPLATE_ETAG = `"${createHash('sha256').update(CUSTOMER_TEMPLATE_YAML, 'utf8').digest('base64url')}"`;
 
 // Short enough that a template fix reaches customers within minutes; revalidation is a cheap 304.
 const CACHE_CONTROL = 'public, max-age=300, must-revalidate';
 
 /** GET /templates/vaikora-securityhub-role.yaml: public, no key. */
-export const route = createRoute({
+const route = createRoute({
   method: 'get',
   path: `/templates/${TEMPLATE_FILE}`,
   operationId: 'getCustomerRoleTemplate',

@@ -1,4 +1,4 @@
-import { templateBody } from '@vsh/customer-role';
+import { CUSTOMER_TEMPLATE_YAML } from '@vsh/role-contract';
 import { describe, expect, it } from 'vitest';
 import { useHarness } from '../../testing/harness.ts';
 import { TEMPLATE_PATH } from '../destinations/shared.ts';
@@ -10,7 +10,7 @@ describe('GET /templates/vaikora-securityhub-role.yaml', () => {
     const response = await api.request('GET', TEMPLATE_PATH, { key: null });
 
     expect(response.status).toBe(200);
-    expect(response.text).toBe(templateBody());
+    expect(response.text).toBe(CUSTOMER_TEMPLATE_YAML);
     expect(response.headers.get('content-type')).toBe('text/yaml; charset=utf-8');
     expect(response.headers.get('etag')).toMatch(/^"[A-Za-z0-9_-]{43}"$/);
     expect(response.headers.get('cache-control')).toContain('max-age=');

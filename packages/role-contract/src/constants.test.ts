@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { externalIdArb } from './arbitraries.ts';
 import {
   DEFAULT_ROLE_NAME,
   EXTERNAL_ID_PATTERN,
@@ -8,6 +7,7 @@ import {
   ROLE_NAME_PATTERN,
   ROLE_NAME_PREFIX,
 } from './constants.ts';
+import { externalIdArb } from './testing/arbitraries.ts';
 
 describe('EXTERNAL_ID_PATTERN', () => {
   it('accepts every 32-byte buffer encoded as base64url without padding', () => {

@@ -1,3 +1,5 @@
+import { CodedError } from '@vsh/core';
+
 /** Why a value given to this package cannot describe a customer role (closed set). */
 export type CustomerRoleErrorCode =
   | 'invalid_partition'
@@ -11,14 +13,6 @@ export type CustomerRoleErrorCode =
   | 'invalid_template';
 
 /** A value that the customer-role template would reject, caught before it reaches a customer. */
-export class CustomerRoleError extends Error {
+export class CustomerRoleError extends CodedError<CustomerRoleErrorCode> {
   override name = 'CustomerRoleError';
-
-  constructor(
-    readonly code: CustomerRoleErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

@@ -1,4 +1,19 @@
+import {
+  ACCOUNT_ID_PATTERN,
+  IAM_ROLE_NAME_PATTERN,
+  isAccountId,
+  isPartition,
+  PARTITIONS,
+  type Partition,
+} from '@vsh/core';
 import { CustomerRoleError } from './errors.ts';
+
+// The generic AWS identifiers live in @vsh/core; they are re-exported under the names the template's
+// tests and the control plane have always used.
+export { ACCOUNT_ID_PATTERN, IAM_ROLE_NAME_PATTERN, isPartition, type Partition };
+
+/** The partitions a customer role can be created in. */
+export const SUPPORTED_PARTITIONS = PARTITIONS;
 
 /** The template's parameter names, as the console's `param_` keys and CreateStack expect them. */
 export const CUSTOMER_ROLE_PARAMETERS = {
@@ -16,11 +31,6 @@ export const CUSTOMER_ROLE_OUTPUTS = { roleArn: 'RoleArn', externalId: 'External
 
 /** 32 random bytes as base64url without padding: what the control plane generates. */
 export const EXTERNAL_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-
-export const ACCOUNT_ID_PATTERN = /^[0-9]{12}$/;
-
-/** Any IAM role name: 1 to 64 of the characters IAM allows. */
-export const IAM_ROLE_NAME_PATTERN = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
 
 /** The central worker may only assume `arn:aws:iam::*:role/Data443-Vaikora*`, so every customer role starts so. */
 export const ROLE_NAME_PREFIX = 'Data443-Vaikora';
@@ -43,15 +53,6 @@ export const MAX_SESSION_DURATION_SECONDS = 3600;
 /** The name of the role's one inline policy. */
 export const INLINE_POLICY_NAME = 'Data443VaikoraSecurityHubImport';
 
-export const SUPPORTED_PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov'] as const;
-
-export type Partition = (typeof SUPPORTED_PARTITIONS)[number];
-
-/** True when `value` is one of the partitions the connector supports. */
-export function isPartition(value: string): value is Partition {
-  return (SUPPORTED_PARTITIONS as readonly string[]).includes(value);
-}
-
 /** Throws `invalid_partition` unless `partition` is supported. */
 export function assertPartition(partition: string): asserts partition is Partition {
   if (!isPartition(partition)) {
@@ -61,7 +62,7 @@ export function assertPartition(partition: string): asserts partition is Partiti
 
 /** Throws `invalid_account_id` unless `accountId` is 12 digits. */
 export function assertAccountId(accountId: string, what: string): void {
-  if (!ACCOUNT_ID_PATTERN.test(accountId)) {
+  if (!isAccountId(accountId)) {
     throw new CustomerRoleError('invalid_account_id', `${what} must be 12 digits`);
   }
 }

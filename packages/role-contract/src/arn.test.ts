@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { accountIdArb, partitionArb, roleNameArb, workerRoleNameArb } from './arbitraries.ts';
 import { isCustomerRoleName, parseRoleArn, roleArn } from './arn.ts';
+import { accountIdArb, partitionArb, roleNameArb, workerRoleNameArb } from './testing/arbitraries.ts';
 
 describe('roleArn', () => {
   it('builds the ARN of a role at the root path', () => {

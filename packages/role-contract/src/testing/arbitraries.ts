@@ -5,7 +5,7 @@ import {
   IAM_ROLE_NAME_PATTERN,
   ROLE_NAME_PATTERN,
   SUPPORTED_PARTITIONS,
-} from './constants.ts';
+} from '../constants.ts';
 
 /** What the control plane generates: 32 random bytes, base64url without padding. */
 export const externalIdArb = fc

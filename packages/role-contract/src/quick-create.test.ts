@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { accountIdArb, externalIdArb, regionArb, roleNameArb, workerRoleNameArb } from './arbitraries.ts';
 import {
   CUSTOMER_ROLE_PARAMETERS,
   DEFAULT_ROLE_NAME,
@@ -8,7 +7,14 @@ import {
   DEFAULT_WORKER_ROLE_NAME,
 } from './constants.ts';
 import { cloudFormationDeployCommand, customerRoleParameterValues, quickCreateUrl } from './quick-create.ts';
-import { loadTemplate } from './template.ts';
+import { CUSTOMER_TEMPLATE_YAML, parseTemplate } from './template.ts';
+import {
+  accountIdArb,
+  externalIdArb,
+  regionArb,
+  roleNameArb,
+  workerRoleNameArb,
+} from './testing/arbitraries.ts';
 
 const FRAGMENT_PREFIX = '#/stacks/create/review?';
 
@@ -45,7 +51,11 @@ describe('quickCreateUrl', () => {
     const names = [...params.keys()];
 
     expect(names.sort()).toEqual(
-      ['templateURL', 'stackName', ...Object.keys(loadTemplate().Parameters).map((n) => `param_${n}`)].sort(),
+      [
+        'templateURL',
+        'stackName',
+        ...Object.keys(parseTemplate(CUSTOMER_TEMPLATE_YAML).Parameters).map((n) => `param_${n}`),
+      ].sort(),
     );
     expect(params.get('templateURL')).toBe(input.templateUrl);
     expect(params.get('stackName')).toBe(input.stackName);

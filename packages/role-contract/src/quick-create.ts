@@ -1,3 +1,4 @@
+import { partitionOfRegion as partitionOf } from '@vsh/core';
 import {
   assertAccountId,
   assertExternalId,
@@ -29,7 +30,6 @@ export interface QuickCreateInput extends CustomerRoleParameterInput {
   readonly stackName?: string;
 }
 
-const REGION = /^(?:[a-z]{2}|us-gov)-[a-z]+-[0-9]{1,2}$/;
 // CloudFormation: alphanumerics and hyphens, starting with a letter, at most 128 characters.
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 // CloudFormation accepts a template URL of at most 1024 characters.
@@ -53,14 +53,13 @@ export function customerRoleParameterValues(
   };
 }
 
-/** The partition a region belongs to. */
+/** The partition a region belongs to; throws `invalid_region` for anything that is not a region name. */
 export function partitionOfRegion(region: string): Partition {
-  if (!REGION.test(region)) {
+  const partition = partitionOf(region);
+  if (partition === undefined) {
     throw new CustomerRoleError('invalid_region', `"${region}" is not an AWS region name`);
   }
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
+  return partition;
 }
 
 function consoleOrigin(region: string): string {
