@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { ROLE_NAME_PREFIX } from '@vsh/customer-role';
+import { ROLE_NAME_PREFIX } from '@vsh/role-contract';
 
 /** The stack name `bin/central.ts` uses unless the `stackName` context says otherwise. */
 export const DEFAULT_STACK_NAME = 'VaikoraSecurityHubCentral';

@@ -1,8 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
-import type { CentralStackProps, LogLevel } from './central-stack.ts';
 import { DEFAULT_STACK_NAME } from './constants.ts';
 import { CentralStackError } from './errors.ts';
+import type { CentralStackProps, LogLevel } from './props.ts';
 
 /** What `bin/central.ts` builds: the stack's name and props, from CDK context (`-c key=value`). */
 export interface CentralAppConfig {

@@ -1,3 +1,5 @@
+import { CodedError } from '@vsh/core';
+
 export type CentralStackErrorCode =
   | 'invalid_worker_role_name'
   | 'invalid_secret_arn'
@@ -9,14 +11,6 @@ export type CentralStackErrorCode =
   | 'invalid_context';
 
 /** A central-stack property or context value that cannot produce a working stack. */
-export class CentralStackError extends Error {
+export class CentralStackError extends CodedError<CentralStackErrorCode> {
   override name = 'CentralStackError';
-
-  constructor(
-    readonly code: CentralStackErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

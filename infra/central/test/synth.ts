@@ -9,7 +9,7 @@ import type { IConstruct } from 'constructs';
 import { addNagChecks, CentralStack, type CentralStackProps } from '../src/index.ts';
 
 /** A real, minimal handler module that stands in for the apps' Lambda entries. */
-export const FIXTURE_ENTRY = fileURLToPath(new URL('./fixtures/handler.ts', import.meta.url));
+const FIXTURE_ENTRY = fileURLToPath(new URL('./fixtures/handler.ts', import.meta.url));
 
 export const FIXTURE_ENTRIES = {
   worker: FIXTURE_ENTRY,

@@ -7,6 +7,7 @@ import {
   SecurityHubServiceException,
 } from '@aws-sdk/client-securityhub';
 import { RegionDisabledException, STSServiceException } from '@aws-sdk/client-sts';
+import { CodedError } from '@vsh/core';
 import { describe, expect, it } from 'vitest';
 import { AwsError, type AwsErrorCode, classifyAwsError } from './errors.ts';
 
@@ -135,5 +136,26 @@ describe('classifyAwsError', () => {
 
     expect(stops).toEqual([true, true, true, true]);
     expect(continues).toEqual([false, false, false, false]);
+  });
+});
+
+describe('AwsError', () => {
+  it('is a CodedError that keeps its name, code, retryability, AWS code and cause', () => {
+    const cause = new Error('boom');
+
+    const error = new AwsError('THROTTLED', 'slow down', undefined, {
+      cause,
+      awsCode: 'ThrottlingException',
+    });
+
+    expect(error).toBeInstanceOf(CodedError);
+    expect(error).toMatchObject({
+      name: 'AwsError',
+      code: 'THROTTLED',
+      message: 'slow down',
+      retryable: true,
+      awsCode: 'ThrottlingException',
+      cause,
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
+import { CodedError } from '@vsh/core';
 
 /** The closed set of reasons an AWS call (STS, Security Hub, DynamoDB) can fail for. */
 export const AWS_ERROR_CODES = [
@@ -43,17 +44,17 @@ export function isRetryableCode(code: AwsErrorCode): boolean {
 }
 
 /** The one error type of the AWS adapters, with a closed set of codes; the SDK error is kept as `cause`. */
-export class AwsError extends Error {
+export class AwsError extends CodedError<AwsErrorCode> {
   override name = 'AwsError';
   /** The AWS error code as the service sent it (the SDK error's name), when there was one. */
   readonly awsCode: string | undefined;
   constructor(
-    readonly code: AwsErrorCode,
+    code: AwsErrorCode,
     message: string,
     readonly retryable: boolean = RETRYABLE[code],
     options?: { cause?: unknown; awsCode?: string },
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.awsCode = options?.awsCode;
   }
 

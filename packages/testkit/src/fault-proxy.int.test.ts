@@ -1,5 +1,4 @@
 import { createConnection } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AwsSecurityFinding,
   BatchImportFindingsCommand,
@@ -184,7 +183,9 @@ describe('fault proxy in front of moto', () => {
   });
 
   it('lets traffic at or below the rate through untouched, even after the burst is spent', async () => {
-    const proxy = await proxyFor();
+    // The buckets read this clock: time moves only when the test says so.
+    let now = 0;
+    const proxy = await proxyFor({ clock: () => now });
     const account = newAccount();
     const credentials = await assumeRole(proxy.endpoint, account);
     const hub = securityHub(proxy.endpoint, credentials, { maxAttempts: 1 });
@@ -197,7 +198,7 @@ describe('fault proxy in front of moto', () => {
     );
     const paced: unknown[] = [];
     for (let i = 0; i < 12; i++) {
-      await sleep(125);
+      now += 125;
       await hub
         .send(new BatchImportFindingsCommand({ Findings: [finding(account, `paced-${i}`)] }))
         .catch((error: unknown) => paced.push(error));
@@ -490,7 +491,7 @@ describe('fault proxy in front of moto', () => {
     const sts = new STSClient({ ...testAwsConfig(proxy.endpoint), maxAttempts: 1 });
 
     const held = sts.send(new GetCallerIdentityCommand({})).catch((e: unknown) => e);
-    while (proxy.operationStats('sts', 'GetCallerIdentity').timeouts === 0) await sleep(10);
+    await expect.poll(() => proxy.operationStats('sts', 'GetCallerIdentity').timeouts).toBe(1);
     const started = performance.now();
     await proxy.stop();
     await proxy.stop();

@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CodedError } from '@vsh/core';
 import { onExit } from 'signal-exit';
 
 /** Asks the kernel for a free TCP port on 127.0.0.1 (bind to port 0, read it, release it). */
@@ -33,15 +34,8 @@ export function isPortFree(port: number): Promise<boolean> {
 export type LocalServerErrorCode = 'spawn_failed' | 'exited_early' | 'not_ready' | 'aborted';
 
 /** A local emulator (moto_server, DynamoDB Local) could not be started. */
-export class LocalServerError extends Error {
+export class LocalServerError extends CodedError<LocalServerErrorCode> {
   override name = 'LocalServerError';
-  constructor(
-    readonly code: LocalServerErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export interface LocalServerSpec {

@@ -1,3 +1,5 @@
+import { CodedError } from '@vsh/core';
+
 /** The closed set of ways a call to the Vaikora management API can fail. */
 export const VAIKORA_ERROR_CODES = [
   'UNAUTHORIZED',
@@ -26,19 +28,19 @@ export interface VaikoraErrorDetails {
  * The one error the Vaikora client throws. Messages and causes never carry the API key or request
  * headers; `retryable` says whether the same call can succeed later (the worker reschedules).
  */
-export class VaikoraError extends Error {
+export class VaikoraError extends CodedError<VaikoraErrorCode> {
   override name = 'VaikoraError';
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
   readonly attempts: number | undefined;
 
   constructor(
-    readonly code: VaikoraErrorCode,
+    code: VaikoraErrorCode,
     message: string,
     readonly retryable: boolean,
     details: VaikoraErrorDetails = {},
   ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
     this.status = details.status;
     this.retryAfterMs = details.retryAfterMs;
     this.attempts = details.attempts;

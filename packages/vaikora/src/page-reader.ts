@@ -14,7 +14,7 @@ export interface PageBounds {
 }
 
 /** Why a record was not handed to JSON.parse. */
-export type RecordProblem = 'too-deep' | 'too-large';
+type RecordProblem = 'too-deep' | 'too-large';
 
 /** One element of the top-level `actions` array, as the bytes received. */
 export interface RawRecord {
@@ -557,7 +557,7 @@ export async function readPage(
 }
 
 /** Bytes of a record kept as its preview when it is never parsed. */
-export const RECORD_PREVIEW_BYTES = 2048;
+const RECORD_PREVIEW_BYTES = 2048;
 
 /** The first RECORD_PREVIEW_BYTES bytes decoded as UTF-8, cut at a character boundary. */
 export function previewOf(bytes: Uint8Array): string {
@@ -569,7 +569,7 @@ export function previewOf(bytes: Uint8Array): string {
 }
 
 /** sha256, base64url, of a record's bytes as received. */
-export function fingerprintOf(bytes: Uint8Array): string {
+function fingerprintOf(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('base64url');
 }
 
