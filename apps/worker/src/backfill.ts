@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { AwsError, classifyAwsError, type SecurityHubImporter } from '@vsh/aws';
-import { type PreparedFinding, prepareAction, type Thresholds, type VaikoraAction } from '@vsh/core';
-import { VaikoraError } from '@vsh/vaikora';
+import type { Logger } from 'pino';
+import {
+  type DeliveryContext,
+  type DeliveryTarget,
+  deliverToStream,
+  keepRejections,
+  sweepAgent,
+} from './delivery.ts';
 import { RUNNABLE_STATES } from './health.ts';
+import { type LeaseHolder, underLease } from './lease.ts';
 import {
   type DestinationConfig,
   type KeptRejections,
@@ -12,7 +18,6 @@ import {
   type StreamConfig,
   type VaikoraConnection,
 } from './ports.ts';
-import { errorInfo, LeaseHolder } from './run-tenant.ts';
 
 /** A claimed backfill: re-send the tenant's actions with a time in `[fromMs, toMs)` (ADR 0095). */
 export interface BackfillJob {
@@ -74,17 +79,12 @@ export type BackfillResult =
       readonly error: { code: string; message: string };
     };
 
-interface Target {
-  readonly stream: StreamConfig;
-  readonly destination: DestinationConfig;
-  readonly importer: SecurityHubImporter;
-}
-
 /**
  * Executes one claimed backfill: under the tenant's lease (never alongside its run), sweeps each agent
- * down to `from`, and filters, maps, validates and imports the actions of the range with the run's own
- * pieces. Finding ids are stable (`vaikora-{id}`), so a re-sent finding replaces itself in Security Hub;
- * stream cursors are never read or moved. Never throws for the tenant's data; the job row says how it ended.
+ * down to `from`, and filters, maps, validates and imports the actions of the range with the run's
+ * delivery pipeline (delivery.ts). Finding ids are stable (`vaikora-{id}`), so a re-sent finding replaces
+ * itself in Security Hub; stream cursors are never read or moved. Never throws for the tenant's data;
+ * the job row says how it ended.
  */
 export async function runBackfill(
   job: BackfillJob,
@@ -92,14 +92,7 @@ export async function runBackfill(
   signal?: AbortSignal,
 ): Promise<BackfillResult> {
   const owner = `${deps.workerId}#backfill#${randomUUID()}`;
-  const lease = await deps.state.acquireLease(job.tenantId, owner, deps.options.leaseTtlMs);
-  if (lease === null) return { kind: 'busy' };
-  const holder = new LeaseHolder(lease, deps, signal);
-  try {
-    return await new Backfill(job, deps, holder).execute();
-  } finally {
-    await holder.release();
-  }
+  return underLease(job.tenantId, owner, deps, signal, (holder) => new Backfill(job, deps, holder).execute());
 }
 
 class Backfill {
@@ -115,6 +108,7 @@ class Backfill {
   private error: { code: string; message: string } | null = null;
   private readonly failedDestinations = new Set<string>();
   private readonly nowIso: string;
+  private readonly log: Logger;
 
   constructor(
     private readonly job: BackfillJob,
@@ -122,6 +116,7 @@ class Backfill {
     private readonly lease: LeaseHolder,
   ) {
     this.nowIso = new Date(deps.clock()).toISOString();
+    this.log = deps.logger.child({ tenantId: job.tenantId, backfillId: job.id });
   }
 
   private fail(code: string, message: string): void {
@@ -129,8 +124,7 @@ class Backfill {
   }
 
   async execute(): Promise<BackfillResult> {
-    const log = this.deps.logger.child({ tenantId: this.job.tenantId, backfillId: this.job.id });
-    log.info({ from: new Date(this.job.fromMs), to: new Date(this.job.toMs) }, 'backfill started');
+    this.log.info({ from: new Date(this.job.fromMs), to: new Date(this.job.toMs) }, 'backfill started');
     const config = await this.deps.store.loadTenant(this.job.tenantId);
     const targets = config === null ? [] : this.targets(config.destinations, config.streams);
     if (config === null) this.fail('TENANT_GONE', 'the tenant is offboarded or unknown');
@@ -147,12 +141,14 @@ class Backfill {
           : 'the destination is not verified, active or degraded',
       );
     else {
-      const byAgent = new Map<string, Target[]>();
+      const byAgent = new Map<string, DeliveryTarget[]>();
       for (const t of targets) byAgent.set(t.stream.agentId, [...(byAgent.get(t.stream.agentId) ?? []), t]);
+      // Every agent the tenant routes, not only those of the backfill's destination (ADR 0098).
+      const routedAgents = new Set(config.streams.map((s) => s.agentId));
       let index = 0;
       for (const [agentId, group] of byAgent) {
         if (this.lease.signal.aborted || this.error !== null) break;
-        await this.sweepAgent(config.vaikora, agentId, group, index, byAgent.size);
+        await this.sweepAgent(config.vaikora, { agentId, routedAgents }, group, index, byAgent.size);
         index++;
       }
       if (this.lease.signal.aborted)
@@ -160,12 +156,15 @@ class Backfill {
     }
     if (this.error === null) this.counts.progressPercent = 100;
     await this.deps.backfills.finish(this.job, { ...this.counts }, this.error);
-    log.info({ ...this.counts, error: this.error }, 'backfill finished');
+    this.log.info({ ...this.counts, error: this.error }, 'backfill finished');
     const progress = { ...this.counts };
     return this.error === null ? { kind: 'done', progress } : { kind: 'failed', progress, error: this.error };
   }
 
-  private targets(destinations: readonly DestinationConfig[], streams: readonly StreamConfig[]): Target[] {
+  private targets(
+    destinations: readonly DestinationConfig[],
+    streams: readonly StreamConfig[],
+  ): DeliveryTarget[] {
     const runnable = new Map(
       destinations
         .filter((d) => RUNNABLE_STATES.includes(d.state))
@@ -180,36 +179,61 @@ class Backfill {
     });
   }
 
+  /**
+   * Sweeps one agent down to `from` and delivers the actions of the range to each of its streams with
+   * the run's pipeline. Unlike a run it neither reads nor moves cursors (every action of the range is
+   * due), leaves records that do not parse to the run that first read them (they carry no trustworthy
+   * time), and stops a destination at its first failed import call, whatever the reason: the backfill
+   * then ends failed and is run again.
+   */
   private async sweepAgent(
     vaikora: VaikoraConnection,
-    agentId: string,
-    group: Target[],
+    agent: Pick<DeliveryContext, 'agentId' | 'routedAgents'>,
+    group: readonly DeliveryTarget[],
     index: number,
     agents: number,
   ): Promise<void> {
-    const client = this.deps.vaikora(vaikora);
     const { fromMs, toMs } = this.job;
-    try {
-      for await (const page of client.sweep({
-        agentId,
+    const ctx: DeliveryContext = {
+      ...agent,
+      thresholds: vaikora.thresholds,
+      nowIso: this.nowIso,
+      importChunk: this.deps.options.importChunk,
+      stopping: () => this.lease.signal.aborted,
+    };
+    const end = await sweepAgent(
+      this.deps.vaikora(vaikora),
+      {
+        agentId: agent.agentId,
         stopBeforeMs: fromMs,
         signal: this.lease.signal,
         ...(this.deps.maxPages === undefined ? {} : { maxPages: this.deps.maxPages }),
-      })) {
+      },
+      async (page) => {
         this.counts.pages++;
         this.counts.actionsRead += page.actions.length;
         const inRange = page.actions.filter((a) => a.timestampMs >= fromMs && a.timestampMs < toMs);
         this.counts.actionsInRange += inRange.length;
-        // Records that do not parse carry no trustworthy time: the run that first read them kept them.
         const rejections: RecordedRejection[] = [];
         for (const target of group) {
           if (this.failedDestinations.has(target.destination.id)) continue;
-          await this.deliver(target, inRange, rejections, vaikora.thresholds);
+          const d = await deliverToStream(target, inRange, () => true, ctx);
+          this.counts.actionsSkipped += d.skipped;
+          this.counts.findingsImported += d.imported;
+          rejections.push(...d.rejections);
+          if (d.notTakenYet !== null)
+            this.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings yet: ${d.notTakenYet}`);
+          if (d.failure !== null) {
+            this.failedDestinations.add(target.destination.id);
+            this.fail(d.failure.code, d.failure.message);
+          }
         }
-        if (rejections.length > 0) {
-          this.counts.recordsRejected += rejections.length;
-          await this.deps.backfills.recordRejections(this.job.tenantId, this.job.id, rejections);
-        }
+        this.counts.recordsRejected += rejections.length;
+        await keepRejections(
+          (batch) => this.deps.backfills.recordRejections(this.job.tenantId, this.job.id, batch),
+          rejections,
+          this.log,
+        );
         const reached = page.oldestMs === null ? toMs : Math.max(fromMs, Math.min(toMs, page.oldestMs));
         const agentShare = (toMs - reached) / (toMs - fromMs);
         this.counts.progressPercent = Math.min(99, Math.floor(((index + agentShare) / agents) * 100));
@@ -219,61 +243,10 @@ class Backfill {
             'the sweep hit its page limit before reaching the start of the range',
           );
         await this.deps.backfills.progress(this.job, { ...this.counts });
-        if (this.lease.signal.aborted) break;
-      }
-    } catch (err) {
-      if (this.lease.signal.aborted) return;
-      if (err instanceof VaikoraError) this.fail(`VAIKORA_${err.code}`, err.message);
-      else this.fail('UNEXPECTED', err instanceof Error ? err.message : String(err));
-      this.deps.logger.warn({ err: errorInfo(err), backfillId: this.job.id }, 'backfill sweep failed');
-    }
-  }
-
-  private async deliver(
-    target: Target,
-    actions: readonly VaikoraAction[],
-    rejections: RecordedRejection[],
-    thresholds: Thresholds,
-  ): Promise<void> {
-    const destination = {
-      accountId: target.destination.accountId,
-      region: target.stream.region,
-      partition: target.destination.partition,
-    };
-    const ready: PreparedFinding[] = [];
-    for (const action of actions) {
-      const outcome = prepareAction(action, { destination, now: this.nowIso, thresholds });
-      if (outcome.kind === 'skipped') this.counts.actionsSkipped++;
-      else if (outcome.kind === 'rejected')
-        rejections.push({
-          rejection: outcome.rejection,
-          destinationId: target.destination.id,
-          agentId: target.stream.agentId,
-        });
-      else ready.push(outcome.value);
-    }
-    for (let i = 0; i < ready.length; i += this.deps.options.importChunk) {
-      if (this.lease.signal.aborted) return;
-      const chunk = ready.slice(i, i + this.deps.options.importChunk);
-      try {
-        const result = await target.importer.importFindings(chunk);
-        this.counts.findingsImported += result.imported.length;
-        for (const rejection of result.rejected) {
-          if (rejection.retryable)
-            this.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings: ${rejection.reason}`);
-          else
-            rejections.push({
-              rejection,
-              destinationId: target.destination.id,
-              agentId: target.stream.agentId,
-            });
-        }
-      } catch (err) {
-        const error = err instanceof AwsError ? err : classifyAwsError(err);
-        this.failedDestinations.add(target.destination.id);
-        this.fail(error.code, error.message);
-        return;
-      }
-    }
+        return !this.lease.signal.aborted;
+      },
+      this.log,
+    );
+    if (end.failure !== null) this.fail(end.failure.code, end.failure.message);
   }
 }

@@ -1,4 +1,4 @@
-import type { Cursor, SeenEntry, SeenSegment, SeenSet, StreamState } from '@vsh/aws';
+import type { Cursor, SeenEntry, SeenSegment, SeenSet, StreamState } from './ports.ts';
 
 /** A stream cursor: where the stream has got to (ADR 0004). */
 export type StreamCursor = Cursor;

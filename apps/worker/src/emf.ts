@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { errorMessage } from '@vsh/core';
 import type { Logger } from 'pino';
 import type { MetricRecord, MetricsSink, WorkerMetricName } from './metrics.ts';
 import {
@@ -124,7 +125,7 @@ export function createEmfSink(options: EmfSinkOptions): EmfSink {
         for (const group of groups.values()) publish(group, timestamp);
       } catch (err) {
         // Metrics must never fail the invocation whose work is already done.
-        options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'EMF flush failed');
+        options.logger.error({ err: errorMessage(err) }, 'EMF flush failed');
         metrics.clearMetrics();
         metrics.clearDimensions();
         metrics.clearMetadata();

@@ -1,11 +1,14 @@
 export * from './backfill.ts';
 export * from './backfill-store.ts';
 export * from './cursor.ts';
+export * from './delivery.ts';
 export * from './env.ts';
 export * from './health.ts';
+export * from './lease.ts';
 export { openDatabase, openSecrets, type RunningWorker, startWorker } from './main.ts';
 export * from './metrics.ts';
 export * from './ports.ts';
+export * from './run-ledger.ts';
 export * from './run-tenant.ts';
 export * from './runtime.ts';
 export * from './scheduler.ts';

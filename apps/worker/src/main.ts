@@ -5,11 +5,11 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { createStateStore, readDatabaseUrl } from '@vsh/aws';
+import { errorInfo, errorMessage } from '@vsh/core';
 import { createDb, type DbHandle, isConnectionError, migrate } from '@vsh/db';
 import { createServiceLogger, openSecretBox, type SecretBox } from '@vsh/secrets';
 import type { Logger } from 'pino';
 import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf, type WorkerEnv } from './env.ts';
-import { errorInfo } from './run-tenant.ts';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
 import { dispatchDueTenants, startSqsConsumer } from './sqs.ts';
@@ -157,7 +157,7 @@ export async function startWorker(
         });
         if (n > 0) logger.info({ dispatched: n }, 'dispatched due tenants');
       } catch (err) {
-        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'dispatch failed');
+        logger.error({ err: errorMessage(err) }, 'dispatch failed');
       }
     };
     const timer = setInterval(() => void dispatch(), env.DISPATCH_INTERVAL_MS);
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
       .stop()
       .then(() => process.exit(0))
       .catch((err: unknown) => {
-        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stop failed');
+        logger.error({ err: errorMessage(err) }, 'stop failed');
         process.exit(1);
       });
   };

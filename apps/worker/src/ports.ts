@@ -1,5 +1,5 @@
-import type { DestinationRoute, SecurityHubImporter, StateStore } from '@vsh/aws';
-import type { Partition, Rejection, Thresholds } from '@vsh/core';
+import type { DestinationRoute } from '@vsh/aws';
+import type { Partition, PreparedFinding, Rejection, Thresholds } from '@vsh/core';
 import type { DestinationRunStats, DestinationState, RecentFinding } from '@vsh/db';
 import type { Secret } from '@vsh/secrets';
 import type { VaikoraClient } from '@vsh/vaikora';
@@ -126,12 +126,108 @@ export function routeOf(
   };
 }
 
+/** A tenant's lease (ADR 0050): `epoch` is the fencing token, higher on every acquisition. */
+export interface Lease {
+  readonly tenantId: string;
+  readonly owner: string;
+  readonly epoch: number;
+  readonly expiresAtMs: number;
+}
+
+/**
+ * Where a stream has got to (ADR 0004): every action older than `positionMs` minus the overlap is
+ * behind it for good; inside the overlap window and after it, an action is handled when its id is
+ * in the stream's seen-set.
+ */
+export interface Cursor {
+  readonly positionMs: number;
+  readonly updatedAtMs: number;
+}
+
+/** An action id a run handled, with the action's time (which decides when it may be forgotten). */
+export interface SeenEntry {
+  readonly id: string;
+  readonly timestampMs: number;
+}
+
+/** The ids a stream has handled in its window. */
+export interface SeenSet {
+  has(id: string): boolean;
+  readonly size: number;
+}
+
+/** One stored segment of a seen-set: the ids of actions in one time bucket, written by one run. */
+export interface SeenSegment {
+  readonly key: string;
+  readonly bucketStartMs: number;
+  readonly bucketEndMs: number;
+  readonly count: number;
+}
+
+/** A stream's cursor and seen-set, read together. */
+export interface StreamState {
+  readonly cursor: Cursor | null;
+  readonly seen: SeenSet;
+  /** The stored segments of the seen-set: what `advanceCursor` may prune once they fall behind the window. */
+  readonly segments: readonly SeenSegment[];
+}
+
+/** The codes a StateStore failure carries (as `code` on the error it rejects with). */
+export type StateFailureCode = 'LEASE_LOST' | 'CURSOR_REGRESSION' | 'CONFLICT' | 'UNAVAILABLE';
+
+/**
+ * The tenants' leases and the streams' cursors as a run uses them (implemented on DynamoDB by
+ * `createStateStore` of @vsh/aws; ADR 0102). Writes reject with an error whose `code` is a
+ * `StateFailureCode`.
+ */
+export interface StateStore {
+  /** Takes the tenant's lease when it is free, expired or already ours; null when someone else holds it. */
+  acquireLease(tenantId: string, owner: string, ttlMs: number): Promise<Lease | null>;
+  /** Extends our lease; LEASE_LOST when another acquisition happened since. */
+  renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
+  /** Frees our lease for the next worker; false when it was no longer ours. */
+  releaseLease(lease: Lease): Promise<boolean>;
+  /** The stream's cursor and seen-set. */
+  getStream(tenantId: string, streamId: string): Promise<StreamState>;
+  /**
+   * Moves a stream's cursor forward (or keeps its position), adds `options.seen` to its seen-set and
+   * drops `options.prune`, fenced by the lease and never behind the stored position.
+   */
+  advanceCursor(
+    lease: Lease,
+    streamId: string,
+    next: Cursor,
+    options?: { readonly seen?: readonly SeenEntry[]; readonly prune?: readonly SeenSegment[] },
+  ): Promise<unknown>;
+}
+
+/** True when a StateStore call failed because the lease is no longer ours: nothing more may be written. */
+export function isLeaseLost(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && err.code === 'LEASE_LOST';
+}
+
+/** What one import call did: every finding given is imported or rejected (`retryable` says whether a later run can help). */
+export interface ImportOutcome {
+  readonly imported: readonly string[];
+  readonly rejected: readonly Rejection[];
+  readonly stats: { readonly throttled: number };
+}
+
+/**
+ * One destination's Security Hub as the worker uses it (implemented by `createSecurityHubImporter`
+ * of @vsh/aws). A call rejects with an AwsError (or what `classifyAwsError` makes one of) when the
+ * whole call failed.
+ */
+export interface FindingImporter {
+  importFindings(findings: readonly PreparedFinding[]): Promise<ImportOutcome>;
+}
+
 /** Everything a tenant run depends on, constructed once per process. */
 export interface RunDeps {
   readonly store: TenantStore;
   readonly state: StateStore;
   readonly vaikora: (connection: VaikoraConnection) => VaikoraClient;
-  readonly importer: (route: DestinationRoute) => SecurityHubImporter;
+  readonly importer: (route: DestinationRoute) => FindingImporter;
   readonly clock: () => number;
   readonly logger: Logger;
   readonly metrics: WorkerMetrics;

@@ -1,91 +1,566 @@
 import { getEventListeners } from 'node:events';
-import type { Lease, StateStore } from '@vsh/aws';
+import { AwsError, StateError } from '@vsh/aws';
+import { type PreparedFinding, reject } from '@vsh/core';
+import { VaikoraError } from '@vsh/vaikora';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { memoryState, memoryVaikora } from '../test/memory-ports.ts';
+import type { DestinationHealth } from './health.ts';
 import { createWorkerMetrics } from './metrics.ts';
-import { DEFAULT_RUN_OPTIONS, type RunDeps, type TenantStore } from './ports.ts';
-import { type RunOutcome, runStatus, runTenant } from './run-tenant.ts';
+import {
+  DEFAULT_RUN_OPTIONS,
+  type ImportOutcome,
+  type KeptRejections,
+  type RunDeps,
+  type RunOptions,
+  type RunSummary,
+  type TenantConfig,
+  type TenantStore,
+} from './ports.ts';
+import { type RunResult, runTenant } from './run-tenant.ts';
+import { testAction, testDestination, testTenant } from './tenant.test-support.ts';
 
-function depsWithFreeLeases(): RunDeps {
-  let epoch = 0;
-  const state: Pick<StateStore, 'acquireLease' | 'releaseLease' | 'renewLease'> = {
-    acquireLease: async (tenantId, owner, ttlMs): Promise<Lease> => ({
-      tenantId,
-      owner,
-      epoch: ++epoch,
-      expiresAtMs: Date.now() + ttlMs,
-    }),
-    renewLease: async (lease) => lease,
-    releaseLease: async () => true,
+// Every branch of a tenant run (run-tenant.ts) against in-memory fakes of its ports: no process, no
+// emulator. The multi-process tests (*.int.test.ts) run the same code against the real servers.
+
+const NOW = Date.parse('2026-12-01T12:00:00.000Z');
+const MIN = 60_000;
+
+const destination = testDestination;
+
+/** One agent routed to two destinations in two accounts. */
+const twoDestinations = testTenant(
+  [destination('dst_1', '111111111111'), destination('dst_2', '222222222222')],
+  [
+    { id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' },
+    { id: 'str_2', destinationId: 'dst_2', agentId: 'agt-1', region: 'us-east-1' },
+  ],
+);
+const oneDestination = testTenant(
+  [destination('dst_1', '111111111111')],
+  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+);
+
+const action = (id: string, minutesAgo: number, risk: 'high' | 'low' = 'high') =>
+  testAction(id, 'agt-1', NOW - minutesAgo * MIN, risk);
+
+type Importer = (accountId: string, items: readonly PreparedFinding[]) => Promise<ImportOutcome>;
+
+const takesAll: Importer = async (_account, items) => ({
+  imported: items.map((p) => p.finding.Id),
+  rejected: [],
+  stats: { throttled: 0 },
+});
+
+/** A tenant's world: its config, its Vaikora list, its Security Hubs, its state, what the run wrote. */
+function world(
+  config: TenantConfig | null,
+  list: unknown[],
+  options: { run?: Partial<RunOptions>; importer?: Importer; clock?: () => number } = {},
+) {
+  const clock = options.clock ?? (() => NOW);
+  const events: string[] = [];
+  const sent = new Map<string, string[]>();
+  const health: Array<{ destinationId: string; health: DestinationHealth; lastError: string | null }> = [];
+  const runs: RunSummary[] = [];
+  const state = memoryState(clock);
+  const advance = state.advanceCursor.bind(state);
+  state.advanceCursor = async (...args) => {
+    events.push(`cursor:${args[1]}`);
+    return advance(...args);
   };
-  const store: Pick<TenantStore, 'loadTenant'> = { loadTenant: async () => null };
-  return {
-    state: state as StateStore,
-    store: store as TenantStore,
-    vaikora: () => {
-      throw new Error('not used');
+  const store: TenantStore = {
+    loadTenant: async () => config,
+    startRun: async () => 'run_1',
+    finishRun: async (_id, summary) => {
+      runs.push(summary);
     },
-    importer: () => {
-      throw new Error('not used');
+    recordRejections: async (_t, _r, batch): Promise<KeptRejections> => ({
+      inserted: batch.length,
+      repeated: 0,
+      failed: 0,
+    }),
+    saveDestinationHealth: async (destinationId, h, lastError) => {
+      health.push({ destinationId, health: h, lastError });
     },
-    clock: Date.now,
+    scheduleNext: async () => undefined,
+  };
+  const importer = options.importer ?? takesAll;
+  const deps: RunDeps = {
+    store,
+    state,
+    vaikora: () => memoryVaikora(() => list),
+    importer: (route) => ({
+      importFindings: async (items) => {
+        const { accountId } = route.destination;
+        events.push(`import:${accountId}`);
+        const result = await importer(accountId, items);
+        sent.set(accountId, [...(sent.get(accountId) ?? []), ...result.imported]);
+        return result;
+      },
+    }),
+    clock,
     logger: pino({ level: 'silent' }),
     metrics: createWorkerMetrics(),
     workerId: 'unit',
-    options: DEFAULT_RUN_OPTIONS,
+    options: { ...DEFAULT_RUN_OPTIONS, ...options.run },
   };
+  return { deps, state, events, sent, health, runs };
 }
 
-describe('runTenant', () => {
+function summaryOf(result: RunResult): RunSummary {
+  if (result.kind !== 'ran') throw new Error(`the run did not run: ${result.kind}`);
+  return result.summary;
+}
+
+/** Stores a cursor for `streamId` as an earlier run would have. */
+async function storeCursor(state: RunDeps['state'], streamId: string, positionMs: number) {
+  const lease = await state.acquireLease('ten_1', 'earlier-run', 1000);
+  if (lease === null) throw new Error('lease not free');
+  await state.advanceCursor(lease, streamId, { positionMs, updatedAtMs: positionMs });
+  await state.releaseLease(lease);
+}
+
+describe('runTenant: before the run', () => {
+  it('is busy when another run holds the lease, and touches nothing', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    await w.state.acquireLease('ten_1', 'someone-else', 60_000);
+
+    const result = await runTenant('ten_1', w.deps);
+
+    expect(result.kind).toBe('busy');
+    expect(w.events).toEqual([]);
+  });
+
+  it('is gone when the tenant is offboarded, and releases the lease', async () => {
+    const w = world(null, []);
+
+    const result = await runTenant('ten_1', w.deps);
+
+    expect(result.kind).toBe('gone');
+    expect(await w.state.acquireLease('ten_1', 'next', 1000)).not.toBeNull();
+  });
+
   it('leaves no listener on the shutdown signal it shares with every other run of the process', async () => {
-    const deps = depsWithFreeLeases();
+    const w = world(null, []);
     const shutdown = new AbortController();
 
-    for (let i = 0; i < 25; i++) await runTenant(`ten_${i}`, deps, shutdown.signal);
+    for (let i = 0; i < 25; i++) await runTenant(`ten_${i}`, w.deps, shutdown.signal);
 
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
   });
 });
 
-describe('runStatus', () => {
-  const run = (over: Partial<RunOutcome>): RunOutcome => ({
-    error: false,
-    incomplete: false,
-    actionsRead: 10,
-    findingsImported: 4,
-    destinations: new Set(['d1', 'd2']),
-    failedDestinations: new Set(),
-    ...over,
-  });
-
-  it.each<[string, Partial<RunOutcome>, 'ok' | 'partial' | 'failed']>([
-    ['finished without an error', {}, 'ok'],
-    ['finished with nothing to do', { actionsRead: 0, findingsImported: 0 }, 'ok'],
+describe('runTenant: configuration problems fail the run without reading Vaikora', () => {
+  it.each<[string, TenantConfig, string]>([
+    ['no Vaikora settings', { ...oneDestination, vaikora: null }, 'NO_VAIKORA_SETTINGS'],
     [
-      'one of two destinations failed, the other received findings',
-      { error: true, failedDestinations: new Set(['d1']) },
-      'partial',
+      'a Vaikora key that cannot be opened',
+      {
+        ...oneDestination,
+        vaikora: null,
+        vaikoraProblem: { code: 'VAIKORA_KEY_UNREADABLE', message: 'set it again' },
+      },
+      'VAIKORA_KEY_UNREADABLE',
     ],
-    [
-      'one of two failed, the other had nothing to receive',
-      { error: true, findingsImported: 0, failedDestinations: new Set(['d1']) },
-      'partial',
-    ],
-    [
-      'every destination failed after actions were read',
-      { error: true, findingsImported: 0, failedDestinations: new Set(['d1', 'd2']) },
-      'failed',
-    ],
-    ['Vaikora refused the key: nothing read', { error: true, actionsRead: 0, findingsImported: 0 }, 'failed'],
     [
       'no runnable destination',
-      { error: true, actionsRead: 0, findingsImported: 0, destinations: new Set() },
-      'failed',
+      { ...oneDestination, destinations: [destination('dst_1', '111111111111', { state: 'pending' })] },
+      'NO_RUNNABLE_DESTINATION',
     ],
-    ['stopped by shutdown after some findings', { incomplete: true }, 'partial'],
-    ['stopped by shutdown before anything was sent', { incomplete: true, findingsImported: 0 }, 'partial'],
-    ['a page could not be read after findings were sent', { error: true, incomplete: true }, 'partial'],
-  ])('%s', (_name, over, expected) => {
-    expect(runStatus(run(over))).toBe(expected);
+  ])('%s', async (_name, config, code) => {
+    const w = world(config, [action('a', 1)]);
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'failed', errorCode: code, actionsRead: 0 });
+    expect(w.events).toEqual([]);
+  });
+});
+
+describe('runTenant: delivery and the cursor', () => {
+  it('moves the cursor only after the import, to the newest action sent: status ok', async () => {
+    const w = world(oneDestination, [action('a', 1), action('b', 2, 'low'), action('c', 3)]);
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(w.events).toEqual(['import:111111111111', 'cursor:str_1']);
+    expect((await w.state.getCursor('ten_1', 'str_1'))?.positionMs).toBe(NOW - MIN);
+    expect(summary).toMatchObject({
+      status: 'ok',
+      actionsRead: 3,
+      findingsMapped: 2,
+      findingsImported: 2,
+      actionsSkipped: 1,
+      errorCode: null,
+      lagSeconds: 60,
+    });
+    expect(summary.recentFindings.map((f) => f.id)).toEqual(['vaikora-a', 'vaikora-c']);
+  });
+
+  it('writes nothing on an idle run (nothing new since the cursor)', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    await runTenant('ten_1', w.deps);
+    w.events.length = 0;
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(w.events).toEqual([]);
+    expect(summary).toMatchObject({ status: 'ok', findingsImported: 0 });
+    expect(summary.destinationStats.dst_1).toMatchObject({ read: 1, alreadySent: 1 });
+  });
+
+  it('a failed destination does not stop another that succeeds: partial, the failed one keeps its cursor and degrades', async () => {
+    const importer: Importer = async (account, items) => {
+      if (account === '222222222222') throw new AwsError('SECURITY_HUB_NOT_ENABLED', 'Security Hub is off');
+      return takesAll(account, items);
+    };
+    const config = {
+      ...twoDestinations,
+      destinations: [
+        destination('dst_1', '111111111111'),
+        destination('dst_2', '222222222222', {
+          health: { state: 'active', consecutiveFailures: 1, firstFailureAtMs: NOW - MIN },
+        }),
+      ],
+    };
+    const w = world(config, [action('a', 1)], { importer });
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({
+      status: 'partial',
+      errorCode: 'SECURITY_HUB_NOT_ENABLED',
+      findingsImported: 1,
+    });
+    expect(summary.destinationStats.dst_2).toMatchObject({
+      errorCode: 'SECURITY_HUB_NOT_ENABLED',
+      imported: 0,
+    });
+    expect(w.events.filter((e) => e.startsWith('cursor:'))).toEqual(['cursor:str_1']);
+    expect(w.health).toEqual([
+      {
+        destinationId: 'dst_2',
+        health: { state: 'degraded', consecutiveFailures: 2, firstFailureAtMs: NOW - MIN },
+        lastError: 'SECURITY_HUB_NOT_ENABLED: Security Hub is off',
+      },
+    ]);
+  });
+
+  it("a destination failed by one agent's stream is not read or sent to for the next agent", async () => {
+    const importer: Importer = async () => {
+      throw new AwsError('ACCESS_DENIED', 'denied');
+    };
+    const config = testTenant(
+      [destination('dst_1', '111111111111')],
+      [
+        { id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' },
+        { id: 'str_2', destinationId: 'dst_1', agentId: 'agt-2', region: 'us-east-1' },
+      ],
+    );
+    const list = [action('a', 1), testAction('b', 'agt-2', NOW - 2 * MIN)];
+    const w = world(config, list, { importer });
+    const read: string[] = [];
+    const getStream = w.state.getStream.bind(w.state);
+    w.state.getStream = async (tenantId, streamId) => {
+      read.push(streamId);
+      return getStream(tenantId, streamId);
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(read).toEqual(['str_1']);
+    expect(w.events).toEqual(['import:111111111111']);
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'ACCESS_DENIED' });
+  });
+
+  it('every destination failed: status failed', async () => {
+    const importer: Importer = async () => {
+      throw new AwsError('ROLE_UNUSABLE', 'AssumeRole refused');
+    };
+    const w = world(twoDestinations, [action('a', 1)], { importer });
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'ROLE_UNUSABLE', actionsRead: 1 });
+    expect(w.health.map((h) => h.destinationId)).toEqual(['dst_1', 'dst_2']);
+  });
+
+  it('a transient import failure: blockedAtMs keeps the cursor before every action not sent, and the next run sends them', async () => {
+    let calls = 0;
+    const importer: Importer = async (account, items) => {
+      if (++calls === 1) throw new AwsError('TRANSIENT', 'Security Hub timed out');
+      return takesAll(account, items);
+    };
+    // Newest first; the first import fails, so the oldest action is not sent either.
+    const list = [action('a', 1), action('b', 30, 'low'), action('c', 60)];
+    const w = world(oneDestination, list, { importer, run: { importChunk: 1 } });
+
+    const first = summaryOf(await runTenant('ten_1', w.deps));
+    await runTenant('ten_1', w.deps);
+
+    expect(first).toMatchObject({ status: 'partial', errorCode: 'TRANSIENT', findingsImported: 0 });
+    expect(first.destinationStats.dst_1).toMatchObject({ notSent: 2, skipped: 1 });
+    expect(w.sent.get('111111111111')).toEqual(['vaikora-a', 'vaikora-c']);
+    expect(w.health).toEqual([]);
+  });
+
+  it('findings Security Hub did not take yet (retryable): IMPORT_INCOMPLETE, and the cursor stays before them', async () => {
+    let calls = 0;
+    const importer: Importer = async (_account, items) => ({
+      imported: ++calls === 1 ? [] : items.map((p) => p.finding.Id),
+      rejected:
+        calls === 1
+          ? items.map((p) =>
+              reject('IMPORT_REJECTED', 'import', 'ThrottlingException', p.action.id, undefined, true),
+            )
+          : [],
+      stats: { throttled: calls === 1 ? 1 : 0 },
+    });
+    const w = world(oneDestination, [action('a', 1)], { importer });
+
+    const first = summaryOf(await runTenant('ten_1', w.deps));
+    await runTenant('ten_1', w.deps);
+
+    expect(first).toMatchObject({ status: 'partial', errorCode: 'IMPORT_INCOMPLETE', throttles: 1 });
+    expect(w.sent.get('111111111111')).toEqual(['vaikora-a']);
+  });
+
+  it('findings Security Hub refused for good are kept as rejected and the cursor moves past them', async () => {
+    const importer: Importer = async (_account, items) => ({
+      imported: [],
+      rejected: items.map((p) => reject('IMPORT_REJECTED', 'import', 'InvalidInput: bad field', p.action.id)),
+      stats: { throttled: 0 },
+    });
+    const w = world(oneDestination, [action('a', 1)], { importer });
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'ok', recordsRejected: 1 });
+    expect(summary.destinationStats.dst_1).toMatchObject({ rejected: 1, notSent: 0 });
+    expect((await w.state.getCursor('ten_1', 'str_1'))?.positionMs).toBe(NOW - MIN);
+  });
+
+  it('RETENTION_GAP when the cursor is older than Vaikora keeps actions and the list ends after it', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    await storeCursor(w.state, 'str_1', NOW - 8 * 24 * 60 * MIN);
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'partial', errorCode: 'RETENTION_GAP', findingsImported: 1 });
+    expect(summary.errorMessage).toContain('may have expired from Vaikora');
+  });
+
+  it('BACKLOG_TOO_LARGE when the sweep hits its page limit: the cursor does not move', async () => {
+    const w = world(oneDestination, []);
+    const limited = memoryVaikora(() => [action('a', 1)]);
+    w.deps = {
+      ...w.deps,
+      vaikora: () => ({
+        ...limited,
+        async *sweep(request) {
+          for await (const page of limited.sweep(request)) yield { ...page, stop: 'max-pages' as const };
+        },
+      }),
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'partial', errorCode: 'BACKLOG_TOO_LARGE', findingsImported: 1 });
+    // Not complete: only what it sent goes into the seen-set; the position stays where its window began.
+    expect((await w.state.getCursor('ten_1', 'str_1'))?.positionMs).toBe(
+      NOW - DEFAULT_RUN_OPTIONS.initialLookbackMs + DEFAULT_RUN_OPTIONS.overlapMs,
+    );
+  });
+});
+
+describe('runTenant: failures outside Security Hub', () => {
+  it('Vaikora refuses the key: every stream of the agent fails, destinations degrade but are never disabled', async () => {
+    const w = world(oneDestination, []);
+    const config = {
+      ...oneDestination,
+      destinations: [
+        destination('dst_1', '111111111111', {
+          state: 'degraded',
+          health: { state: 'degraded', consecutiveFailures: 9, firstFailureAtMs: NOW - 60 * MIN },
+        }),
+      ],
+    };
+    w.deps = {
+      ...w.deps,
+      store: { ...w.deps.store, loadTenant: async () => config },
+      vaikora: () => ({
+        ...memoryVaikora(() => []),
+        // biome-ignore lint/correctness/useYield: a sweep that fails before its first page
+        async *sweep() {
+          throw new VaikoraError('UNAUTHORIZED', 'the key was refused', false);
+        },
+      }),
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'VAIKORA_UNAUTHORIZED', actionsRead: 0 });
+    expect(w.health).toEqual([
+      {
+        destinationId: 'dst_1',
+        health: { state: 'degraded', consecutiveFailures: 10, firstFailureAtMs: NOW - 60 * MIN },
+        lastError: 'VAIKORA_UNAUTHORIZED: the key was refused',
+      },
+    ]);
+  });
+
+  it('an unexpected error names its kind only, never its text', async () => {
+    const w = world(oneDestination, []);
+    w.deps = {
+      ...w.deps,
+      vaikora: () => ({
+        ...memoryVaikora(() => []),
+        // biome-ignore lint/correctness/useYield: a sweep that fails before its first page
+        async *sweep() {
+          throw new TypeError('secret text: vk_live_123');
+        },
+      }),
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'UNEXPECTED' });
+    expect(summary.errorMessage).toContain('TypeError');
+    expect(summary.errorMessage).not.toContain('vk_live_123');
+  });
+
+  it('a cursor that cannot be read skips the agent: STATE_UNAVAILABLE, nothing imported', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    w.state.getStream = async () => {
+      throw new StateError('UNAVAILABLE', 'DynamoDB call failed: timeout', true);
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'STATE_UNAVAILABLE', findingsImported: 0 });
+    expect(w.events).toEqual([]);
+  });
+
+  it('a cursor that cannot be written: CURSOR_NOT_SAVED, partial', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    w.state.advanceCursor = async () => {
+      throw new StateError('UNAVAILABLE', 'DynamoDB call failed: throttled', true);
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'partial', errorCode: 'CURSOR_NOT_SAVED', findingsImported: 1 });
+  });
+
+  it('the lease lost at the cursor write: LEASE_LOST', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    w.state.advanceCursor = async () => {
+      throw new StateError('LEASE_LOST', 'taken over', false);
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'partial', errorCode: 'LEASE_LOST' });
+  });
+
+  it('the lease lost at a checkpoint: the run stops and writes no cursor after it', async () => {
+    // Each clock reading is 1 s later: a checkpoint falls after the second page.
+    let t = NOW;
+    const list = Array.from({ length: 500 }, (_, i) => action(`a${i}`, 1 + i / 100));
+    const w = world(oneDestination, list, {
+      clock: () => (t += 1000),
+      run: { leaseTtlMs: 1e12, runBudgetMs: 1e9 },
+    });
+    const writes: string[] = [];
+    w.state.advanceCursor = async (_lease, streamId) => {
+      writes.push(streamId);
+      throw new StateError('LEASE_LOST', 'taken over', false);
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(writes).toEqual(['str_1']);
+    expect(summary).toMatchObject({ status: 'partial', errorCode: 'LEASE_LOST' });
+    expect(summary.findingsImported).toBeLessThan(500);
+  });
+
+  it('the lease run out by the local clock (a paused process): LEASE_EXPIRED before the next import, no cursor written', async () => {
+    let t = NOW;
+    const importer: Importer = async (account, items) => {
+      t += DEFAULT_RUN_OPTIONS.leaseTtlMs;
+      return takesAll(account, items);
+    };
+    const w = world(oneDestination, [action('a', 1), action('b', 2)], {
+      clock: () => t,
+      importer,
+      run: { importChunk: 1 },
+    });
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'partial', errorCode: 'LEASE_EXPIRED', findingsImported: 1 });
+    expect(w.events).toEqual(['import:111111111111']);
+  });
+
+  it('a shutdown before the run reads anything: partial with SHUTDOWN, not an error', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    const shutdown = new AbortController();
+    shutdown.abort();
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps, shutdown.signal));
+
+    expect(summary).toMatchObject({ status: 'partial', errorCode: 'SHUTDOWN', findingsImported: 0 });
+    expect(w.events).toEqual([]);
+  });
+});
+
+describe('runTenant: destination health', () => {
+  it('a verified destination that received findings becomes active', async () => {
+    const config = {
+      ...oneDestination,
+      destinations: [
+        destination('dst_1', '111111111111', {
+          state: 'verified',
+          health: { state: 'verified', consecutiveFailures: 0, firstFailureAtMs: null },
+        }),
+      ],
+    };
+    const w = world(config, [action('a', 1)]);
+
+    await runTenant('ten_1', w.deps);
+
+    expect(w.health).toEqual([
+      {
+        destinationId: 'dst_1',
+        health: { state: 'active', consecutiveFailures: 0, firstFailureAtMs: null },
+        lastError: null,
+      },
+    ]);
+  });
+
+  it('a degraded destination with nothing to receive recovers when the run finished cleanly', async () => {
+    const config = {
+      ...oneDestination,
+      destinations: [
+        destination('dst_1', '111111111111', {
+          state: 'degraded',
+          health: { state: 'degraded', consecutiveFailures: 3, firstFailureAtMs: NOW - MIN },
+        }),
+      ],
+    };
+    const w = world(config, []);
+
+    await runTenant('ten_1', w.deps);
+
+    expect(w.health.map((h) => h.health.state)).toEqual(['active']);
+  });
+
+  it('an active destination without failures is not written', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+
+    await runTenant('ten_1', w.deps);
+
+    expect(w.health).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { errorMessage } from '@vsh/core';
 import type { Logger } from 'pino';
 import type { BackfillJob, BackfillResult } from './backfill.ts';
 import type { RunResult } from './run-tenant.ts';
@@ -79,10 +80,7 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
         const claimed = backfills.claim(free - due.length);
         claiming = claimed.catch(() => undefined);
         const found = await claimed.catch((err: unknown) => {
-          options.logger.warn(
-            { err: err instanceof Error ? err.message : String(err) },
-            'could not claim backfills',
-          );
+          options.logger.warn({ err: errorMessage(err) }, 'could not claim backfills');
           return [];
         });
         for (const backfill of found) {
@@ -102,10 +100,7 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
       for (const { tenantId, start } of jobs) {
         const job = start()
           .catch((err: unknown) => {
-            options.logger.error(
-              { tenantId, err: err instanceof Error ? err.message : String(err) },
-              'tenant run failed',
-            );
+            options.logger.error({ tenantId, err: errorMessage(err) }, 'tenant run failed');
             return true;
           })
           .then((again) => {
@@ -114,10 +109,7 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
         slots.add(job);
       }
     } catch (err) {
-      options.logger.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'could not claim due tenants',
-      );
+      options.logger.warn({ err: errorMessage(err) }, 'could not claim due tenants');
     } finally {
       ticking = false;
       if (again) {

@@ -6,6 +6,7 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { errorMessage } from '@vsh/core';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { BackfillJob, BackfillResult } from './backfill.ts';
@@ -115,10 +116,7 @@ export async function handleTenantMessage(
       // Busy: the tenant's run holds the lease; the message comes back after its visibility timeout.
       return signal?.aborted || result?.kind === 'busy' ? 'retry' : 'done';
     } catch (err) {
-      logger.error(
-        { backfillId: message.backfillId, err: err instanceof Error ? err.message : String(err) },
-        'backfill threw',
-      );
+      logger.error({ backfillId: message.backfillId, err: errorMessage(err) }, 'backfill threw');
       return 'retry';
     }
   }
@@ -128,10 +126,7 @@ export async function handleTenantMessage(
     // served by the lease holder right now, and any other outcome is recorded in its run.
     return signal?.aborted ? 'retry' : 'done';
   } catch (err) {
-    logger.error(
-      { tenantId: message.tenantId, err: err instanceof Error ? err.message : String(err) },
-      'run threw',
-    );
+    logger.error({ tenantId: message.tenantId, err: errorMessage(err) }, 'run threw');
     return 'retry';
   }
 }
@@ -215,19 +210,13 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
         );
         for (const message of received.Messages ?? []) {
           const job = process(message).catch((err: unknown) => {
-            options.logger.warn(
-              { err: err instanceof Error ? err.message : String(err) },
-              'message handling failed',
-            );
+            options.logger.warn({ err: errorMessage(err) }, 'message handling failed');
           });
           slots.add(job);
         }
       } catch (err) {
         if (controller.signal.aborted) break;
-        options.logger.warn(
-          { err: err instanceof Error ? err.message : String(err) },
-          'receive failed; backing off',
-        );
+        options.logger.warn({ err: errorMessage(err) }, 'receive failed; backing off');
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

@@ -1,37 +1,19 @@
 import { type SecurityHubImporter, StateError } from '@vsh/aws';
-import { DEFAULT_THRESHOLDS, type PreparedFinding } from '@vsh/core';
-import { Secret } from '@vsh/secrets';
+import type { PreparedFinding } from '@vsh/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
 import { createWorkerMetrics } from './metrics.ts';
-import { DEFAULT_RUN_OPTIONS, type RunDeps, type RunOptions, type TenantConfig } from './ports.ts';
+import { DEFAULT_RUN_OPTIONS, type RunDeps, type RunOptions } from './ports.ts';
 import { runTenant } from './run-tenant.ts';
+import { testDestination, testTenant } from './tenant.test-support.ts';
 
 // A tenant run against in-memory fakes of every port: the delivery rules of issue 11 without servers.
 
-const config: TenantConfig = {
-  tenantId: 'ten_1',
-  vaikora: {
-    baseUrl: 'https://vaikora.example/api/v1',
-    apiKey: new Secret('vk_test_x'),
-    timeFilterParam: null,
-    thresholds: DEFAULT_THRESHOLDS,
-    pollIntervalSeconds: 300,
-  },
-  destinations: [
-    {
-      id: 'dst_1',
-      accountId: '123456789012',
-      partition: 'aws',
-      roleArn: 'arn:aws:iam::123456789012:role/VaikoraSecurityHubImport',
-      externalId: 'x'.repeat(32),
-      state: 'active',
-      health: { state: 'active', consecutiveFailures: 0, firstFailureAtMs: null },
-    },
-  ],
-  streams: [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
-};
+const config = testTenant(
+  [testDestination('dst_1', '123456789012')],
+  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+);
 
 const action = (i: number, timestampMs: number) => ({
   id: `act-${i}`,

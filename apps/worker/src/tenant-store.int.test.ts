@@ -3,17 +3,16 @@ import { type Rejection, reject } from '@vsh/core';
 import {
   awsDestinations,
   createDb,
-  createTestDatabase,
   escapeControlCharacters,
   newId,
   type RejectedRecord,
   rejectedRecords,
   runs,
-  type TestDatabase,
   tenantSchedules,
   tenants,
   vaikoraSettings,
 } from '@vsh/db';
+import { createTestDatabase, type TestDatabase } from '@vsh/db/testing';
 import { createSecretBox, LocalMasterKeyProvider, sealedKeyId } from '@vsh/secrets';
 import { asc, eq, sql } from 'drizzle-orm';
 import { pino } from 'pino';

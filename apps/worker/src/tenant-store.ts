@@ -1,5 +1,4 @@
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from '@vsh/core';
-import { parseRoleArn } from '@vsh/customer-role';
 import {
   awsDestinations,
   type Database,
@@ -14,6 +13,7 @@ import {
   tenants,
   vaikoraSettings,
 } from '@vsh/db';
+import { parseRoleArn } from '@vsh/role-contract';
 import { Secret, type SecretBox } from '@vsh/secrets';
 import { type BaseUrlPolicy, checkBaseUrl } from '@vsh/vaikora';
 import { and, eq, sql } from 'drizzle-orm';

@@ -5,16 +5,8 @@ import { EnableSecurityHubCommand, SecurityHubClient } from '@aws-sdk/client-sec
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { DEFAULT_THRESHOLDS, parseAction, qualifies, type Thresholds } from '@vsh/core';
 import { customerTrustPolicy, DEFAULT_ROLE_NAME, DEFAULT_WORKER_ROLE_NAME } from '@vsh/customer-role';
-import {
-  awsDestinations,
-  createTestDatabase,
-  newId,
-  streams,
-  type TestDatabase,
-  tenantSchedules,
-  tenants,
-  vaikoraSettings,
-} from '@vsh/db';
+import { awsDestinations, newId, streams, tenantSchedules, tenants, vaikoraSettings } from '@vsh/db';
+import { createTestDatabase, type TestDatabase } from '@vsh/db/testing';
 import { createSecretBox, LocalMasterKeyProvider, type SecretBox, sealedKeyId } from '@vsh/secrets';
 import {
   type DynamoDbLocal,
@@ -110,7 +102,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface QualifyingAction {
+interface QualifyingAction {
   readonly actionId: string;
   readonly findingId: string;
   readonly timestampMs: number;

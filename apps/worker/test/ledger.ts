@@ -216,7 +216,7 @@ interface StoredCursor {
   readonly idsAtPosition: readonly string[];
 }
 
-export interface CursorWatchResult {
+interface CursorWatchResult {
   /** Scans of the state table made. */
   readonly polls: number;
   /** Times a cursor was seen behind where it had been (lower positionMs). */

@@ -1,28 +1,34 @@
-import {
-  type AdvanceOptions,
-  type Cursor,
-  type Lease,
-  type SeenSegment,
-  StateError,
-  type StateStore,
-  type StreamState,
-} from '@vsh/aws';
+import { StateError } from '@vsh/aws';
 import { parseAction, type VaikoraAction } from '@vsh/core';
 import type { VaikoraClient, VaikoraPage } from '@vsh/vaikora';
 import type {
+  Cursor,
   KeptRejections,
+  Lease,
   RecordedRejection,
   RunSummary,
+  SeenSegment,
+  StateStore,
+  StreamState,
   TenantConfig,
   TenantStore,
 } from '../src/ports.ts';
+
+/** The options of `StateStore.advanceCursor`, as the worker's port declares them. */
+type AdvanceOptions = NonNullable<Parameters<StateStore['advanceCursor']>[3]>;
 
 /**
  * In-memory fakes of the worker's ports, for unit tests of a tenant run (the real adapters have their
  * own integration tests). The state store keeps the lease and cursor rules that matter to a run:
  * fencing by owner + epoch + expiry, monotonic positions, seen-sets by bucketed segments.
  */
-export function memoryState(clock: () => number = Date.now): StateStore & { writes: number } {
+/** The worker's StateStore in memory, plus what tests read back: the write count and a stream's cursor. */
+export type MemoryState = StateStore & {
+  writes: number;
+  getCursor(tenantId: string, streamId: string): Promise<Cursor | null>;
+};
+
+export function memoryState(clock: () => number = Date.now): MemoryState {
   let epoch = 0;
   let holder: { owner: string; epoch: number; expiresAtMs: number } | null = null;
   const cursors = new Map<string, Cursor & { version: number }>();

@@ -8,7 +8,7 @@ const TAIL_LINES = 200;
 /** USER_HZ: Linux reports process times in 1/100 s on every architecture Node runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-export interface WorkerExit {
+interface WorkerExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
 }

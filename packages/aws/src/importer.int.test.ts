@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   EnableSecurityHubCommand,
   GetFindingsCommand,
@@ -155,12 +154,18 @@ describe('destination credentials through the fault proxy', () => {
   it('refreshes the shared credential before it expires', async () => {
     const proxy = await proxyFor({ rules: { throttle: false } });
     const destination = newDestination();
-    const registry = registryVia(proxy.endpoint, { durationSeconds: 4, refreshBeforeExpiryMs: 3_000 });
+    // The registry's clock, moved forward by the test: STS stamps the credential with the real time.
+    let elapsedMs = 0;
+    const registry = registryVia(proxy.endpoint, {
+      durationSeconds: 4,
+      refreshBeforeExpiryMs: 3_000,
+      clock: () => Date.now() + elapsedMs,
+    });
     const { credentials } = registry.get(routeTo(destination));
     const first = await credentials();
 
     const soon = await credentials();
-    await sleep(1_200);
+    elapsedMs = 1_200;
     const afterRefreshPoint = await credentials();
 
     expect(soon.accessKeyId).toBe(first.accessKeyId);
@@ -186,8 +191,15 @@ describe('destination credentials through the fault proxy', () => {
 });
 
 describe('Security Hub import through the fault proxy', () => {
-  async function importerVia(proxy: FaultProxy, destination: Destination, enable = true) {
-    const registry = registryVia(proxy.endpoint, { requestTimeoutMs: 1_000 });
+  // 1 s per attempt turns the proxy's held requests into timeouts quickly; where nothing is held, a longer
+  // one keeps a slow machine from turning a late answer (a throttle, say) into a timeout the test did not expect.
+  async function importerVia(
+    proxy: FaultProxy,
+    destination: Destination,
+    enable = true,
+    requestTimeoutMs = 1_000,
+  ) {
+    const registry = registryVia(proxy.endpoint, { requestTimeoutMs });
     const { securityHub } = registry.get(routeTo(destination));
     if (enable) await securityHub.send(new EnableSecurityHubCommand({}));
     return createSecurityHubImporter({
@@ -205,7 +217,7 @@ describe('Security Hub import through the fault proxy', () => {
       rules: { throttle: [{ operations: ['BatchImportFindings'], ratePerSecond: 8, burst: 2 }] },
     });
     const destination = newDestination();
-    const importer = await importerVia(proxy, destination);
+    const importer = await importerVia(proxy, destination, true, 30_000);
     const findings = makeFindings({ destination, count: 1_200, idPrefix: 'throttle' });
 
     const result = await importer.importFindings(findings);

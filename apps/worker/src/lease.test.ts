@@ -1,0 +1,135 @@
+import { StateError } from '@vsh/aws';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { LeaseHolder, underLease } from './lease.ts';
+import { DEFAULT_RUN_OPTIONS, type Lease, type RunDeps } from './ports.ts';
+
+const lease: Lease = { tenantId: 'ten_1', owner: 'unit#1', epoch: 4, expiresAtMs: 1_000 };
+
+function deps(state: Partial<RunDeps['state']>): Pick<RunDeps, 'state' | 'logger' | 'options'> {
+  return {
+    state: {
+      acquireLease: async () => lease,
+      renewLease: async (l, ttlMs) => ({ ...l, expiresAtMs: l.expiresAtMs + ttlMs }),
+      releaseLease: async () => true,
+      getStream: async () => {
+        throw new Error('not used');
+      },
+      advanceCursor: async () => 'advanced',
+      ...state,
+    },
+    logger: pino({ level: 'silent' }),
+    options: DEFAULT_RUN_OPTIONS,
+  };
+}
+
+describe('LeaseHolder', () => {
+  it('extends the lease it holds on renewal', async () => {
+    const holder = new LeaseHolder(lease, deps({}), undefined);
+
+    await holder.renew();
+    await holder.release();
+
+    expect(holder.lease.expiresAtMs).toBe(1_000 + DEFAULT_RUN_OPTIONS.leaseTtlMs);
+    expect(holder.signal.aborted).toBe(false);
+  });
+
+  it('stops the work with LEASE_LOST when the store says the lease is no longer ours', async () => {
+    const holder = new LeaseHolder(
+      lease,
+      deps({
+        renewLease: async () => {
+          throw new StateError('LEASE_LOST', 'taken over', false);
+        },
+      }),
+      undefined,
+    );
+
+    await holder.renew();
+    await holder.release();
+
+    expect(holder.signal.aborted).toBe(true);
+    expect(holder.stopReason?.code).toBe('LEASE_LOST');
+  });
+
+  it('goes on when a renewal fails for another reason (the next renewal may succeed)', async () => {
+    const holder = new LeaseHolder(
+      lease,
+      deps({
+        renewLease: async () => {
+          throw new StateError('UNAVAILABLE', 'throttled', true);
+        },
+      }),
+      undefined,
+    );
+
+    await holder.renew();
+    await holder.release();
+
+    expect(holder.signal.aborted).toBe(false);
+    expect(holder.stopReason).toBeNull();
+  });
+
+  it('stops with SHUTDOWN when the process stops, keeping the first reason', async () => {
+    const shutdown = new AbortController();
+    const holder = new LeaseHolder(lease, deps({}), shutdown.signal);
+
+    shutdown.abort();
+    holder.stopWith({ code: 'LEASE_EXPIRED', message: 'ran out' });
+    await holder.release();
+
+    expect(holder.signal.aborted).toBe(true);
+    expect(holder.stopReason?.code).toBe('SHUTDOWN');
+  });
+
+  it('a failed release does not fail the work: the lease runs out on its own', async () => {
+    const holder = new LeaseHolder(
+      lease,
+      deps({
+        releaseLease: async () => {
+          throw new StateError('UNAVAILABLE', 'down', true);
+        },
+      }),
+      undefined,
+    );
+
+    await expect(holder.release()).resolves.toBeUndefined();
+  });
+});
+
+describe('underLease', () => {
+  it('is busy without running the work when the lease is held elsewhere', async () => {
+    let ran = false;
+
+    const result = await underLease(
+      'ten_1',
+      'unit#2',
+      deps({ acquireLease: async () => null }),
+      undefined,
+      async () => {
+        ran = true;
+        return 'done';
+      },
+    );
+
+    expect(result).toEqual({ kind: 'busy' });
+    expect(ran).toBe(false);
+  });
+
+  it('releases the lease even when the work throws', async () => {
+    const released: Lease[] = [];
+    const d = deps({
+      releaseLease: async (l) => {
+        released.push(l);
+        return true;
+      },
+    });
+
+    const work = underLease('ten_1', 'unit#3', d, undefined, async () => {
+      throw new Error('boom');
+    });
+
+    await expect(work).rejects.toThrow('boom');
+    expect(released).toEqual([lease]);
+  });
+});

@@ -1,0 +1,110 @@
+import { errorInfo } from '@vsh/core';
+import { isLeaseLost, type Lease, type RunDeps } from './ports.ts';
+
+/** Why a run or backfill was stopped from outside: its error code and message (the status page shows them). */
+export interface StopReason {
+  readonly code: string;
+  readonly message: string;
+}
+
+export const SHUTDOWN: StopReason = {
+  code: 'SHUTDOWN',
+  message: 'the worker was stopped before the run finished; the next run goes on from there',
+};
+export const LEASE_LOST: StopReason = {
+  code: 'LEASE_LOST',
+  message: 'another worker took over this tenant; its run continues from the stored cursor',
+};
+export const LEASE_EXPIRED: StopReason = {
+  code: 'LEASE_EXPIRED',
+  message:
+    "the run's lease ran out before it could be renewed (the worker was paused or overloaded); the next run goes on from there",
+};
+
+/** Keeps the lease alive while a run (or a backfill) works, and stops it when the lease is lost. */
+export class LeaseHolder {
+  readonly controller = new AbortController();
+  /** Why the run was stopped from outside (shutdown, lease lost or run out): what a partial run reports. */
+  stopReason: StopReason | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> = Promise.resolve();
+  /** Removes the listener on the outer signal, which every run of the process shares and outlives them. */
+  private readonly detach: () => void = () => undefined;
+
+  constructor(
+    public lease: Lease,
+    private readonly deps: Pick<RunDeps, 'state' | 'logger' | 'options'>,
+    outer: AbortSignal | undefined,
+  ) {
+    if (outer) {
+      if (outer.aborted) this.stopWith(SHUTDOWN, outer.reason);
+      else {
+        const onAbort = () => this.stopWith(SHUTDOWN, outer.reason);
+        outer.addEventListener('abort', onAbort, { once: true });
+        this.detach = () => outer.removeEventListener('abort', onAbort);
+      }
+    }
+    const every = Math.max(1000, Math.floor(deps.options.leaseTtlMs / 3));
+    this.timer = setInterval(() => {
+      this.renewing = this.renew();
+    }, every);
+    this.timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Stops the run and keeps the first reason, so a run cut short always says why (never "partial, no error"). */
+  stopWith(reason: StopReason, cause?: unknown): void {
+    this.stopReason ??= reason;
+    this.controller.abort(cause ?? new Error(reason.message));
+  }
+
+  /** Renews the lease now (the timer calls it every third of the lease's time to live). */
+  async renew(): Promise<void> {
+    try {
+      this.lease = await this.deps.state.renewLease(this.lease, this.deps.options.leaseTtlMs);
+    } catch (err) {
+      if (isLeaseLost(err)) {
+        this.deps.logger.warn({ tenantId: this.lease.tenantId }, 'lease lost; stopping the run');
+        this.stopWith(LEASE_LOST, err);
+      } else {
+        this.deps.logger.warn({ tenantId: this.lease.tenantId, err: errorInfo(err) }, 'lease renewal failed');
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    this.detach();
+    clearInterval(this.timer);
+    await this.renewing;
+    try {
+      await this.deps.state.releaseLease(this.lease);
+    } catch (err) {
+      // The lease expires on its own; a failed release only delays the next run.
+      this.deps.logger.warn({ tenantId: this.lease.tenantId, err: errorInfo(err) }, 'lease release failed');
+    }
+  }
+}
+
+/**
+ * Takes the tenant's lease as `owner` and runs `work` under it, then releases it; `busy` when another
+ * run or backfill holds it. `signal` (the process's shutdown) stops the work through the holder.
+ */
+export async function underLease<T>(
+  tenantId: string,
+  owner: string,
+  deps: Pick<RunDeps, 'state' | 'logger' | 'options'>,
+  signal: AbortSignal | undefined,
+  work: (holder: LeaseHolder) => Promise<T>,
+): Promise<T | { readonly kind: 'busy' }> {
+  const lease = await deps.state.acquireLease(tenantId, owner, deps.options.leaseTtlMs);
+  if (lease === null) return { kind: 'busy' };
+  const holder = new LeaseHolder(lease, deps, signal);
+  try {
+    return await work(holder);
+  } finally {
+    await holder.release();
+  }
+}

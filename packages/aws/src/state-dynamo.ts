@@ -1,0 +1,127 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { AttributeValue, CancellationReason, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { classifyAwsError } from './errors.ts';
+import { type Lease, StateError } from './state-model.ts';
+
+/** What every part of the state store shares: the table, its client and clock. */
+export interface StateTable {
+  readonly client: DynamoDBClient;
+  readonly TableName: string;
+  /** Epoch milliseconds; lease expiry compares against this clock. */
+  readonly clock: () => number;
+  /** Attempts on a transaction conflict before CONFLICT is thrown. */
+  readonly conflictAttempts: number;
+}
+
+/** The table's keys (ADR 0050): one partition per tenant, a lease item, a cursor item and seen segments per stream. */
+export const keys = {
+  pk: (tenantId: string): string => `TENANT#${tenantId}`,
+  lease: (tenantId: string) => marshall({ pk: keys.pk(tenantId), sk: 'LEASE' }),
+  cursor: (tenantId: string, streamId: string) =>
+    marshall({ pk: keys.pk(tenantId), sk: `CURSOR#${streamId}` }),
+  seenPrefix: (streamId: string): string => `SEEN#${streamId}#`,
+};
+
+export interface LeaseItem {
+  owner: string;
+  epoch: number;
+  leaseExpiresAtMs: number;
+}
+
+export function toLeaseItem(item: Record<string, AttributeValue>): LeaseItem {
+  const raw = unmarshall(item);
+  return {
+    owner: String(raw.owner),
+    epoch: Number(raw.epoch),
+    leaseExpiresAtMs: Number(raw.leaseExpiresAtMs),
+  };
+}
+
+export function errorName(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'name' in err ? String(err.name) : '';
+}
+
+/** The old item DynamoDB returns with a condition failure (`ReturnValuesOnConditionCheckFailure`). */
+export function itemOf(err: unknown): Record<string, AttributeValue> | undefined {
+  return typeof err === 'object' && err !== null && 'Item' in err
+    ? (err.Item as Record<string, AttributeValue> | undefined)
+    : undefined;
+}
+
+/** A cancelled transaction's reasons, one per item in the order they were sent. */
+export function reasonsOf(err: unknown): (CancellationReason | undefined)[] {
+  const reasons =
+    typeof err === 'object' && err !== null && 'CancellationReasons' in err
+      ? err.CancellationReasons
+      : undefined;
+  return Array.isArray(reasons) ? (reasons as CancellationReason[]) : [];
+}
+
+/** A write that collided with a concurrent transaction: the same write can succeed a moment later. */
+export function isConflict(err: unknown): boolean {
+  const name = errorName(err);
+  return (
+    name === 'TransactionConflictException' ||
+    name === 'TransactionInProgressException' ||
+    (name === 'TransactionCanceledException' && reasonsOf(err).some((r) => r?.Code === 'TransactionConflict'))
+  );
+}
+
+/**
+ * Runs `write` again after a short jittered pause while it fails with a transaction conflict, up to
+ * `attempts` times in all; any other failure, and the last conflict, is thrown as it came. The SDK's
+ * retry strategy does not retry these: a conflict is a condition of the data, not of the service.
+ */
+export async function retryConflicts<T>(attempts: number, write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isConflict(err) || attempt >= attempts) throw err;
+      // So that two writers that just collided do not collide again at once.
+      await delay(Math.round(10 * attempt * (0.5 + Math.random())));
+    }
+  }
+}
+
+export function leaseLost(lease: Lease, current: Record<string, AttributeValue> | undefined): StateError {
+  const held = current === undefined ? 'no lease is stored' : describeLease(toLeaseItem(current));
+  return new StateError(
+    'LEASE_LOST',
+    `lease of tenant ${lease.tenantId} (owner ${lease.owner}, epoch ${lease.epoch}) is no longer held: ${held}`,
+    false,
+  );
+}
+
+function describeLease(item: LeaseItem): string {
+  return `owner ${item.owner}, epoch ${item.epoch}, expires at ${new Date(item.leaseExpiresAtMs).toISOString()}`;
+}
+
+function conflict(err: unknown): StateError {
+  return new StateError('CONFLICT', `concurrent writes kept conflicting: ${errorName(err)}`, true, {
+    cause: err,
+  });
+}
+
+export function unavailable(err: unknown): StateError {
+  const error = classifyAwsError(err);
+  return new StateError('UNAVAILABLE', `DynamoDB call failed: ${error.message}`, error.retryable, {
+    cause: err,
+  });
+}
+
+/** Any failure of a state write as the adapter's error: a StateError as it is, a conflict, or UNAVAILABLE. */
+export function stateFailure(err: unknown): StateError {
+  if (err instanceof StateError) return err;
+  return isConflict(err) ? conflict(err) : unavailable(err);
+}
+
+/** A read: any failure is UNAVAILABLE. */
+export async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw unavailable(err);
+  }
+}

@@ -1,0 +1,133 @@
+import { GetItemCommand, type TransactWriteItem, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import {
+  call,
+  errorName,
+  isConflict,
+  itemOf,
+  keys,
+  leaseLost,
+  retryConflicts,
+  type StateTable,
+  stateFailure,
+  toLeaseItem,
+  unavailable,
+} from './state-dynamo.ts';
+import type { Lease, StateStore } from './state-model.ts';
+
+export type LeaseStore = Pick<StateStore, 'acquireLease' | 'renewLease' | 'releaseLease' | 'getLease'>;
+
+/**
+ * The tenants' leases (ADR 0050): one item per tenant whose `epoch` goes up on every acquisition and
+ * fences every cursor write. `retentionMs` is how long DynamoDB TTL keeps an item after its lease
+ * expires, so that epochs stay monotonic.
+ */
+export function createLeaseStore(table: StateTable, retentionMs: number): LeaseStore {
+  const { client, TableName, clock, conflictAttempts } = table;
+  const ttlSeconds = (leaseExpiresAtMs: number) => Math.ceil((leaseExpiresAtMs + retentionMs) / 1000);
+
+  /** Updates our lease item only while owner and epoch are still ours (ConditionalCheckFailed otherwise). */
+  const updateOurs = (lease: Lease, set: string, values: Record<string, unknown>) =>
+    client.send(
+      new UpdateItemCommand({
+        TableName,
+        Key: keys.lease(lease.tenantId),
+        UpdateExpression: set,
+        ConditionExpression: '#owner = :owner AND epoch = :epoch',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: marshall({ ':owner': lease.owner, ':epoch': lease.epoch, ...values }),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+
+  return {
+    async acquireLease(tenantId, owner, ttlMs) {
+      const now = clock();
+      const expiresAtMs = now + ttlMs;
+      try {
+        const out = await retryConflicts(conflictAttempts, () =>
+          client.send(
+            new UpdateItemCommand({
+              TableName,
+              Key: keys.lease(tenantId),
+              UpdateExpression:
+                'SET #owner = :owner, epoch = if_not_exists(epoch, :zero) + :one, leaseExpiresAtMs = :exp, acquiredAtMs = :now, expiresAt = :ttl',
+              ConditionExpression:
+                'attribute_not_exists(epoch) OR leaseExpiresAtMs <= :now OR #owner = :owner',
+              ExpressionAttributeNames: { '#owner': 'owner' },
+              ExpressionAttributeValues: marshall({
+                ':owner': owner,
+                ':zero': 0,
+                ':one': 1,
+                ':exp': expiresAtMs,
+                ':now': now,
+                ':ttl': ttlSeconds(expiresAtMs),
+              }),
+              ReturnValues: 'ALL_NEW',
+            }),
+          ),
+        );
+        const item = toLeaseItem(out.Attributes ?? {});
+        return { tenantId, owner: item.owner, epoch: item.epoch, expiresAtMs: item.leaseExpiresAtMs };
+      } catch (err) {
+        // Held by someone else; or a holder's cursor transaction kept checking the lease item: held too.
+        if (errorName(err) === 'ConditionalCheckFailedException' || isConflict(err)) return null;
+        throw unavailable(err);
+      }
+    },
+
+    async renewLease(lease, ttlMs) {
+      const expiresAtMs = clock() + ttlMs;
+      try {
+        // No expiry check: while owner and epoch are still ours, nobody acquired it since,
+        // so extending an unnoticed expiry is safe (cursor writes did check it meanwhile).
+        await retryConflicts(conflictAttempts, () =>
+          updateOurs(lease, 'SET leaseExpiresAtMs = :exp, expiresAt = :ttl', {
+            ':exp': expiresAtMs,
+            ':ttl': ttlSeconds(expiresAtMs),
+          }),
+        );
+        return { ...lease, expiresAtMs };
+      } catch (err) {
+        if (errorName(err) === 'ConditionalCheckFailedException') throw leaseLost(lease, itemOf(err));
+        throw stateFailure(err);
+      }
+    },
+
+    async releaseLease(lease) {
+      try {
+        await updateOurs(lease, 'SET leaseExpiresAtMs = :zero, expiresAt = :ttl', {
+          ':zero': 0,
+          ':ttl': ttlSeconds(clock()),
+        });
+        return true;
+      } catch (err) {
+        if (errorName(err) === 'ConditionalCheckFailedException') return false;
+        throw unavailable(err);
+      }
+    },
+
+    async getLease(tenantId) {
+      const out = await call(() =>
+        client.send(new GetItemCommand({ TableName, Key: keys.lease(tenantId), ConsistentRead: true })),
+      );
+      if (out.Item === undefined) return null;
+      const item = toLeaseItem(out.Item);
+      return { tenantId, owner: item.owner, epoch: item.epoch, expiresAtMs: item.leaseExpiresAtMs };
+    },
+  };
+}
+
+/** The item of a transaction that fences it by the lease: still ours (owner + epoch) and unexpired at `now`. */
+export function leaseCheck(TableName: string, lease: Lease, now: number): TransactWriteItem {
+  return {
+    ConditionCheck: {
+      TableName,
+      Key: keys.lease(lease.tenantId),
+      ConditionExpression: '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+      ExpressionAttributeValues: marshall({ ':owner': lease.owner, ':epoch': lease.epoch, ':now': now }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}

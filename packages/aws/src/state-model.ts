@@ -1,0 +1,121 @@
+import { CodedError } from '@vsh/core';
+
+/** The closed set of reasons a state write can fail for. */
+export const STATE_ERROR_CODES = [
+  /** The lease is no longer ours: expired, taken over (higher epoch), or released. */
+  'LEASE_LOST',
+  /** The stored cursor is already past the one we tried to write. */
+  'CURSOR_REGRESSION',
+  /** A concurrent write won (same position with other ids, or a transaction conflict that persisted). */
+  'CONFLICT',
+  /** DynamoDB could not be reached or refused for a non-state reason (throttling, 5xx, missing table). */
+  'UNAVAILABLE',
+] as const;
+export type StateErrorCode = (typeof STATE_ERROR_CODES)[number];
+
+/** The error of the DynamoDB state adapter; the SDK error is kept as `cause`. */
+export class StateError extends CodedError<StateErrorCode> {
+  override name = 'StateError';
+  constructor(
+    code: StateErrorCode,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** A tenant's lease: `epoch` is the fencing token, higher on every acquisition. */
+export interface Lease {
+  readonly tenantId: string;
+  readonly owner: string;
+  readonly epoch: number;
+  readonly expiresAtMs: number;
+}
+
+/**
+ * Where a stream has got to (ADR 0004): every action older than `positionMs` minus the reader's
+ * overlap is behind it for good; inside the overlap window and after it, an action is handled when
+ * its id is in the stream's seen-set (`StreamState.seen`). `version` counts the accepted writes
+ * (read-only: set by the store).
+ */
+export interface Cursor {
+  readonly positionMs: number;
+  /** Legacy (cursors written before the seen-set): ids handled at exactly `positionMs`. Read only. */
+  readonly idsAtPosition?: readonly string[];
+  /** Legacy: ids handled shortly before `positionMs`. Read only; folded into `seen`. */
+  readonly recentIds?: readonly string[];
+  readonly updatedAtMs: number;
+  readonly version?: number;
+}
+
+/** An action id a run handled, with the action's time (which decides when it may be forgotten). */
+export interface SeenEntry {
+  readonly id: string;
+  readonly timestampMs: number;
+}
+
+/** The ids a stream has handled in its window: exact for ids, held as 96-bit digests. */
+export interface SeenSet {
+  has(id: string): boolean;
+  readonly size: number;
+}
+
+/** A stream's cursor and seen-set, read together. */
+export interface StreamState {
+  readonly cursor: Cursor | null;
+  readonly seen: SeenSet;
+  /** The stored segments of the seen-set: what `advanceCursor` may prune once they fall behind the window. */
+  readonly segments: readonly SeenSegment[];
+}
+
+/** One stored segment of a seen-set: the ids of actions in one time bucket, written by one run. */
+export interface SeenSegment {
+  readonly key: string;
+  /** Start of the bucket: every id in it belongs to an action at or after this time... */
+  readonly bucketStartMs: number;
+  /** ...and before this one. */
+  readonly bucketEndMs: number;
+  readonly count: number;
+}
+
+export interface AdvanceOptions {
+  /** Ids handled by this run to remember (ADR 0004: everything handled at or after the next window's start). */
+  readonly seen?: readonly SeenEntry[];
+  /** Segments to delete in the same write (wholly behind the next window). */
+  readonly prune?: readonly SeenSegment[];
+}
+
+export type AdvanceOutcome = 'advanced' | 'unchanged';
+
+/**
+ * The DynamoDB state adapter's surface. The worker declares the port it consumes (its `ports.ts`,
+ * ADR 0102); this adapter implements it structurally and never imports the worker.
+ */
+export interface StateStore {
+  /** Creates the table if missing (local and tests; production creates it with IaC) and turns TTL on. */
+  ensureTable(): Promise<void>;
+  /** Takes the tenant's lease when it is free, expired or already ours; null when someone else holds it. */
+  acquireLease(tenantId: string, owner: string, ttlMs: number): Promise<Lease | null>;
+  /** Extends our lease; LEASE_LOST when another acquisition happened since (even if ours had expired unnoticed). */
+  renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
+  /** Frees our lease for the next worker; false when it was no longer ours. */
+  releaseLease(lease: Lease): Promise<boolean>;
+  /** The lease as stored (null when the tenant never had one), for status and tests. */
+  getLease(tenantId: string): Promise<Lease | null>;
+  getCursor(tenantId: string, streamId: string): Promise<Cursor | null>;
+  /** The stream's cursor and seen-set (two consistent reads, made at once). */
+  getStream(tenantId: string, streamId: string): Promise<StreamState>;
+  /**
+   * Moves a stream's cursor forward (or keeps its position) and adds `options.seen` to its seen-set,
+   * fenced by the lease (owner + epoch, unexpired) and monotonic (never behind the stored one).
+   * Throws StateError LEASE_LOST, CURSOR_REGRESSION, CONFLICT or UNAVAILABLE.
+   */
+  advanceCursor(
+    lease: Lease,
+    streamId: string,
+    next: Cursor,
+    options?: AdvanceOptions,
+  ): Promise<AdvanceOutcome>;
+}
