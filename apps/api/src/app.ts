@@ -6,7 +6,7 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ApiDeps, AppEnv } from './deps.ts';
-import { ApiError, type ApiErrorCode, errorBody, STATUS_OF } from './errors.ts';
+import { ApiError, type ApiErrorCode, asApiError, errorBody, STATUS_OF } from './errors.ts';
 import { authenticate } from './middleware/authenticate.ts';
 import { requestLog } from './middleware/request-log.ts';
 import { createRouter } from './openapi.ts';
@@ -140,9 +140,10 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
 
   app.onError((err, c) => {
     const id = c.get('requestId') ?? 'unknown';
-    if (err instanceof ApiError) {
-      for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
-      return c.json(errorBody(err.code, err.message, id), err.status);
+    const apiError = asApiError(err);
+    if (apiError !== undefined) {
+      for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
+      return c.json(errorBody(apiError.code, apiError.message, id), apiError.status);
     }
     if (err instanceof HTTPException) {
       const code = HTTP_EXCEPTION_CODES[err.status];

@@ -53,7 +53,7 @@ export interface ApiConfig {
   webSessions?: WebSessionConfig | undefined;
 }
 
-export interface WebSessionConfig {
+interface WebSessionConfig {
   /** Ends a session this long after sign-in (default 12 h). */
   absoluteTtlMs?: number;
   /** Ends a session after this long without a request (default 1 h). */

@@ -1,10 +1,11 @@
 import { isIP } from 'node:net';
+import { AWS_REGION_PATTERN, isHostAndPort, ROLE_ARN_PATTERN } from '@vsh/core';
 import {
   ACCOUNT_ID_PATTERN,
   DEFAULT_WORKER_ROLE_NAME,
   IAM_ROLE_NAME_PATTERN,
   PLACEHOLDER_DATA443_ACCOUNT_ID,
-} from '@vsh/customer-role';
+} from '@vsh/role-contract';
 import { z } from 'zod';
 import { estimateEntropyBits, MIN_OPERATOR_KEY_BITS } from './lib/api-keys.ts';
 
@@ -49,28 +50,18 @@ const rawEnvSchema = z.object({
   KMS_KEY_ID: optional(z.string().min(1).max(2048)),
   DATA443_ACCOUNT_ID: optional(z.string().regex(ACCOUNT_ID_PATTERN, 'must be 12 digits')),
   WORKER_ROLE_NAME: optional(z.string().regex(IAM_ROLE_NAME_PATTERN, 'must be an IAM role name')),
-  WORKER_ROLE_ARN: optional(
-    z
-      .string()
-      .regex(
-        /^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_-]{1,64}$/,
-        'must be an IAM role ARN',
-      ),
-  ),
+  WORKER_ROLE_ARN: optional(z.string().regex(ROLE_ARN_PATTERN, 'must be an IAM role ARN')),
   CUSTOMER_TEMPLATE_URL: optional(httpsUrl),
   PUBLIC_BASE_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
   SIGN_IN_LINK_TTL_SECONDS: intFrom(60, 7 * 86_400, 86_400),
   VAIKORA_ALLOWED_HOSTS: optional(z.string()),
   TRUSTED_PROXIES: optional(z.string().max(4096, 'must be at most 4096 characters')),
   AWS_ENDPOINT_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
-  AWS_REGION: optional(z.string().regex(/^[a-z]{2}(-[a-z]+)+-[0-9]+$/, 'must be an AWS region name')),
+  AWS_REGION: optional(z.string().regex(AWS_REGION_PATTERN, 'must be an AWS region name')),
   VERIFY_PROPAGATION_SECONDS: intFrom(0, 600, 60),
   RATE_LIMIT_PER_MINUTE: intFrom(1, 1_000_000, 600),
   MAX_BODY_BYTES: intFrom(1024, 10 * 1024 * 1024, 64 * 1024),
 });
-
-const HOST_NAME =
-  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?$/;
 
 /** The API's configuration, parsed once at start. */
 export interface ApiEnv {
@@ -152,7 +143,7 @@ export function parseEnv(source: Readonly<Record<string, string | undefined>>): 
   const allowedHosts = commaList(env.VAIKORA_ALLOWED_HOSTS ?? 'api.vaikora.com').map((host) =>
     host.toLowerCase(),
   );
-  if (allowedHosts.length === 0 || allowedHosts.some((host) => !HOST_NAME.test(host))) {
+  if (allowedHosts.length === 0 || allowedHosts.some((host) => !isHostAndPort(host))) {
     problems.push('VAIKORA_ALLOWED_HOSTS must be a comma-separated list of host names');
   }
   const trustedProxies = commaList(env.TRUSTED_PROXIES);

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { ServiceError, type ServiceErrorCode } from './services/errors.ts';
 
 /** Every reason the API answers with an error (closed set); the HTTP status follows from the code. */
 export const API_ERROR_CODES = [
@@ -74,8 +75,37 @@ export class ApiError extends Error {
   }
 }
 
+/** The API code of each refusal of the application layer: the one ServiceError-to-HTTP mapping. */
+const API_CODE_OF = {
+  invalid_input: 'VALIDATION_FAILED',
+  not_found: 'NOT_FOUND',
+  conflict: 'CONFLICT',
+  tenant_offboarded: 'TENANT_OFFBOARDED',
+  not_configured: 'NOT_CONFIGURED',
+  not_available: 'NOT_AVAILABLE',
+  account_mismatch: 'ACCOUNT_MISMATCH',
+  partition_mismatch: 'PARTITION_MISMATCH',
+  role_name_not_allowed: 'ROLE_NAME_NOT_ALLOWED',
+  base_url_not_allowed: 'BASE_URL_NOT_ALLOWED',
+  vaikora_verification_failed: 'VAIKORA_VERIFICATION_FAILED',
+  vaikora_key_unreadable: 'VAIKORA_KEY_UNREADABLE',
+  local_deploy_failed: 'LOCAL_DEPLOY_FAILED',
+} as const satisfies Record<ServiceErrorCode, ApiErrorCode>;
+
+/** The API error a service's refusal answers with: same message, the code and status of API_CODE_OF. */
+export function apiErrorOf(err: ServiceError): ApiError {
+  return new ApiError(API_CODE_OF[err.code], err.message, {}, { cause: err });
+}
+
+/** A thrown value as the API error it answers with; undefined for an unexpected one (a 500). */
+export function asApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ServiceError) return apiErrorOf(err);
+  return undefined;
+}
+
 /** The body of every error response. */
-export const errorBodySchema = z
+const errorBodySchema = z
   .object({
     error: z.object({
       code: z.enum(API_ERROR_CODES),

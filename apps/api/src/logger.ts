@@ -1,8 +1,6 @@
 import { createServiceLogger } from '@vsh/secrets';
 import type { DestinationStream, Logger } from 'pino';
 
-export { REDACTED_PATHS } from '@vsh/secrets';
-
 /** The API's logger (the shared factory, service `vsh-api`); tests pass a destination to capture lines. */
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
   return createServiceLogger({ service: 'vsh-api', level: options.level, destination: options.destination });

@@ -12,10 +12,15 @@
  *   compile with or without `u` (see NO_CONTROL_CHARACTERS).
  */
 import { createRoute, OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { ZodError } from 'zod';
 import type { AppEnv } from './deps.ts';
 import { ApiError, type ErrorStatus, errorResponses } from './errors.ts';
+import type { Actor } from './lib/audit.ts';
 import { authorize } from './middleware/authorize.ts';
+
+export { iso } from './services/common.ts';
+export { NO_CONTROL_CHARACTERS } from './services/schemas.ts';
 
 /** Who may call an operation: only the operator key, or the operator and the path's own tenant. */
 export type Access = 'operator' | 'tenant';
@@ -107,16 +112,6 @@ export function defineRoute<const R extends Omit<RouteConfig, 'middleware' | 'se
   });
 }
 
-/**
- * Text without control characters (Unicode Cc) or lone surrogates (Cs), the same set as
- * `/^[^\p{Cc}\p{Cs}]*$/u`. Spelled with code-unit ranges and no flag because its source is published
- * as an OpenAPI `pattern`: a flag would leak into it, and generators compile it without `u`, where
- * `\p{...}` means something else. A surrogate pair passes as a whole, so emoji are allowed either way.
- */
-export const NO_CONTROL_CHARACTERS =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
-  /^(?:[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff])*$/;
-
 /** A JSON response with its schema and an example of it, which the type (and a test) hold to the schema. */
 export function jsonResponse<S extends z.ZodType>(description: string, schema: S, example: z.output<S>) {
   return { description, content: { 'application/json': { schema, example } } };
@@ -151,9 +146,12 @@ export const keyIdParam = z
 /** ISO 8601 timestamp in responses. */
 export const timestamp = z.string().openapi({ format: 'date-time', example: '2026-01-01T00:00:00.000Z' });
 
-/** A Date (or null) as an ISO string (or null). */
-export function iso(date: Date): string;
-export function iso(date: Date | null): string | null;
-export function iso(date: Date | null): string | null {
-  return date === null ? null : date.toISOString();
+/** A required JSON request body of a route. */
+export function jsonBody<S extends z.ZodType>(schema: S) {
+  return { required: true as const, content: { 'application/json': { schema } } };
+}
+
+/** Who is acting in this request, for the audit entries of the services it calls. */
+export function actorOf(c: Pick<Context<AppEnv>, 'get'>): Actor {
+  return { principal: c.get('principal'), requestId: c.get('requestId') };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createTestDatabase, type TestDatabase } from '@vsh/db';
+import { createTestDatabase, type TestDatabase } from '@vsh/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalAwsPort } from './deps.ts';
 import { parseEnv } from './env.ts';

@@ -3,7 +3,8 @@ import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { EnableSecurityHubCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { createTestDatabase, type TestDatabase, vaikoraSettings } from '@vsh/db';
+import { vaikoraSettings } from '@vsh/db';
+import { createTestDatabase, type TestDatabase } from '@vsh/db/testing';
 import {
   type FaultProxy,
   MOTO_DEFAULT_ACCOUNT_ID,

@@ -3,8 +3,8 @@ import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { memoizeCredentials } from '@vsh/aws';
-import { ROLE_NAME_PREFIX } from '@vsh/customer-role';
 import { createDb, type DbHandle, migrate } from '@vsh/db';
+import { ROLE_NAME_PREFIX } from '@vsh/role-contract';
 import { openSecretBox } from '@vsh/secrets';
 import { createVaikoraClient, type FetchLike } from '@vsh/vaikora';
 import type { Logger } from 'pino';
@@ -68,7 +68,7 @@ export function apiConfigOf(env: ApiEnv): ApiConfig {
  * SetSourceIdentity on customer roles: customers trust the worker, so only a check made as the worker
  * proves the worker will get in. Without it (local), the process's own credentials.
  */
-export function verifierCredentials(
+function verifierCredentials(
   env: ApiEnv,
   base: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined,
 ): AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined {

@@ -9,7 +9,7 @@ const SECRET_BYTES = 32;
 export const API_KEY_PATTERN = /^vsh_[0-9a-hjkmnp-tv-z]{12}_[A-Za-z0-9_-]{43}$/;
 
 /** The stored lookup prefix: `vsh_` and the 12 lookup characters (16 characters, unique in `api_keys`). */
-export const API_KEY_PREFIX_LENGTH = 4 + LOOKUP_CHARS;
+const API_KEY_PREFIX_LENGTH = 4 + LOOKUP_CHARS;
 
 export interface NewApiKeyMaterial {
   /** The whole key: shown to its owner once, never stored. */

@@ -16,23 +16,18 @@ export interface Actor {
 }
 
 /** The audit actor of a principal: `operator`, or `key:<api key id>` for a tenant key. */
-export function actorOf(principal: Principal): string {
+function auditActor(principal: Principal): string {
   return principal.kind === 'operator' ? 'operator' : `key:${principal.id}`;
 }
 
 /** Appends one audit entry, in the caller's transaction so the change and its record commit together. */
-export async function audit(
-  db: Database | Transaction,
-  principal: Principal,
-  requestId: string,
-  entry: AuditEntry,
-): Promise<void> {
+export async function audit(db: Database | Transaction, actor: Actor, entry: AuditEntry): Promise<void> {
   await db.insert(auditLog).values({
     tenantId: entry.tenantId,
-    actor: actorOf(principal),
+    actor: auditActor(actor.principal),
     action: entry.action,
     target: entry.target,
     details: entry.details ?? {},
-    requestId,
+    requestId: actor.requestId,
   });
 }

@@ -16,7 +16,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  * client alone (locked at its own budget) can never lock a key out for its owner; guesses spread over
  * many clients can (ADR 0062).
  */
-export const PREFIX_FAILURE_FACTOR = 4;
+const PREFIX_FAILURE_FACTOR = 4;
 // Client addresses the failure limiter remembers: ~6 MB at most, and a flood of addresses only evicts.
 const MAX_CLIENTS = 50_000;
 // X-Forwarded-For entries looked at behind trusted proxies; more hops than this is not a real chain.
@@ -28,7 +28,7 @@ const MAX_FORWARDED_LENGTH = 2048;
  * established (server.ts, after its trusted proxies). hono/aws-lambda passes `event`; @hono/node-server
  * passes `incoming`.
  */
-export interface ClientBindings {
+interface ClientBindings {
   clientAddress?: unknown;
   event?: { requestContext?: { http?: { sourceIp?: unknown }; identity?: { sourceIp?: unknown } } };
   incoming?: { socket?: { remoteAddress?: unknown } };
@@ -160,7 +160,7 @@ function rateLimited(message: string, retryAfterSeconds: number): ApiError {
 }
 
 /** An attempt let through (`refund` it once its key proves right, or when it could not be judged), or not. */
-export type AuthAdmission =
+type AuthAdmission =
   | { ok: true; refund(nowMs: number): void }
   | { ok: false; retryAfterSeconds: number; lockedOut: 'client' | 'key' };
 
@@ -176,7 +176,7 @@ export interface AuthFailureLimiter {
  * cannot outrun the budget, and successful traffic costs nothing. A prefix has PREFIX_FAILURE_FACTOR
  * times a client's budget. Shared by the bearer middleware and usable by the web sign-in.
  */
-export function createAuthFailureLimiter(failuresPerMinute: number): AuthFailureLimiter {
+function createAuthFailureLimiter(failuresPerMinute: number): AuthFailureLimiter {
   const perClient = createRateLimiter({
     perMinute: failuresPerMinute,
     burst: failuresPerMinute,

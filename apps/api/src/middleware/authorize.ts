@@ -1,4 +1,4 @@
-import { type Tenant, tenants } from '@vsh/db';
+import { tenants } from '@vsh/db';
 import { eq } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../deps.ts';
@@ -30,11 +30,4 @@ export function authorize(access: 'operator' | 'tenant') {
     }
     await next();
   });
-}
-
-/** Throws TENANT_OFFBOARDED unless the tenant is active: an offboarded tenant accepts no changes. */
-export function requireActive(tenant: Tenant): void {
-  if (tenant.state !== 'active') {
-    throw new ApiError('TENANT_OFFBOARDED', 'the tenant is offboarded and accepts no changes');
-  }
 }

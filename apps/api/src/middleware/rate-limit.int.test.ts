@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createTestDatabase, type TestDatabase } from '@vsh/db';
+import { createTestDatabase, type TestDatabase } from '@vsh/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnv } from '../env.ts';
 import { generateApiKey } from '../lib/api-keys.ts';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { Harness } from '../testing/harness.ts';
+import type { Harness } from './harness.ts';
 
 /** A page as the test browser received it. */
 export interface PageResponse {

@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import {
-  auditLog,
-  createDb,
-  createTestDatabase,
-  type Database,
-  migrate,
-  rejectedRecords,
-  runs,
-  type TestDatabase,
-} from '@vsh/db';
+import { auditLog, createDb, type Database, migrate, rejectedRecords, runs } from '@vsh/db';
+import { createTestDatabase, type TestDatabase } from '@vsh/db/testing';
 import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { createApp } from '../app.ts';

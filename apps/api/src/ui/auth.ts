@@ -1,5 +1,3 @@
-import { apiKeys, tenants, webSignInLinks } from '@vsh/db';
-import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
@@ -8,7 +6,7 @@ import type { ApiDeps, Principal } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { createRateLimiter } from '../lib/rate-limit.ts';
 import { clientAddress, principalResolver } from '../middleware/authenticate.ts';
-import { redeemSignInLink, SIGN_IN_TOKEN_PATTERN, signInTokenHash } from '../routes/sign-in-links/links.ts';
+import { peekSignInLink, redeemSignInLink, SIGN_IN_TOKEN_PATTERN } from '../services/sign-in-links.ts';
 import { homeFor } from './checklist.ts';
 import { field, render, type UiContext, type UiEnv } from './context.ts';
 import { findTenant } from './data.ts';
@@ -17,33 +15,6 @@ import { randomToken, type SessionStore, tokensEqual } from './session.ts';
 const MAX_KEY_LENGTH = 1024;
 const KEY_CHARACTERS = /^[\x21-\x7e]+$/;
 const LOGIN_COOKIE_MAX_AGE_S = 30 * 60;
-
-/**
- * The tenant a sign-in link would sign in to, without using it up: the same conditions as its redemption
- * (unused, unexpired, key unrevoked, tenant active), read only.
- */
-async function peekSignInLink(
-  deps: ApiDeps,
-  token: string,
-  nowMs: number,
-): Promise<{ tenantName: string } | undefined> {
-  if (!SIGN_IN_TOKEN_PATTERN.test(token)) return undefined;
-  const now = new Date(nowMs);
-  const [row] = await deps.db
-    .select({ tenantName: tenants.name })
-    .from(webSignInLinks)
-    .innerJoin(apiKeys, and(eq(apiKeys.id, webSignInLinks.apiKeyId), isNull(apiKeys.revokedAt)))
-    .innerJoin(tenants, and(eq(tenants.id, webSignInLinks.tenantId), eq(tenants.state, 'active')))
-    .where(
-      and(
-        eq(webSignInLinks.tokenHash, signInTokenHash(token)),
-        isNull(webSignInLinks.usedAt),
-        gt(webSignInLinks.expiresAt, now),
-      ),
-    )
-    .limit(1);
-  return row;
-}
 
 /** Cookie names and attributes: `__Host-` and Secure in production; plain names over local http. */
 export function cookieNames(mode: ApiDeps['config']['mode']) {

@@ -1,8 +1,8 @@
 import { vaikoraSettings } from '@vsh/db';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { csrfOf, testBrowser } from '../testing/browser.ts';
 import { seedRun, TEST_OPERATOR_KEY, useHarness } from '../testing/harness.ts';
-import { csrfOf, testBrowser } from './test-browser.ts';
 
 const api = useHarness();
 

@@ -1,17 +1,17 @@
 import type { ChecklistState } from '@vsh/core';
-import { type Database, type Tenant, vaikoraSettings } from '@vsh/db';
-import { eq } from 'drizzle-orm';
+import type { Database, Tenant } from '@vsh/db';
 import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { ApiDeps, Principal } from '../deps.ts';
-import { healthFacts } from '../lib/health.ts';
+import { healthFacts } from '../services/health.ts';
+import { vaikoraConfigured } from '../services/vaikora-settings.ts';
 import { field, render, sessionOf, tenantFor, tenantQuery, type UiContext, type UiEnv } from './context.ts';
 import { findTenant } from './data.ts';
 import { newLinkForm } from './invite.ts';
 import { type Markup, pill } from './layout.ts';
 
 /** One step's state: done, still to do, or set up but failing. */
-export type StepState = ChecklistState;
+type StepState = ChecklistState;
 
 /** The three onboarding steps of a tenant, with what the page says about each. */
 export interface Checklist {
@@ -28,7 +28,7 @@ function plural(n: number, one: string, many: string): string {
 }
 
 /**
- * A tenant's checklist, read from the one health model (lib/health.ts, ADR 0100) so the checklist, the
+ * A tenant's checklist, read from the one health model (services/health.ts, ADR 0100) so the checklist, the
  * status page, the operator overview and the CLI agree on every step.
  */
 export async function checklistOf(db: Database, tenant: Tenant, now: Date): Promise<Checklist> {
@@ -46,16 +46,6 @@ export async function checklistOf(db: Database, tenant: Tenant, now: Date): Prom
     notes,
     complete: checklist.vaikora === 'done' && checklist.aws === 'done' && checklist.firstFinding === 'done',
   };
-}
-
-/** Whether the tenant has Vaikora settings at all (a run has nothing to read without them). */
-export async function vaikoraConfigured(db: Database, tenantId: string): Promise<boolean> {
-  const [row] = await db
-    .select({ tenantId: vaikoraSettings.tenantId })
-    .from(vaikoraSettings)
-    .where(eq(vaikoraSettings.tenantId, tenantId))
-    .limit(1);
-  return row !== undefined;
 }
 
 /** Where a principal lands after sign-in: the operator overview, the checklist until it is complete, else status. */

@@ -1,7 +1,9 @@
 import type { Tenant } from '@vsh/db';
 import type { Context } from 'hono';
 import type { AppEnv } from '../deps.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, apiErrorOf } from '../errors.ts';
+import type { Actor } from '../lib/audit.ts';
+import { ServiceError } from '../services/errors.ts';
 import { findTenant } from './data.ts';
 import { type Markup, type NavItem, page } from './layout.ts';
 import type { Session } from './session.ts';
@@ -98,7 +100,45 @@ export function fieldList(form: Record<string, unknown>, name: string): string[]
     .map((v) => v.slice(0, 256));
 }
 
-/** An ApiError's message without the `body.field: ` prefix the JSON API uses. */
+/** A service error's message without the `body.field: ` prefix the JSON API uses. */
 export function plainMessage(message: string): string {
   return message.replace(/^(?:body|query|path)\.[A-Za-z[\]0-9.]+: /, '');
+}
+
+/** Who is acting on a page: the session's principal, in this request (for the services' audit entries). */
+export function pageActor(c: UiContext): Actor {
+  return { principal: sessionOf(c).principal, requestId: c.get('requestId') };
+}
+
+/** Sends an operator without a chosen tenant to the overview, where every tenant is linked. */
+export async function requireTenant(c: UiContext, tenantId: string | undefined): Promise<Tenant> {
+  const tenant = await tenantFor(c, tenantId);
+  if (tenant === undefined)
+    throw new ApiError('VALIDATION_FAILED', 'choose a tenant on the operator overview first');
+  return tenant;
+}
+
+/** A service's refusal as a page shows it next to the form that caused it. */
+export interface Refusal {
+  error: ServiceError;
+  /** The message for a person (no `body.field: ` prefix). */
+  message: string;
+  /** The status the page answers with: the API's for the same refusal (400, 409 or 422). */
+  status: 400 | 409 | 422;
+}
+
+/**
+ * The refusal a page shows in place, or undefined for what is not the person's to fix there (a missing
+ * resource, an upstream failure, anything unexpected): the caller rethrows those to the error page. The
+ * status comes from the API's one mapping (errors.ts), so a page and the API answer alike.
+ */
+export function refusalOf(err: unknown): Refusal | undefined {
+  if (!(err instanceof ServiceError) || err.code === 'not_found') return undefined;
+  const { status } = apiErrorOf(err);
+  if (status >= 500) return undefined;
+  return {
+    error: err,
+    message: plainMessage(err.message),
+    status: status === 400 || status === 409 ? status : 422,
+  };
 }

@@ -1,6 +1,5 @@
 import { type HealthChecklist, type HealthStatus, healthRank } from '@vsh/core';
 import {
-  apiKeys,
   type Database,
   type RecentFinding,
   type Run,
@@ -9,28 +8,8 @@ import {
   type Tenant,
   tenants,
 } from '@vsh/db';
-import { and, asc, count, desc, eq, gte, isNull } from 'drizzle-orm';
-import type { Principal } from '../deps.ts';
-import { type Health, healthFacts } from '../lib/health.ts';
-
-/** Whether a session's principal still holds: its tenant key unrevoked and its tenant active. */
-export async function principalStillValid(db: Database, principal: Principal): Promise<boolean> {
-  if (principal.kind === 'operator') return true;
-  const [row] = await db
-    .select({ id: apiKeys.id })
-    .from(apiKeys)
-    .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-    .where(
-      and(
-        eq(apiKeys.id, principal.id),
-        eq(apiKeys.tenantId, principal.tenantId),
-        isNull(apiKeys.revokedAt),
-        eq(tenants.state, 'active'),
-      ),
-    )
-    .limit(1);
-  return row !== undefined;
-}
+import { and, asc, count, desc, eq, gte } from 'drizzle-orm';
+import { type Health, healthFacts } from '../services/health.ts';
 
 /** A tenant by id, or undefined (ids longer than any real one are not looked up). */
 export async function findTenant(db: Database, tenantId: string): Promise<Tenant | undefined> {

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { html } from 'hono/html';
 import { HTTPException } from 'hono/http-exception';
 import type { ApiDeps } from '../deps.ts';
-import { ApiError, type ApiErrorCode } from '../errors.ts';
+import { type ApiErrorCode, asApiError } from '../errors.ts';
 import { csrfMiddleware, registerAuthRoutes, sessionMiddleware } from './auth.ts';
 import { registerChecklistRoutes, registerRunNowGuard } from './checklist.ts';
 import { render, type UiContext, type UiEnv } from './context.ts';
@@ -97,10 +97,11 @@ export function uiApp(deps: ApiDeps, options: UiOptions = {}): Hono<UiEnv> {
   ui.all('*', (c) => errorPage(c, 'NOT_FOUND', 'There is no page at this address.', 404));
 
   ui.onError((err, c) => {
-    if (err instanceof ApiError) {
-      if (err.code === 'UNAUTHORIZED') return c.redirect('/ui/login', 303);
-      for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
-      return errorPage(c, err.code, err.message, err.status);
+    const apiError = asApiError(err);
+    if (apiError !== undefined) {
+      if (apiError.code === 'UNAUTHORIZED') return c.redirect('/ui/login', 303);
+      for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
+      return errorPage(c, apiError.code, apiError.message, apiError.status);
     }
     if (err instanceof HTTPException) {
       const code = HTTP_CODES[err.status];

@@ -1,8 +1,8 @@
 import { apiKeys, tenants, webSessions } from '@vsh/db';
 import { count, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { csrfOf, type TestBrowser, testBrowser } from '../testing/browser.ts';
 import { TEST_OPERATOR_KEY, useHarness } from '../testing/harness.ts';
-import { csrfOf, type TestBrowser, testBrowser } from './test-browser.ts';
 
 const HOUR = 3_600_000;
 let now = Date.parse('2026-12-04T08:00:00Z');

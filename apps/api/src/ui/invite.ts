@@ -3,9 +3,10 @@ import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { createSignInLink } from '../routes/sign-in-links/links.ts';
-import { createTenant, createTenantBodySchema } from '../routes/tenants/create-tenant.ts';
-import { field, render, sessionOf, tenantFor, type UiContext, type UiEnv } from './context.ts';
+import { ServiceError } from '../services/errors.ts';
+import { createSignInLink } from '../services/sign-in-links.ts';
+import { createTenant, createTenantSchema } from '../services/tenants.ts';
+import { field, pageActor, render, sessionOf, tenantFor, type UiContext, type UiEnv } from './context.ts';
 import { codeBlock, csrfField, type Markup, when } from './layout.ts';
 
 interface InviteForm {
@@ -76,7 +77,7 @@ export function registerInviteRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     const form = await c.req.parseBody();
     const name = field(form, 'name', 300).trim();
     const plan = field(form, 'plan', 100).trim();
-    const parsed = createTenantBodySchema.safeParse({ name, ...(plan === '' ? {} : { plan }) });
+    const parsed = createTenantSchema.safeParse({ name, ...(plan === '' ? {} : { plan }) });
     if (!parsed.success) {
       const errors: InviteForm['errors'] = {};
       for (const issue of parsed.error.issues) {
@@ -90,12 +91,12 @@ export function registerInviteRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
         body: inviteForm(c, { name, plan, errors }),
       });
     }
-    const actor = { principal: sessionOf(c).principal, requestId: c.get('requestId') };
+    const actor = pageActor(c);
     const { tenant, apiKey } = await createTenant(deps, actor, parsed.data);
     // The tenant exists from here on: a link that cannot be made (no public base URL) must not hide the key.
-    const link = await createSignInLink(deps, actor, tenant, { apiKeyId: apiKey.id }).catch(
+    const link = await createSignInLink(deps, actor, tenant, { apiKeyId: apiKey.row.id }).catch(
       (err: unknown) => {
-        if (err instanceof ApiError && err.code === 'NOT_CONFIGURED') return undefined;
+        if (err instanceof ServiceError && err.code === 'not_configured') return undefined;
         throw err;
       },
     );
@@ -132,8 +133,7 @@ export function registerInviteRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     requireOperator(c);
     const tenant = await tenantFor(c, c.req.param('tenantId').slice(0, 64));
     if (tenant === undefined) throw new ApiError('NOT_FOUND', 'tenant not found');
-    const actor = { principal: sessionOf(c).principal, requestId: c.get('requestId') };
-    const link = await createSignInLink(deps, actor, tenant);
+    const link = await createSignInLink(deps, pageActor(c), tenant);
     return render(c, {
       title: `Sign-in link for ${tenant.name}`,
       active: 'operator',

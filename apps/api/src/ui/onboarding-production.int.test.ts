@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { csrfOf, testBrowser } from '../testing/browser.ts';
 import { useHarness } from '../testing/harness.ts';
-import { csrfOf, testBrowser } from './test-browser.ts';
 
 const api = useHarness({ config: { mode: 'production', publicBaseUrl: 'https://connector.example.com' } });
 
@@ -23,7 +23,7 @@ describe('web pages: deploying the role outside the local stack', () => {
 
     expect(page.text).toContain('id="launch-stack"');
     expect(page.text).not.toContain('id="local-deploy"');
-    expect(page.text).not.toContain('connector local deploy-role');
+    expect(page.text).not.toContain('local deploy-role');
     expect(page.text).toContain(
       'href="https://connector.example.com/templates/vaikora-securityhub-role.yaml"',
     );

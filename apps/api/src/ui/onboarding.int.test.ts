@@ -2,8 +2,8 @@ import { awsDestinations } from '@vsh/db';
 import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalAwsPort } from '../deps.ts';
+import { csrfOf, testBrowser } from '../testing/browser.ts';
 import { useHarness } from '../testing/harness.ts';
-import { csrfOf, testBrowser } from './test-browser.ts';
 
 const api = useHarness({
   config: {
@@ -135,7 +135,7 @@ describe('web pages: deploying the role', () => {
     expect(page.text).not.toContain('id="launch-stack"');
     expect(page.text).toContain('Launch Stack is not available here');
     expect(page.text).toContain('--endpoint-url http://127.0.0.1:5999');
-    expect(page.text).toContain('connector local deploy-role');
+    expect(page.text).toContain('pnpm local deploy-role');
   });
 
   it('deploys the role into local AWS and verifies it in one click', async () => {

@@ -1,33 +1,22 @@
-import {
-  type AwsDestination,
-  awsDestinations,
-  type DestinationState,
-  type Tenant,
-  vaikoraSettings,
-} from '@vsh/db';
-import { asc, eq } from 'drizzle-orm';
+import type { AwsDestination, DestinationState, Tenant } from '@vsh/db';
 import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
-import { ApiError } from '../errors.ts';
-import { bodySchema, registerDestination } from '../routes/destinations/create-destination.ts';
-import { findDestination } from '../routes/destinations/find.ts';
-import { deployRoleLocally } from '../routes/destinations/local-deploy.ts';
-import { onboardingOf } from '../routes/destinations/shared.ts';
-import { updateDestinationRouting } from '../routes/destinations/update-destination.ts';
-import { verifyDestinationRole } from '../routes/destinations/verify-destination.ts';
-import { agentIdsSchema } from '../routes/vaikora/shared.ts';
 import {
-  field,
-  fieldList,
-  plainMessage,
-  render,
-  sessionOf,
-  tenantFor,
-  tenantQuery,
-  type UiContext,
-  type UiEnv,
-} from './context.ts';
+  deployRoleLocally,
+  findDestination,
+  listDestinations,
+  registerDestination,
+  registerDestinationSchema,
+  updateDestinationRouting,
+  verifyDestinationRole,
+} from '../services/destinations.ts';
+import { ServiceError } from '../services/errors.ts';
+import { onboardingOf } from '../services/onboarding.ts';
+import { agentIdsSchema } from '../services/schemas.ts';
+import { vaikoraAgents } from '../services/vaikora-settings.ts';
+import type { UiContext, UiEnv } from './context.ts';
+import * as page from './context.ts';
 import { codeBlock, csrfField, type Markup, pill, type Tone, when } from './layout.ts';
 
 const DESTINATION_PILLS: Record<DestinationState, [Tone, string]> = {
@@ -45,17 +34,9 @@ export function destinationPill(state: DestinationState): Markup {
 }
 
 function tenantField(c: UiContext, tenant: Tenant): Markup {
-  return sessionOf(c).principal.kind === 'operator'
+  return page.sessionOf(c).principal.kind === 'operator'
     ? html`<input type="hidden" name="tenant" value="${tenant.id}">`
     : html``;
-}
-
-/** Sends an operator without a chosen tenant to the overview, where every tenant is linked. */
-async function requireTenant(c: UiContext, tenantId: string | undefined): Promise<Tenant> {
-  const tenant = await tenantFor(c, tenantId);
-  if (tenant === undefined)
-    throw new ApiError('VALIDATION_FAILED', 'choose a tenant on the operator overview first');
-  return tenant;
 }
 
 interface AddForm {
@@ -66,28 +47,18 @@ interface AddForm {
   errors: Partial<Record<'accountId' | 'regions' | 'agentIds' | 'form', string>>;
 }
 
-/** The tenant's Vaikora agents, offered as routing checkboxes (empty before Vaikora is connected). */
-async function agentsOf(deps: ApiDeps, tenantId: string): Promise<string[]> {
-  const [row] = await deps.db
-    .select({ agentIds: vaikoraSettings.agentIds })
-    .from(vaikoraSettings)
-    .where(eq(vaikoraSettings.tenantId, tenantId))
-    .limit(1);
-  return row?.agentIds ?? [];
-}
-
 /** The routing the form asks for: null for "every agent", else the checked ids (validated like the API's). */
 function routingOf(
   form: Record<string, unknown>,
 ): { ok: true; agentIds: string[] | null } | { ok: false; agentIds: string[]; error: string } {
-  const agentIds = fieldList(form, 'agent');
-  if (field(form, 'routing', 10) !== 'some') return { ok: true, agentIds: null };
+  const agentIds = page.fieldList(form, 'agent');
+  if (page.field(form, 'routing', 10) !== 'some') return { ok: true, agentIds: null };
   const parsed = agentIdsSchema.safeParse(agentIds);
   if (parsed.success) return { ok: true, agentIds: parsed.data };
   return {
     ok: false,
     agentIds,
-    error: `Choose the agents: the list ${plainMessage(parsed.error.issues[0]?.message ?? 'is not valid')}.`,
+    error: `Choose the agents: the list ${page.plainMessage(parsed.error.issues[0]?.message ?? 'is not valid')}.`,
   };
 }
 
@@ -123,8 +94,8 @@ function listPage(
   agents: string[],
   form: AddForm,
 ): Markup {
-  const q = tenantQuery(c, tenant);
-  const session = sessionOf(c);
+  const q = page.tenantQuery(c, tenant);
+  const session = page.sessionOf(c);
   const err = form.errors;
   return html`<h1>AWS accounts</h1>
 <p class="lede">Connect the AWS accounts where ${tenant.name} wants Vaikora findings. For each account: add it here, deploy one IAM role in it, then verify the role.</p>
@@ -190,9 +161,9 @@ function destinationPage(
   agents: string[],
   form: VerifyForm,
 ): Markup {
-  const q = tenantQuery(c, tenant);
+  const q = page.tenantQuery(c, tenant);
   const onboarding = onboardingOf(deps.config, row, deps.localAws !== undefined);
-  const csrf = sessionOf(c).csrfToken;
+  const csrf = page.sessionOf(c).csrfToken;
   const verification = row.lastVerification;
   const failed = verification?.checks.filter((check) => !check.ok).length ?? 0;
   return html`<p><a href="/ui/onboarding${q}">← All AWS accounts</a></p>
@@ -234,7 +205,7 @@ ${
   ${
     deps.config.mode === 'local'
       ? html`<p class="muted">Or from this repository, with the connector CLI:</p>
-  ${codeBlock('local-deploy-command', 'Local deploy command', `pnpm connector local deploy-role --tenant ${tenant.id} --destination ${row.id}`)}`
+  ${codeBlock('local-deploy-command', 'Local deploy command', `pnpm local deploy-role --tenant ${tenant.id} --destination ${row.id}`)}`
       : ''
   }
   <h3>Trust policy the role gets</h3>
@@ -256,7 +227,7 @@ ${
   <p>When the stack is complete, copy the <code>RoleArn</code> output and paste it here. We assume the role with the ExternalId, check that it refuses anyone without it, and check Security Hub in each region.</p>
   ${form.error === undefined ? '' : html`<p class="alert bad" role="alert" id="roleArn-error">${form.error}</p>`}
   <form class="stack" method="post" action="/ui/onboarding/destinations/${row.id}/verify" data-busy="Verifying… (up to a minute)">
-    ${csrfField(sessionOf(c).csrfToken)}${tenantField(c, tenant)}
+    ${csrfField(page.sessionOf(c).csrfToken)}${tenantField(c, tenant)}
     <div>
       <label for="roleArn">Role ARN <span class="hint" id="roleArn-hint">Expected: <code>${onboarding.expectedRoleArn}</code></span></label>
       <input id="roleArn" name="roleArn" type="text" autocomplete="off" spellcheck="false" required value="${form.roleArn}"
@@ -311,19 +282,8 @@ function checkTitle(name: string): string {
   return CHECK_TITLES[name] ?? name;
 }
 
-async function destinationsOf(deps: ApiDeps, tenantId: string): Promise<AwsDestination[]> {
-  return deps.db
-    .select()
-    .from(awsDestinations)
-    .where(eq(awsDestinations.tenantId, tenantId))
-    .orderBy(asc(awsDestinations.id))
-    .limit(500);
-}
-
 /** The onboarding pages: a tenant's AWS accounts, adding one with its routing, deploying and verifying its role. */
 export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
-  const actorOf = (c: UiContext) => ({ principal: sessionOf(c).principal, requestId: c.get('requestId') });
-
   const showDestination = async (
     c: UiContext,
     tenant: Tenant,
@@ -331,39 +291,42 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     form: VerifyForm,
     status: 200 | 400 | 409 | 422 = 200,
   ) =>
-    render(c, {
+    page.render(c, {
       title: `AWS account ${row.accountId}`,
       active: 'onboarding',
       tenant,
       status,
-      body: destinationPage(c, deps, tenant, row, await agentsOf(deps, tenant.id), form),
+      body: destinationPage(c, deps, tenant, row, await vaikoraAgents(deps.db, tenant.id), form),
     });
 
-  ui.get('/onboarding', async (c) => {
-    const tenant = await tenantFor(c, c.req.query('tenant'));
-    if (tenant === undefined) return c.redirect('/ui/operator', 303);
-    const [rows, agents] = await Promise.all([destinationsOf(deps, tenant.id), agentsOf(deps, tenant.id)]);
-    return render(c, {
+  const showList = async (c: UiContext, tenant: Tenant, form: AddForm, status: 200 | 400 | 422 = 200) => {
+    const [rows, agents] = await Promise.all([
+      listDestinations(deps.db, tenant.id),
+      vaikoraAgents(deps.db, tenant.id),
+    ]);
+    return page.render(c, {
       title: 'AWS accounts',
       active: 'onboarding',
       tenant,
-      body: listPage(c, tenant, rows, agents, {
-        accountId: '',
-        regions: 'us-east-1',
-        agentIds: null,
-        errors: {},
-      }),
+      status,
+      body: listPage(c, tenant, rows, agents, form),
     });
+  };
+
+  ui.get('/onboarding', async (c) => {
+    const tenant = await page.tenantFor(c, c.req.query('tenant'));
+    if (tenant === undefined) return c.redirect('/ui/operator', 303);
+    return showList(c, tenant, { accountId: '', regions: 'us-east-1', agentIds: null, errors: {} });
   });
 
   ui.post('/onboarding/destinations', async (c) => {
     const form = await c.req.parseBody({ all: true });
-    const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
-    const accountId = field(form, 'accountId', 64).trim();
-    const regionsText = field(form, 'regions', 2000);
+    const tenant = await page.requireTenant(c, page.field(form, 'tenant', 64) || undefined);
+    const accountId = page.field(form, 'accountId', 64).trim();
+    const regionsText = page.field(form, 'regions', 2000);
     const regions = regionsText.split(/[\s,]+/).filter((region) => region !== '');
     const routing = routingOf(form);
-    const parsed = bodySchema.safeParse({
+    const parsed = registerDestinationSchema.safeParse({
       accountId,
       regions,
       ...(routing.ok && routing.agentIds !== null ? { agentIds: routing.agentIds } : {}),
@@ -378,30 +341,24 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
       }
     } else if (routing.ok) {
       try {
-        const row = await registerDestination(deps, actorOf(c), tenant, parsed.data);
-        return c.redirect(`/ui/onboarding/destinations/${row.id}${tenantQuery(c, tenant)}`, 303);
+        const row = await registerDestination(deps, page.pageActor(c), tenant, parsed.data);
+        return c.redirect(`/ui/onboarding/destinations/${row.id}${page.tenantQuery(c, tenant)}`, 303);
       } catch (err) {
-        if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
-        errors.form = plainMessage(err.message);
+        const refusal = page.refusalOf(err);
+        if (refusal === undefined) throw err;
+        errors.form = refusal.message;
       }
     }
-    const [rows, agents] = await Promise.all([destinationsOf(deps, tenant.id), agentsOf(deps, tenant.id)]);
-    return render(c, {
-      title: 'AWS accounts',
-      active: 'onboarding',
+    return showList(
+      c,
       tenant,
-      status: errors.form === undefined ? 400 : 422,
-      body: listPage(c, tenant, rows, agents, {
-        accountId,
-        regions: regionsText,
-        agentIds: routing.ok ? routing.agentIds : routing.agentIds,
-        errors,
-      }),
-    });
+      { accountId, regions: regionsText, agentIds: routing.agentIds, errors },
+      errors.form === undefined ? 400 : 422,
+    );
   });
 
   ui.get('/onboarding/destinations/:destinationId', async (c) => {
-    const tenant = await requireTenant(c, c.req.query('tenant'));
+    const tenant = await page.requireTenant(c, c.req.query('tenant'));
     const row = await findDestination(deps.db, tenant.id, c.req.param('destinationId').slice(0, 64));
     return showDestination(c, tenant, row, {
       roleArn: row.roleArn ?? '',
@@ -411,23 +368,24 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
 
   ui.post('/onboarding/destinations/:destinationId/routing', async (c) => {
     const form = await c.req.parseBody({ all: true });
-    const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
+    const tenant = await page.requireTenant(c, page.field(form, 'tenant', 64) || undefined);
     const destinationId = c.req.param('destinationId').slice(0, 64);
     const routing = routingOf(form);
     let error: string;
     if (routing.ok) {
       try {
-        await updateDestinationRouting(deps, actorOf(c), tenant, destinationId, {
+        await updateDestinationRouting(deps, page.pageActor(c), tenant, destinationId, {
           agentIds: routing.agentIds,
         });
-        const q = tenantQuery(c, tenant);
+        const q = page.tenantQuery(c, tenant);
         return c.redirect(
           `/ui/onboarding/destinations/${destinationId}${q}${q === '' ? '?' : '&'}routed=1#routing-h`,
           303,
         );
       } catch (err) {
-        if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
-        error = plainMessage(err.message);
+        const refusal = page.refusalOf(err);
+        if (refusal === undefined) throw err;
+        error = refusal.message;
       }
     } else error = routing.error;
     const row = await findDestination(deps.db, tenant.id, destinationId);
@@ -457,43 +415,38 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
         roleArn = arn;
       });
       return c.redirect(
-        `/ui/onboarding/destinations/${destinationId}${tenantQuery(c, tenant)}#verification`,
+        `/ui/onboarding/destinations/${destinationId}${page.tenantQuery(c, tenant)}#verification`,
         303,
       );
     } catch (err) {
-      if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
+      const refusal = page.refusalOf(err);
+      if (refusal === undefined) throw err;
       const row = await findDestination(deps.db, tenant.id, destinationId);
-      return showDestination(
-        c,
-        tenant,
-        row,
-        { roleArn, error: plainMessage(err.message) },
-        err.status === 400 ? 400 : err.status === 409 ? 409 : 422,
-      );
+      return showDestination(c, tenant, row, { roleArn, error: refusal.message }, refusal.status);
     }
   };
 
   ui.post('/onboarding/destinations/:destinationId/local-deploy', async (c) => {
     const form = await c.req.parseBody();
-    const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
+    const tenant = await page.requireTenant(c, page.field(form, 'tenant', 64) || undefined);
     const destinationId = c.req.param('destinationId').slice(0, 64);
     return roleStep(c, tenant, destinationId, '', async (tried) => {
-      const { roleArn } = await deployRoleLocally(deps, actorOf(c), tenant, destinationId);
+      const { roleArn } = await deployRoleLocally(deps, page.pageActor(c), tenant, destinationId);
       tried(roleArn);
       // One click to a verified account: the role just deployed is verified like a pasted one.
-      await verifyDestinationRole(deps, actorOf(c), tenant, destinationId, roleArn);
+      await verifyDestinationRole(deps, page.pageActor(c), tenant, destinationId, roleArn);
     });
   });
 
   ui.post('/onboarding/destinations/:destinationId/verify', async (c) => {
     const form = await c.req.parseBody();
-    const tenant = await requireTenant(c, field(form, 'tenant', 64) || undefined);
+    const tenant = await page.requireTenant(c, page.field(form, 'tenant', 64) || undefined);
     const destinationId = c.req.param('destinationId').slice(0, 64);
-    const roleArn = field(form, 'roleArn', 2049).trim();
+    const roleArn = page.field(form, 'roleArn', 2049).trim();
     return roleStep(c, tenant, destinationId, roleArn, async () => {
       if (roleArn.length > 2048)
-        throw new ApiError('VALIDATION_FAILED', 'the role ARN is longer than 2048 characters');
-      await verifyDestinationRole(deps, actorOf(c), tenant, destinationId, roleArn);
+        throw new ServiceError('invalid_input', 'the role ARN is longer than 2048 characters');
+      await verifyDestinationRole(deps, page.pageActor(c), tenant, destinationId, roleArn);
     });
   });
 }

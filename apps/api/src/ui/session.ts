@@ -30,16 +30,16 @@ export interface SessionStoreOptions {
 }
 
 /** What the store needs of the app: its database, and the operator key that operator sessions are tied to. */
-export type SessionDeps = Pick<ApiDeps, 'db' | 'operatorApiKey'>;
+type SessionDeps = Pick<ApiDeps, 'db' | 'operatorApiKey'>;
 
 /** The outcome of a sign-in with a valid key. */
-export type StartResult =
+type StartResult =
   | { ok: true; session: Session /** For the cookie only: never stored, never logged. */; token: string }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number }
   | { ok: false; reason: 'full' };
 
 /** A live session with, for a tenant, its tenant row (read by the same query). */
-export interface FoundSession {
+interface FoundSession {
   session: Session;
   tenant: Tenant | undefined;
 }

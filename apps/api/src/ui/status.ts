@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HEALTH_LABELS, type HealthStatus } from '@vsh/core';
+import { HEALTH_LABELS, type HealthStatus, partitionOfRegion } from '@vsh/core';
 import {
   type DestinationRunStats,
   escapeControlCharacters,
@@ -13,13 +13,26 @@ import type { Hono } from 'hono';
 import { html, raw } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import type { Health } from '../lib/health.ts';
-import { tenantStatus } from '../routes/status/get-status.ts';
-import { rawTruncated, rejectedPage } from '../routes/status/list-rejected-records.ts';
-import { requestRun } from '../routes/status/run-now.ts';
+import type { Health } from '../services/health.ts';
+import {
+  rawTruncated,
+  rejectedPage,
+  requestRun,
+  type TenantStatus,
+  tenantStatus,
+} from '../services/status.ts';
 import { activityCharts } from './chart.ts';
 import { type Checklist, checklistCard, checklistOf } from './checklist.ts';
-import { field, render, sessionOf, tenantFor, tenantQuery, type UiContext, type UiEnv } from './context.ts';
+import {
+  field,
+  pageActor,
+  render,
+  sessionOf,
+  tenantFor,
+  tenantQuery,
+  type UiContext,
+  type UiEnv,
+} from './context.ts';
 import {
   type ActivityBucket,
   findingsOf,
@@ -69,7 +82,7 @@ function severityPill(severity: string): Markup {
   return pill(tone, label);
 }
 
-type Status = Awaited<ReturnType<typeof tenantStatus>>;
+type Status = TenantStatus;
 
 /**
  * The Security Hub console's findings list filtered on one finding id. The console keeps its filter in the
@@ -78,11 +91,13 @@ type Status = Awaited<ReturnType<typeof tenantStatus>>;
  * own console hosts.
  */
 export function securityHubFindingUrl(region: string, findingId: string): string {
-  const host = region.startsWith('us-gov-')
-    ? 'console.amazonaws-us-gov.com'
-    : region.startsWith('cn-')
-      ? 'console.amazonaws.cn'
-      : `${region}.console.aws.amazon.com`;
+  const partition = partitionOfRegion(region);
+  const host =
+    partition === 'aws-us-gov'
+      ? 'console.amazonaws-us-gov.com'
+      : partition === 'aws-cn'
+        ? 'console.amazonaws.cn'
+        : `${region}.console.aws.amazon.com`;
   const search = encodeURIComponent(`Id=${encodeURIComponent(`\\operator\\:EQUALS\\:${findingId}`)}`);
   return `https://${host}/securityhub/home?region=${encodeURIComponent(region)}#/findings?search=${search}`;
 }
@@ -409,7 +424,7 @@ ${rejectedSection(c, tenant, data.status, rejected, true)}`
     const form = await c.req.parseBody();
     const tenant = await tenantFor(c, field(form, 'tenant', 64) || undefined);
     if (tenant === undefined) return c.redirect('/ui/operator', 303);
-    await requestRun(deps, { principal: sessionOf(c).principal, requestId: c.get('requestId') }, tenant);
+    await requestRun(deps, pageActor(c), tenant);
     const q = tenantQuery(c, tenant);
     return c.redirect(`/ui/status${q}${q === '' ? '?' : '&'}ran=1`, 303);
   });

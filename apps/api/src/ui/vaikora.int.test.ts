@@ -2,8 +2,8 @@ import { vaikoraSettings } from '@vsh/db';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import type { VaikoraClientFactory } from '../deps.ts';
+import { csrfOf, testBrowser } from '../testing/browser.ts';
 import { useHarness } from '../testing/harness.ts';
-import { csrfOf, testBrowser } from './test-browser.ts';
 
 /** Keys with `bad` are refused; keys with `nolist` cannot list actions without an agent. */
 const vaikora: VaikoraClientFactory = (input) => ({

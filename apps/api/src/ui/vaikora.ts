@@ -4,26 +4,21 @@ import {
   THREAT_SEVERITY_FLOORS,
   thresholdsSchema,
 } from '@vsh/core';
-import { type Tenant, type VaikoraSettings, vaikoraSettings } from '@vsh/db';
-import { eq } from 'drizzle-orm';
+import type { Tenant, VaikoraSettings } from '@vsh/db';
 import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
-import { ApiError } from '../errors.ts';
-import { bodySchema, saveVaikoraSettings } from '../routes/vaikora/put-vaikora-settings.ts';
-import { DEFAULT_VAIKORA_BASE_URL } from '../routes/vaikora/shared.ts';
-import { testVaikoraConnection, type VaikoraTestResult } from '../routes/vaikora/test-vaikora.ts';
+import { ServiceError } from '../services/errors.ts';
 import {
-  field,
-  fieldList,
-  plainMessage,
-  render,
-  sessionOf,
-  tenantFor,
-  tenantQuery,
-  type UiContext,
-  type UiEnv,
-} from './context.ts';
+  DEFAULT_VAIKORA_BASE_URL,
+  saveVaikoraSettings,
+  testVaikoraConnection,
+  type VaikoraTestResult,
+  vaikoraSettingsInputSchema,
+} from '../services/vaikora.ts';
+import { findVaikoraSettings } from '../services/vaikora-settings.ts';
+import type { UiContext, UiEnv } from './context.ts';
+import * as page from './context.ts';
 import { csrfField, type Markup, pill, when } from './layout.ts';
 
 type FieldName =
@@ -38,7 +33,7 @@ type FieldName =
   | 'form';
 
 /** What the form shows: the person's last input (never the key), the agents offered, and errors by field. */
-export interface VaikoraForm {
+interface VaikoraForm {
   baseUrl: string;
   /** Agent ids offered as checkboxes: discovered, configured, and any the person chose. */
   offered: string[];
@@ -79,19 +74,19 @@ function formOf(settings: VaikoraSettings | undefined): VaikoraForm {
 
 /** The form as posted (checkbox lists come as repeated fields: parseBody with `all`). */
 function formFromPost(form: Record<string, unknown>): VaikoraForm {
-  const selected = fieldList(form, 'agent');
+  const selected = page.fieldList(form, 'agent');
   return {
-    baseUrl: field(form, 'baseUrl', 2100).trim(),
-    offered: [...new Set([...fieldList(form, 'offered'), ...selected])],
+    baseUrl: page.field(form, 'baseUrl', 2100).trim(),
+    offered: [...new Set([...page.fieldList(form, 'offered'), ...selected])],
     selected,
-    otherAgents: field(form, 'otherAgents', 30_000),
-    minRiskLevel: field(form, 'minRiskLevel', 20) || OFF,
-    minRiskScore: field(form, 'minRiskScore', 20).trim(),
-    includeAnomalies: field(form, 'includeAnomalies', 10) === 'on',
-    includeThreats: field(form, 'includeThreats', 10) === 'on',
-    threatSeverityFloor: field(form, 'threatSeverityFloor', 20) || DEFAULT_THREAT_SEVERITY_FLOOR,
-    pollIntervalSeconds: field(form, 'pollIntervalSeconds', 20).trim(),
-    timeFilterParam: field(form, 'timeFilterParam', 100).trim(),
+    otherAgents: page.field(form, 'otherAgents', 30_000),
+    minRiskLevel: page.field(form, 'minRiskLevel', 20) || OFF,
+    minRiskScore: page.field(form, 'minRiskScore', 20).trim(),
+    includeAnomalies: page.field(form, 'includeAnomalies', 10) === 'on',
+    includeThreats: page.field(form, 'includeThreats', 10) === 'on',
+    threatSeverityFloor: page.field(form, 'threatSeverityFloor', 20) || DEFAULT_THREAT_SEVERITY_FLOOR,
+    pollIntervalSeconds: page.field(form, 'pollIntervalSeconds', 20).trim(),
+    timeFilterParam: page.field(form, 'timeFilterParam', 100).trim(),
     errors: {},
   };
 }
@@ -109,7 +104,7 @@ function bodyOf(form: VaikoraForm, apiKey: string) {
     includeThreats: form.includeThreats,
     threatSeverityFloor: form.threatSeverityFloor,
   };
-  const parsed = bodySchema.safeParse({
+  const parsed = vaikoraSettingsInputSchema.safeParse({
     ...(apiKey === '' ? {} : { apiKey }),
     baseUrl: form.baseUrl === '' ? DEFAULT_VAIKORA_BASE_URL : form.baseUrl,
     agentIds,
@@ -159,7 +154,7 @@ const LABELS: Record<FieldName, string> = {
 };
 
 function errorText(name: FieldName, message: string): string {
-  return name === 'form' ? message : `${LABELS[name]} ${plainMessage(message)}.`;
+  return name === 'form' ? message : `${LABELS[name]} ${page.plainMessage(message)}.`;
 }
 
 /** aria attributes and the message of a field with an error. */
@@ -209,19 +204,22 @@ function testRegion(outcome: TestOutcome | undefined, form: VaikoraForm): Markup
 </div>`;
 }
 
+/** What the page says about the stored connection; `ending`: null when the key cannot be read, undefined when short. */
+interface StoredKey {
+  present: boolean;
+  ending: string | null | undefined;
+  verifiedAt: Date | null;
+  lastError: string | null;
+}
+
 function vaikoraPage(
   c: UiContext,
   tenant: Tenant,
-  stored: {
-    present: boolean;
-    ending: string | null | undefined;
-    verifiedAt: Date | null;
-    lastError: string | null;
-  },
+  stored: StoredKey,
   form: VaikoraForm,
   o: { outcome?: TestOutcome | undefined; flash?: Markup | undefined },
 ): Markup {
-  const q = tenantQuery(c, tenant);
+  const q = page.tenantQuery(c, tenant);
   const key = invalid(form, 'apiKey', 'apiKey-hint');
   const base = invalid(form, 'baseUrl', 'baseUrl-hint');
   const level = invalid(form, 'minRiskLevel');
@@ -244,7 +242,7 @@ ${o.flash ?? ''}
   <h2 id="vaikora-form-h">${stored.present ? 'Change the connection' : 'Connect Vaikora'}</h2>
   ${form.errors.form === undefined ? '' : html`<p class="alert bad" role="alert" id="form-error">${form.errors.form}</p>`}
   <form class="stack" method="post" action="/ui/vaikora${q}" data-busy="Checking the key with Vaikora…">
-    ${csrfField(sessionOf(c).csrfToken)}
+    ${csrfField(page.sessionOf(c).csrfToken)}
     <div>
       <label for="apiKey">Vaikora API key <span class="hint" id="apiKey-hint">${
         stored.present
@@ -308,11 +306,7 @@ ${o.flash ?? ''}
 }
 
 async function settingsOf(deps: ApiDeps, tenant: Tenant) {
-  const [row] = await deps.db
-    .select()
-    .from(vaikoraSettings)
-    .where(eq(vaikoraSettings.tenantId, tenant.id))
-    .limit(1);
+  const row = await findVaikoraSettings(deps.db, tenant.id);
   // The last four characters only, as payment pages show a card: enough to recognise the key, and only
   // of a key long enough that four characters say little about it. null: stored but unreadable.
   let ending: string | null | undefined;
@@ -335,44 +329,62 @@ async function settingsOf(deps: ApiDeps, tenant: Tenant) {
   };
 }
 
-async function requireTenant(c: UiContext, tenantId: string | undefined): Promise<Tenant> {
-  const tenant = await tenantFor(c, tenantId);
-  if (tenant === undefined)
-    throw new ApiError('VALIDATION_FAILED', 'choose a tenant on the operator overview first');
-  return tenant;
+/**
+ * The field a refusal of the form is shown at: the base URL, the key, or the form as a whole. An
+ * unreadable stored key is shown at `unreadableKeyAt` (the test asks for the key; Save says it above).
+ */
+function refusedField(err: ServiceError, unreadableKeyAt: FieldName): FieldName {
+  if (err.code === 'base_url_not_allowed') return 'baseUrl';
+  if (err.message.startsWith('body.apiKey')) return 'apiKey';
+  return err.code === 'vaikora_key_unreadable' ? unreadableKeyAt : 'form';
 }
 
 /** The Vaikora page: the connection form, "Test connection" with agent discovery, and Save. */
 export function registerVaikoraRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
+  const show = (
+    c: UiContext,
+    tenant: Tenant,
+    stored: StoredKey,
+    form: VaikoraForm,
+    o: { outcome?: TestOutcome | undefined; flash?: Markup | undefined },
+    status: 200 | 400 | 422 = 200,
+  ) =>
+    page.render(c, {
+      title: 'Vaikora connection',
+      active: 'vaikora',
+      tenant,
+      status,
+      body: vaikoraPage(c, tenant, stored, form, o),
+    });
+
+  /** What both posts of the form read: the tenant, the form as posted, the key typed (if any), what is stored. */
+  const readPost = async (c: UiContext) => {
+    const posted = await c.req.parseBody({ all: true });
+    const tenant = await page.requireTenant(c, c.req.query('tenant'));
+    const { stored } = await settingsOf(deps, tenant);
+    return { tenant, stored, form: formFromPost(posted), apiKey: page.field(posted, 'apiKey', 1025).trim() };
+  };
+
   ui.get('/vaikora', async (c) => {
-    const tenant = await tenantFor(c, c.req.query('tenant'));
+    const tenant = await page.tenantFor(c, c.req.query('tenant'));
     if (tenant === undefined) return c.redirect('/ui/operator', 303);
     const { row, stored } = await settingsOf(deps, tenant);
-    const q = tenantQuery(c, tenant);
+    const q = page.tenantQuery(c, tenant);
     const flash =
       c.req.query('saved') === '1'
         ? html`<div class="alert ok" role="status"><p>Saved: Vaikora accepted the key.</p><p><a class="button" href="/ui/onboarding${q}">Next: add an AWS account</a></p></div>`
         : c.req.query('needed') === 'run' && row === undefined
           ? html`<p class="alert info" role="status">Connect Vaikora first: a run reads the agents' actions from Vaikora, so “Run now” needs this connection.</p>`
           : undefined;
-    return render(c, {
-      title: 'Vaikora connection',
-      active: 'vaikora',
-      tenant,
-      body: vaikoraPage(c, tenant, stored, formOf(row), { flash }),
-    });
+    return show(c, tenant, stored, formOf(row), { flash });
   });
 
   ui.post('/vaikora/test', async (c) => {
-    const posted = await c.req.parseBody({ all: true });
-    const tenant = await requireTenant(c, c.req.query('tenant'));
-    const form = formFromPost(posted);
-    const apiKey = field(posted, 'apiKey', 1025).trim();
-    const { stored } = await settingsOf(deps, tenant);
+    const { tenant, stored, form, apiKey } = await readPost(c);
     let outcome: TestOutcome;
     try {
       if (apiKey === '' && !stored.present) {
-        throw new ApiError('NOT_CONFIGURED', 'body.apiKey: is required when no key is stored');
+        throw new ServiceError('not_configured', 'body.apiKey: is required when no key is stored');
       }
       outcome = await testVaikoraConnection(deps, tenant, {
         ...(apiKey === '' ? {} : { apiKey }),
@@ -381,76 +393,39 @@ export function registerVaikoraRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
         requestId: c.get('requestId'),
       });
     } catch (err) {
-      if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
-      const name: FieldName =
-        err.code === 'BASE_URL_NOT_ALLOWED' ? 'baseUrl' : err.message.includes('apiKey') ? 'apiKey' : 'form';
-      form.errors[name] = plainMessage(err.message);
-      outcome = { ok: false, message: errorText(name, plainMessage(err.message)), agents: null };
+      const refusal = page.refusalOf(err);
+      if (refusal === undefined) throw err;
+      const name = refusedField(refusal.error, 'apiKey');
+      form.errors[name] = refusal.message;
+      outcome = { ok: false, message: errorText(name, refusal.message), agents: null };
     }
-    return render(c, {
-      title: 'Vaikora connection',
-      active: 'vaikora',
-      tenant,
-      status: outcome.ok ? 200 : 422,
-      body: vaikoraPage(c, tenant, stored, form, { outcome }),
-    });
+    return show(c, tenant, stored, form, { outcome }, outcome.ok ? 200 : 422);
   });
 
   ui.post('/vaikora', async (c) => {
-    const posted = await c.req.parseBody({ all: true });
-    const tenant = await requireTenant(c, c.req.query('tenant'));
-    const form = formFromPost(posted);
-    const apiKey = field(posted, 'apiKey', 1025).trim();
-    const { stored } = await settingsOf(deps, tenant);
+    const { tenant, stored, form, apiKey } = await readPost(c);
     const parsed = bodyOf(form, apiKey);
-    if (!parsed.ok) {
-      return render(c, {
-        title: 'Vaikora connection',
-        active: 'vaikora',
-        tenant,
-        status: 400,
-        body: vaikoraPage(c, tenant, stored, { ...form, errors: parsed.errors }, {}),
-      });
-    }
+    if (!parsed.ok) return show(c, tenant, stored, { ...form, errors: parsed.errors }, {}, 400);
     try {
-      await saveVaikoraSettings(
-        deps,
-        { principal: sessionOf(c).principal, requestId: c.get('requestId') },
-        tenant,
-        parsed.body,
-      );
+      await saveVaikoraSettings(deps, page.pageActor(c), tenant, parsed.body);
     } catch (err) {
-      if (!(err instanceof ApiError) || err.status >= 500 || err.code === 'NOT_FOUND') throw err;
-      const message = plainMessage(err.message);
-      const name: FieldName =
-        err.code === 'BASE_URL_NOT_ALLOWED'
-          ? 'baseUrl'
-          : err.message.startsWith('body.apiKey')
-            ? 'apiKey'
-            : 'form';
-      return render(c, {
-        title: 'Vaikora connection',
-        active: 'vaikora',
+      const refusal = page.refusalOf(err);
+      if (refusal === undefined) throw err;
+      const name = refusedField(refusal.error, 'form');
+      const shown =
+        refusal.error.code === 'vaikora_verification_failed'
+          ? `Vaikora refused the connection: ${refusal.message}`
+          : refusal.message;
+      return show(
+        c,
         tenant,
-        status: err.status === 400 ? 400 : 422,
-        body: vaikoraPage(
-          c,
-          tenant,
-          stored,
-          {
-            ...form,
-            errors: {
-              [name]:
-                err.code === 'VAIKORA_VERIFICATION_FAILED'
-                  ? `Vaikora refused the connection: ${message}`
-                  : message,
-            },
-          },
-          {},
-        ),
-      });
+        stored,
+        { ...form, errors: { [name]: shown } },
+        {},
+        refusal.status === 400 ? 400 : 422,
+      );
     }
-    const q = tenantQuery(c, tenant);
+    const q = page.tenantQuery(c, tenant);
     return c.redirect(`/ui/vaikora${q}${q === '' ? '?' : '&'}saved=1`, 303);
   });
 }

@@ -1,8 +1,6 @@
-import { z } from '@hono/zod-openapi';
-
 /** The checks a destination verification runs, in order. */
 export const CHECK_NAMES = ['ASSUME_ROLE', 'EXTERNAL_ID_REQUIRED', 'SECURITY_HUB'] as const;
-export type CheckName = (typeof CHECK_NAMES)[number];
+type CheckName = (typeof CHECK_NAMES)[number];
 
 /** The outcome of one check (closed set); only `OK` passes. */
 export const CHECK_CODES = [
@@ -46,17 +44,6 @@ export interface VerifyInput {
 export interface DestinationVerifier {
   verify(input: VerifyInput): Promise<VerificationResult>;
 }
-
-export const checkResultSchema = z
-  .object({
-    name: z.enum(CHECK_NAMES),
-    ok: z.boolean(),
-    code: z.enum(CHECK_CODES),
-    region: z.string().optional(),
-    message: z.string(),
-    fix: z.string().optional(),
-  })
-  .openapi('VerificationCheck');
 
 /** The fix shown when Security Hub is off in a region. */
 export function enableSecurityHubFix(region: string): string {

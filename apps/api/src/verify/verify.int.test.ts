@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { EnableSecurityHubCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { streams } from '@vsh/db';
@@ -218,8 +217,11 @@ describe('destination verification against moto (through the fault proxy enforci
   it('keeps retrying AssumeRole while IAM propagates a role created during the verification', async () => {
     const onboarded = await onboard('Data443-VaikoraLate', ['us-east-1']);
 
+    const triedBefore = proxy.operationStats('sts', 'AssumeRole').requests;
+
     const pending = verify(onboarded);
-    await sleep(300);
+    // The role appears only once the verification has tried to assume it and failed.
+    await expect.poll(() => proxy.operationStats('sts', 'AssumeRole').requests).toBeGreaterThan(triedBefore);
     await createRole('Data443-VaikoraLate', onboarded.trustPolicy, onboarded.permissionsPolicy);
     const response = await pending;
 

@@ -1,8 +1,8 @@
 import { apiKeys } from '@vsh/db';
 import { and, eq, isNull } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { MAX_ACTIVE_KEYS } from '../../services/api-keys.ts';
 import { type Harness, useHarness } from '../../testing/harness.ts';
-import { MAX_ACTIVE_KEYS } from './create-api-key.ts';
 
 const CONCURRENT_CREATIONS = 40;
 

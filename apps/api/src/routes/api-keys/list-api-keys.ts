@@ -1,8 +1,7 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import { apiKeys } from '@vsh/db';
-import { desc, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { listApiKeys } from '../../services/api-keys.ts';
 import { API_KEY_EXAMPLE, apiKeySchema, toApiKey } from '../tenants/shared.ts';
 
 /** GET /v1/tenants/{tenantId}/api-keys: its schemas, access and documented answers. */
@@ -25,13 +24,7 @@ export const route = defineRoute('tenant', {
 /** The handler of GET /v1/tenants/{tenantId}/api-keys, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
-    const tenant = c.get('tenant');
-    const rows = await deps.db
-      .select()
-      .from(apiKeys)
-      .where(eq(apiKeys.tenantId, tenant.id))
-      .orderBy(desc(apiKeys.id))
-      .limit(200);
+    const rows = await listApiKeys(deps.db, c.get('tenant').id);
     return c.json({ items: rows.map(toApiKey) }, 200);
   };
 }

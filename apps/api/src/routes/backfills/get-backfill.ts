@@ -1,9 +1,7 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import { backfills } from '@vsh/db';
-import { and, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { ApiError } from '../../errors.ts';
 import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { getBackfill } from '../../services/backfills.ts';
 import { BACKFILL_EXAMPLE, backfillIdParam, backfillSchema, toBackfill } from './shared.ts';
 
 /** GET /v1/tenants/{tenantId}/backfills/{backfillId}: its schemas, access and documented answers. */
@@ -34,14 +32,7 @@ export const route = defineRoute('operator', {
 /** The handler of GET /v1/tenants/{tenantId}/backfills/{backfillId}, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
-    const tenant = c.get('tenant');
-    const { backfillId } = c.req.valid('param');
-    const [row] = await deps.db
-      .select()
-      .from(backfills)
-      .where(and(eq(backfills.id, backfillId), eq(backfills.tenantId, tenant.id)))
-      .limit(1);
-    if (row === undefined) throw new ApiError('NOT_FOUND', 'backfill not found');
+    const row = await getBackfill(deps.db, c.get('tenant').id, c.req.valid('param').backfillId);
     return c.json(toBackfill(row), 200);
   };
 }

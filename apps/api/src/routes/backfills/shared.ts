@@ -2,9 +2,6 @@ import { z } from '@hono/zod-openapi';
 import { type Backfill, backfillStates } from '@vsh/db';
 import { iso, timestamp } from '../../openapi.ts';
 
-/** The longest range one backfill may cover (ADR 0095): bounded work per job, and within Vaikora's retention. */
-export const MAX_BACKFILL_DAYS = 30;
-
 export const backfillIdParam = z
   .string()
   .regex(/^bkf_[0-9a-hjkmnp-tv-z]{26}$/, 'must be a backfill id (bkf_...)')

@@ -1,8 +1,8 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { defineRoute, destinationIdParam, tenantIdParam } from '../../openapi.ts';
-import { findDestination } from './find.ts';
-import { destinationSchema, onboardingOf, onboardingSchema, toDestination } from './shared.ts';
+import { findDestination } from '../../services/destinations.ts';
+import { destinationAnswer, destinationSchema, onboardingSchema } from './shared.ts';
 
 /** GET /v1/tenants/{tenantId}/destinations/{destinationId}: its schemas, access and documented answers. */
 export const route = defineRoute('tenant', {
@@ -28,12 +28,6 @@ export const route = defineRoute('tenant', {
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const row = await findDestination(deps.db, c.get('tenant').id, c.req.valid('param').destinationId);
-    return c.json(
-      {
-        destination: toDestination(row),
-        onboarding: onboardingOf(deps.config, row, deps.localAws !== undefined),
-      },
-      200,
-    );
+    return c.json(destinationAnswer(deps, row), 200);
   };
 }

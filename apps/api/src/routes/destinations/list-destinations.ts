@@ -1,8 +1,7 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import { awsDestinations } from '@vsh/db';
-import { asc, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { defineRoute, tenantIdParam } from '../../openapi.ts';
+import { listDestinations } from '../../services/destinations.ts';
 import { destinationSchema, toDestination } from './shared.ts';
 
 /** GET /v1/tenants/{tenantId}/destinations: its schemas, access and documented answers. */
@@ -24,13 +23,7 @@ export const route = defineRoute('tenant', {
 /** The handler of GET /v1/tenants/{tenantId}/destinations, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
-    const tenant = c.get('tenant');
-    const rows = await deps.db
-      .select()
-      .from(awsDestinations)
-      .where(eq(awsDestinations.tenantId, tenant.id))
-      .orderBy(asc(awsDestinations.id))
-      .limit(500);
+    const rows = await listDestinations(deps.db, c.get('tenant').id);
     return c.json({ items: rows.map(toDestination) }, 200);
   };
 }

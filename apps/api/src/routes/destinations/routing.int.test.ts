@@ -4,8 +4,9 @@ import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../app.ts';
 import type { LocalAwsPort } from '../../deps.ts';
+import { asApiError } from '../../errors.ts';
+import { deployRoleLocally } from '../../services/destinations.ts';
 import { useHarness } from '../../testing/harness.ts';
-import { deployRoleLocally } from './local-deploy.ts';
 import { type onboardingSchema, TEMPLATE_PATH } from './shared.ts';
 
 const PUBLIC = 'https://connector.example.com';
@@ -277,7 +278,8 @@ describe('onboarding links and the local deploy port', () => {
       dest.destination.id,
     );
 
-    await expect(noPort).rejects.toMatchObject({ code: 'NOT_AVAILABLE', status: 409 });
-    await expect(production).rejects.toMatchObject({ code: 'NOT_AVAILABLE', status: 409 });
+    // The service refuses with a ServiceError; asApiError is the API's one mapping of it.
+    await expect(noPort.catch(asApiError)).resolves.toMatchObject({ code: 'NOT_AVAILABLE', status: 409 });
+    await expect(production.catch(asApiError)).resolves.toMatchObject({ code: 'NOT_AVAILABLE', status: 409 });
   });
 });

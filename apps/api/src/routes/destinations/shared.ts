@@ -1,33 +1,13 @@
 import { z } from '@hono/zod-openapi';
-import {
-  cloudFormationDeployCommand,
-  customerPermissionsPolicy,
-  customerRoleParameterValues,
-  customerTrustPolicy,
-  DEFAULT_STACK_NAME,
-  type Partition,
-  partitionOfRegion,
-  quickCreateUrl,
-  roleArn,
-  SUPPORTED_PARTITIONS,
-} from '@vsh/customer-role';
 import { type AwsDestination, destinationStates } from '@vsh/db';
-import type { ApiConfig } from '../../deps.ts';
+import { SUPPORTED_PARTITIONS } from '@vsh/role-contract';
+import type { ApiDeps } from '../../deps.ts';
 import { iso, timestamp } from '../../openapi.ts';
+import { onboardingOf, partitionOf, TEMPLATE_FILE, TEMPLATE_PATH } from '../../services/onboarding.ts';
 
-/** An AWS region name, as the customer-role package accepts it (us-east-1, us-gov-west-1, cn-north-1). */
-export const REGION_PATTERN = /^(?:[a-z]{2}|us-gov)-[a-z]+-[0-9]{1,2}$/;
+export { TEMPLATE_FILE, TEMPLATE_PATH } from '../../services/onboarding.ts';
 
-/** The template file name the deploy command refers to (the customer downloads the template first). */
-export const TEMPLATE_FILE = 'vaikora-securityhub-role.yaml';
-
-/** Where this API serves the customer-role template (public, no auth). */
-export const TEMPLATE_PATH = `/templates/${TEMPLATE_FILE}`;
-
-/** The role of an administrator in each local (moto) customer account, as the local stack creates it. */
-export const LOCAL_CUSTOMER_ADMIN_ROLE = 'CustomerAdmin';
-
-// Checks as stored: what this API writes (checkResultSchema), read leniently so a row written by an
+// Checks as stored: what this API writes (checkResultSchema in verify-destination.ts), read leniently so a row written by an
 // older or newer version still renders.
 const storedCheckSchema = z.object({
   name: z.string(),
@@ -118,12 +98,6 @@ export const onboardingSchema = z
   })
   .openapi('Onboarding');
 
-/** The partition of a destination: every region of one destination is in the same partition. */
-export function partitionOf(destination: Pick<AwsDestination, 'regions'>): Partition {
-  const [first] = destination.regions;
-  return partitionOfRegion(first ?? 'us-east-1');
-}
-
 /** A destination row as the API shows it. */
 export function toDestination(row: AwsDestination): z.infer<typeof destinationSchema> {
   return {
@@ -153,75 +127,13 @@ export function toDestination(row: AwsDestination): z.infer<typeof destinationSc
   };
 }
 
-/**
- * Everything the customer needs to create the role, all from @vsh/customer-role so the policy shown here,
- * the template and the worker's expectations cannot drift apart.
- */
-export function onboardingOf(
-  config: ApiConfig,
+/** A destination and its onboarding material, as the create and read operations answer. */
+export function destinationAnswer(
+  deps: Pick<ApiDeps, 'config' | 'localAws'>,
   row: AwsDestination,
-  localDeploy = false,
-): z.infer<typeof onboardingSchema> {
-  const partition = partitionOf(row);
-  const parameterInput = {
-    externalId: row.externalId,
-    data443AccountId: config.data443AccountId,
-    workerRoleName: config.workerRoleName,
-    roleName: row.roleName,
-  };
-  const [region = 'us-east-1'] = row.regions;
-  const cfnDeploy = cloudFormationDeployCommand({ ...parameterInput, templateFile: TEMPLATE_FILE });
-  // Quick-create needs the template published over https (S3); a local stack publishes none.
-  const published = config.customerTemplateUrl;
+): { destination: z.infer<typeof destinationSchema>; onboarding: z.infer<typeof onboardingSchema> } {
   return {
-    externalId: row.externalId,
-    roleName: row.roleName,
-    expectedRoleArn: roleArn({ partition, accountId: row.accountId, roleName: row.roleName }),
-    trustPolicy: customerTrustPolicy({
-      partition,
-      data443AccountId: config.data443AccountId,
-      workerRoleName: config.workerRoleName,
-      externalId: row.externalId,
-    }) as unknown as Record<string, unknown>,
-    permissionsPolicy: customerPermissionsPolicy({
-      partition,
-      accountId: row.accountId,
-    }) as unknown as Record<string, unknown>,
-    templateUrl: templateDownloadUrl(config),
-    stackName: DEFAULT_STACK_NAME,
-    parameters: { ...customerRoleParameterValues(parameterInput) },
-    quickCreateUrl:
-      published === undefined ? null : quickCreateUrl({ ...parameterInput, region, templateUrl: published }),
-    quickCreateUnavailableReason:
-      published !== undefined
-        ? null
-        : config.mode === 'local'
-          ? 'the local stack publishes no template to S3: deploy the role locally or with the command'
-          : 'no template is published (CUSTOMER_TEMPLATE_URL is not set)',
-    // Only a local stack with an AWS endpoint (moto) has somewhere local to deploy to.
-    deployCommand:
-      config.mode === 'local' && config.awsEndpointUrl !== undefined
-        ? localDeployCommand(config.awsEndpointUrl, row.accountId, region, cfnDeploy)
-        : cfnDeploy,
-    localDeployAvailable: config.mode === 'local' && localDeploy,
+    destination: toDestination(row),
+    onboarding: onboardingOf(deps.config, row, deps.localAws !== undefined),
   };
-}
-
-/** The URL the customer downloads the template from: this API's own, absolute when the base URL is known. */
-export function templateDownloadUrl(config: Pick<ApiConfig, 'publicBaseUrl'>): string {
-  return `${config.publicBaseUrl ?? ''}${TEMPLATE_PATH}`;
-}
-
-/**
- * The deploy command against the local stack: moto holds every local account, and serves one only to
- * credentials of a role in it, so the command first assumes the account's administrator role, then
- * deploys at the local endpoint.
- */
-function localDeployCommand(endpoint: string, accountId: string, region: string, cfnDeploy: string): string {
-  const adminRole = `arn:aws:iam::${accountId}:role/${LOCAL_CUSTOMER_ADMIN_ROLE}`;
-  return [
-    `export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing`,
-    `export $(aws sts assume-role --role-arn ${adminRole} --role-session-name customer-admin --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text | awk '{print "AWS_ACCESS_KEY_ID="$1, "AWS_SECRET_ACCESS_KEY="$2, "AWS_SESSION_TOKEN="$3}')`,
-    `${cfnDeploy} --region ${region} --endpoint-url ${endpoint}`,
-  ].join('\n');
 }

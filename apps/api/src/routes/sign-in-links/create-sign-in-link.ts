@@ -1,10 +1,10 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { defineRoute, jsonResponse, keyIdParam, tenantIdParam, timestamp } from '../../openapi.ts';
-import { createSignInLink } from './links.ts';
+import { actorOf, defineRoute, jsonResponse, keyIdParam, tenantIdParam, timestamp } from '../../openapi.ts';
+import { createSignInLink } from '../../services/sign-in-links.ts';
 
 /** The body of POST /v1/tenants/{tenantId}/sign-in-links (optional). */
-export const bodySchema = z
+const bodySchema = z
   .strictObject({
     apiKeyId: keyIdParam
       .optional()
@@ -13,7 +13,7 @@ export const bodySchema = z
   // The example is the usual call: the tenant's newest key (an example key id would name no real key).
   .openapi({ example: {} });
 
-export const signInLinkSchema = z
+const signInLinkSchema = z
   .object({
     url: z.string().openapi({
       description: 'Shown once. Opens the sign-in page, which redeems the token once.',
@@ -56,12 +56,7 @@ export const route = defineRoute(
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const body = c.req.valid('json') ?? {};
-    const link = await createSignInLink(
-      deps,
-      { principal: c.get('principal'), requestId: c.get('requestId') },
-      c.get('tenant'),
-      { apiKeyId: body.apiKeyId },
-    );
+    const link = await createSignInLink(deps, actorOf(c), c.get('tenant'), { apiKeyId: body.apiKeyId });
     return c.json({ url: link.url, expiresAt: link.expiresAt.toISOString(), apiKeyId: link.apiKeyId }, 201);
   };
 }

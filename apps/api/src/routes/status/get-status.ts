@@ -1,24 +1,9 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import {
-  awsDestinations,
-  type DestinationRunStats,
-  destinationStates,
-  type RunStatus,
-  rejectedRecords,
-  runStatuses,
-  runs,
-  streams,
-  type Tenant,
-  tenantSchedules,
-  tenantStates,
-  vaikoraSettings,
-} from '@vsh/db';
-import { and, asc, count, desc, eq, gte, sql, sum } from 'drizzle-orm';
+import { destinationStates, runStatuses, tenantStates } from '@vsh/db';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { defineRoute, iso, jsonResponse, tenantIdParam, timestamp } from '../../openapi.ts';
-import { RUN_EXAMPLE, runSchema, toRun } from './shared.ts';
-
-const WINDOW_HOURS = 24;
+import { defineRoute, jsonResponse, tenantIdParam, timestamp } from '../../openapi.ts';
+import { tenantStatus } from '../../services/status.ts';
+import { RUN_EXAMPLE, runSchema } from './shared.ts';
 
 const countsSchema = z.object({
   imported: z.number().int(),
@@ -26,7 +11,7 @@ const countsSchema = z.object({
   skipped: z.number().int(),
 });
 
-export const statusSchema = z
+const statusSchema = z
   .object({
     tenantId: z.string(),
     state: z.enum(tenantStates),
@@ -124,148 +109,6 @@ export const route = defineRoute('tenant', {
     }),
   },
 });
-
-// At one run a minute, a day is 1,440 runs; the cap bounds the work if a worker misbehaves.
-const MAX_WINDOW_RUNS = 2_000;
-
-interface WindowRun {
-  id: string;
-  status: RunStatus;
-  startedAt: Date;
-  destinationStats: Record<string, DestinationRunStats>;
-}
-
-/** A destination's counts, latest run, lag and error, from the per-destination stats of the window's runs (newest first). */
-function destinationActivity(windowRuns: WindowRun[], destinationId: string) {
-  const counts = { imported: 0, rejected: 0, skipped: 0 };
-  let latest: { run: WindowRun; stats: DestinationRunStats } | undefined;
-  for (const run of windowRuns) {
-    const stats = run.destinationStats[destinationId];
-    if (stats === undefined) continue;
-    counts.imported += stats.imported;
-    counts.rejected += stats.rejected;
-    counts.skipped += stats.skipped;
-    latest ??= { run, stats };
-  }
-  const error = latest?.stats.errorCode ?? null;
-  return {
-    counts,
-    lastRun:
-      latest === undefined
-        ? null
-        : { id: latest.run.id, status: latest.run.status, startedAt: latest.run.startedAt.toISOString() },
-    cursorLagSeconds: latest?.stats.lagSeconds ?? null,
-    lastRunError: error === null ? null : `${error}: ${latest?.stats.errorMessage ?? ''}`.trim(),
-  };
-}
-
-const asInt = (value: string | number | null | undefined): number => Number(value ?? 0);
-
-/** A tenant's ingestion status, as GET /status answers it (shared by the route and the status page). */
-export async function tenantStatus(deps: ApiDeps, tenant: Tenant): Promise<z.infer<typeof statusSchema>> {
-  const since = new Date(deps.clock().getTime() - WINDOW_HOURS * 3_600_000);
-  const [
-    [schedule],
-    [vaikora],
-    [lastRun],
-    [lastFinished],
-    [totals],
-    destinations,
-    streamCounts,
-    rejectedCounts,
-    windowRuns,
-  ] = await Promise.all([
-    deps.db.select().from(tenantSchedules).where(eq(tenantSchedules.tenantId, tenant.id)).limit(1),
-    deps.db
-      .select({ verifiedAt: vaikoraSettings.verifiedAt, lastError: vaikoraSettings.lastError })
-      .from(vaikoraSettings)
-      .where(eq(vaikoraSettings.tenantId, tenant.id))
-      .limit(1),
-    deps.db.select().from(runs).where(eq(runs.tenantId, tenant.id)).orderBy(desc(runs.startedAt)).limit(1),
-    deps.db
-      .select({ lagSeconds: runs.lagSeconds })
-      .from(runs)
-      .where(and(eq(runs.tenantId, tenant.id), sql`${runs.finishedAt} is not null`))
-      .orderBy(desc(runs.finishedAt))
-      .limit(1),
-    deps.db
-      .select({
-        runs: count(),
-        failedRuns: sum(sql`case when ${runs.status} = 'failed' then 1 else 0 end`),
-        imported: sum(runs.findingsImported),
-        rejected: sum(runs.recordsRejected),
-        skipped: sum(runs.actionsSkipped),
-      })
-      .from(runs)
-      .where(and(eq(runs.tenantId, tenant.id), gte(runs.startedAt, since))),
-    deps.db
-      .select()
-      .from(awsDestinations)
-      .where(eq(awsDestinations.tenantId, tenant.id))
-      .orderBy(asc(awsDestinations.id)),
-    deps.db
-      .select({ destinationId: streams.destinationId, n: count() })
-      .from(streams)
-      .where(and(eq(streams.tenantId, tenant.id), eq(streams.enabled, true)))
-      .groupBy(streams.destinationId),
-    deps.db
-      .select({ destinationId: rejectedRecords.destinationId, n: count() })
-      .from(rejectedRecords)
-      .where(and(eq(rejectedRecords.tenantId, tenant.id), gte(rejectedRecords.createdAt, since)))
-      .groupBy(rejectedRecords.destinationId),
-    deps.db
-      .select({
-        id: runs.id,
-        status: runs.status,
-        startedAt: runs.startedAt,
-        destinationStats: runs.destinationStats,
-      })
-      .from(runs)
-      .where(and(eq(runs.tenantId, tenant.id), gte(runs.startedAt, since)))
-      .orderBy(desc(runs.startedAt))
-      .limit(MAX_WINDOW_RUNS),
-  ]);
-  return {
-    tenantId: tenant.id,
-    state: tenant.state,
-    windowHours: WINDOW_HOURS,
-    schedule:
-      schedule === undefined
-        ? null
-        : {
-            nextRunAt: iso(schedule.nextRunAt),
-            runRequestedAt: iso(schedule.runRequestedAt),
-            lastRunStartedAt: iso(schedule.lastRunStartedAt),
-            lastRunFinishedAt: iso(schedule.lastRunFinishedAt),
-          },
-    vaikora: {
-      configured: vaikora !== undefined,
-      verifiedAt: iso(vaikora?.verifiedAt ?? null),
-      lastError: vaikora?.lastError ?? null,
-    },
-    lastRun: lastRun === undefined ? null : toRun(lastRun),
-    cursorLagSeconds: lastFinished?.lagSeconds ?? null,
-    counts: {
-      runs: asInt(totals?.runs),
-      failedRuns: asInt(totals?.failedRuns),
-      imported: asInt(totals?.imported),
-      rejected: asInt(totals?.rejected),
-      skipped: asInt(totals?.skipped),
-    },
-    destinations: destinations.map((row) => ({
-      id: row.id,
-      accountId: row.accountId,
-      regions: row.regions,
-      state: row.state,
-      lastVerifiedAt: iso(row.lastVerifiedAt),
-      lastError: row.lastError,
-      consecutiveFailures: row.consecutiveFailures,
-      streams: streamCounts.find((s) => s.destinationId === row.id)?.n ?? 0,
-      ...destinationActivity(windowRuns, row.id),
-      rejectedRecords: rejectedCounts.find((r) => r.destinationId === row.id)?.n ?? 0,
-    })),
-  };
-}
 
 /** The handler of GET /v1/tenants/{tenantId}/status, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {

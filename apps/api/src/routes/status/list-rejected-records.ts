@@ -1,10 +1,9 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import { type Database, type RejectedRecord, rejectedRecords, rejectionStages } from '@vsh/db';
-import { and, desc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { rejectionStages } from '@vsh/db';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { ApiError } from '../../errors.ts';
 import { pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute, iso, tenantIdParam, timestamp, withExample } from '../../openapi.ts';
+import { rawTruncated, rejectedPage } from '../../services/status.ts';
 
 const rejectedRecordSchema = z
   .object({
@@ -88,72 +87,11 @@ export const route = defineRoute('tenant', {
   },
 });
 
-const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})Z ([a-z]{3}_[0-9a-hjkmnp-tv-z]{26})$/;
-
-/**
- * The keyset condition after a cursor: rows seen before its (last_seen_at, id). A cursor is the base64url
- * of the last row's last-seen time, to the microsecond as PostgreSQL keeps it, and its id; the time is
- * checked to be a real one here, so a forged cursor is a 400 and never reaches the database's parser.
- */
-function seenBefore(cursor: string | undefined): SQL | undefined {
-  if (cursor === undefined) return undefined;
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const match = CURSOR.exec(text);
-  const [, seconds = '', micros = '', id = ''] = match ?? [];
-  const date = new Date(`${seconds}.${micros.slice(0, 3)}Z`);
-  if (
-    match === null ||
-    Buffer.from(text, 'utf8').toString('base64url') !== cursor ||
-    Number.isNaN(date.getTime()) ||
-    date.toISOString().slice(0, 19) !== seconds
-  ) {
-    throw new ApiError('VALIDATION_FAILED', 'query.cursor: is not a cursor this API returned');
-  }
-  return sql`(${rejectedRecords.lastSeenAt}, ${rejectedRecords.id}) < (${`${seconds}.${micros}Z`}::timestamptz, ${id})`;
-}
-
-/**
- * A page of a tenant's rejected records, most recently seen first, after an opaque cursor (the API's and
- * the status page's). Records seen again move to the top; a reader paging meanwhile may miss such a record
- * on the later pages, never sees one twice.
- */
-export async function rejectedPage(
-  db: Database,
-  tenantId: string,
-  cursor: string | undefined,
-  limit: number,
-): Promise<{ items: RejectedRecord[]; nextCursor: string | null }> {
-  const rows = await db
-    .select({
-      ...getTableColumns(rejectedRecords),
-      seenKey: sql<string>`to_char(${rejectedRecords.lastSeenAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
-    })
-    .from(rejectedRecords)
-    .where(and(eq(rejectedRecords.tenantId, tenantId), seenBefore(cursor)))
-    .orderBy(desc(rejectedRecords.lastSeenAt), desc(rejectedRecords.id))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(({ seenKey: _, ...row }) => row),
-    nextCursor:
-      rows.length > limit && last !== undefined
-        ? Buffer.from(`${last.seenKey} ${last.id}`, 'utf8').toString('base64url')
-        : null,
-  };
-}
-
-/** Whether a kept record's raw text is only the start of it. */
-export function rawTruncated(row: Pick<RejectedRecord, 'raw' | 'rawBytes'>): boolean {
-  return row.raw !== null && row.rawBytes !== null && row.rawBytes > Buffer.byteLength(row.raw, 'utf8');
-}
-
 /** The handler of GET /v1/tenants/{tenantId}/rejected-records, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
-    const tenant = c.get('tenant');
     const { limit, cursor } = c.req.valid('query');
-    const page = await rejectedPage(deps.db, tenant.id, cursor, limit);
+    const page = await rejectedPage(deps.db, c.get('tenant').id, cursor, limit);
     return c.json(
       {
         items: page.items.map((row) => ({

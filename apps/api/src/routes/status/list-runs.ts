@@ -1,9 +1,8 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import { runs } from '@vsh/db';
-import { and, desc, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { olderThan, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
+import { pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute, tenantIdParam, withExample } from '../../openapi.ts';
+import { listRuns } from '../../services/status.ts';
 import { RUN_EXAMPLE, runSchema, toRun } from './shared.ts';
 
 /** GET /v1/tenants/{tenantId}/runs: its schemas, access and documented answers. */
@@ -22,15 +21,7 @@ export const route = defineRoute('tenant', {
 /** The handler of GET /v1/tenants/{tenantId}/runs, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
-    const tenant = c.get('tenant');
-    const { limit, cursor } = c.req.valid('query');
-    const rows = await deps.db
-      .select()
-      .from(runs)
-      .where(and(eq(runs.tenantId, tenant.id), olderThan(runs.id, cursor)))
-      .orderBy(desc(runs.id))
-      .limit(limit + 1);
-    const page = pageOf(rows, limit);
+    const page = await listRuns(deps.db, c.get('tenant').id, c.req.valid('query'));
     return c.json({ items: page.items.map(toRun), nextCursor: page.nextCursor }, 200);
   };
 }

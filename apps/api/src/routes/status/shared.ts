@@ -1,6 +1,8 @@
 import { z } from '@hono/zod-openapi';
-import { type Run, runStatuses } from '@vsh/db';
-import { iso, timestamp } from '../../openapi.ts';
+import { runStatuses } from '@vsh/db';
+import { timestamp } from '../../openapi.ts';
+
+export { toRun } from '../../services/status.ts';
 
 export const runSchema = z
   .object({
@@ -103,24 +105,3 @@ export const RUN_EXAMPLE: z.infer<typeof runSchema> = {
     },
   },
 };
-
-/** A run row as the API shows it. */
-export function toRun(row: Run): z.infer<typeof runSchema> {
-  return {
-    id: row.id,
-    status: row.status,
-    startedAt: iso(row.startedAt),
-    finishedAt: iso(row.finishedAt),
-    actionsRead: row.actionsRead,
-    findingsMapped: row.findingsMapped,
-    findingsImported: row.findingsImported,
-    actionsSkipped: row.actionsSkipped,
-    recordsRejected: row.recordsRejected,
-    throttles: row.throttles,
-    lagSeconds: row.lagSeconds,
-    errorCode: row.errorCode,
-    errorMessage: row.errorMessage,
-    recentFindings: row.recentFindings,
-    destinationStats: row.destinationStats,
-  };
-}

@@ -4,7 +4,7 @@ import { errorBody } from '../../errors.ts';
 import { loadViewerPackageFiles, type StaticAsset, staticAsset } from './viewer-assets.ts';
 
 /** An operation as the docs page lists it. */
-export interface DocOperation {
+interface DocOperation {
   method: string;
   path: string;
   summary: string;
@@ -16,7 +16,7 @@ type OpenApiDocument = { info?: { title?: string; version?: string }; paths?: Re
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** The operations of an OpenAPI document, in path order. */
-export function operationsOf(document: OpenApiDocument): DocOperation[] {
+function operationsOf(document: OpenApiDocument): DocOperation[] {
   const out: DocOperation[] = [];
   for (const [path, item] of Object.entries(document.paths ?? {})) {
     for (const [method, operation] of Object.entries(item as Record<string, unknown>)) {
@@ -70,7 +70,7 @@ export interface DocsAssets {
 }
 
 /** Loads the viewer's files (from the package, or from beside the Lambda bundle) and this page's own. */
-export function loadDocsAssets(packageFiles: StaticAsset[] = loadViewerPackageFiles()): DocsAssets {
+function loadDocsAssets(packageFiles: StaticAsset[] = loadViewerPackageFiles()): DocsAssets {
   const find = (name: string) => {
     const asset = packageFiles.find((file) => file.name === name);
     if (asset === undefined) throw new Error(`the API reference viewer file ${name} is missing`);
@@ -89,7 +89,7 @@ export function loadDocsAssets(packageFiles: StaticAsset[] = loadViewerPackageFi
 }
 
 /** The URL of an asset: its content hash in the path, so it can be cached for good. */
-export function assetUrl(asset: StaticAsset): string {
+function assetUrl(asset: StaticAsset): string {
   return `/docs/assets/${asset.hash}/${asset.name}`;
 }
 
@@ -97,14 +97,14 @@ export function assetUrl(asset: StaticAsset): string {
  * The CSP of /docs: scripts and styles from this origin only (no inline code, no eval), calls (the
  * viewer's "Try it out") to this origin only, nothing framed, no forms elsewhere.
  */
-export const DOCS_CSP =
+const DOCS_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * The API reference: Swagger UI served from this API (no CDN) over the OpenAPI document, with the
  * plain list of operations inside <noscript> for readers without JavaScript.
  */
-export function renderDocsPage(document: OpenApiDocument, assets: DocsAssets): string {
+function renderDocsPage(document: OpenApiDocument, assets: DocsAssets): string {
   const title = escapeHtml(document.info?.title ?? 'API');
   const rows = operationsOf(document)
     .map(

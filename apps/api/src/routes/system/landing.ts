@@ -7,7 +7,7 @@ import { cookieNames } from '../../ui/auth.ts';
 import { page } from '../../ui/layout.ts';
 
 /** The landing page's CSP: the /ui shell's inline style and script, by nonce; nothing else runs. */
-export function landingCsp(nonce: string): string {
+function landingCsp(nonce: string): string {
   return `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
 }
 

@@ -27,7 +27,7 @@ export const route = createRoute({
 });
 
 /** Number of committed migrations (drizzle-kit's journal), read once when the app is built. */
-export function committedMigrationCount(): number {
+function committedMigrationCount(): number {
   const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as {
     entries: unknown[];
   };

@@ -1,7 +1,7 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { healthOf } from '../../lib/health.ts';
 import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { tenantHealth } from '../../services/tenants.ts';
 import { TENANT_WITH_HEALTH_EXAMPLE, tenantWithHealthSchema, toTenant } from './shared.ts';
 
 /** GET /v1/tenants/{tenantId}: its schemas, access and documented answers. */
@@ -21,8 +21,6 @@ export const route = defineRoute('tenant', {
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const tenant = c.get('tenant');
-    const health = (await healthOf(deps.db, [tenant], deps.clock())).get(tenant.id);
-    if (health === undefined) throw new Error('health summary missing for the tenant');
-    return c.json({ ...toTenant(tenant), health }, 200);
+    return c.json({ ...toTenant(tenant), health: await tenantHealth(deps, tenant) }, 200);
   };
 }

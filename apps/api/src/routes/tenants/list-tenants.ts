@@ -1,10 +1,8 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import { tenants } from '@vsh/db';
-import { desc } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { healthOf } from '../../lib/health.ts';
-import { olderThan, pageOf, pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
+import { pageQuerySchema, pageResponse } from '../../lib/pagination.ts';
 import { defineRoute, withExample } from '../../openapi.ts';
+import { listTenants } from '../../services/tenants.ts';
 import { TENANT_WITH_HEALTH_EXAMPLE, tenantWithHealthSchema, toTenant } from './shared.ts';
 
 /** GET /v1/tenants: its schemas, access and documented answers. */
@@ -26,19 +24,8 @@ export const route = defineRoute('operator', {
 /** The handler of GET /v1/tenants, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
-    const { limit, cursor } = c.req.valid('query');
-    const rows = await deps.db
-      .select()
-      .from(tenants)
-      .where(olderThan(tenants.id, cursor))
-      .orderBy(desc(tenants.id))
-      .limit(limit + 1);
-    const page = pageOf(rows, limit);
-    const health = await healthOf(deps.db, page.items, deps.clock());
-    const items = page.items.flatMap((tenant) => {
-      const summary = health.get(tenant.id);
-      return summary === undefined ? [] : [{ ...toTenant(tenant), health: summary }];
-    });
+    const page = await listTenants(deps, c.req.valid('query'));
+    const items = page.items.map(({ tenant, health }) => ({ ...toTenant(tenant), health }));
     return c.json({ items, nextCursor: page.nextCursor }, 200);
   };
 }

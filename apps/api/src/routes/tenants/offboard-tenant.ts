@@ -1,9 +1,7 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import { apiKeys, awsDestinations, streams, tenantSchedules, tenants, vaikoraSettings } from '@vsh/db';
-import { and, eq, isNull } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { audit } from '../../lib/audit.ts';
-import { defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { actorOf, defineRoute, jsonResponse, tenantIdParam } from '../../openapi.ts';
+import { offboardTenant } from '../../services/tenants.ts';
 import { TENANT_EXAMPLE, tenantSchema, toTenant } from './shared.ts';
 
 /** POST /v1/tenants/{tenantId}/offboard: its schemas, access and documented answers. */
@@ -28,49 +26,5 @@ export const route = defineRoute('operator', {
 
 /** The handler of POST /v1/tenants/{tenantId}/offboard, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
-  return async (c) => {
-    const tenant = c.get('tenant');
-    if (tenant.state === 'offboarded') return c.json(toTenant(tenant), 200);
-    const now = deps.clock();
-    const updated = await deps.db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(tenants)
-        .set({ state: 'offboarded', offboardedAt: now })
-        .where(and(eq(tenants.id, tenant.id), eq(tenants.state, 'active')))
-        .returning();
-      if (row === undefined) return undefined;
-      await tx.delete(tenantSchedules).where(eq(tenantSchedules.tenantId, tenant.id));
-      const erased = await tx
-        .delete(vaikoraSettings)
-        .where(eq(vaikoraSettings.tenantId, tenant.id))
-        .returning({ tenantId: vaikoraSettings.tenantId });
-      const revoked = await tx
-        .update(apiKeys)
-        .set({ revokedAt: now })
-        .where(and(eq(apiKeys.tenantId, tenant.id), isNull(apiKeys.revokedAt)))
-        .returning({ id: apiKeys.id });
-      const disabled = await tx
-        .update(awsDestinations)
-        .set({ state: 'disabled' })
-        .where(eq(awsDestinations.tenantId, tenant.id))
-        .returning({ id: awsDestinations.id });
-      await tx.update(streams).set({ enabled: false }).where(eq(streams.tenantId, tenant.id));
-      await audit(tx, c.get('principal'), c.get('requestId'), {
-        tenantId: tenant.id,
-        action: 'tenant.offboarded',
-        target: tenant.id,
-        details: {
-          vaikoraSettingsErased: erased.length > 0,
-          revokedApiKeys: revoked.map((key) => key.id),
-          disabledDestinations: disabled.map((destination) => destination.id),
-        },
-      });
-      return row;
-    });
-    // A concurrent offboard got there first: answer with the state it left.
-    return c.json(
-      toTenant(updated ?? { ...tenant, state: 'offboarded', offboardedAt: tenant.offboardedAt ?? now }),
-      200,
-    );
-  };
+  return async (c) => c.json(toTenant(await offboardTenant(deps, actorOf(c), c.get('tenant'))), 200);
 }

@@ -1,19 +1,43 @@
 import { z } from '@hono/zod-openapi';
-import { type ApiKey, apiKeys, type Tenant, type Transaction, tenantStates } from '@vsh/db';
-import { generateApiKey } from '../../lib/api-keys.ts';
-import { healthSchema } from '../../lib/health.ts';
-import { iso, NO_CONTROL_CHARACTERS, timestamp } from '../../openapi.ts';
+import { CHECKLIST_STATES, HEALTH_STATUSES } from '@vsh/core';
+import { type ApiKey, type DestinationState, destinationStates, type Tenant, tenantStates } from '@vsh/db';
+import { iso, timestamp } from '../../openapi.ts';
+import type { CreatedApiKey } from '../../services/api-keys.ts';
 
-export const tenantName = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(200, 'must be at most 200 characters')
-  .regex(NO_CONTROL_CHARACTERS, 'must not contain control characters');
+/** A tenant's health (ADR 0100). */
+const checklistState = z.enum(CHECKLIST_STATES);
 
-export const tenantPlan = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be 1 to 32 lower-case letters, digits, _ or -');
+const healthSchema = z
+  .object({
+    status: z.enum(HEALTH_STATUSES).openapi({
+      description:
+        'One word from the shared health model (ADR 0100), worst first: failing, attention, setup, healthy, offboarded. The CLI and the web pages show the same word.',
+    }),
+    reasons: z.array(z.string()).openapi({ description: 'Why the status is what it is, for a person.' }),
+    checklist: z
+      .object({ vaikora: checklistState, aws: checklistState, firstFinding: checklistState })
+      .openapi({ description: 'The onboarding steps: done, todo or problem.' }),
+    destinations: z.object(
+      Object.fromEntries(destinationStates.map((state) => [state, z.number().int()])) as Record<
+        DestinationState,
+        z.ZodNumber
+      >,
+    ),
+    vaikora: z.object({
+      configured: z.boolean(),
+      verifiedAt: timestamp.nullable(),
+      lastError: z.string().nullable(),
+    }),
+    lastRun: z
+      .object({
+        id: z.string(),
+        status: z.enum(['running', 'ok', 'partial', 'failed']),
+        startedAt: timestamp,
+        finishedAt: timestamp.nullable(),
+      })
+      .nullable(),
+  })
+  .openapi('TenantHealth');
 
 export const tenantSchema = z
   .object({
@@ -110,13 +134,6 @@ export const CREATED_API_KEY_EXAMPLE = {
   key: 'vsh_0123456789ab_example-only-not-a-real-key-000000000000000',
 } satisfies z.infer<typeof createdApiKeySchema>;
 
-export const apiKeyName = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(100, 'must be at most 100 characters')
-  .regex(NO_CONTROL_CHARACTERS, 'must not contain control characters');
-
 /** An API key row as the API shows it: prefix and dates, never the hash. */
 export function toApiKey(row: ApiKey): z.infer<typeof apiKeySchema> {
   return {
@@ -130,17 +147,7 @@ export function toApiKey(row: ApiKey): z.infer<typeof apiKeySchema> {
   };
 }
 
-/** Creates a tenant API key in the transaction; the whole key is returned here and nowhere else. */
-export async function insertApiKey(
-  tx: Transaction,
-  tenantId: string,
-  name: string,
-): Promise<z.infer<typeof createdApiKeySchema>> {
-  const material = generateApiKey();
-  const [row] = await tx
-    .insert(apiKeys)
-    .values({ tenantId, name, prefix: material.prefix, hash: material.hash })
-    .returning();
-  if (row === undefined) throw new Error('insert into api_keys returned no row');
-  return { ...toApiKey(row), key: material.key };
+/** A just-created API key as the API shows it: with the whole key, this once. */
+export function toCreatedApiKey(created: CreatedApiKey): z.infer<typeof createdApiKeySchema> {
+  return { ...toApiKey(created.row), key: created.key };
 }

@@ -1,13 +1,9 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import { vaikoraSettings } from '@vsh/db';
 import { VAIKORA_ERROR_CODES } from '@vsh/vaikora';
-import { and, eq } from 'drizzle-orm';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
-import { ApiError } from '../../errors.ts';
-import { audit } from '../../lib/audit.ts';
-import { requireActive } from '../../middleware/authorize.ts';
-import { defineRoute, tenantIdParam } from '../../openapi.ts';
-import { checkVaikoraKey, openStoredKey, toVaikoraSettings, vaikoraSettingsSchema } from './shared.ts';
+import { actorOf, defineRoute, tenantIdParam } from '../../openapi.ts';
+import { verifyStoredVaikoraKey } from '../../services/vaikora.ts';
+import { toVaikoraSettings, vaikoraSettingsSchema } from './shared.ts';
 
 /** POST /v1/tenants/{tenantId}/vaikora/verify: its schemas, access and documented answers. */
 export const route = defineRoute(
@@ -42,44 +38,13 @@ export const route = defineRoute(
 /** The handler of POST /v1/tenants/{tenantId}/vaikora/verify, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
-    const tenant = c.get('tenant');
-    requireActive(tenant);
-    const [existing] = await deps.db
-      .select()
-      .from(vaikoraSettings)
-      .where(eq(vaikoraSettings.tenantId, tenant.id))
-      .limit(1);
-    if (existing === undefined)
-      throw new ApiError('NOT_CONFIGURED', 'no Vaikora settings yet: PUT them first');
-    const apiKey = await openStoredKey(deps, existing.apiKeyCiphertext, tenant.id);
-    const check = await checkVaikoraKey(deps, c.get('requestId'), {
-      baseUrl: existing.baseUrl,
-      apiKey,
-      timeFilterParam: existing.timeFilterParam,
-    });
-    const now = deps.clock();
-    const row = await deps.db.transaction(async (tx) => {
-      const [saved] = await tx
-        .update(vaikoraSettings)
-        .set(check.ok ? { verifiedAt: now, lastError: null } : { lastError: check.message })
-        .where(and(eq(vaikoraSettings.tenantId, tenant.id)))
-        .returning();
-      await audit(tx, c.get('principal'), c.get('requestId'), {
-        tenantId: tenant.id,
-        action: 'vaikora.verified',
-        target: tenant.id,
-        details: { ok: check.ok, ...(check.ok ? {} : { code: check.code }) },
-      });
-      return saved;
-    });
-    if (row === undefined)
-      throw new ApiError('NOT_CONFIGURED', 'the Vaikora settings were removed meanwhile');
+    const { check, settings } = await verifyStoredVaikoraKey(deps, actorOf(c), c.get('tenant'));
     return c.json(
       {
         ok: check.ok,
         code: check.ok ? null : check.code,
         message: check.ok ? 'Vaikora accepted the key' : check.message,
-        settings: toVaikoraSettings(row),
+        settings: toVaikoraSettings(settings),
       },
       200,
     );

@@ -1,5 +1,6 @@
-import { awsDestinations, streams, type Transaction, vaikoraSettings } from '@vsh/db';
+import { awsDestinations, streams, type Transaction } from '@vsh/db';
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { vaikoraAgents } from './vaikora-settings.ts';
 
 // A destination's routes run once it has passed verification; the worker itself skips `disabled` ones.
 const ROUTED_STATES = ['verified', 'active', 'degraded'] as const;
@@ -17,16 +18,11 @@ export interface StreamSync {
  * tenant id.
  */
 export async function syncStreams(tx: Transaction, tenantId: string): Promise<StreamSync> {
-  const [settings] = await tx
-    .select({ agentIds: vaikoraSettings.agentIds })
-    .from(vaikoraSettings)
-    .where(eq(vaikoraSettings.tenantId, tenantId))
-    .limit(1);
+  const agents = await vaikoraAgents(tx, tenantId);
   const destinations = await tx
     .select({ id: awsDestinations.id, regions: awsDestinations.regions, agentIds: awsDestinations.agentIds })
     .from(awsDestinations)
     .where(and(eq(awsDestinations.tenantId, tenantId), inArray(awsDestinations.state, [...ROUTED_STATES])));
-  const agents = settings?.agentIds ?? [];
   const desired = destinations.flatMap((destination) => {
     // A destination's own list narrows the settings' agents; an agent only it names is not polled.
     const routed =

@@ -1,54 +1,26 @@
-import { z } from '@hono/zod-openapi';
-import { CHECKLIST_STATES, HEALTH_STATUSES, tenantHealth } from '@vsh/core';
+import { type HealthChecklist, type HealthStatus, tenantHealth } from '@vsh/core';
 import {
   awsDestinations,
   type Database,
   type DestinationState,
   destinationStates,
+  type RunStatus,
   runs,
   type Tenant,
   vaikoraSettings,
 } from '@vsh/db';
 import { count, desc, inArray, sql, sum } from 'drizzle-orm';
-import { iso, timestamp } from '../openapi.ts';
+import { iso } from './common.ts';
 
-export { HEALTH_STATUSES, type HealthStatus } from '@vsh/core';
-
-const checklistState = z.enum(CHECKLIST_STATES);
-
-export const healthSchema = z
-  .object({
-    status: z.enum(HEALTH_STATUSES).openapi({
-      description:
-        'One word from the shared health model (ADR 0100), worst first: failing, attention, setup, healthy, offboarded. The CLI and the web pages show the same word.',
-    }),
-    reasons: z.array(z.string()).openapi({ description: 'Why the status is what it is, for a person.' }),
-    checklist: z
-      .object({ vaikora: checklistState, aws: checklistState, firstFinding: checklistState })
-      .openapi({ description: 'The onboarding steps: done, todo or problem.' }),
-    destinations: z.object(
-      Object.fromEntries(destinationStates.map((state) => [state, z.number().int()])) as Record<
-        DestinationState,
-        z.ZodNumber
-      >,
-    ),
-    vaikora: z.object({
-      configured: z.boolean(),
-      verifiedAt: timestamp.nullable(),
-      lastError: z.string().nullable(),
-    }),
-    lastRun: z
-      .object({
-        id: z.string(),
-        status: z.enum(['running', 'ok', 'partial', 'failed']),
-        startedAt: timestamp,
-        finishedAt: timestamp.nullable(),
-      })
-      .nullable(),
-  })
-  .openapi('TenantHealth');
-
-export type Health = z.infer<typeof healthSchema>;
+/** A tenant's health in the one health model (ADR 0100), as the API, the pages and the CLI show it. */
+export interface Health {
+  status: HealthStatus;
+  reasons: string[];
+  checklist: HealthChecklist;
+  destinations: Record<DestinationState, number>;
+  vaikora: { configured: boolean; verifiedAt: string | null; lastError: string | null };
+  lastRun: { id: string; status: RunStatus; startedAt: string; finishedAt: string | null } | null;
+}
 
 /** A tenant's health with the facts the operator overview shows next to it. */
 export interface HealthFacts {

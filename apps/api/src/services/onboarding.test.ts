@@ -1,8 +1,8 @@
-import { DEFAULT_ROLE_NAME } from '@vsh/customer-role';
 import type { AwsDestination } from '@vsh/db';
+import { DEFAULT_ROLE_NAME } from '@vsh/role-contract';
 import { describe, expect, it } from 'vitest';
-import { testConfig } from '../../testing/harness.ts';
-import { onboardingOf, TEMPLATE_PATH } from './shared.ts';
+import { testConfig } from '../testing/harness.ts';
+import { onboardingOf, TEMPLATE_PATH } from './onboarding.ts';
 
 const row = {
   id: 'dst_01jd0000000000000000000000',

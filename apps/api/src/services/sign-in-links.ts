@@ -1,16 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { apiKeys, type Tenant, tenants, webSignInLinks } from '@vsh/db';
 import { and, desc, eq, gt, inArray, isNull } from 'drizzle-orm';
-import type { ApiDeps, Principal } from '../../deps.ts';
-import { ApiError } from '../../errors.ts';
-import { type Actor, audit } from '../../lib/audit.ts';
-import { requireActive } from '../../middleware/authorize.ts';
+import type { ApiDeps, Principal } from '../deps.ts';
+import { type Actor, audit } from '../lib/audit.ts';
+import { requireActive } from './common.ts';
+import { ServiceError } from './errors.ts';
 
 /** How long a sign-in link stays redeemable unless the config says otherwise. */
-export const DEFAULT_SIGN_IN_LINK_TTL_MS = 24 * 3_600_000;
+const DEFAULT_SIGN_IN_LINK_TTL_MS = 24 * 3_600_000;
 
 /** The path of the web page that redeems a link; the token follows as `?token=`. */
-export const SIGN_IN_LINK_PATH = '/ui/login/link';
+const SIGN_IN_LINK_PATH = '/ui/login/link';
 
 /** What a link token looks like: 32 random bytes, base64url (43 characters). */
 export const SIGN_IN_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
@@ -35,7 +35,7 @@ export function signInTokenHash(token: string): string {
  * stored; the token is in the returned URL and nowhere else.
  */
 export async function createSignInLink(
-  deps: ApiDeps,
+  deps: Pick<ApiDeps, 'db' | 'clock' | 'config'>,
   actor: Actor,
   tenant: Tenant,
   input: { apiKeyId?: string | undefined } = {},
@@ -45,7 +45,7 @@ export async function createSignInLink(
   // path to put after its host. Production must say where browsers reach it.
   const base = deps.config.publicBaseUrl ?? (deps.config.mode === 'local' ? '' : undefined);
   if (base === undefined) {
-    throw new ApiError('NOT_CONFIGURED', 'sign-in links need the public base URL (PUBLIC_BASE_URL)');
+    throw new ServiceError('not_configured', 'sign-in links need the public base URL (PUBLIC_BASE_URL)');
   }
   const now = deps.clock();
   const expiresAt = new Date(now.getTime() + (deps.config.signInLinkTtlMs ?? DEFAULT_SIGN_IN_LINK_TTL_MS));
@@ -65,8 +65,8 @@ export async function createSignInLink(
       .limit(1);
     if (key === undefined) {
       throw input.apiKeyId === undefined
-        ? new ApiError('CONFLICT', 'the tenant has no unrevoked API key to sign in as; create one first')
-        : new ApiError('NOT_FOUND', 'body.apiKeyId: no unrevoked API key of this tenant has this id');
+        ? new ServiceError('conflict', 'the tenant has no unrevoked API key to sign in as; create one first')
+        : new ServiceError('not_found', 'body.apiKeyId: no unrevoked API key of this tenant has this id');
     }
     const [link] = await tx
       .insert(webSignInLinks)
@@ -79,7 +79,7 @@ export async function createSignInLink(
       })
       .returning({ id: webSignInLinks.id });
     if (link === undefined) throw new Error('insert into web_sign_in_links returned no row');
-    await audit(tx, actor.principal, actor.requestId, {
+    await audit(tx, actor, {
       tenantId: tenant.id,
       action: 'sign_in_link.created',
       target: link.id,
@@ -123,4 +123,31 @@ export async function redeemSignInLink(
     .returning({ apiKeyId: webSignInLinks.apiKeyId, tenantId: webSignInLinks.tenantId });
   if (redeemed === undefined) return undefined;
   return { kind: 'tenant', id: redeemed.apiKeyId, tenantId: redeemed.tenantId };
+}
+
+/**
+ * The tenant a sign-in link would sign in to, without using it up: the same conditions as its redemption
+ * (unused, unexpired, key unrevoked, tenant active), read only.
+ */
+export async function peekSignInLink(
+  deps: Pick<ApiDeps, 'db'>,
+  token: string,
+  nowMs: number,
+): Promise<{ tenantName: string } | undefined> {
+  if (!SIGN_IN_TOKEN_PATTERN.test(token)) return undefined;
+  const now = new Date(nowMs);
+  const [row] = await deps.db
+    .select({ tenantName: tenants.name })
+    .from(webSignInLinks)
+    .innerJoin(apiKeys, and(eq(apiKeys.id, webSignInLinks.apiKeyId), isNull(apiKeys.revokedAt)))
+    .innerJoin(tenants, and(eq(tenants.id, webSignInLinks.tenantId), eq(tenants.state, 'active')))
+    .where(
+      and(
+        eq(webSignInLinks.tokenHash, signInTokenHash(token)),
+        isNull(webSignInLinks.usedAt),
+        gt(webSignInLinks.expiresAt, now),
+      ),
+    )
+    .limit(1);
+  return row;
 }

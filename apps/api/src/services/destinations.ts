@@ -1,0 +1,397 @@
+import { randomBytes } from 'node:crypto';
+import { AWS_REGION_PATTERN } from '@vsh/core';
+import {
+  type AwsDestination,
+  awsDestinations,
+  type Database,
+  type DestinationVerification,
+  pgErrorCodes,
+  pgErrorOf,
+  type Tenant,
+  type Transaction,
+} from '@vsh/db';
+import {
+  ACCOUNT_ID_PATTERN,
+  customerRoleParameterValues,
+  DEFAULT_ROLE_NAME,
+  DEFAULT_STACK_NAME,
+  EXTERNAL_ID_PATTERN,
+  isCustomerRoleName,
+  parseRoleArn,
+  partitionOfRegion,
+  ROLE_NAME_PREFIX,
+  SUPPORTED_PARTITIONS,
+} from '@vsh/role-contract';
+import { and, asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import type { ApiDeps } from '../deps.ts';
+import { type Actor, audit } from '../lib/audit.ts';
+import { type CheckResult, summarizeFailure } from '../verify/checks.ts';
+import { requireActive } from './common.ts';
+import { ServiceError } from './errors.ts';
+import { partitionOf } from './onboarding.ts';
+import { agentIdsSchema } from './schemas.ts';
+import { syncStreams } from './streams.ts';
+
+/** The regions of a destination: 1 to 32 distinct region names. */
+export const regionsSchema = z
+  .array(z.string().regex(AWS_REGION_PATTERN, 'must be an AWS region name such as us-east-1'))
+  .min(1, 'must name at least one region')
+  .max(32, 'must name at most 32 regions')
+  .refine((regions) => new Set(regions).size === regions.length, 'must not repeat a region');
+
+/** What registers a destination (the body of POST .../destinations, and the onboarding page's form). */
+export const registerDestinationSchema = z.strictObject({
+  accountId: z.string().regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id'),
+  regions: regionsSchema,
+  partition: z.enum(SUPPORTED_PARTITIONS).optional(),
+  roleName: z.string().max(64, 'must be at most 64 characters').optional(),
+  agentIds: agentIdsSchema.optional().meta({
+    description:
+      "The Vaikora agents whose findings go to this account; omit to route every agent of the tenant's Vaikora settings here.",
+  }),
+});
+
+export type RegisterDestinationInput = z.infer<typeof registerDestinationSchema>;
+
+/** 32 random bytes, base64url: the ExternalId, generated here and only here (ADR 0040). */
+function newExternalId(): string {
+  const id = randomBytes(32).toString('base64url');
+  if (!EXTERNAL_ID_PATTERN.test(id))
+    throw new Error('generated ExternalId does not match the template pattern');
+  return id;
+}
+
+/** The destination with this id of this tenant (both in the WHERE clause), or `not_found`. */
+export async function findDestination(
+  db: Database | Transaction,
+  tenantId: string,
+  destinationId: string,
+): Promise<AwsDestination> {
+  const [row] = await db.select().from(awsDestinations).where(ofTenant(tenantId, destinationId)).limit(1);
+  if (row === undefined) throw notFound();
+  return row;
+}
+
+/** Every destination of a tenant, oldest first. */
+export async function listDestinations(db: Database, tenantId: string): Promise<AwsDestination[]> {
+  return db
+    .select()
+    .from(awsDestinations)
+    .where(eq(awsDestinations.tenantId, tenantId))
+    .orderBy(asc(awsDestinations.id))
+    .limit(500);
+}
+
+/**
+ * Registers an AWS account for a tenant; returns the new row. `agentIds` routes only those agents here
+ * (omitted: every agent of the Vaikora settings).
+ */
+export async function registerDestination(
+  deps: Pick<ApiDeps, 'db'>,
+  actor: Actor,
+  tenant: Tenant,
+  input: RegisterDestinationInput,
+): Promise<AwsDestination> {
+  requireActive(tenant);
+  const partitions = new Set(input.regions.map(partitionOfRegion));
+  const [partition] = partitions;
+  if (partitions.size !== 1 || partition === undefined) {
+    throw new ServiceError(
+      'partition_mismatch',
+      'body.regions: all regions of a destination must be in one partition',
+    );
+  }
+  if (input.partition !== undefined && input.partition !== partition) {
+    throw new ServiceError('partition_mismatch', `body.partition: the regions are in partition ${partition}`);
+  }
+  const roleName = input.roleName ?? DEFAULT_ROLE_NAME;
+  if (!isCustomerRoleName(roleName)) {
+    throw new ServiceError(
+      'role_name_not_allowed',
+      `body.roleName: must start with ${ROLE_NAME_PREFIX} and use only IAM name characters (Data443's worker may assume only those roles)`,
+    );
+  }
+  try {
+    return await deps.db.transaction(async (tx) => {
+      const [inserted] = await tx
+        .insert(awsDestinations)
+        .values({
+          tenantId: tenant.id,
+          accountId: input.accountId,
+          regions: input.regions,
+          roleName,
+          agentIds: input.agentIds ?? null,
+          externalId: newExternalId(),
+        })
+        .returning();
+      if (inserted === undefined) throw new Error('insert into aws_destinations returned no row');
+      await audit(tx, actor, {
+        tenantId: tenant.id,
+        action: 'destination.created',
+        target: inserted.id,
+        details: {
+          accountId: inserted.accountId,
+          regions: inserted.regions,
+          roleName,
+          agentIds: inserted.agentIds,
+        },
+      });
+      return inserted;
+    });
+  } catch (err) {
+    const pg = pgErrorOf(err);
+    if (
+      pg?.code === pgErrorCodes.uniqueViolation &&
+      pg.constraint === 'aws_destinations_tenant_account_unique'
+    ) {
+      throw new ServiceError(
+        'conflict',
+        `a destination for account ${input.accountId} already exists; delete it first`,
+      );
+    }
+    throw err;
+  }
+}
+
+/** Removes a destination and its streams (findings already in Security Hub stay there). */
+export async function deleteDestination(
+  deps: Pick<ApiDeps, 'db'>,
+  actor: Actor,
+  tenant: Tenant,
+  destinationId: string,
+): Promise<void> {
+  requireActive(tenant);
+  const removed = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .delete(awsDestinations)
+      .where(ofTenant(tenant.id, destinationId))
+      .returning({ id: awsDestinations.id, accountId: awsDestinations.accountId });
+    if (row === undefined) return false;
+    await audit(tx, actor, {
+      tenantId: tenant.id,
+      action: 'destination.deleted',
+      target: row.id,
+      details: { accountId: row.accountId },
+    });
+    return true;
+  });
+  if (!removed) throw notFound();
+}
+
+/** What `updateDestinationRouting` changes; an omitted field keeps its value. */
+export interface DestinationRoutingInput {
+  agentIds?: string[] | null | undefined;
+  regions?: string[] | undefined;
+}
+
+/**
+ * Changes which agents and regions a destination receives, then re-syncs the tenant's streams (new
+ * routes enabled, dropped ones disabled, never deleted). A region added to a verified destination sends
+ * it back to `pending`: Security Hub was checked only in the old regions, so it is verified again first.
+ */
+export async function updateDestinationRouting(
+  deps: Pick<ApiDeps, 'db'>,
+  actor: Actor,
+  tenant: Tenant,
+  destinationId: string,
+  input: DestinationRoutingInput,
+): Promise<AwsDestination> {
+  requireActive(tenant);
+  return deps.db.transaction(async (tx) => {
+    const current = await findDestination(tx, tenant.id, destinationId);
+    const changes: Partial<Pick<AwsDestination, 'agentIds' | 'regions' | 'state'>> = {};
+    if (input.agentIds !== undefined) changes.agentIds = input.agentIds;
+    if (input.regions !== undefined) {
+      const partition = partitionOf(current);
+      if (input.regions.some((region) => partitionOf({ regions: [region] }) !== partition)) {
+        throw new ServiceError(
+          'partition_mismatch',
+          `body.regions: the destination is in partition ${partition}; register another destination for another partition`,
+        );
+      }
+      changes.regions = input.regions;
+      const added = input.regions.some((region) => !current.regions.includes(region));
+      if (added && current.state !== 'pending' && current.state !== 'disabled') changes.state = 'pending';
+    }
+    const [updated] = await tx
+      .update(awsDestinations)
+      .set(changes)
+      .where(ofTenant(tenant.id, current.id))
+      .returning();
+    if (updated === undefined) throw notFound();
+    const streams = await syncStreams(tx, tenant.id);
+    await audit(tx, actor, {
+      tenantId: tenant.id,
+      action: 'destination.routing_updated',
+      target: updated.id,
+      details: {
+        ...(input.agentIds === undefined ? {} : { agentIds: updated.agentIds }),
+        ...(input.regions === undefined ? {} : { regions: updated.regions }),
+        ...(changes.state === undefined ? {} : { state: changes.state }),
+        streams,
+      },
+    });
+    return updated;
+  });
+}
+
+/** The outcome of a verification: every check, and the destination after them. */
+export interface RoleVerification {
+  verified: boolean;
+  checks: CheckResult[];
+  destination: AwsDestination;
+}
+
+/** The parsed ARN of a role the destination may use, or the refusal of a role in the wrong place. */
+function acceptedRole(destination: AwsDestination, roleArn: string) {
+  const arn = parseRoleArn(roleArn);
+  if (arn === null) throw new ServiceError('invalid_input', 'body.roleArn: must be an IAM role ARN');
+  if (arn.accountId !== destination.accountId) {
+    throw new ServiceError(
+      'account_mismatch',
+      `body.roleArn: the role is in account ${arn.accountId}, but this destination is account ${destination.accountId}`,
+    );
+  }
+  const partition = partitionOf(destination);
+  if (arn.partition !== partition) {
+    throw new ServiceError(
+      'partition_mismatch',
+      `body.roleArn: the destination's regions are in partition ${partition}`,
+    );
+  }
+  if (!isCustomerRoleName(arn.roleName)) {
+    throw new ServiceError(
+      'role_name_not_allowed',
+      `body.roleArn: the role name must start with ${ROLE_NAME_PREFIX} (Data443's worker may assume only those roles)`,
+    );
+  }
+  return arn;
+}
+
+/**
+ * Verifies a customer role for a destination of a tenant and records the outcome. Failed checks are
+ * data; a role in the wrong account, partition or name throws.
+ */
+export async function verifyDestinationRole(
+  deps: Pick<ApiDeps, 'db' | 'clock' | 'verifier'>,
+  actor: Actor,
+  tenant: Tenant,
+  destinationId: string,
+  roleArn: string,
+): Promise<RoleVerification> {
+  requireActive(tenant);
+  const destination = await findDestination(deps.db, tenant.id, destinationId);
+  const arn = acceptedRole(destination, roleArn);
+  const result = await deps.verifier.verify({
+    tenantId: tenant.id,
+    destinationId: destination.id,
+    roleArn,
+    externalId: destination.externalId,
+    regions: destination.regions,
+  });
+  const now = deps.clock();
+  const verification: DestinationVerification = {
+    checkedAt: now.toISOString(),
+    ok: result.ok,
+    checks: result.checks,
+  };
+  const updated = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(awsDestinations)
+      .set(
+        result.ok
+          ? {
+              state: destination.state === 'active' ? 'active' : 'verified',
+              roleArn,
+              roleName: arn.roleName,
+              lastVerifiedAt: now,
+              lastVerification: verification,
+              lastError: null,
+              consecutiveFailures: 0,
+              firstFailureAt: null,
+            }
+          : // A failed check never replaces a working role ARN: the worker keeps using the verified one.
+            { lastVerification: verification, lastError: summarizeFailure(result) },
+      )
+      .where(ofTenant(tenant.id, destination.id))
+      .returning();
+    const streams = result.ok ? await syncStreams(tx, tenant.id) : undefined;
+    await audit(tx, actor, {
+      tenantId: tenant.id,
+      action: 'destination.verified',
+      target: destination.id,
+      details: {
+        ok: result.ok,
+        roleArn,
+        failed: result.checks.filter((check) => !check.ok).map((check) => check.code),
+        ...(streams === undefined ? {} : { streams }),
+      },
+    });
+    return row;
+  });
+  if (updated === undefined) throw notFound();
+  return { verified: result.ok, checks: result.checks, destination: updated };
+}
+
+/**
+ * Deploys a destination's customer role into the local stack's emulated AWS account (local mode only),
+ * with exactly the parameters the onboarding shows. The caller then verifies the role as usual.
+ */
+export async function deployRoleLocally(
+  deps: Pick<ApiDeps, 'db' | 'config' | 'localAws' | 'logger'>,
+  actor: Actor,
+  tenant: Tenant,
+  destinationId: string,
+): Promise<{ roleArn: string }> {
+  const port = deps.localAws;
+  if (deps.config.mode !== 'local' || port === undefined) {
+    throw new ServiceError(
+      'not_available',
+      'deploying the role from here works only with the local stack; deploy it in your AWS account',
+    );
+  }
+  requireActive(tenant);
+  const row = await findDestination(deps.db, tenant.id, destinationId);
+  const [region = 'us-east-1'] = row.regions;
+  const parameters = {
+    ...customerRoleParameterValues({
+      externalId: row.externalId,
+      data443AccountId: deps.config.data443AccountId,
+      workerRoleName: deps.config.workerRoleName,
+      roleName: row.roleName,
+    }),
+  };
+  let roleArn: string;
+  try {
+    ({ roleArn } = await port.deployRole({
+      accountId: row.accountId,
+      region,
+      stackName: DEFAULT_STACK_NAME,
+      parameters,
+    }));
+  } catch (err) {
+    deps.logger.error({ requestId: actor.requestId, err }, 'local role deploy failed');
+    throw new ServiceError(
+      'local_deploy_failed',
+      `the local stack could not deploy the role; quote request id ${actor.requestId}`,
+      { cause: err },
+    );
+  }
+  await audit(deps.db, actor, {
+    tenantId: tenant.id,
+    action: 'destination.local_deployed',
+    target: row.id,
+    details: { accountId: row.accountId, region, roleArn },
+  });
+  return { roleArn };
+}
+
+/** The WHERE clause of one destination of one tenant: every statement names both. */
+function ofTenant(tenantId: string, destinationId: string) {
+  return and(eq(awsDestinations.id, destinationId), eq(awsDestinations.tenantId, tenantId));
+}
+
+function notFound(): ServiceError {
+  return new ServiceError('not_found', 'destination not found');
+}
