@@ -1,23 +1,32 @@
 import { resolve } from 'node:path';
+import { CodedError, errorMessage } from '@vsh/core';
+import createClient, { type Client } from 'openapi-fetch';
+import type { components, paths } from './api-types.generated.ts';
 import type { CommandIo } from './io.ts';
 import { UsageError } from './io.ts';
-import { readLocalState } from './local/state.ts';
+import { readLocalConnection } from './local-state.ts';
+
+/** The API's schemas, generated from its OpenAPI document (api-types.generated.ts). */
+export type ApiSchemas = components['schemas'];
 
 /** Why talking to the API failed (closed set). */
 export type ApiClientErrorCode = 'UNREACHABLE' | 'REFUSED' | 'BAD_RESPONSE';
 
+/** An error code the API answers with (`VALIDATION_FAILED`, `NOT_FOUND`, ...). */
+export type ApiErrorCode = ApiSchemas['Error']['error']['code'];
+
 /** A failed call to the control-plane API: printed as its message, exit code 1. Never carries the key. */
-export class ApiClientError extends Error {
+export class ApiClientError extends CodedError<ApiClientErrorCode> {
   override name = 'ApiClientError';
   constructor(
-    readonly code: ApiClientErrorCode,
+    code: ApiClientErrorCode,
     message: string,
-    /** The API's error code (`VALIDATION_FAILED`, `NOT_FOUND`, ...) when it answered with one. */
-    readonly apiCode: string | null = null,
+    /** The API's error code when it answered with one. */
+    readonly apiCode: ApiErrorCode | null = null,
     readonly status: number | null = null,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 
@@ -43,7 +52,7 @@ export const CONNECTION_USAGE = `Connection (operator commands):
 
 /**
  * The API and operator key: flags, then the environment, then (for what is still missing) the state file
- * `connector start` keeps in the local data folder.
+ * `pnpm start` keeps in the local data folder.
  */
 export function resolveConnection(
   values: { api?: string | undefined; key?: string | undefined; 'data-dir'?: string | undefined },
@@ -55,7 +64,7 @@ export function resolveConnection(
   const fromFlags = values.api !== undefined || values.key !== undefined;
   let usedLocal = false;
   if (apiUrl === undefined || key === undefined) {
-    const local = readLocalState(resolve(values['data-dir'] ?? '.data'));
+    const local = readLocalConnection(resolve(values['data-dir'] ?? '.data'));
     if (local !== undefined) {
       if (apiUrl === undefined && local.apiUrl !== undefined) {
         apiUrl = local.apiUrl;
@@ -68,7 +77,7 @@ export function resolveConnection(
     }
   }
   if (apiUrl === undefined || apiUrl === '')
-    throw new UsageError('no API to talk to: pass --api <url> or set VSH_API_URL (or run "connector start")');
+    throw new UsageError('no API to talk to: pass --api <url> or set VSH_API_URL (or run "pnpm start")');
   if (key === undefined || key === '')
     throw new UsageError('no operator key: pass --key or set VSH_OPERATOR_KEY');
   let url: URL;
@@ -83,79 +92,85 @@ export function resolveConnection(
   return { apiUrl: url.origin + url.pathname.replace(/\/+$/, ''), key, source };
 }
 
-/** A small client of the control plane for the operator commands (fetch is injected for tests). */
-export class ApiClient {
-  private readonly fetchFn: typeof fetch;
+/** A typed client of the control plane: openapi-fetch over the API's generated paths. */
+export type ApiClient = Client<paths>;
 
-  constructor(
-    private readonly connection: Connection,
-    fetchFn: typeof fetch | undefined,
-  ) {
-    this.fetchFn = fetchFn ?? globalThis.fetch;
-  }
+/** One call's answer as openapi-fetch gives it: data on 2xx, the parsed error body otherwise. */
+type Answer<Data> = { data?: Data; error?: unknown; response: Response };
 
-  /** Calls `/v1<path>` and returns the parsed JSON body; an error answer becomes an ApiClientError. */
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = `${this.connection.apiUrl}/v1${path}`;
-    let response: Response;
-    try {
-      response = await this.fetchFn(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.connection.key}`,
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(30_000),
+const CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * The client for the operator commands (fetch is injected for tests). Transport failures become
+ * ApiClientError here: an unreachable API is UNREACHABLE, a body that is not JSON is BAD_RESPONSE.
+ */
+export function createApiClient(connection: Connection, fetchFn: typeof fetch | undefined): ApiClient {
+  const send = fetchFn ?? globalThis.fetch;
+  return createClient<paths>({
+    baseUrl: connection.apiUrl,
+    headers: { authorization: `Bearer ${connection.key}`, accept: 'application/json' },
+    fetch: async (request: Request) => {
+      let response: Response;
+      try {
+        response = await send(new Request(request, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) }));
+      } catch (err) {
+        const hint = connection.source === 'local-state' ? ' (is "pnpm start" running?)' : '';
+        throw new ApiClientError(
+          'UNREACHABLE',
+          `cannot reach the API at ${connection.apiUrl}: ${reasonOf(err)}${hint}`,
+          null,
+          null,
+          { cause: err },
+        );
+      }
+      const text = await response.text();
+      if (text !== '' && !isJson(text))
+        throw new ApiClientError(
+          'BAD_RESPONSE',
+          `the API answered ${response.status} with a body that is not JSON`,
+          null,
+          response.status,
+        );
+      return new Response(text === '' ? null : text, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
       });
-    } catch (err) {
-      const reason = err instanceof Error ? (causeMessage(err) ?? err.message) : String(err);
-      const hint = this.connection.source === 'local-state' ? ' (is "connector start" running?)' : '';
-      throw new ApiClientError(
-        'UNREACHABLE',
-        `cannot reach the API at ${this.connection.apiUrl}: ${reason}${hint}`,
-        null,
-        null,
-        {
-          cause: err,
-        },
-      );
-    }
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      throw new ApiClientError(
-        'BAD_RESPONSE',
-        `the API answered ${response.status} with a body that is not JSON`,
-        null,
-        response.status,
-      );
-    }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      const code = typeof error?.code === 'string' ? error.code : null;
-      const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
-      throw new ApiClientError(
-        'REFUSED',
-        `${code ?? `HTTP ${response.status}`}: ${message}`,
-        code,
-        response.status,
-      );
-    }
-    return parsed as T;
+    },
+  });
+}
+
+/** The data of a successful call; an error answer becomes a REFUSED ApiClientError with the API's code. */
+export async function unwrap<Data>(call: Promise<Answer<Data>>): Promise<Data> {
+  const { data, error, response } = await call;
+  if (response.ok) return data as Data;
+  const body = (error as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  const code = typeof body?.code === 'string' ? (body.code as ApiErrorCode) : null;
+  const message = typeof body?.message === 'string' ? body.message : `HTTP ${response.status}`;
+  throw new ApiClientError(
+    'REFUSED',
+    `${code ?? `HTTP ${response.status}`}: ${message}`,
+    code,
+    response.status,
+  );
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
-function causeMessage(err: Error): string | undefined {
-  const cause = err.cause;
+function reasonOf(err: unknown): string {
+  const cause = err instanceof Error ? err.cause : undefined;
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code;
     return typeof code === 'string' ? `${code} ${cause.message}`.trim() : cause.message;
   }
-  return undefined;
+  return errorMessage(err);
 }
 
 /** `1234567` → `1,234,567`. */

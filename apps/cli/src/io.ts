@@ -19,10 +19,7 @@ export function isTerminal(stream: Writable): boolean {
   return (stream as { isTTY?: boolean }).isTTY === true;
 }
 
-/** A command-line error: printed as its message, exit code 2 (bad arguments or unusable input). */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError } from './dispatch.ts';
 
 /** Reads a whole stream as UTF-8. */
 export async function readAll(stream: Readable): Promise<string> {

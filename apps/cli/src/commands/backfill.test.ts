@@ -36,13 +36,14 @@ const job = (state: string, percent: number, read: number, imported: number, ext
 /** A fake API answering the create with the first job, then each poll with the next. */
 function fakeApi(answers: Array<{ status: number; body: unknown }>) {
   const calls: Array<{ method: string; url: string; auth: string | null; body: unknown }> = [];
-  const fetchFn = (async (url: string, init: RequestInit) => {
-    const headers = new Headers(init.headers);
+  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+    const request = new Request(input, init);
+    const text = await request.text();
     calls.push({
-      method: init.method ?? 'GET',
-      url,
-      auth: headers.get('authorization'),
-      body: init.body === undefined ? undefined : JSON.parse(String(init.body)),
+      method: request.method,
+      url: request.url,
+      auth: request.headers.get('authorization'),
+      body: text === '' ? undefined : JSON.parse(text),
     });
     const answer = answers.shift() ?? { status: 500, body: {} };
     return new Response(JSON.stringify(answer.body), { status: answer.status });

@@ -1,11 +1,14 @@
 import { parseArgs } from 'node:util';
+import { errorMessage } from '@vsh/core';
 import {
-  ApiClient,
   ApiClientError,
+  type ApiSchemas,
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
+  createApiClient,
   formatCount,
   resolveConnection,
+  unwrap,
 } from '../api-client.ts';
 import { type CommandIo, isTerminal, UsageError, writeLine } from '../io.ts';
 
@@ -30,20 +33,8 @@ Exit codes: 0 done, 1 the job failed (its error is printed) or the API could not
 const MAX_DAYS = 30;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
-/** A backfill as the API answers it (the fields the command reads). */
-export interface BackfillView {
-  id: string;
-  state: 'queued' | 'running' | 'done' | 'failed';
-  progressPercent: number;
-  pages: number;
-  actionsRead: number;
-  actionsInRange: number;
-  findingsImported: number;
-  recordsRejected: number;
-  actionsSkipped: number;
-  errorCode: string | null;
-  errorMessage: string | null;
-}
+/** A backfill as the API answers it. */
+type BackfillView = ApiSchemas['Backfill'];
 
 function parseTime(name: string, value: string | undefined): Date {
   if (value === undefined) throw new UsageError(`--${name} is required`);
@@ -54,14 +45,14 @@ function parseTime(name: string, value: string | undefined): Date {
 }
 
 /** `[#####.....] 52% 1,234 actions read, 456 imported`: the bar is `width` cells. */
-export function progressBar(job: BackfillView, width = 20): string {
+function progressBar(job: BackfillView, width = 20): string {
   const percent = Math.max(0, Math.min(100, Math.round(job.progressPercent)));
   const filled = Math.round((percent / 100) * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(percent).padStart(3)}% ${formatCount(job.actionsRead)} actions read, ${formatCount(job.findingsImported)} imported`;
 }
 
 /** One plain progress line (no control characters), for logs and pipes. */
-export function progressLine(job: BackfillView, at: Date): string {
+function progressLine(job: BackfillView, at: Date): string {
   return `${at.toISOString()} backfill ${job.id} ${job.state} ${job.progressPercent}%: ${formatCount(job.pages)} pages, ${formatCount(job.actionsRead)} actions read (${formatCount(job.actionsInRange)} in range), ${formatCount(job.findingsImported)} imported, ${formatCount(job.recordsRejected)} rejected, ${formatCount(job.actionsSkipped)} skipped`;
 }
 
@@ -93,7 +84,7 @@ export async function backfillCommand(args: string[], io: CommandIo): Promise<nu
     });
     values = parsed.values;
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
   if (values.tenant === undefined) throw new UsageError('--tenant is required');
   if (!/^ten_[0-9a-hjkmnp-tv-z]{26}$/.test(values.tenant))
@@ -110,17 +101,22 @@ export async function backfillCommand(args: string[], io: CommandIo): Promise<nu
   if (!Number.isInteger(pollMs) || pollMs < 10 || pollMs > 60_000)
     throw new UsageError('--poll-ms must be a whole number of milliseconds between 10 and 60000');
 
-  const client = new ApiClient(resolveConnection(values, io), io.fetch);
+  const client = createApiClient(resolveConnection(values, io), io.fetch);
+  const tenantId = values.tenant;
   const sleep = io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const tty = isTerminal(io.stdout);
-  const base = `/tenants/${values.tenant}/backfills`;
   let job: BackfillView;
   try {
-    job = await client.call<BackfillView>('POST', base, {
-      from: from.toISOString(),
-      to: to.toISOString(),
-      ...(values.destination === undefined ? {} : { destinationId: values.destination }),
-    });
+    job = await unwrap(
+      client.POST('/v1/tenants/{tenantId}/backfills', {
+        params: { path: { tenantId } },
+        body: {
+          from: from.toISOString(),
+          to: to.toISOString(),
+          ...(values.destination === undefined ? {} : { destinationId: values.destination }),
+        },
+      }),
+    );
   } catch (err) {
     // The API's own range rules are arguments too.
     if (err instanceof ApiClientError && err.apiCode === 'VALIDATION_FAILED')
@@ -147,7 +143,11 @@ export async function backfillCommand(args: string[], io: CommandIo): Promise<nu
   await show(job);
   while (job.state === 'queued' || job.state === 'running') {
     await sleep(pollMs);
-    job = await client.call<BackfillView>('GET', `${base}/${job.id}`);
+    job = await unwrap(
+      client.GET('/v1/tenants/{tenantId}/backfills/{backfillId}', {
+        params: { path: { tenantId, backfillId: job.id } },
+      }),
+    );
     await show(job);
   }
   if (tty) io.stdout.write('\n');

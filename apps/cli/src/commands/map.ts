@@ -2,6 +2,10 @@ import { parseArgs } from 'node:util';
 import {
   DEFAULT_THREAT_SEVERITY_FLOOR,
   type Destination,
+  errorMessage,
+  isAccountId,
+  isAwsRegion,
+  isRfc3339DateTime,
   PARTITIONS,
   type Partition,
   prepareRecord,
@@ -31,10 +35,6 @@ Options:
                            the lowest severity of a confirmed threat: LOW, MEDIUM, HIGH (default) or CRITICAL
   --source-url <template>  link findings to Vaikora's console; {id} is replaced by the action id
 `;
-
-const ACCOUNT_ID = /^\d{12}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 interface MapOptions {
   destination: Destination;
@@ -67,21 +67,21 @@ function parseMapArgs(args: string[], io: CommandIo): MapOptions {
   try {
     values = parse().values;
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
   const accountId = values['account-id'];
   if (accountId === undefined) throw new UsageError('--account-id is required');
-  if (!ACCOUNT_ID.test(accountId)) throw new UsageError(`--account-id must be 12 digits, got "${accountId}"`);
+  if (!isAccountId(accountId)) throw new UsageError(`--account-id must be 12 digits, got "${accountId}"`);
   const region = values.region;
   if (region === undefined) throw new UsageError('--region is required');
-  if (!REGION.test(region)) throw new UsageError(`--region is not an AWS region name: "${region}"`);
+  if (!isAwsRegion(region)) throw new UsageError(`--region is not an AWS region name: "${region}"`);
   const partition = values.partition ?? 'aws';
   if (!(PARTITIONS as readonly string[]).includes(partition)) {
     throw new UsageError(`--partition must be one of ${PARTITIONS.join(', ')}, got "${partition}"`);
   }
   let now = io.now().toISOString();
   if (values.now !== undefined) {
-    if (!RFC3339.test(values.now) || Number.isNaN(Date.parse(values.now))) {
+    if (!isRfc3339DateTime(values.now)) {
       throw new UsageError(
         `--now must be an RFC 3339 date-time such as 2026-11-25T10:00:00Z, got "${values.now}"`,
       );

@@ -1,5 +1,12 @@
 import { parseArgs } from 'node:util';
-import { ApiClient, CONNECTION_OPTIONS, CONNECTION_USAGE, resolveConnection } from '../api-client.ts';
+import { errorMessage } from '@vsh/core';
+import {
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  createApiClient,
+  resolveConnection,
+  unwrap,
+} from '../api-client.ts';
 import { type CommandIo, UsageError, writeLine } from '../io.ts';
 
 export const RUN_NOW_USAGE = `Usage: connector run-now <tenantId>
@@ -14,15 +21,17 @@ export async function runNowCommand(args: string[], io: CommandIo): Promise<numb
   try {
     parsed = parseArgs({ args, strict: true, allowPositionals: true, options: { ...CONNECTION_OPTIONS } });
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
   const [tenantId, extra] = parsed.positionals;
   if (tenantId === undefined) throw new UsageError('run-now needs a tenant id');
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
   if (!/^ten_[0-9a-hjkmnp-tv-z]{26}$/.test(tenantId))
     throw new UsageError('the tenant id must look like ten_ followed by 26 characters');
-  const client = new ApiClient(resolveConnection(parsed.values, io), io.fetch);
-  const answer = await client.call<{ runRequestedAt: string }>('POST', `/tenants/${tenantId}/run-now`);
+  const client = createApiClient(resolveConnection(parsed.values, io), io.fetch);
+  const answer = await unwrap(
+    client.POST('/v1/tenants/{tenantId}/run-now', { params: { path: { tenantId } } }),
+  );
   await writeLine(
     io.stdout,
     `run requested for ${tenantId} at ${answer.runRequestedAt}; a worker picks it up next`,

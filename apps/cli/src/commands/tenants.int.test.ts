@@ -43,8 +43,9 @@ async function connector(api: Api, argv: string[], key: string = TEST_OPERATOR_K
     now: () => new Date(),
     env: { VSH_API_URL: 'http://127.0.0.1:9', VSH_OPERATOR_KEY: key },
     fetch: async (input, init) => {
-      requests.push(`${init?.method ?? 'GET'} ${String(input)}`);
-      return api.app.request(input, init);
+      const request = new Request(input, init);
+      requests.push(`${request.method} ${request.url}`);
+      return api.app.request(request);
     },
   };
   const code = await runCli(argv, io);

@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
-import { HEALTH_STATUSES, healthRank, isHealthStatus } from '@vsh/core';
+import { errorMessage, HEALTH_STATUSES, healthRank, isHealthStatus } from '@vsh/core';
 import {
-  ApiClient,
+  type ApiSchemas,
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
+  createApiClient,
   formatCount,
   resolveConnection,
+  unwrap,
 } from '../api-client.ts';
 import { type CommandIo, UsageError, writeLine } from '../io.ts';
 
@@ -21,46 +23,8 @@ ${CONNECTION_USAGE}`;
 
 const TENANT_ID = /^ten_[0-9a-hjkmnp-tv-z]{26}$/;
 
-interface TenantWithHealth {
-  id: string;
-  name: string;
-  plan: string;
-  state: string;
-  createdAt: string;
-  health: {
-    status: string;
-    reasons?: string[];
-    destinations: Record<string, number>;
-    vaikora: { configured: boolean; lastError: string | null };
-    lastRun: { id: string; status: string; startedAt: string; finishedAt: string | null } | null;
-  };
-}
-
-interface TenantStatus {
-  state: string;
-  windowHours: number;
-  schedule: { nextRunAt: string; lastRunFinishedAt: string | null } | null;
-  vaikora: { configured: boolean; verifiedAt: string | null; lastError: string | null };
-  lastRun: {
-    id: string;
-    status: string;
-    startedAt: string;
-    findingsImported: number;
-    errorCode: string | null;
-    errorMessage: string | null;
-  } | null;
-  cursorLagSeconds: number | null;
-  counts: { runs: number; failedRuns: number; imported: number; rejected: number; skipped: number };
-  destinations: Array<{
-    id: string;
-    accountId: string;
-    regions: string[];
-    state: string;
-    lastError: string | null;
-    cursorLagSeconds: number | null;
-    counts: { imported: number; rejected: number; skipped: number };
-  }>;
-}
+type TenantWithHealth = ApiSchemas['TenantWithHealth'];
+type TenantStatus = ApiSchemas['TenantStatus'];
 
 /** Failing tenants first, as on the operator page: the order of the shared health model (ADR 0100). */
 function healthOrder(status: string): number {
@@ -68,7 +32,7 @@ function healthOrder(status: string): number {
 }
 
 /** Pads columns to the widest cell; the last column is left ragged. */
-export function table(rows: readonly (readonly string[])[]): string[] {
+function table(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
   for (const row of rows) {
     for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
@@ -108,20 +72,19 @@ export async function tenantsCommand(args: string[], io: CommandIo): Promise<num
       },
     });
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
   const { values, positionals } = parsed;
   if (sub === 'list') {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const client = new ApiClient(resolveConnection(values, io), io.fetch);
+    const client = createApiClient(resolveConnection(values, io), io.fetch);
     const tenants: TenantWithHealth[] = [];
     let cursor: string | null = null;
     do {
-      const query: string =
-        cursor === null ? '?limit=100' : `?limit=100&cursor=${encodeURIComponent(cursor)}`;
-      const page: { items: TenantWithHealth[]; nextCursor: string | null } = await client.call(
-        'GET',
-        `/tenants${query}`,
+      const page: { items: TenantWithHealth[]; nextCursor: string | null } = await unwrap(
+        client.GET('/v1/tenants', {
+          params: { query: { limit: 100, ...(cursor === null ? {} : { cursor }) } },
+        }),
       );
       tenants.push(...page.items);
       cursor = page.nextCursor;
@@ -154,10 +117,11 @@ export async function tenantsCommand(args: string[], io: CommandIo): Promise<num
     if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
     if (!TENANT_ID.test(tenantId))
       throw new UsageError('the tenant id must look like ten_ followed by 26 characters');
-    const client = new ApiClient(resolveConnection(values, io), io.fetch);
+    const client = createApiClient(resolveConnection(values, io), io.fetch);
+    const path = { tenantId };
     const [tenant, status] = await Promise.all([
-      client.call<TenantWithHealth>('GET', `/tenants/${tenantId}`),
-      client.call<TenantStatus>('GET', `/tenants/${tenantId}/status`),
+      unwrap(client.GET('/v1/tenants/{tenantId}', { params: { path } })),
+      unwrap(client.GET('/v1/tenants/{tenantId}/status', { params: { path } })),
     ]);
     if (values.json) {
       await writeLine(io.stdout, JSON.stringify({ tenant, status }, null, 2));
@@ -170,11 +134,6 @@ export async function tenantsCommand(args: string[], io: CommandIo): Promise<num
   throw new UsageError(
     sub === undefined ? 'tenants needs a subcommand: list, show or create' : `unknown subcommand "${sub}"`,
   );
-}
-
-interface CreatedTenant {
-  tenant: { id: string; name: string; plan: string };
-  apiKey: { id: string; key: string };
 }
 
 /**
@@ -190,21 +149,23 @@ async function createTenant(
   const name = values.name?.trim();
   if (name === undefined || name === '') throw new UsageError('tenants create needs --name <name>');
   if (name.length > 200) throw new UsageError('--name must be at most 200 characters');
-  const client = new ApiClient(resolveConnection(values, io), io.fetch);
-  const created = await client.call<CreatedTenant>('POST', '/tenants', {
-    name,
-    ...(values.plan === undefined ? {} : { plan: values.plan }),
-  });
-  let link: { url: string; expiresAt: string } | undefined;
+  const client = createApiClient(resolveConnection(values, io), io.fetch);
+  const created = await unwrap(
+    client.POST('/v1/tenants', {
+      body: { name, ...(values.plan === undefined ? {} : { plan: values.plan }) },
+    }),
+  );
+  let link: ApiSchemas['SignInLink'] | undefined;
   let linkError: string | undefined;
   try {
-    link = await client.call<{ url: string; expiresAt: string }>(
-      'POST',
-      `/tenants/${created.tenant.id}/sign-in-links`,
-      { apiKeyId: created.apiKey.id },
+    link = await unwrap(
+      client.POST('/v1/tenants/{tenantId}/sign-in-links', {
+        params: { path: { tenantId: created.tenant.id } },
+        body: { apiKeyId: created.apiKey.id },
+      }),
     );
   } catch (err) {
-    linkError = err instanceof Error ? err.message : String(err);
+    linkError = errorMessage(err);
   }
   if (values.json) {
     await writeLine(
@@ -230,7 +191,7 @@ async function createTenant(
 }
 
 /** The human summary of `tenants show`. */
-export function renderStatus(tenant: TenantWithHealth, status: TenantStatus): string[] {
+function renderStatus(tenant: TenantWithHealth, status: TenantStatus): string[] {
   const lag = (s: number | null) => (s === null ? '-' : `${formatCount(s)} s`);
   const lines = [
     `${tenant.name} (${tenant.id})`,

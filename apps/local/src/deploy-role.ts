@@ -1,15 +1,15 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { accountIdSchema, errorMessage } from '@vsh/core';
 import { z } from 'zod';
-import type { CommandIo } from '../io.ts';
-import { UsageError } from '../io.ts';
-import { deployCustomerRole } from '../local/customer.ts';
-import { LocalStackError } from '../local/errors.ts';
-import { lockHolder } from '../local/lock.ts';
-import { LOCAL_DATA443_ACCOUNT_ID } from '../local/stack.ts';
-import { readLocalState } from '../local/state.ts';
+import { deployCustomerRole } from './customer.ts';
+import { LocalStackError, UsageError } from './errors.ts';
+import type { LocalIo } from './io.ts';
+import { lockHolder } from './lock.ts';
+import { LOCAL_DATA443_ACCOUNT_ID } from './stack.ts';
+import { readLocalState } from './state.ts';
 
-export const LOCAL_USAGE = `Usage: connector local deploy-role --tenant <id> --destination <id> [--data-dir <dir>]
+export const DEPLOY_ROLE_USAGE = `Usage: pnpm local deploy-role --tenant <id> --destination <id> [--data-dir <dir>]
 
 Only for the local stack (\`pnpm start\`): does the customer's AWS step for a destination. Reads the
 running stack from its data folder, fetches the destination's onboarding parameters from the API and
@@ -26,19 +26,16 @@ const idSchema = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{6,64}$`), `must look like ${prefix}_…`);
 
 const destinationAnswer = z.object({
-  destination: z.object({ accountId: z.string().regex(/^\d{12}$/), regions: z.array(z.string()).min(1) }),
+  destination: z.object({ accountId: accountIdSchema, regions: z.array(z.string()).min(1) }),
   onboarding: z.object({ stackName: z.string().min(1), parameters: z.record(z.string(), z.string()) }),
 });
 
-/** `connector local deploy-role`: the customer's role deployment, done in the local stack's AWS. */
-export async function localCommand(args: string[], io: CommandIo): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== 'deploy-role')
-    throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
+/** `pnpm local deploy-role`: the customer's role deployment, done in the local stack's AWS. */
+export async function deployRoleCommand(args: string[], io: LocalIo): Promise<number> {
   let values: { tenant?: string; destination?: string; 'data-dir'?: string };
   try {
     values = parseArgs({
-      args: rest,
+      args,
       strict: true,
       options: {
         tenant: { type: 'string' },
@@ -47,7 +44,7 @@ export async function localCommand(args: string[], io: CommandIo): Promise<numbe
       },
     }).values;
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
   const tenant = idSchema('ten').safeParse(values.tenant);
   if (!tenant.success) throw new UsageError(`--tenant ${tenant.error.issues[0]?.message ?? 'is required'}`);
@@ -71,7 +68,7 @@ export async function localCommand(args: string[], io: CommandIo): Promise<numbe
     return 0;
   } catch (err) {
     if (!(err instanceof LocalStackError)) throw err;
-    io.stderr.write(`connector local deploy-role: ${err.message}\n`);
+    io.stderr.write(`deploy-role: ${err.message}\n`);
     return 1;
   }
 }
@@ -80,7 +77,7 @@ async function deployRole(
   dataDir: string,
   tenantId: string,
   destinationId: string,
-  io: CommandIo,
+  io: LocalIo,
 ): Promise<{ roleArn: string; accountId: string; region: string; apiUrl: string }> {
   const state = readLocalState(dataDir);
   if (state === undefined)

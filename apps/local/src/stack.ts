@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { type ApiServer, parseEnv, startApiServer } from '@vsh/api';
+import { errorInfo } from '@vsh/core';
 import { createDb, type DbHandle, migrate } from '@vsh/db';
 import {
   isPortFree,
@@ -22,7 +23,7 @@ export const LOCAL_DATA443_ACCOUNT_ID = '123456789012';
 export const DEMO_ACCOUNT_ID = '210987654321';
 export const DEMO_REGION = 'us-east-1';
 /** The agents the local Vaikora simulator knows, with or without the demo tenant. */
-export const LOCAL_VAIKORA_AGENTS = ['agt-support-bot', 'agt-sql-copilot', 'agt-devops'];
+const LOCAL_VAIKORA_AGENTS = ['agt-support-bot', 'agt-sql-copilot', 'agt-devops'];
 const STATIC_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 export interface DemoTenant {
@@ -96,7 +97,7 @@ class Started {
     try {
       await stop();
     } catch (err) {
-      this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'stop step failed');
+      this.logger.warn({ err: errorInfo(err) }, 'stop step failed');
     }
   }
 }
@@ -240,7 +241,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<AnyLo
     });
     await started.add(() => api.close());
     checkpoint();
-    // The operator commands (`connector tenants`, `backfill`, `local`, ...) find this stack through the state file.
+    // The operator commands (`connector tenants`, `backfill`, ...) and `pnpm local deploy-role` find this stack
+    // through the state file.
     state.apiUrl = api.url;
     saveState(dataDir, state);
 

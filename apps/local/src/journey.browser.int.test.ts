@@ -10,7 +10,7 @@ import { customerAdmin } from './customer.ts';
 import { type AnyLocalStack, startLocalStack } from './stack.ts';
 
 // Kept as CI artifacts (test-artifacts/ is gitignored).
-const ARTIFACTS = resolve(import.meta.dirname, '../../../../test-artifacts/journey');
+const ARTIFACTS = resolve(import.meta.dirname, '../../../test-artifacts/journey');
 const ACCOUNT_X = '111122223333';
 const ACCOUNT_Y = '444455556666';
 const REGION = 'us-east-1';

@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandIo } from '../io.ts';
-import { LocalStackError } from '../local/errors.ts';
-import { type AnyLocalStack, startLocalStack } from '../local/stack.ts';
-import { saveState } from '../local/state.ts';
-import { runCli } from '../main.ts';
+import { LocalStackError } from './errors.ts';
+import type { LocalIo } from './io.ts';
+import { runLocal } from './main.ts';
+import { type AnyLocalStack, startLocalStack } from './stack.ts';
+import { saveState } from './state.ts';
 
 const NEW_ACCOUNT = '444455556666';
 const temp: string[] = [];
@@ -32,16 +32,11 @@ function sink() {
   return { stream, text: () => text };
 }
 
-async function connector(argv: string[]) {
+async function local(argv: string[]) {
   const out = sink();
   const err = sink();
-  const io: CommandIo = {
-    stdin: new PassThrough(),
-    stdout: out.stream,
-    stderr: err.stream,
-    now: () => new Date(),
-  };
-  const code = await runCli(argv, io);
+  const io: LocalIo = { stdout: out.stream, stderr: err.stream };
+  const code = await runLocal(argv, io);
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
@@ -112,7 +107,7 @@ describe('startLocalStack without the demo', () => {
   });
 });
 
-describe('connector local deploy-role', () => {
+describe('pnpm local deploy-role', () => {
   it('deploys the role of a destination into the local AWS and prints the ARN, which then verifies', async () => {
     const created = await api<{ tenant: { id: string }; apiKey: { key: string } }>(
       stack.operatorKey,
@@ -133,8 +128,7 @@ describe('connector local deploy-role', () => {
       },
     );
 
-    const out = await connector([
-      'local',
+    const out = await local([
       'deploy-role',
       '--tenant',
       tenantId,
@@ -161,8 +155,7 @@ describe('connector local deploy-role', () => {
   it('says clearly that it needs a local stack when the folder has none', async () => {
     const empty = folder();
 
-    const out = await connector([
-      'local',
+    const out = await local([
       'deploy-role',
       '--tenant',
       'ten_abcdefabcdef',
@@ -187,8 +180,7 @@ describe('connector local deploy-role', () => {
       ports: { moto: 9 },
     });
 
-    const out = await connector([
-      'local',
+    const out = await local([
       'deploy-role',
       '--tenant',
       'ten_abcdefabcdef',
@@ -203,14 +195,7 @@ describe('connector local deploy-role', () => {
   });
 
   it('rejects a malformed id with a usage error', async () => {
-    const out = await connector([
-      'local',
-      'deploy-role',
-      '--tenant',
-      '../etc',
-      '--destination',
-      'dst_abcdefabcdef',
-    ]);
+    const out = await local(['deploy-role', '--tenant', '../etc', '--destination', 'dst_abcdefabcdef']);
 
     expect(out.code).toBe(2);
     expect(out.stderr).toContain('--tenant must look like ten_');

@@ -15,7 +15,7 @@ const localStateSchema = z.object({
   masterKey: z.string(),
   operatorKey: z.string(),
   vaikoraKey: z.string(),
-  /** Where the local stack's API listens; written by every `connector start`, read by the operator commands. */
+  /** Where the local stack's API listens; written by every `pnpm start`, read by the operator CLI. */
   apiUrl: z.string().optional(),
   demo: z.object({ tenantId: z.string(), tenantApiKey: z.string(), destinationId: z.string() }).optional(),
   /**

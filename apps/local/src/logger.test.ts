@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { consoleLogger } from './start.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { consoleLogger } from './logger.ts';
 
 function stderr(isTTY: boolean) {
   let text = '';
@@ -16,18 +16,14 @@ function stderr(isTTY: boolean) {
   return { stream, text: () => text };
 }
 
-async function settle(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-}
-
 describe('consoleLogger', () => {
   it('writes readable lines, not JSON, when stderr is a terminal', async () => {
     const err = stderr(true);
 
     consoleLogger({ stderr: err.stream }, 'info').warn({ tenantId: 'ten_1' }, 'cursor not read');
-    await settle();
 
-    expect(err.text()).toContain('cursor not read');
+    // pino-pretty formats in a stream of its own, so the line arrives a moment later.
+    await vi.waitFor(() => expect(err.text()).toContain('cursor not read'));
     expect(err.text()).toMatch(/WARN/);
     expect(() => JSON.parse(err.text())).toThrow();
   });
@@ -36,8 +32,8 @@ describe('consoleLogger', () => {
     const err = stderr(false);
 
     consoleLogger({ stderr: err.stream }, 'info').warn({ tenantId: 'ten_1' }, 'cursor not read');
-    await settle();
 
+    await vi.waitFor(() => expect(err.text()).toContain('\n'));
     expect(JSON.parse(err.text().trim())).toMatchObject({
       level: 40,
       msg: 'cursor not read',
@@ -48,9 +44,13 @@ describe('consoleLogger', () => {
   it('drops lines below the level', async () => {
     const err = stderr(false);
 
-    consoleLogger({ stderr: err.stream }, 'warn').info('noise');
-    await settle();
+    const logger = consoleLogger({ stderr: err.stream }, 'warn');
 
-    expect(err.text()).toBe('');
+    logger.info('noise');
+    logger.warn('signal');
+
+    // Lines keep their order, so once the later warning is written the dropped line would be there too.
+    await vi.waitFor(() => expect(err.text()).toContain('signal'));
+    expect(err.text()).not.toContain('noise');
   });
 });

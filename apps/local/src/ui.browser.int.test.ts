@@ -9,7 +9,7 @@ import { deployCustomerRole } from './customer.ts';
 import { LOCAL_DATA443_ACCOUNT_ID, type LocalStack, startLocalStack } from './stack.ts';
 
 // Kept as CI artifacts (test-artifacts/ is gitignored).
-const ARTIFACTS = resolve(import.meta.dirname, '../../../../test-artifacts/ui');
+const ARTIFACTS = resolve(import.meta.dirname, '../../../test-artifacts/ui');
 const NEW_ACCOUNT = '333333333333';
 const NEW_REGION = 'us-west-2';
 

@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
 import { loadEnv, startApiServer } from '@vsh/api';
+import { errorInfo, errorMessage } from '@vsh/core';
 import { parseWorkerEnv, startWorker } from '@vsh/worker';
-import { type DestinationStream, type Logger, pino } from 'pino';
-import { PinoPretty } from 'pino-pretty';
-import { type CommandIo, isTerminal, UsageError } from '../io.ts';
-import { customerFindings } from '../local/customer.ts';
-import { LocalStackError } from '../local/errors.ts';
-import { type AnyLocalStack, startLocalStack } from '../local/stack.ts';
+import { customerFindings } from './customer.ts';
+import { LocalStackError, UsageError } from './errors.ts';
+import type { LocalIo } from './io.ts';
+import { consoleLogger } from './logger.ts';
+import { type AnyLocalStack, startLocalStack } from './stack.ts';
 
-export const START_USAGE = `Usage: connector start [--port <n>] [--data-dir <dir>] [--no-demo]
+export const START_USAGE = `Usage: pnpm start [--port <n>] [--data-dir <dir>] [--no-demo]
 
 With no configuration: runs the whole system on this machine (PGlite under the data folder,
 moto_server for AWS, DynamoDB Local, the Vaikora simulator, the API and the worker) and onboards a
@@ -83,21 +83,8 @@ function untilAborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
-/** Human-readable logs when stderr is a terminal, JSON lines (for tools) otherwise; both on stderr. */
-export function consoleLogger(io: Pick<CommandIo, 'stderr'>, level: string): Logger {
-  const destination: DestinationStream = isTerminal(io.stderr)
-    ? PinoPretty({
-        destination: io.stderr,
-        colorize: true,
-        translateTime: 'SYS:HH:MM:ss',
-        ignore: 'pid,hostname',
-      })
-    : (io.stderr as unknown as DestinationStream);
-  return pino({ level }, destination);
-}
-
-/** `connector start`: the main job. */
-export async function startCommand(args: string[], io: CommandIo): Promise<number> {
+/** `pnpm start`: the whole system, locally or against configured services. */
+export async function startCommand(args: string[], io: LocalIo): Promise<number> {
   let values: { port?: string; 'data-dir'?: string; 'no-demo'?: boolean };
   try {
     values = parseArgs({
@@ -106,7 +93,7 @@ export async function startCommand(args: string[], io: CommandIo): Promise<numbe
       options: { port: { type: 'string' }, 'data-dir': { type: 'string' }, 'no-demo': { type: 'boolean' } },
     }).values;
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
   const rawPort = values.port ?? process.env.PORT ?? '8080';
   const port = Number(rawPort);
@@ -131,7 +118,7 @@ export async function startCommand(args: string[], io: CommandIo): Promise<numbe
         say(`${stop.reason()}: stopped before start-up finished; nothing is left running.`);
         return 0;
       }
-      io.stderr.write(`connector start: ${err.message}\n`);
+      io.stderr.write(`start: ${err.message}\n`);
       return 1;
     }
     throw err;
@@ -141,7 +128,7 @@ export async function startCommand(args: string[], io: CommandIo): Promise<numbe
 }
 
 async function startConfigured(
-  io: CommandIo,
+  io: LocalIo,
   say: (line: string) => void,
   signal: AbortSignal,
 ): Promise<number> {
@@ -186,13 +173,13 @@ function banner(stack: AnyLocalStack, seconds: number, say: (line: string) => vo
     say('  findings arriving in the demo account are counted below; Ctrl-C stops everything.');
   } else {
     say(
-      'No demo tenant (--no-demo): create one with `connector tenants create` or the web UI; Ctrl-C stops everything.',
+      'No demo tenant (--no-demo): create one with `pnpm connector tenants create` or the web UI; Ctrl-C stops everything.',
     );
   }
 }
 
 async function startLocal(
-  io: CommandIo,
+  io: LocalIo,
   say: (line: string) => void,
   signal: AbortSignal,
   options: { port: number; dataDir: string; demo: boolean },
@@ -230,12 +217,7 @@ async function startLocal(
                 );
               }
             })
-            .catch((err: unknown) =>
-              logger.warn(
-                { err: err instanceof Error ? err.message : String(err) },
-                'could not read findings',
-              ),
-            );
+            .catch((err: unknown) => logger.warn({ err: errorInfo(err) }, 'could not read findings'));
         }, 5000);
   await untilAborted(signal);
   if (watch !== undefined) clearInterval(watch);

@@ -3,14 +3,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readLocalState } from './state.ts';
 
-// `connector start` as a person runs it: a separate process (node directly, or through `pnpm start`),
+// `pnpm start` as a person runs it: a separate process (node directly, or through `pnpm start`),
 // signals at random moments of start-up, and every process it started checked by PID afterwards.
 
-const ROOT = resolve(import.meta.dirname, '../../../..');
-const MAIN = resolve(ROOT, 'apps/cli/src/main.ts');
+const ROOT = resolve(import.meta.dirname, '../../..');
+const MAIN = resolve(ROOT, 'apps/local/src/main.ts');
 // Start-up is slow on a loaded 2-core machine; these bound a hang, they are not expectations.
 const READY_MS = 150_000;
 const EXIT_MS = 90_000;
@@ -93,25 +93,37 @@ function launch(dir: string, via: 'node' | 'pnpm', extra: string[] = []): Launch
     child.once('exit', (code, signal) => done({ code, signal })),
   );
   const seen = new Map<number, string>();
+  // /proc has no event for a new grandchild: the process tree is sampled until the launched process exits.
+  const sample = setInterval(() => {
+    for (const [p, start] of descendantsOf(pid)) seen.set(p, start);
+  }, 50);
   let running = true;
   void exited.then(() => {
     running = false;
+    clearInterval(sample);
   });
-  void (async () => {
-    while (running) {
-      for (const [p, start] of descendantsOf(pid)) seen.set(p, start);
-      await sleep(50);
-    }
-  })();
-  const waitFor = async (wanted: string | RegExp, ms: number) => {
-    const deadline = Date.now() + ms;
-    const has = () => (typeof wanted === 'string' ? text.includes(wanted) : wanted.test(text));
-    while (!has()) {
-      if (!running) throw new Error(`exited before printing ${wanted}:\n${text}`);
-      if (Date.now() > deadline) throw new Error(`no ${wanted} within ${ms} ms:\n${text}`);
-      await sleep(100);
-    }
-  };
+  const waitFor = (wanted: string | RegExp, ms: number) =>
+    new Promise<void>((done, fail) => {
+      const has = () => (typeof wanted === 'string' ? text.includes(wanted) : wanted.test(text));
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        child.stderr?.off('data', check);
+        child.off('exit', onExit);
+        if (error === undefined) done();
+        else fail(error);
+      };
+      const check = () => {
+        if (has()) finish();
+      };
+      const onExit = () => finish(new Error(`exited before printing ${wanted}:\n${text}`));
+      const timer = setTimeout(() => finish(new Error(`no ${wanted} within ${ms} ms:\n${text}`)), ms);
+      child.stdout?.on('data', check);
+      child.stderr?.on('data', check);
+      child.once('exit', onExit);
+      check();
+      if (!running && !has()) onExit();
+    });
   return { child, pid, output: () => text, exited, seen, waitFor };
 }
 
@@ -124,16 +136,18 @@ async function exitOf(run: Launched): Promise<{ code: number | null; signal: Nod
   }
 }
 
-/** Waits (polling) until no process in the set is alive; returns the ones still alive at the deadline. */
-async function leftovers(processes: Map<number, string>, ms = 10_000): Promise<string[]> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const left = [...processes].filter(([pid, start]) => alive(pid, start));
-    if (left.length === 0 || Date.now() > deadline) {
-      return left.map(([pid]) => `${pid} ${readCmd(pid)}`);
-    }
-    await sleep(100);
-  }
+/** The processes of the set still alive, with their command lines. */
+function leftovers(processes: Map<number, string>): string[] {
+  return [...processes].filter(([pid, start]) => alive(pid, start)).map(([pid]) => `${pid} ${readCmd(pid)}`);
+}
+
+/** Waits until no process of the set is alive (an exited child is reaped a moment after its parent). */
+async function expectNoneLeft(
+  processes: Map<number, string>,
+  message: string,
+  timeout = 10_000,
+): Promise<void> {
+  await expect.poll(() => leftovers(processes), { message, timeout, interval: 100 }).toEqual([]);
 }
 
 async function runs(apiUrl: string, key: string, tenantId: string): Promise<Array<{ status: string }>> {
@@ -144,7 +158,7 @@ async function runs(apiUrl: string, key: string, tenantId: string): Promise<Arra
   return ((await res.json()) as { items: Array<{ status: string }> }).items;
 }
 
-describe('connector start as a process', () => {
+describe('pnpm start as a process', () => {
   it('refuses a second start on the same data folder, leaves the first unharmed, and restarts without a failed run', async () => {
     const dir = dataDir();
     const first = launch(dir, 'node');
@@ -184,7 +198,7 @@ describe('connector start as a process', () => {
 
     first.child.kill('SIGTERM');
     expect((await exitOf(first)).code).toBe(0);
-    expect(await leftovers(first.seen)).toEqual([]);
+    await expectNoneLeft(first.seen, first.output());
 
     const again = launch(dir, 'node');
     await again.waitFor('running locally', READY_MS);
@@ -195,18 +209,20 @@ describe('connector start as a process', () => {
       `Vaikora (sim)    http://127.0.0.1:${state.ports?.vaikora}/api/v1  key ${state.vaikoraKey}`,
     );
     // The demo run that start-up asks for finishes; none of the runs of either start failed.
-    const deadline = Date.now() + READY_MS;
-    let all = await runs(restarted?.apiUrl ?? '', state.demo.tenantApiKey, state.demo.tenantId);
-    while (all.some((r) => r.status === 'running') || all.length < 2) {
-      if (Date.now() > deadline) break;
-      await sleep(500);
-      all = await runs(restarted?.apiUrl ?? '', state.demo.tenantApiKey, state.demo.tenantId);
-    }
-    expect(all.length).toBeGreaterThanOrEqual(2);
+    const demo = state.demo;
+    const all = await vi.waitFor(
+      async () => {
+        const items = await runs(restarted?.apiUrl ?? '', demo.tenantApiKey, demo.tenantId);
+        expect(items.length).toBeGreaterThanOrEqual(2);
+        expect(items.filter((r) => r.status === 'running')).toEqual([]);
+        return items;
+      },
+      { timeout: READY_MS, interval: 500 },
+    );
     expect(all.filter((r) => r.status === 'failed')).toEqual([]);
     again.child.kill('SIGINT');
     expect((await exitOf(again)).code).toBe(0);
-    expect(await leftovers(again.seen)).toEqual([]);
+    await expectNoneLeft(again.seen, again.output());
   }, 480_000);
 
   // Random moments of start-up (0-8 s), both signals, to the node process and to the `pnpm start` wrapper.
@@ -224,6 +240,7 @@ describe('connector start as a process', () => {
       const delayMs = Math.floor(Math.random() * 8000);
       const run = launch(dataDir(), trial.via);
 
+      // fault-injection delay: the signal lands at a random moment of start-up, which is what is tested.
       await sleep(delayMs);
       run.child.kill(trial.signal);
       const exit = await exitOf(run);
@@ -235,23 +252,26 @@ describe('connector start as a process', () => {
           exit.code === 0 || exit.signal === trial.signal,
           `${JSON.stringify(exit)}\n${run.output()}\n(signal after ${delayMs} ms)`,
         ).toBe(true);
-      expect(await leftovers(run.seen, 20_000), `signal after ${delayMs} ms:\n${run.output()}`).toEqual([]);
+      await expectNoneLeft(run.seen, `signal after ${delayMs} ms:\n${run.output()}`, 20_000);
     }, 120_000);
   }
 
   it('leaves no emulator behind when the owning process is killed with SIGKILL', async () => {
     const run = launch(dataDir(), 'node');
-    const deadline = Date.now() + 60_000;
     // Wait until both emulators run, so the kernel (not our exit code) has something to kill.
-    while ([...run.seen.keys()].filter((p) => /moto_server|java/.test(readCmd(p))).length < 2) {
-      if (Date.now() > deadline) throw new Error(`emulators did not start:\n${run.output()}`);
-      await sleep(100);
-    }
+    await vi.waitFor(
+      () =>
+        expect(
+          [...run.seen.keys()].filter((p) => /moto_server|java/.test(readCmd(p))).length,
+          run.output(),
+        ).toBeGreaterThanOrEqual(2),
+      { timeout: 60_000, interval: 100 },
+    );
 
     run.child.kill('SIGKILL');
     await exitOf(run);
 
-    expect(await leftovers(run.seen, 20_000)).toEqual([]);
+    await expectNoneLeft(run.seen, run.output(), 20_000);
   }, 120_000);
 });
 

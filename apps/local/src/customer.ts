@@ -13,7 +13,7 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { LocalAwsPort } from '@vsh/api';
-import { renderTemplateBody } from '@vsh/customer-role';
+import { renderTemplateBody } from '@vsh/role-contract';
 
 const STATIC = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
