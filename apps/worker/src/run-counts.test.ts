@@ -195,11 +195,26 @@ describe('run counts', () => {
   it('a run stopped by a shutdown is partial and says so with a code and a message', async () => {
     const now = Date.now();
     const list = Array.from({ length: 40 }, (_, i) => action(i + 10, now - i * 1000));
-    const { deps } = setup(() => list, { pageDelayMs: 30 });
+    const { deps } = setup(() => list);
     const shutdown = new AbortController();
-    setTimeout(() => shutdown.abort(new Error('SIGTERM')), 100);
+    // The shutdown arrives while the run asks for its second page.
+    const stoppedAfterOnePage: RunDeps = {
+      ...deps,
+      vaikora: (connection) => {
+        const client = deps.vaikora(connection);
+        return {
+          ...client,
+          async *sweep(request) {
+            for await (const page of client.sweep(request)) {
+              yield page;
+              shutdown.abort(new Error('SIGTERM'));
+            }
+          },
+        };
+      },
+    };
 
-    const summary = summaryOf(await runTenant('ten_1', deps, shutdown.signal));
+    const summary = summaryOf(await runTenant('ten_1', stoppedAfterOnePage, shutdown.signal));
 
     expect(summary.status).toBe('partial');
     expect(summary.errorCode).toBe('SHUTDOWN');

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { BackfillJob, BackfillResult } from './backfill.ts';
@@ -32,7 +31,8 @@ describe('in-process scheduler', () => {
     const stopped = running.stop();
     answerClaim(['ten_late']);
     await stopped;
-    await sleep(10);
+    // A run would start synchronously after the claim resolves: one turn of the event loop shows it.
+    await new Promise((resolve) => setImmediate(resolve));
 
     expect(started).toEqual([]);
   });
@@ -91,7 +91,7 @@ describe('in-process scheduler', () => {
       },
     });
 
-    await sleep(50);
+    await vi.waitFor(() => expect(requeued).toEqual(['busy']));
     await running.stop();
 
     expect(claimedWith[0]).toBe(2);

@@ -1,13 +1,12 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { runs } from '@vsh/db';
+import { rowsOf, runs, tenantSchedules } from '@vsh/db';
 import { testAwsConfig } from '@vsh/testkit';
-import { inArray } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
 import { finishedRuns, ledger, makeDue, waitFor } from '../test/ledger.ts';
@@ -96,9 +95,15 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
       for (let j = 0; j < Entries.length; j += 10)
         await sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: Entries.slice(j, j + 10) }));
     }
+    // Each "run now" once the dispatcher has claimed every tenant of the one before.
     for (let round = 0; round < 6; round++) {
       await makeDue(h, all);
-      await sleep(800);
+      await waitFor(
+        async () => (await dueTenants(h, all)) === 0,
+        30_000,
+        () => dispatcher.tail().slice(-2000),
+        100,
+      );
     }
     await waitFor(
       async () => {
@@ -167,3 +172,11 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
     expect(figures).toMatchObject({ lost: 0, duplicateIds: 0, unexpected: 0 });
   });
 });
+
+/** How many of `tenantIds` are due now (no dispatcher has claimed them since they were made due). */
+async function dueTenants(h: Harness, tenantIds: readonly string[]): Promise<number> {
+  const rows = await h.database.db.execute(sql`
+    select count(*)::int as n from ${tenantSchedules}
+    where ${inArray(tenantSchedules.tenantId, [...tenantIds])} and ${tenantSchedules.nextRunAt} <= now()`);
+  return rowsOf<{ n: number }>(rows)[0]?.n ?? 0;
+}

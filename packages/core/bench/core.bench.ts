@@ -16,7 +16,7 @@ import { batchFindings, type Destination, prepareRecords, thresholdsSchema } fro
 
 const COUNT = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 9);
-// One Vaikora page: `per_page` is at most 100 (vaikora-api.md), and the worker prepares and imports page by page.
+// One Vaikora page: `per_page` is at most 100 (docs/vaikora-api.md), and the worker prepares and imports page by page.
 const CHUNK = 100;
 const destination: Destination = { accountId: '123456789012', region: 'us-east-1', partition: 'aws' };
 const ctx = {

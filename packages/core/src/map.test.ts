@@ -20,7 +20,7 @@ function action(fields: Record<string, unknown>): VaikoraAction {
   return result.action;
 }
 
-describe('mapAction: the required fields as asff.md specifies', () => {
+describe('mapAction: the required fields as docs/asff.md specifies', () => {
   const finding = mapAction(
     action({
       agent_id: 'agt-sql',

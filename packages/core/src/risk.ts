@@ -18,7 +18,7 @@ export function severityRank(label: SeverityLabel): number {
   return SEVERITY_LABELS.indexOf(label);
 }
 
-/** Risk level → Security Hub label and normalized score, exactly as asff.md specifies. */
+/** Risk level → Security Hub label and normalized score, exactly as docs/asff.md specifies. */
 export const SEVERITY_BY_RISK_LEVEL: Readonly<
   Record<RiskLevel, { label: SeverityLabel; normalized: number }>
 > = {

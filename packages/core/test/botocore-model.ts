@@ -1,41 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import type { SecurityHubModel } from '@vsh/fixtures';
 
-interface MemberRef {
-  shape: string;
-  documentation?: string;
-}
-interface Shape {
-  type: string;
-  required?: string[];
-  members?: Record<string, MemberRef>;
-  member?: MemberRef;
-  key?: MemberRef;
-  value?: MemberRef;
-  enum?: string[];
-  pattern?: string;
-  min?: number;
-  max?: number;
-  documentation?: string;
-}
-interface Model {
-  shapes: Record<string, Shape>;
-}
-
-/** Loads Security Hub's official API model from the botocore installed on this machine. */
-export function loadSecurityHubModel(): Model {
-  const dir = execFileSync(
-    'python3',
-    ['-c', 'import botocore,os;print(os.path.dirname(botocore.__file__))'],
-    {
-      encoding: 'utf8',
-    },
-  ).trim();
-  const file = join(dir, 'data/securityhub/2018-10-26/service-2.json.gz');
-  return JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')) as Model;
-}
+type Model = Pick<SecurityHubModel, 'shapes'>;
 
 const MAX_FROM_DOC = /Maximum(?: length)? of (\d+)/i;
 const MAX_ITEMS_FROM_DOC = /Maximum number of (\d+) items/i;

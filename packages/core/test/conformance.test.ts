@@ -1,9 +1,9 @@
-import { generateActions, HOSTILE_STRINGS } from '@vsh/fixtures';
+import { generateActions, HOSTILE_STRINGS, securityHubModel } from '@vsh/fixtures';
 import { describe, expect, it } from 'vitest';
 import { batchFindings, type Destination, prepareRecords, thresholdsSchema } from '../src/index.ts';
-import { checkShape, loadSecurityHubModel } from './botocore-model.ts';
+import { checkShape } from './botocore-model.ts';
 
-const model = loadSecurityHubModel();
+const model = securityHubModel();
 const destination: Destination = { accountId: '123456789012', region: 'eu-west-1', partition: 'aws' };
 const everything = thresholdsSchema.parse({ minRiskLevel: 'low' });
 
@@ -61,7 +61,7 @@ function corpus(): unknown[] {
   return [...generated, ...targeted];
 }
 
-describe('findings against the official Security Hub model (botocore)', () => {
+describe('findings against the official Security Hub model (vendored from botocore)', () => {
   const records = corpus();
 
   it('emits only findings that conform to AwsSecurityFinding, and never throws', () => {

@@ -41,6 +41,7 @@ describe('PostgreSQL connections cut mid-query', () => {
         handle.db.execute(sql`select ${i}::int as n, pg_sleep(${(i % 4) / 500})`),
       );
       // Cut every connection at a different moment each round: before, during or after the writes.
+      // fault-injection delay: the moment of the cut is the fault; nothing waits on it to have happened.
       const cut = new Promise<void>((resolve) =>
         setTimeout(() => {
           proxy.resetAll();

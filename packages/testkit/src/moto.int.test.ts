@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
   CloudFormationClient,
@@ -111,11 +110,9 @@ describe('startMoto', () => {
     await new Promise((resolve) => child.once('exit', resolve));
 
     const { port } = JSON.parse(output) as { port: number };
-    const deadline = Date.now() + 3000;
-    while ((await portAcceptsConnections(port)) && Date.now() < deadline) await sleep(50);
 
     expect(child.exitCode).toBe(0);
-    expect(await portAcceptsConnections(port)).toBe(false);
+    await expect.poll(() => portAcceptsConnections(port), { timeout: 3000 }).toBe(false);
   });
 
   it('kills moto when the process that started it is killed with SIGKILL (no exit hook runs)', async () => {
@@ -132,21 +129,19 @@ describe('startMoto', () => {
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString('utf8');
     });
-    while (!output.includes('\n') && child.exitCode === null) await sleep(50);
+    await expect.poll(() => output.includes('\n') || child.exitCode !== null, { timeout: 60_000 }).toBe(true);
     const { port } = JSON.parse(output) as { port: number };
 
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
-    const deadline = Date.now() + 5000;
-    while ((await portAcceptsConnections(port)) && Date.now() < deadline) await sleep(50);
 
-    expect(await portAcceptsConnections(port)).toBe(false);
+    await expect.poll(() => portAcceptsConnections(port), { timeout: 5000 }).toBe(false);
   });
 
   it('stops a half-started moto when its start is aborted, and rejects with aborted', async () => {
     const controller = new AbortController();
     const attempt = startMoto({ signal: controller.signal }).catch((err: unknown) => err);
-    await sleep(200);
+    await expect.poll(() => motoChildren().length, { timeout: 60_000 }).toBeGreaterThan(0);
 
     controller.abort();
     const error = await attempt;

@@ -1,5 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { startTcpFaultProxy, type TcpFaultProxy } from './tcp-fault-proxy.ts';
 
 /** An echo server: the upstream, so that what a client reads back is what passed both ways. */
@@ -84,8 +84,14 @@ describe('TCP fault proxy (in front of an echo server)', () => {
     const afterCut = await new Promise<boolean>((resolve) => cut.once('close', () => resolve(true)));
 
     proxy.setRules({});
+    // Fake timers from here: a cut still scheduled for the fresh connection would fire on the advance below.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const fresh = await connect(proxy);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect.poll(() => proxy.stats().connections).toBe(2);
+    vi.advanceTimersByTime(60_000);
     const second = await roundTrip(fresh, ['still here'], 10);
 
     expect(first.text).toBe('before the cut');

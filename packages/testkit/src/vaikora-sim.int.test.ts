@@ -1,6 +1,5 @@
 import { get } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startVaikoraSimulator, type VaikoraSimulator, type VaikoraSimulatorOptions } from './vaikora-sim.ts';
 
 const KEY = 'vk_test_sim_int_9f8e7d';
@@ -215,7 +214,7 @@ describe('Vaikora simulator over HTTP', () => {
   it('stops promptly even with a request on hold', async () => {
     const { sim } = await start({ hangRate: 1, hangMs: 60_000 });
     const pending = fetch(`${sim.baseUrl}/actions`, { headers: { 'X-API-Key': KEY } }).catch(() => 'closed');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(() => sim.stats().hangs).toBe(1);
 
     const started = performance.now();
     await sim.stop();
@@ -290,7 +289,17 @@ describe('Vaikora simulator hostile answers', () => {
           });
         }).on('error', reject);
       });
-      await sleep(300);
+      // The reader holds back after 1 MiB: wait until the simulator's writes stall (two equal readings).
+      let lastReading = -1;
+      await vi.waitFor(
+        () => {
+          const reading = sim.stats().streamedBytes;
+          const stalled = reading === lastReading && reading > 1024 * 1024;
+          lastReading = reading;
+          if (!stalled) throw new Error(`still writing (${reading} bytes so far)`);
+        },
+        { interval: 100, timeout: 20_000 },
+      );
       const writtenWhilePaused = sim.stats().streamedBytes;
       const received = await read();
 
