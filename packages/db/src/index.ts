@@ -39,4 +39,3 @@ export {
   rejectionScope,
 } from './rejections.ts';
 export * from './schema/index.ts';
-export { type CreateTestDatabaseOptions, createTestDatabase, type TestDatabase } from './testing.ts';

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDb, type DbHandle } from './client.ts';
 import { appliedMigrationCount, migrate, migrationsFolder, rowsOf } from './migrate.ts';
 import { tenants } from './schema/index.ts';
-import { createTestDatabase } from './testing.ts';
+import { createTestDatabase, databaseUrlOn, testDatabaseAdminUrl } from './testing.ts';
 
 const expectedTables = [
   'api_keys',
@@ -62,13 +62,13 @@ describe('migrate on PostgreSQL', () => {
 
   it('migrates once when several processes start together on an empty database', async () => {
     const name = `vsh_test_race_${process.pid}_${Date.now()}`;
-    const admin = postgres('postgres://postgres@127.0.0.1:5432/postgres', { max: 1, onnotice: () => {} });
+    const admin = postgres(testDatabaseAdminUrl(), { max: 1, onnotice: () => {} });
     await admin.unsafe(`create database "${name}"`);
     cleanups.push(async () => {
       await admin.unsafe(`drop database if exists "${name}" with (force)`);
       await admin.end();
     });
-    const url = `postgres://postgres@127.0.0.1:5432/${name}`;
+    const url = databaseUrlOn(testDatabaseAdminUrl(), name);
     const handles = await Promise.all([1, 2, 3].map(() => createDb({ kind: 'postgres', url, max: 2 })));
     cleanups.push(async () => {
       await Promise.all(handles.map((handle) => handle.close()));

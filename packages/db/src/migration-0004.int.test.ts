@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type DbHandle } from './client.ts';
 import { migrate, migrationsFolder } from './migrate.ts';
 import { backfills, rejectedRecords, runs } from './schema/index.ts';
+import { databaseUrlOn, testDatabaseAdminUrl } from './testing.ts';
 
-const adminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
+const adminUrl = testDatabaseAdminUrl();
 
 /** The committed migrations up to and including `tag`, in a scratch folder. */
 async function migrationsUpTo(tag: string): Promise<{ folder: string; remove(): Promise<void> }> {
@@ -29,7 +30,7 @@ describe('migration 0004 (rejected records kept once, raw as text) on PostgreSQL
 
   beforeAll(async () => {
     await admin.unsafe(`create database "${name}"`);
-    handle = await createDb({ kind: 'postgres', url: `postgres://postgres@127.0.0.1:5432/${name}`, max: 2 });
+    handle = await createDb({ kind: 'postgres', url: databaseUrlOn(adminUrl, name), max: 2 });
   });
   afterAll(async () => {
     await handle?.close();

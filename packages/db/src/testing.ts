@@ -12,18 +12,42 @@ export interface TestDatabase {
 }
 
 export interface CreateTestDatabaseOptions {
-  /** URL of a database to issue CREATE/DROP DATABASE from; the local server's `postgres` by default. */
+  /** URL of a database to issue CREATE/DROP DATABASE from; {@link testDatabaseAdminUrl} by default. */
   adminUrl?: string;
 }
 
-const defaultAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The variable that points the integration tests at another PostgreSQL server than the local one. */
+const TEST_DATABASE_URL = 'TEST_DATABASE_URL';
+const localAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * The URL of a database on the server the integration tests create their databases on (they issue CREATE and DROP
+ * DATABASE through it): `TEST_DATABASE_URL`, or the local server's `postgres` database when it is unset or empty.
+ */
+export function testDatabaseAdminUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[TEST_DATABASE_URL]?.trim();
+  if (!value) return localAdminUrl;
+  if (!URL.canParse(value) || !/^postgres(ql)?:$/.test(new URL(value).protocol)) {
+    throw new Error(
+      `${TEST_DATABASE_URL} must be a postgres:// URL (a database on the test server), got "${value}"`,
+    );
+  }
+  return value;
+}
+
+/** The URL of database `name` on the same server, with the same credentials and parameters, as `url`. */
+export function databaseUrlOn(url: string, name: string): string {
+  const other = new URL(url);
+  other.pathname = `/${encodeURIComponent(name)}`;
+  return other.toString();
+}
 
 /**
  * Creates a fresh, uniquely named PostgreSQL database with every migration applied, so each test file
  * owns its data and files can run in parallel without seeing each other's rows.
  */
 export async function createTestDatabase(options: CreateTestDatabaseOptions = {}): Promise<TestDatabase> {
-  const adminUrl = options.adminUrl ?? defaultAdminUrl;
+  const adminUrl = options.adminUrl ?? testDatabaseAdminUrl();
   const name = `vsh_test_${process.pid}_${randomBytes(6).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
@@ -31,9 +55,8 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
   } finally {
     await admin.end();
   }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const handle = await createDb({ kind: 'postgres', url: url.toString(), max: 4 });
+  const url = databaseUrlOn(adminUrl, name);
+  const handle = await createDb({ kind: 'postgres', url, max: 4 });
   try {
     await migrate(handle.db);
   } catch (error) {
@@ -42,7 +65,7 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
     throw error;
   }
   return {
-    url: url.toString(),
+    url,
     db: handle.db,
     drop: async () => {
       await handle.close();

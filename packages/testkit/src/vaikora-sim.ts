@@ -468,7 +468,7 @@ function* envelopeBody(
 
 /**
  * Starts a simulator of the Vaikora management API (`GET /api/v1/actions`, see
- * docs vaikora-api.md) on 127.0.0.1 with seeded data and injectable faults.
+ * docs/vaikora-api.md) on 127.0.0.1 with seeded data and injectable faults.
  * Also: `GET /__sim/stats` and `POST /__sim/options` (JSON knobs) for manual runs.
  */
 export async function startVaikoraSimulator(

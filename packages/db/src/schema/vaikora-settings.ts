@@ -6,7 +6,7 @@ import { tenants } from './tenants.ts';
 export type RiskLevel = 'low' | 'medium' | 'high' | 'critical';
 
 /**
- * Which actions become findings for one tenant (see vaikora-api.md, "Which actions become findings"); the
+ * Which actions become findings for one tenant (see docs/vaikora-api.md, "Which actions become findings"); the
  * shape `thresholdsSchema` of @vsh/core validates and writes (`null` turns a rule off). Rows written
  * before `minRiskScore` existed lack it, which means the same as `null`.
  */
