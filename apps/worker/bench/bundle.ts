@@ -9,7 +9,7 @@ const OUT_DIR = fileURLToPath(new URL('../../../packages/db/.bundle/', import.me
 
 /**
  * Bundles the worker's and the API's process entries the way the central stack bundles its Lambdas
- * (esbuild, ESM, node platform, a `require` banner; infra/central/src/central-stack.ts), so a
+ * (esbuild, ESM, node platform, a `require` banner; infra/central/src/functions.ts, ESM_REQUIRE_BANNER), so a
  * benchmark measures the memory of what is deployed, not of tsx compiling every source file on load
  * (under Node 24 that alone holds 300+ MB of RSS).
  */
@@ -28,7 +28,7 @@ export async function bundleEntries(): Promise<{ worker: string; api: string }> 
     target: 'node22',
     mainFields: ['module', 'main'],
     banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      js: "import { createRequire as __vshCreateRequire } from 'node:module'; const require = __vshCreateRequire(import.meta.url);",
     },
     logLevel: 'warning',
   });
