@@ -210,6 +210,17 @@ describe('runTenant: delivery and the cursor', () => {
     expect(summary.destinationStats.dst_1).toMatchObject({ read: 1, alreadySent: 1 });
   });
 
+  it('logs one line per run at info level: the summary, naming the tenant, the run and its streams', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+
+    await runTenant('ten_1', { ...w.deps, logger });
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ msg: 'run finished', tenantId: 'ten_1', runId: 'run_1', streams: 1 });
+  });
+
   it('a failed destination does not stop another that succeeds: partial, the failed one keeps its cursor and degrades', async () => {
     const importer: Importer = async (account, items) => {
       if (account === '222222222222') throw new AwsError('SECURITY_HUB_NOT_ENABLED', 'Security Hub is off');

@@ -109,7 +109,8 @@ class TenantRun {
     const startedAt = new Date(this.now);
     this.runId = await store.startRun(tenantId, workerId, startedAt);
     const log = this.log.child({ runId: this.runId });
-    log.info({ streams: this.config.streams.length }, 'run started');
+    // One info line per run (the summary, at the end); the start is for debugging only.
+    log.debug('run started');
 
     const vaikora = this.config.vaikora;
     const runnable = new Map(
@@ -154,7 +155,7 @@ class TenantRun {
     metrics.runs.inc({ status: summary.status });
     metrics.runDuration.observe({ status: summary.status }, (this.deps.clock() - this.now) / 1000);
     if (summary.lagSeconds !== null) metrics.lagSeconds.set({ tenant: tenantId }, summary.lagSeconds);
-    log.info({ ...summary, recentFindings: undefined }, 'run finished');
+    log.info({ streams: this.config.streams.length, ...summary, recentFindings: undefined }, 'run finished');
     return { kind: 'ran', runId: this.runId, summary };
   }
 

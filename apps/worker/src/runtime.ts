@@ -6,6 +6,8 @@ import {
   createSecurityHubImporter,
   createStateStore,
   type DestinationRegistry,
+  type RateLimiterRegistry,
+  type SecurityHubImporter,
   type StateStore,
 } from '@vsh/aws';
 import type { Database } from '@vsh/db';
@@ -59,6 +61,30 @@ export interface WorkerRuntime {
 // A backfill reaches back up to 30 days (the API's limit), further than any run's sweep.
 const BACKFILL_MAX_PAGES = 10_000;
 
+/**
+ * The run's importer for a destination: its Security Hub client from the registry, its account-region
+ * limiter. Both are taken at the first import, so a run with nothing to send (an idle tenant) creates
+ * no client and assumes no role.
+ */
+export function destinationImporters(
+  registry: DestinationRegistry,
+  limiters: RateLimiterRegistry,
+): RunDeps['importer'] {
+  return (route) => {
+    let importer: SecurityHubImporter | undefined;
+    return {
+      importFindings: (findings) => {
+        importer ??= createSecurityHubImporter({
+          client: registry.get(route).securityHub,
+          destination: route.destination,
+          rateLimiter: limiters,
+        });
+        return importer.importFindings(findings);
+      },
+    };
+  };
+}
+
 /** Builds the worker from already-constructed infrastructure clients. */
 export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime {
   const clock = options.clock ?? Date.now;
@@ -92,12 +118,7 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
         timeFilterParam: connection.timeFilterParam ?? undefined,
         timeoutMs: options.vaikoraTimeoutMs ?? 15_000,
       }),
-    importer: (route) =>
-      createSecurityHubImporter({
-        client: registry.get(route).securityHub,
-        destination: route.destination,
-        rateLimiter: limiters,
-      }),
+    importer: destinationImporters(registry, limiters),
     clock,
     logger: options.logger,
     metrics,

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { SecurityHubClient, type SecurityHubClientConfig } from '@aws-sdk/client-securityhub';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Destination } from '@vsh/core';
@@ -44,15 +46,22 @@ export interface DestinationRegistryOptions {
   /** RoleSessionName for a tenant; default `vsh-<tenantId>`. */
   readonly sessionName?: ((tenantId: string) => string) | undefined;
   readonly clock?: (() => number) | undefined;
+  /**
+   * Destinations whose clients are kept; the least recently used is dropped past it (its credential
+   * with it: the next run assumes the role again). Default 10,000 (about 60 MB of clients).
+   */
+  readonly maxEntries?: number | undefined;
+  /** Sockets per AWS host shared by every destination's clients (keep-alive); default 128. */
+  readonly maxSocketsPerHost?: number | undefined;
 }
 
 export interface DestinationRegistry {
   /** The destination's clients, created on first use; a changed role or ExternalId replaces them. */
   get(route: DestinationRoute): DestinationClients;
-  /** Drops (and destroys) a destination's clients, e.g. after its role changed; true when there were any. */
+  /** Drops a destination's clients, e.g. after its role changed; true when there were any. */
   evict(key: DestinationKey): boolean;
   readonly size: number;
-  /** Destroys every client (closes their sockets). */
+  /** Drops every client and closes the shared sockets. */
   destroy(): void;
 }
 
@@ -65,6 +74,9 @@ export function destinationKeyOf(route: DestinationRoute): DestinationKey {
   };
 }
 
+const DEFAULT_MAX_ENTRIES = 10_000;
+const DEFAULT_MAX_SOCKETS_PER_HOST = 128;
+
 const keyString = (key: DestinationKey): string => JSON.stringify([key.tenantId, key.accountId, key.region]);
 const routeFingerprint = (route: DestinationRoute): string =>
   JSON.stringify([
@@ -76,13 +88,28 @@ const routeFingerprint = (route: DestinationRoute): string =>
 
 /**
  * Creates the per-(tenant, account, region) registry of Security Hub clients and their shared,
- * memoized AssumeRole credentials. No client is global and none is created per call.
+ * memoized AssumeRole credentials. No client is global and none is created per call or per run: a
+ * destination's clients live until `maxEntries` more recently used destinations push them out. Every
+ * client of the registry sends through one keep-alive connection pool: a connection carries no AWS
+ * identity (each request is signed with its own destination's credentials), so sharing it saves a TCP
+ * and TLS handshake per destination without letting one tenant act as another.
  */
 export function createDestinationRegistry(options: DestinationRegistryOptions = {}): DestinationRegistry {
+  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  if (!(maxEntries >= 1)) throw new RangeError('maxEntries must be >= 1');
+  const maxSockets = options.maxSocketsPerHost ?? DEFAULT_MAX_SOCKETS_PER_HOST;
+  const agents = {
+    httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+  };
+  // Hand-written LRU on a Map's insertion order (a hit moves the entry to the end): it needs only a
+  // size bound and no disposal (the clients own no resources besides the shared pool), which is all
+  // lru-cache would add here, and the entries' credentials expire on their own (memoizeCredentials).
   const entries = new Map<string, { fingerprint: string; clients: DestinationClients }>();
 
   const create = (route: DestinationRoute): DestinationClients => {
     const { destination } = route;
+    const stsClientConfig = options.stsClientConfig;
     const credentials = createDestinationCredentials({
       roleArn: route.roleArn,
       externalId: route.externalId,
@@ -91,7 +118,10 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
       region: destination.region,
       durationSeconds: options.durationSeconds,
       masterCredentials: options.masterCredentials,
-      clientConfig: options.stsClientConfig,
+      clientConfig:
+        stsClientConfig?.requestHandler === undefined
+          ? { ...stsClientConfig, requestHandler: agents }
+          : stsClientConfig,
       refreshBeforeExpiryMs: options.refreshBeforeExpiryMs,
       clock: options.clock,
     });
@@ -103,6 +133,7 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
       maxAttempts: options.maxAttempts ?? 3,
       // Without throwOnRequestTimeout the SDK only logs a warning and waits on a hung socket forever.
       requestHandler: {
+        ...agents,
         connectionTimeout: options.connectionTimeoutMs ?? 5_000,
         requestTimeout: options.requestTimeoutMs ?? 30_000,
         throwOnRequestTimeout: true,
@@ -116,25 +147,30 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
       const key = keyString(destinationKeyOf(route));
       const fingerprint = routeFingerprint(route);
       const existing = entries.get(key);
-      if (existing !== undefined && existing.fingerprint === fingerprint) return existing.clients;
-      existing?.clients.securityHub.destroy();
+      entries.delete(key);
+      if (existing !== undefined && existing.fingerprint === fingerprint) {
+        entries.set(key, existing);
+        return existing.clients;
+      }
       const clients = create(route);
       entries.set(key, { fingerprint, clients });
+      // The client's destroy() would close the shared pool: an evicted client is only dropped.
+      for (const oldest of entries.keys()) {
+        if (entries.size <= maxEntries) break;
+        entries.delete(oldest);
+      }
       return clients;
     },
     evict(key) {
-      const id = keyString(key);
-      const existing = entries.get(id);
-      if (existing === undefined) return false;
-      existing.clients.securityHub.destroy();
-      return entries.delete(id);
+      return entries.delete(keyString(key));
     },
     get size() {
       return entries.size;
     },
     destroy() {
-      for (const { clients } of entries.values()) clients.securityHub.destroy();
       entries.clear();
+      agents.httpAgent.destroy();
+      agents.httpsAgent.destroy();
     },
   };
 }

@@ -1,0 +1,326 @@
+// The per-run CPU measurement behind bench:run-cpu and bench:cost: TenantRun (run-tenant.ts) with the
+// in-memory fakes of its stores and Vaikora, and the real @vsh/aws registry, credentials and importer
+// against a loopback STS + Security Hub in another process (aws-stub.ts) that answers at once, so SDK
+// client construction, signing and middleware are counted and the stub's CPU is not.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import {
+  createDestinationRegistry,
+  createRateLimiterRegistry,
+  type DestinationRegistry,
+  type DestinationRegistryOptions,
+  type RateLimiterRegistry,
+} from '@vsh/aws';
+import { pino } from 'pino';
+import { createWorkerMetrics } from '../src/metrics.ts';
+import {
+  DEFAULT_RUN_OPTIONS,
+  type KeptRejections,
+  type RunDeps,
+  type StateStore,
+  type TenantConfig,
+  type TenantStore,
+} from '../src/ports.ts';
+import { runTenant } from '../src/run-tenant.ts';
+import { destinationImporters } from '../src/runtime.ts';
+import { testAction, testDestination, testTenant } from '../src/tenant.test-support.ts';
+import { memoryState, memoryVaikora } from '../test/memory-ports.ts';
+
+const CYCLE_MS = 5 * 60_000;
+
+export type RunKind = 'idle' | 'busy';
+
+/** Calls one run makes, by service (DynamoDB counted as the real state store issues them). */
+export interface CallsPerRun {
+  readonly dynamodbReads: number;
+  readonly dynamodbWrites: number;
+  readonly dynamodbReadUnits: number;
+  readonly dynamodbWriteUnits: number;
+  readonly sts: number;
+  readonly securityHub: number;
+  readonly vaikora: number;
+}
+
+export interface RunCpu {
+  readonly kind: RunKind;
+  readonly runs: number;
+  readonly actionsPerRun: number;
+  /** CPU microseconds per run (user + system of this process). */
+  readonly cpuUsP50: number;
+  readonly cpuUsP90: number;
+  readonly cpuUsMean: number;
+  readonly wallMsP50: number;
+  /** The first run of each tenant (12 actions: its clients created, its role assumed). */
+  readonly coldCpuUsP50: number;
+  /** A run after the tenant's clients were dropped from the registry (as in a new process). */
+  readonly evictedCpuUsP50: number;
+  readonly calls: CallsPerRun;
+  /** Log bytes written per run at info level. */
+  readonly logBytes: number;
+}
+
+export interface MeasureOptions {
+  /** Measured tenants (plus a few not measured that warm the code up). */
+  readonly tenants?: number | undefined;
+  /** Warm runs per tenant after its first. */
+  readonly rounds?: number | undefined;
+  readonly actionsPerRun?: number;
+  readonly only?: RunKind | undefined;
+  /** Another registry and importer wiring to compare with (a baseline); default the worker's own. */
+  readonly wiring?: Wiring | undefined;
+}
+
+/** How the run reaches Security Hub: the registry (so the bench can evict) and the importer factory. */
+interface Wiring {
+  createRegistry(options: DestinationRegistryOptions): DestinationRegistry;
+  importers(registry: DestinationRegistry, limiters: RateLimiterRegistry): RunDeps['importer'];
+}
+
+const workerWiring: Wiring = { createRegistry: createDestinationRegistry, importers: destinationImporters };
+
+const quantile = (sorted: readonly number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+async function startStub(): Promise<{
+  endpoint: string;
+  child: ChildProcess;
+  counts(): Promise<{ sts: number; securityHub: number }>;
+}> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./aws-stub.ts', import.meta.url))],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
+  const endpoint = chunk.toString('utf8').trim();
+  return {
+    endpoint,
+    child,
+    counts: async () =>
+      (await (await fetch(`${endpoint}/counts`)).json()) as { sts: number; securityHub: number },
+  };
+}
+
+/**
+ * State store calls mapped to the DynamoDB requests and request units the real store spends
+ * (state-lease.ts, state-cursor.ts, state-seen.ts; items here are under 1 KB, seen pages under 4 KB):
+ * lease writes are one UpdateItem (1 WRU); a stream read is a consistent GetItem and Query (1 RRU
+ * each); a cursor write is one transaction of the lease check, the cursor, one put per minute
+ * bucket of new seen ids and one delete per pruned segment, at 2 WRU per item.
+ */
+function countingState(inner: StateStore, calls: DynamoCalls): StateStore {
+  const write = (units: number) => {
+    calls.writes++;
+    calls.writeUnits += units;
+  };
+  return {
+    ...inner,
+    acquireLease: (...a) => {
+      write(1);
+      return inner.acquireLease(...a);
+    },
+    renewLease: (...a) => {
+      write(1);
+      return inner.renewLease(...a);
+    },
+    releaseLease: (...a) => {
+      write(1);
+      return inner.releaseLease(...a);
+    },
+    getStream: (...a) => {
+      calls.reads += 2;
+      calls.readUnits += 2;
+      return inner.getStream(...a);
+    },
+    advanceCursor: (lease, streamId, next, options = {}) => {
+      const buckets = new Set((options.seen ?? []).map((e) => Math.floor(e.timestampMs / 60_000)));
+      write(2 * (2 + buckets.size + (options.prune ?? []).length));
+      return inner.advanceCursor(lease, streamId, next, options);
+    },
+  };
+}
+
+interface DynamoCalls {
+  reads: number;
+  writes: number;
+  readUnits: number;
+  writeUnits: number;
+}
+
+/** Measures `rounds` warm runs of `tenants` idle and busy tenants; prints nothing. */
+export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[]> {
+  const warmup = 5;
+  const tenants = warmup + (options.tenants ?? 40);
+  const rounds = options.rounds ?? 10;
+  const actionsPerRun = options.actionsPerRun ?? 12;
+  const stub = await startStub();
+  try {
+    const wiring = options.wiring ?? workerWiring;
+    const registry = wiring.createRegistry({
+      masterCredentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
+      stsClientConfig: { endpoint: stub.endpoint },
+      securityHubClientConfig: { endpoint: stub.endpoint },
+    });
+    const limiters = createRateLimiterRegistry({ ratePerSecond: 1e9, burst: 1e9 });
+    let logBytes = 0;
+    const logger = pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          logBytes += Buffer.byteLength(line);
+        },
+      },
+    );
+    const calls: DynamoCalls = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
+    // Each round is the next 5-minute cycle: the clock jumps 5 minutes between rounds (never within a run).
+    let offsetMs = 0;
+    const clock = () => Date.now() + offsetMs;
+    const state = countingState(memoryState(clock), calls);
+    const configs = new Map<string, TenantConfig>();
+    const lists = new Map<string, unknown[]>();
+    let vaikoraCalls = 0;
+    const store: TenantStore = {
+      loadTenant: async (tenantId) => configs.get(tenantId) ?? null,
+      startRun: async () => 'run',
+      finishRun: async () => undefined,
+      recordRejections: async (_t, _r, batch): Promise<KeptRejections> => ({
+        inserted: batch.length,
+        repeated: 0,
+        failed: 0,
+      }),
+      saveDestinationHealth: async () => undefined,
+      scheduleNext: async () => undefined,
+    };
+    const deps: RunDeps = {
+      store,
+      state,
+      vaikora: (connection) => {
+        const list = lists.get(connection.apiKey.reveal()) ?? [];
+        const client = memoryVaikora(() => list);
+        return {
+          ...client,
+          sweep: (o) => {
+            vaikoraCalls++;
+            return client.sweep(o);
+          },
+        };
+      },
+      importer: wiring.importers(registry, limiters),
+      clock,
+      logger,
+      metrics: createWorkerMetrics(),
+      workerId: 'bench',
+      options: DEFAULT_RUN_OPTIONS,
+    };
+
+    const results: RunCpu[] = [];
+    for (const kind of ['idle', 'busy'] as const) {
+      if (options.only !== undefined && options.only !== kind) continue;
+      const ids: string[] = [];
+      for (let i = 0; i < tenants; i++) {
+        const tenantId = `ten_${kind}_${i}`;
+        const accountId = String(700_000_000_000 + i + (kind === 'busy' ? 50_000 : 0));
+        const base = testTenant(
+          [testDestination(`dst_${tenantId}`, accountId)],
+          [
+            {
+              id: `str_${tenantId}`,
+              destinationId: `dst_${tenantId}`,
+              agentId: `agt-${i}`,
+              region: 'us-east-1',
+            },
+          ],
+        );
+        configs.set(tenantId, { ...base, tenantId });
+        ids.push(tenantId);
+      }
+      // Every tenant has testTenant's Vaikora key: runs go one at a time, each sets the list before it.
+      let serial = 0;
+      const prepare = (tenantId: string, round: number) => {
+        const agent = configs.get(tenantId)?.streams[0]?.agentId ?? 'agt';
+        const now = clock();
+        const list: unknown[] = [];
+        if (kind === 'busy' || round === 0) {
+          for (let a = 0; a < actionsPerRun; a++)
+            list.push(
+              testAction(
+                `act-${tenantId}-${serial++}`,
+                agent,
+                now - 1000 - Math.floor((a * CYCLE_MS) / actionsPerRun),
+              ),
+            );
+        }
+        lists.set('vk_test_x', list);
+      };
+      const cpu: number[] = [];
+      const wall: number[] = [];
+      const cold: number[] = [];
+      const before = { ...calls, logBytes, vaikoraCalls, ...(await stub.counts()) };
+      // Round -1: a few tenants warm up the code (JIT, module caches) and are not counted.
+      for (let round = -1; round <= rounds; round++, offsetMs += CYCLE_MS) {
+        for (const tenantId of round === -1 ? ids.slice(0, warmup) : round === 0 ? ids.slice(warmup) : ids) {
+          prepare(tenantId, round);
+          const t0 = performance.now();
+          const c0 = process.cpuUsage();
+          const result = await runTenant(tenantId, deps);
+          const c = process.cpuUsage(c0);
+          if (result.kind !== 'ran' || result.summary.status !== 'ok')
+            throw new Error(`run ${tenantId}: ${JSON.stringify(result)}`);
+          const us = c.user + c.system;
+          if (round === 0) cold.push(us);
+          else if (round > 0) {
+            cpu.push(us);
+            wall.push(performance.now() - t0);
+          }
+          if (round === 0 && tenantId === ids.at(-1))
+            Object.assign(before, { ...calls, logBytes, vaikoraCalls, ...(await stub.counts()) });
+        }
+      }
+      const after = { ...calls, logBytes, vaikoraCalls, ...(await stub.counts()) };
+      const evicted: number[] = [];
+      for (const tenantId of ids.slice(warmup)) {
+        const destination = configs.get(tenantId)?.destinations[0];
+        if (destination !== undefined)
+          registry.evict({ tenantId, accountId: destination.accountId, region: 'us-east-1' });
+        prepare(tenantId, 1);
+        const c0 = process.cpuUsage();
+        await runTenant(tenantId, deps);
+        const c = process.cpuUsage(c0);
+        evicted.push(c.user + c.system);
+      }
+      evicted.sort((a, b) => a - b);
+      const n = cpu.length;
+      cpu.sort((a, b) => a - b);
+      wall.sort((a, b) => a - b);
+      cold.sort((a, b) => a - b);
+      results.push({
+        kind,
+        runs: n,
+        actionsPerRun: kind === 'busy' ? actionsPerRun : 0,
+        cpuUsP50: quantile(cpu, 0.5),
+        cpuUsP90: quantile(cpu, 0.9),
+        cpuUsMean: cpu.reduce((s, v) => s + v, 0) / n,
+        wallMsP50: quantile(wall, 0.5),
+        coldCpuUsP50: quantile(cold, 0.5),
+        evictedCpuUsP50: quantile(evicted, 0.5),
+        calls: {
+          dynamodbReads: (after.reads - before.reads) / n,
+          dynamodbWrites: (after.writes - before.writes) / n,
+          dynamodbReadUnits: (after.readUnits - before.readUnits) / n,
+          dynamodbWriteUnits: (after.writeUnits - before.writeUnits) / n,
+          sts: (after.sts - before.sts) / n,
+          securityHub: (after.securityHub - before.securityHub) / n,
+          vaikora: (after.vaikoraCalls - before.vaikoraCalls) / n,
+        },
+        logBytes: (after.logBytes - before.logBytes) / n,
+      });
+    }
+    registry.destroy();
+    return results;
+  } finally {
+    stub.child.kill();
+  }
+}

@@ -1,0 +1,118 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Destination } from '@vsh/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDestinationRegistry, type DestinationRoute, destinationKeyOf } from './registry.ts';
+
+// The registry against a loopback STS that issues each role session a key naming the ExternalId it
+// was assumed with, so a test can see whose credential a destination's clients hold.
+const assumed: string[] = [];
+let endpoint = '';
+const sts = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const externalId = form.get('ExternalId') ?? '';
+    assumed.push(externalId);
+    const body =
+      '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>' +
+      `<AccessKeyId>ASIA-${externalId}-${assumed.length}</AccessKeyId><SecretAccessKey>s</SecretAccessKey>` +
+      `<SessionToken>t</SessionToken><Expiration>${new Date(Date.now() + 3600_000).toISOString()}</Expiration>` +
+      '</Credentials><AssumedRoleUser><AssumedRoleId>AROA:x</AssumedRoleId><Arn>arn:aws:sts::111111111111:assumed-role/r/x</Arn>' +
+      '</AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>';
+    res.writeHead(200, { 'content-type': 'text/xml' });
+    res.end(body);
+  });
+});
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => sts.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(sts.address() as AddressInfo).port}`;
+});
+afterAll(() => {
+  sts.close();
+  sts.closeAllConnections();
+});
+
+const destination = (accountId: string, region = 'us-east-1'): Destination => ({
+  accountId,
+  region,
+  partition: 'aws',
+});
+
+const route = (
+  tenantId: string,
+  accountId: string,
+  externalId: string,
+  region?: string,
+): DestinationRoute => ({
+  tenantId,
+  destination: destination(accountId, region),
+  roleArn: `arn:aws:iam::${accountId}:role/VaikoraSecurityHubImport`,
+  externalId,
+});
+
+const registryOf = (maxEntries?: number) =>
+  createDestinationRegistry({
+    masterCredentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
+    stsClientConfig: { endpoint },
+    maxEntries,
+  });
+
+describe('createDestinationRegistry', () => {
+  it('keeps at most maxEntries destinations, dropping the least recently used', () => {
+    const registry = registryOf(2);
+    const a = registry.get(route('ten_a', '111111111111', 'ext-a'));
+    const b = registry.get(route('ten_b', '222222222222', 'ext-b'));
+    registry.get(route('ten_a', '111111111111', 'ext-a'));
+
+    registry.get(route('ten_c', '333333333333', 'ext-c'));
+
+    expect(registry.size).toBe(2);
+    expect(registry.get(route('ten_a', '111111111111', 'ext-a'))).toBe(a);
+    expect(registry.get(route('ten_b', '222222222222', 'ext-b'))).not.toBe(b);
+    registry.destroy();
+  });
+
+  it('gives two tenants of one account and region their own clients and their own role session', async () => {
+    const registry = registryOf();
+    const a = registry.get(route('ten_a', '111111111111', 'ext-a'));
+    const b = registry.get(route('ten_b', '111111111111', 'ext-b'));
+
+    const [credA, credB] = await Promise.all([a.credentials(), b.credentials()]);
+
+    expect(b.securityHub).not.toBe(a.securityHub);
+    expect(credA.accessKeyId).toMatch(/^ASIA-ext-a-/);
+    expect(credB.accessKeyId).toMatch(/^ASIA-ext-b-/);
+    registry.destroy();
+  });
+
+  it('assumes a role once across runs of the same destination while its credential is valid', async () => {
+    const registry = registryOf();
+    const before = assumed.filter((id) => id === 'ext-runs').length;
+
+    const first = await registry.get(route('ten_r', '444444444444', 'ext-runs')).credentials();
+    const second = await registry.get(route('ten_r', '444444444444', 'ext-runs')).credentials();
+
+    expect(second).toBe(first);
+    expect(assumed.filter((id) => id === 'ext-runs').length - before).toBe(1);
+    registry.destroy();
+  });
+
+  it('assumes the role again for a destination it dropped or whose ExternalId changed', async () => {
+    const registry = registryOf(1);
+    const r = route('ten_d', '555555555555', 'ext-d');
+    const first = await registry.get(r).credentials();
+
+    registry.get(route('ten_e', '666666666666', 'ext-e'));
+    const afterDrop = await registry.get(r).credentials();
+    const rotated = await registry.get({ ...r, externalId: 'ext-d2' }).credentials();
+
+    expect(afterDrop.accessKeyId).not.toBe(first.accessKeyId);
+    expect(rotated.accessKeyId).toMatch(/^ASIA-ext-d2-/);
+    expect(registry.evict(destinationKeyOf(r))).toBe(true);
+    expect(registry.size).toBe(0);
+    registry.destroy();
+  });
+});
