@@ -94,6 +94,34 @@ export interface ApiDeps {
   localAws?: LocalAwsPort | undefined;
   /** Number of migrations a ready database has applied; default: every committed migration. */
   expectedMigrations?: number | undefined;
+  /**
+   * This instance's cache of successful API key verifications (ADR 0108); absent (tools, service tests):
+   * every verification reads the database.
+   */
+  apiKeyCache?: ApiKeyCache | undefined;
+}
+
+/** A tenant API key the database accepted, as the key cache keeps it. */
+export interface VerifiedApiKey {
+  principal: Extract<Principal, { kind: 'tenant' }>;
+  /** When the key was last recorded as used (epoch ms), or null; advanced as this instance records uses. */
+  lastUsedAtMs: number | null;
+}
+
+/**
+ * Successful API key verifications of one instance, by the key's SHA-256 (never the key): fresh ones are
+ * answered without the database, older ones until a bound while one refresh runs behind them (ADR 0108).
+ */
+export interface ApiKeyCache {
+  /** The verification of a key hash: from the cache when recent enough, else what `lookup` finds. */
+  verify(
+    hash: string,
+    lookup: () => Promise<VerifiedApiKey | undefined>,
+  ): Promise<VerifiedApiKey | undefined>;
+  /** Forgets a key at once (its revocation), including what a lookup under way would store. */
+  evictKey(keyId: string): void;
+  /** Forgets every key of a tenant at once (its offboarding), including what a lookup under way would store. */
+  evictTenant(tenantId: string): void;
 }
 
 export type Principal =

@@ -13,6 +13,7 @@ import type { ApiConfig, LocalAwsPort, VaikoraClientFactory } from './deps.ts';
 import type { ApiEnv } from './env.ts';
 import { createLogger } from './logger.ts';
 import { forwardedClientResolver } from './middleware/authenticate.ts';
+import { createApiKeyCache } from './middleware/key-cache.ts';
 import { createAwsDestinationVerifier } from './verify/aws-verifier.ts';
 
 export interface StartApiServerOptions {
@@ -144,10 +145,11 @@ export async function createApiRuntime(options: Omit<StartApiServerOptions, 'por
     });
     closers.push(() => verifier.destroy());
     const config = apiConfigOf(env);
+    const clock = () => new Date();
     const app = createApp({
       db: database.db,
       secretBox: secrets.box,
-      clock: () => new Date(),
+      clock,
       logger,
       config,
       operatorApiKey: env.operatorApiKey,
@@ -155,6 +157,7 @@ export async function createApiRuntime(options: Omit<StartApiServerOptions, 'por
       vaikoraClient: vaikoraClientFactory,
       onRunNow: options.onRunNow,
       localAws: env.mode === 'local' ? options.localAws : undefined,
+      apiKeyCache: createApiKeyCache({ clock, logger }),
     });
     return { app, config, database, close };
   } catch (err) {

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
+import { errorInfo } from '@vsh/core';
 import { apiKeys, tenants } from '@vsh/db';
-import { and, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, isNull, lte, or } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
-import type { ApiDeps, AppEnv, Principal } from '../deps.ts';
+import type { ApiDeps, AppEnv, Principal, VerifiedApiKey } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { apiKeyPrefix, hashApiKey, hashesEqual } from '../lib/api-keys.ts';
 import { createRateLimiter } from '../lib/rate-limit.ts';
@@ -117,7 +118,8 @@ function bearerToken(header: string | undefined): string | undefined {
 
 /**
  * Resolves a presented key to its principal (the operator key, or an unrevoked key of an active tenant,
- * compared by SHA-256 in constant time), refreshing the key's last use; undefined when it is not valid.
+ * compared by SHA-256 in constant time), recording the key's last use; undefined when it is not valid.
+ * Tenant keys the database accepted are answered from `deps.apiKeyCache` while recent (ADR 0108).
  * Shared by the bearer middleware and the web sign-in so both accept exactly the same keys. A wrong key
  * costs one hash, one lookup and one comparison whether or not its prefix exists.
  */
@@ -125,11 +127,8 @@ export function principalResolver(deps: ApiDeps): (token: string) => Promise<Pri
   const operatorHash = createHash('sha256').update(deps.operatorApiKey, 'utf8').digest('hex');
   // Compared against when no row matches, so that path does the same work as a wrong secret.
   const unmatchable = hashApiKey(randomBytes(32).toString('base64url'));
-  return async (token: string): Promise<Principal | undefined> => {
-    const presented = hashApiKey(token);
-    if (hashesEqual(presented, operatorHash)) return { kind: 'operator', id: 'operator' };
-    const prefix = apiKeyPrefix(token);
-    if (prefix === undefined) return undefined;
+
+  const lookup = async (prefix: string, presented: string): Promise<VerifiedApiKey | undefined> => {
     const [row] = await deps.db
       .select({
         id: apiKeys.id,
@@ -143,15 +142,46 @@ export function principalResolver(deps: ApiDeps): (token: string) => Promise<Pri
       .limit(1);
     const matches = hashesEqual(presented, row?.hash ?? unmatchable);
     if (!matches || row === undefined || row.tenantId === null) return undefined;
+    return {
+      principal: { kind: 'tenant', id: row.id, tenantId: row.tenantId },
+      lastUsedAtMs: row.lastUsedAt?.getTime() ?? null,
+    };
+  };
+
+  // Not awaited: the request does not wait on a bookkeeping write. `lastUsedAtMs` is advanced first (on
+  // the cached object too), so one instance sends one update per key per LAST_USED_RESOLUTION_MS.
+  const recordUse = (verified: VerifiedApiKey): void => {
     const now = deps.clock();
-    if (row.lastUsedAt === null || now.getTime() - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
-      const stale = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
-      await deps.db
-        .update(apiKeys)
-        .set({ lastUsedAt: now })
-        .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, stale))));
-    }
-    return { kind: 'tenant', id: row.id, tenantId: row.tenantId };
+    const last = verified.lastUsedAtMs;
+    if (last !== null && now.getTime() - last < LAST_USED_RESOLUTION_MS) return;
+    verified.lastUsedAtMs = now.getTime();
+    const stale = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
+    deps.db
+      .update(apiKeys)
+      .set({ lastUsedAt: now })
+      .where(
+        and(
+          eq(apiKeys.id, verified.principal.id),
+          or(isNull(apiKeys.lastUsedAt), lte(apiKeys.lastUsedAt, stale)),
+        ),
+      )
+      .catch((err: unknown) => {
+        deps.logger.warn({ err: errorInfo(err) }, 'recording the last use of an API key failed');
+      });
+  };
+
+  return async (token: string): Promise<Principal | undefined> => {
+    const presented = hashApiKey(token);
+    if (hashesEqual(presented, operatorHash)) return { kind: 'operator', id: 'operator' };
+    const prefix = apiKeyPrefix(token);
+    if (prefix === undefined) return undefined;
+    const load = () => lookup(prefix, presented);
+    const verified = await (deps.apiKeyCache === undefined
+      ? load()
+      : deps.apiKeyCache.verify(presented, load));
+    if (verified === undefined) return undefined;
+    recordUse(verified);
+    return verified.principal;
   };
 }
 

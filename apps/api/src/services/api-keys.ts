@@ -80,9 +80,12 @@ export async function listApiKeys(db: Database, tenantId: string): Promise<ApiKe
   return db.select().from(apiKeys).where(eq(apiKeys.tenantId, tenantId)).orderBy(desc(apiKeys.id)).limit(200);
 }
 
-/** Revokes a tenant's API key (idempotent: an already revoked key is returned as it is). */
+/**
+ * Revokes a tenant's API key (idempotent: an already revoked key is returned as it is). This instance
+ * forgets it at once; others within KEY_CACHE_MAX_AGE_MS (ADR 0108).
+ */
 export async function revokeApiKey(
-  deps: Pick<ApiDeps, 'db' | 'clock'>,
+  deps: Pick<ApiDeps, 'db' | 'clock' | 'apiKeyCache'>,
   actor: Actor,
   tenant: Tenant,
   keyId: string,
@@ -108,5 +111,6 @@ export async function revokeApiKey(
     return revoked;
   });
   if (row === undefined) throw new ServiceError('not_found', 'API key not found');
+  deps.apiKeyCache?.evictKey(row.id);
   return row;
 }

@@ -84,14 +84,18 @@ export async function updateTenant(
 /**
  * Offboards a tenant (idempotent): its schedule and Vaikora settings (with the encrypted key) are
  * deleted, every API key revoked, every destination and stream disabled; the tenant row, its runs,
- * rejected records and audit trail are kept.
+ * rejected records and audit trail are kept. This instance forgets the tenant's keys at once; others
+ * within KEY_CACHE_MAX_AGE_MS (ADR 0108).
  */
 export async function offboardTenant(
-  deps: Pick<ApiDeps, 'db' | 'clock'>,
+  deps: Pick<ApiDeps, 'db' | 'clock' | 'apiKeyCache'>,
   actor: Actor,
   tenant: Tenant,
 ): Promise<Tenant> {
-  if (tenant.state === 'offboarded') return tenant;
+  if (tenant.state === 'offboarded') {
+    deps.apiKeyCache?.evictTenant(tenant.id);
+    return tenant;
+  }
   const now = deps.clock();
   const updated = await deps.db.transaction(async (tx) => {
     const [row] = await tx
@@ -128,6 +132,7 @@ export async function offboardTenant(
     });
     return row;
   });
+  deps.apiKeyCache?.evictTenant(tenant.id);
   // A concurrent offboard got there first: answer with the state it left.
   return updated ?? { ...tenant, state: 'offboarded', offboardedAt: tenant.offboardedAt ?? now };
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { createApp } from '../app.ts';
 import type { ApiConfig, ApiDeps, AppEnv, VaikoraClientFactory } from '../deps.ts';
 import { createLogger } from '../logger.ts';
+import { createApiKeyCache } from '../middleware/key-cache.ts';
 import type { DestinationVerifier, VerificationResult } from '../verify/checks.ts';
 
 export const TEST_OPERATOR_KEY = `op_${randomBytes(32).toString('base64url')}`;
@@ -163,18 +164,20 @@ export function useHarness(options: HarnessOptions = {}): Harness {
         },
       },
     });
+    const clock = options.clock ?? (() => new Date());
     const deps: ApiDeps = {
       db,
       secretBox: createSecretBox(
         new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') }),
       ),
-      clock: options.clock ?? (() => new Date()),
+      clock,
       logger,
       config: testConfig(options.config),
       operatorApiKey: TEST_OPERATOR_KEY,
       verifier: options.verifier ?? passingVerifier,
       vaikoraClient: options.vaikoraClient ?? stubVaikora,
       onRunNow: options.onRunNow,
+      apiKeyCache: createApiKeyCache({ clock, logger }),
     };
     state = { app: createApp(deps), db, deps, close };
   });

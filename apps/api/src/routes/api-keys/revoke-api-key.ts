@@ -10,7 +10,9 @@ export const route = defineRoute('tenant', {
   path: '/tenants/{tenantId}/api-keys/{keyId}',
   operationId: 'revokeApiKey',
   tags: ['api keys'],
-  summary: 'Revoke a tenant API key (idempotent); it stops working at once',
+  summary: 'Revoke a tenant API key (idempotent); it stops working within 10 seconds',
+  description:
+    'The key stops working at once on the instance that answers, and on every other instance within 10 seconds: each instance keeps a successful verification for at most that long (ADR 0108).',
   request: { params: z.object({ tenantId: tenantIdParam, keyId: keyIdParam }) },
   responses: {
     200: jsonResponse('The revoked key.', apiKeySchema, {

@@ -12,7 +12,7 @@ export const route = defineRoute('operator', {
   tags: ['tenants'],
   summary: 'Offboard a tenant: stop ingestion, erase its Vaikora key, revoke its API keys',
   description:
-    'Idempotent. The tenant row, its runs, rejected records and the audit trail are kept; its schedule, its Vaikora settings (with the encrypted key) are deleted, every API key is revoked and every destination disabled.',
+    'Idempotent. The tenant row, its runs, rejected records and the audit trail are kept; its schedule, its Vaikora settings (with the encrypted key) are deleted, every API key is revoked and every destination disabled. Its API keys stop working at once on the instance that answers, and on every other instance within 10 seconds (ADR 0108).',
   request: { params: z.object({ tenantId: tenantIdParam }) },
   responses: {
     200: jsonResponse('The offboarded tenant.', tenantSchema, {
