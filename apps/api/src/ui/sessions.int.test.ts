@@ -3,62 +3,16 @@ import { webSessions } from '@vsh/db';
 import { count, eq } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../app.ts';
+import { csrfOf, multiAppBrowser } from '../testing/browser.ts';
 import { type Harness, TEST_OPERATOR_KEY, useHarness } from '../testing/harness.ts';
 
 type App = ReturnType<typeof createApp>;
 
-interface PageResponse {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-/**
- * A minimal browser that can talk to any API instance: keeps cookies, sends forms, does not follow
- * redirects, and presents itself from one source address (as @hono/node-server would pass it).
- */
-function browser(address = '198.51.100.7') {
-  const cookies = new Map<string, string>();
-  const env = { incoming: { socket: { remoteAddress: address } } };
-  const remember = (res: Response) => {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const at = pair.indexOf('=');
-      const name = pair.slice(0, at);
-      const value = pair.slice(at + 1);
-      if (value === '' || /max-age=0/i.test(line)) cookies.delete(name);
-      else cookies.set(name, value);
-    }
-  };
-  const cookieHeader = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  const send = async (app: App, path: string, init: RequestInit): Promise<PageResponse> => {
-    const res = await app.request(path, init, env);
-    remember(res);
-    return { status: res.status, headers: res.headers, text: await res.text() };
-  };
-  return {
-    cookies,
-    get: (app: App, path: string) => send(app, path, { headers: { cookie: cookieHeader() } }),
-    post: (app: App, path: string, form: Record<string, string>) =>
-      send(app, path, {
-        method: 'POST',
-        headers: { cookie: cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams(form).toString(),
-      }),
-    /** Signs in through the form (its double-submit token included); returns the sign-in answer. */
-    async signIn(app: App, key: string): Promise<PageResponse> {
-      const login = await this.get(app, '/ui/login');
-      return this.post(app, '/ui/login', { csrf: csrfOf(login.text), key });
-    },
-  };
-}
-
+const browser = multiAppBrowser;
 type Browser = ReturnType<typeof browser>;
-
-const csrfOf = (html: string): string => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
 
 /** Whether the browser's session opens the page (200) rather than being sent to sign in (303). */
 async function signedIn(b: Browser, app: App, path = '/ui/status'): Promise<boolean> {
