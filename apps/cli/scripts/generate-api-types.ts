@@ -1,13 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createApp, createLogger, OPENAPI_INFO } from '@vsh/api';
-import { passingVerifier, stubVaikora, TEST_OPERATOR_KEY, testConfig } from '@vsh/api/testing';
-import type { Database } from '@vsh/db';
-import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
+import { createApp, OPENAPI_INFO } from '@vsh/api';
+import { testApiDeps } from '@vsh/api/testing';
 import openapiTS, { astToString, COMMENT_HEADER, type OpenAPI3 } from 'openapi-typescript';
 
 /** Where the generated types live; the operator CLI's client is typed by them. */
@@ -18,19 +15,7 @@ export const API_TYPES_FILE = resolve(import.meta.dirname, '../src/api-types.gen
  * no database: writing the document never queries one.
  */
 export function apiDocument(): OpenAPI3 {
-  const app = createApp({
-    db: {} as Database,
-    secretBox: createSecretBox(
-      new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') }),
-    ),
-    clock: () => new Date(),
-    logger: createLogger({ level: 'silent' }),
-    config: testConfig(),
-    operatorApiKey: TEST_OPERATOR_KEY,
-    verifier: passingVerifier,
-    vaikoraClient: stubVaikora,
-    expectedMigrations: 0,
-  });
+  const app = createApp(testApiDeps());
   // Both sides describe the same JSON document; their TypeScript models of it differ in detail.
   return app.getOpenAPI31Document(OPENAPI_INFO) as unknown as OpenAPI3;
 }

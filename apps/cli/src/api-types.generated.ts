@@ -87,7 +87,7 @@ export interface paths {
     put?: never;
     /**
      * Offboard a tenant: stop ingestion, erase its Vaikora key, revoke its API keys
-     * @description Idempotent. The tenant row, its runs, rejected records and the audit trail are kept; its schedule, its Vaikora settings (with the encrypted key) are deleted, every API key is revoked and every destination disabled.
+     * @description Idempotent. The tenant row, its runs, rejected records and the audit trail are kept; its schedule, its Vaikora settings (with the encrypted key) are deleted, every API key is revoked and every destination disabled. Its API keys stop working at once on the instance that answers, and on every other instance within 10 seconds (ADR 0108).
      */
     post: operations['offboardTenant'];
     delete?: never;
@@ -124,7 +124,10 @@ export interface paths {
     get?: never;
     put?: never;
     post?: never;
-    /** Revoke a tenant API key (idempotent); it stops working at once */
+    /**
+     * Revoke a tenant API key (idempotent); it stops working within 10 seconds
+     * @description The key stops working at once on the instance that answers, and on every other instance within 10 seconds: each instance keeps a successful verification for at most that long (ADR 0108).
+     */
     delete: operations['revokeApiKey'];
     options?: never;
     head?: never;

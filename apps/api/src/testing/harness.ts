@@ -58,6 +58,28 @@ export const stubVaikora: VaikoraClientFactory = (input) => ({
   },
 });
 
+/**
+ * The API's dependencies for a test or a tool, with no database unless `overrides.db` gives one: enough
+ * for what never queries (route registration, the OpenAPI document, static pages, refusals before a
+ * handler). `overrides` replace any dependency (a database, a clock, a failing port, a stub client).
+ */
+export function testApiDeps(overrides: Partial<ApiDeps> = {}): ApiDeps {
+  return {
+    db: {} as Database,
+    secretBox: createSecretBox(
+      new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') }),
+    ),
+    clock: () => new Date(),
+    logger: createLogger({ level: 'silent' }),
+    config: testConfig(),
+    operatorApiKey: TEST_OPERATOR_KEY,
+    verifier: passingVerifier,
+    vaikoraClient: stubVaikora,
+    expectedMigrations: 0,
+    ...overrides,
+  };
+}
+
 export interface HarnessOptions {
   database?: 'postgres' | 'pglite';
   config?: Partial<ApiConfig>;

@@ -1,10 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import type { Database } from '@vsh/db';
-import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
 import { createApp, OPENAPI_INFO } from '../app.ts';
-import { createLogger } from '../logger.ts';
 import { ACCESS_EXTENSION } from '../openapi.ts';
-import { passingVerifier, stubVaikora, TEST_OPERATOR_KEY, testConfig } from './harness.ts';
+import { testApiDeps } from './harness.ts';
 
 /** One documented operation, as the authorization and fuzz tests walk them. */
 export interface DocumentedOperation {
@@ -29,19 +25,7 @@ type Operation = {
  * OpenAPI document, static pages, calls refused before a handler).
  */
 export function databaselessApp(): ReturnType<typeof createApp> {
-  return createApp({
-    db: {} as Database,
-    secretBox: createSecretBox(
-      new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') }),
-    ),
-    clock: () => new Date(),
-    logger: createLogger({ level: 'silent' }),
-    config: testConfig(),
-    operatorApiKey: TEST_OPERATOR_KEY,
-    verifier: passingVerifier,
-    vaikoraClient: stubVaikora,
-    expectedMigrations: 0,
-  });
+  return createApp(testApiDeps());
 }
 
 /**

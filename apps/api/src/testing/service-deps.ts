@@ -1,13 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { type Tenant, tenants } from '@vsh/db';
 import { createTestDatabase } from '@vsh/db/testing';
-import { createSecretBox, LocalMasterKeyProvider } from '@vsh/secrets';
 import { afterAll, beforeAll } from 'vitest';
 import type { ApiDeps } from '../deps.ts';
 import type { Actor } from '../lib/audit.ts';
-import { createLogger } from '../logger.ts';
 import { ServiceError } from '../services/errors.ts';
-import { passingVerifier, stubVaikora, TEST_OPERATOR_KEY, testConfig } from './harness.ts';
+import { testApiDeps } from './harness.ts';
 
 /** The operator acting in a service test. */
 export const OPERATOR: Actor = { principal: { kind: 'operator', id: 'operator' }, requestId: 'req_test' };
@@ -23,19 +20,7 @@ export interface ServiceTestbed {
 /** Builds a testbed; `overrides` replace any dependency (a clock, a failing port, a stub client). */
 async function serviceTestbed(overrides: Partial<ApiDeps> = {}): Promise<ServiceTestbed> {
   const database = await createTestDatabase();
-  const deps: ApiDeps = {
-    db: database.db,
-    secretBox: createSecretBox(
-      new LocalMasterKeyProvider({ primaryKey: randomBytes(32).toString('base64') }),
-    ),
-    clock: () => new Date(),
-    logger: createLogger({ level: 'silent' }),
-    config: testConfig(),
-    operatorApiKey: TEST_OPERATOR_KEY,
-    verifier: passingVerifier,
-    vaikoraClient: stubVaikora,
-    ...overrides,
-  };
+  const deps = testApiDeps({ db: database.db, ...overrides });
   return {
     deps,
     async tenant(name = 'Acme') {
