@@ -1,47 +1,23 @@
 import type { SecurityHubImporter } from '@vsh/aws';
-import { DEFAULT_THRESHOLDS, type PreparedFinding, reject } from '@vsh/core';
-import { Secret } from '@vsh/secrets';
+import { type PreparedFinding, reject } from '@vsh/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
 import { createWorkerMetrics } from './metrics.ts';
 import { DEFAULT_RUN_OPTIONS, type RunDeps, type RunOptions, type TenantConfig } from './ports.ts';
 import { type RunResult, runTenant } from './run-tenant.ts';
+import { testAction, testDestination, testTenant } from './tenant.test-support.ts';
 
 // What a run counts per destination must add up (ADR 0100): every action a stream read is exactly one of
 // already handled, below the thresholds, rejected, imported, or not sent yet.
 
-const config: TenantConfig = {
-  tenantId: 'ten_1',
-  vaikora: {
-    baseUrl: 'https://vaikora.example/api/v1',
-    apiKey: new Secret('vk_test_x'),
-    timeFilterParam: null,
-    thresholds: DEFAULT_THRESHOLDS,
-    pollIntervalSeconds: 300,
-  },
-  destinations: [
-    {
-      id: 'dst_1',
-      accountId: '123456789012',
-      partition: 'aws',
-      roleArn: 'arn:aws:iam::123456789012:role/VaikoraSecurityHubImport',
-      externalId: 'x'.repeat(32),
-      state: 'active',
-      health: { state: 'active', consecutiveFailures: 0, firstFailureAtMs: null },
-    },
-  ],
-  streams: [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
-};
+const config = testTenant(
+  [testDestination('dst_1', '123456789012')],
+  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+);
 
-const action = (i: number, timestampMs: number, risk: 'high' | 'low' = 'high') => ({
-  id: `act-${i}`,
-  agent_id: 'agt-1',
-  action_type: 'api_call',
-  risk_level: risk,
-  risk_score: risk === 'high' ? 80 : 10,
-  timestamp: new Date(timestampMs).toISOString(),
-});
+const action = (i: number, timestampMs: number, risk: 'high' | 'low' = 'high') =>
+  testAction(`act-${i}`, 'agt-1', timestampMs, risk);
 
 /** Security Hub refusing `act-3` for good and `act-4` for now; taking every other finding. */
 const pickyImporter: SecurityHubImporter = {
