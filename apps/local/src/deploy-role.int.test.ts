@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { textSink as sink } from '@vsh/cli/testing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalStackError } from './errors.ts';
@@ -19,17 +19,6 @@ function folder(): string {
   const dir = mkdtempSync(join(tmpdir(), 'vsh-local-cmd-'));
   temp.push(dir);
   return dir;
-}
-
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream, text: () => text };
 }
 
 async function local(argv: string[]) {

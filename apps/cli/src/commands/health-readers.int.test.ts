@@ -1,9 +1,7 @@
-import { PassThrough, Writable } from 'node:stream';
 import { seedRun, TEST_OPERATOR_KEY, useHarness } from '@vsh/api/testing';
 import { HEALTH_LABELS, isHealthStatus } from '@vsh/core';
 import { describe, expect, it } from 'vitest';
-import type { CommandIo } from '../io.ts';
-import { runCli } from '../main.ts';
+import { runConnector } from '../testing/run.ts';
 
 // One tenant state, three readers (ADR 0100): the API's JSON, `connector tenants list` and the operator
 // page must say the same thing about the same tenant at the same moment.
@@ -11,30 +9,10 @@ import { runCli } from '../main.ts';
 type Api = ReturnType<typeof useHarness>;
 const api = useHarness({ database: 'pglite' });
 
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 async function cliList(harness: Api): Promise<string> {
-  const out = sink();
-  const err = sink();
-  const io: CommandIo = {
-    stdin: new PassThrough(),
-    stdout: out.stream,
-    stderr: err.stream,
-    now: () => new Date(),
-    env: { VSH_API_URL: 'http://127.0.0.1:9', VSH_OPERATOR_KEY: TEST_OPERATOR_KEY },
-    fetch: async (input, init) => harness.app.request(input, init),
-  };
-  expect(await runCli(['tenants', 'list'], io), err.text()).toBe(0);
-  return out.text();
+  const run = await runConnector(harness.app, ['tenants', 'list'], TEST_OPERATOR_KEY);
+  expect(run.code, run.stderr).toBe(0);
+  return run.stdout;
 }
 
 /** The operator overview's HTML, signed in with the operator key through the sign-in form. */

@@ -1,38 +1,12 @@
-import { PassThrough, Writable } from 'node:stream';
 import { TEST_OPERATOR_KEY, useHarness } from '@vsh/api/testing';
 import { apiKeys, tenants, webSignInLinks } from '@vsh/db';
 import { describe, expect, it } from 'vitest';
-import type { CommandIo } from '../io.ts';
-import { runCli } from '../main.ts';
+import { runConnector } from '../testing/run.ts';
 
 const api = useHarness({ database: 'pglite', config: { publicBaseUrl: 'http://127.0.0.1:8080' } });
 
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 /** Runs the CLI with HTTP routed into the in-process API app (no port). */
-async function connector(argv: string[]) {
-  const out = sink();
-  const err = sink();
-  const io: CommandIo = {
-    stdin: new PassThrough(),
-    stdout: out.stream,
-    stderr: err.stream,
-    now: () => new Date(),
-    env: { VSH_API_URL: 'http://127.0.0.1:9', VSH_OPERATOR_KEY: TEST_OPERATOR_KEY },
-    fetch: async (input, init) => api.app.request(input, init),
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+const connector = (argv: string[]) => runConnector(api.app, argv, TEST_OPERATOR_KEY);
 
 describe('connector tenants create', () => {
   it('prints the tenant id, its API key once and a one-time sign-in link for that key', async () => {

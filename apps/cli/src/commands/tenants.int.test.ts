@@ -1,10 +1,8 @@
-import { PassThrough, Writable } from 'node:stream';
 import { seedRun, TEST_OPERATOR_KEY, useHarness } from '@vsh/api/testing';
 import { HEALTH_STATUSES, type HealthStatus } from '@vsh/core';
 import { tenants } from '@vsh/db';
 import { describe, expect, it } from 'vitest';
-import type { CommandIo } from '../io.ts';
-import { runCli } from '../main.ts';
+import { runConnector } from '../testing/run.ts';
 
 const UNKNOWN_TENANT = 'ten_01jd0000000000000000000000';
 const HEALTH_ORDER: readonly string[] = HEALTH_STATUSES;
@@ -20,37 +18,9 @@ const SEEDED_HEALTH: Record<Health, HealthStatus> = {
 };
 type Api = ReturnType<typeof useHarness>;
 
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 /** Runs the CLI as the binary does, with HTTP routed into the in-process API app (no port). */
-async function connector(api: Api, argv: string[], key: string = TEST_OPERATOR_KEY) {
-  const out = sink();
-  const err = sink();
-  const requests: string[] = [];
-  const io: CommandIo = {
-    stdin: new PassThrough(),
-    stdout: out.stream,
-    stderr: err.stream,
-    now: () => new Date(),
-    env: { VSH_API_URL: 'http://127.0.0.1:9', VSH_OPERATOR_KEY: key },
-    fetch: async (input, init) => {
-      const request = new Request(input, init);
-      requests.push(`${request.method} ${request.url}`);
-      return api.app.request(request);
-    },
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout: out.text(), stderr: err.text(), requests };
-}
+const connector = (api: Api, argv: string[], key: string = TEST_OPERATOR_KEY) =>
+  runConnector(api.app, argv, key);
 
 /** Creates a tenant through the API and brings it to the given health (runs are inserted as the worker would). */
 async function seedTenant(api: Api, name: string, health: Health) {
