@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import type { Logger } from 'drizzle-orm/logger';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -21,7 +22,13 @@ export type Database = PgDatabase<PgQueryResultHKT, Schema>;
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 export type CreateDbOptions =
-  | { kind: 'postgres'; url: string; max?: number }
+  | {
+      kind: 'postgres';
+      url: string;
+      max?: number;
+      /** Sees every statement drizzle sends, with its parameters (the query-plan tests read them). */
+      logger?: Logger;
+    }
   | { kind: 'pglite'; dataDir: string | 'memory' };
 
 export interface DbHandle {
@@ -42,7 +49,11 @@ export async function createDb(options: CreateDbOptions): Promise<DbHandle> {
       // Postgres NOTICEs ("relation already exists, skipping") are noise for a service's log.
       onnotice: () => {},
     });
-    const db = drizzlePostgres({ client, schema });
+    const db = drizzlePostgres({
+      client,
+      schema,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
     return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
   }
   const inMemory = options.dataDir === 'memory';

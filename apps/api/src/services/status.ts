@@ -7,23 +7,26 @@ import {
   type Run,
   type RunStatus,
   rejectedRecords,
+  rowsOf,
   runs,
   streams,
   type Tenant,
   type TenantState,
   tenantSchedules,
+  tenants,
   vaikoraSettings,
 } from '@vsh/db';
-import { and, asc, count, desc, eq, getTableColumns, gte, type SQL, sql, sum } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gte, type SQL, sql } from 'drizzle-orm';
 import type { ApiDeps } from '../deps.ts';
 import { type Actor, audit } from '../lib/audit.ts';
 import { iso, requireActive, wakeWorker } from './common.ts';
 import { ServiceError } from './errors.ts';
+import { type Health, healthFromInputs, noDestinations } from './health.ts';
 import { olderThan, type Page, type PageRequest, pageOf } from './pagination.ts';
 import { vaikoraConfigured } from './vaikora-settings.ts';
 
 /** The window the status counts cover. */
-const WINDOW_HOURS = 24;
+export const WINDOW_HOURS = 24;
 
 /** A run as the API and the pages show it. */
 export interface RunView {
@@ -109,10 +112,15 @@ export interface TenantStatus {
 // At one run a minute, a day is 1,440 runs; the cap bounds the work if a worker misbehaves.
 const MAX_WINDOW_RUNS = 2_000;
 
-interface WindowRun {
+/** A run of the status window, with what the counts, the destinations and the activity chart need. */
+export interface WindowRun {
   id: string;
   status: RunStatus;
   startedAt: Date;
+  findingsImported: number;
+  recordsRejected: number;
+  actionsSkipped: number;
+  lagSeconds: number | null;
   destinationStats: Record<string, DestinationRunStats>;
 }
 
@@ -140,68 +148,84 @@ function destinationActivity(windowRuns: WindowRun[], destinationId: string) {
   };
 }
 
-const asInt = (value: string | number | null | undefined): number => Number(value ?? 0);
+/** The tenant-wide counts of the window's runs. */
+function windowCounts(windowRuns: WindowRun[]): TenantStatus['counts'] {
+  const counts = { runs: windowRuns.length, failedRuns: 0, imported: 0, rejected: 0, skipped: 0 };
+  for (const run of windowRuns) {
+    if (run.status === 'failed') counts.failedRuns++;
+    counts.imported += run.findingsImported;
+    counts.rejected += run.recordsRejected;
+    counts.skipped += run.actionsSkipped;
+  }
+  return counts;
+}
 
-/** A tenant's ingestion status over the last day (GET /status and the status page). */
-export async function tenantStatus(
-  deps: Pick<ApiDeps, 'db' | 'clock'>,
-  tenant: Tenant,
-): Promise<TenantStatus> {
-  const since = new Date(deps.clock().getTime() - WINDOW_HOURS * 3_600_000);
-  const [
-    [schedule],
-    [vaikora],
-    [lastRun],
-    [lastFinished],
-    [totals],
-    destinations,
-    streamCounts,
-    rejectedCounts,
-    windowRuns,
-  ] = await Promise.all([
-    deps.db.select().from(tenantSchedules).where(eq(tenantSchedules.tenantId, tenant.id)).limit(1),
-    deps.db
-      .select({ verifiedAt: vaikoraSettings.verifiedAt, lastError: vaikoraSettings.lastError })
-      .from(vaikoraSettings)
-      .where(eq(vaikoraSettings.tenantId, tenant.id))
-      .limit(1),
-    deps.db.select().from(runs).where(eq(runs.tenantId, tenant.id)).orderBy(desc(runs.startedAt)).limit(1),
-    deps.db
-      .select({ lagSeconds: runs.lagSeconds })
-      .from(runs)
-      .where(and(eq(runs.tenantId, tenant.id), sql`${runs.finishedAt} is not null`))
-      .orderBy(desc(runs.finishedAt))
-      .limit(1),
+/** A tenant's status, its health (ADR 0100) and the window's runs, read once for the status page. */
+export interface StatusFacts {
+  status: TenantStatus;
+  health: Health;
+  /** The runs that started in the last `windowHours`, newest first (at most MAX_WINDOW_RUNS). */
+  windowRuns: WindowRun[];
+}
+
+/**
+ * A tenant's status and health in four bounded, indexed statements whatever its history (ADR 0109): the
+ * latest runs are `limit 1` walks of runs(tenant_id, started_at), the counts one range of it over the
+ * window, "ever imported a finding" one probe of a partial index.
+ */
+export async function statusFacts(deps: Pick<ApiDeps, 'db' | 'clock'>, tenant: Tenant): Promise<StatusFacts> {
+  const now = deps.clock();
+  const since = new Date(now.getTime() - WINDOW_HOURS * 3_600_000);
+  const sinceIso = since.toISOString();
+  const [[facts], [lastRun], destinations, windowRuns] = await Promise.all([
+    // One row of the tenant's single facts: its schedule, its Vaikora settings, the lag of its latest
+    // finished run (by start: a few entries of runs(tenant_id, started_at), where ordering by finished_at
+    // sorted every run) and whether any run ever imported a finding (one probe of the partial index).
     deps.db
       .select({
-        runs: count(),
-        failedRuns: sum(sql`case when ${runs.status} = 'failed' then 1 else 0 end`),
-        imported: sum(runs.findingsImported),
-        rejected: sum(runs.recordsRejected),
-        skipped: sum(runs.actionsSkipped),
+        nextRunAt: tenantSchedules.nextRunAt,
+        runRequestedAt: tenantSchedules.runRequestedAt,
+        lastRunStartedAt: tenantSchedules.lastRunStartedAt,
+        lastRunFinishedAt: tenantSchedules.lastRunFinishedAt,
+        vaikoraTenant: vaikoraSettings.tenantId,
+        verifiedAt: vaikoraSettings.verifiedAt,
+        lastError: vaikoraSettings.lastError,
+        pollIntervalSeconds: vaikoraSettings.pollIntervalSeconds,
+        lastFinishedLag: sql<number | null>`(select ${runs.lagSeconds} from ${runs}
+          where ${runs.tenantId} = ${tenants.id} and ${runs.finishedAt} is not null
+          order by ${runs.startedAt} desc limit 1)`,
+        importedAny: sql<boolean>`exists (select 1 from ${runs}
+          where ${runs.tenantId} = ${tenants.id} and ${runs.findingsImported} > 0)`,
       })
-      .from(runs)
-      .where(and(eq(runs.tenantId, tenant.id), gte(runs.startedAt, since))),
+      .from(tenants)
+      .leftJoin(tenantSchedules, eq(tenantSchedules.tenantId, tenants.id))
+      .leftJoin(vaikoraSettings, eq(vaikoraSettings.tenantId, tenants.id))
+      .where(eq(tenants.id, tenant.id))
+      .limit(1),
+    deps.db.select().from(runs).where(eq(runs.tenantId, tenant.id)).orderBy(desc(runs.startedAt)).limit(1),
+    // Each destination with its enabled streams and the records kept for it in the window.
     deps.db
-      .select()
+      .select({
+        ...getTableColumns(awsDestinations),
+        streams: sql<number>`(select count(*)::int from ${streams}
+          where ${streams.destinationId} = ${awsDestinations.id} and ${streams.enabled})`,
+        rejectedRecords: sql<number>`(select count(*)::int from ${rejectedRecords}
+          where ${rejectedRecords.tenantId} = ${tenant.id}
+            and ${rejectedRecords.createdAt} >= ${sinceIso}::timestamptz
+            and ${rejectedRecords.destinationId} = ${awsDestinations.id})`,
+      })
       .from(awsDestinations)
       .where(eq(awsDestinations.tenantId, tenant.id))
       .orderBy(asc(awsDestinations.id)),
-    deps.db
-      .select({ destinationId: streams.destinationId, n: count() })
-      .from(streams)
-      .where(and(eq(streams.tenantId, tenant.id), eq(streams.enabled, true)))
-      .groupBy(streams.destinationId),
-    deps.db
-      .select({ destinationId: rejectedRecords.destinationId, n: count() })
-      .from(rejectedRecords)
-      .where(and(eq(rejectedRecords.tenantId, tenant.id), gte(rejectedRecords.createdAt, since)))
-      .groupBy(rejectedRecords.destinationId),
     deps.db
       .select({
         id: runs.id,
         status: runs.status,
         startedAt: runs.startedAt,
+        findingsImported: runs.findingsImported,
+        recordsRejected: runs.recordsRejected,
+        actionsSkipped: runs.actionsSkipped,
+        lagSeconds: runs.lagSeconds,
         destinationStats: runs.destinationStats,
       })
       .from(runs)
@@ -209,7 +233,30 @@ export async function tenantStatus(
       .orderBy(desc(runs.startedAt))
       .limit(MAX_WINDOW_RUNS),
   ]);
-  return {
+  const schedule = facts?.nextRunAt == null ? undefined : { ...facts, nextRunAt: facts.nextRunAt };
+  const vaikora =
+    facts?.vaikoraTenant == null || facts.pollIntervalSeconds === null
+      ? undefined
+      : {
+          verifiedAt: facts.verifiedAt,
+          lastError: facts.lastError,
+          pollIntervalSeconds: facts.pollIntervalSeconds,
+        };
+  const counts = windowCounts(windowRuns);
+  const destinationStates = noDestinations();
+  for (const row of destinations) destinationStates[row.state]++;
+  const health = healthFromInputs(
+    tenant,
+    {
+      destinations: destinationStates,
+      vaikora,
+      lastRun,
+      failedRuns24h: counts.failedRuns,
+      firstFindingImported: facts?.importedAny === true,
+    },
+    now,
+  );
+  const status: TenantStatus = {
     tenantId: tenant.id,
     state: tenant.state,
     windowHours: WINDOW_HOURS,
@@ -228,14 +275,8 @@ export async function tenantStatus(
       lastError: vaikora?.lastError ?? null,
     },
     lastRun: lastRun === undefined ? null : toRun(lastRun),
-    cursorLagSeconds: lastFinished?.lagSeconds ?? null,
-    counts: {
-      runs: asInt(totals?.runs),
-      failedRuns: asInt(totals?.failedRuns),
-      imported: asInt(totals?.imported),
-      rejected: asInt(totals?.rejected),
-      skipped: asInt(totals?.skipped),
-    },
+    cursorLagSeconds: facts?.lastFinishedLag ?? null,
+    counts,
     destinations: destinations.map((row) => ({
       id: row.id,
       accountId: row.accountId,
@@ -244,11 +285,48 @@ export async function tenantStatus(
       lastVerifiedAt: iso(row.lastVerifiedAt),
       lastError: row.lastError,
       consecutiveFailures: row.consecutiveFailures,
-      streams: streamCounts.find((s) => s.destinationId === row.id)?.n ?? 0,
+      streams: row.streams,
       ...destinationActivity(windowRuns, row.id),
-      rejectedRecords: rejectedCounts.find((r) => r.destinationId === row.id)?.n ?? 0,
+      rejectedRecords: row.rejectedRecords,
     })),
   };
+  return { status, health, windowRuns };
+}
+
+/** A tenant's ingestion status over the last day (GET /status and the status page). */
+export async function tenantStatus(
+  deps: Pick<ApiDeps, 'db' | 'clock'>,
+  tenant: Tenant,
+): Promise<TenantStatus> {
+  return (await statusFacts(deps, tenant)).status;
+}
+
+/**
+ * A cheap version of everything the status page's live section shows (ADR 0109): one statement of bounded,
+ * indexed lookups (the schedule, the Vaikora settings, the destinations and stream counts, the latest ten
+ * runs by id, the newest rejected record). The caller adds what changes with time alone (a minute).
+ */
+export async function liveVersion(db: Database, tenantId: string): Promise<string> {
+  const [row] = rowsOf<{ version: string | null }>(
+    await db.execute(sql`select concat_ws('|',
+      (select concat_ws(',', s.next_run_at, s.run_requested_at, s.last_run_started_at, s.last_run_finished_at)
+        from ${tenantSchedules} s where s.tenant_id = ${tenantId}),
+      (select concat_ws(',', v.verified_at, v.last_error, v.poll_interval_seconds, v.updated_at)
+        from ${vaikoraSettings} v where v.tenant_id = ${tenantId}),
+      (select string_agg(concat_ws(',', d.id, d.state, d.account_id, d.regions, d.last_verified_at, d.last_error,
+          d.consecutive_failures, d.updated_at), ';' order by d.id)
+        from ${awsDestinations} d where d.tenant_id = ${tenantId}),
+      (select concat_ws(',', count(*) filter (where st.enabled), max(st.updated_at))
+        from ${streams} st where st.tenant_id = ${tenantId}),
+      (select string_agg(concat_ws(',', r.id, r.status, r.finished_at), ';')
+        from (select id, status, finished_at from ${runs} where tenant_id = ${tenantId}
+              order by id desc limit 10) r),
+      (select concat_ws(',', x.id, x.last_seen_at, x.occurrences)
+        from (select id, last_seen_at, occurrences from ${rejectedRecords} where tenant_id = ${tenantId}
+              order by last_seen_at desc, id desc limit 1) x)
+    ) as version`),
+  );
+  return row?.version ?? '';
 }
 
 const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})Z ([a-z]{3}_[0-9a-hjkmnp-tv-z]{26})$/;

@@ -3,7 +3,7 @@ import type { Database, Tenant } from '@vsh/db';
 import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { ApiDeps, Principal } from '../deps.ts';
-import { healthFacts } from '../services/health.ts';
+import { type Health, healthFacts } from '../services/health.ts';
 import { vaikoraConfigured } from '../services/vaikora-settings.ts';
 import { field, render, sessionOf, tenantFor, tenantQuery, type UiContext, type UiEnv } from './context.ts';
 import { findTenant } from './data.ts';
@@ -28,13 +28,12 @@ function plural(n: number, one: string, many: string): string {
 }
 
 /**
- * A tenant's checklist, read from the one health model (services/health.ts, ADR 0100) so the checklist, the
- * status page, the operator overview and the CLI agree on every step.
+ * A tenant's checklist from its health (the one health model, services/health.ts, ADR 0100), so the
+ * checklist, the status page, the operator overview and the CLI agree on every step; pure, so the status
+ * page derives it from the health it already read (ADR 0109).
  */
-export async function checklistOf(db: Database, tenant: Tenant, now: Date): Promise<Checklist> {
-  const facts = (await healthFacts(db, [tenant], now)).get(tenant.id);
-  if (facts === undefined) throw new Error(`no health for tenant ${tenant.id}`);
-  const { checklist, vaikora, destinations } = facts.health;
+export function checklistFrom(health: Health): Checklist {
+  const { checklist, vaikora, destinations } = health;
   const notes: Checklist['notes'] = {};
   if (checklist.vaikora === 'problem' && vaikora.lastError !== null) notes.vaikora = vaikora.lastError;
   if (checklist.aws === 'problem') {
@@ -46,6 +45,13 @@ export async function checklistOf(db: Database, tenant: Tenant, now: Date): Prom
     notes,
     complete: checklist.vaikora === 'done' && checklist.aws === 'done' && checklist.firstFinding === 'done',
   };
+}
+
+/** A tenant's checklist, read from its health facts. */
+async function checklistOf(db: Database, tenant: Tenant, now: Date): Promise<Checklist> {
+  const facts = (await healthFacts(db, [tenant], now)).get(tenant.id);
+  if (facts === undefined) throw new Error(`no health for tenant ${tenant.id}`);
+  return checklistFrom(facts.health);
 }
 
 /** Where a principal lands after sign-in: the operator overview, the checklist until it is complete, else status. */

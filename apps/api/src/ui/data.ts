@@ -8,8 +8,11 @@ import {
   type Tenant,
   tenants,
 } from '@vsh/db';
-import { and, asc, count, desc, eq, gte } from 'drizzle-orm';
-import { type Health, healthFacts } from '../services/health.ts';
+import { and, asc, count, desc, eq, gte, type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { ServiceError } from '../services/errors.ts';
+import { healthFacts } from '../services/health.ts';
+import type { WindowRun } from '../services/status.ts';
 
 /** A tenant by id, or undefined (ids longer than any real one are not looked up). */
 export async function findTenant(db: Database, tenantId: string): Promise<Tenant | undefined> {
@@ -79,16 +82,16 @@ export interface ActivityBucket {
 }
 
 const HOUR_MS = 3_600_000;
-// At one run a minute a day is 1,440 runs; the cap bounds the work if a worker misbehaves.
-const MAX_ACTIVITY_RUNS = 2_000;
 
-/** The last `hours` whole hours up to now (the current one included), oldest first, from the runs that started in them. */
-export async function hourlyActivity(
-  db: Database,
-  tenantId: string,
+/**
+ * The last `hours` whole hours up to now (the current one included), oldest first, from the runs that
+ * started in them: the status window's runs (ADR 0109), which cover these hours, so no query of its own.
+ */
+export function activityOf(
+  windowRuns: readonly Pick<WindowRun, 'startedAt' | 'findingsImported' | 'recordsRejected' | 'lagSeconds'>[],
   now: Date,
   hours = 24,
-): Promise<ActivityBucket[]> {
+): ActivityBucket[] {
   const firstStart = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (hours - 1) * HOUR_MS;
   const buckets: ActivityBucket[] = Array.from({ length: hours }, (_, i) => ({
     start: new Date(firstStart + i * HOUR_MS),
@@ -97,23 +100,14 @@ export async function hourlyActivity(
     rejected: 0,
     maxLagSeconds: null,
   }));
-  const rows = await db
-    .select({
-      startedAt: runs.startedAt,
-      imported: runs.findingsImported,
-      rejected: runs.recordsRejected,
-      lagSeconds: runs.lagSeconds,
-    })
-    .from(runs)
-    .where(and(eq(runs.tenantId, tenantId), gte(runs.startedAt, new Date(firstStart))))
-    .orderBy(desc(runs.startedAt))
-    .limit(MAX_ACTIVITY_RUNS);
-  for (const row of rows) {
-    const bucket = buckets[Math.floor((row.startedAt.getTime() - firstStart) / HOUR_MS)];
+  for (const row of windowRuns) {
+    const at = row.startedAt.getTime() - firstStart;
+    if (at < 0) continue;
+    const bucket = buckets[Math.floor(at / HOUR_MS)];
     if (bucket === undefined) continue;
     bucket.runs++;
-    bucket.imported += row.imported;
-    bucket.rejected += row.rejected;
+    bucket.imported += row.findingsImported;
+    bucket.rejected += row.recordsRejected;
     if (row.lagSeconds !== null) bucket.maxLagSeconds = Math.max(bucket.maxLagSeconds ?? 0, row.lagSeconds);
   }
   return buckets;
@@ -137,17 +131,82 @@ export interface TenantHealth {
 export const OVERVIEW_SORTS = ['health', 'name', 'lastRun', 'imported', 'lag'] as const;
 export type OverviewSort = (typeof OVERVIEW_SORTS)[number];
 
-const MAX_TENANTS = 2_000;
+/** Tenants per page of the operator overview. */
+export const OVERVIEW_PAGE_SIZE = 50;
 
-/** Every tenant's health from the same model as the API and the CLI, in one pass of grouped queries. */
-export async function tenantsHealth(db: Database, now: Date): Promise<TenantHealth[]> {
-  const tenantRows = await db.select().from(tenants).orderBy(asc(tenants.name)).limit(MAX_TENANTS);
-  const facts = await healthFacts(db, tenantRows, now);
-  return tenantRows.flatMap((tenant) => {
+/** Where a page of the overview starts: after or before a tenant (by name, then id), or at the start. */
+export type OverviewPosition = { after: string } | { before: string } | Record<string, never>;
+
+/** A page of the overview: its rows, the cursors of the pages around it, and the number of tenants. */
+export interface OverviewPage {
+  rows: TenantHealth[];
+  previous: string | null;
+  next: string | null;
+  total: number;
+}
+
+const overviewCursor = z.tuple([z.string().min(1).max(200), z.string().min(1).max(64)]);
+
+function encodeOverviewCursor(tenant: Pick<Tenant, 'name' | 'id'>): string {
+  return Buffer.from(JSON.stringify([tenant.name, tenant.id]), 'utf8').toString('base64url');
+}
+
+/** The (name, id) a cursor of the overview stands for; a cursor this page did not write is a 400. */
+function decodeOverviewCursor(cursor: string): [string, string] {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  const parsed = overviewCursor.safeParse(value);
+  if (!parsed.success)
+    throw new ServiceError('invalid_input', 'query.after: is not a cursor this page wrote');
+  return parsed.data;
+}
+
+/**
+ * One page of tenants by name (keyset on tenants(name, id), ADR 0109) with each one's health from the same
+ * model as the API and the CLI, in the grouped queries of `healthFacts` for the page's tenants only.
+ */
+export async function overviewPage(
+  db: Database,
+  now: Date,
+  position: OverviewPosition,
+  limit = OVERVIEW_PAGE_SIZE,
+): Promise<OverviewPage> {
+  const key = sql`(${tenants.name}, ${tenants.id})`;
+  const backwards = 'before' in position;
+  let bound: SQL | undefined;
+  if ('after' in position) {
+    const [name, id] = decodeOverviewCursor(position.after);
+    bound = sql`${key} > (${name}, ${id})`;
+  } else if ('before' in position) {
+    const [name, id] = decodeOverviewCursor(position.before);
+    bound = sql`${key} < (${name}, ${id})`;
+  }
+  const [fetched, [counted]] = await Promise.all([
+    db
+      .select()
+      .from(tenants)
+      .where(bound)
+      .orderBy(...(backwards ? [desc(tenants.name), desc(tenants.id)] : [asc(tenants.name), asc(tenants.id)]))
+      .limit(limit + 1),
+    db.select({ n: count() }).from(tenants),
+  ]);
+  const more = fetched.length > limit;
+  const page = fetched.slice(0, limit);
+  if (backwards) page.reverse();
+  const first = page[0];
+  const last = page.at(-1);
+  const hasPrevious = backwards ? more : 'after' in position;
+  const hasNext = backwards ? true : more;
+  const facts = await healthFacts(db, page, now);
+  const rows = page.flatMap((tenant) => {
     const f = facts.get(tenant.id);
     if (f === undefined) return [];
     const d = f.health.destinations;
-    const last = f.health.lastRun;
+    const lastRun = f.health.lastRun;
     return [
       {
         id: tenant.id,
@@ -163,21 +222,24 @@ export async function tenantsHealth(db: Database, now: Date): Promise<TenantHeal
           pending: d.pending,
         },
         lastRun:
-          last === null
+          lastRun === null
             ? null
-            : { status: last.status, startedAt: new Date(last.startedAt), lagSeconds: f.lastRunLagSeconds },
+            : {
+                status: lastRun.status,
+                startedAt: new Date(lastRun.startedAt),
+                lagSeconds: f.lastRunLagSeconds,
+              },
         failedRuns24h: f.failedRuns24h,
         imported24h: f.imported24h,
       },
     ];
   });
-}
-
-/** One tenant's shared health (ADR 0100), for the status page and the onboarding checklist. */
-export async function healthOfTenant(db: Database, tenant: Tenant, now: Date): Promise<Health> {
-  const f = (await healthFacts(db, [tenant], now)).get(tenant.id);
-  if (f === undefined) throw new Error('health summary missing for the tenant');
-  return f.health;
+  return {
+    rows,
+    previous: hasPrevious && first !== undefined ? encodeOverviewCursor(first) : null,
+    next: hasNext && last !== undefined ? encodeOverviewCursor(last) : null,
+    total: counted?.n ?? 0,
+  };
 }
 
 /** Sorts overview rows by a key; ties fall back to the name so the order is stable. */

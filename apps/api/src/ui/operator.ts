@@ -4,7 +4,14 @@ import { html } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { render, sessionOf, type UiEnv } from './context.ts';
-import { OVERVIEW_SORTS, type OverviewSort, sortHealth, type TenantHealth, tenantsHealth } from './data.ts';
+import {
+  OVERVIEW_SORTS,
+  type OverviewPosition,
+  type OverviewSort,
+  overviewPage,
+  sortHealth,
+  type TenantHealth,
+} from './data.ts';
 import { duration, type Markup, when } from './layout.ts';
 import { healthPill, runPill } from './status.ts';
 
@@ -18,7 +25,8 @@ const COLUMNS: Array<{ sort: OverviewSort | undefined; label: string; numeric?: 
   { sort: undefined, label: 'Failed runs, 24 h', numeric: true },
 ];
 
-function header(sort: OverviewSort, descending: boolean): Markup {
+/** The column headings; a heading sorts the rows of the page shown (`here`: its after/before query). */
+function header(sort: OverviewSort, descending: boolean, here: string): Markup {
   return html`<tr>${COLUMNS.map((col) => {
     const cls = col.numeric === true ? 'num' : '';
     if (col.sort === undefined) return html`<th scope="col" class="${cls}">${col.label}</th>`;
@@ -26,7 +34,7 @@ function header(sort: OverviewSort, descending: boolean): Markup {
     const nextDir = current && !descending ? 'desc' : 'asc';
     const ariaSort = current ? (descending ? 'descending' : 'ascending') : 'none';
     const arrow = current ? (descending ? ' ↓' : ' ↑') : '';
-    return html`<th scope="col" class="${cls}" aria-sort="${ariaSort}"><a href="/ui/operator?sort=${col.sort}&amp;dir=${nextDir}">${col.label}<span aria-hidden="true">${arrow}</span><span class="sr-only">, sort ${nextDir === 'asc' ? 'ascending' : 'descending'}</span></a></th>`;
+    return html`<th scope="col" class="${cls}" aria-sort="${ariaSort}"><a href="/ui/operator?sort=${col.sort}&amp;dir=${nextDir}${here}">${col.label}<span aria-hidden="true">${arrow}</span><span class="sr-only">, sort ${nextDir === 'asc' ? 'ascending' : 'descending'}</span></a></th>`;
   })}</tr>`;
 }
 
@@ -42,7 +50,38 @@ function row(t: TenantHealth): Markup {
 </tr>`;
 }
 
-/** The operator overview: every tenant's health, failing ones first, sortable on the server. */
+/** A link to another page of the overview, keeping the sort of the rows on it. */
+function pageLink(
+  rel: 'prev' | 'next',
+  cursor: string | null,
+  sort: OverviewSort,
+  descending: boolean,
+): Markup {
+  const label = rel === 'prev' ? '← Previous tenants' : 'Next tenants →';
+  if (cursor === null) return html`<span class="muted">${label}</span>`;
+  const where = rel === 'prev' ? 'before' : 'after';
+  const href = `/ui/operator?sort=${sort}&dir=${descending ? 'desc' : 'asc'}&${where}=${encodeURIComponent(cursor)}`;
+  return html`<a rel="${rel}" id="${rel === 'prev' ? 'previous-page' : 'next-page'}" href="${href}">${label}</a>`;
+}
+
+/** Where a request asks the overview to start: `after` or `before` a cursor, else the first page. */
+function positionOf(after: string | undefined, before: string | undefined): OverviewPosition {
+  if (after !== undefined && after !== '') return { after };
+  if (before !== undefined && before !== '') return { before };
+  return {};
+}
+
+/** The query that keeps a position in links (HTML-escaped by the template that writes it). */
+function positionQuery(position: OverviewPosition): string {
+  if ('after' in position) return `&after=${encodeURIComponent(position.after)}`;
+  if ('before' in position) return `&before=${encodeURIComponent(position.before)}`;
+  return '';
+}
+
+/**
+ * The operator overview: tenants by name, OVERVIEW_PAGE_SIZE a page (keyset, ADR 0109), each page's health
+ * from grouped queries over its tenants only; the rows of a page are sorted on the server, failing first.
+ */
 export function registerOperatorRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
   ui.get('/operator', async (c) => {
     if (sessionOf(c).principal.kind !== 'operator') {
@@ -53,30 +92,39 @@ export function registerOperatorRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
       ? (sortParam as OverviewSort)
       : 'health';
     const descending = c.req.query('dir') === 'desc';
-    const rows = sortHealth(await tenantsHealth(deps.db, deps.clock()), sort, descending);
+    const position = positionOf(c.req.query('after'), c.req.query('before'));
+    const here = positionQuery(position);
+    const page = await overviewPage(deps.db, deps.clock(), position);
+    const rows = sortHealth(page.rows, sort, descending);
     const tally = (health: HealthStatus) => rows.filter((r) => r.health === health).length;
+    const pager =
+      page.previous === null && page.next === null
+        ? ''
+        : html`<nav class="row between" aria-label="Pages of tenants">${pageLink('prev', page.previous, sort, descending)}${pageLink('next', page.next, sort, descending)}</nav>`;
     return render(c, {
       title: 'All tenants',
       active: 'operator',
       body: html`<div class="row between"><h1>All tenants</h1><a class="button" id="invite-tenant" href="/ui/operator/tenants/new">Invite a tenant</a></div>
-<p class="lede">Every tenant's health, failing ones first. Select a column heading to sort; select a tenant to see its status.</p>
-<dl class="grid" aria-label="Summary">
+<p class="lede">Tenants by name, ${rows.length === page.total ? 'all of them' : `${rows.length} of ${page.total} on this page`}; on each page failing ones come first. Select a column heading to sort the page; select a tenant to see its status.</p>
+<dl class="grid" aria-label="Summary of this page">
   <div class="stat"><dt>Failing</dt><dd>${tally('failing')}</dd></div>
   <div class="stat"><dt>Needs attention</dt><dd>${tally('attention')}</dd></div>
   <div class="stat"><dt>Setting up</dt><dd>${tally('setup')}</dd></div>
   <div class="stat"><dt>Healthy</dt><dd>${tally('healthy')}</dd></div>
-  <div class="stat"><dt>Tenants</dt><dd>${rows.length}</dd></div>
+  <div class="stat"><dt>Tenants</dt><dd>${page.total}</dd></div>
 </dl>
 <section class="card" aria-labelledby="tenants-h">
   <h2 id="tenants-h">Tenants</h2>
+  ${pager}
   ${
     rows.length === 0
       ? html`<p class="empty">No tenant yet.</p>`
       : html`<div class="table-wrap"><table id="tenants">
-<caption class="sr-only">Tenants, sorted by ${sort} ${descending ? 'descending' : 'ascending'}</caption>
-<thead>${header(sort, descending)}</thead>
+<caption class="sr-only">Tenants of this page, sorted by ${sort} ${descending ? 'descending' : 'ascending'}</caption>
+<thead>${header(sort, descending, here)}</thead>
 <tbody>${rows.map(row)}</tbody></table></div>`
   }
+  ${pager}
 </section>`,
     });
   });

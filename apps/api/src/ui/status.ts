@@ -13,16 +13,19 @@ import type { Hono } from 'hono';
 import { html, raw } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
+import { iso } from '../services/common.ts';
 import type { Health } from '../services/health.ts';
 import {
+  liveVersion,
   rawTruncated,
   rejectedPage,
   requestRun,
+  statusFacts,
   type TenantStatus,
-  tenantStatus,
+  WINDOW_HOURS,
 } from '../services/status.ts';
 import { activityCharts } from './chart.ts';
-import { type Checklist, checklistCard, checklistOf } from './checklist.ts';
+import { type Checklist, checklistCard, checklistFrom } from './checklist.ts';
 import {
   field,
   pageActor,
@@ -35,9 +38,8 @@ import {
 } from './context.ts';
 import {
   type ActivityBucket,
+  activityOf,
   findingsOf,
-  healthOfTenant,
-  hourlyActivity,
   type RejectedSummary,
   recentRuns,
   rejectedSince,
@@ -343,25 +345,26 @@ function rawCell(r: RejectedRecord): Markup {
   return html`<details><summary>${size}</summary><pre>${escapeControlCharacters(r.raw)}</pre></details>`;
 }
 
+/**
+ * Everything the live section shows, in one pass (ADR 0109): the status facts (health and checklist derived
+ * from them, the activity chart from the window's runs), the latest runs and the window's rejected counts.
+ */
 async function liveData(deps: ApiDeps, tenant: Tenant): Promise<LiveData> {
   const now = deps.clock();
-  const [status, health, runList, activity, checklist] = await Promise.all([
-    tenantStatus(deps, tenant),
-    healthOfTenant(deps.db, tenant, now),
+  const since = new Date(now.getTime() - WINDOW_HOURS * 3_600_000);
+  const [facts, runList, rejectedCounts] = await Promise.all([
+    statusFacts(deps, tenant),
     recentRuns(deps.db, tenant.id, 10),
-    hourlyActivity(deps.db, tenant.id, now),
-    checklistOf(deps.db, tenant, now),
+    rejectedSince(deps.db, tenant.id, since),
   ]);
-  const since = new Date(now.getTime() - status.windowHours * 3_600_000);
-  const rejectedCounts = await rejectedSince(deps.db, tenant.id, since);
   return {
-    status,
-    health,
+    status: facts.status,
+    health: facts.health,
     runList,
     findings: findingsOf(runList, 25),
     rejectedCounts,
-    activity,
-    checklist,
+    activity: activityOf(facts.windowRuns, now),
+    checklist: checklistFrom(facts.health),
   };
 }
 
@@ -406,18 +409,34 @@ ${rejectedSection(c, tenant, data.status, rejected, true)}`
   ui.get('/status/live', async (c) => {
     const tenant = await tenantFor(c, c.req.query('tenant'));
     if (tenant === undefined) throw new ApiError('NOT_FOUND', 'choose a tenant first');
-    const [data, rejected] = await Promise.all([
-      liveData(deps, tenant),
-      c.req.query('rejected') === 'static'
-        ? Promise.resolve(undefined)
-        : rejectedPage(deps.db, tenant.id, undefined, PAGE_SIZE),
-    ]);
-    const fragment = (await liveSection(c, tenant, data, rejected)).toString();
-    const etag = `"${createHash('sha256').update(fragment).digest('base64url').slice(0, 27)}"`;
+    const withRejected = c.req.query('rejected') !== 'static';
+    // The ETag is made from cheap facts, not from the rendered fragment, so an unchanged page costs one
+    // query and no rendering; the minute stands for what changes with time alone (window counts, "no run
+    // for ...", the hourly chart), so a page is at most a minute behind those (ADR 0109).
+    const version = await liveVersion(deps.db, tenant.id);
+    const minute = Math.floor(deps.clock().getTime() / 60_000);
+    const etag = `"${createHash('sha256')
+      .update(
+        [
+          version,
+          tenant.id,
+          tenant.state,
+          iso(tenant.updatedAt),
+          tenantQuery(c, tenant),
+          withRejected,
+          minute,
+        ].join('\u0000'),
+      )
+      .digest('base64url')
+      .slice(0, 27)}"`;
     c.header('etag', etag);
     c.header('cache-control', 'private, no-cache');
     if (c.req.header('if-none-match') === etag) return c.body(null, 304);
-    return c.html(fragment);
+    const [data, rejected] = await Promise.all([
+      liveData(deps, tenant),
+      withRejected ? rejectedPage(deps.db, tenant.id, undefined, PAGE_SIZE) : Promise.resolve(undefined),
+    ]);
+    return c.html((await liveSection(c, tenant, data, rejected)).toString());
   });
 
   ui.post('/status/run-now', async (c) => {

@@ -55,8 +55,11 @@ export const rejectedRecords = pgTable(
   },
   (t) => [
     uniqueIndex('rejected_records_scope_fingerprint_key').on(t.tenantId, t.scope, t.fingerprint),
-    // The list the API and the status page show: newest last-seen first, keyset on (last_seen_at, id).
-    index('rejected_records_tenant_last_seen_idx').on(t.tenantId, t.lastSeenAt.desc(), t.id.desc()),
+    // The list the API and the status page show: newest last-seen first, keyset on (last_seen_at, id); read
+    // backwards, an ascending index matches `order by last_seen_at desc, id desc` (ADR 0109).
+    index('rejected_records_tenant_last_seen_idx').on(t.tenantId, t.lastSeenAt, t.id),
+    // The status window's "kept since" counts per destination (ADR 0109).
+    index('rejected_records_tenant_created_idx').on(t.tenantId, t.createdAt),
     // Deleting old runs sets run_id / last_run_id to null here; without these every such delete scans the table.
     index('rejected_records_run_id_idx').on(t.runId),
     index('rejected_records_last_run_id_idx').on(t.lastRunId),

@@ -75,7 +75,13 @@ export const runs = pgTable(
       .default({}),
   },
   (t) => [
-    index('runs_tenant_started_idx').on(t.tenantId, t.startedAt.desc()),
+    // Ascending on purpose (ADR 0109): drizzle's `.desc()` writes DESC NULLS LAST, which `order by x desc`
+    // (NULLS FIRST) cannot use; a plain index read backwards serves it exactly.
+    index('runs_tenant_started_idx').on(t.tenantId, t.startedAt),
+    // The runs list and the status page's latest runs, newest id first (keyset on id, ADR 0109).
+    index('runs_tenant_id_idx').on(t.tenantId, t.id),
+    // "Has this tenant ever imported a finding" as one index probe, not a sum over all its runs (ADR 0109).
+    index('runs_tenant_imported_idx').on(t.tenantId, t.startedAt).where(sql`${t.findingsImported} > 0`),
     check('runs_status_check', oneOf(t.status, runStatuses)),
     check('runs_finished_check', sql`(${t.status} = 'running') = (${t.finishedAt} is null)`),
     check(

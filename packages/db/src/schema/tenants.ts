@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, pgTable, text } from 'drizzle-orm/pg-core';
+import { check, index, pgTable, text } from 'drizzle-orm/pg-core';
 import { idColumn, oneOf, timestamps, timestamptz } from './columns.ts';
 
 export const tenantStates = ['active', 'offboarded'] as const;
@@ -17,6 +17,8 @@ export const tenants = pgTable(
     offboardedAt: timestamptz('offboarded_at'),
   },
   (t) => [
+    // The operator overview pages through tenants by name (keyset on name, id; ADR 0109).
+    index('tenants_name_idx').on(t.name, t.id),
     check('tenants_state_check', oneOf(t.state, tenantStates)),
     check('tenants_offboarded_at_check', sql`(${t.state} = 'offboarded') = (${t.offboardedAt} is not null)`),
     check('tenants_name_check', sql`length(${t.name}) between 1 and 200`),
