@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -13,6 +12,7 @@ import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf, type WorkerE
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
 import { dispatchDueTenants, startSqsConsumer } from './sqs.ts';
+import { migrateWithRetry } from './startup.ts';
 
 /** A running worker process; `stop()` finishes the batches in flight, saves cursors and releases leases. */
 export interface RunningWorker {
@@ -36,24 +36,25 @@ export async function openDatabase(
     url === undefined
       ? await createDb({ kind: 'pglite', dataDir: env.DATA_DIR })
       : await createDb({ kind: 'postgres', url, max: 8 });
-  // The database may be restarting or not up yet when a worker starts (a deploy, a failover):
-  // connection errors are retried with backoff for ~15 s before the worker gives up and exits.
-  // A loop rather than a retry library: one call site, and the decision is isConnectionError.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await migrate(handle.db);
-      return handle;
-    } catch (err) {
-      if (!isConnectionError(err) || attempt >= STARTUP_DB_ATTEMPTS) {
-        await handle.close();
-        throw err;
-      }
-      await sleep(Math.min(4000, 250 * 2 ** (attempt - 1)));
-    }
+  try {
+    await migrateWithRetry(() => migrate(handle.db), {
+      attempts: STARTUP_DB_ATTEMPTS,
+      attemptTimeoutMs: MIGRATION_ATTEMPT_MS,
+    });
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
   }
 }
 
+/**
+ * Start-up migration attempts (~15 s of backoff in all), and how long one may take before it counts as
+ * cut. A long but live migration is safe to outlast: the next attempt waits on the migration's advisory
+ * lock (packages/db/src/migrate.ts) and then finds nothing left to do.
+ */
 const STARTUP_DB_ATTEMPTS = 7;
+const MIGRATION_ATTEMPT_MS = 20_000;
 
 /** A PostgreSQL URL from the Secrets Manager secret the central stack creates (never logged). */
 async function databaseUrlFromSecret(
