@@ -191,11 +191,16 @@ export async function statusFacts(deps: Pick<ApiDeps, 'db' | 'clock'>, tenant: T
         verifiedAt: vaikoraSettings.verifiedAt,
         lastError: vaikoraSettings.lastError,
         pollIntervalSeconds: vaikoraSettings.pollIntervalSeconds,
-        lastFinishedLag: sql<number | null>`(select ${runs.lagSeconds} from ${runs}
-          where ${runs.tenantId} = ${tenants.id} and ${runs.finishedAt} is not null
-          order by ${runs.startedAt} desc limit 1)`,
-        importedAny: sql<boolean>`exists (select 1 from ${runs}
-          where ${runs.tenantId} = ${tenants.id} and ${runs.findingsImported} > 0)`,
+        // Written with table aliases: inside sql`` in a select list drizzle writes columns without their
+        // table, so `${runs.tenantId} = ${tenants.id}` would compare two columns of runs.
+        lastFinishedLag: sql<number | null>`(select r.lag_seconds from ${runs} r
+          where r.tenant_id = ${tenant.id} and r.finished_at is not null
+          order by r.started_at desc limit 1)`,
+        // A scalar subquery ordered as runs_tenant_imported_idx is, so the planner walks that index: an
+        // EXISTS drops its ORDER BY and LIMIT, and its plan may then scan all runs for the first match.
+        importedAny: sql<boolean>`coalesce((select true from ${runs} r
+          where r.tenant_id = ${tenant.id} and r.findings_imported > 0
+          order by r.started_at desc limit 1), false)`,
       })
       .from(tenants)
       .leftJoin(tenantSchedules, eq(tenantSchedules.tenantId, tenants.id))
@@ -207,12 +212,12 @@ export async function statusFacts(deps: Pick<ApiDeps, 'db' | 'clock'>, tenant: T
     deps.db
       .select({
         ...getTableColumns(awsDestinations),
-        streams: sql<number>`(select count(*)::int from ${streams}
-          where ${streams.destinationId} = ${awsDestinations.id} and ${streams.enabled})`,
-        rejectedRecords: sql<number>`(select count(*)::int from ${rejectedRecords}
-          where ${rejectedRecords.tenantId} = ${tenant.id}
-            and ${rejectedRecords.createdAt} >= ${sinceIso}::timestamptz
-            and ${rejectedRecords.destinationId} = ${awsDestinations.id})`,
+        streams: sql<number>`(select count(*)::int from ${streams} st
+          where st.destination_id = ${sql.raw('"aws_destinations"."id"')} and st.enabled)`,
+        rejectedRecords: sql<number>`(select count(*)::int from ${rejectedRecords} rr
+          where rr.tenant_id = ${tenant.id}
+            and rr.created_at >= ${sinceIso}::timestamptz
+            and rr.destination_id = ${sql.raw('"aws_destinations"."id"')})`,
       })
       .from(awsDestinations)
       .where(eq(awsDestinations.tenantId, tenant.id))
