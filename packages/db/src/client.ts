@@ -48,6 +48,13 @@ export async function createDb(options: CreateDbOptions): Promise<DbHandle> {
       max,
       // Postgres NOTICEs ("relation already exists, skipping") are noise for a service's log.
       onnotice: () => {},
+      // Off: the driver's array-type catalog query runs first on every new connection, and when it
+      // fails (a cut, a statement timeout, a terminated backend) its error is also handed to the
+      // caller's first query, which did nothing wrong (porsager/postgres#1223); its promise was not
+      // even awaited until patches/postgres@3.4.9.patch (#1192, #1205). drizzle reads and writes
+      // array columns in PostgreSQL's text form itself, so nothing here needs those parsers, and each
+      // new connection saves a round trip. connection-faults.int.test.ts; ADR 0111.
+      fetch_types: false,
     });
     const db = drizzlePostgres({
       client,

@@ -1,6 +1,7 @@
 import { startTcpFaultProxy, type TcpFaultProxy } from '@vsh/testkit';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createDb, type DbHandle } from './client.ts';
 import { isConnectionError } from './errors.ts';
 import { createTestDatabase, type TestDatabase } from './testing.ts';
@@ -17,6 +18,7 @@ describe('PostgreSQL connections cut mid-query', () => {
   let database: TestDatabase;
   let proxy: TcpFaultProxy;
   let handle: DbHandle;
+  let proxiedUrl: string;
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -24,7 +26,8 @@ describe('PostgreSQL connections cut mid-query', () => {
     proxy = await startTcpFaultProxy({ upstream: { host: url.hostname, port: Number(url.port || 5432) } });
     url.hostname = proxy.host;
     url.port = String(proxy.port);
-    handle = await createDb({ kind: 'postgres', url: url.toString(), max: 4 });
+    proxiedUrl = url.toString();
+    handle = await createDb({ kind: 'postgres', url: proxiedUrl, max: 4 });
   });
   afterAll(async () => {
     await handle?.close();
@@ -66,5 +69,84 @@ describe('PostgreSQL connections cut mid-query', () => {
     expect(outcomes.ok).toBeGreaterThan(0);
     expect(after).toHaveLength(12);
     expect(proxy.stats().resets).toBeGreaterThan(0);
+  });
+
+  it('a connection cut at its first statement after the handshake fails only the queries on it: no unhandled rejection, no error replayed on the next query', {
+    timeout: 30_000,
+  }, async () => {
+    // porsager/postgres#1192, #1205, #1223: the driver's own first statement on a new connection
+    // (the array-type catalog query of `fetch_types`) had a promise nobody awaited; a cut there
+    // surfaced as an unhandled rejection, which ends a Node process. Found by CI on this test file.
+    const escaped: unknown[] = [];
+    const onEscape = (reason: unknown) => {
+      escaped.push(reason);
+    };
+    process.on('unhandledRejection', onEscape);
+    onTestFinished(() => {
+      process.off('unhandledRejection', onEscape);
+    });
+    const fresh = await createDb({ kind: 'postgres', url: proxiedUrl, max: 2 });
+    onTestFinished(() => fresh.close());
+    // Every new connection's first statement is cut (the catalog query when the driver sends one,
+    // else the caller's own), three connections in a row.
+    proxy.setRules({ cutWhenClientSends: { text: 'select', times: 3 } });
+    onTestFinished(() => {
+      proxy.setRules({});
+    });
+
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 6; attempt++) {
+      try {
+        const rows = await fresh.db.execute(sql`select ${attempt}::int as n`);
+        outcomes.push(rows.length === 1 ? 'ok' : 'empty');
+      } catch (error) {
+        outcomes.push(isConnectionError(error) ? 'connection' : `other: ${String(error)}`);
+      }
+    }
+    // An unhandled rejection is reported on a later turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(escaped.map(String)).toEqual([]);
+    expect(outcomes.filter((o) => o !== 'ok' && o !== 'connection')).toEqual([]);
+    expect(outcomes.slice(-3)).toEqual(['ok', 'ok', 'ok']);
+    expect(proxy.stats().resets).toBeGreaterThanOrEqual(3);
+  });
+
+  it('the patched driver, with its catalog query on, catches that query failing (a statement timeout) instead of leaving the rejection unhandled', async () => {
+    const escaped: unknown[] = [];
+    const onEscape = (reason: unknown) => {
+      escaped.push(reason);
+    };
+    process.on('unhandledRejection', onEscape);
+    onTestFinished(() => {
+      process.off('unhandledRejection', onEscape);
+    });
+    // A 1 ms statement timeout at the handshake cancels the catalog query (porsager/postgres#1205).
+    const url = new URL(database.url);
+    url.searchParams.set('statement_timeout', '1');
+    const raw = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    onTestFinished(() => raw.end({ timeout: 5 }));
+
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      outcomes.push(
+        await raw`select 1`.then(
+          () => 'ok',
+          (error: { code?: string }) => String(error.code),
+        ),
+      );
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(escaped.map(String)).toEqual([]);
+    expect(outcomes.at(-1)).toBe('ok');
+  });
+
+  it('serves reserve() (the migration lock) on a pool with no open connection', async () => {
+    const fresh = await createDb({ kind: 'postgres', url: database.url, max: 2 });
+    onTestFinished(() => fresh.close());
+    // migrate() reserves a connection for its advisory lock; on a new pool that opens one.
+    const { migrate } = await import('./migrate.ts');
+    await expect(migrate(fresh.db)).resolves.toBeUndefined();
   });
 });

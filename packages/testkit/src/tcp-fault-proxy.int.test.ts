@@ -116,12 +116,45 @@ describe('TCP fault proxy (in front of an echo server)', () => {
     await proxy.stop();
   });
 
+  it('cuts a connection when its client sends the chosen text, before the bytes go upstream, at most `times` times', async () => {
+    const proxy = await startTcpFaultProxy({
+      upstream: { host: '127.0.0.1', port: echoPort },
+      rules: { cutWhenClientSends: { text: 'SELECT', times: 1 } },
+    });
+    const first = await connect(proxy);
+    onTestFinished(() => {
+      first.destroy();
+    });
+    const before = await roundTrip(first, ['hello;'], 6);
+    const closed = new Promise<boolean>((resolve) => first.once('close', () => resolve(true)));
+    const echoed: string[] = [];
+    first.on('data', (data: string) => echoed.push(data));
+    first.write('select 1');
+    const wasCut = await closed;
+    const second = await connect(proxy);
+    onTestFinished(() => {
+      second.destroy();
+    });
+    const passed = await roundTrip(second, ['select 2'], 8);
+
+    // The earlier chunk came back; the matching one never reached the upstream.
+    expect(before).toEqual({ text: 'hello;', closed: false });
+    expect(wasCut).toBe(true);
+    expect(echoed.join('').includes('select 1')).toBe(false);
+    expect(passed).toEqual({ text: 'select 2', closed: false });
+    expect(proxy.stats()).toMatchObject({ connections: 2, resets: 1 });
+    second.destroy();
+    await proxy.stop();
+  });
+
   it('refuses rules it does not know or cannot apply', async () => {
     const proxy = await startTcpFaultProxy({ upstream: { host: '127.0.0.1', port: echoPort } });
 
     expect(() => proxy.setRules({ resetRate: 2 })).toThrow();
     expect(() => proxy.setRules({ latencyMs: [10, 5] })).toThrow();
     expect(() => proxy.setRules({ dropRate: 0.5 } as never)).toThrow();
+    expect(() => proxy.setRules({ cutWhenClientSends: { text: '', times: 1 } })).toThrow();
+    expect(() => proxy.setRules({ cutWhenClientSends: { text: 'x', times: 0 } })).toThrow();
     await proxy.stop();
   });
 });

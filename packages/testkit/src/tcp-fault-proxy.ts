@@ -20,6 +20,16 @@ export const tcpFaultRulesSchema = z
     resetAfterMs: range.default([0, 1000]),
     /** Delay added to every chunk in both directions (order kept). */
     latencyMs: range.default([0, 0]),
+    /**
+     * Cuts a connection the moment its client sends bytes containing `text` (case-insensitive,
+     * matched within one chunk), before they reach the upstream; at most `times` connections in all.
+     * A cut at a chosen protocol step (a driver's first query after the handshake, say) is what a
+     * random delay reaches only by luck.
+     */
+    cutWhenClientSends: z
+      .object({ text: z.string().min(1), times: z.number().int().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type TcpFaultRules = z.input<typeof tcpFaultRulesSchema>;
@@ -52,6 +62,8 @@ export interface TcpFaultProxyOptions {
 export async function startTcpFaultProxy(options: TcpFaultProxyOptions): Promise<TcpFaultProxy> {
   const random = options.random ?? Math.random;
   let rules = tcpFaultRulesSchema.parse(options.rules ?? {});
+  /** Connections cut by `cutWhenClientSends` under the current rules. */
+  let cutsOnText = 0;
   const stats: TcpFaultProxyStats = { connections: 0, refused: 0, resets: 0 };
   /** Closers of the connections open now. */
   const open = new Set<() => void>();
@@ -73,6 +85,16 @@ export async function startTcpFaultProxy(options: TcpFaultProxyOptions): Promise
     open.add(close);
     client.on('error', close).on('close', close);
     upstream.on('error', close).on('close', close);
+    client.prependListener('data', (chunk: Buffer) => {
+      const cutOn = rules.cutWhenClientSends;
+      if (cutOn === undefined || cutsOnText >= cutOn.times) return;
+      if (!chunk.toString('latin1').toLowerCase().includes(cutOn.text.toLowerCase())) return;
+      cutsOnText++;
+      stats.resets++;
+      // A TCP reset (RST), as a crashed server or a failover sends; the client reads ECONNRESET.
+      client.resetAndDestroy();
+      close();
+    });
     relay(client, upstream, () => pick(rules.latencyMs));
     relay(upstream, client, () => pick(rules.latencyMs));
     if (random() < rules.resetRate) {
@@ -96,6 +118,7 @@ export async function startTcpFaultProxy(options: TcpFaultProxyOptions): Promise
     port: address.port,
     setRules(next) {
       rules = tcpFaultRulesSchema.parse(next);
+      cutsOnText = 0;
     },
     stats: () => ({ ...stats }),
     resetAll() {
@@ -119,6 +142,7 @@ function relay(from: Socket, to: Socket, delayMs: () => number): void {
   let delayed = 0;
   let ended = false;
   from.on('data', (chunk: Buffer) => {
+    if (to.destroyed) return; // cut by a rule while this chunk was being delivered
     const delay = delayMs();
     if (delay === 0) {
       if (!to.write(chunk)) from.pause();
