@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createDb, type DbHandle } from './client.ts';
 import { isConnectionError } from './errors.ts';
+import { migrate, rowsOf } from './migrate.ts';
 import { createTestDatabase, type TestDatabase } from './testing.ts';
 
 /**
@@ -98,7 +99,7 @@ describe('PostgreSQL connections cut mid-query', () => {
     for (let attempt = 0; attempt < 6; attempt++) {
       try {
         const rows = await fresh.db.execute(sql`select ${attempt}::int as n`);
-        outcomes.push(rows.length === 1 ? 'ok' : 'empty');
+        outcomes.push(rowsOf<{ n: number }>(rows)[0]?.n === attempt ? 'ok' : 'wrong answer');
       } catch (error) {
         outcomes.push(isConnectionError(error) ? 'connection' : `other: ${String(error)}`);
       }
@@ -146,7 +147,6 @@ describe('PostgreSQL connections cut mid-query', () => {
     const fresh = await createDb({ kind: 'postgres', url: database.url, max: 2 });
     onTestFinished(() => fresh.close());
     // migrate() reserves a connection for its advisory lock; on a new pool that opens one.
-    const { migrate } = await import('./migrate.ts');
     await expect(migrate(fresh.db)).resolves.toBeUndefined();
   });
 });
