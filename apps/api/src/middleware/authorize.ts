@@ -1,10 +1,21 @@
 import { tenants } from '@vsh/db';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../deps.ts';
 import { ApiError } from '../errors.ts';
+import { preparedPer } from '../lib/prepared.ts';
 
 const TENANT_ID = /^ten_[0-9a-hjkmnp-tv-z]{26}$/;
+
+/** The tenant lookup of every tenant operation. */
+const tenantById = preparedPer((db) =>
+  db
+    .select()
+    .from(tenants)
+    .where(eq(tenants.id, sql.placeholder('tenantId')))
+    .limit(1)
+    .prepare('tenant_by_id'),
+);
 
 /**
  * The one authorization check. `operator` operations refuse tenant keys with 403 (the operation
@@ -24,7 +35,7 @@ export function authorize(access: 'operator' | 'tenant') {
         throw new ApiError('NOT_FOUND', 'tenant not found');
       }
       if (!TENANT_ID.test(tenantId)) throw new ApiError('NOT_FOUND', 'tenant not found');
-      const [tenant] = await c.get('deps').db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+      const [tenant] = await tenantById(c.get('deps').db).execute({ tenantId });
       if (tenant === undefined) throw new ApiError('NOT_FOUND', 'tenant not found');
       c.set('tenant', tenant);
     }

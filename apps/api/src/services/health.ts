@@ -10,7 +10,8 @@ import {
   tenants,
   vaikoraSettings,
 } from '@vsh/db';
-import { and, count, desc, eq, exists, gte, inArray, sql, sum } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
+import { preparedPer } from '../lib/prepared.ts';
 import { iso } from './common.ts';
 
 /** A tenant's health in the one health model (ADR 0100), as the API, the pages and the CLI show it. */
@@ -83,28 +84,19 @@ export function healthFromInputs(tenant: Tenant, inputs: HealthInputs, now: Date
 }
 
 // A literal, not a bound parameter: a generic plan can use the partial index only if its predicate is visible.
-const importedSome = sql`${runs.findingsImported} > 0`;
+// Written with aliases and the outer table by name: inside sql`` in a select list drizzle writes columns
+// without their table, so `${runs.tenantId} = ${tenants.id}` would compare two columns of runs.
+const TENANT_ID = sql.raw('"tenants"."id"');
 
-/** The tenants of `ids` that ever imported a finding: one probe of `runs_tenant_imported_idx` per tenant. */
-function importedAnyQuery(db: Database, ids: string[]) {
-  return db
-    .select({ tenantId: tenants.id })
-    .from(tenants)
-    .where(
-      and(
-        inArray(tenants.id, ids),
-        exists(
-          db
-            .select({ one: sql`1` })
-            .from(runs)
-            .where(and(eq(runs.tenantId, tenants.id), importedSome)),
-        ),
-      ),
-    );
-}
-
-/** The latest run (by start) of each tenant of `ids`: one `limit 1` walk of `runs_tenant_started_idx` per tenant. */
-function latestRunsQuery(db: Database, ids: string[]) {
+/**
+ * Every health fact of the tenants `where` selects, in ONE statement (ADR 0109, 0113): per tenant, its
+ * destinations counted by state (a scalar aggregate over aws_destinations(tenant_id)), its Vaikora
+ * settings (a join on the key), its latest run (a `limit 1` walk of runs(tenant_id, started_at)), the
+ * window's failed runs and imported findings (one range of that index, `since` on) and whether any run
+ * ever imported a finding (a scalar subquery ordered as runs_tenant_imported_idx is, so the planner walks
+ * that index: an EXISTS drops its ORDER BY and LIMIT and may then scan all runs for the first match).
+ */
+function healthStatement(db: Database, where: SQL, since: SQL) {
   const latest = db
     .select({
       id: runs.id,
@@ -118,9 +110,26 @@ function latestRunsQuery(db: Database, ids: string[]) {
     .orderBy(desc(runs.startedAt))
     .limit(1)
     .as('latest');
+  const totals = db
+    .select({
+      failed: sql<number>`count(*) filter (where ${runs.status} = 'failed')::int`.as('failed'),
+      imported: sql<string | null>`sum(${runs.findingsImported})`.as('imported'),
+    })
+    .from(runs)
+    .where(and(eq(runs.tenantId, tenants.id), gte(runs.startedAt, since)))
+    .as('totals');
   return db
     .select({
       tenantId: tenants.id,
+      destinations: sql<Partial<
+        Record<DestinationState, number>
+      > | null>`(select jsonb_object_agg(x.state, x.n)
+        from (select d.state, count(*)::int as n from ${awsDestinations} d
+          where d.tenant_id = ${TENANT_ID} group by d.state) x)`,
+      vaikoraTenant: vaikoraSettings.tenantId,
+      verifiedAt: vaikoraSettings.verifiedAt,
+      lastError: vaikoraSettings.lastError,
+      pollIntervalSeconds: vaikoraSettings.pollIntervalSeconds,
       run: {
         id: latest.id,
         status: latest.status,
@@ -128,91 +137,91 @@ function latestRunsQuery(db: Database, ids: string[]) {
         finishedAt: latest.finishedAt,
         lagSeconds: latest.lagSeconds,
       },
+      failed24h: totals.failed,
+      imported24h: totals.imported,
+      importedAny: sql<boolean>`coalesce((select true from ${runs} r
+        where r.tenant_id = ${TENANT_ID} and r.findings_imported > 0
+        order by r.started_at desc limit 1), false)`,
     })
     .from(tenants)
-    .innerJoinLateral(latest, sql`true`)
-    .where(inArray(tenants.id, ids));
-}
-
-/**
- * The last day's failed runs and imported findings of each tenant of `ids`: one range of
- * runs(tenant_id, started_at) per tenant (a lateral join, so the plan stays per tenant whatever the
- * statistics say about the page's tenants as a whole).
- */
-function windowTotalsQuery(db: Database, ids: string[], since: Date) {
-  const totals = db
-    .select({
-      failed: sum(sql`case when ${runs.status} = 'failed' then 1 else 0 end`).as('failed'),
-      imported: sum(runs.findingsImported).as('imported'),
-    })
-    .from(runs)
-    .where(and(eq(runs.tenantId, tenants.id), gte(runs.startedAt, since)))
-    .as('totals');
-  return db
-    .select({ tenantId: tenants.id, failed24h: totals.failed, imported24h: totals.imported })
-    .from(tenants)
+    .leftJoin(vaikoraSettings, eq(vaikoraSettings.tenantId, tenants.id))
+    .leftJoinLateral(latest, sql`true`)
     .innerJoinLateral(totals, sql`true`)
-    .where(inArray(tenants.id, ids));
+    .where(where);
+}
+
+type HealthRow = Awaited<ReturnType<typeof healthStatement>>[number];
+
+/** One tenant's health statement (GET /v1/tenants/{id}, the API's hottest read). */
+const oneTenantHealth = preparedPer((db) =>
+  healthStatement(
+    db,
+    eq(tenants.id, sql.placeholder('tenantId')),
+    // An ISO string cast by PostgreSQL: drizzle does not encode a Date bound to a placeholder.
+    sql`${sql.placeholder('since')}::timestamptz`,
+  ).prepare('tenant_health'),
+);
+
+function factsOf(tenant: Tenant, row: HealthRow | undefined, now: Date): HealthFacts {
+  const destinations = noDestinations();
+  for (const [state, n] of Object.entries(row?.destinations ?? {})) {
+    if (state in destinations) destinations[state as DestinationState] = n;
+  }
+  const lastRun = row?.run ?? undefined;
+  const failedRuns24h = row?.failed24h ?? 0;
+  const health = healthFromInputs(
+    tenant,
+    {
+      destinations,
+      vaikora:
+        row?.vaikoraTenant == null || row.pollIntervalSeconds === null
+          ? undefined
+          : {
+              verifiedAt: row.verifiedAt,
+              lastError: row.lastError,
+              pollIntervalSeconds: row.pollIntervalSeconds,
+            },
+      lastRun,
+      failedRuns24h,
+      firstFindingImported: row?.importedAny === true,
+    },
+    now,
+  );
+  return {
+    health,
+    failedRuns24h,
+    imported24h: Number(row?.imported24h ?? 0),
+    lastRunLagSeconds: lastRun?.lagSeconds ?? null,
+  };
 }
 
 /**
- * Health and overview facts of a page of tenants in five grouped queries whatever their number and however
- * many runs they have (ADR 0109): destination counts, Vaikora settings, each tenant's latest run, the last
- * 24 hours' run totals (an index range), and whether any run ever imported a finding (an index probe).
+ * Health and overview facts of a page of tenants in one statement whatever their number and however many
+ * runs they have (ADR 0109, 0113); a page of one is the prepared statement.
  */
 export async function healthFacts(
   db: Database,
   page: Tenant[],
   now: Date,
 ): Promise<Map<string, HealthFacts>> {
-  const ids = page.map((tenant) => tenant.id);
   const out = new Map<string, HealthFacts>();
-  if (ids.length === 0) return out;
+  if (page.length === 0) return out;
   const since = new Date(now.getTime() - DAY_MS);
-  const [destinationRows, vaikoraRows, runRows, totalRows, importedRows] = await Promise.all([
-    db
-      .select({ tenantId: awsDestinations.tenantId, state: awsDestinations.state, n: count() })
-      .from(awsDestinations)
-      .where(inArray(awsDestinations.tenantId, ids))
-      .groupBy(awsDestinations.tenantId, awsDestinations.state),
-    db
-      .select({
-        tenantId: vaikoraSettings.tenantId,
-        verifiedAt: vaikoraSettings.verifiedAt,
-        lastError: vaikoraSettings.lastError,
-        pollIntervalSeconds: vaikoraSettings.pollIntervalSeconds,
-      })
-      .from(vaikoraSettings)
-      .where(inArray(vaikoraSettings.tenantId, ids)),
-    latestRunsQuery(db, ids),
-    windowTotalsQuery(db, ids, since),
-    importedAnyQuery(db, ids),
-  ]);
-  const imported = new Set(importedRows.map((row) => row.tenantId));
-  for (const tenant of page) {
-    const destinations = noDestinations();
-    for (const row of destinationRows) if (row.tenantId === tenant.id) destinations[row.state] = row.n;
-    const lastRun = runRows.find((row) => row.tenantId === tenant.id)?.run;
-    const totals = totalRows.find((row) => row.tenantId === tenant.id);
-    const failedRuns24h = Number(totals?.failed24h ?? 0);
-    const health = healthFromInputs(
-      tenant,
-      {
-        destinations,
-        vaikora: vaikoraRows.find((row) => row.tenantId === tenant.id),
-        lastRun,
-        failedRuns24h,
-        firstFindingImported: imported.has(tenant.id),
-      },
-      now,
+  let rows: HealthRow[];
+  if (page.length === 1) {
+    rows = await oneTenantHealth(db).execute({ tenantId: page[0]?.id, since: since.toISOString() });
+  } else {
+    rows = await healthStatement(
+      db,
+      inArray(
+        tenants.id,
+        page.map((tenant) => tenant.id),
+      ),
+      sql`${since.toISOString()}::timestamptz`,
     );
-    out.set(tenant.id, {
-      health,
-      failedRuns24h,
-      imported24h: Number(totals?.imported24h ?? 0),
-      lastRunLagSeconds: lastRun?.lagSeconds ?? null,
-    });
   }
+  const byId = new Map(rows.map((row) => [row.tenantId, row]));
+  for (const tenant of page) out.set(tenant.id, factsOf(tenant, byId.get(tenant.id), now));
   return out;
 }
 

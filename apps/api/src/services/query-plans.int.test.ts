@@ -4,7 +4,7 @@ import { asc, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { overviewPage, recentRuns, rejectedSince } from '../ui/data.ts';
 import { healthFacts } from './health.ts';
-import { listRuns, liveVersion, rejectedPage, statusFacts } from './status.ts';
+import { activityHours, listRuns, liveVersion, rejectedPage, statusFacts } from './status.ts';
 
 // Enough rows that PostgreSQL prefers an index wherever one serves (issue 17, ADR 0109): one busy tenant
 // with 30 days of runs at 7 minutes and thousands of rejected records, and many tenants with a run
@@ -144,10 +144,14 @@ const sortsOfRuns = (plans: PlanNode[][]) =>
     .map((node) => node['Node Type']);
 
 describe('the hot queries of issue 17 use their indexes, never a sequential scan of runs or rejected records', () => {
-  it('status: four statements, the runs ones on runs(tenant_id, started_at) and the imported partial index', async () => {
+  it('status: three prepared statements, the runs ones on runs(tenant_id, started_at) and the imported partial index; the activity chart one more range', async () => {
     const plans = await plansOf(() => statusFacts({ db, clock: () => NOW }, busy));
+    const hourly = await plansOf(() => activityHours(db, busy.id, new Date(NOW.getTime() - 86_400_000)));
 
-    expect(plans).toHaveLength(4);
+    expect(plans).toHaveLength(3);
+    expect(hourly).toHaveLength(1);
+    expect(seqScans(hourly)).toEqual([]);
+    expect(indexesOf(hourly)).toContain('runs_tenant_started_idx');
     expect(seqScans(plans)).toEqual([]);
     for (const name of [
       'runs_tenant_started_idx',
@@ -181,7 +185,15 @@ describe('the hot queries of issue 17 use their indexes, never a sequential scan
     const plans = await plansOf(() => overviewPage(db, NOW, { after }));
     const page = await db.select().from(tenants).orderBy(asc(tenants.name)).limit(50);
     const health = await plansOf(() => healthFacts(db, [busy, ...page], NOW));
+    // One tenant (GET /v1/tenants/{id}): the prepared statement, planned with the values it was sent.
+    const one = await plansOf(() => healthFacts(db, [busy], NOW));
 
+    expect(health).toHaveLength(1);
+    expect(one).toHaveLength(1);
+    expect(seqScans(one)).toEqual([]);
+    expect(indexesOf(one)).toContain('runs_tenant_started_idx');
+    expect(indexesOf(one)).toContain('runs_tenant_imported_idx');
+    expect(sortsOfRuns(one)).toEqual([]);
     expect(first.rows).toHaveLength(50);
     expect(seqScans([...plans, ...health])).toEqual([]);
     expect(indexesOf(plans)).toContain('tenants_name_idx');

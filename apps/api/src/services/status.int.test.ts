@@ -1,9 +1,10 @@
+import { awsDestinations, newId, runs } from '@vsh/db';
 import { describe, expect, it, vi } from 'vitest';
 import { OPERATOR, refusalOf, useServiceTestbed } from '../testing/service-deps.ts';
 import { createBackfill, MAX_BACKFILL_DAYS } from './backfills.ts';
 import { ServiceError } from './errors.ts';
 import { decodeCursor } from './pagination.ts';
-import { rejectedPage, requestRun, tenantStatus } from './status.ts';
+import { activityHours, rejectedPage, requestRun, tenantStatus } from './status.ts';
 import { saveVaikoraSettings, vaikoraSettingsInputSchema } from './vaikora.ts';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
@@ -89,5 +90,133 @@ describe('cursors', () => {
     expect(
       (await refusalOf(rejectedPage(bed.deps.db, 'ten_01jd0000000000000000000000', forged, 10))).message,
     ).toBe('query.cursor: is not a cursor this API returned');
+  });
+});
+
+describe('status counts summed by PostgreSQL (ADR 0113)', () => {
+  it('sums the window per tenant and per destination, takes each destination its latest run, ignores older runs; the activity chart sums per hour', async () => {
+    const tenant = await connectedTenant();
+    const [one, two] = await bed.deps.db
+      .insert(awsDestinations)
+      .values(
+        ['111111111111', '222222222222'].map((accountId) => ({
+          tenantId: tenant.id,
+          accountId,
+          regions: ['eu-west-1'],
+          externalId: `ext-${accountId}-${tenant.id}`,
+          roleName: 'VaikoraSecurityHubImport',
+        })),
+      )
+      .returning();
+    if (one === undefined || two === undefined) throw new Error('destinations not inserted');
+    const at = (minutesAgo: number) => new Date(NOW.getTime() - minutesAgo * 60_000);
+    const stats = (imported: number, extra: Record<string, unknown> = {}) => ({
+      imported,
+      rejected: 1,
+      skipped: 2,
+      ...extra,
+    });
+    await bed.deps.db.insert(runs).values([
+      // Outside the 24-hour window: counted nowhere.
+      {
+        id: newId('run'),
+        tenantId: tenant.id,
+        status: 'failed',
+        startedAt: at(25 * 60),
+        finishedAt: at(25 * 60 - 1),
+        findingsImported: 1_000,
+        destinationStats: { [one.id]: stats(1_000) },
+      },
+      {
+        id: newId('run'),
+        tenantId: tenant.id,
+        status: 'failed',
+        startedAt: at(90),
+        finishedAt: at(89),
+        findingsImported: 3,
+        recordsRejected: 2,
+        actionsSkipped: 4,
+        lagSeconds: 40,
+        destinationStats: {
+          [one.id]: stats(2, { lagSeconds: 40, errorCode: 'THROTTLED', errorMessage: 'slow down' }),
+          [two.id]: stats(1, { lagSeconds: 7 }),
+        },
+      },
+      {
+        id: newId('run'),
+        tenantId: tenant.id,
+        status: 'ok',
+        startedAt: at(5),
+        finishedAt: at(4),
+        findingsImported: 5,
+        recordsRejected: 1,
+        actionsSkipped: 2,
+        lagSeconds: 3,
+        destinationStats: { [one.id]: stats(5, { lagSeconds: 3 }) },
+      },
+    ]);
+
+    const status = await tenantStatus(bed.deps, tenant);
+    const hours = await activityHours(bed.deps.db, tenant.id, new Date(NOW.getTime() - 86_400_000));
+
+    expect(status.counts).toEqual({ runs: 2, failedRuns: 1, imported: 8, rejected: 3, skipped: 6 });
+    const byId = new Map(status.destinations.map((d) => [d.id, d]));
+    expect(byId.get(one.id)).toMatchObject({
+      counts: { imported: 7, rejected: 2, skipped: 4 },
+      lastRun: { status: 'ok', startedAt: at(5).toISOString() },
+      cursorLagSeconds: 3,
+      lastRunError: null,
+    });
+    expect(byId.get(two.id)).toMatchObject({
+      counts: { imported: 1, rejected: 1, skipped: 2 },
+      lastRun: { status: 'failed', startedAt: at(90).toISOString() },
+      cursorLagSeconds: 7,
+      lastRunError: null,
+    });
+    expect(status.lastRun?.startedAt).toBe(at(5).toISOString());
+    expect(status.cursorLagSeconds).toBe(3);
+    // 12:00 now: the run of 10:30 falls in the 10:00 hour, the run of 11:55 in the 11:00 hour.
+    expect(hours.map((h) => [h.hourStart.toISOString(), h.runs, h.imported, h.maxLagSeconds]).sort()).toEqual(
+      [
+        ['2026-03-01T10:00:00.000Z', 1, 3, 40],
+        ['2026-03-01T11:00:00.000Z', 1, 5, 3],
+      ],
+    );
+  });
+
+  it('shows a destination whose latest run failed there with that error', async () => {
+    const tenant = await connectedTenant();
+    const [destination] = await bed.deps.db
+      .insert(awsDestinations)
+      .values({
+        tenantId: tenant.id,
+        accountId: '333333333333',
+        regions: ['us-east-1'],
+        externalId: `ext-333-${tenant.id}`,
+        roleName: 'VaikoraSecurityHubImport',
+      })
+      .returning();
+    if (destination === undefined) throw new Error('destination not inserted');
+    await bed.deps.db.insert(runs).values({
+      id: newId('run'),
+      tenantId: tenant.id,
+      status: 'failed',
+      startedAt: new Date(NOW.getTime() - 60_000),
+      finishedAt: new Date(NOW.getTime() - 30_000),
+      destinationStats: {
+        [destination.id]: {
+          imported: 0,
+          rejected: 0,
+          skipped: 0,
+          errorCode: 'ACCESS_DENIED',
+          errorMessage: 'role gone',
+        },
+      },
+    });
+
+    const [shown] = (await tenantStatus(bed.deps, tenant)).destinations;
+
+    expect(shown?.lastRunError).toBe('ACCESS_DENIED: role gone');
+    expect(shown?.counts).toEqual({ imported: 0, rejected: 0, skipped: 0 });
   });
 });

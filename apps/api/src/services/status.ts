@@ -19,6 +19,7 @@ import {
 import { and, asc, desc, eq, getTableColumns, gte, type SQL, sql } from 'drizzle-orm';
 import type { ApiDeps } from '../deps.ts';
 import { type Actor, audit } from '../lib/audit.ts';
+import { preparedPer } from '../lib/prepared.ts';
 import { iso, requireActive, wakeWorker } from './common.ts';
 import { ServiceError } from './errors.ts';
 import { type Health, healthFromInputs, noDestinations } from './health.ts';
@@ -112,131 +113,179 @@ export interface TenantStatus {
 // At one run a minute, a day is 1,440 runs; the cap bounds the work if a worker misbehaves.
 const MAX_WINDOW_RUNS = 2_000;
 
-/** A run of the status window, with what the counts, the destinations and the activity chart need. */
-export interface WindowRun {
+/** What the window's runs did for one destination: counts, and its latest run's stats. */
+interface DestinationActivityRow {
+  imported: string | number | null;
+  rejected: string | number | null;
+  skipped: string | number | null;
+}
+interface DestinationLatestRow {
   id: string;
   status: RunStatus;
-  startedAt: Date;
-  findingsImported: number;
-  recordsRejected: number;
-  actionsSkipped: number;
-  lagSeconds: number | null;
-  destinationStats: Record<string, DestinationRunStats>;
+  startedAt: string;
+  stats: Partial<DestinationRunStats> | null;
 }
 
-/** A destination's counts, latest run, lag and error, from the per-destination stats of the window's runs (newest first). */
-function destinationActivity(windowRuns: WindowRun[], destinationId: string) {
-  const counts = { imported: 0, rejected: 0, skipped: 0 };
-  let latest: { run: WindowRun; stats: DestinationRunStats } | undefined;
-  for (const run of windowRuns) {
-    const stats = run.destinationStats[destinationId];
-    if (stats === undefined) continue;
-    counts.imported += stats.imported;
-    counts.rejected += stats.rejected;
-    counts.skipped += stats.skipped;
-    latest ??= { run, stats };
-  }
-  const error = latest?.stats.errorCode ?? null;
+/** A destination's counts, latest run, lag and error, as the window's per-destination stats sum them. */
+function destinationActivity(
+  activity: DestinationActivityRow | null,
+  latest: DestinationLatestRow | null,
+): Pick<DestinationStatus, 'counts' | 'lastRun' | 'cursorLagSeconds' | 'lastRunError'> {
+  const error = latest?.stats?.errorCode ?? null;
   return {
-    counts,
+    counts: {
+      imported: Number(activity?.imported ?? 0),
+      rejected: Number(activity?.rejected ?? 0),
+      skipped: Number(activity?.skipped ?? 0),
+    },
     lastRun:
-      latest === undefined
+      latest === null
         ? null
-        : { id: latest.run.id, status: latest.run.status, startedAt: latest.run.startedAt.toISOString() },
-    cursorLagSeconds: latest?.stats.lagSeconds ?? null,
-    lastRunError: error === null ? null : `${error}: ${latest?.stats.errorMessage ?? ''}`.trim(),
+        : { id: latest.id, status: latest.status, startedAt: new Date(latest.startedAt).toISOString() },
+    cursorLagSeconds: latest?.stats?.lagSeconds ?? null,
+    lastRunError: error === null ? null : `${error}: ${latest?.stats?.errorMessage ?? ''}`.trim(),
   };
 }
 
-/** The tenant-wide counts of the window's runs. */
-function windowCounts(windowRuns: WindowRun[]): TenantStatus['counts'] {
-  const counts = { runs: windowRuns.length, failedRuns: 0, imported: 0, rejected: 0, skipped: 0 };
-  for (const run of windowRuns) {
-    if (run.status === 'failed') counts.failedRuns++;
-    counts.imported += run.findingsImported;
-    counts.rejected += run.recordsRejected;
-    counts.skipped += run.actionsSkipped;
-  }
-  return counts;
-}
-
-/** A tenant's status, its health (ADR 0100) and the window's runs, read once for the status page. */
+/** A tenant's status and health (ADR 0100), read once for the API and the status page. */
 export interface StatusFacts {
   status: TenantStatus;
   health: Health;
-  /** The runs that started in the last `windowHours`, newest first (at most MAX_WINDOW_RUNS). */
-  windowRuns: WindowRun[];
 }
 
+const tenantParam = sql.placeholder('tenantId');
+// ISO strings cast by PostgreSQL: drizzle does not encode a Date bound to a placeholder.
+const sinceParam = sql`${sql.placeholder('since')}::timestamptz`;
+// Columns of the outer row by name: inside sql`` in a select list drizzle writes columns without their
+// table, so `${runs.tenantId} = ${tenants.id}` would compare two columns of runs.
+const DESTINATION_ID = sql.raw('"aws_destinations"."id"');
+
 /**
- * A tenant's status and health in four bounded, indexed statements whatever its history (ADR 0109): the
- * latest runs are `limit 1` walks of runs(tenant_id, started_at), the counts one range of it over the
- * window, "ever imported a finding" one probe of a partial index.
+ * The tenant's single facts in one row: its schedule, its Vaikora settings, the lag of its latest finished
+ * run (by start: a few entries of runs(tenant_id, started_at), where ordering by finished_at sorted every
+ * run), whether any run ever imported a finding (a scalar subquery ordered as runs_tenant_imported_idx
+ * is, so the planner walks that index: an EXISTS drops its ORDER BY and LIMIT, and its plan may then scan
+ * all runs for the first match) and the window's counts summed by PostgreSQL over one range of
+ * runs(tenant_id, started_at), newest MAX_WINDOW_RUNS at most.
+ */
+const tenantFacts = preparedPer((db) => {
+  const capped = db
+    .select({
+      status: runs.status,
+      findingsImported: runs.findingsImported,
+      recordsRejected: runs.recordsRejected,
+      actionsSkipped: runs.actionsSkipped,
+    })
+    .from(runs)
+    .where(and(eq(runs.tenantId, tenants.id), gte(runs.startedAt, sinceParam)))
+    .orderBy(desc(runs.startedAt))
+    .limit(MAX_WINDOW_RUNS)
+    .as('capped');
+  const window = db
+    .select({
+      runs: sql<number>`count(*)::int`.as('runs'),
+      failedRuns: sql<number>`(count(*) filter (where ${capped.status} = 'failed'))::int`.as('failed_runs'),
+      imported: sql<string | null>`sum(${capped.findingsImported})`.as('imported'),
+      rejected: sql<string | null>`sum(${capped.recordsRejected})`.as('rejected'),
+      skipped: sql<string | null>`sum(${capped.actionsSkipped})`.as('skipped'),
+    })
+    .from(capped)
+    .as('window');
+  return db
+    .select({
+      nextRunAt: tenantSchedules.nextRunAt,
+      runRequestedAt: tenantSchedules.runRequestedAt,
+      lastRunStartedAt: tenantSchedules.lastRunStartedAt,
+      lastRunFinishedAt: tenantSchedules.lastRunFinishedAt,
+      vaikoraTenant: vaikoraSettings.tenantId,
+      verifiedAt: vaikoraSettings.verifiedAt,
+      lastError: vaikoraSettings.lastError,
+      pollIntervalSeconds: vaikoraSettings.pollIntervalSeconds,
+      lastFinishedLag: sql<number | null>`(select r.lag_seconds from ${runs} r
+        where r.tenant_id = ${tenantParam} and r.finished_at is not null
+        order by r.started_at desc limit 1)`,
+      importedAny: sql<boolean>`coalesce((select true from ${runs} r
+        where r.tenant_id = ${tenantParam} and r.findings_imported > 0
+        order by r.started_at desc limit 1), false)`,
+      window: {
+        runs: window.runs,
+        failedRuns: window.failedRuns,
+        imported: window.imported,
+        rejected: window.rejected,
+        skipped: window.skipped,
+      },
+    })
+    .from(tenants)
+    .leftJoin(tenantSchedules, eq(tenantSchedules.tenantId, tenants.id))
+    .leftJoin(vaikoraSettings, eq(vaikoraSettings.tenantId, tenants.id))
+    .innerJoinLateral(window, sql`true`)
+    .where(eq(tenants.id, tenantParam))
+    .limit(1)
+    .prepare('status_tenant_facts');
+});
+
+/** The tenant's latest run by start: a `limit 1` walk of runs(tenant_id, started_at). */
+const latestRun = preparedPer((db) =>
+  db
+    .select()
+    .from(runs)
+    .where(eq(runs.tenantId, tenantParam))
+    .orderBy(desc(runs.startedAt))
+    .limit(1)
+    .prepare('status_latest_run'),
+);
+
+/**
+ * Each destination with its enabled streams, the records kept for it in the window, and what the window's
+ * runs did for it, summed by PostgreSQL from `runs.destination_stats` (the newest MAX_WINDOW_RUNS runs of
+ * the range that name it) with the stats of the latest of them.
+ */
+const destinationFacts = preparedPer((db) =>
+  db
+    .select({
+      ...getTableColumns(awsDestinations),
+      streams: sql<number>`(select count(*)::int from ${streams} st
+        where st.destination_id = ${DESTINATION_ID} and st.enabled)`,
+      rejectedRecords: sql<number>`(select count(*)::int from ${rejectedRecords} rr
+        where rr.tenant_id = ${tenantParam}
+          and rr.created_at >= ${sinceParam}
+          and rr.destination_id = ${DESTINATION_ID})`,
+      activity: sql<DestinationActivityRow | null>`(select jsonb_build_object(
+          'imported', sum((r.stats->>'imported')::bigint),
+          'rejected', sum((r.stats->>'rejected')::bigint),
+          'skipped', sum((r.stats->>'skipped')::bigint))
+        from (select r.destination_stats -> ${DESTINATION_ID} as stats from ${runs} r
+          where r.tenant_id = ${tenantParam} and r.started_at >= ${sinceParam}
+            and r.destination_stats ? ${DESTINATION_ID}
+          order by r.started_at desc limit ${sql.raw(String(MAX_WINDOW_RUNS))}) r)`,
+      latest: sql<DestinationLatestRow | null>`(select jsonb_build_object('id', r.id, 'status', r.status,
+          'startedAt', r.started_at, 'stats', r.destination_stats -> ${DESTINATION_ID})
+        from ${runs} r
+        where r.tenant_id = ${tenantParam} and r.started_at >= ${sinceParam}
+          and r.destination_stats ? ${DESTINATION_ID}
+        order by r.started_at desc limit 1)`,
+    })
+    .from(awsDestinations)
+    .where(eq(awsDestinations.tenantId, tenantParam))
+    .orderBy(asc(awsDestinations.id))
+    .prepare('status_destinations'),
+);
+
+/**
+ * A tenant's status and health in three prepared statements whatever its history (ADR 0109, 0113): every
+ * count is summed by PostgreSQL over one index range of the window, so the answer's cost does not grow
+ * with the tenant's runs (it read and parsed up to 2,000 rows of JSON before).
  */
 export async function statusFacts(deps: Pick<ApiDeps, 'db' | 'clock'>, tenant: Tenant): Promise<StatusFacts> {
   const now = deps.clock();
-  const since = new Date(now.getTime() - WINDOW_HOURS * 3_600_000);
-  const sinceIso = since.toISOString();
-  const [[facts], [lastRun], destinations, windowRuns] = await Promise.all([
-    // One row of the tenant's single facts: its schedule, its Vaikora settings, the lag of its latest
-    // finished run (by start: a few entries of runs(tenant_id, started_at), where ordering by finished_at
-    // sorted every run) and whether any run ever imported a finding (one probe of the partial index).
-    deps.db
-      .select({
-        nextRunAt: tenantSchedules.nextRunAt,
-        runRequestedAt: tenantSchedules.runRequestedAt,
-        lastRunStartedAt: tenantSchedules.lastRunStartedAt,
-        lastRunFinishedAt: tenantSchedules.lastRunFinishedAt,
-        vaikoraTenant: vaikoraSettings.tenantId,
-        verifiedAt: vaikoraSettings.verifiedAt,
-        lastError: vaikoraSettings.lastError,
-        pollIntervalSeconds: vaikoraSettings.pollIntervalSeconds,
-        // Written with table aliases: inside sql`` in a select list drizzle writes columns without their
-        // table, so `${runs.tenantId} = ${tenants.id}` would compare two columns of runs.
-        lastFinishedLag: sql<number | null>`(select r.lag_seconds from ${runs} r
-          where r.tenant_id = ${tenant.id} and r.finished_at is not null
-          order by r.started_at desc limit 1)`,
-        // A scalar subquery ordered as runs_tenant_imported_idx is, so the planner walks that index: an
-        // EXISTS drops its ORDER BY and LIMIT, and its plan may then scan all runs for the first match.
-        importedAny: sql<boolean>`coalesce((select true from ${runs} r
-          where r.tenant_id = ${tenant.id} and r.findings_imported > 0
-          order by r.started_at desc limit 1), false)`,
-      })
-      .from(tenants)
-      .leftJoin(tenantSchedules, eq(tenantSchedules.tenantId, tenants.id))
-      .leftJoin(vaikoraSettings, eq(vaikoraSettings.tenantId, tenants.id))
-      .where(eq(tenants.id, tenant.id))
-      .limit(1),
-    deps.db.select().from(runs).where(eq(runs.tenantId, tenant.id)).orderBy(desc(runs.startedAt)).limit(1),
-    // Each destination with its enabled streams and the records kept for it in the window.
-    deps.db
-      .select({
-        ...getTableColumns(awsDestinations),
-        streams: sql<number>`(select count(*)::int from ${streams} st
-          where st.destination_id = ${sql.raw('"aws_destinations"."id"')} and st.enabled)`,
-        rejectedRecords: sql<number>`(select count(*)::int from ${rejectedRecords} rr
-          where rr.tenant_id = ${tenant.id}
-            and rr.created_at >= ${sinceIso}::timestamptz
-            and rr.destination_id = ${sql.raw('"aws_destinations"."id"')})`,
-      })
-      .from(awsDestinations)
-      .where(eq(awsDestinations.tenantId, tenant.id))
-      .orderBy(asc(awsDestinations.id)),
-    deps.db
-      .select({
-        id: runs.id,
-        status: runs.status,
-        startedAt: runs.startedAt,
-        findingsImported: runs.findingsImported,
-        recordsRejected: runs.recordsRejected,
-        actionsSkipped: runs.actionsSkipped,
-        lagSeconds: runs.lagSeconds,
-        destinationStats: runs.destinationStats,
-      })
-      .from(runs)
-      .where(and(eq(runs.tenantId, tenant.id), gte(runs.startedAt, since)))
-      .orderBy(desc(runs.startedAt))
-      .limit(MAX_WINDOW_RUNS),
+  const params = {
+    tenantId: tenant.id,
+    since: new Date(now.getTime() - WINDOW_HOURS * 3_600_000).toISOString(),
+  };
+  const [[facts], [lastRun], destinations] = await Promise.all([
+    tenantFacts(deps.db).execute(params),
+    latestRun(deps.db).execute({ tenantId: tenant.id }),
+    destinationFacts(deps.db).execute(params),
   ]);
   const schedule = facts?.nextRunAt == null ? undefined : { ...facts, nextRunAt: facts.nextRunAt };
   const vaikora =
@@ -247,7 +296,14 @@ export async function statusFacts(deps: Pick<ApiDeps, 'db' | 'clock'>, tenant: T
           lastError: facts.lastError,
           pollIntervalSeconds: facts.pollIntervalSeconds,
         };
-  const counts = windowCounts(windowRuns);
+  const window = facts?.window;
+  const counts = {
+    runs: window?.runs ?? 0,
+    failedRuns: window?.failedRuns ?? 0,
+    imported: Number(window?.imported ?? 0),
+    rejected: Number(window?.rejected ?? 0),
+    skipped: Number(window?.skipped ?? 0),
+  };
   const destinationStates = noDestinations();
   for (const row of destinations) destinationStates[row.state]++;
   const health = healthFromInputs(
@@ -291,11 +347,50 @@ export async function statusFacts(deps: Pick<ApiDeps, 'db' | 'clock'>, tenant: T
       lastError: row.lastError,
       consecutiveFailures: row.consecutiveFailures,
       streams: row.streams,
-      ...destinationActivity(windowRuns, row.id),
+      ...destinationActivity(row.activity, row.latest),
       rejectedRecords: row.rejectedRecords,
     })),
   };
-  return { status, health, windowRuns };
+  return { status, health };
+}
+
+/** One hour of a tenant's runs, as the status page's activity chart shows it. */
+export interface ActivityHour {
+  hourStart: Date;
+  runs: number;
+  imported: number;
+  rejected: number;
+  maxLagSeconds: number | null;
+}
+
+const hourlyRuns = preparedPer((db) =>
+  db
+    .select({
+      hourStartMs:
+        sql<string>`(extract(epoch from date_trunc('hour', ${runs.startedAt}, 'UTC')) * 1000)::bigint`.as(
+          'hour_start_ms',
+        ),
+      runs: sql<number>`count(*)::int`.as('runs'),
+      imported: sql<string | null>`sum(${runs.findingsImported})`.as('imported'),
+      rejected: sql<string | null>`sum(${runs.recordsRejected})`.as('rejected'),
+      maxLagSeconds: sql<number | null>`max(${runs.lagSeconds})`.as('max_lag_seconds'),
+    })
+    .from(runs)
+    .where(and(eq(runs.tenantId, tenantParam), gte(runs.startedAt, sinceParam)))
+    .groupBy(sql`1`)
+    .prepare('status_hourly_runs'),
+);
+
+/** The tenant's runs since `since` summed per UTC hour by PostgreSQL (one index range, at most 24 rows a day). */
+export async function activityHours(db: Database, tenantId: string, since: Date): Promise<ActivityHour[]> {
+  const rows = await hourlyRuns(db).execute({ tenantId, since: since.toISOString() });
+  return rows.map((row) => ({
+    hourStart: new Date(Number(row.hourStartMs)),
+    runs: row.runs,
+    imported: Number(row.imported ?? 0),
+    rejected: Number(row.rejected ?? 0),
+    maxLagSeconds: row.maxLagSeconds,
+  }));
 }
 
 /** A tenant's ingestion status over the last day (GET /status and the status page). */

@@ -12,7 +12,7 @@ import { and, asc, count, desc, eq, gte, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { ServiceError } from '../services/errors.ts';
 import { healthFacts } from '../services/health.ts';
-import type { WindowRun } from '../services/status.ts';
+import type { ActivityHour } from '../services/status.ts';
 
 /** A tenant by id, or undefined (ids longer than any real one are not looked up). */
 export async function findTenant(db: Database, tenantId: string): Promise<Tenant | undefined> {
@@ -84,14 +84,10 @@ export interface ActivityBucket {
 const HOUR_MS = 3_600_000;
 
 /**
- * The last `hours` whole hours up to now (the current one included), oldest first, from the runs that
- * started in them: the status window's runs (ADR 0109), which cover these hours, so no query of its own.
+ * The last `hours` whole hours up to now (the current one included), oldest first, from the tenant's runs
+ * summed per hour by PostgreSQL (`activityHours`, ADR 0113); hours without runs are zero.
  */
-export function activityOf(
-  windowRuns: readonly Pick<WindowRun, 'startedAt' | 'findingsImported' | 'recordsRejected' | 'lagSeconds'>[],
-  now: Date,
-  hours = 24,
-): ActivityBucket[] {
+export function activityOf(hourly: readonly ActivityHour[], now: Date, hours = 24): ActivityBucket[] {
   const firstStart = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (hours - 1) * HOUR_MS;
   const buckets: ActivityBucket[] = Array.from({ length: hours }, (_, i) => ({
     start: new Date(firstStart + i * HOUR_MS),
@@ -100,15 +96,17 @@ export function activityOf(
     rejected: 0,
     maxLagSeconds: null,
   }));
-  for (const row of windowRuns) {
-    const at = row.startedAt.getTime() - firstStart;
+  for (const row of hourly) {
+    const at = row.hourStart.getTime() - firstStart;
     if (at < 0) continue;
     const bucket = buckets[Math.floor(at / HOUR_MS)];
     if (bucket === undefined) continue;
-    bucket.runs++;
-    bucket.imported += row.findingsImported;
-    bucket.rejected += row.recordsRejected;
-    if (row.lagSeconds !== null) bucket.maxLagSeconds = Math.max(bucket.maxLagSeconds ?? 0, row.lagSeconds);
+    bucket.runs += row.runs;
+    bucket.imported += row.imported;
+    bucket.rejected += row.rejected;
+    if (row.maxLagSeconds !== null) {
+      bucket.maxLagSeconds = Math.max(bucket.maxLagSeconds ?? 0, row.maxLagSeconds);
+    }
   }
   return buckets;
 }

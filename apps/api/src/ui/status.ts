@@ -16,6 +16,7 @@ import { ApiError } from '../errors.ts';
 import { iso } from '../services/common.ts';
 import type { Health } from '../services/health.ts';
 import {
+  activityHours,
   liveVersion,
   rawTruncated,
   rejectedPage,
@@ -352,10 +353,11 @@ function rawCell(r: RejectedRecord): Markup {
 async function liveData(deps: ApiDeps, tenant: Tenant): Promise<LiveData> {
   const now = deps.clock();
   const since = new Date(now.getTime() - WINDOW_HOURS * 3_600_000);
-  const [facts, runList, rejectedCounts] = await Promise.all([
+  const [facts, runList, rejectedCounts, hourly] = await Promise.all([
     statusFacts(deps, tenant),
     recentRuns(deps.db, tenant.id, 10),
     rejectedSince(deps.db, tenant.id, since),
+    activityHours(deps.db, tenant.id, since),
   ]);
   return {
     status: facts.status,
@@ -363,7 +365,7 @@ async function liveData(deps: ApiDeps, tenant: Tenant): Promise<LiveData> {
     runList,
     findings: findingsOf(runList, 25),
     rejectedCounts,
-    activity: activityOf(facts.windowRuns, now),
+    activity: activityOf(hourly, now),
     checklist: checklistFrom(facts.health),
   };
 }
