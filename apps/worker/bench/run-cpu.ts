@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import {
+  advanceCursorUnits,
   createDestinationRegistry,
   createRateLimiterRegistry,
   type DestinationRegistry,
@@ -108,8 +109,8 @@ async function startStub(): Promise<{
  * State store calls mapped to the DynamoDB requests and request units the real store spends
  * (state-lease.ts, state-cursor.ts, state-seen.ts; items here are under 1 KB, seen pages under 4 KB):
  * lease writes are one UpdateItem (1 WRU); a stream read is a consistent GetItem and Query (1 RRU
- * each); a cursor write is one transaction of the lease check, the cursor, one put per minute
- * bucket of new seen ids and one delete per pruned segment, at 2 WRU per item.
+ * each); a cursor write is what `advanceCursorUnits` of @vsh/aws counts from the items the store
+ * sends (ADR 0112: a put per seen-set segment, then the lease check and the cursor in a transaction).
  */
 function countingState(inner: StateStore, calls: DynamoCalls): StateStore {
   const write = (units: number) => {
@@ -136,8 +137,9 @@ function countingState(inner: StateStore, calls: DynamoCalls): StateStore {
       return inner.getStream(...a);
     },
     advanceCursor: (lease, streamId, next, options = {}) => {
-      const buckets = new Set((options.seen ?? []).map((e) => Math.floor(e.timestampMs / 60_000)));
-      write(2 * (2 + buckets.size + (options.prune ?? []).length));
+      const { requests, writeUnits } = advanceCursorUnits(lease, streamId, next, options);
+      calls.writes += requests;
+      calls.writeUnits += writeUnits;
       return inner.advanceCursor(lease, streamId, next, options);
     },
   };

@@ -156,7 +156,7 @@ export interface SeenSet {
   readonly size: number;
 }
 
-/** One stored segment of a seen-set: the ids of actions in one time bucket, written by one run. */
+/** One stored segment of a seen-set: the ids of actions one cursor write handled, keyed by the bucket of the newest (ADR 0112). */
 export interface SeenSegment {
   readonly key: string;
   readonly bucketStartMs: number;

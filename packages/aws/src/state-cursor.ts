@@ -18,8 +18,15 @@ import {
   stateFailure,
 } from './state-dynamo.ts';
 import { leaseCheck } from './state-lease.ts';
-import { type AdvanceOutcome, type Cursor, StateError, type StateStore } from './state-model.ts';
-import { readSegments, SEEN_LIMITS, seenDigest, segmentPuts } from './state-seen.ts';
+import {
+  type AdvanceOutcome,
+  type Cursor,
+  type Lease,
+  type SeenSegment,
+  StateError,
+  type StateStore,
+} from './state-model.ts';
+import { putSegments, readSegments, seenDigest, segmentItems } from './state-seen.ts';
 
 export type CursorStore = Pick<StateStore, 'getCursor' | 'getStream' | 'advanceCursor'>;
 
@@ -30,11 +37,14 @@ interface CursorItem {
   updatedAtMs: number;
   version: number;
   writeId?: string;
+  /** Segments ending at or before this were pruned (ADR 0112); absent before the first prune. */
+  seenFloorMs?: number;
 }
 
 /**
- * The streams' cursors and seen-sets (ADR 0004, ADR 0050): every write is one or more transactions
- * fenced by the tenant's lease; `seenRetentionMs` is how long TTL keeps a segment after its bucket ends.
+ * The streams' cursors and seen-sets (ADR 0004, ADR 0050, ADR 0112): a write puts its seen-set
+ * segments, then moves the cursor in one transaction fenced by the tenant's lease; `seenRetentionMs`
+ * is how long TTL keeps a segment after its newest bucket ends.
  */
 export function createCursorStore(table: StateTable, seenRetentionMs: number): CursorStore {
   const { client, TableName, clock, conflictAttempts } = table;
@@ -80,10 +90,9 @@ export function createCursorStore(table: StateTable, seenRetentionMs: number): C
     },
 
     async getStream(tenantId, streamId) {
-      const [item, { digests, segments }] = await Promise.all([
-        readCursor(tenantId, streamId),
-        readSegments(table, tenantId, streamId),
-      ]);
+      // One after the other: the cursor says where the seen-set starts (ADR 0112).
+      const item = await readCursor(tenantId, streamId);
+      const { digests, segments } = await readSegments(table, tenantId, streamId, item?.seenFloorMs ?? 0);
       // Cursors written before the seen-set carry their ids in the item: they count as seen.
       if (item !== null)
         for (const id of [...item.idsAtPosition, ...item.recentIds]) digests.add(seenDigest(id));
@@ -96,69 +105,72 @@ export function createCursorStore(table: StateTable, seenRetentionMs: number): C
 
     async advanceCursor(lease, streamId, next, options = {}) {
       validateCursor(next);
+      const prune = options.prune ?? [];
+      for (const segment of prune) {
+        if (!Number.isFinite(segment.bucketEndMs)) throw new RangeError('pruned segments need a finite end');
+      }
       // Names this write, so that a condition failure caused by our own earlier attempt having
       // been applied (an SDK retry after a lost response) is recognised as success.
       const writeId = randomUUID();
-      const puts = segmentPuts(TableName, lease, streamId, options.seen ?? [], writeId, seenRetentionMs);
-      const prunes = (options.prune ?? []).map(
-        (segment): TransactWriteItem => ({
-          Delete: { TableName, Key: { pk: { S: keys.pk(lease.tenantId) }, sk: { S: segment.key } } },
-        }),
-      );
-      // Segments go first, each group fenced by the lease; a segment stored without its cursor
-      // write only makes the seen-set larger (safe). The cursor and the prunes go in the last one.
-      const room = SEEN_LIMITS.itemsPerWrite - 2;
-      let group: TransactWriteItem[] = [];
-      let groupBytes = 0;
-      const groups: TransactWriteItem[][] = [];
-      for (const put of puts) {
-        if (group.length >= room || groupBytes + put.bytes > SEEN_LIMITS.bytesPerWrite) {
-          groups.push(group);
-          group = [];
-          groupBytes = 0;
-        }
-        group.push(put.item);
-        groupBytes += put.bytes;
-      }
-      const fenced = (items: TransactWriteItem[]) => () => [leaseCheck(TableName, lease, clock()), ...items];
-      for (const earlier of groups) {
-        await transact(fenced(earlier), async ([leaseReason]) => {
-          throw leaseLost(lease, leaseReason?.Item);
-        });
-      }
-      const cursorWrite: TransactWriteItem = {
-        Update: {
-          TableName,
-          Key: keys.cursor(lease.tenantId, streamId),
-          UpdateExpression:
-            'SET positionMs = :pos, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId',
-          // Legacy id lists (cursors written before the seen-set) are left as they are: still read as seen.
-          // Monotonic: never behind the stored position. The same position is accepted: the
-          // write then only adds to the seen-set (a run that stopped early keeps what it sent).
-          ConditionExpression: 'attribute_not_exists(positionMs) OR positionMs <= :pos',
-          ExpressionAttributeValues: marshall({
-            ':pos': next.positionMs,
-            ':updated': next.updatedAtMs,
-            ':zero': 0,
-            ':one': 1,
-            ':owner': lease.owner,
-            ':epoch': lease.epoch,
-            ':writeId': writeId,
-          }),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      const segments = segmentItems(lease, streamId, options.seen ?? [], writeId, seenRetentionMs);
+      // The seen-set first, outside the transaction (ADR 0112): if the cursor write then fails or
+      // never happens, the ids this run handled are seen and the position has not moved.
+      await putSegments(table, segments);
+      const write = cursorWrite(TableName, lease, streamId, next, writeId, seenFloorOf(prune));
+      return transact(
+        () => [leaseCheck(TableName, lease, clock()), write],
+        async ([leaseReason, cursorReason]) => {
+          // The cursor's old image comes with its own condition failure only; re-read otherwise.
+          const stored =
+            cursorReason?.Item !== undefined
+              ? toCursorItem(cursorReason.Item)
+              : await readCursor(lease.tenantId, streamId);
+          if (stored?.writeId === writeId) return 'advanced';
+          if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
+          throw refused(stored, next);
         },
-      };
-      const last = [cursorWrite, ...group, ...prunes.slice(0, Math.max(0, room - group.length))];
-      return transact(fenced(last), async ([leaseReason, cursorReason]) => {
-        // The cursor's old image comes with its own condition failure only; re-read otherwise.
-        const stored =
-          cursorReason?.Item !== undefined
-            ? toCursorItem(cursorReason.Item)
-            : await readCursor(lease.tenantId, streamId);
-        if (stored?.writeId === writeId) return 'advanced';
-        if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
-        throw refused(stored, next);
-      });
+      );
+    },
+  };
+}
+
+/**
+ * Where the seen-set starts after pruning `prune` (ADR 0112): the latest end among them. Segments that
+ * end at or before it are not read again (they hold only ids behind the window) and TTL deletes them.
+ */
+export function seenFloorOf(prune: readonly SeenSegment[]): number | undefined {
+  return prune.length === 0 ? undefined : Math.max(...prune.map((s) => s.bucketEndMs));
+}
+
+/** The cursor's conditional update: fenced by the lease check beside it, never behind the stored position. */
+export function cursorWrite(
+  TableName: string,
+  lease: Lease,
+  streamId: string,
+  next: Cursor,
+  writeId: string,
+  seenFloorMs: number | undefined,
+): TransactWriteItem {
+  return {
+    Update: {
+      TableName,
+      Key: keys.cursor(lease.tenantId, streamId),
+      UpdateExpression: `SET positionMs = :pos, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId${seenFloorMs === undefined ? '' : ', seenFloorMs = :floor'}`,
+      // Legacy id lists (cursors written before the seen-set) are left as they are: still read as seen.
+      // Monotonic: never behind the stored position. The same position is accepted: the
+      // write then only adds to the seen-set (a run that stopped early keeps what it sent).
+      ConditionExpression: 'attribute_not_exists(positionMs) OR positionMs <= :pos',
+      ExpressionAttributeValues: marshall({
+        ':pos': next.positionMs,
+        ':updated': next.updatedAtMs,
+        ':zero': 0,
+        ':one': 1,
+        ':owner': lease.owner,
+        ':epoch': lease.epoch,
+        ':writeId': writeId,
+        ...(seenFloorMs === undefined ? {} : { ':floor': seenFloorMs }),
+      }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };
 }
@@ -193,6 +205,7 @@ function toCursorItem(item: Record<string, AttributeValue>): CursorItem {
     updatedAtMs: Number(raw.updatedAtMs),
     version: Number(raw.version ?? 0),
     ...(typeof raw.writeId === 'string' ? { writeId: raw.writeId } : {}),
+    ...(typeof raw.seenFloorMs === 'number' ? { seenFloorMs: raw.seenFloorMs } : {}),
   };
 }
 

@@ -70,12 +70,12 @@ export interface StreamState {
   readonly segments: readonly SeenSegment[];
 }
 
-/** One stored segment of a seen-set: the ids of actions in one time bucket, written by one run. */
+/** One stored segment of a seen-set: ids one write handled, of actions in a few consecutive time buckets (ADR 0112). */
 export interface SeenSegment {
   readonly key: string;
-  /** Start of the bucket: every id in it belongs to an action at or after this time... */
+  /** Start of its first bucket: every id in it belongs to an action at or after this time... */
   readonly bucketStartMs: number;
-  /** ...and before this one. */
+  /** ...and before this one (the end of its last bucket). */
   readonly bucketEndMs: number;
   readonly count: number;
 }
@@ -83,7 +83,10 @@ export interface SeenSegment {
 export interface AdvanceOptions {
   /** Ids handled by this run to remember (ADR 0004: everything handled at or after the next window's start). */
   readonly seen?: readonly SeenEntry[];
-  /** Segments to delete in the same write (wholly behind the next window). */
+  /**
+   * Segments wholly behind the next window: from this write on, no segment ending at or before the
+   * latest of them is read (ADR 0112); DynamoDB TTL deletes them.
+   */
   readonly prune?: readonly SeenSegment[];
 }
 
@@ -105,7 +108,7 @@ export interface StateStore {
   /** The lease as stored (null when the tenant never had one), for status and tests. */
   getLease(tenantId: string): Promise<Lease | null>;
   getCursor(tenantId: string, streamId: string): Promise<Cursor | null>;
-  /** The stream's cursor and seen-set (two consistent reads, made at once). */
+  /** The stream's cursor and seen-set: two consistent reads, the cursor first (it says where the seen-set starts). */
   getStream(tenantId: string, streamId: string): Promise<StreamState>;
   /**
    * Moves a stream's cursor forward (or keeps its position) and adds `options.seen` to its seen-set,

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, type ServiceInputTypes, type ServiceOutputTypes } from '@aws-sdk/client-dynamodb';
-import type { FinalizeRequestMiddleware } from '@smithy/types';
+import type { FinalizeRequestMiddleware, InitializeMiddleware } from '@smithy/types';
 import { startDynamoDbLocal, startMoto, testAwsConfig } from '@vsh/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
+  advanceCursorUnits,
   type Cursor,
   createStateStore,
   type Lease,
   StateError,
   type StateStoreOptions,
+  seenDigest,
 } from './state-store.ts';
 
 interface Server {
@@ -29,13 +31,15 @@ interface Backend {
    * overlapping; the race itself is proven on DynamoDB Local.
    */
   readonly atomicWrites: boolean;
+  /** Whether it answers ReturnConsumedCapacity (DynamoDB Local does, for single-item calls and queries). */
+  readonly reportsCapacity: boolean;
 }
 
 // The same tests on both local DynamoDBs: moto (what the rest of the suite uses) and DynamoDB Local
 // (Amazon's own engine, the higher-fidelity one for conditions and transactions).
 const servers: Array<[string, Backend]> = [
-  ['moto_server', { start: startMoto, atomicWrites: false }],
-  ['DynamoDB Local', { start: startDynamoDbLocal, atomicWrites: true }],
+  ['moto_server', { start: startMoto, atomicWrites: false, reportsCapacity: false }],
+  ['DynamoDB Local', { start: startDynamoDbLocal, atomicWrites: true, reportsCapacity: true }],
 ];
 
 const TTL = 30_000;
@@ -84,6 +88,23 @@ describe.each(servers)('state store on %s', (_name, backend) => {
   }
 
   const newTenant = () => `tenant-${randomUUID()}`;
+
+  /** The stream's seen-set segments as stored, pruned or not. */
+  async function rawSegments(tenant: string, streamId: string) {
+    const { QueryCommand } = await import('@aws-sdk/client-dynamodb');
+    const out = await createClient().send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: {
+          ':pk': { S: `TENANT#${tenant}` },
+          ':prefix': { S: `SEEN#${streamId}#` },
+        },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Items ?? [];
+  }
 
   it('creates the table idempotently', async () => {
     const store = createStore();
@@ -267,7 +288,8 @@ describe.each(servers)('state store on %s', (_name, backend) => {
     expect(stream.seen.size).toBe(60_000);
     expect(seen.every((e) => stream.seen.has(e.id))).toBe(true);
     expect(stream.seen.has('act-60000')).toBe(false);
-    expect(stream.segments.length).toBeGreaterThanOrEqual(10);
+    // 25,000 digests (300 KB) a segment at most.
+    expect(stream.segments.map((s) => s.count)).toEqual([25_000, 25_000, 10_000]);
     expect(pruned.segments).toEqual([]);
     expect(pruned.cursor?.positionMs).toBe(later);
   });
@@ -301,7 +323,7 @@ describe.each(servers)('state store on %s', (_name, backend) => {
     ]);
   });
 
-  it('refuses seen ids from a holder whose lease was taken over', async () => {
+  it('moves no cursor for a holder whose lease was taken over; the ids it handled still count as seen', async () => {
     const tenant = newTenant();
     const store = createStore({ clock: () => 1_000 });
     const old = await store.acquireLease(tenant, 'worker-a', 10);
@@ -313,10 +335,190 @@ describe.each(servers)('state store on %s', (_name, backend) => {
       .advanceCursor(old, 's', cursorAt(1_000), { seen: [{ id: 'stale', timestampMs: 1_000 }] })
       .catch((err: unknown) => err);
 
+    // ADR 0112: the seen-set is written before the fenced cursor write. The old holder did handle
+    // (deliver) that action: remembering it only spares a re-send; the position is what fencing guards.
     expect(error).toMatchObject({ code: 'LEASE_LOST' });
-    expect((await later.getStream(tenant, 's')).seen.has('stale')).toBe(false);
+    const stream = await later.getStream(tenant, 's');
+    expect(stream.cursor).toBeNull();
+    expect(stream.seen.has('stale')).toBe(true);
   });
 
+  it('leaves the ids seen and the position where it was when the worker dies between the seen-set and the cursor', async () => {
+    const tenant = newTenant();
+    const client = createClient();
+    let killed = false;
+    // Stands for the process dying after the segments were stored: the cursor's transaction never arrives.
+    const dieBeforeCursor: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> =
+      (next, context) => async (args) => {
+        if (killed && context.commandName === 'TransactWriteItemsCommand') {
+          throw Object.assign(new Error('worker died'), { name: 'WorkerDied' });
+        }
+        return next(args);
+      };
+    client.middlewareStack.add(dieBeforeCursor, { step: 'finalizeRequest', name: 'dieBeforeCursor' });
+    const store = createStore({ client });
+    const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (lease === null) throw new Error('no lease');
+    await store.advanceCursor(lease, 's', cursorAt(1_000), { seen: [{ id: 'a', timestampMs: 1_000 }] });
+
+    killed = true;
+    const error = await store
+      .advanceCursor(lease, 's', cursorAt(5_000), { seen: [{ id: 'b', timestampMs: 4_000 }] })
+      .catch((err: unknown) => err);
+    const stream = await createStore().getStream(tenant, 's');
+
+    expect(error).toBeInstanceOf(StateError);
+    expect(stream.cursor?.positionMs).toBe(1_000);
+    expect([stream.seen.has('a'), stream.seen.has('b')]).toEqual([true, true]);
+  });
+
+  it("stores a busy run's ids (100 over 5 minutes) as one segment and stops reading pruned segments at once, leaving them to TTL", async () => {
+    const tenant = newTenant();
+    const store = createStore();
+    const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (lease === null) throw new Error('no lease');
+    const base = 1_800_000_000_000;
+    const run = (from: number) =>
+      Array.from({ length: 100 }, (_, i) => ({ id: `act-${from}-${i}`, timestampMs: from + i * 3_000 }));
+
+    await store.advanceCursor(lease, 's', cursorAt(base + 297_000), { seen: run(base) });
+    const first = await store.getStream(tenant, 's');
+    await store.advanceCursor(lease, 's', cursorAt(base + 1_200_000), {
+      seen: run(base + 900_000),
+      prune: first.segments,
+    });
+    const second = await store.getStream(tenant, 's');
+    const stored = await rawSegments(tenant, 's');
+
+    expect(first.segments).toHaveLength(1);
+    expect(first.segments[0]).toMatchObject({ bucketStartMs: base, bucketEndMs: base + 300_000, count: 100 });
+    expect(second.segments).toHaveLength(1);
+    expect(second.seen.size).toBe(100);
+    expect(second.seen.has(`act-${base}-0`)).toBe(false);
+    expect(second.seen.has(`act-${base + 900_000}-99`)).toBe(true);
+    // The pruned segment is still stored, with the TTL that deletes it (its newest minute's end + 8 days).
+    expect(stored).toHaveLength(2);
+    expect(stored.map((item) => Number(item.expiresAt?.N))).toContain(
+      Math.ceil((base + 300_000 + 8 * 24 * 3_600_000) / 1000),
+    );
+  });
+
+  it('reads and prunes segments written in the per-minute layout of ADR 0004 after the upgrade', async () => {
+    const tenant = newTenant();
+    const client = createClient();
+    const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const base = 1_800_000_000_000;
+    const minute = 60_000;
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          pk: { S: `TENANT#${tenant}` },
+          sk: { S: 'CURSOR#s' },
+          positionMs: { N: String(base + 3 * minute) },
+          updatedAtMs: { N: '1' },
+          version: { N: '4' },
+          writeId: { S: 'w-old' },
+        },
+      }),
+    );
+    // As the store wrote them before ADR 0112: one item per minute bucket and write, keyed by the bucket.
+    for (const bucket of [0, 1, 2]) {
+      const bucketMs = base + bucket * minute;
+      await client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: {
+            pk: { S: `TENANT#${tenant}` },
+            sk: { S: `SEEN#s#${String(bucketMs).padStart(15, '0')}#w-old-${bucket}#0` },
+            bucketMs: { N: String(bucketMs) },
+            d: { B: Buffer.from(seenDigest(`old-${bucket}`), 'base64') },
+            writtenEpoch: { N: '1' },
+            expiresAt: { N: String(Math.ceil((bucketMs + minute + 8 * 24 * 3_600_000) / 1000)) },
+          },
+        }),
+      );
+    }
+    const store = createStore({ client });
+    const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (lease === null) throw new Error('no lease');
+
+    const before = await store.getStream(tenant, 's');
+    // The worker's rule: prune what ends at or before the next window's start (here: buckets 0 and 1).
+    const keepFrom = base + 2 * minute;
+    await store.advanceCursor(lease, 's', cursorAt(base + 4 * minute), {
+      seen: [{ id: 'new', timestampMs: base + 4 * minute }],
+      prune: before.segments.filter((segment) => segment.bucketEndMs <= keepFrom),
+    });
+    const after = await store.getStream(tenant, 's');
+
+    expect(before.segments.map((s) => [s.bucketStartMs - base, s.bucketEndMs - base, s.count])).toEqual([
+      [0, minute, 1],
+      [minute, 2 * minute, 1],
+      [2 * minute, 3 * minute, 1],
+    ]);
+    expect(['old-0', 'old-1', 'old-2'].map((id) => before.seen.has(id))).toEqual([true, true, true]);
+    expect(['old-0', 'old-1', 'old-2', 'new'].map((id) => after.seen.has(id))).toEqual([
+      false,
+      false,
+      true,
+      true,
+    ]);
+    expect(after.segments.map((s) => s.bucketStartMs - base)).toEqual([2 * minute, 4 * minute]);
+  });
+
+  it.runIf(backend.reportsCapacity)(
+    'spends one segment put (2 write units) per busy run and reads its seen-set in two 4 KB units',
+    async () => {
+      const tenant = newTenant();
+      const client = createClient();
+      const consumed: Array<[string, number]> = [];
+      // Asks DynamoDB for the capacity each call consumed; the store itself does not need it.
+      const meter: InitializeMiddleware<ServiceInputTypes, ServiceOutputTypes> =
+        (next, context) => async (args) => {
+          const input = args.input as { ReturnConsumedCapacity?: string };
+          input.ReturnConsumedCapacity = 'TOTAL';
+          const result = await next(args);
+          const capacity = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } })
+            .ConsumedCapacity;
+          if (capacity !== undefined && !Array.isArray(capacity)) {
+            consumed.push([context.commandName ?? '', capacity.CapacityUnits ?? 0]);
+          }
+          return result;
+        };
+      client.middlewareStack.add(meter, { step: 'initialize', name: 'meter' });
+      const store = createStore({ client });
+      const lease = await store.acquireLease(tenant, 'worker-a', 3_600_000);
+      if (lease === null) throw new Error('no lease');
+      const overlap = 10 * 60_000;
+      let now = 1_800_000_000_000;
+      const cycles: Array<Array<[string, number]>> = [];
+      // Busy runs 5 minutes apart, 100 actions each, pruned as the worker prunes.
+      for (let cycle = 0; cycle < 6; cycle++, now += 300_000) {
+        consumed.length = 0;
+        const state = await store.getStream(tenant, 's');
+        const seen = Array.from({ length: 100 }, (_, i) => ({
+          id: `act-${cycle}-${i}`,
+          timestampMs: now - 1_000 - i * 3_000,
+        }));
+        const position = now - 1_000;
+        const next = cursorAt(position);
+        const prune = state.segments.filter((segment) => segment.bucketEndMs <= position - overlap);
+        await store.advanceCursor(lease, 's', next, { seen, prune });
+        cycles.push([...consumed]);
+        const counted = advanceCursorUnits(lease, 's', next, { seen, prune });
+        const put = consumed.filter(([name]) => name === 'PutItemCommand');
+        expect(put).toEqual([['PutItemCommand', 2]]);
+        expect(counted).toEqual({ requests: 2, writeUnits: 2 + 4 });
+      }
+      const reads = cycles.map((c) =>
+        c.filter(([name]) => name === 'QueryCommand').map(([, units]) => units),
+      );
+      console.log(`busy stream, read units of the seen-set query per run: ${JSON.stringify(reads)}`);
+      // Steady state: the three segments a read meets (1.4 KB each: 100 digests and the keys) in two 4 KB units.
+      for (const units of reads.slice(3)) expect(units).toEqual([2]);
+    },
+  );
   it('recognises its own write when the response was lost after the server applied it and the SDK retried', async () => {
     const tenant = newTenant();
     const client = createClient();

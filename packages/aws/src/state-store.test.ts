@@ -2,6 +2,8 @@ import {
   DynamoDBClient,
   GetItemCommand,
   ProvisionedThroughputExceededException,
+  PutItemCommand,
+  QueryCommand,
   ResourceNotFoundException,
   TransactionCanceledException,
   TransactWriteItemsCommand,
@@ -10,7 +12,7 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { createStateStore, type Lease, StateError } from './state-store.ts';
+import { advanceCursorUnits, createStateStore, itemBytes, type Lease, StateError } from './state-store.ts';
 
 // Unit tests for answers DynamoDB Local and moto cannot be made to give on demand (persistent
 // transaction conflicts, throttling, a condition failure without the old item). The real
@@ -160,11 +162,59 @@ describe('advanceCursor (error paths)', () => {
     expect(mock.calls()).toHaveLength(0);
   });
 
-  it('splits a large seen-set into segments under the item limit and fenced transactions under the request limits', async () => {
+  it('stores the seen-set before the cursor: one put per segment outside the transaction, then the lease check and the cursor', async () => {
     const { mock, store } = setup();
-    const writes: TransactWriteItemsCommandInput[] = [];
-    mock.on(TransactWriteItemsCommand).callsFake((input: TransactWriteItemsCommandInput) => {
-      writes.push(input);
+    const order: string[] = [];
+    mock.on(PutItemCommand).callsFake(() => {
+      order.push('put');
+      return {};
+    });
+    mock.on(TransactWriteItemsCommand).callsFake(() => {
+      order.push('transaction');
+      return {};
+    });
+    // A busy run: 100 actions over 5 minutes, six minute buckets.
+    const seen = Array.from({ length: 100 }, (_, i) => ({
+      id: `act-${i}`,
+      timestampMs: 600_000 + i * 3_000,
+    }));
+
+    await store.advanceCursor(lease, 's1', next, { seen });
+
+    expect(order).toEqual(['put', 'transaction']);
+    const [put] = mock.commandCalls(PutItemCommand);
+    expect(put?.args[0].input.Item?.d?.B?.byteLength).toBe(100 * 12);
+    expect(put?.args[0].input.ConditionExpression).toBeUndefined();
+    const items = mock.commandCalls(TransactWriteItemsCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(items.map((item) => Object.keys(item)[0])).toEqual(['ConditionCheck', 'Update']);
+  });
+
+  it('leaves the cursor where it is when its seen-set could not be stored', async () => {
+    const { mock, store } = setup();
+    mock.on(PutItemCommand).rejects(
+      new ProvisionedThroughputExceededException({
+        $metadata: { httpStatusCode: 400 },
+        message: 'slow down',
+      }),
+    );
+
+    const error = await store
+      .advanceCursor(lease, 's1', next, { seen: [{ id: 'a', timestampMs: 4_000 }] })
+      .catch((err: unknown) => err);
+
+    expect(error).toMatchObject({ name: 'StateError', code: 'UNAVAILABLE', retryable: true });
+    expect(mock.commandCalls(TransactWriteItemsCommand)).toHaveLength(0);
+  });
+
+  it('splits a large seen-set into segments under the item limit, all stored before the cursor', async () => {
+    const { mock, store } = setup();
+    const order: string[] = [];
+    mock.on(PutItemCommand).callsFake(() => {
+      order.push('put');
+      return {};
+    });
+    mock.on(TransactWriteItemsCommand).callsFake(() => {
+      order.push('transaction');
       return {};
     });
     // 300,000 ids in one minute: twelve segments of at most 25,000 digests.
@@ -175,22 +225,114 @@ describe('advanceCursor (error paths)', () => {
 
     await store.advanceCursor(lease, 's1', next, { seen });
 
-    const puts = writes.flatMap((w) => w.TransactItems ?? []).filter((item) => item.Put !== undefined);
-    const digests = puts.reduce((n, item) => n + (item.Put?.Item?.d?.B?.byteLength ?? 0) / 12, 0);
+    const puts = mock.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item);
+    const digests = puts.reduce((n, item) => n + (item?.d?.B?.byteLength ?? 0) / 12, 0);
     expect(digests).toBe(300_000);
-    for (const item of puts) expect(item.Put?.Item?.d?.B?.byteLength ?? 0).toBeLessThanOrEqual(300_000);
-    for (const w of writes) {
-      expect(w.TransactItems?.length ?? 0).toBeLessThanOrEqual(100);
-      // Every transaction checks the lease first.
-      expect(w.TransactItems?.[0]?.ConditionCheck?.Key).toEqual(marshall({ pk: 'TENANT#t1', sk: 'LEASE' }));
-      const bytes = (w.TransactItems ?? []).reduce(
-        (n, item) => n + (item.Put?.Item?.d?.B?.byteLength ?? 0),
-        0,
-      );
-      expect(bytes).toBeLessThan(4_000_000);
-    }
-    // The cursor is written last, after every segment.
-    expect(writes.at(-1)?.TransactItems?.[1]?.Update).toBeDefined();
+    expect(puts).toHaveLength(12);
+    for (const item of puts) expect(item?.d?.B?.byteLength ?? 0).toBeLessThanOrEqual(300_000);
+    expect(new Set(puts.map((item) => item?.sk?.S)).size).toBe(12);
+    expect(order.at(-1)).toBe('transaction');
+    expect(order.filter((o) => o === 'transaction')).toHaveLength(1);
     // 300,000 SHA-256 digests: about 4 s of CPU on a loaded 2-core machine, past the default 5 s at times.
   }, 30_000);
+
+  it('keeps ids more than 15 minutes apart in separate segments, each keyed by the minute of its newest id', async () => {
+    const { mock, store } = setup();
+    const base = 1_800_000_000_000;
+
+    await store.advanceCursor(lease, 's1', next, {
+      seen: [
+        { id: 'a', timestampMs: base },
+        { id: 'b', timestampMs: base + 14 * 60_000 },
+        { id: 'far', timestampMs: base + 3_600_000 },
+      ],
+    });
+
+    const puts = mock.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item);
+    expect(
+      puts.map((item) => [item?.fromMs?.N, item?.bucketMs?.N, (item?.d?.B?.byteLength ?? 0) / 12]),
+    ).toEqual([
+      [String(base), String(base + 14 * 60_000), 2],
+      [String(base + 3_600_000), String(base + 3_600_000), 1],
+    ]);
+    expect(puts[0]?.sk?.S?.startsWith(`SEEN#s1#00${base + 14 * 60_000}#`)).toBe(true);
+  });
+
+  it('prunes without deletes: the cursor update records where the seen-set now starts', async () => {
+    const { mock, store } = setup();
+    const segment = (endMs: number) => ({
+      key: `SEEN#s1#${endMs}`,
+      bucketStartMs: endMs - 60_000,
+      bucketEndMs: endMs,
+      count: 3,
+    });
+
+    await store.advanceCursor(lease, 's1', next, {
+      prune: [segment(180_000), segment(240_000), segment(120_000)],
+    });
+
+    const items = mock.commandCalls(TransactWriteItemsCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(items.map((item) => Object.keys(item)[0])).toEqual(['ConditionCheck', 'Update']);
+    expect(items[1]?.Update?.UpdateExpression).toContain('seenFloorMs = :floor');
+    expect(items[1]?.Update?.ExpressionAttributeValues?.[':floor']).toEqual({ N: '240000' });
+    expect(mock.commandCalls(PutItemCommand)).toHaveLength(0);
+  });
+
+  it('reads the seen-set from where the cursor says it starts, and no segment that ends before', async () => {
+    const { mock, store } = setup();
+    mock.on(GetItemCommand).resolves({
+      Item: marshall({
+        pk: 'TENANT#t1',
+        sk: 'CURSOR#s1',
+        positionMs: 900_000,
+        updatedAtMs: 1,
+        version: 2,
+        seenFloorMs: 240_000,
+      }),
+    });
+    const segment = (bucketMs: number, digests: number) => ({
+      pk: { S: 'TENANT#t1' },
+      sk: { S: `SEEN#s1#${String(bucketMs).padStart(15, '0')}#w#0` },
+      bucketMs: { N: String(bucketMs) },
+      d: { B: new Uint8Array(digests * 12).fill(bucketMs / 60_000) },
+    });
+    mock.on(QueryCommand).resolves({ Items: [segment(120_000, 1), segment(240_000, 2)] });
+
+    const stream = await store.getStream('t1', 's1');
+
+    const query = mock.commandCalls(QueryCommand)[0]?.args[0].input;
+    expect(query?.ExpressionAttributeValues?.[':from']).toEqual({ S: 'SEEN#s1#000000000240000' });
+    expect(stream.segments.map((s) => [s.bucketStartMs, s.bucketEndMs, s.count])).toEqual([
+      [240_000, 300_000, 2],
+    ]);
+    expect(stream.seen.size).toBe(1);
+  });
+});
+
+describe('advanceCursorUnits', () => {
+  it('counts the write units of the requests advanceCursor sends', async () => {
+    const { mock, store } = setup();
+    const seen = Array.from({ length: 100 }, (_, i) => ({
+      id: `act-${i}`,
+      timestampMs: 600_000 + i * 3_000,
+    }));
+    const prune = [{ key: 'k', bucketStartMs: 0, bucketEndMs: 60_000, count: 9 }];
+
+    await store.advanceCursor(lease, 's1', next, { seen, prune });
+    const counted = advanceCursorUnits(lease, 's1', next, { seen, prune });
+
+    const [put] = mock.commandCalls(PutItemCommand);
+    const putUnits = Math.ceil(itemBytes(put?.args[0].input.Item ?? {}) / 1024);
+    // A busy run: one segment of 100 digests (1.2 KB: 2 units) and a transaction of two small items (2 x 2 units).
+    expect(putUnits).toBe(2);
+    expect(counted).toEqual({ requests: 2, writeUnits: putUnits + 4 });
+  });
+
+  it('sizes items as DynamoDB does: names, string and binary bytes, numbers by significant digits', () => {
+    expect(itemBytes({ ab: { S: 'xyz' } })).toBe(5);
+    expect(itemBytes({ d: { B: new Uint8Array(1200) } })).toBe(1201);
+    // Trailing zeros of a number cost nothing: 18e11 has two significant digits.
+    expect(itemBytes({ n: { N: '1800000000000' } })).toBe(1 + 1 + 1);
+    expect(itemBytes({ n: { N: '123456' } })).toBe(1 + 3 + 1);
+  });
 });

@@ -11,6 +11,7 @@ import type { StateStore } from './state-model.ts';
 
 export * from './state-model.ts';
 export { SEEN_LIMITS, seenDigest } from './state-seen.ts';
+export { advanceCursorUnits, itemBytes } from './state-units.ts';
 
 export interface StateStoreOptions {
   readonly client: DynamoDBClient;
@@ -23,8 +24,8 @@ export interface StateStoreOptions {
   readonly conflictAttempts?: number | undefined;
   /**
    * How long DynamoDB TTL keeps a seen-set segment after its bucket ends; default 8 days (past
-   * Vaikora's 7-day retention, after which no re-read can meet its ids). Runs prune segments
-   * explicitly as their window passes; TTL only collects those of streams that stopped.
+   * Vaikora's 7-day retention, after which no re-read can meet its ids). A pruned segment is no
+   * longer read (ADR 0112); TTL deletes it, and the segments of streams that stopped.
    */
   readonly seenRetentionMs?: number | undefined;
 }
