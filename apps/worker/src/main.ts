@@ -5,14 +5,14 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { createStateStore, readDatabaseUrl } from '@vsh/aws';
 import { errorInfo, errorMessage } from '@vsh/core';
-import { createDb, type DbHandle, isConnectionError, migrate } from '@vsh/db';
+import { createDb, type DbHandle, dbErrorCause, isConnectionError, migrate } from '@vsh/db';
 import { createServiceLogger, openSecretBox, type SecretBox } from '@vsh/secrets';
 import type { Logger } from 'pino';
 import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf, type WorkerEnv } from './env.ts';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
 import { dispatchDueTenants, startSqsConsumer } from './sqs.ts';
-import { migrateWithRetry } from './startup.ts';
+import { openMigrated } from './startup.ts';
 
 /** A running worker process; `stop()` finishes the batches in flight, saves cursors and releases leases. */
 export interface RunningWorker {
@@ -22,36 +22,41 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** Opens the control-plane database from the environment: PostgreSQL when DATABASE_URL is set, PGlite otherwise. */
+/**
+ * Opens the control-plane database from the environment: PostgreSQL when DATABASE_URL is set, PGlite
+ * otherwise. `logger` hears of each start-up migration attempt that failed and is retried.
+ */
 export async function openDatabase(
   env: Pick<
     WorkerEnv,
     'DATABASE_URL' | 'DATABASE_SECRET_ARN' | 'DATA_DIR' | 'AWS_REGION' | 'AWS_ENDPOINT_URL'
   >,
+  logger?: Pick<Logger, 'warn'>,
 ): Promise<DbHandle> {
   const url =
     env.DATABASE_URL ??
     (env.DATABASE_SECRET_ARN === undefined ? undefined : await databaseUrlFromSecret(env));
-  const handle =
+  // Each attempt opens its own (see openMigrated); PGlite's errors are never connection errors, so PGlite
+  // is opened again only after an attempt that missed its deadline.
+  const open = () =>
     url === undefined
-      ? await createDb({ kind: 'pglite', dataDir: env.DATA_DIR })
-      : await createDb({ kind: 'postgres', url, max: 8 });
-  try {
-    await migrateWithRetry(() => migrate(handle.db), {
-      attempts: STARTUP_DB_ATTEMPTS,
-      attemptTimeoutMs: MIGRATION_ATTEMPT_MS,
-    });
-    return handle;
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
+      ? createDb({ kind: 'pglite', dataDir: env.DATA_DIR })
+      : createDb({ kind: 'postgres', url, max: 8 });
+  return openMigrated(open, (handle) => migrate(handle.db), {
+    attempts: STARTUP_DB_ATTEMPTS,
+    attemptTimeoutMs: MIGRATION_ATTEMPT_MS,
+    onRetry: (err, attempt) =>
+      logger?.warn(
+        { err: dbErrorCause(err), attempt, attempts: STARTUP_DB_ATTEMPTS },
+        'start-up migration failed: retrying',
+      ),
+  });
 }
 
 /**
  * Start-up migration attempts (~15 s of backoff in all), and how long one may take before it counts as
- * cut. A long but live migration is safe to outlast: the next attempt waits on the migration's advisory
- * lock (packages/db/src/migrate.ts) and then finds nothing left to do.
+ * cut. A long but live migration is safe to outlast: the next attempt closes its pool (ending it, so its
+ * transaction rolls back and its advisory lock goes) and starts over (packages/db/src/migrate.ts).
  */
 const STARTUP_DB_ATTEMPTS = 7;
 const MIGRATION_ATTEMPT_MS = 20_000;
@@ -83,7 +88,7 @@ export async function startWorker(
   shared: { db?: DbHandle; masterCredentials?: AwsCredentialIdentity } = {},
 ): Promise<RunningWorker> {
   const { db } = shared;
-  const database = db ?? (await openDatabase(env));
+  const database = db ?? (await openDatabase(env, logger));
   const endpoint = env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {};
   const credentials = shared.masterCredentials ? { credentials: shared.masterCredentials } : {};
   const dynamodb = new DynamoDBClient({
@@ -222,8 +227,9 @@ async function main(): Promise<void> {
   // A fault nobody handled is a bug: it is logged as one line with its stack (for the operator and
   // the chaos test), then the process exits, as Node would, for the supervisor to restart it.
   const fatal = (err: unknown, origin: string) => {
-    // A rejection can also reach here (origin 'unhandledRejection', seen under Node 24 during start-up
-    // while a migration's connection was cut): the same stray driver rejection as below, not fatal.
+    // A rejection can also reach here (origin 'unhandledRejection'): a stray driver rejection, as below,
+    // is not fatal. (What was once seen here during start-up was the start-up's own failure, now caught
+    // around startWorker.)
     if (origin === 'unhandledRejection' && isConnectionError(err)) {
       logger.warn({ err: errorInfo(err) }, 'a database connection error that no caller awaited');
       return;
@@ -244,7 +250,22 @@ async function main(): Promise<void> {
     }
     fatal(reason, 'unhandledRejection');
   });
-  const worker = await startWorker(env, logger);
+  let worker: RunningWorker;
+  try {
+    worker = await startWorker(env, logger);
+  } catch (err) {
+    // Said here, not left to the entry module's rejected top-level await: that rejection reached the
+    // unhandled-rejection filter above, which takes a connection error for a stray one and lets it go, so
+    // a worker whose start-up migration ran out of attempts ended with code 0 and no error logged
+    // (startup-cuts.int.test.ts, a database restart during the migration).
+    // A database error's code and message only (drizzle's own message carries the SQL and its values).
+    const cause = dbErrorCause(err);
+    logger.fatal(
+      { err: cause.code === 'unknown' ? errorInfo(err) : cause },
+      'worker could not start: exiting',
+    );
+    process.exit(1);
+  }
   logger.info({ mode: env.WORKER_MODE, metrics: worker.metricsUrl }, 'worker started');
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'stopping: finishing the batches in flight, saving cursors, releasing leases');
