@@ -3,7 +3,7 @@
 // GET /health. Prints req/s, p50, p99, errors and the ratio to /health per case, with the issue's goals.
 // Exits 0 whatever the timings (a benchmark prints figures), 1 when a case had an error or an unexpected
 // status, or no response at all, so a broken case cannot pass for a fast one.
-// Run: pnpm bench:api [--seconds 10]
+// Run: pnpm bench:api [--seconds 10] [--only 'status'] [--cpu-prof /tmp/prof]
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -28,7 +28,15 @@ const WARM_UP_SECONDS = 2;
 const REQUEST_TIMEOUT_SECONDS = 30;
 const SIGN_IN_CONCURRENCY = 8;
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '10' } } });
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    /** Only the cases whose name contains this text (the /health baseline always runs). */
+    only: { type: 'string' },
+    /** Writes the API process's V8 CPU profile into this folder when it stops (node --cpu-prof). */
+    'cpu-prof': { type: 'string' },
+  },
+});
 const seconds = Number(args.seconds);
 if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
   console.error('--seconds must be a whole number of seconds from 1 to 600');
@@ -155,6 +163,8 @@ interface Case {
   readonly connections?: number;
   /** Per connection (autocannon client): its own headers, e.g. one open page's cookie and ETag. */
   readonly setupClient?: (client: Client) => void;
+  /** Per request: a path and headers of its own, e.g. the next tenant of a rotation. */
+  readonly nextRequest?: () => { path: string; headers: Record<string, string> };
   /** Statuses that count as answers; anything else is an error. */
   readonly ok: readonly number[];
   readonly goal: string;
@@ -204,6 +214,18 @@ function cannon(base: string, c: Case, duration: number): Promise<Result> {
     timeout: REQUEST_TIMEOUT_SECONDS,
     ...(c.headers === undefined ? {} : { headers: c.headers }),
     ...(c.setupClient === undefined ? {} : { setupClient: c.setupClient }),
+    ...(c.nextRequest === undefined
+      ? {}
+      : {
+          requests: [
+            {
+              setupRequest: (request) => {
+                const next = c.nextRequest?.();
+                return next === undefined ? request : { ...request, path: next.path, headers: next.headers };
+              },
+            },
+          ],
+        }),
   };
   return autocannon(options);
 }
@@ -298,7 +320,7 @@ async function run(): Promise<boolean> {
       AWS_REGION: 'us-east-1',
       AWS_EC2_METADATA_DISABLED: 'true',
       // As deployed (infra/central).
-      NODE_OPTIONS: '--enable-source-maps',
+      NODE_OPTIONS: `--enable-source-maps${args['cpu-prof'] === undefined ? '' : ` --cpu-prof --cpu-prof-dir=${args['cpu-prof']}`}`,
       MALLOC_ARENA_MAX: '2',
     },
     join(workDir, 'api.log'),
@@ -329,6 +351,7 @@ async function run(): Promise<boolean> {
   });
 
   const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+  let nextTenant = 0;
   const ratio = (f: Figures, h: Figures | undefined) => (h === undefined || h.rps === 0 ? 0 : f.rps / h.rps);
   const cases: Case[] = [
     {
@@ -345,6 +368,20 @@ async function run(): Promise<boolean> {
       ok: [200],
       goal: '≥ 40% of /health',
       met: (f, h) => f.errors === 0 && ratio(f, h) >= 0.4,
+    },
+    {
+      // The same read, each request as the next of 500 tenants: what the read cache (1 s, ADR 0113) is
+      // worth when reads spread over many tenants rather than repeat one.
+      name: `GET /v1/tenants/{id}, ${pageTenants.length} tenants in turn`,
+      path: `/v1/tenants/${seeded.ordinary.id}`,
+      headers: bearer(seeded.ordinary.key),
+      nextRequest: () => {
+        const tenant = pageTenants[nextTenant++ % pageTenants.length] ?? seeded.ordinary;
+        return { path: `/v1/tenants/${tenant.id}`, headers: bearer(tenant.key) };
+      },
+      ok: [200],
+      goal: 'figure only',
+      met: (f) => f.errors === 0,
     },
     {
       name: 'GET /v1/tenants/{id}/status, busy tenant',
@@ -394,7 +431,8 @@ async function run(): Promise<boolean> {
   ];
 
   const results: Array<{ c: Case; f: Figures }> = [];
-  for (const c of cases) {
+  const only = args.only;
+  for (const c of cases.filter((c, i) => i === 0 || only === undefined || c.name.includes(only))) {
     stage = `measuring ${c.name}`;
     const alone = await check(url, c);
     nextPage = 0;

@@ -99,6 +99,25 @@ export interface ApiDeps {
    * every verification reads the database.
    */
   apiKeyCache?: ApiKeyCache | undefined;
+  /**
+   * This instance's one-second cache of a tenant's row and health for reads (ADR 0113); absent (tools,
+   * service tests): every read asks the database.
+   */
+  tenantReadCache?: TenantReadCache | undefined;
+}
+
+/** What the read cache holds of a tenant: its row (authorization of reads) and its health (GET tenant). */
+export type TenantReadPart = 'tenant' | 'health';
+
+/**
+ * Reads of a tenant that may be up to TENANT_READ_FRESH_MS old (ADR 0113): GET requests answer from it; every
+ * write through this instance forgets the tenant at once, so this instance reads its own writes.
+ */
+export interface TenantReadCache {
+  /** The part when read within the bound, else what `load` reads (stored unless undefined or evicted meanwhile). */
+  read<T>(tenantId: string, part: TenantReadPart, load: () => Promise<T | undefined>): Promise<T | undefined>;
+  /** Forgets a tenant at once, including what a read under way would store. */
+  evict(tenantId: string): void;
 }
 
 /** A tenant API key the database accepted, as the key cache keeps it. */

@@ -14,6 +14,7 @@ import type { ApiEnv } from './env.ts';
 import { createLogger } from './logger.ts';
 import { forwardedClientResolver } from './middleware/authenticate.ts';
 import { createApiKeyCache } from './middleware/key-cache.ts';
+import { createTenantReadCache } from './middleware/tenant-read-cache.ts';
 import { createAwsDestinationVerifier } from './verify/aws-verifier.ts';
 
 export interface StartApiServerOptions {
@@ -158,6 +159,7 @@ export async function createApiRuntime(options: Omit<StartApiServerOptions, 'por
       onRunNow: options.onRunNow,
       localAws: env.mode === 'local' ? options.localAws : undefined,
       apiKeyCache: createApiKeyCache({ clock, logger }),
+      tenantReadCache: createTenantReadCache({ clock }),
     });
     return { app, config, database, close };
   } catch (err) {

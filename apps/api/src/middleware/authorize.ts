@@ -35,9 +35,24 @@ export function authorize(access: 'operator' | 'tenant') {
         throw new ApiError('NOT_FOUND', 'tenant not found');
       }
       if (!TENANT_ID.test(tenantId)) throw new ApiError('NOT_FOUND', 'tenant not found');
-      const [tenant] = await tenantById(c.get('deps').db).execute({ tenantId });
+      const deps = c.get('deps');
+      const load = async () => (await tenantById(deps.db).execute({ tenantId }))[0];
+      // Reads may answer from this instance's one-second cache (ADR 0113); writes read the row fresh and
+      // forget the tenant once they are done, so the next read here sees what they wrote.
+      const reading = c.req.method === 'GET' || c.req.method === 'HEAD';
+      const cache = deps.tenantReadCache;
+      const tenant =
+        reading && cache !== undefined ? await cache.read(tenantId, 'tenant', load) : await load();
       if (tenant === undefined) throw new ApiError('NOT_FOUND', 'tenant not found');
       c.set('tenant', tenant);
+      if (!reading && cache !== undefined) {
+        try {
+          await next();
+        } finally {
+          cache.evict(tenantId);
+        }
+        return;
+      }
     }
     await next();
   });

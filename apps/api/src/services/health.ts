@@ -10,7 +10,7 @@ import {
   tenants,
   vaikoraSettings,
 } from '@vsh/db';
-import { and, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, type SQL, sql } from 'drizzle-orm';
 import { preparedPer } from '../lib/prepared.ts';
 import { iso } from './common.ts';
 
@@ -162,6 +162,20 @@ const oneTenantHealth = preparedPer((db) =>
   ).prepare('tenant_health'),
 );
 
+/**
+ * A page's health statement, prepared too: building this statement cost drizzle about 2 ms of CPU per
+ * call, ten times what PostgreSQL spends answering it for 50 tenants. The page's ids are one text
+ * parameter split by PostgreSQL: ids never contain a comma (`ten_` and 26 base-32 characters), and the
+ * driver is not told array types (ADR 0111), so a JavaScript array cannot be bound as `text[]`.
+ */
+const pageHealth = preparedPer((db) =>
+  healthStatement(
+    db,
+    sql`${tenants.id} = any(string_to_array(${sql.placeholder('tenantIds')}::text, ','))`,
+    sql`${sql.placeholder('since')}::timestamptz`,
+  ).prepare('page_health'),
+);
+
 function factsOf(tenant: Tenant, row: HealthRow | undefined, now: Date): HealthFacts {
   const destinations = noDestinations();
   for (const [state, n] of Object.entries(row?.destinations ?? {})) {
@@ -207,19 +221,12 @@ export async function healthFacts(
   const out = new Map<string, HealthFacts>();
   if (page.length === 0) return out;
   const since = new Date(now.getTime() - DAY_MS);
-  let rows: HealthRow[];
-  if (page.length === 1) {
-    rows = await oneTenantHealth(db).execute({ tenantId: page[0]?.id, since: since.toISOString() });
-  } else {
-    rows = await healthStatement(
-      db,
-      inArray(
-        tenants.id,
-        page.map((tenant) => tenant.id),
-      ),
-      sql`${since.toISOString()}::timestamptz`,
-    );
-  }
+  const ids = page.map((tenant) => tenant.id);
+  if (ids.some((id) => id.includes(','))) throw new RangeError('tenant ids never contain a comma');
+  const rows: HealthRow[] =
+    ids.length === 1
+      ? await oneTenantHealth(db).execute({ tenantId: ids[0], since: since.toISOString() })
+      : await pageHealth(db).execute({ tenantIds: ids.join(','), since: since.toISOString() });
   const byId = new Map(rows.map((row) => [row.tenantId, row]));
   for (const tenant of page) out.set(tenant.id, factsOf(tenant, byId.get(tenant.id), now));
   return out;

@@ -88,12 +88,13 @@ export async function updateTenant(
  * within KEY_CACHE_MAX_AGE_MS (ADR 0108).
  */
 export async function offboardTenant(
-  deps: Pick<ApiDeps, 'db' | 'clock' | 'apiKeyCache'>,
+  deps: Pick<ApiDeps, 'db' | 'clock' | 'apiKeyCache' | 'tenantReadCache'>,
   actor: Actor,
   tenant: Tenant,
 ): Promise<Tenant> {
   if (tenant.state === 'offboarded') {
     deps.apiKeyCache?.evictTenant(tenant.id);
+    deps.tenantReadCache?.evict(tenant.id);
     return tenant;
   }
   const now = deps.clock();
@@ -133,6 +134,7 @@ export async function offboardTenant(
     return row;
   });
   deps.apiKeyCache?.evictTenant(tenant.id);
+  deps.tenantReadCache?.evict(tenant.id);
   // A concurrent offboard got there first: answer with the state it left.
   return updated ?? { ...tenant, state: 'offboarded', offboardedAt: tenant.offboardedAt ?? now };
 }

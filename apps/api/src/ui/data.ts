@@ -8,8 +8,9 @@ import {
   type Tenant,
   tenants,
 } from '@vsh/db';
-import { and, asc, count, desc, eq, gte, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { preparedPer } from '../lib/prepared.ts';
 import { ServiceError } from '../services/errors.ts';
 import { healthFacts } from '../services/health.ts';
 import type { ActivityHour } from '../services/status.ts';
@@ -163,6 +164,43 @@ function decodeOverviewCursor(cursor: string): [string, string] {
   return parsed.data;
 }
 
+// The overview's statements, prepared (ADR 0113): a keyset on tenants(name, id) in either direction.
+const NAME_KEY = sql`(${tenants.name}, ${tenants.id})`;
+const CURSOR_KEY = sql`(${sql.placeholder('name')}::text, ${sql.placeholder('id')}::text)`;
+const LIMIT = sql.placeholder('limit');
+const firstPage = preparedPer((db) =>
+  db
+    .select()
+    .from(tenants)
+    .orderBy(asc(tenants.name), asc(tenants.id))
+    .limit(LIMIT)
+    .prepare('overview_first'),
+);
+const pageAfter = preparedPer((db) =>
+  db
+    .select()
+    .from(tenants)
+    .where(sql`${NAME_KEY} > ${CURSOR_KEY}`)
+    .orderBy(asc(tenants.name), asc(tenants.id))
+    .limit(LIMIT)
+    .prepare('overview_after'),
+);
+const pageBefore = preparedPer((db) =>
+  db
+    .select()
+    .from(tenants)
+    .where(sql`${NAME_KEY} < ${CURSOR_KEY}`)
+    .orderBy(desc(tenants.name), desc(tenants.id))
+    .limit(LIMIT)
+    .prepare('overview_before'),
+);
+const tenantCount = preparedPer((db) => db.select({ n: count() }).from(tenants).prepare('overview_count'));
+
+function cursorParams(cursor: string): { name: string; id: string } {
+  const [name, id] = decodeOverviewCursor(cursor);
+  return { name, id };
+}
+
 /**
  * One page of tenants by name (keyset on tenants(name, id), ADR 0109) with each one's health from the same
  * model as the API and the CLI, in the grouped queries of `healthFacts` for the page's tenants only.
@@ -173,24 +211,14 @@ export async function overviewPage(
   position: OverviewPosition,
   limit = OVERVIEW_PAGE_SIZE,
 ): Promise<OverviewPage> {
-  const key = sql`(${tenants.name}, ${tenants.id})`;
   const backwards = 'before' in position;
-  let bound: SQL | undefined;
-  if ('after' in position) {
-    const [name, id] = decodeOverviewCursor(position.after);
-    bound = sql`${key} > (${name}, ${id})`;
-  } else if ('before' in position) {
-    const [name, id] = decodeOverviewCursor(position.before);
-    bound = sql`${key} < (${name}, ${id})`;
-  }
   const [fetched, [counted]] = await Promise.all([
-    db
-      .select()
-      .from(tenants)
-      .where(bound)
-      .orderBy(...(backwards ? [desc(tenants.name), desc(tenants.id)] : [asc(tenants.name), asc(tenants.id)]))
-      .limit(limit + 1),
-    db.select({ n: count() }).from(tenants),
+    'after' in position
+      ? pageAfter(db).execute({ ...cursorParams(position.after), limit: limit + 1 })
+      : 'before' in position
+        ? pageBefore(db).execute({ ...cursorParams(position.before), limit: limit + 1 })
+        : firstPage(db).execute({ limit: limit + 1 }),
+    tenantCount(db).execute(),
   ]);
   const more = fetched.length > limit;
   const page = fetched.slice(0, limit);

@@ -21,6 +21,9 @@ export const route = defineRoute('tenant', {
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const tenant = c.get('tenant');
-    return c.json({ ...toTenant(tenant), health: await tenantHealth(deps, tenant) }, 200);
+    const load = () => tenantHealth(deps, tenant);
+    // Up to a second old, as the tenant row itself (ADR 0113).
+    const health = (await deps.tenantReadCache?.read(tenant.id, 'health', load)) ?? (await load());
+    return c.json({ ...toTenant(tenant), health }, 200);
   };
 }
