@@ -64,7 +64,8 @@ async function bundleApi(dir: string): Promise<string> {
     format: 'esm',
     target: 'node24',
     mainFields: ['module', 'main'],
-    minify: true,
+    // Unminified under --cpu-prof, so the profile names functions (the figures are then not the deployed ones).
+    minify: args['cpu-prof'] === undefined,
     sourcemap: true,
     banner: {
       // infra/central's ESM_REQUIRE_BANNER: the bundle imports createRequire itself, hence the alias.

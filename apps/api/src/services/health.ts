@@ -10,7 +10,7 @@ import {
   tenants,
   vaikoraSettings,
 } from '@vsh/db';
-import { and, desc, eq, gte, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gte, type SQL, sql } from 'drizzle-orm';
 import { preparedPer } from '../lib/prepared.ts';
 import { iso } from './common.ts';
 
@@ -96,7 +96,7 @@ const TENANT_ID = sql.raw('"tenants"."id"');
  * ever imported a finding (a scalar subquery ordered as runs_tenant_imported_idx is, so the planner walks
  * that index: an EXISTS drops its ORDER BY and LIMIT and may then scan all runs for the first match).
  */
-function healthStatement(db: Database, where: SQL, since: SQL) {
+function healthFields(db: Database, since: SQL) {
   const latest = db
     .select({
       id: runs.id,
@@ -118,31 +118,36 @@ function healthStatement(db: Database, where: SQL, since: SQL) {
     .from(runs)
     .where(and(eq(runs.tenantId, tenants.id), gte(runs.startedAt, since)))
     .as('totals');
+  const fields = {
+    tenantId: tenants.id,
+    destinations: sql<Partial<Record<DestinationState, number>> | null>`(select jsonb_object_agg(x.state, x.n)
+      from (select d.state, count(*)::int as n from ${awsDestinations} d
+        where d.tenant_id = ${TENANT_ID} group by d.state) x)`,
+    vaikoraTenant: vaikoraSettings.tenantId,
+    verifiedAt: vaikoraSettings.verifiedAt,
+    lastError: vaikoraSettings.lastError,
+    pollIntervalSeconds: vaikoraSettings.pollIntervalSeconds,
+    run: {
+      id: latest.id,
+      status: latest.status,
+      startedAt: latest.startedAt,
+      finishedAt: latest.finishedAt,
+      lagSeconds: latest.lagSeconds,
+    },
+    failed24h: totals.failed,
+    imported24h: totals.imported,
+    importedAny: sql<boolean>`coalesce((select true from ${runs} r
+      where r.tenant_id = ${TENANT_ID} and r.findings_imported > 0
+      order by r.started_at desc limit 1), false)`,
+  };
+  return { fields, latest, totals };
+}
+
+/** The health facts of the tenants `where` selects (see healthFields). */
+function healthStatement(db: Database, where: SQL, since: SQL) {
+  const { fields, latest, totals } = healthFields(db, since);
   return db
-    .select({
-      tenantId: tenants.id,
-      destinations: sql<Partial<
-        Record<DestinationState, number>
-      > | null>`(select jsonb_object_agg(x.state, x.n)
-        from (select d.state, count(*)::int as n from ${awsDestinations} d
-          where d.tenant_id = ${TENANT_ID} group by d.state) x)`,
-      vaikoraTenant: vaikoraSettings.tenantId,
-      verifiedAt: vaikoraSettings.verifiedAt,
-      lastError: vaikoraSettings.lastError,
-      pollIntervalSeconds: vaikoraSettings.pollIntervalSeconds,
-      run: {
-        id: latest.id,
-        status: latest.status,
-        startedAt: latest.startedAt,
-        finishedAt: latest.finishedAt,
-        lagSeconds: latest.lagSeconds,
-      },
-      failed24h: totals.failed,
-      imported24h: totals.imported,
-      importedAny: sql<boolean>`coalesce((select true from ${runs} r
-        where r.tenant_id = ${TENANT_ID} and r.findings_imported > 0
-        order by r.started_at desc limit 1), false)`,
-    })
+    .select(fields)
     .from(tenants)
     .leftJoin(vaikoraSettings, eq(vaikoraSettings.tenantId, tenants.id))
     .leftJoinLateral(latest, sql`true`)
@@ -230,6 +235,66 @@ export async function healthFacts(
   const byId = new Map(rows.map((row) => [row.tenantId, row]));
   for (const tenant of page) out.set(tenant.id, factsOf(tenant, byId.get(tenant.id), now));
   return out;
+}
+
+/** Where a page of tenants by name starts: after or before a (name, id), or at the start. */
+export type NamePosition = { after: [string, string] } | { before: [string, string] } | Record<string, never>;
+
+/**
+ * A page of tenants by name (keyset on tenants(name, id), either direction), each with its health facts,
+ * and the number of tenants: ONE prepared statement per direction (ADR 0113). The laterals run for the
+ * rows the limit lets through only (a nested loop under the limit), and the count is an uncorrelated
+ * subquery PostgreSQL evaluates once.
+ */
+function namePageStatement(db: Database, direction: 'first' | 'after' | 'before') {
+  const { fields, latest, totals } = healthFields(db, sql`${sql.placeholder('since')}::timestamptz`);
+  const key = sql`(${tenants.name}, ${tenants.id})`;
+  const cursor = sql`(${sql.placeholder('name')}::text, ${sql.placeholder('id')}::text)`;
+  const query = db
+    .select({
+      ...fields,
+      tenant: getTableColumns(tenants),
+      total: sql<number>`(select count(*)::int from ${tenants} all_tenants)`,
+    })
+    .from(tenants)
+    .leftJoin(vaikoraSettings, eq(vaikoraSettings.tenantId, tenants.id))
+    .leftJoinLateral(latest, sql`true`)
+    .innerJoinLateral(totals, sql`true`)
+    .$dynamic();
+  const ordered =
+    direction === 'before'
+      ? query.where(sql`${key} < ${cursor}`).orderBy(desc(tenants.name), desc(tenants.id))
+      : (direction === 'after' ? query.where(sql`${key} > ${cursor}`) : query).orderBy(
+          asc(tenants.name),
+          asc(tenants.id),
+        );
+  return ordered.limit(sql.placeholder('limit')).prepare(`overview_${direction}`);
+}
+const tenantCount = preparedPer((db) =>
+  db.select({ n: sql<number>`count(*)::int` }).from(tenants).prepare('tenant_count'),
+);
+const namePageFirst = preparedPer((db) => namePageStatement(db, 'first'));
+const namePageAfter = preparedPer((db) => namePageStatement(db, 'after'));
+const namePageBefore = preparedPer((db) => namePageStatement(db, 'before'));
+
+/** Up to `limit` tenants by name from `position` (in name order, also when reading backwards), with health. */
+export async function namePageWithHealth(
+  db: Database,
+  position: NamePosition,
+  limit: number,
+  now: Date,
+): Promise<{ rows: Array<{ tenant: Tenant; facts: HealthFacts }>; total: number }> {
+  const since = new Date(now.getTime() - DAY_MS).toISOString();
+  const rows =
+    'after' in position
+      ? await namePageAfter(db).execute({ since, limit, name: position.after[0], id: position.after[1] })
+      : 'before' in position
+        ? await namePageBefore(db).execute({ since, limit, name: position.before[0], id: position.before[1] })
+        : await namePageFirst(db).execute({ since, limit });
+  if ('before' in position) rows.reverse();
+  // An empty page (past the last tenant) carries no count: ask for it alone.
+  const total = rows[0]?.total ?? (await tenantCount(db).execute())[0]?.n ?? 0;
+  return { rows: rows.map((row) => ({ tenant: row.tenant, facts: factsOf(row.tenant, row, now) })), total };
 }
 
 /** Health of each tenant of a page, as GET /tenants and GET /tenants/{id} answer it. */

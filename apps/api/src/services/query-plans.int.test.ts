@@ -179,7 +179,7 @@ describe('the hot queries of issue 17 use their indexes, never a sequential scan
     expect(indexesOf(rest)).toContain('rejected_records_tenant_last_seen_idx');
   });
 
-  it('operator overview: a page by name on tenants(name, id), health from latest-run probes and one window range', async () => {
+  it('operator overview: one statement, a page by name on tenants(name, id), health from latest-run probes and one window range', async () => {
     const first = await overviewPage(db, NOW, {});
     const after = first.next ?? '';
     const plans = await plansOf(() => overviewPage(db, NOW, { after }));
@@ -195,6 +195,11 @@ describe('the hot queries of issue 17 use their indexes, never a sequential scan
     expect(indexesOf(one)).toContain('runs_tenant_imported_idx');
     expect(sortsOfRuns(one)).toEqual([]);
     expect(first.rows).toHaveLength(50);
+    // The page, its tenants' health and the count: one statement.
+    expect(plans).toHaveLength(1);
+    expect(indexesOf(plans)).toContain('runs_tenant_started_idx');
+    expect(indexesOf(plans)).toContain('runs_tenant_imported_idx');
+    expect(sortsOfRuns(plans)).toEqual([]);
     expect(seqScans([...plans, ...health])).toEqual([]);
     expect(indexesOf(plans)).toContain('tenants_name_idx');
     expect(indexesOf(health)).toContain('runs_tenant_started_idx');

@@ -8,11 +8,10 @@ import {
   type Tenant,
   tenants,
 } from '@vsh/db';
-import { and, asc, count, desc, eq, gte, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gte } from 'drizzle-orm';
 import { z } from 'zod';
-import { preparedPer } from '../lib/prepared.ts';
 import { ServiceError } from '../services/errors.ts';
-import { healthFacts } from '../services/health.ts';
+import { namePageWithHealth } from '../services/health.ts';
 import type { ActivityHour } from '../services/status.ts';
 
 /** A tenant by id, or undefined (ids longer than any real one are not looked up). */
@@ -164,43 +163,6 @@ function decodeOverviewCursor(cursor: string): [string, string] {
   return parsed.data;
 }
 
-// The overview's statements, prepared (ADR 0113): a keyset on tenants(name, id) in either direction.
-const NAME_KEY = sql`(${tenants.name}, ${tenants.id})`;
-const CURSOR_KEY = sql`(${sql.placeholder('name')}::text, ${sql.placeholder('id')}::text)`;
-const LIMIT = sql.placeholder('limit');
-const firstPage = preparedPer((db) =>
-  db
-    .select()
-    .from(tenants)
-    .orderBy(asc(tenants.name), asc(tenants.id))
-    .limit(LIMIT)
-    .prepare('overview_first'),
-);
-const pageAfter = preparedPer((db) =>
-  db
-    .select()
-    .from(tenants)
-    .where(sql`${NAME_KEY} > ${CURSOR_KEY}`)
-    .orderBy(asc(tenants.name), asc(tenants.id))
-    .limit(LIMIT)
-    .prepare('overview_after'),
-);
-const pageBefore = preparedPer((db) =>
-  db
-    .select()
-    .from(tenants)
-    .where(sql`${NAME_KEY} < ${CURSOR_KEY}`)
-    .orderBy(desc(tenants.name), desc(tenants.id))
-    .limit(LIMIT)
-    .prepare('overview_before'),
-);
-const tenantCount = preparedPer((db) => db.select({ n: count() }).from(tenants).prepare('overview_count'));
-
-function cursorParams(cursor: string): { name: string; id: string } {
-  const [name, id] = decodeOverviewCursor(cursor);
-  return { name, id };
-}
-
 /**
  * One page of tenants by name (keyset on tenants(name, id), ADR 0109) with each one's health from the same
  * model as the API and the CLI, in the grouped queries of `healthFacts` for the page's tenants only.
@@ -212,25 +174,25 @@ export async function overviewPage(
   limit = OVERVIEW_PAGE_SIZE,
 ): Promise<OverviewPage> {
   const backwards = 'before' in position;
-  const [fetched, [counted]] = await Promise.all([
+  const fetched = await namePageWithHealth(
+    db,
     'after' in position
-      ? pageAfter(db).execute({ ...cursorParams(position.after), limit: limit + 1 })
+      ? { after: decodeOverviewCursor(position.after) }
       : 'before' in position
-        ? pageBefore(db).execute({ ...cursorParams(position.before), limit: limit + 1 })
-        : firstPage(db).execute({ limit: limit + 1 }),
-    tenantCount(db).execute(),
-  ]);
-  const more = fetched.length > limit;
-  const page = fetched.slice(0, limit);
-  if (backwards) page.reverse();
+        ? { before: decodeOverviewCursor(position.before) }
+        : {},
+    limit + 1,
+    now,
+  );
+  // Read backwards, the extra row is the first in name order; forwards, the last.
+  const more = fetched.rows.length > limit;
+  const paged = backwards ? fetched.rows.slice(more ? 1 : 0) : fetched.rows.slice(0, limit);
+  const page = paged.map((row) => row.tenant);
   const first = page[0];
   const last = page.at(-1);
   const hasPrevious = backwards ? more : 'after' in position;
   const hasNext = backwards ? true : more;
-  const facts = await healthFacts(db, page, now);
-  const rows = page.flatMap((tenant) => {
-    const f = facts.get(tenant.id);
-    if (f === undefined) return [];
+  const rows = paged.flatMap(({ tenant, facts: f }) => {
     const d = f.health.destinations;
     const lastRun = f.health.lastRun;
     return [
@@ -264,7 +226,7 @@ export async function overviewPage(
     rows,
     previous: hasPrevious && first !== undefined ? encodeOverviewCursor(first) : null,
     next: hasNext && last !== undefined ? encodeOverviewCursor(last) : null,
-    total: counted?.n ?? 0,
+    total: fetched.total,
   };
 }
 

@@ -28,6 +28,9 @@ describe('the operator overview pages through tenants by name (issue 17)', () =>
     const third = await operator.get(linkOf(second.text, 'next') ?? '');
     const back = await operator.get(linkOf(second.text, 'prev') ?? '');
     const forged = await operator.get('/ui/operator?after=not-a-cursor');
+    // Past the last tenant by name: an empty page still counts every tenant.
+    const past = Buffer.from(JSON.stringify(['\uffff', 'ten_zzzz']), 'utf8').toString('base64url');
+    const beyond = await operator.get(`/ui/operator?after=${past}`);
 
     expect([first.status, second.status, third.status, back.status]).toEqual([200, 200, 200, 200]);
     expect(tenantsOn(first.text)).toHaveLength(OVERVIEW_PAGE_SIZE);
@@ -40,5 +43,7 @@ describe('the operator overview pages through tenants by name (issue 17)', () =>
     expect(tenantsOn(second.text)[0]).toBe(failing.id);
     expect(first.text).toContain(`<div class="stat"><dt>Tenants</dt><dd>${seen.length}</dd></div>`);
     expect(forged.status).toBe(400);
+    expect(tenantsOn(beyond.text)).toEqual([]);
+    expect(beyond.text).toContain(`<div class="stat"><dt>Tenants</dt><dd>${seen.length}</dd></div>`);
   });
 });

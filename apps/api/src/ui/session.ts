@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { apiKeys, type Tenant, tenants, webSessions, webSignIns } from '@vsh/db';
 import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { ApiConfig, ApiDeps, Principal } from '../deps.ts';
+import { preparedPer } from '../lib/prepared.ts';
 
 /** A signed-in browser: who it is and the token its forms must carry. Never holds the key or the cookie's token. */
 export interface Session {
@@ -121,6 +122,46 @@ export function sessionStoreOptionsOf(config: ApiConfig['webSessions']): Require
 }
 
 /**
+ * A live session by id with its tenant, prepared (every page and live fragment asks it; ADR 0113): the
+ * session must be unexpired, and either the operator's (its key tag matches the configured key) or a
+ * tenant's whose key is unrevoked and whose tenant is active.
+ */
+const sessionById = preparedPer((db) =>
+  db
+    .select({
+      apiKeyId: webSessions.apiKeyId,
+      tenantId: webSessions.tenantId,
+      createdAt: webSessions.createdAt,
+      lastSeenAt: webSessions.lastSeenAt,
+      expiresAt: webSessions.expiresAt,
+      tenant: tenants,
+    })
+    .from(webSessions)
+    .leftJoin(
+      apiKeys,
+      and(
+        eq(apiKeys.id, webSessions.apiKeyId),
+        eq(apiKeys.tenantId, webSessions.tenantId),
+        isNull(apiKeys.revokedAt),
+      ),
+    )
+    .leftJoin(tenants, and(eq(tenants.id, webSessions.tenantId), eq(tenants.state, 'active')))
+    .where(
+      and(
+        eq(webSessions.id, sql.placeholder('id')),
+        // An ISO string cast by PostgreSQL: drizzle does not encode a Date bound to a placeholder.
+        gt(webSessions.expiresAt, sql`${sql.placeholder('now')}::timestamptz`),
+        or(
+          eq(webSessions.operatorKeyTag, sql.placeholder('operatorKeyTag')),
+          and(isNotNull(apiKeys.id), isNotNull(tenants.id)),
+        ),
+      ),
+    )
+    .limit(1)
+    .prepare('web_session_by_id'),
+);
+
+/**
  * Sessions as rows of `web_sessions` (ADR 0091). A request costs one indexed query (the row by the hash of
  * the cookie's token, joined to its key and tenant) plus, at most once a minute, a write of its last use.
  * A sign-in sweeps expired rows, counts the client's sign-ins of the minute in `web_sign_ins`, and inserts
@@ -223,36 +264,11 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       if (token === undefined || !TOKEN_PATTERN.test(token)) return undefined;
       const now = new Date(nowMs);
       const id = sessionIdOf(token);
-      const [row] = await db
-        .select({
-          apiKeyId: webSessions.apiKeyId,
-          tenantId: webSessions.tenantId,
-          createdAt: webSessions.createdAt,
-          lastSeenAt: webSessions.lastSeenAt,
-          expiresAt: webSessions.expiresAt,
-          tenant: tenants,
-        })
-        .from(webSessions)
-        .leftJoin(
-          apiKeys,
-          and(
-            eq(apiKeys.id, webSessions.apiKeyId),
-            eq(apiKeys.tenantId, webSessions.tenantId),
-            isNull(apiKeys.revokedAt),
-          ),
-        )
-        .leftJoin(tenants, and(eq(tenants.id, webSessions.tenantId), eq(tenants.state, 'active')))
-        .where(
-          and(
-            eq(webSessions.id, id),
-            gt(webSessions.expiresAt, now),
-            or(
-              eq(webSessions.operatorKeyTag, operatorKeyTag(operatorApiKey)),
-              and(isNotNull(apiKeys.id), isNotNull(tenants.id)),
-            ),
-          ),
-        )
-        .limit(1);
+      const [row] = await sessionById(db).execute({
+        id,
+        now: now.toISOString(),
+        operatorKeyTag: operatorKeyTag(operatorApiKey),
+      });
       if (row === undefined) return undefined;
       let expiresAt = row.expiresAt;
       if (nowMs - row.lastSeenAt.getTime() >= TOUCH_RESOLUTION_MS) {
