@@ -15,6 +15,19 @@ import { createTestDatabase, type TestDatabase } from './testing.ts';
  * connection, porsager/postgres#1154 and #1208; patches/postgres@3.4.9.patch guards it. This test
  * did not reproduce that race on demand; it guards the behaviour around it.)
  */
+/** The unhandled rejections of the process until the current test ends (each would end a service). */
+function unhandledRejections(): unknown[] {
+  const escaped: unknown[] = [];
+  const onEscape = (reason: unknown) => {
+    escaped.push(reason);
+  };
+  process.on('unhandledRejection', onEscape);
+  onTestFinished(() => {
+    process.off('unhandledRejection', onEscape);
+  });
+  return escaped;
+}
+
 describe('PostgreSQL connections cut mid-query', () => {
   let database: TestDatabase;
   let proxy: TcpFaultProxy;
@@ -78,14 +91,7 @@ describe('PostgreSQL connections cut mid-query', () => {
     // porsager/postgres#1192, #1205, #1223: the driver's own first statement on a new connection
     // (the array-type catalog query of `fetch_types`) had a promise nobody awaited; a cut there
     // surfaced as an unhandled rejection, which ends a Node process. Found by CI on this test file.
-    const escaped: unknown[] = [];
-    const onEscape = (reason: unknown) => {
-      escaped.push(reason);
-    };
-    process.on('unhandledRejection', onEscape);
-    onTestFinished(() => {
-      process.off('unhandledRejection', onEscape);
-    });
+    const escaped = unhandledRejections();
     const fresh = await createDb({ kind: 'postgres', url: proxiedUrl, max: 2 });
     onTestFinished(() => fresh.close());
     // Every new connection's first statement is cut (the catalog query when the driver sends one,
@@ -114,14 +120,7 @@ describe('PostgreSQL connections cut mid-query', () => {
   });
 
   it('the patched driver, with its catalog query on, catches that query failing (a statement timeout) instead of leaving the rejection unhandled', async () => {
-    const escaped: unknown[] = [];
-    const onEscape = (reason: unknown) => {
-      escaped.push(reason);
-    };
-    process.on('unhandledRejection', onEscape);
-    onTestFinished(() => {
-      process.off('unhandledRejection', onEscape);
-    });
+    const escaped = unhandledRejections();
     // A 1 ms statement timeout at the handshake cancels the catalog query (porsager/postgres#1205).
     const url = new URL(database.url);
     url.searchParams.set('statement_timeout', '1');
