@@ -38,6 +38,20 @@ const cancelled = (reasons: TransactionCanceledException['CancellationReasons'])
 const writeIdOf = (input: TransactWriteItemsCommandInput): string =>
   input.TransactItems?.[1]?.Update?.ExpressionAttributeValues?.[':writeId']?.S ?? '';
 
+/** The order in which the store sends its seen-set puts and its transactions, as the mock answers them. */
+function requestOrder(mock: ReturnType<typeof setup>['mock']): string[] {
+  const order: string[] = [];
+  mock.on(PutItemCommand).callsFake(() => {
+    order.push('put');
+    return {};
+  });
+  mock.on(TransactWriteItemsCommand).callsFake(() => {
+    order.push('transaction');
+    return {};
+  });
+  return order;
+}
+
 describe('advanceCursor (error paths)', () => {
   it('gives up with a retryable CONFLICT when transactions keep conflicting', async () => {
     const { mock, store } = setup();
@@ -164,15 +178,7 @@ describe('advanceCursor (error paths)', () => {
 
   it('stores the seen-set before the cursor: one put per segment outside the transaction, then the lease check and the cursor', async () => {
     const { mock, store } = setup();
-    const order: string[] = [];
-    mock.on(PutItemCommand).callsFake(() => {
-      order.push('put');
-      return {};
-    });
-    mock.on(TransactWriteItemsCommand).callsFake(() => {
-      order.push('transaction');
-      return {};
-    });
+    const order = requestOrder(mock);
     // A busy run: 100 actions over 5 minutes, six minute buckets.
     const seen = Array.from({ length: 100 }, (_, i) => ({
       id: `act-${i}`,
@@ -208,15 +214,7 @@ describe('advanceCursor (error paths)', () => {
 
   it('splits a large seen-set into segments under the item limit, all stored before the cursor', async () => {
     const { mock, store } = setup();
-    const order: string[] = [];
-    mock.on(PutItemCommand).callsFake(() => {
-      order.push('put');
-      return {};
-    });
-    mock.on(TransactWriteItemsCommand).callsFake(() => {
-      order.push('transaction');
-      return {};
-    });
+    const order = requestOrder(mock);
     // 300,000 ids in one minute: twelve segments of at most 25,000 digests.
     const seen = Array.from({ length: 300_000 }, (_, i) => ({
       id: `act-${i}`,
