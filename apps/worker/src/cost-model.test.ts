@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   AWS_PRICES,
+  billedMsPerRun,
   DEFAULT_ASSUMPTIONS,
+  LAMBDA_MB_PER_VCPU,
   RUNS_PER_MONTH_AT_5_MIN,
   type RunUsage,
   tenantMonthCost,
@@ -38,15 +40,36 @@ describe('tenantMonthCost', () => {
     expect(cost.kms).toBeCloseTo(8640 * 3e-6, 12);
   });
 
-  it('bills Lambda wall time rounded up to the millisecond, at the memory configured', () => {
-    const at1024 = tenantMonthCost({ ...nothing, wallMs: 99.2 });
-    const at2048 = tenantMonthCost(
-      { ...nothing, wallMs: 99.2 },
-      { ...DEFAULT_ASSUMPTIONS, lambdaMemoryMb: 2048 },
-    );
+  it("bills sequential runs' wall time, the invocation rounded up to the millisecond, at the memory configured", () => {
+    const sequential = { ...DEFAULT_ASSUMPTIONS, runsInInvocation: 'sequential' } as const;
+    const at1024 = tenantMonthCost({ ...nothing, wallMs: 99.9 }, sequential);
+    const at2048 = tenantMonthCost({ ...nothing, wallMs: 99.9 }, { ...sequential, lambdaMemoryMb: 2048 });
 
+    // Five runs of 99.9 ms are one invocation of 499.5 ms, billed as 500 ms: 100 ms a run.
     expect(at1024.lambdaCompute).toBeCloseTo(8640 * 0.1 * AWS_PRICES.lambdaGbSecondArm64, 12);
     expect(at2048.lambdaCompute).toBeCloseTo(2 * at1024.lambdaCompute, 12);
+  });
+
+  it('divides an invocation of concurrent runs that mostly wait among its runs', () => {
+    expect(billedMsPerRun({ ...nothing, wallMs: 100 })).toBe(20);
+  });
+
+  it('counts concurrent runs that are mostly CPU at the vCPU share of the memory', () => {
+    // 1024 MB is 1024/1769 of a vCPU: five runs' 50 ms of CPU take 5 * 50 / 0.5789 = 431.9 ms.
+    const perRun = billedMsPerRun({ ...nothing, cpuMs: 50, wallMs: 60 });
+    const sequential = billedMsPerRun(
+      { ...nothing, cpuMs: 50, wallMs: 60 },
+      { ...DEFAULT_ASSUMPTIONS, runsInInvocation: 'sequential' },
+    );
+
+    expect(perRun).toBe(432 / 5);
+    expect(sequential).toBe(Math.ceil(5 * (60 + 50 * (LAMBDA_MB_PER_VCPU / 1024 - 1))) / 5);
+  });
+
+  it('gives a run at one vCPU or more its measured wall time', () => {
+    const big = { ...DEFAULT_ASSUMPTIONS, lambdaMemoryMb: 4096, runsPerInvocation: 1 };
+
+    expect(billedMsPerRun({ ...nothing, cpuMs: 40, wallMs: 60 }, big)).toBe(60);
   });
 
   it('counts log bytes at the ingestion price per GB', () => {

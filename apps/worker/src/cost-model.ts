@@ -34,7 +34,7 @@ export const RUNS_PER_MONTH_AT_5_MIN = (30 * 24 * 60) / 5;
 export interface RunUsage {
   /** Worker CPU per run (informative: Lambda bills wall time, a long-lived worker bills its CPU). */
   readonly cpuMs: number;
-  /** Wall time per run, which Lambda bills at the function's memory. */
+  /** Wall time of one run alone, CPU included (billedMsPerRun shares an invocation's among its runs). */
   readonly wallMs: number;
   readonly dynamodbReadUnits: number;
   readonly dynamodbWriteUnits: number;
@@ -48,8 +48,13 @@ export interface RunUsage {
 export interface CostAssumptions {
   readonly lambdaMemoryMb: number;
   readonly architecture: 'arm64' | 'x86_64';
-  /** Runs one invocation handles (the SQS batch size): the request price is shared among them. */
+  /** Runs one invocation handles (the SQS batch size): the request price and the duration are shared. */
   readonly runsPerInvocation: number;
+  /**
+   * How an invocation's runs share its duration: `concurrent` as the SQS handler runs them
+   * (createSqsLambdaHandler, sqs.ts: one `Promise.all` over the batch), or one after another.
+   */
+  readonly runsInInvocation: 'concurrent' | 'sequential';
   readonly runsPerMonth: number;
 }
 
@@ -58,8 +63,31 @@ export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
   lambdaMemoryMb: 1024,
   architecture: 'arm64',
   runsPerInvocation: 5,
+  runsInInvocation: 'concurrent',
   runsPerMonth: RUNS_PER_MONTH_AT_5_MIN,
 };
+
+/**
+ * Memory at which a function has one vCPU; below it CPU is proportional to memory
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). The worker's JavaScript
+ * runs on one thread, so more than one vCPU does not shorten it.
+ */
+export const LAMBDA_MB_PER_VCPU = 1769;
+
+/**
+ * The billed Lambda milliseconds that fall to one run: its invocation's duration, rounded up to the
+ * millisecond as Lambda bills it, divided among the invocation's runs. A run's CPU stretches by the
+ * function's vCPU share; concurrent runs overlap their waits but not their CPU.
+ */
+export function billedMsPerRun(usage: RunUsage, assumptions: CostAssumptions = DEFAULT_ASSUMPTIONS): number {
+  const share = Math.min(1, assumptions.lambdaMemoryMb / LAMBDA_MB_PER_VCPU);
+  const n = assumptions.runsPerInvocation;
+  const cpuMs = Math.min(usage.cpuMs, usage.wallMs);
+  const runMs = usage.wallMs + cpuMs * (1 / share - 1);
+  const invocationMs =
+    assumptions.runsInInvocation === 'sequential' ? n * runMs : Math.max(runMs, (n * cpuMs) / share);
+  return Math.ceil(invocationMs) / n;
+}
 
 /** USD per tenant-month, by service. */
 export interface TenantMonthCost {
@@ -83,8 +111,7 @@ export function tenantMonthCost(
   const runs = assumptions.runsPerMonth;
   const gbSecond =
     assumptions.architecture === 'arm64' ? prices.lambdaGbSecondArm64 : prices.lambdaGbSecondX86;
-  // Lambda bills each invocation's duration rounded up to the millisecond.
-  const gbSeconds = (Math.ceil(usage.wallMs) / 1000) * (assumptions.lambdaMemoryMb / 1024);
+  const gbSeconds = (billedMsPerRun(usage, assumptions) / 1000) * (assumptions.lambdaMemoryMb / 1024);
   const parts = {
     lambdaCompute: runs * gbSeconds * gbSecond,
     lambdaRequests: (runs / assumptions.runsPerInvocation) * prices.lambdaRequest,

@@ -6,7 +6,7 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import { createStateStore, readDatabaseUrl } from '@vsh/aws';
 import { errorInfo, errorMessage } from '@vsh/core';
 import { createDb, type DbHandle, dbErrorCause, isConnectionError, migrate } from '@vsh/db';
-import { createServiceLogger, openSecretBox, type SecretBox } from '@vsh/secrets';
+import { createServiceLogger, openSecretBox, type SecretBox, WORKER_DATA_KEY_CACHE } from '@vsh/secrets';
 import type { Logger } from 'pino';
 import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf, type WorkerEnv } from './env.ts';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
@@ -76,9 +76,16 @@ async function databaseUrlFromSecret(
   }
 }
 
-/** The secret box for tenant keys: KMS in production, a configured master key locally. */
+/**
+ * The secret box for tenant keys: KMS in production, a configured master key locally. Unwrapped KMS
+ * data keys are kept within WORKER_DATA_KEY_CACHE's bounds, so a tenant's next runs cost no Decrypt (ADR 0114).
+ */
 export function openSecrets(env: WorkerEnv): SecretBox {
-  return openSecretBox(masterKeyOf(env), { region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL }).box;
+  return openSecretBox(masterKeyOf(env), {
+    region: env.AWS_REGION,
+    endpoint: env.AWS_ENDPOINT_URL,
+    dataKeyCache: WORKER_DATA_KEY_CACHE,
+  }).box;
 }
 
 /** Starts the worker described by the environment. */

@@ -1,3 +1,4 @@
+export { type CachingMasterKeyProvider, cacheDataKeys, type DataKeyCacheOptions } from './data-key-cache.ts';
 export { SecretsError, type SecretsErrorCode } from './errors.ts';
 export { type KmsMasterKeyOptions, KmsMasterKeyProvider } from './kms-provider.ts';
 export { type LocalMasterKeyOptions, LocalMasterKeyProvider, localKeyId } from './local-provider.ts';
@@ -8,6 +9,7 @@ export {
   masterKeyFromEnv,
   type OpenSecretBoxOptions,
   openSecretBox,
+  WORKER_DATA_KEY_CACHE,
 } from './master-key.ts';
 export type { DataKey, EncryptionContext, MasterKeyProvider } from './provider.ts';
 export {

@@ -1,9 +1,11 @@
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { freePort, type MotoServer, startMoto, testAwsConfig } from '@vsh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheDataKeys } from './data-key-cache.ts';
 import { SecretsError, type SecretsErrorCode } from './errors.ts';
 import { KmsMasterKeyProvider } from './kms-provider.ts';
 import { LocalMasterKeyProvider } from './local-provider.ts';
+import { WORKER_DATA_KEY_CACHE } from './master-key.ts';
 import { formatSealed, parseSealed, sealedKeyId } from './sealed.ts';
 import { createSecretBox } from './secret-box.ts';
 
@@ -73,6 +75,30 @@ describe('KmsMasterKeyProvider against moto_server', () => {
 
     expect(error.code).toBe<SecretsErrorCode>('DECRYPT_FAILED');
     expect(error.message).not.toContain(vaikoraKey);
+  });
+
+  it("with the worker's data key cache, reopens without a KMS Decrypt and still has KMS refuse another tenant", async () => {
+    const counted = new KMSClient(testAwsConfig(moto.endpoint));
+    const decrypts: string[] = [];
+    counted.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'DecryptCommand') decrypts.push(context.commandName);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const box = createSecretBox(
+      cacheDataKeys(new KmsMasterKeyProvider({ client: counted, keyId: keyArn }), WORKER_DATA_KEY_CACHE),
+    );
+    const sealed = await box.seal(vaikoraKey, acme);
+
+    const opened = [await box.open(sealed, acme), await box.open(sealed, acme)];
+    const error = await failureOf(box.open(sealed, globex));
+    counted.destroy();
+
+    expect(opened).toEqual([vaikoraKey, vaikoraKey]);
+    expect(error.code).toBe<SecretsErrorCode>('DECRYPT_FAILED');
+    expect(decrypts).toHaveLength(2);
   });
 
   it.each(['ciphertext', 'encryptedDataKey'] as const)(

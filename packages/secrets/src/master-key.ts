@@ -1,4 +1,5 @@
 import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
+import { cacheDataKeys, type DataKeyCacheOptions } from './data-key-cache.ts';
 import { KmsMasterKeyProvider } from './kms-provider.ts';
 import { LocalMasterKeyProvider } from './local-provider.ts';
 import { createSecretBox, type SecretBox } from './secret-box.ts';
@@ -50,7 +51,19 @@ export interface OpenSecretBoxOptions {
   /** Endpoint override for a local KMS stand-in. */
   readonly endpoint?: string | undefined;
   readonly credentials?: KMSClientConfig['credentials'] | undefined;
+  /**
+   * Keep unwrapped KMS data keys within these bounds, so reopening a tenant's secret is no KMS Decrypt
+   * (the worker: ADR 0114). Unset: every open is a Decrypt. Local master keys are never cached.
+   */
+  readonly dataKeyCache?: DataKeyCacheOptions | undefined;
 }
+
+/** The worker's data key cache bounds (ADR 0114): an hour, a key per tenant for 10,000 tenants. */
+export const WORKER_DATA_KEY_CACHE: DataKeyCacheOptions = {
+  maxAgeMs: 60 * 60_000,
+  maxEntries: 10_000,
+  maxUses: 100,
+};
 
 /** The one place a process builds its secret box; `close` frees the KMS client when there is one. */
 export function openSecretBox(
@@ -69,8 +82,15 @@ export function openSecretBox(
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
   });
+  const provider = new KmsMasterKeyProvider({ client: kms, keyId: config.keyId });
+  if (options.dataKeyCache === undefined)
+    return { box: createSecretBox(provider), close: () => kms.destroy() };
+  const cached = cacheDataKeys(provider, options.dataKeyCache);
   return {
-    box: createSecretBox(new KmsMasterKeyProvider({ client: kms, keyId: config.keyId })),
-    close: () => kms.destroy(),
+    box: createSecretBox(cached),
+    close: () => {
+      cached.clear();
+      kms.destroy();
+    },
   };
 }
