@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { SecurityHubClient, type SecurityHubClientConfig } from '@aws-sdk/client-securityhub';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Destination } from '@vsh/core';
+import { LRUCache } from 'lru-cache';
 import { createDestinationCredentials, type StsClientOptions } from './credentials.ts';
 
 /** What identifies a destination's clients: one tenant's account and region. */
@@ -102,10 +103,12 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
   };
-  // Hand-written LRU on a Map's insertion order (a hit moves the entry to the end): it needs only a
-  // size bound and no disposal (the clients own no resources besides the shared pool), which is all
-  // lru-cache would add here, and the entries' credentials expire on their own (memoizeCredentials).
-  const entries = new Map<string, { fingerprint: string; clients: DestinationClients }>();
+  // Bounded by size only: the clients own no resources besides the shared pool (an evicted client is only
+  // dropped: its destroy() would close the pool), and the entries' credentials expire on their own
+  // (memoizeCredentials).
+  const entries = new LRUCache<string, { fingerprint: string; clients: DestinationClients }>({
+    max: maxEntries,
+  });
 
   const create = (route: DestinationRoute): DestinationClients => {
     const { destination } = route;
@@ -147,18 +150,9 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
       const key = keyString(destinationKeyOf(route));
       const fingerprint = routeFingerprint(route);
       const existing = entries.get(key);
-      entries.delete(key);
-      if (existing !== undefined && existing.fingerprint === fingerprint) {
-        entries.set(key, existing);
-        return existing.clients;
-      }
+      if (existing !== undefined && existing.fingerprint === fingerprint) return existing.clients;
       const clients = create(route);
       entries.set(key, { fingerprint, clients });
-      // The client's destroy() would close the shared pool: an evicted client is only dropped.
-      for (const oldest of entries.keys()) {
-        if (entries.size <= maxEntries) break;
-        entries.delete(oldest);
-      }
       return clients;
     },
     evict(key) {
