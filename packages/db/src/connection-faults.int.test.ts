@@ -148,4 +148,34 @@ describe('PostgreSQL connections cut mid-query', () => {
     // migrate() reserves a connection for its advisory lock; on a new pool that opens one.
     await expect(migrate(fresh.db)).resolves.toBeUndefined();
   });
+
+  it('closes a pool whose connection was cut mid-query at once, not after its end timeout', async () => {
+    // porsager/postgres#1130 (PR #1142): the cut query stayed the connection's current one, so end()
+    // waited for it until its timeout (createDb's close gives 5 s): every stop of an API or a worker
+    // after a database failover took that long.
+    const fresh = await createDb({ kind: 'postgres', url: proxiedUrl, max: 2 });
+    let closed = false;
+    onTestFinished(async () => {
+      if (!closed) await fresh.close();
+    });
+    // Cut the connection the moment it sends the query: the query is then the connection's current one.
+    proxy.setRules({ cutWhenClientSends: { text: 'pg_sleep(5)', times: 1 } });
+    onTestFinished(() => {
+      proxy.setRules({});
+    });
+    const cutShort = await fresh.db.execute(sql`select pg_sleep(5)`).then(
+      () => 'finished',
+      (error: unknown) => (isConnectionError(error) ? 'connection error' : String(error)),
+    );
+    expect(cutShort).toBe('connection error');
+
+    const closing = fresh.close().then(() => 'closed');
+    const outcome = await Promise.race([
+      closing,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still closing after 3 s'), 3_000).unref()),
+    ]);
+    closed = outcome === 'closed';
+
+    expect(outcome).toBe('closed');
+  });
 });
