@@ -106,8 +106,11 @@ export interface ApiDeps {
   tenantReadCache?: TenantReadCache | undefined;
 }
 
-/** What the read cache holds of a tenant: its row (authorization of reads) and its health (GET tenant). */
-export type TenantReadPart = 'tenant' | 'health';
+/**
+ * What the read cache holds: a tenant's row (authorization of reads) and its health (GET tenant), and pages
+ * of the operator overview (keyed by their position, not by a tenant).
+ */
+export type TenantReadPart = 'tenant' | 'health' | 'overview';
 
 /**
  * Reads of a tenant that may be up to TENANT_READ_FRESH_MS old (ADR 0113): GET requests answer from it; every
@@ -116,7 +119,7 @@ export type TenantReadPart = 'tenant' | 'health';
 export interface TenantReadCache {
   /** The part when read within the bound, else what `load` reads (stored unless undefined or evicted meanwhile). */
   read<T>(tenantId: string, part: TenantReadPart, load: () => Promise<T | undefined>): Promise<T | undefined>;
-  /** Forgets a tenant at once, including what a read under way would store. */
+  /** Forgets a tenant, and every overview page, at once, including what a read under way would store. */
   evict(tenantId: string): void;
 }
 

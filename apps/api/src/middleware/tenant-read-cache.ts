@@ -63,8 +63,9 @@ export function createTenantReadCache(options: TenantReadCacheOptions): TenantRe
     },
     evict(tenantId) {
       generation++;
-      for (const part of ['tenant', 'health'] as const) {
-        const key = keyOf(tenantId, part);
+      // Overview pages show every tenant: a write to any of them forgets them all (a few entries).
+      const overviews = [...entries.keys(), ...inFlight.keys()].filter((key) => key.startsWith('overview:'));
+      for (const key of [keyOf(tenantId, 'tenant'), keyOf(tenantId, 'health'), ...overviews]) {
         entries.delete(key);
         // A read under way keeps answering its callers; later callers start their own.
         inFlight.delete(key);
