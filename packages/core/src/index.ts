@@ -6,6 +6,7 @@ export * from './filter.ts';
 export * from './health.ts';
 export * from './identifiers.ts';
 export * from './map.ts';
+export * from './ocsf.ts';
 export * from './pipeline.ts';
 export * from './rejection.ts';
 export * from './risk.ts';
