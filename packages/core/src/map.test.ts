@@ -397,3 +397,23 @@ describe("Vaikora's title", () => {
     expect(map(title).Title).toHaveLength(256);
   });
 });
+
+describe('network addresses', () => {
+  const network = (sourceIp: string, destinationIp: string) =>
+    mapAction(action({ source_ip: sourceIp, destination_ip: destinationIp }), { destination, now }).Network;
+
+  it('keeps real IPv6 addresses, compressed, loopback and IPv4-mapped ones included', () => {
+    expect(network('2001:db8::1', '::ffff:192.0.2.1')).toMatchObject({
+      SourceIpV6: '2001:db8::1',
+      DestinationIpV6: '::ffff:192.0.2.1',
+    });
+    expect(network('::1', 'fe80::1')).toMatchObject({ SourceIpV6: '::1', DestinationIpV6: 'fe80::1' });
+  });
+
+  it('drops text that only looks like IPv6: the field holds an IPv6 address or nothing', () => {
+    for (const bogus of [':::', '1:2:3:4:5:6:7:8:9', '1::2::3', '::::::::', 'ffff1::1', '1.2.3.4:80']) {
+      const n = network(bogus, bogus);
+      expect({ bogus, v6: n?.SourceIpV6 ?? n?.DestinationIpV6 }).toEqual({ bogus, v6: undefined });
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { VaikoraAction } from './action.ts';
 import {
   ANOMALY_FINDING_TYPE,
@@ -326,13 +327,16 @@ function confidenceOf(action: VaikoraAction): number | undefined {
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^(?=.*:)[0-9A-Fa-f:.]{2,45}$/;
+// A cheap shape test first (most values are IPv4 or absent), then zod's full IPv6 grammar: the shape
+// alone let ':::' and nine groups through as addresses (found by the OCSF mapper's stricter check).
+const IPV6_SHAPE = /^(?=.*:)[0-9A-Fa-f:.]{2,45}$/;
+const IPV6 = z.ipv6();
 
 function ipField(ip: string | undefined): { v4?: string; v6?: string } {
   if (ip === undefined) return {};
   const trimmed = ip.trim();
   if (IPV4.test(trimmed)) return { v4: trimmed };
-  if (IPV6.test(trimmed)) return { v6: trimmed };
+  if (IPV6_SHAPE.test(trimmed) && IPV6.safeParse(trimmed).success) return { v6: trimmed };
   return {};
 }
 
