@@ -222,12 +222,35 @@ export interface FindingImporter {
   importFindings(findings: readonly PreparedFinding[]): Promise<ImportOutcome>;
 }
 
+/** A connector health condition open for one destination's hub (ADR 0116); `condition` is a HealthCondition. */
+export interface OpenHealthCondition {
+  readonly destinationId: string;
+  readonly region: string;
+  readonly condition: string;
+  /** When it was first seen: the health finding's CreatedAt, kept when it is archived. */
+  readonly openedAtMs: number;
+  /** Whether its ACTIVE finding is in Security Hub; false while it waits for its threshold (or a retry). */
+  readonly imported: boolean;
+}
+
+/**
+ * Where a tenant's open health conditions are kept between runs (implemented next to the cursors by
+ * `createStateStore` of @vsh/aws; ADR 0116), so a finding is imported when a condition opens or
+ * clears, not on every run. Writes are fenced by the lease and reject like a cursor write.
+ */
+export interface HealthStateStore {
+  getOpenHealth(tenantId: string): Promise<readonly OpenHealthCondition[]>;
+  saveOpenHealth(lease: Lease, open: readonly OpenHealthCondition[]): Promise<unknown>;
+}
+
 /** Everything a tenant run depends on, constructed once per process. */
 export interface RunDeps {
   readonly store: TenantStore;
   readonly state: StateStore;
   readonly vaikora: (connection: VaikoraConnection) => VaikoraClient;
   readonly importer: (route: DestinationRoute) => FindingImporter;
+  /** Where open health conditions are kept; without it a run imports no health finding (ADR 0116). */
+  readonly healthState?: HealthStateStore | undefined;
   readonly clock: () => number;
   readonly logger: Logger;
   readonly metrics: WorkerMetrics;
@@ -251,6 +274,8 @@ export interface RunOptions {
   readonly disableAfterMs: number;
   /** Findings imported per call to the importer (the importer batches them again at 100 / 6 MB). */
   readonly importChunk: number;
+  /** How long Vaikora must stay unreachable before the tenant gets a health finding for it (ADR 0116). */
+  readonly vaikoraUnreachableAfterMs: number;
 }
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
@@ -263,4 +288,5 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
   disableAfterFailures: 5,
   disableAfterMs: 15 * 60_000,
   importChunk: 500,
+  vaikoraUnreachableAfterMs: 60 * 60_000,
 };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { errorInfo, errorMessage } from '@vsh/core';
+import { errorInfo, errorMessage, type HealthCondition } from '@vsh/core';
 import type { Logger } from 'pino';
 import { type CursorPolicy, isNew, StreamProgress, windowStartMs } from './cursor.ts';
 import {
@@ -10,6 +10,7 @@ import {
   sweepAgent,
 } from './delivery.ts';
 import { afterFailure, afterSuccess, RUNNABLE_STATES } from './health.ts';
+import { type HealthTarget, reconcileHealthFindings } from './health-findings.ts';
 import { LEASE_EXPIRED, LEASE_LOST, type LeaseHolder, underLease } from './lease.ts';
 import {
   type Cursor,
@@ -29,6 +30,15 @@ export type RunResult =
   | { readonly kind: 'busy' }
   | { readonly kind: 'gone' }
   | { readonly kind: 'ran'; readonly runId: string; readonly summary: RunSummary };
+
+/** Sweep failures that mean Vaikora refused the tenant's key (HTTP 401, 403): the `vaikora_auth` condition. */
+const KEY_REFUSED_CODES: ReadonlySet<string> = new Set(['VAIKORA_UNAUTHORIZED', 'VAIKORA_FORBIDDEN']);
+/** Sweep failures that mean Vaikora could not be reached: the `vaikora_unreachable` condition, after its threshold. */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  'VAIKORA_UNAVAILABLE',
+  'VAIKORA_TIMEOUT',
+  'VAIKORA_NETWORK',
+]);
 
 /** How often a run stores what it handled so far (see `checkpoint`). */
 const CHECKPOINT_MS = 2000;
@@ -74,6 +84,10 @@ class TenantRun {
   /** Stops the run: a shutdown, a lost lease, or the run's time budget spent. */
   private readonly stop: AbortSignal;
   private readonly budget: AbortSignal;
+  /** Health conditions seen this run, by destination id, with what was seen (ADR 0116). */
+  private readonly healthOpen = new Map<string, Map<HealthCondition, string>>();
+  /** Health conditions this run could judge, by destination id: judged and not seen means cleared. */
+  private readonly healthJudged = new Map<string, Set<HealthCondition>>();
 
   constructor(
     private readonly config: TenantConfig,
@@ -142,6 +156,7 @@ class TenantRun {
       const stopped = this.lease.stopReason;
       if (stopped !== null && ledger.incomplete) ledger.stoppedEarly(stopped.code, stopped.message);
       await this.saveHealth(runnable);
+      await this.reportHealth(runnable);
     }
 
     const summary = ledger.summary(streams);
@@ -202,10 +217,12 @@ class TenantRun {
       importChunk: this.deps.options.importChunk,
       stopping: () => this.stopping(),
     };
+    let answered = false;
     const end = await sweepAgent(
       this.deps.vaikora(vaikora),
       { agentId, stopBeforeMs: Math.min(...work.map((w) => w.windowStart)), signal: this.stop },
       async (page) => {
+        answered = true;
         ledger.counts.actionsRead += page.actions.length;
         const rejections: RecordedRejection[] = page.rejections.map((rejection) => ({
           rejection,
@@ -226,9 +243,20 @@ class TenantRun {
       },
       this.log,
     );
+    // A page means Vaikora was reached and took the key; a 401 or 403 means it refused it.
+    for (const w of work) {
+      if (!answered) continue;
+      this.judge(w.destination.id, 'vaikora_auth');
+      this.judge(w.destination.id, 'vaikora_unreachable');
+    }
     if (end.failure !== null) {
       const { code, message } = end.failure;
       ledger.fail(code, message);
+      if (KEY_REFUSED_CODES.has(code)) {
+        for (const w of work) this.observe(w.destination.id, 'vaikora_auth', `${code}: ${message}`);
+      } else if (UNREACHABLE_CODES.has(code) && !answered) {
+        for (const w of work) this.observe(w.destination.id, 'vaikora_unreachable', `${code}: ${message}`);
+      }
       if (end.failure.settingsRefused) {
         for (const w of work) {
           ledger.failedDestinations.set(w.destination.id, { code, message, canDisable: false });
@@ -342,6 +370,8 @@ class TenantRun {
     }
     if (w.blockedAtMs !== Number.POSITIVE_INFINITY) ledger.incomplete = true;
     const gapFrom = w.cursor?.positionMs;
+    // A complete sweep is what can tell whether the stream is within Vaikora's retention.
+    if (complete) this.judge(w.destination.id, 'retention_gap');
     if (
       complete &&
       gapFrom !== undefined &&
@@ -349,11 +379,11 @@ class TenantRun {
       gapFrom < this.now - this.deps.options.retentionMs &&
       oldestSeen > gapFrom
     ) {
-      ledger.fail(
-        'RETENTION_GAP',
+      const message =
         `actions between ${new Date(gapFrom).toISOString()} and ${new Date(Math.min(oldestSeen, this.now)).toISOString()} ` +
-          'may have expired from Vaikora before they could be read',
-      );
+        'may have expired from Vaikora before they could be read';
+      ledger.fail('RETENTION_GAP', message);
+      this.observe(w.destination.id, 'retention_gap', `RETENTION_GAP: ${message}`);
     }
     const write = w.progress.plan(w.state, this.now, this.policy, {
       complete,
@@ -380,6 +410,57 @@ class TenantRun {
       }
       this.log.warn({ err: errorInfo(err), streamId: w.stream.id }, 'cursor not advanced');
     }
+  }
+
+  /** Records that `condition` holds for the destination this run (it is judged too). */
+  private observe(destinationId: string, condition: HealthCondition, facts: string): void {
+    this.judge(destinationId, condition);
+    const open = this.healthOpen.get(destinationId) ?? new Map<HealthCondition, string>();
+    if (!open.has(condition)) open.set(condition, facts);
+    this.healthOpen.set(destinationId, open);
+  }
+
+  /** Records that this run could tell whether `condition` holds for the destination. */
+  private judge(destinationId: string, condition: HealthCondition): void {
+    const judged = this.healthJudged.get(destinationId) ?? new Set<HealthCondition>();
+    judged.add(condition);
+    this.healthJudged.set(destinationId, judged);
+  }
+
+  /**
+   * Health findings (ADR 0116) into each runnable destination's hubs (one per stream region): a key
+   * Vaikora refused opens `vaikora_auth`, a Vaikora not reached opens `vaikora_unreachable` once it
+   * has lasted `vaikoraUnreachableAfterMs`, a page from Vaikora clears both; a retention gap opens
+   * `retention_gap`, a complete sweep without one clears it. Nothing when the runtime keeps no health
+   * state, or the lease is no longer ours.
+   */
+  private async reportHealth(destinations: ReadonlyMap<string, DestinationConfig>): Promise<void> {
+    const store = this.deps.healthState;
+    if (store === undefined || this.lease.signal.aborted) return;
+    const targets: HealthTarget[] = [];
+    const seen = new Set<string>();
+    for (const stream of this.config.streams) {
+      const destination = destinations.get(stream.destinationId);
+      const key = `${stream.destinationId}\u0000${stream.region}`;
+      if (destination === undefined || seen.has(key)) continue;
+      seen.add(key);
+      targets.push({
+        destination,
+        region: stream.region,
+        importer: this.deps.importer(routeOf(this.config.tenantId, destination, stream)),
+      });
+    }
+    await reconcileHealthFindings({
+      tenantId: this.config.tenantId,
+      lease: this.lease.lease,
+      nowMs: this.now,
+      targets,
+      destinationIds: new Set(this.config.destinations.map((d) => d.id)),
+      observation: { open: this.healthOpen, judged: this.healthJudged },
+      thresholdsMs: { vaikora_unreachable: this.deps.options.vaikoraUnreachableAfterMs },
+      store,
+      log: this.log,
+    });
   }
 
   private async saveHealth(destinations: ReadonlyMap<string, DestinationConfig>): Promise<void> {

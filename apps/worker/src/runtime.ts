@@ -119,6 +119,7 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
         timeoutMs: options.vaikoraTimeoutMs ?? 15_000,
       }),
     importer: destinationImporters(registry, limiters),
+    healthState: state,
     clock,
     logger: options.logger,
     metrics,

@@ -92,6 +92,17 @@ export interface AdvanceOptions {
 
 export type AdvanceOutcome = 'advanced' | 'unchanged';
 
+/** A connector health condition open for one destination's hub (ADR 0116); `condition` is core's HealthCondition. */
+export interface OpenHealthCondition {
+  readonly destinationId: string;
+  readonly region: string;
+  readonly condition: string;
+  /** When it was first seen: the health finding's CreatedAt, kept when it is archived. */
+  readonly openedAtMs: number;
+  /** Whether its ACTIVE finding is in Security Hub; false while it waits for its threshold (or a retry). */
+  readonly imported: boolean;
+}
+
 /**
  * The DynamoDB state adapter's surface. The worker declares the port it consumes (its `ports.ts`,
  * ADR 0102); this adapter implements it structurally and never imports the worker.
@@ -121,4 +132,8 @@ export interface StateStore {
     next: Cursor,
     options?: AdvanceOptions,
   ): Promise<AdvanceOutcome>;
+  /** The tenant's open connector health conditions (ADR 0116); none when it never had one. */
+  getOpenHealth(tenantId: string): Promise<readonly OpenHealthCondition[]>;
+  /** Replaces the tenant's open health conditions, fenced by the lease (LEASE_LOST, CONFLICT, UNAVAILABLE). */
+  saveOpenHealth(lease: Lease, open: readonly OpenHealthCondition[]): Promise<void>;
 }

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { createCursorStore } from './state-cursor.ts';
 import { errorName, type StateTable, unavailable } from './state-dynamo.ts';
+import { createHealthStore } from './state-health.ts';
 import { createLeaseStore } from './state-lease.ts';
 import type { StateStore } from './state-model.ts';
 
@@ -48,6 +49,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     ensureTable: () => ensureTable(table),
     ...createLeaseStore(table, options.leaseRetentionMs ?? DEFAULT_RETENTION_MS),
     ...createCursorStore(table, options.seenRetentionMs ?? DEFAULT_SEEN_RETENTION_MS),
+    ...createHealthStore(table),
   };
 }
 

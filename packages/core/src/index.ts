@@ -4,6 +4,7 @@ export * from './batch.ts';
 export * from './errors.ts';
 export * from './filter.ts';
 export * from './health.ts';
+export * from './health-finding.ts';
 export * from './identifiers.ts';
 export * from './map.ts';
 export * from './ocsf.ts';

@@ -1,0 +1,167 @@
+import {
+  buildHealthFinding,
+  errorInfo,
+  HEALTH_CONDITIONS,
+  type HealthCondition,
+  prepareHealthFinding,
+} from '@vsh/core';
+import type { Logger } from 'pino';
+import type {
+  DestinationConfig,
+  FindingImporter,
+  HealthStateStore,
+  Lease,
+  OpenHealthCondition,
+} from './ports.ts';
+
+// Connector health findings (ADR 0116): at the end of a run, each condition that opened is imported as
+// an ACTIVE finding into the hub of every destination of the tenant it concerns, and each that cleared
+// as ARCHIVED under the same Id. What is open is kept in the state table, so a condition that holds
+// run after run is imported once, not on every run.
+
+/** One hub of the tenant's own: a destination in one of its stream regions, and its importer. */
+export interface HealthTarget {
+  readonly destination: DestinationConfig;
+  readonly region: string;
+  readonly importer: FindingImporter;
+}
+
+/** What a run could tell about the tenant's conditions. */
+export interface HealthObservation {
+  /** Conditions that hold, by destination id, with what was seen (shown in the finding). */
+  readonly open: ReadonlyMap<string, ReadonlyMap<HealthCondition, string>>;
+  /** Conditions this run could judge, by destination id: one judged and not open has cleared. */
+  readonly judged: ReadonlyMap<string, ReadonlySet<HealthCondition>>;
+}
+
+export interface HealthReconcileInput {
+  readonly tenantId: string;
+  readonly lease: Lease;
+  readonly nowMs: number;
+  readonly targets: readonly HealthTarget[];
+  /** Every destination the tenant still has: open conditions of any other are forgotten. */
+  readonly destinationIds: ReadonlySet<string>;
+  readonly observation: HealthObservation;
+  /** How long a condition must hold before its finding is imported (absent: at once). */
+  readonly thresholdsMs?: Partial<Record<HealthCondition, number>> | undefined;
+  readonly store: HealthStateStore;
+  readonly log: Logger;
+}
+
+/** What reconciling did: findings imported as ACTIVE or ARCHIVED, and imports that failed (retried next run). */
+export interface HealthReport {
+  opened: number;
+  archived: number;
+  failed: number;
+}
+
+const isCondition = (value: string): value is HealthCondition =>
+  (HEALTH_CONDITIONS as readonly string[]).includes(value);
+
+/**
+ * Imports the health findings whose condition opened (and held for its threshold) or cleared since
+ * the stored state, then stores the new state. Never throws: a failed import is tried again by the
+ * next run, and a failed read skips health findings for this run.
+ */
+export async function reconcileHealthFindings(input: HealthReconcileInput): Promise<HealthReport> {
+  const { tenantId, log, observation } = input;
+  const report: HealthReport = { opened: 0, archived: 0, failed: 0 };
+  let stored: readonly OpenHealthCondition[];
+  try {
+    stored = await input.store.getOpenHealth(tenantId);
+  } catch (err) {
+    log.warn({ err: errorInfo(err) }, 'health state not read; no health finding this run');
+    return report;
+  }
+  const next = stored.filter((c) => input.destinationIds.has(c.destinationId) && isCondition(c.condition));
+  let changed = next.length !== stored.length;
+  const nowIso = new Date(input.nowMs).toISOString();
+
+  /** Imports one finding; true when Security Hub took it. */
+  const send = async (
+    target: HealthTarget,
+    condition: HealthCondition,
+    state: 'open' | 'cleared',
+    openedAtMs: number,
+    facts: string | undefined,
+  ): Promise<boolean> => {
+    const { destination, region } = target;
+    const finding = buildHealthFinding({
+      tenantId,
+      destinationId: destination.id,
+      destination: { accountId: destination.accountId, region, partition: destination.partition },
+      condition,
+      state,
+      openedAt: new Date(openedAtMs).toISOString(),
+      now: nowIso,
+      facts,
+    });
+    const where = { destinationId: destination.id, region, condition, findingId: finding.Id };
+    const prepared = prepareHealthFinding(finding);
+    if (!prepared.ok) {
+      // A bug: the finding is built from constants and checked ids. Logged, never sent.
+      log.error({ ...where, reason: prepared.rejection.reason }, 'health finding is invalid');
+      return false;
+    }
+    try {
+      const outcome = await target.importer.importFindings([prepared.value]);
+      if (outcome.imported.includes(finding.Id)) return true;
+      log.warn({ ...where, reason: outcome.rejected[0]?.reason }, 'health finding not imported');
+    } catch (err) {
+      log.warn({ ...where, err: errorInfo(err) }, 'health finding not imported');
+    }
+    return false;
+  };
+
+  for (const target of input.targets) {
+    const { destination, region } = target;
+    const openHere = observation.open.get(destination.id);
+    const judgedHere = observation.judged.get(destination.id);
+    for (const condition of HEALTH_CONDITIONS) {
+      const index = next.findIndex(
+        (c) => c.destinationId === destination.id && c.region === region && c.condition === condition,
+      );
+      const entry = index === -1 ? undefined : next[index];
+      const facts = openHere?.get(condition);
+      const where = { destinationId: destination.id, region, condition };
+      if (facts !== undefined) {
+        if (entry?.imported === true) continue;
+        // Seen, not yet in Security Hub: imported once it has held for its threshold (at once for most).
+        const openedAtMs = entry?.openedAtMs ?? input.nowMs;
+        const due = input.nowMs - openedAtMs >= (input.thresholdsMs?.[condition] ?? 0);
+        const imported = due && (await send(target, condition, 'open', openedAtMs, facts));
+        const kept = { ...where, openedAtMs, imported };
+        if (entry === undefined) next.push(kept);
+        else next[index] = kept;
+        changed ||= entry === undefined || imported;
+        if (imported) {
+          report.opened++;
+          log.info(where, 'health finding opened');
+        } else if (due) {
+          report.failed++;
+        }
+        continue;
+      }
+      if (entry === undefined || judgedHere?.has(condition) !== true) continue;
+      // Cleared: archive what Security Hub holds; a condition that never reached it is just forgotten.
+      if (entry.imported) {
+        if (!(await send(target, condition, 'cleared', entry.openedAtMs, undefined))) {
+          report.failed++;
+          continue;
+        }
+        report.archived++;
+        log.info(where, 'health finding archived');
+      }
+      next.splice(index, 1);
+      changed = true;
+    }
+  }
+  if (!changed) return report;
+  try {
+    await input.store.saveOpenHealth(input.lease, next);
+  } catch (err) {
+    // The findings are in Security Hub; the next run imports the same Ids again (an update, not a copy).
+    log.warn({ err: errorInfo(err) }, 'health state not saved');
+  }
+  return report;
+}
