@@ -287,8 +287,8 @@ describe('toOcsfDetectionFinding: the same finding as the ASFF mapper', () => {
       const f = toOcsfDetectionFinding(a, { destination, now });
 
       // ASFF keeps a real IPv6 address however long its text (up to 45 characters); OCSF's ip_t is shorter.
-    const real = address === '0000:0000:0000:0000:0000:ffff:255.255.255.255';
-    expect(mapAction(a, { destination, now }).Network?.SourceIpV6).toBe(real ? address : undefined);
+      const real = address === '0000:0000:0000:0000:0000:ffff:255.255.255.255';
+      expect(mapAction(a, { destination, now }).Network?.SourceIpV6).toBe(real ? address : undefined);
       expect(f.evidences[0]?.src_endpoint).toBeUndefined();
       expect(f.evidences[0]?.dst_endpoint).toEqual({ hostname: 'api.example.com' });
       expect(checker.check(f)).toEqual([]);
