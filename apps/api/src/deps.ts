@@ -107,10 +107,11 @@ export interface ApiDeps {
 }
 
 /**
- * What the read cache holds: a tenant's row (authorization of reads) and its health (GET tenant), and pages
- * of the operator overview (keyed by their position, not by a tenant).
+ * What the read cache holds: a tenant's row (authorization of reads), its health (GET tenant) and its
+ * status (GET status), and listings of many tenants (the operator overview's pages, GET /v1/tenants pages;
+ * keyed by what they list, not by a tenant).
  */
-export type TenantReadPart = 'tenant' | 'health' | 'overview';
+export type TenantReadPart = 'tenant' | 'health' | 'status' | 'listing';
 
 /**
  * Reads of a tenant that may be up to TENANT_READ_FRESH_MS old (ADR 0113): GET requests answer from it; every
@@ -119,7 +120,7 @@ export type TenantReadPart = 'tenant' | 'health' | 'overview';
 export interface TenantReadCache {
   /** The part when read within the bound, else what `load` reads (stored unless undefined or evicted meanwhile). */
   read<T>(tenantId: string, part: TenantReadPart, load: () => Promise<T | undefined>): Promise<T | undefined>;
-  /** Forgets a tenant, and every overview page, at once, including what a read under way would store. */
+  /** Forgets a tenant, and every listing, at once, including what a read under way would store. */
   evict(tenantId: string): void;
 }
 

@@ -98,18 +98,18 @@ describe('tenant read cache', () => {
     expect(await t.cache.read('ten_a', 'tenant', t.load)).toBe('v1');
   });
 
-  it('forgets every overview page when any tenant is written, and only that tenant of the others', async () => {
+  it('forgets every listing when any tenant is written, and only that tenant of the others', async () => {
     const t = setup();
-    await t.cache.read('position', 'overview', async () => 'first page');
-    await t.cache.read('position&after=x', 'overview', async () => 'second page');
+    await t.cache.read('position', 'listing', async () => 'first page');
+    await t.cache.read('position&after=x', 'listing', async () => 'second page');
     await t.cache.read('ten_b', 'tenant', async () => 'row of b');
 
     t.cache.evict('ten_a');
 
-    expect(await t.cache.read('position', 'overview', async () => 'first page again')).toBe(
+    expect(await t.cache.read('position', 'listing', async () => 'first page again')).toBe(
       'first page again',
     );
-    expect(await t.cache.read('position&after=x', 'overview', async () => 'second again')).toBe(
+    expect(await t.cache.read('position&after=x', 'listing', async () => 'second again')).toBe(
       'second again',
     );
     expect(await t.cache.read('ten_b', 'tenant', t.load)).toBe('row of b');

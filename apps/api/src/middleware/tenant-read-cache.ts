@@ -63,9 +63,10 @@ export function createTenantReadCache(options: TenantReadCacheOptions): TenantRe
     },
     evict(tenantId) {
       generation++;
-      // Overview pages show every tenant: a write to any of them forgets them all (a few entries).
-      const overviews = [...entries.keys(), ...inFlight.keys()].filter((key) => key.startsWith('overview:'));
-      for (const key of [keyOf(tenantId, 'tenant'), keyOf(tenantId, 'health'), ...overviews]) {
+      // Listings show many tenants: a write to any of them forgets them all (a few entries).
+      const listings = [...entries.keys(), ...inFlight.keys()].filter((key) => key.startsWith('listing:'));
+      const own = (['tenant', 'health', 'status'] as const).map((part) => keyOf(tenantId, part));
+      for (const key of [...own, ...listings]) {
         entries.delete(key);
         // A read under way keeps answering its callers; later callers start their own.
         inFlight.delete(key);

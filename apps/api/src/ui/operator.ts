@@ -96,7 +96,7 @@ export function registerOperatorRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     const here = positionQuery(position);
     const load = () => overviewPage(deps.db, deps.clock(), position);
     // Up to a second old, as a tenant read (ADR 0113): the page is the same for every operator.
-    const page = (await deps.tenantReadCache?.read(`position${here}`, 'overview', load)) ?? (await load());
+    const page = (await deps.tenantReadCache?.read(`overview${here}`, 'listing', load)) ?? (await load());
     const rows = sortHealth(page.rows, sort, descending);
     const tally = (health: HealthStatus) => rows.filter((r) => r.health === health).length;
     const pager =

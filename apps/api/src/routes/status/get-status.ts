@@ -112,5 +112,10 @@ export const route = defineRoute('tenant', {
 
 /** The handler of GET /v1/tenants/{tenantId}/status, bound to the app's dependencies. */
 export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
-  return async (c) => c.json(await tenantStatus(deps, c.get('tenant')), 200);
+  return async (c) => {
+    const tenant = c.get('tenant');
+    const load = () => tenantStatus(deps, tenant);
+    // Up to a second old, as the tenant row itself (ADR 0113).
+    return c.json((await deps.tenantReadCache?.read(tenant.id, 'status', load)) ?? (await load()), 200);
+  };
 }
