@@ -205,8 +205,10 @@ describe('pnpm start as a process', () => {
     const restarted = readLocalState(dir);
     // The simulator keeps its port, so a tenant made by hand keeps a working Vaikora base URL.
     expect(restarted?.ports?.vaikora).toBe(state.ports?.vaikora);
-    expect(again.output()).toContain(
+    // The banner is written a line at a time: "running locally" can arrive in a chunk before this one.
+    await again.waitFor(
       `Vaikora (sim)    http://127.0.0.1:${state.ports?.vaikora}/api/v1  key ${state.vaikoraKey}`,
+      EXIT_MS,
     );
     // The demo run that start-up asks for finishes; none of the runs of either start failed.
     const demo = state.demo;

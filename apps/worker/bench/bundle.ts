@@ -13,14 +13,16 @@ const OUT_DIR = fileURLToPath(new URL('../../../packages/db/.bundle/', import.me
  * benchmark measures the memory of what is deployed, not of tsx compiling every source file on load
  * (under Node 24 that alone holds 300+ MB of RSS).
  */
-export async function bundleEntries(): Promise<{ worker: string; api: string }> {
-  mkdirSync(OUT_DIR, { recursive: true });
-  const worker = `${OUT_DIR}worker.mjs`;
-  const api = `${OUT_DIR}api.mjs`;
+export async function bundleEntries(outDir: string = OUT_DIR): Promise<{ worker: string; api: string }> {
+  // `outDir` must sit in packages/db as OUT_DIR does (the migrations folder resolves from it).
+  const dir = outDir.endsWith('/') ? outDir : `${outDir}/`;
+  mkdirSync(dir, { recursive: true });
+  const worker = `${dir}worker.mjs`;
+  const api = `${dir}api.mjs`;
   await build({
     absWorkingDir: REPO_ROOT,
     entryPoints: { worker: 'apps/worker/src/main.ts', api: 'apps/api/src/main.ts' },
-    outdir: OUT_DIR,
+    outdir: dir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',

@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { runs } from '@vsh/db';
 import { createRng } from '@vsh/fixtures';
 import type { FaultRules, TcpFaultRules } from '@vsh/testkit';
 import { count, eq, gte, or } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { bundleEntries } from '../bench/bundle.ts';
 import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
 import { finishedRuns, ledger, makeDue, startLedgerPhase, waitFor, watchCursors } from '../test/ledger.ts';
 import { killAllWorkers, spawnWorker, type WorkerProcess } from '../test/processes.ts';
@@ -116,8 +120,17 @@ const DATABASE_FAULTS: TcpFaultRules = {
 describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease) at random points while every dependency misbehaves', () => {
   let h: Harness;
   const tenants: SeededTenant[] = [];
+  // Every worker (25 or so) starts from one esbuild bundle, as deployed: under tsx each spends about 7 s
+  // of CPU compiling sources on start, which the rest of the suite waits for.
+  const bundleDir = mkdtempSync(
+    join(fileURLToPath(new URL('../../../packages/db/', import.meta.url)), '.bundle-test-'),
+  );
+  let workerEntry: string;
+  const spawnBundled = (name: string, env: Record<string, string>) =>
+    spawnWorker(name, env, { entry: workerEntry });
 
   beforeAll(async () => {
+    workerEntry = (await bundleEntries(bundleDir)).worker;
     h = await startHarness({
       dynamoProxy: true,
       databaseProxy: true,
@@ -141,6 +154,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
   afterAll(async () => {
     await killAllWorkers();
     await h?.close();
+    rmSync(bundleDir, { recursive: true, force: true });
   });
 
   it('no faults: one BatchImportFindings entry per finding id at 30 actions/s per agent with hostile records', {
@@ -148,7 +162,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
   }, async () => {
     const all = tenants.map((t) => t.tenantId);
     const phase = startLedgerPhase(h);
-    const worker = spawnWorker(
+    const worker = spawnBundled(
       'calm',
       h.workerEnv({
         WORKER_ID: 'calm',
@@ -265,7 +279,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
     const slot = async (index: number) => {
       const rng = createRng(SEED + index);
       while (!stopSlots && (kills < KILLS || !allFired)) {
-        const worker = spawnWorker(`chaos-${index}-${starts++}`, env(`chaos-${index}-${starts}`));
+        const worker = spawnBundled(`chaos-${index}-${starts++}`, env(`chaos-${index}-${starts}`));
         current.set(index, worker);
         await worker.ready;
         // fault-injection delay: the seeded moment of the kill, wherever the worker is then.
@@ -318,7 +332,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
     // the loop below makes them due again.
     const cleanStarted = new Date();
     // Nothing kills or freezes the clean worker: a long lease, so that a busy machine does not expire it.
-    const clean = spawnWorker('clean', env('clean', CLEAN_LEASE_TTL_MS));
+    const clean = spawnBundled('clean', env('clean', CLEAN_LEASE_TTL_MS));
     await clean.ready;
     await makeDue(h, all);
     await waitFor(
