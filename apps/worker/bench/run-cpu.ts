@@ -17,7 +17,9 @@ import { pino } from 'pino';
 import { createWorkerMetrics } from '../src/metrics.ts';
 import {
   DEFAULT_RUN_OPTIONS,
+  type HealthStateStore,
   type KeptRejections,
+  type OpenHealthCondition,
   type RunDeps,
   type StateStore,
   type TenantConfig,
@@ -145,6 +147,27 @@ function countingState(inner: StateStore, calls: DynamoCalls): StateStore {
   };
 }
 
+/**
+ * The tenant's open health conditions as the DynamoDB store keeps them (ADR 0116, state-health.ts): a
+ * consistent GetItem of one small item every run (1 RRU), and when they change a transaction of the
+ * lease check and the item (2 WRU each). Kept in memory here.
+ */
+function countingHealth(calls: DynamoCalls): HealthStateStore {
+  const open = new Map<string, readonly OpenHealthCondition[]>();
+  return {
+    getOpenHealth: async (tenantId) => {
+      calls.reads++;
+      calls.readUnits += 1;
+      return open.get(tenantId) ?? [];
+    },
+    saveOpenHealth: async (lease, conditions) => {
+      calls.writes++;
+      calls.writeUnits += 4;
+      open.set(lease.tenantId, conditions);
+    },
+  };
+}
+
 interface DynamoCalls {
   reads: number;
   writes: number;
@@ -199,6 +222,7 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
     const deps: RunDeps = {
       store,
       state,
+      healthState: countingHealth(calls),
       vaikora: (connection) => {
         const list = lists.get(connection.apiKey.reveal()) ?? [];
         const client = memoryVaikora(() => list);
