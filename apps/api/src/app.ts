@@ -13,6 +13,7 @@ import { createRouter } from './openapi.ts';
 import { apiKeysApp } from './routes/api-keys/index.ts';
 import { backfillsApp } from './routes/backfills/index.ts';
 import { destinationsApp } from './routes/destinations/index.ts';
+import { orgRegistrationPublicApp, orgRegistrationsApp } from './routes/org-registrations/index.ts';
 import { signInLinksApp } from './routes/sign-in-links/index.ts';
 import { statusApp } from './routes/status/index.ts';
 import { docsApp } from './routes/system/docs.ts';
@@ -106,6 +107,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', backfillsApp(deps));
   app.route('/v1', signInLinksApp(deps));
   app.route('/', templatesApp(deps));
+  app.route('/v1', orgRegistrationsApp(deps));
+  // Public: the organisation registration token in the body is the credential (ADR 0119).
+  app.route('/', orgRegistrationPublicApp(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

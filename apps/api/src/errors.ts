@@ -25,6 +25,7 @@ export const API_ERROR_CODES = [
   'INTERNAL',
   'NOT_AVAILABLE',
   'LOCAL_DEPLOY_FAILED',
+  'REGISTRATION_TOKEN_EXPIRED',
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
@@ -54,6 +55,7 @@ export const STATUS_OF = {
   INTERNAL: 500,
   NOT_AVAILABLE: 409,
   LOCAL_DEPLOY_FAILED: 502,
+  REGISTRATION_TOKEN_EXPIRED: 401,
 } as const satisfies Record<ApiErrorCode, ErrorStatus>;
 
 /**
@@ -90,6 +92,8 @@ const API_CODE_OF = {
   vaikora_verification_failed: 'VAIKORA_VERIFICATION_FAILED',
   vaikora_key_unreadable: 'VAIKORA_KEY_UNREADABLE',
   local_deploy_failed: 'LOCAL_DEPLOY_FAILED',
+  token_invalid: 'UNAUTHORIZED',
+  token_expired: 'REGISTRATION_TOKEN_EXPIRED',
 } as const satisfies Record<ServiceErrorCode, ApiErrorCode>;
 
 /** The API error a service's refusal answers with: same message, the code and status of API_CODE_OF. */

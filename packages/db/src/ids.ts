@@ -10,6 +10,7 @@ export const idPrefixes = {
   rejectedRecord: 'rej',
   backfill: 'bkf',
   signInLink: 'lnk',
+  orgRegistration: 'org',
 } as const;
 
 export type IdPrefix = (typeof idPrefixes)[keyof typeof idPrefixes];

@@ -15,6 +15,8 @@ const expectedTables = [
   'audit_log',
   'aws_destinations',
   'backfills',
+  'org_accounts',
+  'org_registrations',
   'rejected_records',
   'runs',
   'streams',

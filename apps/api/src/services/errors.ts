@@ -18,6 +18,8 @@ export const SERVICE_ERROR_CODES = [
   'vaikora_verification_failed',
   'vaikora_key_unreadable',
   'local_deploy_failed',
+  'token_invalid',
+  'token_expired',
 ] as const;
 export type ServiceErrorCode = (typeof SERVICE_ERROR_CODES)[number];
 

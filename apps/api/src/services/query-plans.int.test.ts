@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '@vsh/db/testing';
 import { asc, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { overviewPage, recentRuns, rejectedSince } from '../ui/data.ts';
+import { tenantForecast } from './forecast.ts';
 import { healthFacts } from './health.ts';
 import { activityHours, listRuns, liveVersion, rejectedPage, statusFacts } from './status.ts';
 
@@ -224,6 +225,17 @@ describe('the hot queries of issue 17 use their indexes, never a sequential scan
     expect(seqScans(plans)).toEqual([]);
     expect(indexesOf(plans)).toContain('runs_tenant_id_idx');
     expect(indexesOf(plans)).toContain('rejected_records_tenant_last_seen_idx');
+    expect(sortsOfRuns(plans)).toEqual([]);
+  });
+});
+
+describe('the cost forecast (ADR 0117)', () => {
+  it("is one prepared statement per tenant, the window's runs one range of runs(tenant_id, started_at)", async () => {
+    const plans = await plansOf(() => tenantForecast({ db, clock: () => NOW }, busy));
+
+    expect(plans).toHaveLength(1);
+    expect(seqScans(plans)).toEqual([]);
+    expect(indexesOf(plans)).toContain('runs_tenant_started_idx');
     expect(sortsOfRuns(plans)).toEqual([]);
   });
 });

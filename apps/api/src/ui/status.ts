@@ -14,6 +14,7 @@ import { html, raw } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { iso } from '../services/common.ts';
+import { type DestinationForecast, type TenantForecast, tenantForecast } from '../services/forecast.ts';
 import type { Health } from '../services/health.ts';
 import {
   activityHours,
@@ -47,6 +48,7 @@ import {
 } from './data.ts';
 import { csrfField, duration, type Markup, pill, type Tone, when } from './layout.ts';
 import { destinationPill } from './onboarding.ts';
+import { orgAccountsSection } from './org-accounts.ts';
 
 /** How often an open status page asks for fresh numbers. */
 const LIVE_POLL_MS = 5000;
@@ -153,6 +155,8 @@ interface LiveData {
   activity: ActivityBucket[];
   /** The onboarding checklist, shown at the top until every step is done. */
   checklist: Checklist;
+  /** Findings per month and the Security Hub bill for them, per destination (ADR 0117). */
+  forecast: TenantForecast;
 }
 
 /** Everything on the status page that changes while it is open: the page swaps this element in place. */
@@ -246,8 +250,47 @@ ${d.checklist.complete ? '' : checklistCard(c, tenant, d.checklist)}
         )}</tbody></table></div>`
   }
 </section>
+${forecastSection(d.forecast)}
 ${rejected === undefined ? '' : rejectedSection(c, tenant, status, rejected, false)}
 </div>`;
+}
+
+const COUNT = new Intl.NumberFormat('en-US');
+const USD = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
+
+/** What a destination's rate is measured over, in plain words. */
+function forecastBasis(d: DestinationForecast, windowDays: number): Markup {
+  if (d.basis === 'none')
+    return html`<span class="muted">no run reached it in the last ${windowDays} days</span>`;
+  if (d.basis === 'window') return html`the last ${windowDays} days`;
+  return html`since its first run ${duration(Math.round(d.observedHours * 3600))} ago <small>(early estimate)</small>`;
+}
+
+/**
+ * Each destination's findings per month at the recent rate and what Security Hub bills for them, so a
+ * tenant can tune its thresholds before the bill arrives (ADR 0117).
+ */
+function forecastSection(forecast: TenantForecast): Markup {
+  const { windowDays, price } = forecast;
+  return html`<section class="card" aria-labelledby="forecast-h" id="forecast">
+  <h2 id="forecast-h">Security Hub cost forecast</h2>
+  ${
+    forecast.destinations.length === 0
+      ? html`<p class="empty">No AWS account yet, so nothing to forecast.</p>`
+      : html`<p class="muted">At the last ${windowDays} days' rate, for a 30-day month. Security Hub bills each finding it takes (an update of one already there included) in each region, after ${COUNT.format(price.freeEventsPerAccountRegionMonth)} free a month per account and region, then ${USD.format(price.usdPerEvent * 1000)} per 1,000 (us-east-1 list price, checked ${price.checkedOn}). Raise your thresholds to send fewer.</p>
+<div class="table-wrap"><table id="forecast-table">
+<caption class="sr-only">Findings per month and their Security Hub cost, per AWS account</caption>
+<thead><tr><th scope="col">Account</th><th scope="col">Regions</th><th scope="col">Measured over</th><th scope="col" class="num">Findings a month</th><th scope="col" class="num">Cost a month</th><th scope="col" class="num" title="If other sources already use the account's free tier">Without the free tier</th></tr></thead>
+<tbody>${forecast.destinations.map(
+          (d) => html`<tr data-forecast="${d.id}">
+<th scope="row"><code>${d.accountId}</code></th><td>${d.regions.join(', ')}</td><td>${forecastBasis(d, windowDays)}</td>
+<td class="num" data-findings="${d.findingsPerMonth}">${COUNT.format(d.findingsPerMonth)}</td><td class="num" data-usd="${d.usdPerMonth}">${USD.format(d.usdPerMonth)}</td><td class="num">${USD.format(d.usdPerMonthWithoutFreeTier)}</td>
+</tr>`,
+        )}</tbody>
+${forecast.destinations.length > 1 ? html`<tfoot><tr><th scope="row" colspan="3">All accounts</th><td class="num" data-findings="${forecast.totals.findingsPerMonth}">${COUNT.format(forecast.totals.findingsPerMonth)}</td><td class="num" data-usd="${forecast.totals.usdPerMonth}">${USD.format(forecast.totals.usdPerMonth)}</td><td class="num">${USD.format(forecast.totals.usdPerMonthWithoutFreeTier)}</td></tr></tfoot>` : ''}
+</table></div>`
+  }
+</section>`;
 }
 
 function rejectedSection(
@@ -353,11 +396,12 @@ function rawCell(r: RejectedRecord): Markup {
 async function liveData(deps: ApiDeps, tenant: Tenant): Promise<LiveData> {
   const now = deps.clock();
   const since = new Date(now.getTime() - WINDOW_HOURS * 3_600_000);
-  const [facts, runList, rejectedCounts, hourly] = await Promise.all([
+  const [facts, runList, rejectedCounts, hourly, forecast] = await Promise.all([
     statusFacts(deps, tenant),
     recentRuns(deps.db, tenant.id, 10),
     rejectedSince(deps.db, tenant.id, since),
     activityHours(deps.db, tenant.id, since),
+    tenantForecast(deps, tenant),
   ]);
   return {
     status: facts.status,
@@ -367,6 +411,7 @@ async function liveData(deps: ApiDeps, tenant: Tenant): Promise<LiveData> {
     rejectedCounts,
     activity: activityOf(hourly, now),
     checklist: checklistFrom(facts.health),
+    forecast,
   };
 }
 
@@ -404,6 +449,7 @@ ${
 ${rejectedSection(c, tenant, data.status, rejected, true)}`
     : liveSection(c, tenant, data, rejected)
 }
+${orgAccountsSection(deps, tenant)}
 <script nonce="${c.get('nonce')}">${raw(LIVE_SCRIPT)}</script>`,
     });
   });

@@ -2,6 +2,7 @@ export * from './api-keys.ts';
 export * from './audit-log.ts';
 export * from './aws-destinations.ts';
 export * from './backfills.ts';
+export * from './org-registrations.ts';
 export * from './rejected-records.ts';
 export * from './relations.ts';
 export * from './runs.ts';

@@ -1,5 +1,6 @@
 import type { ApiDeps } from '../../deps.ts';
 import { createRouter } from '../../openapi.ts';
+import * as getForecast from './get-forecast.ts';
 import * as getStatus from './get-status.ts';
 import * as listRejectedRecords from './list-rejected-records.ts';
 import * as listRuns from './list-runs.ts';
@@ -9,6 +10,7 @@ import * as runNow from './run-now.ts';
 export function statusApp(deps: ApiDeps) {
   return createRouter()
     .openapi(getStatus.route, getStatus.handler(deps))
+    .openapi(getForecast.route, getForecast.handler(deps))
     .openapi(listRuns.route, listRuns.handler(deps))
     .openapi(listRejectedRecords.route, listRejectedRecords.handler(deps))
     .openapi(runNow.route, runNow.handler(deps));

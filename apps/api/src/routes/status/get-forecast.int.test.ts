@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { seedForecastTenant, seedImportRun } from '../../testing/forecast-seed.ts';
+import { useHarness } from '../../testing/harness.ts';
+
+const NOW = new Date('2026-12-04T12:00:00.000Z');
+const api = useHarness({ clock: () => NOW });
+
+const zero = {
+  basis: 'none',
+  observedFrom: null,
+  observedHours: 0,
+  runs: 0,
+  importedObserved: 0,
+  findingsPerMonth: 0,
+  findingsPerRegionPerMonth: 0,
+  billableEventsPerMonth: 0,
+  usdPerMonth: 0,
+  usdPerMonthWithoutFreeTier: 0,
+};
+
+describe('GET /v1/tenants/{tenantId}/forecast', () => {
+  it("forecasts each destination's month from the runs' stats, and prices it per region after the free tier", async () => {
+    const { tenantId, key } = await api.createTenant();
+    const other = await api.createTenant();
+    const seed = await seedForecastTenant(api.db, tenantId, NOW);
+    // Another tenant's runs name this tenant's destinations: they must not count here.
+    await seedImportRun(api.db, other.tenantId, NOW, 2, { [seed.old]: 50_000, [seed.idle]: 50_000 });
+
+    const res = await api.request('GET', `/v1/tenants/${tenantId}/forecast`, { key });
+
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      tenantId,
+      generatedAt: NOW.toISOString(),
+      windowDays: 7,
+      price: {
+        usdPerEvent: 0.00003,
+        freeEventsPerAccountRegionMonth: 10_000,
+        source: 'https://aws.amazon.com/security-hub/cspm/pricing/',
+        checkedOn: '2026-12-04',
+      },
+      totals: { findingsPerMonth: 132_000, usdPerMonth: 3.06, usdPerMonthWithoutFreeTier: 3.96 },
+      destinations: expect.any(Array),
+    });
+    const byId = new Map(res.body.destinations.map((d: { id: string }) => [d.id, d]));
+    expect(byId.get(seed.old)).toEqual({
+      id: seed.old,
+      accountId: '111111111111',
+      regions: ['us-east-1', 'eu-west-1'],
+      state: 'active',
+      basis: 'window',
+      observedFrom: '2026-11-27T12:00:00.000Z',
+      observedHours: 168,
+      runs: 4,
+      importedObserved: 14_000,
+      findingsPerMonth: 60_000,
+      findingsPerRegionPerMonth: 30_000,
+      billableEventsPerMonth: 40_000,
+      usdPerMonth: 1.2,
+      usdPerMonthWithoutFreeTier: 1.8,
+    });
+    expect(byId.get(seed.young)).toEqual({
+      id: seed.young,
+      accountId: '222222222222',
+      regions: ['us-east-1'],
+      state: 'active',
+      basis: 'partial',
+      observedFrom: '2026-12-04T09:00:00.000Z',
+      observedHours: 3,
+      runs: 2,
+      importedObserved: 300,
+      findingsPerMonth: 72_000,
+      findingsPerRegionPerMonth: 72_000,
+      billableEventsPerMonth: 62_000,
+      usdPerMonth: 1.86,
+      usdPerMonthWithoutFreeTier: 2.16,
+    });
+    expect(byId.get(seed.idle)).toEqual({
+      id: seed.idle,
+      accountId: '333333333333',
+      regions: ['us-east-1'],
+      state: 'active',
+      ...zero,
+    });
+    expect(res.body.destinations).toHaveLength(3);
+  });
+
+  it("answers an empty forecast for a tenant without destinations, and 404 for another tenant's key, as for an unknown tenant", async () => {
+    const a = await api.createTenant();
+    const b = await api.createTenant();
+    await seedForecastTenant(api.db, a.tenantId, NOW);
+
+    const own = await api.request('GET', `/v1/tenants/${b.tenantId}/forecast`, { key: b.key });
+    const across = await api.request('GET', `/v1/tenants/${a.tenantId}/forecast`, { key: b.key });
+    const anonymous = await api.request('GET', `/v1/tenants/${a.tenantId}/forecast`, { key: null });
+    const operator = await api.request('GET', `/v1/tenants/${a.tenantId}/forecast`);
+
+    expect(own.status).toBe(200);
+    expect(own.body.destinations).toEqual([]);
+    expect(own.body.totals).toEqual({ findingsPerMonth: 0, usdPerMonth: 0, usdPerMonthWithoutFreeTier: 0 });
+    expect(across.status).toBe(404);
+    expect(across.body.error.code).toBe('NOT_FOUND');
+    expect(across.text).not.toContain('111111111111');
+    expect(anonymous.status).toBe(401);
+    expect(operator.status).toBe(200);
+    expect(operator.body.totals.findingsPerMonth).toBe(132_000);
+  });
+});
