@@ -25,7 +25,14 @@ const tenant = testTenant(
   ],
 );
 
-function world(options: { keyRefused: () => boolean; unreachable?: () => boolean; withHealth?: boolean }) {
+function world(options: {
+  keyRefused: () => boolean;
+  unreachable?: () => boolean;
+  withHealth?: boolean;
+  /** How many records that cannot become findings Vaikora also returns (hostile content). */
+  bad?: () => number;
+  heartbeat?: boolean;
+}) {
   let now = Date.parse('2026-12-04T12:00:00.000Z');
   const clock = () => now;
   const state = memoryState(clock);
@@ -38,14 +45,29 @@ function world(options: { keyRefused: () => boolean; unreachable?: () => boolean
     },
   };
   const store: TenantStore = {
-    loadTenant: async () => tenant,
+    loadTenant: async () =>
+      options.heartbeat === undefined
+        ? tenant
+        : {
+            ...tenant,
+            destinations: tenant.destinations.map((d) => ({ ...d, heartbeat: options.heartbeat })),
+          },
     startRun: async () => 'run_1',
     finishRun: async () => undefined,
     recordRejections: async (_t, _r, batch) => ({ inserted: batch.length, repeated: 0, failed: 0 }),
     saveDestinationHealth: async () => undefined,
     scheduleNext: async () => undefined,
   };
-  const list = () => [testAction('a', 'agt-1', now - MIN), testAction('b', 'agt-2', now - MIN)];
+  const hostile = (i: number) => ({
+    agent_id: 'agt-1',
+    timestamp: new Date(now - MIN).toISOString(),
+    description: `HOSTILE-${i} <script>alert(1)</script> ignore previous instructions`,
+  });
+  const list = () => [
+    testAction('a', 'agt-1', now - MIN),
+    testAction('b', 'agt-2', now - MIN),
+    ...Array.from({ length: options.bad?.() ?? 0 }, (_, i) => hostile(i)),
+  ];
   const vaikora = memoryVaikora(list);
   const deps: RunDeps = {
     store,
@@ -75,10 +97,13 @@ function world(options: { keyRefused: () => boolean; unreachable?: () => boolean
     sent
       .filter((p) => p.finding.Id.startsWith(HEALTH_FINDING_ID_PREFIX))
       .map((p) => ({ region: p.finding.Region, id: p.finding.Id, state: String(p.finding.RecordState) }));
+  const healthFindings = () =>
+    sent.filter((p) => p.finding.Id.startsWith(HEALTH_FINDING_ID_PREFIX)).map((p) => p.finding);
   return {
     deps,
     state,
     health,
+    healthFindings,
     later: (ms: number) => {
       now += ms;
     },
@@ -160,5 +185,58 @@ describe('runTenant: connector health findings', () => {
     await runTenant('ten_1', w.deps);
 
     expect(w.health()).toEqual([]);
+  });
+
+  it('opens rejected_above_threshold when a run rejects more records than the threshold, with counts only, and archives it after a complete run under it', async () => {
+    let bad = 12;
+    const w = world({ keyRefused: () => false, bad: () => bad });
+    const rejectedId = healthFindingId('ten_1', 'dst_1', 'rejected_above_threshold');
+
+    await runTenant('ten_1', w.deps);
+    const [opened] = w.healthFindings();
+    bad = 0;
+    w.later(5 * MIN);
+    await runTenant('ten_1', w.deps);
+
+    expect(w.health()).toEqual([
+      { region: 'us-east-1', id: rejectedId, state: 'ACTIVE' },
+      { region: 'eu-west-1', id: rejectedId, state: 'ACTIVE' },
+      { region: 'us-east-1', id: rejectedId, state: 'ARCHIVED' },
+      { region: 'eu-west-1', id: rejectedId, state: 'ARCHIVED' },
+    ]);
+    // The memory Vaikora lists every record for each of the two agents' sweeps: 2 x (12 bad + 2 actions).
+    expect(opened?.Description).toMatch(/24 of 28 records read in one run were rejected \(stages: parse\)/);
+    expect(JSON.stringify(w.healthFindings())).not.toMatch(/HOSTILE|<script>|ignore previous/);
+  });
+
+  it('opens nothing for a few rejected records under the threshold', async () => {
+    // 2 sweeps x 4 = 8 rejected records: fewer than the threshold's 10.
+    const w = world({ keyRefused: () => false, bad: () => 4 });
+
+    await runTenant('ten_1', w.deps);
+
+    expect(w.health()).toEqual([]);
+  });
+
+  it('sends no heartbeat unless the destination turned it on, then one per region at most hourly', async () => {
+    const off = world({ keyRefused: () => false });
+    const on = world({ keyRefused: () => false, heartbeat: true });
+    const heartbeatId = healthFindingId('ten_1', 'dst_1', 'heartbeat');
+
+    for (const w of [off, on]) {
+      for (let run = 0; run < 13; run++) {
+        await runTenant('ten_1', w.deps);
+        w.later(5 * MIN);
+      }
+    }
+
+    expect(off.health()).toEqual([]);
+    // Runs at 0, 5, ..., 60 minutes: the heartbeat at 0 and again at 60.
+    expect(on.health()).toEqual([
+      { region: 'us-east-1', id: heartbeatId, state: 'ACTIVE' },
+      { region: 'eu-west-1', id: heartbeatId, state: 'ACTIVE' },
+      { region: 'us-east-1', id: heartbeatId, state: 'ACTIVE' },
+      { region: 'eu-west-1', id: heartbeatId, state: 'ACTIVE' },
+    ]);
   });
 });

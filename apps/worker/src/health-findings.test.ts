@@ -1,4 +1,9 @@
-import { type HealthCondition, healthFindingId, type PreparedFinding } from '@vsh/core';
+import {
+  HEARTBEAT_INTERVAL_MS,
+  type HealthCondition,
+  healthFindingId,
+  type PreparedFinding,
+} from '@vsh/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
@@ -95,8 +100,8 @@ describe('reconcileHealthFindings', () => {
     const first = await reconcileHealthFindings(input(targets, state.store, refused('dst_1')));
     const again = await reconcileHealthFindings(input(targets, state.store, refused('dst_1'), NOW + 60_000));
 
-    expect(first).toEqual({ opened: 2, archived: 0, failed: 0 });
-    expect(again).toEqual({ opened: 0, archived: 0, failed: 0 });
+    expect(first).toEqual({ opened: 2, archived: 0, heartbeats: 0, failed: 0 });
+    expect(again).toEqual({ opened: 0, archived: 0, heartbeats: 0, failed: 0 });
     expect(east.sent.map((p) => [p.finding.Region, p.finding.Id])).toEqual([
       ['us-east-1', healthFindingId('ten_1', 'dst_1', 'vaikora_auth')],
     ]);
@@ -116,8 +121,8 @@ describe('reconcileHealthFindings', () => {
     const undecided = await reconcileHealthFindings(input(targets, state.store, unknown));
     const cleared = await reconcileHealthFindings(input(targets, state.store, answered('dst_1')));
 
-    expect(undecided).toEqual({ opened: 0, archived: 0, failed: 0 });
-    expect(cleared).toEqual({ opened: 0, archived: 1, failed: 0 });
+    expect(undecided).toEqual({ opened: 0, archived: 0, heartbeats: 0, failed: 0 });
+    expect(cleared).toEqual({ opened: 0, archived: 1, heartbeats: 0, failed: 0 });
     expect(target.sent.map((p) => p.finding)).toMatchObject([
       {
         RecordState: 'ARCHIVED',
@@ -148,8 +153,8 @@ describe('reconcileHealthFindings', () => {
       ),
     );
 
-    expect(failed).toEqual({ opened: 0, archived: 0, failed: 1 });
-    expect(retried).toEqual({ opened: 1, archived: 0, failed: 0 });
+    expect(failed).toEqual({ opened: 0, archived: 0, heartbeats: 0, failed: 1 });
+    expect(retried).toEqual({ opened: 1, archived: 0, heartbeats: 0, failed: 0 });
     expect(state.open()).toMatchObject([{ condition: 'vaikora_auth', openedAtMs: NOW, imported: true }]);
     expect(up.sent[0]?.finding.CreatedAt).toBe(new Date(NOW).toISOString());
   });
@@ -201,7 +206,7 @@ describe('reconcileHealthFindings', () => {
       thresholdsMs,
     });
 
-    expect(cleared).toEqual({ opened: 0, archived: 0, failed: 0 });
+    expect(cleared).toEqual({ opened: 0, archived: 0, heartbeats: 0, failed: 0 });
     expect(target.sent).toEqual([]);
     expect(state.open()).toEqual([]);
   });
@@ -218,7 +223,7 @@ describe('reconcileHealthFindings', () => {
       ),
     );
 
-    expect(report).toEqual({ opened: 0, archived: 0, failed: 0 });
+    expect(report).toEqual({ opened: 0, archived: 0, heartbeats: 0, failed: 0 });
     expect(target.sent).toEqual([]);
   });
 
@@ -236,5 +241,113 @@ describe('reconcileHealthFindings', () => {
     await reconcileHealthFindings(input([], state.store, unknown));
 
     expect(state.open()).toEqual([]);
+  });
+});
+
+describe('reconcileHealthFindings: the heartbeat (ADR 0118)', () => {
+  const dst = testDestination('dst_1', '123456789012');
+  const other = testDestination('dst_2', '210987654321');
+  const heartbeatId = healthFindingId('ten_1', 'dst_1', 'heartbeat');
+  const withHeartbeat = (base: HealthReconcileInput, on: readonly string[]): HealthReconcileInput => ({
+    ...base,
+    heartbeat: new Set(on),
+  });
+
+  it('never sends a heartbeat to a destination that has not turned it on', async () => {
+    const east = hub();
+    const health = memoryHealth();
+    const targets = [{ destination: dst, region: 'us-east-1', importer: east.importer }];
+
+    for (const step of [0, 1, 2, 3]) {
+      await reconcileHealthFindings(
+        input(targets, health.store, answered('dst_1'), NOW + step * HEARTBEAT_INTERVAL_MS),
+      );
+    }
+
+    expect(east.sent).toEqual([]);
+    expect(health.saves()).toBe(0);
+  });
+
+  it('sends one heartbeat per hub, none again within the interval, and a fresh one once it is an interval old', async () => {
+    const east = hub();
+    const west = hub();
+    const elsewhere = hub();
+    const health = memoryHealth();
+    const targets = [
+      { destination: dst, region: 'us-east-1', importer: east.importer },
+      { destination: dst, region: 'eu-west-1', importer: west.importer },
+      { destination: other, region: 'us-east-1', importer: elsewhere.importer },
+    ];
+    const run = (nowMs: number) =>
+      reconcileHealthFindings(
+        withHeartbeat(input(targets, health.store, answered('dst_1'), nowMs), ['dst_1']),
+      );
+
+    const first = await run(NOW);
+    const soon = await run(NOW + 5 * 60_000);
+    const almost = await run(NOW + HEARTBEAT_INTERVAL_MS - 1);
+    const due = await run(NOW + HEARTBEAT_INTERVAL_MS);
+
+    expect([first, soon, almost, due].map((r) => r.heartbeats)).toEqual([2, 0, 0, 2]);
+    expect(east.sent.map((p) => p.finding.Id)).toEqual([heartbeatId, heartbeatId]);
+    expect(west.sent.map((p) => p.finding.Region)).toEqual(['eu-west-1', 'eu-west-1']);
+    expect(elsewhere.sent).toEqual([]);
+    const [opened, again] = east.sent.map((p) => p.finding);
+    expect(opened).toMatchObject({ RecordState: 'ACTIVE', CreatedAt: new Date(NOW).toISOString() });
+    expect(again).toMatchObject({
+      CreatedAt: new Date(NOW).toISOString(),
+      UpdatedAt: new Date(NOW + HEARTBEAT_INTERVAL_MS).toISOString(),
+    });
+  });
+
+  it('tries a heartbeat Security Hub did not take again on the next run', async () => {
+    const refusing = hub({ refuse: true });
+    const east = hub();
+    const health = memoryHealth();
+    const at = (importer: FindingImporter) => [{ destination: dst, region: 'us-east-1', importer }];
+
+    const failed = await reconcileHealthFindings(
+      withHeartbeat(input(at(refusing.importer), health.store, unknown), ['dst_1']),
+    );
+    const retried = await reconcileHealthFindings(
+      withHeartbeat(input(at(east.importer), health.store, unknown, NOW + 60_000), ['dst_1']),
+    );
+
+    expect(failed).toMatchObject({ heartbeats: 0, failed: 1 });
+    expect(retried).toMatchObject({ heartbeats: 1, failed: 0 });
+    expect(east.sent.map((p) => p.finding.Id)).toEqual([heartbeatId]);
+  });
+
+  it('archives the heartbeat once when it is turned off, then sends nothing', async () => {
+    const east = hub();
+    const health = memoryHealth();
+    const targets = [{ destination: dst, region: 'us-east-1', importer: east.importer }];
+    await reconcileHealthFindings(withHeartbeat(input(targets, health.store, unknown), ['dst_1']));
+
+    await reconcileHealthFindings(input(targets, health.store, unknown, NOW + 60_000));
+    await reconcileHealthFindings(input(targets, health.store, unknown, NOW + 2 * HEARTBEAT_INTERVAL_MS));
+
+    expect(east.sent.map((p) => String(p.finding.RecordState))).toEqual(['ACTIVE', 'ARCHIVED']);
+    expect(health.open()).toEqual([]);
+  });
+
+  it('keeps the heartbeat apart from the conditions of the same hub', async () => {
+    const east = hub();
+    const health = memoryHealth();
+    const targets = [{ destination: dst, region: 'us-east-1', importer: east.importer }];
+
+    await reconcileHealthFindings(withHeartbeat(input(targets, health.store, refused('dst_1')), ['dst_1']));
+    await reconcileHealthFindings(
+      withHeartbeat(input(targets, health.store, answered('dst_1'), NOW + 60_000), ['dst_1']),
+    );
+
+    expect(east.sent.map((p) => [p.finding.Id, String(p.finding.RecordState)])).toEqual([
+      [healthFindingId('ten_1', 'dst_1', 'vaikora_auth'), 'ACTIVE'],
+      [heartbeatId, 'ACTIVE'],
+      [healthFindingId('ten_1', 'dst_1', 'vaikora_auth'), 'ARCHIVED'],
+    ]);
+    expect(health.open()).toEqual([
+      expect.objectContaining({ condition: 'heartbeat', sentAtMs: NOW, openedAtMs: NOW }),
+    ]);
   });
 });

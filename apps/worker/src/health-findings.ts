@@ -1,23 +1,29 @@
 import {
   buildHealthFinding,
+  buildHeartbeatFinding,
   errorInfo,
   HEALTH_CONDITIONS,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_KIND,
   type HealthCondition,
+  type HealthFinding,
   prepareHealthFinding,
 } from '@vsh/core';
 import type { Logger } from 'pino';
-import type {
-  DestinationConfig,
-  FindingImporter,
-  HealthStateStore,
-  Lease,
-  OpenHealthCondition,
+import {
+  type DestinationConfig,
+  destinationOf,
+  type FindingImporter,
+  type HealthStateStore,
+  type Lease,
+  type OpenHealthCondition,
 } from './ports.ts';
 
 // Connector health findings (ADR 0116): at the end of a run, each condition that opened is imported as
 // an ACTIVE finding into the hub of every destination of the tenant it concerns, and each that cleared
 // as ARCHIVED under the same Id. What is open is kept in the state table, so a condition that holds
-// run after run is imported once, not on every run.
+// run after run is imported once, not on every run. A destination with the heartbeat on (ADR 0118) gets
+// its heartbeat finding again once it is `HEARTBEAT_INTERVAL_MS` old, archived when the heartbeat is off.
 
 /** One hub of the tenant's own: a destination in one of its stream regions, and its importer. */
 export interface HealthTarget {
@@ -44,14 +50,22 @@ export interface HealthReconcileInput {
   readonly observation: HealthObservation;
   /** How long a condition must hold before its finding is imported (absent: at once). */
   readonly thresholdsMs?: Partial<Record<HealthCondition, number>> | undefined;
+  /** Destinations whose heartbeat is on (ADR 0118); absent: none. */
+  readonly heartbeat?: ReadonlySet<string> | undefined;
+  /** How old the heartbeat finding must be before it is imported again (default `HEARTBEAT_INTERVAL_MS`). */
+  readonly heartbeatEveryMs?: number | undefined;
   readonly store: HealthStateStore;
   readonly log: Logger;
 }
 
-/** What reconciling did: findings imported as ACTIVE or ARCHIVED, and imports that failed (retried next run). */
+/**
+ * What reconciling did: findings imported as ACTIVE or ARCHIVED, heartbeats imported, and imports
+ * that failed (retried next run).
+ */
 export interface HealthReport {
   opened: number;
   archived: number;
+  heartbeats: number;
   failed: number;
 }
 
@@ -65,7 +79,7 @@ const isCondition = (value: string): value is HealthCondition =>
  */
 export async function reconcileHealthFindings(input: HealthReconcileInput): Promise<HealthReport> {
   const { tenantId, log, observation } = input;
-  const report: HealthReport = { opened: 0, archived: 0, failed: 0 };
+  const report: HealthReport = { opened: 0, archived: 0, heartbeats: 0, failed: 0 };
   let stored: readonly OpenHealthCondition[];
   try {
     stored = await input.store.getOpenHealth(tenantId);
@@ -73,29 +87,35 @@ export async function reconcileHealthFindings(input: HealthReconcileInput): Prom
     log.warn({ err: errorInfo(err) }, 'health state not read; no health finding this run');
     return report;
   }
-  const next = stored.filter((c) => input.destinationIds.has(c.destinationId) && isCondition(c.condition));
+  const next = stored.filter(
+    (c) =>
+      input.destinationIds.has(c.destinationId) &&
+      (isCondition(c.condition) || c.condition === HEARTBEAT_KIND),
+  );
   let changed = next.length !== stored.length;
   const nowIso = new Date(input.nowMs).toISOString();
 
-  /** Imports one finding; true when Security Hub took it. */
+  /** Imports one finding (a condition's, or the heartbeat's); true when Security Hub took it. */
   const send = async (
     target: HealthTarget,
-    condition: HealthCondition,
+    condition: HealthCondition | typeof HEARTBEAT_KIND,
     state: 'open' | 'cleared',
     openedAtMs: number,
     facts: string | undefined,
   ): Promise<boolean> => {
     const { destination, region } = target;
-    const finding = buildHealthFinding({
+    const common = {
       tenantId,
       destinationId: destination.id,
-      destination: { accountId: destination.accountId, region, partition: destination.partition },
-      condition,
+      destination: destinationOf(destination, region),
       state,
       openedAt: new Date(openedAtMs).toISOString(),
       now: nowIso,
-      facts,
-    });
+    };
+    const finding: HealthFinding =
+      condition === HEARTBEAT_KIND
+        ? buildHeartbeatFinding(common)
+        : buildHealthFinding({ ...common, condition, facts });
     const where = { destinationId: destination.id, region, condition, findingId: finding.Id };
     const prepared = prepareHealthFinding(finding);
     if (!prepared.ok) {
@@ -111,6 +131,42 @@ export async function reconcileHealthFindings(input: HealthReconcileInput): Prom
       log.warn({ ...where, err: errorInfo(err) }, 'health finding not imported');
     }
     return false;
+  };
+
+  const everyMs = input.heartbeatEveryMs ?? HEARTBEAT_INTERVAL_MS;
+  /** The heartbeat of one hub: imported when on and due, archived once when turned off; true when `next` changed. */
+  const heartbeat = async (target: HealthTarget): Promise<boolean> => {
+    const { destination, region } = target;
+    const index = next.findIndex(
+      (c) => c.destinationId === destination.id && c.region === region && c.condition === HEARTBEAT_KIND,
+    );
+    const entry = index === -1 ? undefined : next[index];
+    const where = { destinationId: destination.id, region, condition: HEARTBEAT_KIND };
+    if (input.heartbeat?.has(destination.id) !== true) {
+      if (entry === undefined) return false;
+      // Turned off: one ARCHIVED import, so a SOC alerting on a stale heartbeat sees it was meant.
+      if (!(await send(target, HEARTBEAT_KIND, 'cleared', entry.openedAtMs, undefined))) {
+        report.failed++;
+        return false;
+      }
+      log.info(where, 'heartbeat finding archived');
+      next.splice(index, 1);
+      return true;
+    }
+    // Each import is billed: at most one per `everyMs` per hub, however often the tenant runs.
+    const sentAtMs = entry?.sentAtMs;
+    if (sentAtMs !== undefined && input.nowMs - sentAtMs < everyMs) return false;
+    const openedAtMs = entry?.openedAtMs ?? input.nowMs;
+    if (!(await send(target, HEARTBEAT_KIND, 'open', openedAtMs, undefined))) {
+      report.failed++;
+      return false;
+    }
+    report.heartbeats++;
+    log.debug(where, 'heartbeat finding imported');
+    const kept = { ...where, openedAtMs, imported: true, sentAtMs: input.nowMs };
+    if (entry === undefined) next.push(kept);
+    else next[index] = kept;
+    return true;
   };
 
   for (const target of input.targets) {
@@ -155,6 +211,7 @@ export async function reconcileHealthFindings(input: HealthReconcileInput): Prom
       next.splice(index, 1);
       changed = true;
     }
+    changed = (await heartbeat(target)) || changed;
   }
   if (!changed) return report;
   try {

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { errorInfo, errorMessage, type HealthCondition } from '@vsh/core';
+import {
+  errorInfo,
+  errorMessage,
+  type HealthCondition,
+  rejectedAboveThreshold,
+  rejectedRecordsFacts,
+} from '@vsh/core';
 import type { Logger } from 'pino';
 import { type CursorPolicy, isNew, StreamProgress, windowStartMs } from './cursor.ts';
 import {
@@ -88,6 +94,8 @@ class TenantRun {
   private readonly healthOpen = new Map<string, Map<HealthCondition, string>>();
   /** Health conditions this run could judge, by destination id: judged and not seen means cleared. */
   private readonly healthJudged = new Map<string, Set<HealthCondition>>();
+  /** Records read from Vaikora (parsed or not), the destinations they were read for, and the stages that rejected some (ADR 0118). */
+  private readonly rejectedTally = { read: 0, destinations: new Set<string>(), stages: new Set<string>() };
 
   constructor(
     private readonly config: TenantConfig,
@@ -235,6 +243,7 @@ class TenantRun {
             isNew(action, w.state.seen, w.windowStart);
           rejections.push(...this.record(w, await deliverToStream(w, page.actions, isDue, ctx)));
         }
+        this.tallyRejected(work, page.actions.length + page.rejections.length, rejections);
         await this.keep(rejections);
         await this.checkpoint(work);
         if (page.stop === 'max-pages')
@@ -427,16 +436,48 @@ class TenantRun {
     this.healthJudged.set(destinationId, judged);
   }
 
+  /** Adds one page to what the `rejected_above_threshold` condition is judged on (ADR 0118). */
+  private tallyRejected(
+    work: readonly StreamWork[],
+    read: number,
+    rejections: readonly RecordedRejection[],
+  ): void {
+    const tally = this.rejectedTally;
+    tally.read += read;
+    for (const w of work) tally.destinations.add(w.destination.id);
+    for (const { rejection } of rejections) tally.stages.add(rejection.stage);
+  }
+
+  /**
+   * `rejected_above_threshold` (ADR 0118) for every destination this run read records for: open when
+   * the run's new rejections (a record re-read in the overlap is not new) are above the threshold,
+   * judged cleared only by a complete run.
+   */
+  private judgeRejected(): void {
+    const rejected = this.ledger.counts.recordsRejected;
+    const { read, destinations, stages } = this.rejectedTally;
+    const above = rejectedAboveThreshold({ rejected, read });
+    const facts = rejectedRecordsFacts({ rejected, read, stages: [...stages] });
+    for (const destinationId of destinations) {
+      if (above) this.observe(destinationId, 'rejected_above_threshold', facts);
+      else if (!this.ledger.incomplete && !this.ledger.failedDestinations.has(destinationId))
+        this.judge(destinationId, 'rejected_above_threshold');
+    }
+  }
+
   /**
    * Health findings (ADR 0116) into each runnable destination's hubs (one per stream region): a key
    * Vaikora refused opens `vaikora_auth`, a Vaikora not reached opens `vaikora_unreachable` once it
    * has lasted `vaikoraUnreachableAfterMs`, a page from Vaikora clears both; a retention gap opens
-   * `retention_gap`, a complete sweep without one clears it. Nothing when the runtime keeps no health
-   * state, or the lease is no longer ours.
+   * `retention_gap`, a complete sweep without one clears it; rejected records above the threshold open
+   * `rejected_above_threshold`, a complete run under it clears it; a destination with the heartbeat on
+   * gets it at most hourly (ADR 0118). Nothing when the runtime keeps no health state, or the lease is
+   * no longer ours.
    */
   private async reportHealth(destinations: ReadonlyMap<string, DestinationConfig>): Promise<void> {
     const store = this.deps.healthState;
     if (store === undefined || this.lease.signal.aborted) return;
+    this.judgeRejected();
     const targets: HealthTarget[] = [];
     const seen = new Set<string>();
     for (const stream of this.config.streams) {
@@ -458,6 +499,7 @@ class TenantRun {
       destinationIds: new Set(this.config.destinations.map((d) => d.id)),
       observation: { open: this.healthOpen, judged: this.healthJudged },
       thresholdsMs: { vaikora_unreachable: this.deps.options.vaikoraUnreachableAfterMs },
+      heartbeat: new Set(this.config.destinations.filter((d) => d.heartbeat === true).map((d) => d.id)),
       store,
       log: this.log,
     });

@@ -63,4 +63,22 @@ describe('open health conditions on DynamoDB Local (ADR 0116)', () => {
     expect(refused).toMatchObject({ code: 'LEASE_LOST' });
     expect(await store.getOpenHealth(tenant)).toEqual([condition('dst_new', now)]);
   });
+
+  it('keeps the heartbeat entry’s last import time, and reads an entry without one as before (ADR 0118)', async () => {
+    const store = createStateStore({ client, tableName });
+    const tenant = `tenant-${randomUUID()}`;
+    const lease = await store.acquireLease(tenant, 'run-1', TTL);
+    if (lease === null) throw new Error('lease not taken');
+    const heartbeat: OpenHealthCondition = {
+      ...condition('dst_a', 1_000),
+      condition: 'heartbeat',
+      sentAtMs: 7_000,
+    };
+
+    await store.saveOpenHealth(lease, [heartbeat, condition('dst_a', 2_000)]);
+    const read = await store.getOpenHealth(tenant);
+
+    expect(read).toEqual([heartbeat, condition('dst_a', 2_000)]);
+    expect(read[1]).not.toHaveProperty('sentAtMs');
+  });
 });

@@ -74,9 +74,13 @@ export function createHealthStore(table: StateTable): HealthStore {
 
 function toCondition(entry: unknown): OpenHealthCondition | null {
   if (typeof entry !== 'object' || entry === null) return null;
-  const { destinationId, region, condition, openedAtMs, imported } = entry as Record<string, unknown>;
+  const { destinationId, region, condition, openedAtMs, imported, sentAtMs } = entry as Record<
+    string,
+    unknown
+  >;
   if (typeof destinationId !== 'string' || typeof region !== 'string' || typeof condition !== 'string')
     return null;
   if (typeof openedAtMs !== 'number' || !Number.isFinite(openedAtMs)) return null;
-  return { destinationId, region, condition, openedAtMs, imported: imported !== false };
+  const open = { destinationId, region, condition, openedAtMs, imported: imported !== false };
+  return typeof sentAtMs === 'number' && Number.isFinite(sentAtMs) ? { ...open, sentAtMs } : open;
 }

@@ -101,6 +101,8 @@ export interface OpenHealthCondition {
   readonly openedAtMs: number;
   /** Whether its ACTIVE finding is in Security Hub; false while it waits for its threshold (or a retry). */
   readonly imported: boolean;
+  /** The heartbeat's entry only (condition `heartbeat`, ADR 0118): when it was last imported. */
+  readonly sentAtMs?: number | undefined;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   listDestinations,
   registerDestination,
   registerDestinationSchema,
+  setDestinationHeartbeat,
   updateDestinationRouting,
   verifyDestinationRole,
 } from '../services/destinations.ts';
@@ -151,6 +152,7 @@ interface VerifyForm {
   routing?: string[] | null | undefined;
   routingError?: string | undefined;
   routingSaved?: boolean | undefined;
+  heartbeatSaved?: boolean | undefined;
 }
 
 function destinationPage(
@@ -269,6 +271,16 @@ ${verification.ok ? html`<p><a class="button secondary" href="/ui/status${q}">Se
     ${routingFields(agents, form.routing ?? row.agentIds, form.routingError)}
     <div><button type="submit" class="secondary" id="save-routing">Save routing</button></div>
   </form>
+</section>
+<section class="card" aria-labelledby="heartbeat-h">
+  <h2 id="heartbeat-h">Heartbeat finding</h2>
+  <p>An informational finding in this account’s Security Hub, updated about once an hour while the connector runs, so your SOC can alert when it goes stale. Each update is one billed finding import per region.</p>
+  ${form.heartbeatSaved === true ? html`<p class="alert ok" role="status">Heartbeat saved.</p>` : ''}
+  <form class="stack" method="post" action="/ui/onboarding/destinations/${row.id}/heartbeat">
+    ${csrfField(csrf)}${tenantField(c, tenant)}
+    <div class="check"><input type="checkbox" id="heartbeat" name="heartbeat" value="on" ${row.heartbeatEnabled ? 'checked' : ''}><label for="heartbeat">Send the heartbeat finding</label></div>
+    <div><button type="submit" class="secondary" id="save-heartbeat">Save heartbeat</button></div>
+  </form>
 </section>`;
 }
 
@@ -363,7 +375,22 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     return showDestination(c, tenant, row, {
       roleArn: row.roleArn ?? '',
       routingSaved: c.req.query('routed') === '1',
+      heartbeatSaved: c.req.query('heartbeat') === '1',
     });
+  });
+
+  ui.post('/onboarding/destinations/:destinationId/heartbeat', async (c) => {
+    const form = await c.req.parseBody({ all: true });
+    const tenant = await page.requireTenant(c, page.field(form, 'tenant', 64) || undefined);
+    const destinationId = c.req.param('destinationId').slice(0, 64);
+    await setDestinationHeartbeat(deps, page.pageActor(c), tenant, destinationId, {
+      enabled: page.field(form, 'heartbeat', 4) === 'on',
+    });
+    const q = page.tenantQuery(c, tenant);
+    return c.redirect(
+      `/ui/onboarding/destinations/${destinationId}${q}${q === '' ? '?' : '&'}heartbeat=1#heartbeat-h`,
+      303,
+    );
   });
 
   ui.post('/onboarding/destinations/:destinationId/routing', async (c) => {

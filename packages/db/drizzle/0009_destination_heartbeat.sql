@@ -1,0 +1,1 @@
+ALTER TABLE "aws_destinations" ADD COLUMN "heartbeat_enabled" boolean DEFAULT false NOT NULL;
