@@ -1,3 +1,4 @@
+import type { PartnerProduct } from '@vsh/core';
 import type { Database, Tenant } from '@vsh/db';
 import type { SecretBox } from '@vsh/secrets';
 import type { BaseUrlPolicy, DiscoverAgentsResult, VerifyResult } from '@vsh/vaikora';
@@ -28,6 +29,8 @@ export interface ApiConfig {
   data443AccountId: string;
   /** The central worker role the trust policy admits (`aws:PrincipalArn`). */
   workerRoleName: string;
+  /** Data443's partner product when this deployment offers partner-product mode (ADR 0121); unset: it does not. */
+  partnerProduct?: PartnerProduct | undefined;
   /**
    * The published customer-role template (https S3), for the CloudFormation quick-create link; undefined
    * where none is published (local mode), and then the onboarding offers the download and local deploy.

@@ -1,5 +1,11 @@
 import { isIP } from 'node:net';
-import { AWS_REGION_PATTERN, isHostAndPort, ROLE_ARN_PATTERN } from '@vsh/core';
+import {
+  AWS_REGION_PATTERN,
+  isHostAndPort,
+  PARTNER_PRODUCT_NAME,
+  type PartnerProduct,
+  ROLE_ARN_PATTERN,
+} from '@vsh/core';
 import {
   ACCOUNT_ID_PATTERN,
   DEFAULT_WORKER_ROLE_NAME,
@@ -50,6 +56,11 @@ const rawEnvSchema = z.object({
   KMS_KEY_ID: optional(z.string().min(1).max(2048)),
   DATA443_ACCOUNT_ID: optional(z.string().regex(ACCOUNT_ID_PATTERN, 'must be 12 digits')),
   WORKER_ROLE_NAME: optional(z.string().regex(IAM_ROLE_NAME_PATTERN, 'must be an IAM role name')),
+  /** Data443's allow-listed partner account (ADR 0121); unset: partner-product mode is not offered. */
+  PARTNER_PRODUCT_ACCOUNT_ID: optional(z.string().regex(ACCOUNT_ID_PATTERN, 'must be 12 digits')),
+  PARTNER_PRODUCT_NAME: optional(
+    z.string().regex(PARTNER_PRODUCT_NAME, 'must be company/product in lower-case words and dashes'),
+  ),
   WORKER_ROLE_ARN: optional(z.string().regex(ROLE_ARN_PATTERN, 'must be an IAM role ARN')),
   CUSTOMER_TEMPLATE_URL: optional(httpsUrl),
   PUBLIC_BASE_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
@@ -75,6 +86,8 @@ export interface ApiEnv {
   masterKey: { kind: 'local'; primaryKey: string; previousKeys: string[] } | { kind: 'kms'; keyId: string };
   data443AccountId: string;
   workerRoleName: string;
+  /** Data443's partner product when partner-product mode is offered (ADR 0121). */
+  partnerProduct: PartnerProduct | undefined;
   /** The worker role the API assumes to verify customer roles as the worker (ADR 0071); unset locally. */
   workerRoleArn: string | undefined;
   /** The template published for CloudFormation quick-create (https, S3); unset locally (no quick-create). */
@@ -185,6 +198,10 @@ export function parseEnv(source: Readonly<Record<string, string | undefined>>): 
         : { kind: 'local', primaryKey: env.MASTER_KEY ?? '', previousKeys },
     data443AccountId: env.DATA443_ACCOUNT_ID ?? PLACEHOLDER_DATA443_ACCOUNT_ID,
     workerRoleName: env.WORKER_ROLE_NAME ?? DEFAULT_WORKER_ROLE_NAME,
+    partnerProduct:
+      env.PARTNER_PRODUCT_ACCOUNT_ID === undefined
+        ? undefined
+        : { accountId: env.PARTNER_PRODUCT_ACCOUNT_ID, name: env.PARTNER_PRODUCT_NAME ?? 'data443/vaikora' },
     workerRoleArn: env.WORKER_ROLE_ARN,
     customerTemplateUrl: env.CUSTOMER_TEMPLATE_URL,
     publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),

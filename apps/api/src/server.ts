@@ -50,6 +50,7 @@ export function apiConfigOf(env: ApiEnv): ApiConfig {
     mode: env.mode,
     data443AccountId: env.data443AccountId,
     workerRoleName: env.workerRoleName,
+    partnerProduct: env.partnerProduct,
     customerTemplateUrl: env.customerTemplateUrl,
     publicBaseUrl: env.publicBaseUrl,
     signInLinkTtlMs: env.signInLinkTtlMs,

@@ -243,6 +243,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/tenants/{tenantId}/destinations/{destinationId}/heartbeat': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /** Turn the destination's heartbeat finding on or off (at most one import an hour per hub; off by default) */
+    put: operations['setDestinationHeartbeat'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/tenants/{tenantId}/status': {
     parameters: {
       query?: never;
@@ -252,6 +269,26 @@ export interface paths {
     };
     /** Ingestion status: destinations and their states, last run, cursor lag, counts, last errors */
     get: operations['getTenantStatus'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/tenants/{tenantId}/forecast': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Findings per month and the Security Hub bill for them, per destination, at the recent rate
+     * @description Extrapolates the last 7 days' imports (or a younger destination's since its first run) to a 30-day month and prices them as Security Hub CSPM bills finding ingestion events: per account and region, after a monthly free tier. Lower the tenant's thresholds to lower the figure.
+     */
+    get: operations['getTenantForecast'];
     put?: never;
     post?: never;
     delete?: never;
@@ -382,6 +419,68 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/tenants/{tenantId}/org-registration': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The organisation registration (never its token) and the organisation's accounts with their state */
+    get: operations['getOrgRegistration'];
+    put?: never;
+    /**
+     * Issue the organisation registration token (shown once; replaces and revokes the previous one)
+     * @description The token goes into the organisation StackSet (infra/customer-role/org-stackset.yaml) with the other parameters returned here; each member account registers itself with it until it expires or is revoked (ADR 0119).
+     */
+    post: operations['issueOrgRegistration'];
+    /** Revoke the organisation registration token (idempotent); registered accounts stay */
+    delete: operations['revokeOrgRegistration'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/org-registrations/accounts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Register a member account of an organisation (called by the StackSet custom resource)
+     * @description No API key: the organisation registration token in the body is the only credential, and it registers only into its own tenant. The account becomes a destination and is verified at once; a repeated call verifies it again (idempotent). 401 UNAUTHORIZED for an unknown or revoked token, 401 REGISTRATION_TOKEN_EXPIRED for an expired one, 400 for a malformed account id or region, 409 when the tenant registered the account by hand. Rate-limited per client address.
+     */
+    post: operations['registerOrgAccount'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/org-registrations/accounts/remove': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Remove a member account (called by the custom resource when its stack instance is deleted)
+     * @description Deletes the account's destination and keeps the account as removed. Only an account of the token's own tenant; any other answers 404.
+     */
+    post: operations['removeOrgAccount'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -411,7 +510,8 @@ export interface components {
           | 'NOT_READY'
           | 'INTERNAL'
           | 'NOT_AVAILABLE'
-          | 'LOCAL_DEPLOY_FAILED';
+          | 'LOCAL_DEPLOY_FAILED'
+          | 'REGISTRATION_TOKEN_EXPIRED';
         message: string;
         requestId: string;
       };
@@ -618,6 +718,13 @@ export interface components {
       } | null;
       lastError: string | null;
       consecutiveFailures: number;
+      /** @description Whether a heartbeat finding is imported into this account’s hubs at most hourly (ADR 0118); off by default. */
+      heartbeatEnabled: boolean;
+      /**
+       * @description How findings reach the account (ADR 0121): `role`, through the customer's cross-account role; `partner`, from Data443's account under Data443's Security Hub product.
+       * @enum {string}
+       */
+      delivery: 'role' | 'partner';
       /**
        * Format: date-time
        * @example 2026-01-01T00:00:00.000Z
@@ -661,7 +768,7 @@ export interface components {
     };
     VerificationCheck: {
       /** @enum {string} */
-      name: 'ASSUME_ROLE' | 'EXTERNAL_ID_REQUIRED' | 'SECURITY_HUB';
+      name: 'ASSUME_ROLE' | 'EXTERNAL_ID_REQUIRED' | 'SECURITY_HUB' | 'PARTNER_PRODUCT';
       ok: boolean;
       /** @enum {string} */
       code:
@@ -670,6 +777,7 @@ export interface components {
         | 'EXTERNAL_ID_NOT_ENFORCED'
         | 'SECURITY_HUB_NOT_ENABLED'
         | 'SECURITY_HUB_ACCESS_DENIED'
+        | 'PRODUCT_NOT_ENABLED'
         | 'REGION_UNUSABLE'
         | 'AWS_UNAVAILABLE'
         | 'SKIPPED';
@@ -813,6 +921,64 @@ export interface components {
         };
       };
     } | null;
+    TenantForecast: {
+      tenantId: string;
+      /**
+       * Format: date-time
+       * @example 2026-01-01T00:00:00.000Z
+       */
+      generatedAt: string;
+      /** @description The rate is measured over this many recent days (or a younger history). */
+      windowDays: number;
+      /** @description Security Hub CSPM finding ingestion as listed for us-east-1. */
+      price: {
+        /** @description Per finding ingestion event above the free tier. */
+        usdPerEvent: number;
+        freeEventsPerAccountRegionMonth: number;
+        /** @description Where the price was read. */
+        source: string;
+        /** @description When the price was last checked (YYYY-MM-DD). */
+        checkedOn: string;
+      };
+      totals: {
+        findingsPerMonth: number;
+        /** @description US dollars, to the cent. */
+        usdPerMonth: number;
+        /** @description US dollars, to the cent. */
+        usdPerMonthWithoutFreeTier: number;
+      };
+      destinations: {
+        id: string;
+        accountId: string;
+        regions: string[];
+        /** @enum {string} */
+        state: 'pending' | 'verified' | 'active' | 'degraded' | 'disabled';
+        /**
+         * @description none: no run reached the destination in the window; partial: measured since its first run, younger than the window; window: the whole window.
+         * @enum {string}
+         */
+        basis: 'none' | 'partial' | 'window';
+        /**
+         * Format: date-time
+         * @description Where the rate's measurement starts.
+         * @example 2026-01-01T00:00:00.000Z
+         */
+        observedFrom: string | null;
+        observedHours: number;
+        runs: number;
+        /** @description Findings Security Hub took over the measurement, every region summed. */
+        importedObserved: number;
+        /** @description Finding ingestion events per 30-day month at the measured rate, every region summed (updates of a finding included). */
+        findingsPerMonth: number;
+        findingsPerRegionPerMonth: number;
+        /** @description Above each region's free tier. */
+        billableEventsPerMonth: number;
+        /** @description With each region's free tier, as if the connector were the account's only source. */
+        usdPerMonth: number;
+        /** @description If other sources already use the account's free tier: every event billed. */
+        usdPerMonthWithoutFreeTier: number;
+      }[];
+    };
     RejectedRecord: {
       id: string;
       /** @description Where it was rejected, the key it is kept once under: a destination id, `agent:<agentId>` for a record rejected while reading (before any destination), or `tenant`. */
@@ -914,6 +1080,63 @@ export interface components {
       expiresAt: string;
       /** @example key_01jd0000000000000000000000 */
       apiKeyId: string;
+    };
+    OrgRegistration: {
+      /** @example org_01jd0000000000000000000000 */
+      id: string;
+      name: string;
+      /** @description The start of the token, to recognise it; never the whole token. */
+      prefix: string;
+      /** @description Each member account's ExternalId is this prefix followed by the account id. */
+      externalIdPrefix: string;
+      roleName: string;
+      regions: string[];
+      /**
+       * Format: date-time
+       * @example 2026-01-01T00:00:00.000Z
+       */
+      expiresAt: string;
+      /**
+       * Format: date-time
+       * @example 2026-01-01T00:00:00.000Z
+       */
+      revokedAt: string | null;
+      /**
+       * Format: date-time
+       * @example 2026-01-01T00:00:00.000Z
+       */
+      createdAt: string;
+      /** @description Not revoked and not expired: accounts can still register. */
+      live: boolean;
+    };
+    OrgAccount: {
+      accountId: string;
+      /** @enum {string} */
+      state: 'verified' | 'failed' | 'removed';
+      /** @description Why the last verification failed. */
+      reason: string | null;
+      regions: string[];
+      roleArn: string;
+      destinationId: string | null;
+      /** @description The last verification, per check and region. */
+      checks: {
+        name: string;
+        ok: boolean;
+        code?: string;
+        region?: string;
+        message?: string;
+        fix?: string;
+      }[];
+      /**
+       * Format: date-time
+       * @example 2026-01-01T00:00:00.000Z
+       */
+      checkedAt: string | null;
+      /**
+       * Format: date-time
+       * @example 2026-01-01T00:00:00.000Z
+       */
+      removedAt: string | null;
     };
   };
   responses: never;
@@ -2581,6 +2804,11 @@ export interface operations {
            *     ]
            */
           agentIds?: string[];
+          /**
+           * @description How findings reach the account (ADR 0121): `role` (the default) through the cross-account role the customer's stack creates, under the account's own product; `partner` from Data443's own account under Data443's Security Hub product, after the customer accepts that product's findings in each region (no role). `partner` only where this deployment offers it.
+           * @enum {string}
+           */
+          delivery?: 'role' | 'partner';
         };
       };
     };
@@ -2945,6 +3173,8 @@ export interface operations {
            *       },
            *       "lastError": null,
            *       "consecutiveFailures": 0,
+           *       "heartbeatEnabled": false,
+           *       "delivery": "role",
            *       "createdAt": "2026-01-01T00:00:00.000Z",
            *       "updatedAt": "2026-01-01T00:00:00.000Z"
            *     }
@@ -3057,7 +3287,8 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          roleArn: string;
+          /** @description The role the customer's stack created: required for a destination in role mode, absent in partner-product mode (ADR 0121), which verifies that each region's hub accepts findings from Data443's product. */
+          roleArn?: string;
         };
       };
     };
@@ -3140,6 +3371,147 @@ export interface operations {
       };
       /** @description The request is well formed but cannot be applied (see the code). */
       422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Too many requests for this key; see Retry-After (RATE_LIMITED). */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description An unexpected error (INTERNAL); the request id identifies it in the logs. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  setDestinationHeartbeat: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        tenantId: string;
+        destinationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description true: the connector imports a heartbeat finding into each of this account's hubs at most once an hour, so a SOC can alert when it goes stale; false: it stops and archives the heartbeat finding. */
+          enabled: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description The destination after the change. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "id": "dst_01jd0000000000000000000000",
+           *       "tenantId": "ten_01jd0000000000000000000000",
+           *       "accountId": "210987654321",
+           *       "regions": [
+           *         "us-east-1"
+           *       ],
+           *       "agentIds": [
+           *         "agt-support-bot"
+           *       ],
+           *       "partition": "aws",
+           *       "roleName": "Data443-VaikoraSecurityHub",
+           *       "roleArn": "arn:aws:iam::210987654321:role/Data443-VaikoraSecurityHub",
+           *       "externalId": "q3J0m1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t",
+           *       "state": "verified",
+           *       "lastVerifiedAt": "2026-01-01T00:00:00.000Z",
+           *       "lastVerification": {
+           *         "checkedAt": "2026-01-01T00:00:00.000Z",
+           *         "ok": true,
+           *         "checks": []
+           *       },
+           *       "lastError": null,
+           *       "consecutiveFailures": 0,
+           *       "heartbeatEnabled": true,
+           *       "delivery": "role",
+           *       "createdAt": "2026-01-01T00:00:00.000Z",
+           *       "updatedAt": "2026-01-01T00:00:00.000Z"
+           *     }
+           */
+          'application/json': components['schemas']['Destination'];
+        };
+      };
+      /** @description The request is malformed or a field is invalid (VALIDATION_FAILED, MALFORMED_JSON). */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No API key, or an unknown or revoked one (UNAUTHORIZED). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key may not use this operation (FORBIDDEN). */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource for this key (NOT_FOUND). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The resource is in a state that refuses the change (CONFLICT, TENANT_OFFBOARDED, NOT_CONFIGURED, NOT_AVAILABLE). */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is larger than the limit (PAYLOAD_TOO_LARGE). */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not JSON (UNSUPPORTED_MEDIA_TYPE). */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -3276,6 +3648,139 @@ export interface operations {
            *     }
            */
           'application/json': components['schemas']['TenantStatus'];
+        };
+      };
+      /** @description The request is malformed or a field is invalid (VALIDATION_FAILED, MALFORMED_JSON). */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No API key, or an unknown or revoked one (UNAUTHORIZED). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key may not use this operation (FORBIDDEN). */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource for this key (NOT_FOUND). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is larger than the limit (PAYLOAD_TOO_LARGE). */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not JSON (UNSUPPORTED_MEDIA_TYPE). */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Too many requests for this key; see Retry-After (RATE_LIMITED). */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description An unexpected error (INTERNAL); the request id identifies it in the logs. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getTenantForecast: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        tenantId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The forecast. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "tenantId": "ten_01jd0000000000000000000000",
+           *       "generatedAt": "2026-01-08T12:00:00.000Z",
+           *       "windowDays": 7,
+           *       "price": {
+           *         "usdPerEvent": 0.00003,
+           *         "freeEventsPerAccountRegionMonth": 10000,
+           *         "source": "https://aws.amazon.com/security-hub/cspm/pricing/",
+           *         "checkedOn": "2026-12-04"
+           *       },
+           *       "totals": {
+           *         "findingsPerMonth": 60000,
+           *         "usdPerMonth": 1.2,
+           *         "usdPerMonthWithoutFreeTier": 1.8
+           *       },
+           *       "destinations": [
+           *         {
+           *           "id": "dst_01jd0000000000000000000000",
+           *           "accountId": "123456789012",
+           *           "regions": [
+           *             "us-east-1",
+           *             "eu-west-1"
+           *           ],
+           *           "state": "active",
+           *           "basis": "window",
+           *           "observedFrom": "2026-01-01T12:00:00.000Z",
+           *           "observedHours": 168,
+           *           "runs": 2016,
+           *           "importedObserved": 14000,
+           *           "findingsPerMonth": 60000,
+           *           "findingsPerRegionPerMonth": 30000,
+           *           "billableEventsPerMonth": 40000,
+           *           "usdPerMonth": 1.2,
+           *           "usdPerMonthWithoutFreeTier": 1.8
+           *         }
+           *       ]
+           *     }
+           */
+          'application/json': components['schemas']['TenantForecast'];
         };
       };
       /** @description The request is malformed or a field is invalid (VALIDATION_FAILED, MALFORMED_JSON). */
@@ -4139,6 +4644,734 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+    };
+  };
+  getOrgRegistration: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        tenantId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The live registration (or null) and every registered account. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "registration": {
+           *         "id": "org_01jd0000000000000000000000",
+           *         "name": "Acme organisation",
+           *         "prefix": "vsho_0123456789ab",
+           *         "externalIdPrefix": "AbCdEfGhIjKlMnOpQrStUvWxYz01234",
+           *         "roleName": "Data443-VaikoraSecurityHub",
+           *         "regions": [
+           *           "us-east-1",
+           *           "eu-west-1"
+           *         ],
+           *         "expiresAt": "2026-01-15T00:00:00.000Z",
+           *         "revokedAt": null,
+           *         "createdAt": "2026-01-01T00:00:00.000Z",
+           *         "live": true
+           *       },
+           *       "accounts": [
+           *         {
+           *           "accountId": "210987654321",
+           *           "state": "failed",
+           *           "reason": "SECURITY_HUB_NOT_ENABLED (eu-west-1): Security Hub is not enabled in eu-west-1",
+           *           "regions": [
+           *             "us-east-1",
+           *             "eu-west-1"
+           *           ],
+           *           "roleArn": "arn:aws:iam::210987654321:role/Data443-VaikoraSecurityHub",
+           *           "destinationId": "dst_01jd0000000000000000000000",
+           *           "checks": [
+           *             {
+           *               "name": "ASSUME_ROLE",
+           *               "ok": true,
+           *               "code": "OK",
+           *               "message": "assumed the role"
+           *             },
+           *             {
+           *               "name": "SECURITY_HUB",
+           *               "ok": false,
+           *               "code": "SECURITY_HUB_NOT_ENABLED",
+           *               "region": "eu-west-1",
+           *               "message": "Security Hub is not enabled in eu-west-1",
+           *               "fix": "enable Security Hub in eu-west-1: aws securityhub enable-security-hub --region eu-west-1"
+           *             }
+           *           ],
+           *           "checkedAt": "2026-01-01T00:00:00.000Z",
+           *           "removedAt": null
+           *         }
+           *       ]
+           *     }
+           */
+          'application/json': {
+            registration: components['schemas']['OrgRegistration'] & (Record<string, never> | null);
+            accounts: components['schemas']['OrgAccount'][];
+          };
+        };
+      };
+      /** @description The request is malformed or a field is invalid (VALIDATION_FAILED, MALFORMED_JSON). */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No API key, or an unknown or revoked one (UNAUTHORIZED). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key may not use this operation (FORBIDDEN). */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource for this key (NOT_FOUND). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is larger than the limit (PAYLOAD_TOO_LARGE). */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not JSON (UNSUPPORTED_MEDIA_TYPE). */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Too many requests for this key; see Retry-After (RATE_LIMITED). */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description An unexpected error (INTERNAL); the request id identifies it in the logs. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  issueOrgRegistration: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        tenantId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          name: string;
+          regions: string[];
+          roleName?: string;
+          expiresInDays?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description The registration, its token (never shown again) and the StackSet parameters. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "registration": {
+           *         "id": "org_01jd0000000000000000000000",
+           *         "name": "Acme organisation",
+           *         "prefix": "vsho_0123456789ab",
+           *         "externalIdPrefix": "AbCdEfGhIjKlMnOpQrStUvWxYz01234",
+           *         "roleName": "Data443-VaikoraSecurityHub",
+           *         "regions": [
+           *           "us-east-1",
+           *           "eu-west-1"
+           *         ],
+           *         "expiresAt": "2026-01-15T00:00:00.000Z",
+           *         "revokedAt": null,
+           *         "createdAt": "2026-01-01T00:00:00.000Z",
+           *         "live": true
+           *       },
+           *       "token": "vsho_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+           *       "stackSetParameters": {
+           *         "RegistrationToken": "vsho_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+           *         "RegistrationUrl": "https://connector.example.com/org-registrations/accounts",
+           *         "ExternalIdPrefix": "AbCdEfGhIjKlMnOpQrStUvWxYz01234",
+           *         "SecurityHubRegions": "us-east-1,eu-west-1",
+           *         "Data443AccountId": "444455556666",
+           *         "WorkerRoleName": "vsh-connector-worker",
+           *         "RoleName": "Data443-VaikoraSecurityHub"
+           *       }
+           *     }
+           */
+          'application/json': {
+            registration: components['schemas']['OrgRegistration'];
+            /** @description The whole registration token: shown once, never again. */
+            token: string;
+            /** @description The parameters of infra/customer-role/org-stackset.yaml, filled in. */
+            stackSetParameters: {
+              RegistrationToken: string;
+              RegistrationUrl: string;
+              ExternalIdPrefix: string;
+              SecurityHubRegions: string;
+              Data443AccountId: string;
+              WorkerRoleName: string;
+              RoleName: string;
+            };
+          };
+        };
+      };
+      /** @description The request is malformed or a field is invalid (VALIDATION_FAILED, MALFORMED_JSON). */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No API key, or an unknown or revoked one (UNAUTHORIZED). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key may not use this operation (FORBIDDEN). */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource for this key (NOT_FOUND). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The resource is in a state that refuses the change (CONFLICT, TENANT_OFFBOARDED, NOT_CONFIGURED, NOT_AVAILABLE). */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is larger than the limit (PAYLOAD_TOO_LARGE). */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not JSON (UNSUPPORTED_MEDIA_TYPE). */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The request is well formed but cannot be applied (see the code). */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Too many requests for this key; see Retry-After (RATE_LIMITED). */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description An unexpected error (INTERNAL); the request id identifies it in the logs. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  revokeOrgRegistration: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        tenantId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The ids of the registrations revoked by this call (empty when none was live). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "revoked": [
+           *         "org_01jd0000000000000000000000"
+           *       ]
+           *     }
+           */
+          'application/json': {
+            revoked: string[];
+          };
+        };
+      };
+      /** @description The request is malformed or a field is invalid (VALIDATION_FAILED, MALFORMED_JSON). */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No API key, or an unknown or revoked one (UNAUTHORIZED). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The key may not use this operation (FORBIDDEN). */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource for this key (NOT_FOUND). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The resource is in a state that refuses the change (CONFLICT, TENANT_OFFBOARDED, NOT_CONFIGURED, NOT_AVAILABLE). */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is larger than the limit (PAYLOAD_TOO_LARGE). */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not JSON (UNSUPPORTED_MEDIA_TYPE). */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Too many requests for this key; see Retry-After (RATE_LIMITED). */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description An unexpected error (INTERNAL); the request id identifies it in the logs. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  registerOrgAccount: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          registrationToken: string;
+          accountId: string;
+          regions: string[];
+          roleArn: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Already registered: verified again. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "accountId": "210987654321",
+           *       "state": "failed",
+           *       "reason": "SECURITY_HUB_NOT_ENABLED (eu-west-1): Security Hub is not enabled in eu-west-1",
+           *       "regions": [
+           *         "us-east-1",
+           *         "eu-west-1"
+           *       ],
+           *       "roleArn": "arn:aws:iam::210987654321:role/Data443-VaikoraSecurityHub",
+           *       "destinationId": "dst_01jd0000000000000000000000",
+           *       "checks": [
+           *         {
+           *           "name": "ASSUME_ROLE",
+           *           "ok": true,
+           *           "code": "OK",
+           *           "message": "assumed the role"
+           *         },
+           *         {
+           *           "name": "SECURITY_HUB",
+           *           "ok": false,
+           *           "code": "SECURITY_HUB_NOT_ENABLED",
+           *           "region": "eu-west-1",
+           *           "message": "Security Hub is not enabled in eu-west-1",
+           *           "fix": "enable Security Hub in eu-west-1: aws securityhub enable-security-hub --region eu-west-1"
+           *         }
+           *       ],
+           *       "checkedAt": "2026-01-01T00:00:00.000Z",
+           *       "removedAt": null
+           *     }
+           */
+          'application/json': components['schemas']['OrgAccount'];
+        };
+      };
+      /** @description Registered and verified (state says whether it passed, reason why not). */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "accountId": "210987654321",
+           *       "state": "verified",
+           *       "reason": null,
+           *       "regions": [
+           *         "us-east-1",
+           *         "eu-west-1"
+           *       ],
+           *       "roleArn": "arn:aws:iam::210987654321:role/Data443-VaikoraSecurityHub",
+           *       "destinationId": "dst_01jd0000000000000000000000",
+           *       "checks": [],
+           *       "checkedAt": "2026-01-01T00:00:00.000Z",
+           *       "removedAt": null
+           *     }
+           */
+          'application/json': components['schemas']['OrgAccount'];
+        };
+      };
+      /** @description The request is malformed or a field is invalid (VALIDATION_FAILED, MALFORMED_JSON). */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No API key, or an unknown or revoked one (UNAUTHORIZED). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource for this key (NOT_FOUND). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The resource is in a state that refuses the change (CONFLICT, TENANT_OFFBOARDED, NOT_CONFIGURED, NOT_AVAILABLE). */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is larger than the limit (PAYLOAD_TOO_LARGE). */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not JSON (UNSUPPORTED_MEDIA_TYPE). */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The request is well formed but cannot be applied (see the code). */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Too many requests for this key; see Retry-After (RATE_LIMITED). */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description An unexpected error (INTERNAL); the request id identifies it in the logs. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  removeOrgAccount: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          registrationToken: string;
+          accountId: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Removed. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "accountId": "210987654321",
+           *       "state": "removed",
+           *       "reason": null,
+           *       "regions": [
+           *         "us-east-1",
+           *         "eu-west-1"
+           *       ],
+           *       "roleArn": "arn:aws:iam::210987654321:role/Data443-VaikoraSecurityHub",
+           *       "destinationId": null,
+           *       "checks": [
+           *         {
+           *           "name": "ASSUME_ROLE",
+           *           "ok": true,
+           *           "code": "OK",
+           *           "message": "assumed the role"
+           *         },
+           *         {
+           *           "name": "SECURITY_HUB",
+           *           "ok": false,
+           *           "code": "SECURITY_HUB_NOT_ENABLED",
+           *           "region": "eu-west-1",
+           *           "message": "Security Hub is not enabled in eu-west-1",
+           *           "fix": "enable Security Hub in eu-west-1: aws securityhub enable-security-hub --region eu-west-1"
+           *         }
+           *       ],
+           *       "checkedAt": "2026-01-01T00:00:00.000Z",
+           *       "removedAt": "2026-01-02T00:00:00.000Z"
+           *     }
+           */
+          'application/json': components['schemas']['OrgAccount'];
+        };
+      };
+      /** @description The request is malformed or a field is invalid (VALIDATION_FAILED, MALFORMED_JSON). */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No API key, or an unknown or revoked one (UNAUTHORIZED). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource for this key (NOT_FOUND). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The resource is in a state that refuses the change (CONFLICT, TENANT_OFFBOARDED, NOT_CONFIGURED, NOT_AVAILABLE). */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is larger than the limit (PAYLOAD_TOO_LARGE). */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not JSON (UNSUPPORTED_MEDIA_TYPE). */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The request is well formed but cannot be applied (see the code). */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Too many requests for this key; see Retry-After (RATE_LIMITED). */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description An unexpected error (INTERNAL); the request id identifies it in the logs. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
       };
     };
   };

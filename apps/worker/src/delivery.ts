@@ -8,13 +8,14 @@ import {
 } from '@vsh/core';
 import { type SweepOptions, type VaikoraClient, VaikoraError, type VaikoraPage } from '@vsh/vaikora';
 import type { Logger } from 'pino';
-import type {
-  DestinationConfig,
-  FindingImporter,
-  KeptRejections,
-  RecordedRejection,
-  SeenEntry,
-  StreamConfig,
+import {
+  type DestinationConfig,
+  destinationOf,
+  type FindingImporter,
+  type KeptRejections,
+  type RecordedRejection,
+  type SeenEntry,
+  type StreamConfig,
 } from './ports.ts';
 
 // The one delivery pipeline of the worker (ADR 0102), used by tenant runs and backfills alike: read an
@@ -100,7 +101,7 @@ export async function deliverToStream(
     failure: null,
   };
   const { destination, stream } = target;
-  const where = { accountId: destination.accountId, region: stream.region, partition: destination.partition };
+  const where = destinationOf(destination, stream.region);
   const refusal = (rejection: RecordedRejection['rejection']): RecordedRejection => ({
     rejection,
     destinationId: destination.id,

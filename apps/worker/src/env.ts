@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { PARTNER_PRODUCT_NAME } from '@vsh/core';
 import { type MasterKeyConfig, masterKeyFromEnv } from '@vsh/secrets';
 import type { BaseUrlPolicy } from '@vsh/vaikora';
 import { z } from 'zod';
@@ -48,6 +49,19 @@ export const workerEnvSchema = z
     OVERLAP_MS: ms(10 * 60_000),
     INITIAL_LOOKBACK_MS: ms(24 * 3600_000),
     RETENTION_MS: ms(7 * 24 * 3600_000),
+    /**
+     * Data443's allow-listed account for partner-product mode (ADR 0121); unset: the mode is not offered
+     * and partner destinations are not run. The worker's own credentials must be that account's.
+     */
+    PARTNER_PRODUCT_ACCOUNT_ID: z
+      .string()
+      .regex(/^[0-9]{12}$/, 'must be a 12-digit AWS account id')
+      .optional(),
+    /** The product's `company/product` name as AWS assigned it. */
+    PARTNER_PRODUCT_NAME: z
+      .string()
+      .regex(PARTNER_PRODUCT_NAME, 'must be company/product in lower-case words and dashes')
+      .default('data443/vaikora'),
     IMPORT_RATE_PER_SECOND: z.coerce.number().positive().default(10),
     IMPORT_BURST: z.coerce.number().int().positive().default(30),
     METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
@@ -89,6 +103,10 @@ export function claimHoldMs(env: Pick<WorkerEnv, 'LEASE_TTL_MS'>): number {
 export function runtimeTuningOf(env: WorkerEnv) {
   return {
     baseUrlPolicy: baseUrlPolicyOf(env),
+    partnerProduct:
+      env.PARTNER_PRODUCT_ACCOUNT_ID === undefined
+        ? undefined
+        : { accountId: env.PARTNER_PRODUCT_ACCOUNT_ID, name: env.PARTNER_PRODUCT_NAME },
     importRatePerSecond: env.IMPORT_RATE_PER_SECOND,
     importBurst: env.IMPORT_BURST,
     run: {

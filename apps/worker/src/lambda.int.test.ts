@@ -72,7 +72,7 @@ describe('the worker Lambda entry, configured by its environment as the central 
     expect(response).toEqual({
       batchItemFailures: [{ itemIdentifier: '2e1424d4-f796-459a-8184-9c92662be6da' }],
     });
-    const imported = h.proxy.memoryFindings(tenant.accountId, tenant.region).length;
+    const imported = h.actionFindings(tenant.accountId, tenant.region).length;
     expect(imported).toBeGreaterThan(0);
     expect(imported).toBe(h.expectedFindingIds(tenant, startedAt - 24 * 3600_000).size);
     const lines = stdout.emf();

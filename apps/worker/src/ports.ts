@@ -1,5 +1,12 @@
 import type { DestinationRoute } from '@vsh/aws';
-import type { Partition, PreparedFinding, Rejection, Thresholds } from '@vsh/core';
+import type {
+  Destination,
+  Partition,
+  PartnerProduct,
+  PreparedFinding,
+  Rejection,
+  Thresholds,
+} from '@vsh/core';
 import type { DestinationRunStats, DestinationState, RecentFinding } from '@vsh/db';
 import type { Secret } from '@vsh/secrets';
 import type { VaikoraClient } from '@vsh/vaikora';
@@ -20,10 +27,18 @@ export interface DestinationConfig {
   readonly id: string;
   readonly accountId: string;
   readonly partition: Partition;
+  /** The role findings are imported through; empty in partner-product mode (`product`), which has none. */
   readonly roleArn: string;
   readonly externalId: string;
+  /**
+   * Partner-product mode (ADR 0121): findings are imported from Data443's own account under this
+   * product; absent: through the tenant's role under the account's own default product.
+   */
+  readonly product?: PartnerProduct | undefined;
   readonly state: DestinationState;
   readonly health: DestinationHealth;
+  /** Whether the destination's hubs get the heartbeat finding (ADR 0118); absent: off. */
+  readonly heartbeat?: boolean | undefined;
 }
 
 /** One route: a Vaikora agent's actions to one destination in one region; the cursor key. */
@@ -104,6 +119,16 @@ export interface TenantStore {
   scheduleNext(tenantId: string, nextRunAt: Date, runStartedAt: Date): Promise<void>;
 }
 
+/** Where a destination's findings for one region go, as core maps them (its product in partner-product mode). */
+export function destinationOf(destination: DestinationConfig, region: string): Destination {
+  return {
+    accountId: destination.accountId,
+    region,
+    partition: destination.partition,
+    ...(destination.product === undefined ? {} : { product: destination.product }),
+  };
+}
+
 /**
  * The route to one stream's Security Hub: the destination's account and role, the stream's region,
  * and the tenant as the session's source identity (what CloudTrail in the customer's account shows).
@@ -115,11 +140,7 @@ export function routeOf(
 ): DestinationRoute {
   return {
     tenantId,
-    destination: {
-      accountId: destination.accountId,
-      region: stream.region,
-      partition: destination.partition,
-    },
+    destination: destinationOf(destination, stream.region),
     roleArn: destination.roleArn,
     externalId: destination.externalId,
     sourceIdentity: tenantId,
@@ -231,6 +252,8 @@ export interface OpenHealthCondition {
   readonly openedAtMs: number;
   /** Whether its ACTIVE finding is in Security Hub; false while it waits for its threshold (or a retry). */
   readonly imported: boolean;
+  /** The heartbeat's entry only (condition `heartbeat`, ADR 0118): when it was last imported. */
+  readonly sentAtMs?: number | undefined;
 }
 
 /**

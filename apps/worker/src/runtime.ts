@@ -10,6 +10,7 @@ import {
   type SecurityHubImporter,
   type StateStore,
 } from '@vsh/aws';
+import type { PartnerProduct } from '@vsh/core';
 import type { Database } from '@vsh/db';
 import type { SecretBox } from '@vsh/secrets';
 import type { BaseUrlPolicy } from '@vsh/vaikora';
@@ -40,6 +41,8 @@ export interface WorkerRuntimeOptions {
   readonly vaikoraTimeoutMs?: number | undefined;
   /** The Vaikora base URLs runs may call (default: production). */
   readonly baseUrlPolicy?: BaseUrlPolicy | undefined;
+  /** Data443's partner product when partner-product mode is offered (ADR 0121). */
+  readonly partnerProduct?: PartnerProduct | undefined;
   readonly run?: Partial<RunOptions> | undefined;
 }
 
@@ -93,6 +96,7 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
     secrets: options.secrets,
     logger: options.logger,
     baseUrlPolicy: options.baseUrlPolicy,
+    partnerProduct: options.partnerProduct,
   });
   const state = createStateStore({ client: options.dynamodb, tableName: options.tableName, clock });
   const registry = createDestinationRegistry({

@@ -1,4 +1,4 @@
-import { DEFAULT_THRESHOLDS, thresholdsSchema } from '@vsh/core';
+import { DEFAULT_THRESHOLDS, type PartnerProduct, partitionOfRegion, thresholdsSchema } from '@vsh/core';
 import {
   awsDestinations,
   type Database,
@@ -38,6 +38,11 @@ export interface DbTenantStoreOptions {
    * api.vaikora.com only).
    */
   readonly baseUrlPolicy?: BaseUrlPolicy | undefined;
+  /**
+   * Data443's partner product (ADR 0121) when this deployment offers partner-product mode; a
+   * destination in that mode is not run without it (and the API does not create one).
+   */
+  readonly partnerProduct?: PartnerProduct | undefined;
 }
 
 export const PRODUCTION_BASE_URL_POLICY: BaseUrlPolicy = {
@@ -51,6 +56,7 @@ export function createDbTenantStore({
   secrets,
   logger,
   baseUrlPolicy = PRODUCTION_BASE_URL_POLICY,
+  partnerProduct,
 }: DbTenantStoreOptions): TenantStore & TenantScheduler {
   return {
     async loadTenant(tenantId) {
@@ -102,15 +108,30 @@ export function createDbTenantStore({
       }
       const destinations: DestinationConfig[] = [];
       for (const d of destinationRows) {
-        const arn = d.roleArn === null ? null : parseRoleArn(d.roleArn);
-        if (arn === null || d.roleArn === null) continue;
+        let route: Pick<DestinationConfig, 'partition' | 'roleArn' | 'product'>;
+        if (d.delivery === 'partner') {
+          // Partner-product mode (ADR 0121): no role; Data443's product in the account's partition.
+          const partition = partitionOfRegion(d.regions[0] ?? '');
+          if (partnerProduct === undefined || partition === undefined) {
+            logger.warn(
+              { tenantId, destinationId: d.id },
+              'partner-product destination not run: this deployment offers no partner product',
+            );
+            continue;
+          }
+          route = { partition, roleArn: '', product: partnerProduct };
+        } else {
+          const arn = d.roleArn === null ? null : parseRoleArn(d.roleArn);
+          if (arn === null || d.roleArn === null) continue;
+          route = { partition: arn.partition, roleArn: d.roleArn };
+        }
         destinations.push({
           id: d.id,
           accountId: d.accountId,
-          partition: arn.partition,
-          roleArn: d.roleArn,
+          ...route,
           externalId: d.externalId,
           state: d.state,
+          heartbeat: d.heartbeatEnabled,
           health: {
             state: d.state,
             consecutiveFailures: d.consecutiveFailures,

@@ -1,14 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { EnableSecurityHubCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
+import {
+  EnableImportFindingsForProductCommand,
+  EnableSecurityHubCommand,
+  SecurityHubClient,
+} from '@aws-sdk/client-securityhub';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { DEFAULT_THRESHOLDS, parseAction, qualifies, type Thresholds } from '@vsh/core';
+import {
+  DEFAULT_THRESHOLDS,
+  HEALTH_FINDING_ID_PREFIX,
+  parseAction,
+  qualifies,
+  type Thresholds,
+} from '@vsh/core';
 import { customerTrustPolicy, DEFAULT_ROLE_NAME, DEFAULT_WORKER_ROLE_NAME } from '@vsh/customer-role';
 import { awsDestinations, newId, streams, tenantSchedules, tenants, vaikoraSettings } from '@vsh/db';
 import { createTestDatabase, type TestDatabase } from '@vsh/db/testing';
 import { createSecretBox, LocalMasterKeyProvider, type SecretBox, sealedKeyId } from '@vsh/secrets';
 import {
+  type AsffFinding,
   type DynamoDbLocal,
   type FaultProxy,
   type FaultProxyOptions,
@@ -42,6 +53,10 @@ export interface TenantSpec {
    * deployed the template with a stale or mistyped ExternalId). Refused only when the harness enforces it.
    */
   readonly wrongExternalId?: boolean;
+  /** Partner-product mode (ADR 0121): the destination has no role in use; findings come from Data443's account. */
+  readonly delivery?: 'role' | 'partner';
+  /** The product ARN whose findings the customer's hub accepts (EnableImportFindingsForProduct), if any. */
+  readonly acceptsProduct?: string;
 }
 
 export interface SeededTenant extends TenantSpec {
@@ -66,6 +81,8 @@ export interface HarnessOptions {
   readonly dynamoProxy?: boolean;
   /** Puts a TCP fault proxy between worker processes and PostgreSQL (the harness's own queries go direct). */
   readonly databaseProxy?: boolean;
+  /** Allow-listed partner accounts of the memory Security Hub and their product names (ADR 0121). */
+  readonly partners?: Record<string, string>;
   /** Puts a server between the AWS fault proxy and moto (the benchmark's STS stand-in). */
   readonly awsUpstream?: (motoEndpoint: string) => Promise<{ endpoint: string; stop(): Promise<void> }>;
 }
@@ -91,8 +108,15 @@ export interface Harness {
   readonly tableName: string;
   runtime(options?: Partial<WorkerRuntimeOptions>): WorkerRuntime;
   seedTenant(spec: TenantSpec): Promise<SeededTenant>;
+  /** The customer accepts a partner product's findings in its hub (EnableImportFindingsForProduct, ADR 0121). */
+  acceptProduct(tenant: SeededTenant, productArn: string): Promise<void>;
   /** Seeds many tenants with multi-row inserts (no role, no hub enablement: for large fleets). */
   seedTenantsBulk(specs: readonly TenantSpec[]): Promise<SeededTenant[]>;
+  /**
+   * The findings of Vaikora actions in an account's memory hub: what it holds without the connector's
+   * health findings (ADR 0116, 0118), which hostile test traffic may open beside them.
+   */
+  actionFindings(accountId: string, region: string): AsffFinding[];
   /** Finding ids the tenant's Security Hub must hold: every qualifying, parseable action the simulator has. */
   expectedFindingIds(tenant: SeededTenant, sinceMs: number): Set<string>;
   /** The qualifying, parseable actions of one agent, oldest first. */
@@ -129,6 +153,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     securityHub: 'memory',
     requireEnabledHub: options.requireEnabledHub ?? true,
     enforceExternalId: options.enforceExternalId ?? false,
+    partners: options.partners ?? {},
     ...(options.awsRules === undefined ? {} : { rules: options.awsRules }),
   });
   const dynamoProxy = options.dynamoProxy
@@ -231,11 +256,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         externalId,
         roleName: ROLE_NAME,
         state: 'verified' as const,
+        delivery: spec.delivery ?? 'role',
       },
       streamRows,
     };
   };
 
+  /** The ExternalId each seeded customer's role trusts, for acting as the customer later. */
+  const roleExternalIds = new Map<string, string>();
   const harness: Harness = {
     database,
     secrets,
@@ -276,12 +304,34 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         await tx.insert(awsDestinations).values(row.destination);
         if (row.streamRows.length > 0) await tx.insert(streams).values(row.streamRows);
       });
+      roleExternalIds.set(row.seeded.tenantId, row.roleExternalId);
       // The customer's CloudFormation stack: the role, trusting our worker with the ExternalId it was given.
       await createCustomerRole(iam, spec.accountId, row.roleExternalId);
       if (spec.hubEnabled !== false) {
-        await enableHub(proxy.endpoint, row.seeded.roleArn, row.roleExternalId, spec.region);
+        await enableHub(
+          proxy.endpoint,
+          row.seeded.roleArn,
+          row.roleExternalId,
+          spec.region,
+          spec.acceptsProduct,
+        );
       }
       return row.seeded;
+    },
+    actionFindings(accountId, region) {
+      return proxy
+        .memoryFindings(accountId, region)
+        .filter((f) => !String(f.Id).startsWith(HEALTH_FINDING_ID_PREFIX));
+    },
+    async acceptProduct(tenant, productArn) {
+      const hub = await customerHub(
+        proxy.endpoint,
+        tenant.roleArn,
+        roleExternalIds.get(tenant.tenantId) ?? '',
+        tenant.region,
+      );
+      await hub.send(new EnableImportFindingsForProductCommand({ ProductArn: productArn }));
+      hub.destroy();
     },
     async seedTenantsBulk(specs) {
       await ensureState();
@@ -381,20 +431,20 @@ async function createCustomerRole(iam: IAMClient, accountId: string, externalId:
   await iam.send(command);
 }
 
-/** Turns Security Hub on in the tenant's account, as the customer would (through the role, for the account's identity). */
-async function enableHub(
+/** A Security Hub client acting as the customer's own account (through its role, for the account's identity). */
+async function customerHub(
   endpoint: string,
   roleArn: string,
   externalId: string,
   region: string,
-): Promise<void> {
+): Promise<SecurityHubClient> {
   const sts = new STSClient(testAwsConfig(endpoint, region));
   const { Credentials } = await sts.send(
     new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'customer-admin', ExternalId: externalId }),
   );
   sts.destroy();
   if (!Credentials?.AccessKeyId || !Credentials.SecretAccessKey) throw new Error('moto gave no credentials');
-  const hub = new SecurityHubClient({
+  return new SecurityHubClient({
     endpoint,
     region,
     credentials: {
@@ -403,6 +453,20 @@ async function enableHub(
       ...(Credentials.SessionToken ? { sessionToken: Credentials.SessionToken } : {}),
     },
   });
+}
+
+/** Turns Security Hub on in the tenant's account, as the customer would; and accepts a partner product's findings when given. */
+async function enableHub(
+  endpoint: string,
+  roleArn: string,
+  externalId: string,
+  region: string,
+  acceptsProduct?: string,
+): Promise<void> {
+  const hub = await customerHub(endpoint, roleArn, externalId, region);
   await hub.send(new EnableSecurityHubCommand({}));
+  if (acceptsProduct !== undefined) {
+    await hub.send(new EnableImportFindingsForProductCommand({ ProductArn: acceptsProduct }));
+  }
   hub.destroy();
 }

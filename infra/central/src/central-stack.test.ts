@@ -794,3 +794,65 @@ describe("the worker's AssumeRole resource", () => {
     ).toBe(false);
   });
 });
+
+describe('partner-product mode (ADR 0121)', () => {
+  const partner = synthesize({ props: { partnerProductName: 'data443/vaikora' } });
+  afterAll(() => partner.cleanup());
+  const workerRoleId = Object.keys(partner.json.Resources).find(
+    (key) =>
+      partner.json.Resources[key]?.Type === 'AWS::IAM::Role' &&
+      partner.json.Resources[key]?.Properties?.RoleName === 'vsh-connector-worker',
+  );
+
+  it('lets the worker import under its own product only, and tells the worker and the API the product', () => {
+    const statements = roleStatements(partner.json, workerRoleId ?? '');
+    const securityHub = statements.filter((s) =>
+      normalize(s).actions.some((a) => a.startsWith('securityhub:')),
+    );
+
+    expect(securityHub.map(normalize)).toEqual([
+      {
+        effect: 'Allow',
+        actions: ['securityhub:BatchImportFindings'],
+        resources: [
+          {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':securityhub:*:',
+                { Ref: 'AWS::AccountId' },
+                ':product/data443/vaikora',
+              ],
+            ],
+          },
+        ],
+        condition: undefined,
+      },
+    ]);
+    for (const fn of Object.values(partner.json.Resources).filter(
+      (r) => r?.Type === 'AWS::Lambda::Function',
+    )) {
+      const variables = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+        ?.Variables;
+      expect(variables?.PARTNER_PRODUCT_NAME).toBe('data443/vaikora');
+      expect(variables?.PARTNER_PRODUCT_ACCOUNT_ID).toEqual({ Ref: 'AWS::AccountId' });
+    }
+    expect(partner.checks.validateScope(partner.stack).violations).toEqual([]);
+  });
+
+  it('is off by default: no Security Hub permission and no partner variables', () => {
+    for (const fn of Object.values(json.Resources).filter((r) => r?.Type === 'AWS::Lambda::Function')) {
+      const variables = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+        ?.Variables;
+      expect(variables?.PARTNER_PRODUCT_NAME).toBeUndefined();
+    }
+  });
+
+  it('refuses a product name AWS would not assign', () => {
+    expect(() => synthesize({ props: { partnerProductName: 'Data443 Vaikora' } })).toThrow(
+      /partnerProductName/,
+    );
+  });
+});

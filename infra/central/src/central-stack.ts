@@ -78,6 +78,7 @@ export class CentralStack extends Stack {
       workerRoleName: settings.workerRoleName,
       data,
       inVpc: network !== undefined,
+      partnerProductName: settings.partnerProductName,
     });
     ({ apiRole: this.apiRole, dispatcherRole: this.dispatcherRole, workerRole: this.workerRole } = roles);
 
@@ -129,6 +130,7 @@ export class CentralStack extends Stack {
       operatorKeySecret: this.operatorKeySecret,
       httpApi: this.httpApi,
       inVpc: network !== undefined,
+      partnerProductName: settings.partnerProductName,
     });
 
     const outputs: Record<string, [string, string]> = {

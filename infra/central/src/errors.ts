@@ -4,6 +4,7 @@ export type CentralStackErrorCode =
   | 'invalid_worker_role_name'
   | 'invalid_secret_arn'
   | 'invalid_template_url'
+  | 'invalid_partner_product'
   | 'invalid_allowed_hosts'
   | 'invalid_concurrency'
   | 'invalid_email'

@@ -3,7 +3,7 @@
  * arm64, JSON logs into its own retained log group, the shared environment, and the network.
  */
 import { join } from 'node:path';
-import { RemovalPolicy, type Stack } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy, type Stack } from 'aws-cdk-lib';
 import type { Role } from 'aws-cdk-lib/aws-iam';
 import {
   ApplicationLogLevel,
@@ -46,8 +46,16 @@ export interface FunctionSpec
 }
 
 /** The environment of every function: where its secrets, key and queue are, and how it logs. */
-export function baseEnvironment(data: Data, settings: Pick<Settings, 'logLevel'>): Record<string, string> {
+export function baseEnvironment(
+  data: Data,
+  settings: Pick<Settings, 'logLevel' | 'partnerProductName'>,
+): Record<string, string> {
   return {
+    // Partner-product mode (ADR 0121): the worker imports under this account's product and the API
+    // offers the mode; both read the same two variables.
+    ...(settings.partnerProductName === undefined
+      ? {}
+      : { PARTNER_PRODUCT_ACCOUNT_ID: Aws.ACCOUNT_ID, PARTNER_PRODUCT_NAME: settings.partnerProductName }),
     DATABASE_SECRET_ARN: data.databaseSecret.secretArn,
     KMS_KEY_ID: data.tenantSecretsKey.keyArn,
     WORK_QUEUE_URL: data.workQueue.queueUrl,

@@ -13,6 +13,8 @@ export interface RolesProps {
   readonly data: Data;
   /** The functions run in a VPC: each role may manage the functions' network interfaces. */
   readonly inVpc: boolean;
+  /** Data443's partner product (ADR 0121), when partner-product mode is on. */
+  readonly partnerProductName?: string | undefined;
 }
 
 export interface Roles {
@@ -94,6 +96,24 @@ export function buildRoles(stack: Stack, props: RolesProps): Roles {
       resources: [workerRoleArn],
     }),
   );
+  if (props.partnerProductName !== undefined) {
+    // Partner-product mode (ADR 0121): imports from this account under its own product, in any
+    // region, and nothing else of Security Hub (the API verifies partner destinations as the worker).
+    workerRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'ImportUnderOwnPartnerProduct',
+        actions: ['securityhub:BatchImportFindings'],
+        resources: [
+          stack.formatArn({
+            service: 'securityhub',
+            region: '*',
+            resource: 'product',
+            resourceName: props.partnerProductName,
+          }),
+        ],
+      }),
+    );
+  }
   data.databaseSecret.grantRead(workerRole);
   data.databaseSecret.grantRead(dispatcherRole);
   data.databaseSecret.grantRead(apiRole);

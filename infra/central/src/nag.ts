@@ -23,6 +23,8 @@ export interface NagSubjects {
   readonly operatorKeySecret: ISecret;
   readonly httpApi: HttpApi;
   readonly inVpc: boolean;
+  /** Data443's partner product (ADR 0121), when partner-product mode is on. */
+  readonly partnerProductName?: string | undefined;
 }
 
 /** Acknowledges, on each construct, the cdk-nag findings the ADR accepts, with the reason. */
@@ -33,6 +35,13 @@ export function acknowledgeNagFindings(stack: Stack, subjects: NagSubjects): voi
     reason:
       "Customer accounts are unknown by construction (any customer may onboard), hence the '*' account; the Data443-Vaikora name prefix, each customer's trust policy (this role only, by aws:PrincipalArn) and the per-registration sts:ExternalId close it.",
   });
+  if (subjects.partnerProductName !== undefined) {
+    Validations.of(roles.workerRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:securityhub:*:<AWS::AccountId>:product/${subjects.partnerProductName}]`,
+      reason:
+        "Partner-product mode (ADR 0121): the worker imports under this account's own product in whichever region a customer's hub is, hence the '*' region; the statement names only BatchImportFindings and only this product.",
+    });
+  }
   Validations.of(subjects.scheduleRole).acknowledge({
     id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(functions.dispatcher.node.defaultChild as CfnResource)}.Arn>:*]`,
     reason:

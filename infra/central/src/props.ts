@@ -21,6 +21,12 @@ export interface CentralStackProps extends StackProps {
   readonly entries?: Partial<CentralStackEntries> | undefined;
   /** The worker role's fixed name, which customers' trust policies name; default `vsh-connector-worker`. */
   readonly workerRoleName?: string | undefined;
+  /**
+   * Data443's Security Hub partner product (`company/product`) when this stack's account is the one AWS
+   * allow-listed for it (ADR 0121): turns partner-product mode on. The worker role may then import
+   * under that product only; unset: the mode is not offered and the worker holds no Security Hub permission.
+   */
+  readonly partnerProductName?: string | undefined;
   /** Where the rendered customer template is published (https, S3); default a stack parameter. */
   readonly customerTemplateUrl?: string | undefined;
   /** Vaikora hosts the API accepts in tenants' settings; default `api.vaikora.com`. */

@@ -1,6 +1,6 @@
 /** The central stack's props resolved to settings: defaults filled in, every value checked. */
 
-import { DOTTED_HOST_NAME_PATTERN } from '@vsh/core';
+import { DOTTED_HOST_NAME_PATTERN, PARTNER_PRODUCT_NAME } from '@vsh/core';
 import { DEFAULT_WORKER_ROLE_NAME, IAM_ROLE_NAME_PATTERN } from '@vsh/role-contract';
 import { Duration } from 'aws-cdk-lib';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -20,6 +20,7 @@ export const DEFAULT_RUNTIME = Runtime.NODEJS_24_X;
 
 export interface Settings {
   workerRoleName: string;
+  partnerProductName: string | undefined;
   vaikoraAllowedHosts: readonly string[];
   workerReservedConcurrency: number;
   workerTimeout: Duration;
@@ -51,6 +52,12 @@ export function resolveSettings(props: CentralStackProps): Settings {
   if (props.customerTemplateUrl !== undefined && !/^https:\/\/\S+$/.test(props.customerTemplateUrl)) {
     throw new CentralStackError('invalid_template_url', 'customerTemplateUrl must be an https URL');
   }
+  if (props.partnerProductName !== undefined && !PARTNER_PRODUCT_NAME.test(props.partnerProductName)) {
+    throw new CentralStackError(
+      'invalid_partner_product',
+      'partnerProductName must be company/product in lower-case words and dashes, as AWS assigned it',
+    );
+  }
   const vaikoraAllowedHosts = props.vaikoraAllowedHosts ?? DEFAULT_VAIKORA_HOSTS;
   if (
     vaikoraAllowedHosts.length === 0 ||
@@ -75,6 +82,7 @@ export function resolveSettings(props: CentralStackProps): Settings {
   }
   return {
     workerRoleName,
+    partnerProductName: props.partnerProductName,
     vaikoraAllowedHosts,
     workerReservedConcurrency,
     workerTimeout: props.workerTimeout ?? Duration.minutes(5),

@@ -11,6 +11,11 @@ export const AWS_ERROR_CODES = [
   'SECURITY_HUB_NOT_ENABLED',
   /** The assumed role may not call Security Hub (policy, SCP, wrong account or ProductArn). */
   'ACCESS_DENIED',
+  /**
+   * Partner-product mode (ADR 0121): the customer's hub has not accepted findings from Data443's
+   * product in that region (EnableImportFindingsForProduct), or it is not enabled there.
+   */
+  'PRODUCT_NOT_ENABLED',
   'THROTTLED',
   /** Network errors, timeouts, 5xx, InternalException: the same call can succeed later. */
   'TRANSIENT',
@@ -24,6 +29,7 @@ const RETRYABLE: Readonly<Record<AwsErrorCode, boolean>> = {
   REGION_UNUSABLE: false,
   SECURITY_HUB_NOT_ENABLED: false,
   ACCESS_DENIED: false,
+  PRODUCT_NOT_ENABLED: false,
   THROTTLED: true,
   TRANSIENT: true,
   INVALID_INPUT: false,
@@ -36,6 +42,7 @@ export const STOP_DESTINATION_CODES: ReadonlySet<AwsErrorCode> = new Set<AwsErro
   'REGION_UNUSABLE',
   'SECURITY_HUB_NOT_ENABLED',
   'ACCESS_DENIED',
+  'PRODUCT_NOT_ENABLED',
 ]);
 
 /** Whether an AwsError code is retryable by default. */

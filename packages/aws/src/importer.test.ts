@@ -208,3 +208,75 @@ describe('findingErrorDisposition', () => {
     expect(findingErrorDisposition(code)).toBe(disposition);
   });
 });
+
+describe('createSecurityHubImporter in partner-product mode (ADR 0121)', () => {
+  const partner: Destination = {
+    ...destination,
+    product: { accountId: '444455556666', name: 'data443/vaikora' },
+  };
+
+  function partnerSetup() {
+    const client = new SecurityHubClient({ region: partner.region });
+    const mock = mockClient(client);
+    const importer = createSecurityHubImporter({
+      client,
+      destination: partner,
+      rateLimiter: createRateLimiterRegistry(),
+      sleep: async () => undefined,
+    });
+    return { mock, importer };
+  }
+
+  it.each(['InvalidAccess', 'InvalidAccessException', 'AccessDenied', 'AccessDeniedException'])(
+    'stops the destination with PRODUCT_NOT_ENABLED, rejecting nothing, when Security Hub refuses the findings with %s',
+    async (code) => {
+      const { mock, importer } = partnerSetup();
+      const findings = makeFindings({ destination: partner, count: 4, idPrefix: 'partner' });
+      mock.on(BatchImportFindingsCommand).callsFake((input: BatchImportFindingsCommandInput) => ({
+        FailedCount: idsOf(input).length,
+        SuccessCount: 0,
+        FailedFindings: idsOf(input).map((Id) => ({ Id, ErrorCode: code, ErrorMessage: 'not enabled' })),
+      }));
+
+      const error = await importer.importFindings(findings).catch((err: unknown) => err);
+
+      expect(error).toBeInstanceOf(AwsError);
+      expect(error).toMatchObject({ code: 'PRODUCT_NOT_ENABLED', stopsDestination: true, retryable: false });
+      expect((error as AwsError).message).toContain(
+        'arn:aws:securityhub:eu-west-1:444455556666:product/data443/vaikora',
+      );
+      expect((error as AwsError).message).toContain('111122223333');
+      expect(mock.commandCalls(BatchImportFindingsCommand)).toHaveLength(1);
+    },
+  );
+
+  it("still rejects an AccessDenied finding in the account's own mode (the finding itself is wrong there)", async () => {
+    const { mock, importer } = setup();
+    const findings = makeFindings({ destination, count: 2, idPrefix: 'own' });
+    mock.on(BatchImportFindingsCommand).callsFake((input: BatchImportFindingsCommandInput) => ({
+      FailedCount: 1,
+      SuccessCount: 1,
+      FailedFindings: [{ Id: idsOf(input)[0], ErrorCode: 'AccessDenied', ErrorMessage: 'no' }],
+    }));
+
+    const result = await importer.importFindings(findings);
+
+    expect(result.imported).toHaveLength(1);
+    expect(result.rejected).toHaveLength(1);
+  });
+
+  it("takes its tokens from the partner account's bucket in the region, shared by every tenant it imports for", () => {
+    const limiters = createRateLimiterRegistry();
+    const tenantA = { ...partner, accountId: '111111111111' };
+    const tenantB = { ...partner, accountId: '222222222222' };
+
+    expect(limiters.forDestination(tenantA)).toBe(limiters.forDestination(tenantB));
+    expect(limiters.forDestination(tenantA)).not.toBe(
+      limiters.forDestination({ ...tenantA, region: 'us-east-1' }),
+    );
+    expect(limiters.forDestination(tenantA)).not.toBe(
+      limiters.forDestination({ ...tenantA, product: undefined }),
+    );
+    expect(limiters.size).toBe(3);
+  });
+});

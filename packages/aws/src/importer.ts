@@ -13,6 +13,7 @@ import {
   DEFAULT_BATCH_LIMITS,
   type Destination,
   type PreparedFinding,
+  productArn,
   type Rejection,
   reject,
 } from '@vsh/core';
@@ -264,6 +265,12 @@ export function createSecurityHubImporter(options: SecurityHubImporterOptions): 
                 } else {
                   const awsCode = failure.ErrorCode ?? 'UnknownError';
                   const reason = `${awsCode}: ${failure.ErrorMessage ?? ''}`;
+                  if (destination.product !== undefined && PARTNER_ACCESS_CODES.has(awsCode)) {
+                    // Partner mode: the customer's hub refuses the product, not this finding. Nothing is
+                    // rejected; the destination stops until the customer accepts the product's findings.
+                    stop ??= productNotEnabled(destination, reason);
+                    continue;
+                  }
                   settle(item, { reason, disposition: findingErrorDisposition(awsCode) }, resend);
                 }
               }
@@ -295,6 +302,28 @@ export function createSecurityHubImporter(options: SecurityHubImporterOptions): 
       return { imported, rejected, stats };
     },
   };
+}
+
+/**
+ * Per-finding codes with which Security Hub refuses a partner product's findings for a customer account
+ * (ADR 0121: the customer has not accepted the product's findings in that region, or has no hub there).
+ */
+const PARTNER_ACCESS_CODES: ReadonlySet<string> = new Set([
+  'InvalidAccess',
+  'InvalidAccessException',
+  'AccessDenied',
+  'AccessDeniedException',
+]);
+
+function productNotEnabled(destination: Destination, reason: string): AwsError {
+  return new AwsError(
+    'PRODUCT_NOT_ENABLED',
+    `Security Hub in account ${destination.accountId}, ${destination.region} does not accept findings from ` +
+      `${productArn(destination)}: in Security Hub, Integrations, accept findings from Data443 Vaikora in ` +
+      `that region (EnableImportFindingsForProduct) and make sure Security Hub is enabled there (${reason})`,
+    false,
+    { awsCode: reason.split(':')[0] ?? reason },
+  );
 }
 
 /**

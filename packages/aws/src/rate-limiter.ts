@@ -69,7 +69,10 @@ export function createRateLimiterRegistry(options: RateLimiterRegistryOptions = 
   const limiters = new Map<string, RateLimiter>();
   return {
     forDestination(destination) {
-      const key = `${destination.partition}:${destination.accountId}:${destination.region}`;
+      // Security Hub's quota is the calling account's: in partner-product mode (ADR 0121) that is
+      // Data443's account, shared by every tenant imported for; otherwise the customer's own.
+      const caller = destination.product?.accountId ?? destination.accountId;
+      const key = `${destination.partition}:${caller}:${destination.region}`;
       let limiter = limiters.get(key);
       if (limiter === undefined) {
         limiter = createTokenBucket({

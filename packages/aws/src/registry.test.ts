@@ -115,4 +115,27 @@ describe('createDestinationRegistry', () => {
     expect(registry.size).toBe(0);
     registry.destroy();
   });
+
+  it("imports in partner-product mode with Data443's own credentials, assuming no role (ADR 0121)", async () => {
+    const registry = registryOf();
+    const before = assumed.length;
+    const product = { accountId: '999988887777', name: 'data443/vaikora' };
+    const partner = (tenantId: string, accountId: string): DestinationRoute => ({
+      ...route(tenantId, accountId, `ext-${tenantId}`),
+      destination: { ...destination(accountId), product },
+    });
+
+    const a = registry.get(partner('ten_pa', '111111111111'));
+    const b = registry.get(partner('ten_pb', '222222222222'));
+    const own = registry.get(route('ten_pa', '111111111111', 'ext-ten_pa'));
+    const [credA, credB] = await Promise.all([a.credentials(), b.credentials()]);
+
+    expect(credA.accessKeyId).toBe('AKID');
+    expect(credB.accessKeyId).toBe('AKID');
+    expect(assumed.length).toBe(before);
+    // Leaving partner mode replaces the clients: the role's credentials again.
+    expect(own).not.toBe(a);
+    expect((await own.credentials()).accessKeyId).toMatch(/^ASIA-ext-ten_pa-/);
+    registry.destroy();
+  });
 });

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { SecurityHubClient, type SecurityHubClientConfig } from '@aws-sdk/client-securityhub';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Destination } from '@vsh/core';
 import { LRUCache } from 'lru-cache';
@@ -13,7 +14,11 @@ export interface DestinationKey {
   readonly region: string;
 }
 
-/** Everything needed to reach one tenant's Security Hub in one account and region. */
+/**
+ * Everything needed to reach one tenant's Security Hub in one account and region: through the
+ * tenant's role, or in partner-product mode (`destination.product`, ADR 0121) with Data443's own
+ * credentials, when `roleArn` and `externalId` are not used.
+ */
 export interface DestinationRoute {
   readonly tenantId: string;
   readonly destination: Destination;
@@ -85,6 +90,8 @@ const routeFingerprint = (route: DestinationRoute): string =>
     route.externalId,
     route.sourceIdentity ?? null,
     route.destination.partition,
+    route.destination.product?.accountId ?? null,
+    route.destination.product?.name ?? null,
   ]);
 
 /**
@@ -110,24 +117,34 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
     max: maxEntries,
   });
 
+  /** Partner-product mode (ADR 0121): Data443's own credentials, the same for every tenant; no role. */
+  const partnerCredentials = (): AwsCredentialIdentityProvider => {
+    const master = options.masterCredentials;
+    if (master === undefined) return fromNodeProviderChain();
+    return typeof master === 'function' ? master : async () => master;
+  };
+
   const create = (route: DestinationRoute): DestinationClients => {
     const { destination } = route;
     const stsClientConfig = options.stsClientConfig;
-    const credentials = createDestinationCredentials({
-      roleArn: route.roleArn,
-      externalId: route.externalId,
-      sessionName: options.sessionName?.(route.tenantId) ?? `vsh-${route.tenantId}`,
-      sourceIdentity: route.sourceIdentity,
-      region: destination.region,
-      durationSeconds: options.durationSeconds,
-      masterCredentials: options.masterCredentials,
-      clientConfig:
-        stsClientConfig?.requestHandler === undefined
-          ? { ...stsClientConfig, requestHandler: agents }
-          : stsClientConfig,
-      refreshBeforeExpiryMs: options.refreshBeforeExpiryMs,
-      clock: options.clock,
-    });
+    const credentials =
+      destination.product !== undefined
+        ? partnerCredentials()
+        : createDestinationCredentials({
+            roleArn: route.roleArn,
+            externalId: route.externalId,
+            sessionName: options.sessionName?.(route.tenantId) ?? `vsh-${route.tenantId}`,
+            sourceIdentity: route.sourceIdentity,
+            region: destination.region,
+            durationSeconds: options.durationSeconds,
+            masterCredentials: options.masterCredentials,
+            clientConfig:
+              stsClientConfig?.requestHandler === undefined
+                ? { ...stsClientConfig, requestHandler: agents }
+                : stsClientConfig,
+            refreshBeforeExpiryMs: options.refreshBeforeExpiryMs,
+            clock: options.clock,
+          });
     const securityHub = new SecurityHubClient({
       retryMode: 'standard',
       ...options.securityHubClientConfig,

@@ -4,11 +4,24 @@ import type { SeverityLabel } from './risk.ts';
 export const PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov'] as const;
 export type Partition = (typeof PARTITIONS)[number];
 
+/**
+ * A product AWS assigned to a Security Hub partner (ADR 0121): findings are imported under it from the
+ * partner's own allow-listed account, into the hub of each finding's `AwsAccountId`.
+ */
+export interface PartnerProduct {
+  /** The partner's account, in the product ARN (12 digits). */
+  readonly accountId: string;
+  /** `company/product` as AWS assigned it, e.g. `data443/vaikora`. */
+  readonly name: string;
+}
+
 /** Where findings go: the tenant's account and region (a Security Hub hub). */
 export interface Destination {
   readonly accountId: string;
   readonly region: string;
   readonly partition: Partition;
+  /** Partner-product mode (ADR 0121): the product findings are imported under; absent: the account's own default product. */
+  readonly product?: PartnerProduct | undefined;
 }
 
 export const ASFF_SCHEMA_VERSION = '2018-10-08';
@@ -45,11 +58,21 @@ export const PRODUCT_FIELD_KEYS = [
 ] as const;
 export type ProductFieldKey = (typeof PRODUCT_FIELD_KEYS)[number];
 
-/** The custom-integration product ARN: findings are imported as the customer's own account. */
+/**
+ * The product ARN findings are imported under: the account's own default product (findings imported
+ * as the customer's account, through its role), or in partner-product mode Data443's product in the
+ * destination's region (ADR 0121).
+ */
 export function productArn(destination: Destination): string {
-  const { partition, region, accountId } = destination;
+  const { partition, region, accountId, product } = destination;
+  if (product !== undefined) {
+    return `arn:${partition}:securityhub:${region}:${product.accountId}:product/${product.name}`;
+  }
   return `arn:${partition}:securityhub:${region}:${accountId}:product/${accountId}/default`;
 }
+
+/** A partner product's `company/product` name as AWS assigns them (lower-case words and dashes). */
+export const PARTNER_PRODUCT_NAME = /^[a-z0-9][a-z0-9-]{0,63}\/[a-z0-9][a-z0-9-]{0,63}$/;
 
 /** The stable finding id for an action: reruns update the same finding instead of duplicating it. */
 export function findingId(actionId: string): string {

@@ -88,9 +88,107 @@ const CONDITIONS: Readonly<Record<HealthCondition, ConditionText>> = {
     problem:
       'More of Vaikora\u2019s records than the threshold could not be turned into findings or were refused by Security Hub; they are kept for review and are not in Security Hub.',
     remediation:
-      'Open Rejected records in the Data443 connector to see why each was refused, and contact Data443 support with one of them if the reason is not one you can fix in Vaikora. This finding is archived once rejections fall below the threshold.',
+      'Open Rejected records in the Data443 connector (or GET /v1/tenants/{tenantId}/rejected-records of its API) to see why each was refused, and contact Data443 support with one of them if the reason is not one you can fix in Vaikora. This finding is archived by the first complete run whose rejections are below the threshold.',
   },
 };
+
+/** The heartbeat (ADR 0118): not a condition, a sign of life the SOC alerts on when it goes stale. */
+const HEARTBEAT: ConditionText = {
+  typeName: 'Heartbeat',
+  severity: 'INFORMATIONAL',
+  title: 'Vaikora connector: heartbeat',
+  problem:
+    'The Data443 Vaikora connector runs for this account and can import into this Security Hub. It updates this finding about once an hour; an UpdatedAt older than two hours means the connector no longer reaches this hub.',
+  remediation:
+    'No action while UpdatedAt is recent. Alert on this finding\u2019s UpdatedAt being older than two hours; then open the connector\u2019s status page, which shows the destination\u2019s last error. Turn the heartbeat off in the connector under Destinations to stop it.',
+};
+
+/**
+ * The delivery check (ADR 0121): what verifying a partner-product destination imports into each of
+ * its hubs to learn whether the hub takes the product's findings. ARCHIVED at once: nothing to act on.
+ */
+const DELIVERY_CHECK: ConditionText = {
+  typeName: 'Delivery Check',
+  severity: 'INFORMATIONAL',
+  title: 'Vaikora connector: delivery to this Security Hub checked',
+  problem:
+    'Data443 checked that this Security Hub accepts findings from the Data443 Vaikora product when the account was verified. This finding is archived at once: it records the check and needs no action.',
+  remediation: 'No action needed. Findings of Vaikora AI agent actions arrive under the same product.',
+};
+
+/** The `condition` segment of the delivery check finding's id and its ProductFields. */
+export const DELIVERY_CHECK_KIND = 'delivery_check';
+
+/** What the delivery check finding of one destination's hub says. */
+export interface DeliveryCheckFindingInput {
+  readonly tenantId: string;
+  readonly destinationId: string;
+  readonly destination: Destination;
+  readonly now: string;
+}
+
+/** Builds the delivery check finding of one destination's hub (ADR 0121): ARCHIVED, INFORMATIONAL. */
+export function buildDeliveryCheckFinding(input: DeliveryCheckFindingInput): HealthFinding {
+  return build(
+    { ...input, state: 'cleared', openedAt: input.now, facts: undefined },
+    DELIVERY_CHECK_KIND,
+    DELIVERY_CHECK,
+  );
+}
+
+/** The `condition` segment of the heartbeat finding's id and its ProductFields: never a HealthCondition. */
+export const HEARTBEAT_KIND = 'heartbeat';
+
+/** How often the heartbeat finding is imported again at most (each import is billed to the customer). */
+export const HEARTBEAT_INTERVAL_MS = 60 * 60_000;
+
+/**
+ * When a run's rejected records open `rejected_above_threshold` (ADR 0118): at least `minRecords` new
+ * rejections and at least `minShare` of the records read, or `alwaysAt` new rejections whatever the share.
+ */
+export interface RejectedRecordsThreshold {
+  readonly minRecords: number;
+  readonly minShare: number;
+  readonly alwaysAt: number;
+}
+
+/** The defaults of the rejected-records threshold, in one place (reasoned in ADR 0118). */
+export const DEFAULT_REJECTED_RECORDS_THRESHOLD: RejectedRecordsThreshold = {
+  minRecords: 10,
+  minShare: 0.05,
+  alwaysAt: 1000,
+};
+
+/** What a run saw of rejected records: new rejections, every record read (parsed or not), the stages. */
+export interface RejectedRecordsTally {
+  readonly rejected: number;
+  readonly read: number;
+  readonly stages: readonly string[];
+}
+
+/** True when a run's rejected records are above the threshold (the `rejected_above_threshold` condition). */
+export function rejectedAboveThreshold(
+  tally: Pick<RejectedRecordsTally, 'rejected' | 'read'>,
+  threshold: RejectedRecordsThreshold = DEFAULT_REJECTED_RECORDS_THRESHOLD,
+): boolean {
+  const { rejected, read } = tally;
+  if (!(rejected > 0)) return false;
+  if (rejected >= threshold.alwaysAt) return true;
+  return rejected >= threshold.minRecords && rejected >= threshold.minShare * Math.max(read, rejected);
+}
+
+const STAGE_NAME = /^[a-z][a-z_-]{0,31}$/;
+
+/**
+ * The facts of a `rejected_above_threshold` finding: counts and stage names only, never a record's
+ * content (records are hostile input). A stage that is not a plain name is left out.
+ */
+export function rejectedRecordsFacts(tally: RejectedRecordsTally): string {
+  const stages = [...new Set(tally.stages.filter((s) => STAGE_NAME.test(s)))].sort().slice(0, 8);
+  const read = Math.max(tally.read, tally.rejected);
+  const counts = `${Math.trunc(tally.rejected)} of ${Math.trunc(read)} records read in one run were rejected`;
+  return stages.length === 0 ? `${counts}.` : `${counts} (stages: ${stages.join(', ')}).`;
+}
 
 /** What a health finding says about one condition of one tenant's destination. */
 export interface HealthFindingInput {
@@ -115,14 +213,19 @@ export interface HealthFinding extends Omit<AsffFinding, 'RecordState'> {
   Remediation: { Recommendation: { Text: string } };
 }
 
-/** The stable id of a condition's finding for a tenant's destination (the same in every region's hub). */
-export function healthFindingId(tenantId: string, destinationId: string, condition: HealthCondition): string {
+/** The stable id of a condition's (or the heartbeat's) finding for a tenant's destination, the same in every region's hub. */
+export function healthFindingId(
+  tenantId: string,
+  destinationId: string,
+  condition: HealthCondition | typeof HEARTBEAT_KIND | typeof DELIVERY_CHECK_KIND,
+): string {
   return `${HEALTH_FINDING_ID_PREFIX}${tenantId}/${destinationId}/${condition}`;
 }
 
-/** The `Types` entry of a condition's finding. */
-export function healthFindingType(condition: HealthCondition): string {
-  return `${HEALTH_FINDING_TYPE_PREFIX}${CONDITIONS[condition].typeName}`;
+/** The `Types` entry of a condition's (or the heartbeat's) finding. */
+export function healthFindingType(condition: HealthCondition | typeof HEARTBEAT_KIND): string {
+  const text = condition === HEARTBEAT_KIND ? HEARTBEAT : CONDITIONS[condition];
+  return `${HEALTH_FINDING_TYPE_PREFIX}${text.typeName}`;
 }
 
 /** The severity a condition's finding carries (see ADR 0116 for why). */
@@ -132,14 +235,32 @@ export function healthSeverity(condition: HealthCondition): SeverityLabel {
 
 /** Builds the ASFF finding for one condition of one destination, ACTIVE while open and ARCHIVED once cleared. */
 export function buildHealthFinding(input: HealthFindingInput): HealthFinding {
-  const text = CONDITIONS[input.condition];
+  return build(input, input.condition, CONDITIONS[input.condition]);
+}
+
+/** What the heartbeat finding of one destination's hub says: who, where, since when, and now. */
+export type HeartbeatFindingInput = Omit<HealthFindingInput, 'condition' | 'facts'>;
+
+/**
+ * Builds the heartbeat finding of one destination's hub (ADR 0118): INFORMATIONAL, ACTIVE while the
+ * heartbeat is on (its UpdatedAt is what a SOC alerts on), ARCHIVED once it is turned off.
+ */
+export function buildHeartbeatFinding(input: HeartbeatFindingInput): HealthFinding {
+  return build({ ...input, facts: undefined }, HEARTBEAT_KIND, HEARTBEAT);
+}
+
+function build(
+  input: Omit<HealthFindingInput, 'condition'>,
+  condition: HealthCondition | typeof HEARTBEAT_KIND | typeof DELIVERY_CHECK_KIND,
+  text: ConditionText,
+): HealthFinding {
   const { destination } = input;
   const open = input.state === 'open';
   // UpdatedAt must not be before CreatedAt: a clock that stepped back does not make the finding invalid.
   const updatedAt = Date.parse(input.now) >= Date.parse(input.openedAt) ? input.now : input.openedAt;
-  const types = [healthFindingType(input.condition)];
+  const types = [`${HEALTH_FINDING_TYPE_PREFIX}${text.typeName}`];
   const label = text.severity;
-  const original = `connector-health/${input.condition}`;
+  const original = `connector-health/${condition}`;
   const facts = input.facts === undefined ? '' : safeText(input.facts, ASFF_LIMITS.description);
   const head = open ? text.problem : `Resolved at ${updatedAt}. ${text.problem}`;
   const description = safeTextOr(
@@ -149,12 +270,12 @@ export function buildHealthFinding(input: HealthFindingInput): HealthFinding {
   );
   return {
     SchemaVersion: ASFF_SCHEMA_VERSION,
-    Id: healthFindingId(input.tenantId, input.destinationId, input.condition),
+    Id: healthFindingId(input.tenantId, input.destinationId, condition),
     ProductArn: productArn(destination),
     ProductName: PRODUCT_NAME,
     CompanyName: COMPANY_NAME,
     Region: destination.region,
-    GeneratorId: `vaikora/connector-health/${input.condition}`,
+    GeneratorId: `vaikora/connector-health/${condition}`,
     AwsAccountId: destination.accountId,
     Types: types,
     CreatedAt: input.openedAt,
@@ -165,7 +286,7 @@ export function buildHealthFinding(input: HealthFindingInput): HealthFinding {
     Title: open ? text.title : `Resolved: ${text.title}`,
     Description: description,
     ProductFields: {
-      'vaikora/health_condition': input.condition,
+      'vaikora/health_condition': condition,
       'vaikora/tenant_id': safeTextOr(input.tenantId, ASFF_LIMITS.productFieldValue, 'unknown'),
       'vaikora/destination_id': safeTextOr(input.destinationId, ASFF_LIMITS.productFieldValue, 'unknown'),
     },

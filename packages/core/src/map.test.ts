@@ -417,3 +417,31 @@ describe('network addresses', () => {
     }
   });
 });
+
+describe('mapAction: a destination in partner-product mode (ADR 0121)', () => {
+  const partner: Destination = {
+    accountId: '210987654321',
+    region: 'eu-west-1',
+    partition: 'aws',
+    product: { accountId: '111122223333', name: 'data443/vaikora' },
+  };
+
+  it("names Data443's product in the destination's region and keeps the customer's account", () => {
+    const finding = mapAction(action({ risk_level: 'high' }), { destination: partner, now });
+
+    expect(finding.ProductArn).toBe('arn:aws:securityhub:eu-west-1:111122223333:product/data443/vaikora');
+    expect(finding.AwsAccountId).toBe('210987654321');
+    expect(validateFinding(finding).ok).toBe(true);
+  });
+
+  it('does not reuse the product ARN of the previous destination with the same account and region', () => {
+    const own = mapAction(action({ risk_level: 'high' }), {
+      destination: { ...partner, product: undefined },
+      now,
+    });
+    const viaPartner = mapAction(action({ risk_level: 'high' }), { destination: partner, now });
+
+    expect(own.ProductArn).toBe('arn:aws:securityhub:eu-west-1:210987654321:product/210987654321/default');
+    expect(viaPartner.ProductArn).toContain(':product/data443/vaikora');
+  });
+});

@@ -183,12 +183,14 @@ function destinationStrings(destination: Destination): DestinationStrings {
     last !== undefined &&
     last.destination.accountId === destination.accountId &&
     last.destination.region === destination.region &&
-    last.destination.partition === destination.partition
+    last.destination.partition === destination.partition &&
+    last.destination.product?.accountId === destination.product?.accountId &&
+    last.destination.product?.name === destination.product?.name
   ) {
     return last;
   }
   lastDestination = {
-    destination: { ...destination },
+    destination: { ...destination, product: destination.product && { ...destination.product } },
     productArn: productArn(destination),
     accountResourceId: `AWS::::Account:${destination.accountId}`,
   };

@@ -22,6 +22,13 @@ function valid(): AsffFinding {
 }
 
 describe('validateFinding', () => {
+  it("accepts a partner product ARN (ADR 0121) in the finding's region", () => {
+    const f = valid();
+    f.ProductArn = 'arn:aws:securityhub:us-east-1:111122223333:product/data443/vaikora';
+
+    expect(validateFinding(f).ok).toBe(true);
+  });
+
   it('accepts a mapped finding and reports its size', () => {
     const result = validateFinding(valid());
 
@@ -79,6 +86,20 @@ describe('validateFinding', () => {
       'foreign product ARN',
       (f) => {
         f.ProductArn = 'arn:aws:securityhub:us-east-1:999999999999:product/999999999999/default';
+      },
+      'ProductArn',
+    ],
+    [
+      "a partner product ARN of another region than the finding's",
+      (f) => {
+        f.ProductArn = 'arn:aws:securityhub:eu-west-1:111122223333:product/data443/vaikora';
+      },
+      'ProductArn',
+    ],
+    [
+      'a partner product ARN whose product name is not company/product',
+      (f) => {
+        f.ProductArn = 'arn:aws:securityhub:us-east-1:111122223333:product/data443';
       },
       'ProductArn',
     ],

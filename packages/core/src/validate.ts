@@ -7,6 +7,7 @@ import {
   FINDING_ID_PREFIX,
   FINDING_TYPE,
   PARTITIONS,
+  PARTNER_PRODUCT_NAME,
   PRODUCT_FIELD_KEYS,
   PRODUCT_NAME,
 } from './asff.ts';
@@ -161,14 +162,35 @@ function timestamp(name: string, value: unknown): string | undefined {
 // The last ARN found to be the default product of (region, account): one destination per run.
 let checkedArn = { arn: '', region: '', account: '' };
 
-/** Whether the ARN is `arn:{partition}:securityhub:{region}:{account}:product/{account}/default`. */
+/**
+ * Whether the ARN is `arn:{partition}:securityhub:{region}:{account}:product/{account}/default`, or a
+ * partner product of the finding's region, `arn:{partition}:securityhub:{region}:{partner account}:product/{company}/{product}`
+ * (ADR 0121: Security Hub itself refuses a partner product the caller is not allow-listed for).
+ */
 function isDefaultProductArn(arn: string, region: string, account: string): boolean {
   const last = checkedArn;
   if (last.arn === arn && last.region === region && last.account === account) return true;
   const tail = `:securityhub:${region}:${account}:product/${account}/default`;
-  const ok = PARTITIONS.some((p) => arn === `arn:${p}${tail}`);
+  const ok = PARTITIONS.some((p) => arn === `arn:${p}${tail}`) || isPartnerProductArn(arn, region);
   if (ok) checkedArn = { arn, region, account };
   return ok;
+}
+
+function isPartnerProductArn(arn: string, region: string): boolean {
+  const parts = arn.split(':');
+  if (parts.length !== 6) return false;
+  const [scheme, partition, service, arnRegion, partnerAccount, resource] = parts;
+  return (
+    scheme === 'arn' &&
+    (PARTITIONS as readonly string[]).includes(partition ?? '') &&
+    service === 'securityhub' &&
+    arnRegion === region &&
+    isAccountId(partnerAccount ?? '') &&
+    resource?.startsWith('product/') === true &&
+    PARTNER_PRODUCT_NAME.test(resource.slice('product/'.length)) &&
+    // Another account's default product is not a partner's: only the finding's own account may use it.
+    !/^product\/\d{12}\/default$/.test(resource)
+  );
 }
 
 function findProblem(f: AsffFinding): string | undefined {
@@ -199,7 +221,7 @@ function findProblem(f: AsffFinding): string | undefined {
   if (!isAccountId(f.AwsAccountId)) return 'AwsAccountId must be 12 digits';
   if (!isAwsRegion(f.Region)) return 'Region is not an AWS region name';
   if (!isDefaultProductArn(f.ProductArn, f.Region, f.AwsAccountId)) {
-    return 'ProductArn must be the default product of the finding account and region';
+    return "ProductArn must be the default product of the finding's account and region, or a partner product of its region";
   }
   if (updatedMs < createdMs) return 'UpdatedAt must not be before CreatedAt';
   if (!Array.isArray(f.Types) || f.Types.length < 1 || f.Types.length > 50)

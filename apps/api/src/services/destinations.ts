@@ -5,6 +5,7 @@ import {
   awsDestinations,
   type Database,
   type DestinationVerification,
+  destinationDeliveries,
   pgErrorCodes,
   pgErrorOf,
   type Tenant,
@@ -26,7 +27,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { type Actor, audit } from '../lib/audit.ts';
-import { type CheckResult, summarizeFailure } from '../verify/checks.ts';
+import { type CheckResult, summarizeFailure, type VerificationResult } from '../verify/checks.ts';
 import { requireActive } from './common.ts';
 import { ServiceError } from './errors.ts';
 import { partitionOf } from './onboarding.ts';
@@ -49,6 +50,10 @@ export const registerDestinationSchema = z.strictObject({
   agentIds: agentIdsSchema.optional().meta({
     description:
       "The Vaikora agents whose findings go to this account; omit to route every agent of the tenant's Vaikora settings here.",
+  }),
+  delivery: z.enum(destinationDeliveries).optional().meta({
+    description:
+      "How findings reach the account (ADR 0121): `role` (the default) through the cross-account role the customer's stack creates, under the account's own product; `partner` from Data443's own account under Data443's Security Hub product, after the customer accepts that product's findings in each region (no role). `partner` only where this deployment offers it.",
   }),
 });
 
@@ -88,7 +93,7 @@ export async function listDestinations(db: Database, tenantId: string): Promise<
  * (omitted: every agent of the Vaikora settings).
  */
 export async function registerDestination(
-  deps: Pick<ApiDeps, 'db'>,
+  deps: Pick<ApiDeps, 'db' | 'config'>,
   actor: Actor,
   tenant: Tenant,
   input: RegisterDestinationInput,
@@ -104,6 +109,13 @@ export async function registerDestination(
   }
   if (input.partition !== undefined && input.partition !== partition) {
     throw new ServiceError('partition_mismatch', `body.partition: the regions are in partition ${partition}`);
+  }
+  const delivery = input.delivery ?? 'role';
+  if (delivery === 'partner' && deps.config.partnerProduct === undefined) {
+    throw new ServiceError(
+      'not_available',
+      'body.delivery: this deployment does not offer partner-product mode; register the account with its role (delivery "role")',
+    );
   }
   const roleName = input.roleName ?? DEFAULT_ROLE_NAME;
   if (!isCustomerRoleName(roleName)) {
@@ -123,6 +135,7 @@ export async function registerDestination(
           roleName,
           agentIds: input.agentIds ?? null,
           externalId: newExternalId(),
+          delivery,
         })
         .returning();
       if (inserted === undefined) throw new Error('insert into aws_destinations returned no row');
@@ -135,6 +148,7 @@ export async function registerDestination(
           regions: inserted.regions,
           roleName,
           agentIds: inserted.agentIds,
+          delivery,
         },
       });
       return inserted;
@@ -236,6 +250,45 @@ export async function updateDestinationRouting(
   });
 }
 
+/** What `setDestinationHeartbeat` takes: the body of PUT .../destinations/{destinationId}/heartbeat. */
+export const destinationHeartbeatSchema = z.strictObject({
+  enabled: z.boolean().meta({
+    description:
+      "true: the connector imports a heartbeat finding into each of this account's hubs at most once an hour, so a SOC can alert when it goes stale; false: it stops and archives the heartbeat finding.",
+  }),
+});
+
+/**
+ * Turns a destination's heartbeat finding on or off (ADR 0118). The worker reads it on the next run:
+ * on imports the heartbeat then, off archives it once. Audit-logged when it changes.
+ */
+export async function setDestinationHeartbeat(
+  deps: Pick<ApiDeps, 'db'>,
+  actor: Actor,
+  tenant: Tenant,
+  destinationId: string,
+  input: z.infer<typeof destinationHeartbeatSchema>,
+): Promise<AwsDestination> {
+  requireActive(tenant);
+  return deps.db.transaction(async (tx) => {
+    const current = await findDestination(tx, tenant.id, destinationId);
+    if (current.heartbeatEnabled === input.enabled) return current;
+    const [updated] = await tx
+      .update(awsDestinations)
+      .set({ heartbeatEnabled: input.enabled })
+      .where(ofTenant(tenant.id, current.id))
+      .returning();
+    if (updated === undefined) throw notFound();
+    await audit(tx, actor, {
+      tenantId: tenant.id,
+      action: 'destination.heartbeat_updated',
+      target: updated.id,
+      details: { heartbeatEnabled: updated.heartbeatEnabled },
+    });
+    return updated;
+  });
+}
+
 /** The outcome of a verification: every check, and the destination after them. */
 export interface RoleVerification {
   verified: boolean;
@@ -270,8 +323,62 @@ function acceptedRole(destination: AwsDestination, roleArn: string) {
 }
 
 /**
+ * Verifies a destination of a tenant and records the outcome: its customer role (`roleArn`), or in
+ * partner-product mode (ADR 0121, no role) whether each region's hub accepts Data443's product.
+ */
+export async function verifyDestination(
+  deps: Pick<ApiDeps, 'db' | 'clock' | 'verifier' | 'config'>,
+  actor: Actor,
+  tenant: Tenant,
+  destinationId: string,
+  roleArn: string | undefined,
+): Promise<RoleVerification> {
+  requireActive(tenant);
+  const destination = await findDestination(deps.db, tenant.id, destinationId);
+  if (destination.delivery === 'partner') {
+    if (roleArn !== undefined) {
+      throw new ServiceError(
+        'invalid_input',
+        'body.roleArn: this account is in partner-product mode and has no role; verify it without one',
+      );
+    }
+    return verifyPartnerDestination(deps, actor, tenant, destination);
+  }
+  if (roleArn === undefined) {
+    throw new ServiceError('invalid_input', "body.roleArn: required: the role the customer's stack created");
+  }
+  return verifyRole(deps, actor, tenant, destination, roleArn);
+}
+
+/** Partner-product mode (ADR 0121): the delivery check in every region; records the outcome like a role's. */
+async function verifyPartnerDestination(
+  deps: Pick<ApiDeps, 'db' | 'clock' | 'verifier' | 'config'>,
+  actor: Actor,
+  tenant: Tenant,
+  destination: AwsDestination,
+): Promise<RoleVerification> {
+  const product = deps.config.partnerProduct;
+  const partition = partitionOfRegion(destination.regions[0] ?? '');
+  if (product === undefined || deps.verifier.verifyPartner === undefined || partition === undefined) {
+    throw new ServiceError(
+      'not_available',
+      'this deployment does not offer partner-product mode any more: register the account with its role',
+    );
+  }
+  const result = await deps.verifier.verifyPartner({
+    tenantId: tenant.id,
+    destinationId: destination.id,
+    accountId: destination.accountId,
+    partition,
+    product,
+    regions: destination.regions,
+  });
+  return recordVerification(deps, actor, tenant, destination, result, {});
+}
+
+/**
  * Verifies a customer role for a destination of a tenant and records the outcome. Failed checks are
- * data; a role in the wrong account, partition or name throws.
+ * data; a role in the wrong account, partition or name throws, as does a destination in partner-product mode.
  */
 export async function verifyDestinationRole(
   deps: Pick<ApiDeps, 'db' | 'clock' | 'verifier'>,
@@ -282,6 +389,22 @@ export async function verifyDestinationRole(
 ): Promise<RoleVerification> {
   requireActive(tenant);
   const destination = await findDestination(deps.db, tenant.id, destinationId);
+  if (destination.delivery === 'partner') {
+    throw new ServiceError(
+      'invalid_input',
+      'body.roleArn: this account is in partner-product mode and has no role; verify it without one',
+    );
+  }
+  return verifyRole(deps, actor, tenant, destination, roleArn);
+}
+
+async function verifyRole(
+  deps: Pick<ApiDeps, 'db' | 'clock' | 'verifier'>,
+  actor: Actor,
+  tenant: Tenant,
+  destination: AwsDestination,
+  roleArn: string,
+): Promise<RoleVerification> {
   const arn = acceptedRole(destination, roleArn);
   const result = await deps.verifier.verify({
     tenantId: tenant.id,
@@ -290,6 +413,18 @@ export async function verifyDestinationRole(
     externalId: destination.externalId,
     regions: destination.regions,
   });
+  return recordVerification(deps, actor, tenant, destination, result, { roleArn, roleName: arn.roleName });
+}
+
+/** Stores a verification's outcome (and on success the role it proved, if any) and syncs the streams. */
+async function recordVerification(
+  deps: Pick<ApiDeps, 'db' | 'clock'>,
+  actor: Actor,
+  tenant: Tenant,
+  destination: AwsDestination,
+  result: VerificationResult,
+  role: { roleArn?: string; roleName?: string },
+): Promise<RoleVerification> {
   const now = deps.clock();
   const verification: DestinationVerification = {
     checkedAt: now.toISOString(),
@@ -303,8 +438,7 @@ export async function verifyDestinationRole(
         result.ok
           ? {
               state: destination.state === 'active' ? 'active' : 'verified',
-              roleArn,
-              roleName: arn.roleName,
+              ...role,
               lastVerifiedAt: now,
               lastVerification: verification,
               lastError: null,
@@ -323,7 +457,7 @@ export async function verifyDestinationRole(
       target: destination.id,
       details: {
         ok: result.ok,
-        roleArn,
+        ...(role.roleArn === undefined ? { delivery: destination.delivery } : { roleArn: role.roleArn }),
         failed: result.checks.filter((check) => !check.ok).map((check) => check.code),
         ...(streams === undefined ? {} : { streams }),
       },

@@ -7,12 +7,16 @@ import {
   type AwsError,
   classifyAwsError,
   createDestinationCredentials,
+  createRateLimiterRegistry,
+  createSecurityHubImporter,
   type StsClientOptions,
 } from '@vsh/aws';
+import { buildDeliveryCheckFinding, prepareHealthFinding, productArn } from '@vsh/core';
 import {
   type CheckResult,
   type DestinationVerifier,
   enableSecurityHubFix,
+  type PartnerVerifyInput,
   type VerificationResult,
   type VerifyInput,
 } from './checks.ts';
@@ -42,7 +46,9 @@ const SESSION_SECONDS = 900;
  * are created per verification and destroyed at its end: they carry this destination's short-lived
  * credentials, so there is nothing to share between verifications.
  */
-export function createAwsDestinationVerifier(options: AwsVerifierOptions = {}): DestinationVerifier & {
+export function createAwsDestinationVerifier(
+  options: AwsVerifierOptions = {},
+): Required<DestinationVerifier> & {
   destroy(): void;
 } {
   const propagationTimeoutMs = options.propagationTimeoutMs ?? 60_000;
@@ -220,8 +226,74 @@ export function createAwsDestinationVerifier(options: AwsVerifierOptions = {}): 
     return { ok: checks.every((check) => check.ok), checks };
   }
 
+  /**
+   * Partner-product mode (ADR 0121): the delivery check finding into each region's hub, through the
+   * worker's own importer with Data443's credentials (so a pass means the worker's imports go in).
+   */
+  async function verifyPartner(input: PartnerVerifyInput): Promise<VerificationResult> {
+    const checks: CheckResult[] = [];
+    const limiters = createRateLimiterRegistry();
+    for (const region of input.regions) {
+      const destination = {
+        accountId: input.accountId,
+        region,
+        partition: input.partition,
+        product: input.product,
+      };
+      const prepared = prepareHealthFinding(
+        buildDeliveryCheckFinding({
+          tenantId: input.tenantId,
+          destinationId: input.destinationId,
+          destination,
+          now: new Date().toISOString(),
+        }),
+      );
+      if (!prepared.ok) throw new Error(`delivery check finding is invalid: ${prepared.rejection.reason}`);
+      const client = new SecurityHubClient({
+        region,
+        maxAttempts: 2,
+        ...(options.masterCredentials === undefined ? {} : { credentials: options.masterCredentials }),
+        ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+      });
+      try {
+        const importer = createSecurityHubImporter({
+          client,
+          destination,
+          rateLimiter: limiters,
+          maxAttempts: 2,
+        });
+        const result = await importer.importFindings([prepared.value]);
+        const rejected = result.rejected[0];
+        checks.push(
+          rejected === undefined
+            ? {
+                name: 'PARTNER_PRODUCT',
+                ok: true,
+                code: 'OK',
+                region,
+                message: `Security Hub in ${region} accepts findings from ${productArn(destination)}`,
+              }
+            : {
+                name: 'PARTNER_PRODUCT',
+                ok: false,
+                code: 'AWS_UNAVAILABLE',
+                region,
+                message: `Security Hub in ${region} did not take the delivery check: ${rejected.reason}`,
+                fix: 'verify again in a few minutes',
+              },
+        );
+      } catch (err) {
+        checks.push(partnerFailure(classifyAwsError(err), region, productArn(destination)));
+      } finally {
+        client.destroy();
+      }
+    }
+    return { ok: checks.every((check) => check.ok), checks };
+  }
+
   return {
     verify,
+    verifyPartner,
     destroy() {
       for (const client of stsClients.values()) client.destroy();
       stsClients.clear();
@@ -266,6 +338,31 @@ async function describeHub(client: SecurityHubClient, region: string): Promise<C
       default:
         return unavailable('SECURITY_HUB', error, region);
     }
+  }
+}
+
+function partnerFailure(error: AwsError, region: string, product: string): CheckResult {
+  switch (error.code) {
+    case 'PRODUCT_NOT_ENABLED':
+      return {
+        name: 'PARTNER_PRODUCT',
+        ok: false,
+        code: 'PRODUCT_NOT_ENABLED',
+        region,
+        message: `Security Hub in ${region} does not accept findings from ${product}, or is not enabled there`,
+        fix: `in Security Hub (${region}), Integrations, accept findings from Data443 Vaikora: aws securityhub enable-import-findings-for-product --product-arn ${product} --region ${region}`,
+      };
+    case 'ACCESS_DENIED':
+      return {
+        name: 'PARTNER_PRODUCT',
+        ok: false,
+        code: 'SECURITY_HUB_ACCESS_DENIED',
+        region,
+        message: `Security Hub refused Data443's account for ${product} in ${region}`,
+        fix: "this is on Data443's side (the product is not allow-listed for its account in this region): contact Data443 support",
+      };
+    default:
+      return unavailable('PARTNER_PRODUCT', error, region);
   }
 }
 

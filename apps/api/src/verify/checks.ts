@@ -1,5 +1,11 @@
+import type { Partition, PartnerProduct } from '@vsh/core';
 /** The checks a destination verification runs, in order. */
-export const CHECK_NAMES = ['ASSUME_ROLE', 'EXTERNAL_ID_REQUIRED', 'SECURITY_HUB'] as const;
+export const CHECK_NAMES = [
+  'ASSUME_ROLE',
+  'EXTERNAL_ID_REQUIRED',
+  'SECURITY_HUB',
+  'PARTNER_PRODUCT',
+] as const;
 type CheckName = (typeof CHECK_NAMES)[number];
 
 /** The outcome of one check (closed set); only `OK` passes. */
@@ -9,6 +15,8 @@ export const CHECK_CODES = [
   'EXTERNAL_ID_NOT_ENFORCED',
   'SECURITY_HUB_NOT_ENABLED',
   'SECURITY_HUB_ACCESS_DENIED',
+  /** Partner-product mode (ADR 0121): the hub does not accept findings from Data443's product. */
+  'PRODUCT_NOT_ENABLED',
   'REGION_UNUSABLE',
   'AWS_UNAVAILABLE',
   'SKIPPED',
@@ -40,9 +48,25 @@ export interface VerifyInput {
   regions: readonly string[];
 }
 
+/** What verifying a partner-product destination (ADR 0121) needs: no role, Data443's product. */
+export interface PartnerVerifyInput {
+  tenantId: string;
+  destinationId: string;
+  accountId: string;
+  partition: Partition;
+  product: PartnerProduct;
+  regions: readonly string[];
+}
+
 /** Checks that a customer's role works for us, and only for us (see ADR 0061). */
 export interface DestinationVerifier {
   verify(input: VerifyInput): Promise<VerificationResult>;
+  /**
+   * Partner-product mode (ADR 0121): imports the archived delivery check finding into each region's hub
+   * from Data443's own account, which succeeds only where the hub accepts the product's findings.
+   * Absent: this deployment cannot verify partner destinations.
+   */
+  verifyPartner?(input: PartnerVerifyInput): Promise<VerificationResult>;
 }
 
 /** The fix shown when Security Hub is off in a region. */

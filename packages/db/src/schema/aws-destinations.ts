@@ -1,10 +1,18 @@
 import { sql } from 'drizzle-orm';
-import { check, integer, jsonb, pgTable, text, unique } from 'drizzle-orm/pg-core';
+import { boolean, check, integer, jsonb, pgTable, text, unique } from 'drizzle-orm/pg-core';
 import { idColumn, jsonbArray, oneOf, timestamps, timestamptz } from './columns.ts';
 import { tenants } from './tenants.ts';
 
 export const destinationStates = ['pending', 'verified', 'active', 'degraded', 'disabled'] as const;
 export type DestinationState = (typeof destinationStates)[number];
+
+/**
+ * How findings reach the account (ADR 0121): `role`, through the cross-account role the customer's
+ * stack created, under the account's own default product; `partner`, from Data443's own account under
+ * Data443's partner product, after the customer accepted that product's findings (no role).
+ */
+export const destinationDeliveries = ['role', 'partner'] as const;
+export type DestinationDelivery = (typeof destinationDeliveries)[number];
 
 /** One named check of a verification (assume role, Security Hub enabled in a region, import allowed, ...). */
 export interface VerificationCheck {
@@ -52,6 +60,12 @@ export const awsDestinations = pgTable(
     lastError: text('last_error'),
     consecutiveFailures: integer('consecutive_failures').notNull().default(0),
     firstFailureAt: timestamptz('first_failure_at'),
+    /**
+     * Whether the connector imports a heartbeat finding into this account's hubs at most hourly, so a
+     * SOC can alert when it goes stale (ADR 0118). Off unless the tenant turns it on.
+     */
+    heartbeatEnabled: boolean('heartbeat_enabled').notNull().default(false),
+    delivery: text('delivery', { enum: destinationDeliveries }).notNull().default('role'),
     ...timestamps(),
   },
   (t) => [
@@ -71,6 +85,7 @@ export const awsDestinations = pgTable(
     ),
     check('aws_destinations_role_name_check', sql`${t.roleName} ~ '^[A-Za-z0-9_+=,.@-]{1,64}$'`),
     check('aws_destinations_state_check', oneOf(t.state, destinationStates)),
+    check('aws_destinations_delivery_check', oneOf(t.delivery, destinationDeliveries)),
     check(
       'aws_destinations_agent_ids_check',
       sql`${t.agentIds} is null or (cardinality(${t.agentIds}) between 1 and 100 and array_position(${t.agentIds}, null) is null)`,

@@ -17,6 +17,15 @@ export const optionsSchema = z
      * checks neither). Only that condition is evaluated; principals and other keys are not.
      */
     enforceExternalId: z.boolean().default(false),
+    /**
+     * Memory backend: partner accounts Security Hub has allow-listed, each with its product's
+     * `company/product` name (ADR 0121). Such an account may import findings of other accounts under
+     * its product ARN; each finding lands in its AwsAccountId's hub when that hub is enabled and has
+     * accepted the product's findings (EnableImportFindingsForProduct), and fails per finding otherwise.
+     */
+    partners: z
+      .record(z.string().regex(/^[0-9]{12}$/), z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/))
+      .default({}),
     seed: z.number().int().default(1),
     rules: rulesSchema.prefault({}),
     /** Milliseconds, monotonic; for the token buckets. */

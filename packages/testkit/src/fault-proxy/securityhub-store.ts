@@ -66,6 +66,8 @@ const notSubscribed = (account: string): Refusal => ({
 export interface ImportCheck {
   account: string;
   region: string;
+  /** The caller's partner product ARN in this region when it is an allow-listed partner (ADR 0121). */
+  partnerProductArn?: string | undefined;
   /** Refuse findings of another account, or with a ProductArn in another region (403), as AWS does. */
   accountChecks: boolean;
   /** Refuse when the hub is not enabled (401); undefined: not checked (the upstream decides). */
@@ -84,6 +86,8 @@ export function importRefusal(findings: readonly AsffFinding[], check: ImportChe
   }
   if (check.accountChecks) {
     const foreign = findings.find((f) => {
+      // An allow-listed partner imports other accounts' findings under its own product (ADR 0121).
+      if (check.partnerProductArn !== undefined && f.ProductArn === check.partnerProductArn) return false;
       const arn = typeof f.ProductArn === 'string' ? ARN.exec(f.ProductArn) : null;
       return f.AwsAccountId !== account || (arn !== null && arn[1] !== region);
     });
@@ -95,14 +99,27 @@ export function importRefusal(findings: readonly AsffFinding[], check: ImportChe
       };
     }
   }
-  if (check.hubEnabled === false) return notSubscribed(account);
+  if (check.hubEnabled === false && check.partnerProductArn === undefined) return notSubscribed(account);
   return undefined;
+}
+
+/** A partner product's ARN in a region: `arn:aws:securityhub:{region}:{partner account}:product/{name}`. */
+export function partnerProductArn(region: string, account: string, name: string): string {
+  return `arn:aws:securityhub:${region}:${account}:product/${name}`;
+}
+
+/** The ARN of an account's subscription to a product: the product's `company/product` under the account. */
+function subscriptionArn(region: string, account: string, productArn: string): string {
+  const name = productArn.slice(productArn.indexOf(':product/') + ':product/'.length);
+  return `arn:aws:securityhub:${region}:${account}:product-subscription/${name}`;
 }
 
 /** Hubs and findings per `account/region`. */
 export class SecurityHubStore {
   private readonly hubs = new Map<string, string>();
   private readonly findings = new Map<string, Map<string, AsffFinding>>();
+  /** `account/region` → product ARNs whose findings the hub accepts (EnableImportFindingsForProduct). */
+  private readonly subscriptions = new Map<string, Set<string>>();
 
   constructor(
     private readonly options: {
@@ -123,6 +140,37 @@ export class SecurityHubStore {
   /** Whether an import must be refused for a hub that is not enabled (see ImportCheck.hubEnabled). */
   hubEnabledForImport(account: string, region: string): boolean | undefined {
     return this.options.requireEnabledHub ? this.isEnabled(account, region) : undefined;
+  }
+
+  /**
+   * A partner's import (ADR 0121): each finding goes to its AwsAccountId's hub in the region when that
+   * hub is enabled and accepts `productArn`; otherwise it fails per finding with InvalidAccess.
+   */
+  importForPartner(
+    region: string,
+    productArn: string,
+    findings: readonly AsffFinding[],
+  ): { succeeded: string[]; failed: ImportFailure[] } {
+    const succeeded: string[] = [];
+    const failed: ImportFailure[] = [];
+    for (const finding of findings) {
+      const owner = String(finding.AwsAccountId);
+      const hubKey = `${owner}/${region}`;
+      if (finding.ProductArn === productArn && !this.subscriptions.get(hubKey)?.has(productArn)) {
+        failed.push({
+          Id: typeof finding.Id === 'string' ? finding.Id : '',
+          ErrorCode: 'InvalidAccess',
+          ErrorMessage: this.isEnabled(owner, region)
+            ? `Account ${owner} has not enabled the import of findings from ${productArn} in ${region}`
+            : `Account ${owner} is not subscribed to AWS Security Hub in ${region}`,
+        });
+        continue;
+      }
+      const one = this.import(owner, region, [finding]);
+      succeeded.push(...one.succeeded);
+      failed.push(...one.failed);
+    }
+    return { succeeded, failed };
   }
 
   /** Copies of the findings held for one account and region. */
@@ -217,7 +265,38 @@ export class SecurityHubStore {
       }
       case 'DisableSecurityHub':
         if (!this.hubs.delete(hubKey)) return refuse(notSubscribed(account));
+        this.subscriptions.delete(hubKey);
         return jsonResponse({});
+      case 'EnableImportFindingsForProduct': {
+        if (!this.hubs.has(hubKey)) return refuse(notSubscribed(account));
+        const request = parseJson(body);
+        const product = isRecord(request) ? request.ProductArn : undefined;
+        if (
+          typeof product !== 'string' ||
+          !/^arn:[^:]+:securityhub:[^:]+:\d{12}:product\/[^/]+\/[^/]+$/.test(product)
+        ) {
+          return invalid('ProductArn must be a Security Hub product ARN');
+        }
+        const accepted = this.subscriptions.get(hubKey) ?? new Set<string>();
+        if (accepted.has(product)) {
+          return awsErrorResponse(
+            info,
+            409,
+            'ResourceConflictException',
+            'The product subscription already exists',
+          );
+        }
+        accepted.add(product);
+        this.subscriptions.set(hubKey, accepted);
+        return jsonResponse({ ProductSubscriptionArn: subscriptionArn(region, account, product) });
+      }
+      case 'ListEnabledProductsForImport':
+        if (!this.hubs.has(hubKey)) return refuse(notSubscribed(account));
+        return jsonResponse({
+          ProductSubscriptions: [...(this.subscriptions.get(hubKey) ?? [])].map((p) =>
+            subscriptionArn(region, account, p),
+          ),
+        });
       case 'GetFindings': {
         if (this.options.requireEnabledHub && !this.hubs.has(hubKey)) return refuse(notSubscribed(account));
         const request = parseJson(body);

@@ -20,6 +20,7 @@ import {
   type AsffFinding,
   type ImportFailure,
   importRefusal,
+  partnerProductArn,
   SecurityHubStore,
 } from './securityhub-store.ts';
 import { type FaultProxyStats, type OperationStats, StatsRecorder } from './stats.ts';
@@ -45,12 +46,27 @@ export interface FaultProxy {
   resetStats(): void;
   /** Findings held by the memory Security Hub for one account and region. */
   memoryFindings(accountId: string, region: string): AsffFinding[];
+  /**
+   * Every BatchImportFindings request as it arrived (before any fault): the caller's account, the
+   * region, how many findings, and the distinct AwsAccountIds they named (a batch that mixes tenants
+   * names more than one).
+   */
+  importBatches(): ImportBatch[];
   /** Closes the server and every open socket, held requests included. Idempotent. */
   stop(): Promise<void>;
 }
 
+/** One BatchImportFindings request as it reached the proxy. */
+interface ImportBatch {
+  caller: string;
+  region: string;
+  findings: number;
+  accounts: string[];
+}
+
 class FaultProxyServer {
   private plan: FaultPlan;
+  readonly batches: ImportBatch[] = [];
   readonly stats = new StatsRecorder();
   readonly securityHub: SecurityHubStore;
   private readonly upstream: Upstream;
@@ -88,10 +104,17 @@ class FaultProxyServer {
     if (info.service === 'securityhub' && info.operation === 'BatchImportFindings') {
       const caller = await this.upstream.callerAccount(info.accessKeyId);
       const parsed = parseJson(body);
-      this.stats.countEntries(
-        `${caller}/${info.region ?? 'unknown'}`,
-        isRecord(parsed) ? parsed.Findings : undefined,
-      );
+      const findings = isRecord(parsed) ? parsed.Findings : undefined;
+      this.stats.countEntries(`${caller}/${info.region ?? 'unknown'}`, findings);
+      if (Array.isArray(findings)) {
+        const accounts = new Set(findings.map((f) => (isRecord(f) ? String(f.AwsAccountId) : '')));
+        this.batches.push({
+          caller,
+          region: info.region ?? 'unknown',
+          findings: findings.length,
+          accounts: [...accounts].sort(),
+        });
+      }
     }
 
     const delay = this.plan.latencyFor(info);
@@ -199,9 +222,13 @@ class FaultProxyServer {
       send(res, awsErrorResponse(info, 400, 'InvalidInputException', 'Findings must be a list of findings'));
       return;
     }
+    const partnerName = memory ? this.options.partners[account] : undefined;
+    const partnerArn =
+      partnerName === undefined ? undefined : partnerProductArn(region, account, partnerName);
     const refusal = importRefusal(findings, {
       account,
       region,
+      partnerProductArn: partnerArn,
       accountChecks: this.plan.rules.accountChecks,
       hubEnabled: memory ? this.securityHub.hubEnabledForImport(account, region) : undefined,
     });
@@ -222,7 +249,14 @@ class FaultProxyServer {
 
     let succeeded: string[];
     let upstreamFailed: ImportFailure[] = [];
-    if (memory) {
+    if (memory && partnerArn !== undefined) {
+      ({ succeeded, failed: upstreamFailed } = this.securityHub.importForPartner(
+        region,
+        partnerArn,
+        passing,
+      ));
+      stats.answeredLocally++;
+    } else if (memory) {
       ({ succeeded, failed: upstreamFailed } = this.securityHub.import(account, region, passing));
       stats.answeredLocally++;
     } else if (passing.length === 0) {
@@ -302,6 +336,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     operationStats: (service, operation) => proxy.stats.operation(service, operation),
     resetStats: () => proxy.stats.reset(),
     memoryFindings: (accountId, region) => proxy.securityHub.list(accountId, region),
+    importBatches: () => proxy.batches.map((b) => ({ ...b, accounts: [...b.accounts] })),
     stop() {
       stopping ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

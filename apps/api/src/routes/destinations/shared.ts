@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { type AwsDestination, destinationStates } from '@vsh/db';
+import { type AwsDestination, destinationDeliveries, destinationStates } from '@vsh/db';
 import { SUPPORTED_PARTITIONS } from '@vsh/role-contract';
 import type { ApiDeps } from '../../deps.ts';
 import { iso, timestamp } from '../../openapi.ts';
@@ -42,6 +42,14 @@ export const destinationSchema = z
       .nullable(),
     lastError: z.string().nullable(),
     consecutiveFailures: z.number().int(),
+    heartbeatEnabled: z.boolean().openapi({
+      description:
+        'Whether a heartbeat finding is imported into this account’s hubs at most hourly (ADR 0118); off by default.',
+    }),
+    delivery: z.enum(destinationDeliveries).openapi({
+      description:
+        "How findings reach the account (ADR 0121): `role`, through the customer's cross-account role; `partner`, from Data443's account under Data443's Security Hub product.",
+    }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -63,6 +71,8 @@ export const DESTINATION_EXAMPLE = {
   lastVerification: { checkedAt: '2026-01-01T00:00:00.000Z', ok: true, checks: [] },
   lastError: null,
   consecutiveFailures: 0,
+  heartbeatEnabled: false,
+  delivery: 'role',
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
 } satisfies z.infer<typeof destinationSchema>;
@@ -122,6 +132,8 @@ export function toDestination(row: AwsDestination): z.infer<typeof destinationSc
           },
     lastError: row.lastError,
     consecutiveFailures: row.consecutiveFailures,
+    heartbeatEnabled: row.heartbeatEnabled,
+    delivery: row.delivery,
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };

@@ -2,7 +2,7 @@ import { type RouteHandler, z } from '@hono/zod-openapi';
 import { parseRoleArn } from '@vsh/role-contract';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { actorOf, defineRoute, destinationIdParam, jsonBody, tenantIdParam } from '../../openapi.ts';
-import { verifyDestinationRole } from '../../services/destinations.ts';
+import { verifyDestination } from '../../services/destinations.ts';
 import { CHECK_CODES, CHECK_NAMES } from '../../verify/checks.ts';
 import { destinationSchema, toDestination } from './shared.ts';
 
@@ -25,6 +25,11 @@ const bodySchema = z
       .max(2048, 'must be at most 2048 characters')
       .refine((value) => parseRoleArn(value) !== null, {
         message: 'must be an IAM role ARN such as arn:aws:iam::123456789012:role/Data443-VaikoraSecurityHub',
+      })
+      .optional()
+      .meta({
+        description:
+          "The role the customer's stack created: required for a destination in role mode, absent in partner-product mode (ADR 0121), which verifies that each region's hub accepts findings from Data443's product.",
       }),
   })
   .openapi({ example: { roleArn: 'arn:aws:iam::123456789012:role/Data443-VaikoraSecurityHub' } });
@@ -68,7 +73,7 @@ export function handler(deps: ApiDeps): RouteHandler<typeof route, AppEnv> {
   return async (c) => {
     const { destinationId } = c.req.valid('param');
     const { roleArn } = c.req.valid('json');
-    const out = await verifyDestinationRole(deps, actorOf(c), c.get('tenant'), destinationId, roleArn);
+    const out = await verifyDestination(deps, actorOf(c), c.get('tenant'), destinationId, roleArn);
     const { verified, checks, destination } = out;
     return c.json({ verified, checks, destination: toDestination(destination) }, 200);
   };

@@ -1,0 +1,2 @@
+ALTER TABLE "aws_destinations" ADD COLUMN "delivery" text DEFAULT 'role' NOT NULL;--> statement-breakpoint
+ALTER TABLE "aws_destinations" ADD CONSTRAINT "aws_destinations_delivery_check" CHECK ("aws_destinations"."delivery" in ('role', 'partner'));
