@@ -231,3 +231,23 @@ describe('the StackSet template', () => {
     }
   });
 });
+
+describe('the registration URL parameter', () => {
+  const pattern = (() => {
+    const member = orgMemberTemplate() as { Parameters: Record<string, { AllowedPattern: string }> };
+    return new RegExp(member.Parameters[ORG_PARAMETERS.registrationUrl]?.AllowedPattern ?? '$^');
+  })();
+
+  it.each([
+    ['https://connector.data443.com/org-registrations/accounts', true],
+    ['https://connector.data443.com:8443/org-registrations/accounts', true],
+    ['http://127.0.0.1:8787/org-registrations/accounts', true],
+    ['http://localhost:8787/org-registrations/accounts', true],
+    // The token travels in the body: never in clear text across a network.
+    ['http://connector.data443.com/org-registrations/accounts', false],
+    ['http://127.0.0.1.attacker.example/org-registrations/accounts', false],
+    ['https://user@connector.data443.com/x', false],
+  ])('%s is accepted: %s', (url, accepted) => {
+    expect(pattern.test(url)).toBe(accepted);
+  });
+});

@@ -79,8 +79,11 @@ export function orgMemberTemplate(source: CustomerRoleTemplate = loadTemplate())
       [ORG_PARAMETERS.registrationUrl]: {
         Type: 'String',
         Description: "The Data443 connector's organisation registration endpoint.",
-        AllowedPattern: '^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/-]*)?$',
-        ConstraintDescription: 'must be the URL Data443 gave you.',
+        // https only: the token travels in the body. Plain http is accepted to a loopback address alone
+        // (an API on the same machine, as the tests run it), never across a network.
+        AllowedPattern:
+          '^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?|http://(127\\.0\\.0\\.1|localhost)(:[0-9]{1,5})?)(/[A-Za-z0-9._~/-]*)?$',
+        ConstraintDescription: 'must be the https URL Data443 gave you.',
       },
       [ORG_PARAMETERS.registrationToken]: {
         Type: 'String',
