@@ -29,6 +29,7 @@ describe('worker environment', () => {
       RUN_BUDGET_MS: '15000',
       IMPORT_RATE_PER_SECOND: '7',
       IMPORT_BURST: '9',
+      FINDINGS_V2_PREVIEW: 'true',
     });
     if (!parsed.ok) throw new Error(parsed.message);
 
@@ -36,6 +37,7 @@ describe('worker environment', () => {
       baseUrlPolicy: { mode: 'production', allowedHosts: ['api.vaikora.com'] },
       importRatePerSecond: 7,
       importBurst: 9,
+      findingsV2Preview: true,
       run: {
         leaseTtlMs: 11_000,
         overlapMs: 12_000,
@@ -44,6 +46,18 @@ describe('worker environment', () => {
         runBudgetMs: 15_000,
       },
     });
+  });
+
+  it('keeps BatchImportFindingsV2 off unless FINDINGS_V2_PREVIEW says so, and refuses a value that is no boolean', () => {
+    const unset = parseWorkerEnv(base);
+    const off = parseWorkerEnv({ ...base, FINDINGS_V2_PREVIEW: 'false' });
+    const junk = parseWorkerEnv({ ...base, FINDINGS_V2_PREVIEW: 'sometimes' });
+    if (!unset.ok || !off.ok) throw new Error('unexpected');
+
+    expect(runtimeTuningOf(unset.env).findingsV2Preview).toBe(false);
+    expect(runtimeTuningOf(off.env).findingsV2Preview).toBe(false);
+    expect(junk.ok).toBe(false);
+    expect(junk.ok ? '' : junk.message).toMatch(/^FINDINGS_V2_PREVIEW: /);
   });
 
   it('runs under production rules unless told it is local, and reads the rotated master keys', () => {

@@ -62,6 +62,11 @@ export const workerEnvSchema = z
       .string()
       .regex(PARTNER_PRODUCT_NAME, 'must be company/product in lower-case words and dashes')
       .default('data443/vaikora'),
+    /**
+     * Role destinations import OCSF with BatchImportFindingsV2 (a partner preview, ADR 0120) instead of
+     * BatchImportFindings; health findings stay on BatchImportFindings. Off unless the account is allow-listed.
+     */
+    FINDINGS_V2_PREVIEW: z.stringbool().default(false),
     IMPORT_RATE_PER_SECOND: z.coerce.number().positive().default(10),
     IMPORT_BURST: z.coerce.number().int().positive().default(30),
     METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
@@ -109,6 +114,7 @@ export function runtimeTuningOf(env: WorkerEnv) {
         : { accountId: env.PARTNER_PRODUCT_ACCOUNT_ID, name: env.PARTNER_PRODUCT_NAME },
     importRatePerSecond: env.IMPORT_RATE_PER_SECOND,
     importBurst: env.IMPORT_BURST,
+    findingsV2Preview: env.FINDINGS_V2_PREVIEW,
     run: {
       leaseTtlMs: env.LEASE_TTL_MS,
       overlapMs: env.OVERLAP_MS,

@@ -171,6 +171,10 @@ export async function reconcileHealthFindings(input: HealthReconcileInput): Prom
 
   for (const target of input.targets) {
     const { destination, region } = target;
+    // A Security Lake destination (ADR 0120) has no Security Hub to hold a health finding: its importer
+    // writes OCSF Parquet, and a health finding (ASFF, no Vaikora action behind it) has no OCSF form. Its
+    // conditions still show in the destination's status; nothing is imported or kept for them here.
+    if (destination.securityLake !== undefined) continue;
     const openHere = observation.open.get(destination.id);
     const judgedHere = observation.judged.get(destination.id);
     for (const condition of HEALTH_CONDITIONS) {

@@ -35,6 +35,11 @@ export interface DestinationConfig {
    * product; absent: through the tenant's role under the account's own default product.
    */
   readonly product?: PartnerProduct | undefined;
+  /**
+   * A Security Lake destination (ADR 0120): findings are written as OCSF Parquet into this bucket's custom
+   * source, through the role, instead of being imported into Security Hub; absent: Security Hub.
+   */
+  readonly securityLake?: { readonly bucket: string; readonly sourceName: string } | undefined;
   readonly state: DestinationState;
   readonly health: DestinationHealth;
   /** Whether the destination's hubs get the heartbeat finding (ADR 0118); absent: off. */
@@ -130,8 +135,9 @@ export function destinationOf(destination: DestinationConfig, region: string): D
 }
 
 /**
- * The route to one stream's Security Hub: the destination's account and role, the stream's region,
- * and the tenant as the session's source identity (what CloudTrail in the customer's account shows).
+ * The route to one stream's Security Hub (or Security Lake custom source): the destination's account and
+ * role, the stream's region, and the tenant as the session's source identity (what CloudTrail in the
+ * customer's account shows).
  */
 export function routeOf(
   tenantId: string,
@@ -144,6 +150,7 @@ export function routeOf(
     roleArn: destination.roleArn,
     externalId: destination.externalId,
     sourceIdentity: tenantId,
+    ...(destination.securityLake === undefined ? {} : { securityLake: destination.securityLake }),
   };
 }
 

@@ -2,12 +2,14 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import {
   createDestinationRegistry,
+  createFindingsV2Importer,
   createRateLimiterRegistry,
   createSecurityHubImporter,
+  createSecurityLakeImporter,
   createStateStore,
   type DestinationRegistry,
+  type DestinationRoute,
   type RateLimiterRegistry,
-  type SecurityHubImporter,
   type StateStore,
 } from '@vsh/aws';
 import type { PartnerProduct } from '@vsh/core';
@@ -19,7 +21,7 @@ import type { Logger } from 'pino';
 import { type BackfillJob, type BackfillResult, type BackfillStore, runBackfill } from './backfill.ts';
 import { createDbBackfillStore } from './backfill-store.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
-import { DEFAULT_RUN_OPTIONS, type RunDeps, type RunOptions } from './ports.ts';
+import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps, type RunOptions } from './ports.ts';
 import { type RunResult, runTenant } from './run-tenant.ts';
 import { createDbTenantStore, type TenantScheduler } from './tenant-store.ts';
 
@@ -43,6 +45,10 @@ export interface WorkerRuntimeOptions {
   readonly baseUrlPolicy?: BaseUrlPolicy | undefined;
   /** Data443's partner product when partner-product mode is offered (ADR 0121). */
   readonly partnerProduct?: PartnerProduct | undefined;
+  /** Role destinations import with BatchImportFindingsV2 (the FINDINGS_V2_PREVIEW flag, ADR 0120); default off. */
+  readonly findingsV2Preview?: boolean | undefined;
+  /** Where BatchImportFindingsV2 is sent (default `awsEndpoint`, else Security Hub's regional endpoint). */
+  readonly findingsV2Endpoint?: string | undefined;
   readonly run?: Partial<RunOptions> | undefined;
 }
 
@@ -65,23 +71,48 @@ export interface WorkerRuntime {
 const BACKFILL_MAX_PAGES = 10_000;
 
 /**
- * The run's importer for a destination: its Security Hub client from the registry, its account-region
- * limiter. Both are taken at the first import, so a run with nothing to send (an idle tenant) creates
- * no client and assumes no role.
+ * The run's importer for a destination, chosen by its route: a Security Lake destination writes OCSF
+ * Parquet to its custom source through the role's S3 client; with `findingsV2Preview`, a role destination
+ * imports OCSF with BatchImportFindingsV2 (its health findings still with BatchImportFindings); any other
+ * imports into Security Hub with its account-region limiter. The clients come from the registry at the
+ * first import, so a run with nothing to send (an idle tenant) creates no client and assumes no role.
  */
 export function destinationImporters(
   registry: DestinationRegistry,
   limiters: RateLimiterRegistry,
+  options: { readonly findingsV2Preview?: boolean | undefined } = {},
 ): RunDeps['importer'] {
+  const create = (route: DestinationRoute): FindingImporter => {
+    const clients = registry.get(route);
+    const securityHub = () =>
+      createSecurityHubImporter({
+        client: clients.securityHub,
+        destination: route.destination,
+        rateLimiter: limiters,
+      });
+    if (route.securityLake !== undefined) {
+      return createSecurityLakeImporter({
+        destination: route.destination,
+        lake: route.securityLake,
+        client: clients.s3,
+      });
+    }
+    if (options.findingsV2Preview === true && route.destination.product === undefined) {
+      return createFindingsV2Importer({
+        destination: route.destination,
+        sender: clients.findingsV2(),
+        healthImporter: securityHub,
+        credentials: clients.credentials,
+        rateLimiter: limiters,
+      });
+    }
+    return securityHub();
+  };
   return (route) => {
-    let importer: SecurityHubImporter | undefined;
+    let importer: FindingImporter | undefined;
     return {
-      importFindings: (findings) => {
-        importer ??= createSecurityHubImporter({
-          client: registry.get(route).securityHub,
-          destination: route.destination,
-          rateLimiter: limiters,
-        });
+      importFindings: async (findings) => {
+        importer ??= create(route);
         return importer.importFindings(findings);
       },
     };
@@ -104,6 +135,13 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
     stsClientConfig: options.awsEndpoint === undefined ? undefined : { endpoint: options.awsEndpoint },
     securityHubClientConfig:
       options.awsEndpoint === undefined ? undefined : { endpoint: options.awsEndpoint },
+    // moto answers path-style only: bucket names are no host names on 127.0.0.1.
+    s3ClientConfig:
+      options.awsEndpoint === undefined ? undefined : { endpoint: options.awsEndpoint, forcePathStyle: true },
+    findingsV2: {
+      previewEnabled: options.findingsV2Preview ?? false,
+      endpoint: options.findingsV2Endpoint ?? options.awsEndpoint,
+    },
     requestTimeoutMs: 30_000,
     clock,
   });
@@ -122,7 +160,7 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
         timeFilterParam: connection.timeFilterParam ?? undefined,
         timeoutMs: options.vaikoraTimeoutMs ?? 15_000,
       }),
-    importer: destinationImporters(registry, limiters),
+    importer: destinationImporters(registry, limiters, { findingsV2Preview: options.findingsV2Preview }),
     healthState: state,
     clock,
     logger: options.logger,

@@ -108,7 +108,7 @@ export function createDbTenantStore({
       }
       const destinations: DestinationConfig[] = [];
       for (const d of destinationRows) {
-        let route: Pick<DestinationConfig, 'partition' | 'roleArn' | 'product'>;
+        let route: Pick<DestinationConfig, 'partition' | 'roleArn' | 'product' | 'securityLake'>;
         if (d.delivery === 'partner') {
           // Partner-product mode (ADR 0121): no role; Data443's product in the account's partition.
           const partition = partitionOfRegion(d.regions[0] ?? '');
@@ -124,6 +124,20 @@ export function createDbTenantStore({
           const arn = d.roleArn === null ? null : parseRoleArn(d.roleArn);
           if (arn === null || d.roleArn === null) continue;
           route = { partition: arn.partition, roleArn: d.roleArn };
+          if (d.delivery === 'security_lake') {
+            // Security Lake (ADR 0120): written through the same role into the lake's custom source.
+            if (d.securityLakeBucket === null || d.securityLakeSource === null) {
+              logger.warn(
+                { tenantId, destinationId: d.id },
+                'Security Lake destination not run: it names no bucket or source',
+              );
+              continue;
+            }
+            route = {
+              ...route,
+              securityLake: { bucket: d.securityLakeBucket, sourceName: d.securityLakeSource },
+            };
+          }
         }
         destinations.push({
           id: d.id,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { type BucketLocationConstraint, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   EnableImportFindingsForProductCommand,
   EnableSecurityHubCommand,
@@ -53,8 +54,13 @@ export interface TenantSpec {
    * deployed the template with a stale or mistyped ExternalId). Refused only when the harness enforces it.
    */
   readonly wrongExternalId?: boolean;
-  /** Partner-product mode (ADR 0121): the destination has no role in use; findings come from Data443's account. */
-  readonly delivery?: 'role' | 'partner';
+  /**
+   * Partner-product mode (ADR 0121): the destination has no role in use; findings come from Data443's account.
+   * `security_lake` (ADR 0120): findings are written through the role to `securityLake`'s custom source.
+   */
+  readonly delivery?: 'role' | 'partner' | 'security_lake';
+  /** The Security Lake bucket and custom source name (`security_lake` delivery; the bucket is not created). */
+  readonly securityLake?: { readonly bucket: string; readonly sourceName: string };
   /** The product ARN whose findings the customer's hub accepts (EnableImportFindingsForProduct), if any. */
   readonly acceptsProduct?: string;
 }
@@ -110,6 +116,13 @@ export interface Harness {
   seedTenant(spec: TenantSpec): Promise<SeededTenant>;
   /** The customer accepts a partner product's findings in its hub (EnableImportFindingsForProduct, ADR 0121). */
   acceptProduct(tenant: SeededTenant, productArn: string): Promise<void>;
+  /**
+   * An S3 client acting as the customer's own account (through its role) in the tenant's region, straight
+   * to moto: to create the Security Lake bucket and read what the worker wrote. The caller destroys it.
+   */
+  customerS3(tenant: SeededTenant): Promise<S3Client>;
+  /** Creates the tenant's Security Lake bucket (`securityLake.bucket`) in its own account, as Security Lake would. */
+  createLakeBucket(tenant: SeededTenant): Promise<void>;
   /** Seeds many tenants with multi-row inserts (no role, no hub enablement: for large fleets). */
   seedTenantsBulk(specs: readonly TenantSpec[]): Promise<SeededTenant[]>;
   /**
@@ -257,6 +270,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         roleName: ROLE_NAME,
         state: 'verified' as const,
         delivery: spec.delivery ?? 'role',
+        securityLakeBucket: spec.securityLake?.bucket ?? null,
+        securityLakeSource: spec.securityLake?.sourceName ?? null,
       },
       streamRows,
     };
@@ -332,6 +347,36 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       );
       await hub.send(new EnableImportFindingsForProductCommand({ ProductArn: productArn }));
       hub.destroy();
+    },
+    async customerS3(tenant) {
+      const credentials = await customerCredentials(
+        moto.endpoint,
+        tenant.roleArn,
+        roleExternalIds.get(tenant.tenantId) ?? '',
+        tenant.region,
+      );
+      return new S3Client({
+        endpoint: moto.endpoint,
+        region: tenant.region,
+        forcePathStyle: true,
+        credentials,
+      });
+    },
+    async createLakeBucket(tenant) {
+      const bucket = tenant.securityLake?.bucket;
+      if (bucket === undefined) throw new Error(`tenant ${tenant.name} has no Security Lake bucket`);
+      const s3 = await harness.customerS3(tenant);
+      await s3.send(
+        new CreateBucketCommand({
+          Bucket: bucket,
+          ...(tenant.region === 'us-east-1'
+            ? {}
+            : {
+                CreateBucketConfiguration: { LocationConstraint: tenant.region as BucketLocationConstraint },
+              }),
+        }),
+      );
+      s3.destroy();
     },
     async seedTenantsBulk(specs) {
       await ensureState();
@@ -431,6 +476,21 @@ async function createCustomerRole(iam: IAMClient, accountId: string, externalId:
   await iam.send(command);
 }
 
+/** Credentials of the customer's own account: a session of its role (moto keys the account off it). */
+async function customerCredentials(endpoint: string, roleArn: string, externalId: string, region: string) {
+  const sts = new STSClient(testAwsConfig(endpoint, region));
+  const { Credentials } = await sts.send(
+    new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'customer-admin', ExternalId: externalId }),
+  );
+  sts.destroy();
+  if (!Credentials?.AccessKeyId || !Credentials.SecretAccessKey) throw new Error('moto gave no credentials');
+  return {
+    accessKeyId: Credentials.AccessKeyId,
+    secretAccessKey: Credentials.SecretAccessKey,
+    ...(Credentials.SessionToken ? { sessionToken: Credentials.SessionToken } : {}),
+  };
+}
+
 /** A Security Hub client acting as the customer's own account (through its role, for the account's identity). */
 async function customerHub(
   endpoint: string,
@@ -438,21 +498,8 @@ async function customerHub(
   externalId: string,
   region: string,
 ): Promise<SecurityHubClient> {
-  const sts = new STSClient(testAwsConfig(endpoint, region));
-  const { Credentials } = await sts.send(
-    new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'customer-admin', ExternalId: externalId }),
-  );
-  sts.destroy();
-  if (!Credentials?.AccessKeyId || !Credentials.SecretAccessKey) throw new Error('moto gave no credentials');
-  return new SecurityHubClient({
-    endpoint,
-    region,
-    credentials: {
-      accessKeyId: Credentials.AccessKeyId,
-      secretAccessKey: Credentials.SecretAccessKey,
-      ...(Credentials.SessionToken ? { sessionToken: Credentials.SessionToken } : {}),
-    },
-  });
+  const credentials = await customerCredentials(endpoint, roleArn, externalId, region);
+  return new SecurityHubClient({ endpoint, region, credentials });
 }
 
 /** Turns Security Hub on in the tenant's account, as the customer would; and accepts a partner product's findings when given. */

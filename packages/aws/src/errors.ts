@@ -16,6 +16,8 @@ export const AWS_ERROR_CODES = [
    * product in that region (EnableImportFindingsForProduct), or it is not enabled there.
    */
   'PRODUCT_NOT_ENABLED',
+  /** A Security Lake destination's bucket does not exist (Security Lake off in that region, or a wrong name). */
+  'NO_SUCH_BUCKET',
   'THROTTLED',
   /** Network errors, timeouts, 5xx, InternalException: the same call can succeed later. */
   'TRANSIENT',
@@ -30,6 +32,7 @@ const RETRYABLE: Readonly<Record<AwsErrorCode, boolean>> = {
   SECURITY_HUB_NOT_ENABLED: false,
   ACCESS_DENIED: false,
   PRODUCT_NOT_ENABLED: false,
+  NO_SUCH_BUCKET: false,
   THROTTLED: true,
   TRANSIENT: true,
   INVALID_INPUT: false,
@@ -43,6 +46,7 @@ export const STOP_DESTINATION_CODES: ReadonlySet<AwsErrorCode> = new Set<AwsErro
   'SECURITY_HUB_NOT_ENABLED',
   'ACCESS_DENIED',
   'PRODUCT_NOT_ENABLED',
+  'NO_SUCH_BUCKET',
 ]);
 
 /** Whether an AwsError code is retryable by default. */

@@ -1,7 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Destination } from '@vsh/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FindingsV2Error } from './findings-v2.ts';
 import { createDestinationRegistry, type DestinationRoute, destinationKeyOf } from './registry.ts';
 
 // The registry against a loopback STS that issues each role session a key naming the ExternalId it
@@ -53,11 +55,12 @@ const route = (
   externalId,
 });
 
-const registryOf = (maxEntries?: number) =>
+const registryOf = (maxEntries?: number, findingsV2?: { previewEnabled: boolean }) =>
   createDestinationRegistry({
     masterCredentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
     stsClientConfig: { endpoint },
     maxEntries,
+    findingsV2,
   });
 
 describe('createDestinationRegistry', () => {
@@ -137,5 +140,73 @@ describe('createDestinationRegistry', () => {
     expect(own).not.toBe(a);
     expect((await own.credentials()).accessKeyId).toMatch(/^ASIA-ext-ten_pa-/);
     registry.destroy();
+  });
+
+  it("gives a destination one S3 client, in the stream's region, with the same role session as its Security Hub client", async () => {
+    const registry = registryOf();
+    const lake = {
+      ...route('ten_l', '777777777777', 'ext-lake', 'eu-west-1'),
+      securityLake: { bucket: 'aws-security-data-lake-eu-west-1-abc', sourceName: 'vaikora' },
+    };
+    const clients = registry.get(lake);
+
+    const s3 = clients.s3;
+    const [fromS3, fromHub] = await Promise.all([
+      s3.config.credentials(),
+      clients.securityHub.config.credentials(),
+    ]);
+
+    expect(s3).toBeInstanceOf(S3Client);
+    expect(clients.s3).toBe(s3);
+    expect(await s3.config.region()).toBe('eu-west-1');
+    expect(fromS3.accessKeyId).toMatch(/^ASIA-ext-lake-/);
+    expect(fromS3).toBe(fromHub);
+    registry.destroy();
+  });
+
+  it('replaces the clients when the Security Lake bucket or source changes, and keeps them otherwise', () => {
+    const registry = registryOf();
+    const base = route('ten_s', '888888888888', 'ext-s');
+    const lake = { ...base, securityLake: { bucket: 'lake-bucket-one', sourceName: 'vaikora' } };
+    const first = registry.get(lake);
+
+    const same = registry.get({ ...lake, securityLake: { ...lake.securityLake } });
+    const otherBucket = registry.get({
+      ...lake,
+      securityLake: { ...lake.securityLake, bucket: 'lake-bucket-two' },
+    });
+    const otherSource = registry.get({
+      ...lake,
+      securityLake: { bucket: 'lake-bucket-two', sourceName: 'other' },
+    });
+    const hub = registry.get(base);
+
+    expect(same).toBe(first);
+    expect(otherBucket).not.toBe(first);
+    expect(otherSource).not.toBe(otherBucket);
+    expect(hub).not.toBe(otherSource);
+    expect(registry.size).toBe(1);
+    registry.destroy();
+  });
+
+  it('gives no BatchImportFindingsV2 sender unless the preview flag is on, and one per destination when it is', () => {
+    const off = registryOf();
+    const on = registryOf(undefined, { previewEnabled: true });
+    const r = route('ten_v', '999999999999', 'ext-v');
+
+    const refused = (() => {
+      try {
+        return off.get(r).findingsV2();
+      } catch (err) {
+        return err;
+      }
+    })();
+    const sender = on.get(r).findingsV2();
+
+    expect(refused).toBeInstanceOf(FindingsV2Error);
+    expect(refused).toMatchObject({ code: 'PREVIEW_DISABLED' });
+    expect(on.get(r).findingsV2()).toBe(sender);
+    off.destroy();
+    on.destroy();
   });
 });

@@ -1,11 +1,13 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SecurityHubClient, type SecurityHubClientConfig } from '@aws-sdk/client-securityhub';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Destination } from '@vsh/core';
 import { LRUCache } from 'lru-cache';
 import { createDestinationCredentials, type StsClientOptions } from './credentials.ts';
+import { createFindingsV2Sender, type FindingsV2Sender } from './findings-v2.ts';
 
 /** What identifies a destination's clients: one tenant's account and region. */
 export interface DestinationKey {
@@ -17,7 +19,8 @@ export interface DestinationKey {
 /**
  * Everything needed to reach one tenant's Security Hub in one account and region: through the
  * tenant's role, or in partner-product mode (`destination.product`, ADR 0121) with Data443's own
- * credentials, when `roleArn` and `externalId` are not used.
+ * credentials, when `roleArn` and `externalId` are not used. With `securityLake`, the findings go to
+ * the account's Security Lake custom source instead, written through the tenant's role (ADR 0120).
  */
 export interface DestinationRoute {
   readonly tenantId: string;
@@ -25,6 +28,8 @@ export interface DestinationRoute {
   readonly roleArn: string;
   readonly externalId: string;
   readonly sourceIdentity?: string | undefined;
+  /** The Security Lake bucket and custom source name of a Security Lake destination. */
+  readonly securityLake?: { readonly bucket: string; readonly sourceName: string } | undefined;
 }
 
 /** The clients of one destination, created once and reused. */
@@ -33,15 +38,30 @@ export interface DestinationClients {
   readonly route: DestinationRoute;
   readonly credentials: AwsCredentialIdentityProvider;
   readonly securityHub: SecurityHubClient;
+  /** S3 with the same credentials (Security Lake destinations), created at its first use. */
+  readonly s3: S3Client;
+  /**
+   * The BatchImportFindingsV2 sender with the same credentials, created at the first call (a method, not a
+   * property: it throws FindingsV2Error PREVIEW_DISABLED unless the registry's `findingsV2.previewEnabled`).
+   */
+  findingsV2(): FindingsV2Sender;
 }
 
 /** Security Hub client settings a caller may set (endpoint and retry tuning for tests and benchmarks). */
 export type SecurityHubClientOptions = Pick<SecurityHubClientConfig, 'endpoint' | 'retryMode' | 'logger'>;
 
+/** S3 client settings a caller may set (moto locally: its endpoint, path-style addressing). */
+export type S3ClientOptions = Pick<S3ClientConfig, 'endpoint' | 'forcePathStyle' | 'logger'>;
+
 export interface DestinationRegistryOptions {
   readonly masterCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined;
   readonly stsClientConfig?: StsClientOptions | undefined;
   readonly securityHubClientConfig?: SecurityHubClientOptions | undefined;
+  readonly s3ClientConfig?: S3ClientOptions | undefined;
+  /** BatchImportFindingsV2 (ADR 0120): off unless `previewEnabled`; `endpoint` overrides Security Hub's. */
+  readonly findingsV2?:
+    | { readonly previewEnabled: boolean; readonly endpoint?: string | undefined }
+    | undefined;
   /** SDK attempts per Security Hub call (standard retry mode); default 3. */
   readonly maxAttempts?: number | undefined;
   /** Per-attempt HTTP timeouts, so a hung connection becomes a retryable TimeoutError. */
@@ -80,6 +100,13 @@ export function destinationKeyOf(route: DestinationRoute): DestinationKey {
   };
 }
 
+/** One destination's clients, the route fingerprint they were made for, and what closes their own sockets. */
+interface Entry {
+  readonly fingerprint: string;
+  readonly clients: DestinationClients;
+  readonly release: () => void;
+}
+
 const DEFAULT_MAX_ENTRIES = 10_000;
 const DEFAULT_MAX_SOCKETS_PER_HOST = 128;
 
@@ -92,6 +119,8 @@ const routeFingerprint = (route: DestinationRoute): string =>
     route.destination.partition,
     route.destination.product?.accountId ?? null,
     route.destination.product?.name ?? null,
+    route.securityLake?.bucket ?? null,
+    route.securityLake?.sourceName ?? null,
   ]);
 
 /**
@@ -110,11 +139,19 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
   };
-  // Bounded by size only: the clients own no resources besides the shared pool (an evicted client is only
-  // dropped: its destroy() would close the pool), and the entries' credentials expire on their own
-  // (memoizeCredentials).
-  const entries = new LRUCache<string, { fingerprint: string; clients: DestinationClients }>({
+  // Bounded by size only: the SDK clients own no resources besides the shared pool (an evicted client is
+  // only dropped: its destroy() would close the pool), and the entries' credentials expire on their own
+  // (memoizeCredentials). A BatchImportFindingsV2 sender has its own sockets: closed when its entry goes.
+  const entries = new LRUCache<string, Entry>({
     max: maxEntries,
+    dispose: (entry) => entry.release(),
+  });
+  const requestHandler = () => ({
+    ...agents,
+    connectionTimeout: options.connectionTimeoutMs ?? 5_000,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    // Without throwOnRequestTimeout the SDK only logs a warning and waits on a hung socket forever.
+    throwOnRequestTimeout: true,
   });
 
   /** Partner-product mode (ADR 0121): Data443's own credentials, the same for every tenant; no role. */
@@ -124,7 +161,7 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
     return typeof master === 'function' ? master : async () => master;
   };
 
-  const create = (route: DestinationRoute): DestinationClients => {
+  const create = (route: DestinationRoute, fingerprint: string): Entry => {
     const { destination } = route;
     const stsClientConfig = options.stsClientConfig;
     const credentials =
@@ -151,15 +188,40 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
       region: destination.region,
       credentials,
       maxAttempts: options.maxAttempts ?? 3,
-      // Without throwOnRequestTimeout the SDK only logs a warning and waits on a hung socket forever.
-      requestHandler: {
-        ...agents,
-        connectionTimeout: options.connectionTimeoutMs ?? 5_000,
-        requestTimeout: options.requestTimeoutMs ?? 30_000,
-        throwOnRequestTimeout: true,
-      },
+      requestHandler: requestHandler(),
     });
-    return { key: destinationKeyOf(route), route, credentials, securityHub };
+    let s3: S3Client | undefined;
+    let findingsV2: FindingsV2Sender | undefined;
+    const clients: DestinationClients = {
+      key: destinationKeyOf(route),
+      route,
+      credentials,
+      securityHub,
+      get s3() {
+        s3 ??= new S3Client({
+          retryMode: 'standard',
+          ...options.s3ClientConfig,
+          region: destination.region,
+          credentials,
+          maxAttempts: options.maxAttempts ?? 3,
+          // The lake's bucket may live in another region than the stream's (one bucket per destination).
+          followRegionRedirects: true,
+          requestHandler: requestHandler(),
+        });
+        return s3;
+      },
+      findingsV2() {
+        findingsV2 ??= createFindingsV2Sender({
+          previewEnabled: options.findingsV2?.previewEnabled ?? false,
+          region: destination.region,
+          credentials,
+          endpoint: options.findingsV2?.endpoint,
+          requestTimeoutMs: options.requestTimeoutMs,
+        });
+        return findingsV2;
+      },
+    };
+    return { fingerprint, clients, release: () => findingsV2?.destroy() };
   };
 
   return {
@@ -168,9 +230,9 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
       const fingerprint = routeFingerprint(route);
       const existing = entries.get(key);
       if (existing !== undefined && existing.fingerprint === fingerprint) return existing.clients;
-      const clients = create(route);
-      entries.set(key, { fingerprint, clients });
-      return clients;
+      const entry = create(route, fingerprint);
+      entries.set(key, entry);
+      return entry.clients;
     },
     evict(key) {
       return entries.delete(keyString(key));

@@ -7,11 +7,13 @@ export const destinationStates = ['pending', 'verified', 'active', 'degraded', '
 export type DestinationState = (typeof destinationStates)[number];
 
 /**
- * How findings reach the account (ADR 0121): `role`, through the cross-account role the customer's
+ * How findings reach the account (ADR 0121, 0122): `role`, through the cross-account role the customer's
  * stack created, under the account's own default product; `partner`, from Data443's own account under
- * Data443's partner product, after the customer accepted that product's findings (no role).
+ * Data443's partner product, after the customer accepted that product's findings (no role);
+ * `security_lake`, as OCSF Parquet objects written through the role into the account's Security Lake
+ * custom source (`securityLakeBucket`, `securityLakeSource`) instead of Security Hub.
  */
-export const destinationDeliveries = ['role', 'partner'] as const;
+export const destinationDeliveries = ['role', 'partner', 'security_lake'] as const;
 export type DestinationDelivery = (typeof destinationDeliveries)[number];
 
 /** One named check of a verification (assume role, Security Hub enabled in a region, import allowed, ...). */
@@ -66,6 +68,10 @@ export const awsDestinations = pgTable(
      */
     heartbeatEnabled: boolean('heartbeat_enabled').notNull().default(false),
     delivery: text('delivery', { enum: destinationDeliveries }).notNull().default('role'),
+    /** The Security Lake bucket of the account's region (`security_lake` delivery only). */
+    securityLakeBucket: text('security_lake_bucket'),
+    /** The Security Lake custom source's name: objects go under `ext/<name>/` (`security_lake` only). */
+    securityLakeSource: text('security_lake_source'),
     ...timestamps(),
   },
   (t) => [
@@ -86,6 +92,10 @@ export const awsDestinations = pgTable(
     check('aws_destinations_role_name_check', sql`${t.roleName} ~ '^[A-Za-z0-9_+=,.@-]{1,64}$'`),
     check('aws_destinations_state_check', oneOf(t.state, destinationStates)),
     check('aws_destinations_delivery_check', oneOf(t.delivery, destinationDeliveries)),
+    check(
+      'aws_destinations_security_lake_check',
+      sql`(${t.delivery} = 'security_lake') = (${t.securityLakeBucket} is not null and ${t.securityLakeSource} is not null) and (${t.securityLakeBucket} is null or ${t.securityLakeBucket} ~ '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$') and (${t.securityLakeSource} is null or ${t.securityLakeSource} ~ '^[A-Za-z0-9_.:-]{1,64}$')`,
+    ),
     check(
       'aws_destinations_agent_ids_check',
       sql`${t.agentIds} is null or (cardinality(${t.agentIds}) between 1 and 100 and array_position(${t.agentIds}, null) is null)`,

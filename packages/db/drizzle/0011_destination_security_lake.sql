@@ -1,0 +1,5 @@
+ALTER TABLE "aws_destinations" DROP CONSTRAINT "aws_destinations_delivery_check";--> statement-breakpoint
+ALTER TABLE "aws_destinations" ADD COLUMN "security_lake_bucket" text;--> statement-breakpoint
+ALTER TABLE "aws_destinations" ADD COLUMN "security_lake_source" text;--> statement-breakpoint
+ALTER TABLE "aws_destinations" ADD CONSTRAINT "aws_destinations_security_lake_check" CHECK (("aws_destinations"."delivery" = 'security_lake') = ("aws_destinations"."security_lake_bucket" is not null and "aws_destinations"."security_lake_source" is not null) and ("aws_destinations"."security_lake_bucket" is null or "aws_destinations"."security_lake_bucket" ~ '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$') and ("aws_destinations"."security_lake_source" is null or "aws_destinations"."security_lake_source" ~ '^[A-Za-z0-9_.:-]{1,64}$'));--> statement-breakpoint
+ALTER TABLE "aws_destinations" ADD CONSTRAINT "aws_destinations_delivery_check" CHECK ("aws_destinations"."delivery" in ('role', 'partner', 'security_lake'));
