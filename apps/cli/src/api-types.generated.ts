@@ -721,10 +721,15 @@ export interface components {
       /** @description Whether a heartbeat finding is imported into this account’s hubs at most hourly (ADR 0118); off by default. */
       heartbeatEnabled: boolean;
       /**
-       * @description How findings reach the account (ADR 0121): `role`, through the customer's cross-account role; `partner`, from Data443's account under Data443's Security Hub product.
+       * @description How findings reach the account (ADR 0121, 0122): `role`, through the customer's cross-account role; `partner`, from Data443's account under Data443's Security Hub product; `security_lake`, as OCSF Parquet into the account's Security Lake custom source.
        * @enum {string}
        */
-      delivery: 'role' | 'partner';
+      delivery: 'role' | 'partner' | 'security_lake';
+      /** @description The Security Lake bucket and custom source (delivery `security_lake`), else null. */
+      securityLake: {
+        bucket: string;
+        sourceName: string;
+      } | null;
       /**
        * Format: date-time
        * @example 2026-01-01T00:00:00.000Z
@@ -768,7 +773,7 @@ export interface components {
     };
     VerificationCheck: {
       /** @enum {string} */
-      name: 'ASSUME_ROLE' | 'EXTERNAL_ID_REQUIRED' | 'SECURITY_HUB' | 'PARTNER_PRODUCT';
+      name: 'ASSUME_ROLE' | 'EXTERNAL_ID_REQUIRED' | 'SECURITY_HUB' | 'PARTNER_PRODUCT' | 'SECURITY_LAKE';
       ok: boolean;
       /** @enum {string} */
       code:
@@ -778,6 +783,8 @@ export interface components {
         | 'SECURITY_HUB_NOT_ENABLED'
         | 'SECURITY_HUB_ACCESS_DENIED'
         | 'PRODUCT_NOT_ENABLED'
+        | 'SECURITY_LAKE_BUCKET_MISSING'
+        | 'SECURITY_LAKE_ACCESS_DENIED'
         | 'REGION_UNUSABLE'
         | 'AWS_UNAVAILABLE'
         | 'SKIPPED';
@@ -953,6 +960,11 @@ export interface components {
         regions: string[];
         /** @enum {string} */
         state: 'pending' | 'verified' | 'active' | 'degraded' | 'disabled';
+        /**
+         * @description security_lake: the findings are Security Lake objects, which Security Hub does not bill (its costs are 0).
+         * @enum {string}
+         */
+        delivery: 'role' | 'partner' | 'security_lake';
         /**
          * @description none: no run reached the destination in the window; partial: measured since its first run, younger than the window; window: the whole window.
          * @enum {string}
@@ -2805,10 +2817,15 @@ export interface operations {
            */
           agentIds?: string[];
           /**
-           * @description How findings reach the account (ADR 0121): `role` (the default) through the cross-account role the customer's stack creates, under the account's own product; `partner` from Data443's own account under Data443's Security Hub product, after the customer accepts that product's findings in each region (no role). `partner` only where this deployment offers it.
+           * @description How findings reach the account (ADR 0121, 0122): `role` (the default) through the cross-account role the customer's stack creates, under the account's own product; `partner` from Data443's own account under Data443's Security Hub product, after the customer accepts that product's findings in each region (no role), only where this deployment offers it; `security_lake` as OCSF Parquet objects written through the role into the account's Security Lake custom source (then `securityLake` is required and `regions` names the lake's one region).
            * @enum {string}
            */
-          delivery?: 'role' | 'partner';
+          delivery?: 'role' | 'partner' | 'security_lake';
+          /** @description The Security Lake bucket of the region and the custom source name (delivery `security_lake` only). */
+          securityLake?: {
+            bucket: string;
+            sourceName: string;
+          };
         };
       };
     };
@@ -3175,6 +3192,7 @@ export interface operations {
            *       "consecutiveFailures": 0,
            *       "heartbeatEnabled": false,
            *       "delivery": "role",
+           *       "securityLake": null,
            *       "createdAt": "2026-01-01T00:00:00.000Z",
            *       "updatedAt": "2026-01-01T00:00:00.000Z"
            *     }
@@ -3449,6 +3467,7 @@ export interface operations {
            *       "consecutiveFailures": 0,
            *       "heartbeatEnabled": true,
            *       "delivery": "role",
+           *       "securityLake": null,
            *       "createdAt": "2026-01-01T00:00:00.000Z",
            *       "updatedAt": "2026-01-01T00:00:00.000Z"
            *     }
@@ -3766,6 +3785,7 @@ export interface operations {
            *             "eu-west-1"
            *           ],
            *           "state": "active",
+           *           "delivery": "role",
            *           "basis": "window",
            *           "observedFrom": "2026-01-01T12:00:00.000Z",
            *           "observedHours": 168,

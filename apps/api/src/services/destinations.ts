@@ -53,8 +53,25 @@ export const registerDestinationSchema = z.strictObject({
   }),
   delivery: z.enum(destinationDeliveries).optional().meta({
     description:
-      "How findings reach the account (ADR 0121): `role` (the default) through the cross-account role the customer's stack creates, under the account's own product; `partner` from Data443's own account under Data443's Security Hub product, after the customer accepts that product's findings in each region (no role). `partner` only where this deployment offers it.",
+      "How findings reach the account (ADR 0121, 0122): `role` (the default) through the cross-account role the customer's stack creates, under the account's own product; `partner` from Data443's own account under Data443's Security Hub product, after the customer accepts that product's findings in each region (no role), only where this deployment offers it; `security_lake` as OCSF Parquet objects written through the role into the account's Security Lake custom source (then `securityLake` is required and `regions` names the lake's one region).",
   }),
+  securityLake: z
+    .strictObject({
+      bucket: z
+        .string()
+        .regex(
+          /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+          'must be an S3 bucket name such as aws-security-data-lake-us-east-1-abc123',
+        ),
+      sourceName: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be the custom source name: 1 to 64 letters, digits, _ . : -'),
+    })
+    .optional()
+    .meta({
+      description:
+        'The Security Lake bucket of the region and the custom source name (delivery `security_lake` only).',
+    }),
 });
 
 export type RegisterDestinationInput = z.infer<typeof registerDestinationSchema>;
@@ -111,6 +128,20 @@ export async function registerDestination(
     throw new ServiceError('partition_mismatch', `body.partition: the regions are in partition ${partition}`);
   }
   const delivery = input.delivery ?? 'role';
+  if ((delivery === 'security_lake') !== (input.securityLake !== undefined)) {
+    throw new ServiceError(
+      'invalid_input',
+      delivery === 'security_lake'
+        ? 'body.securityLake: required with delivery "security_lake": the lake bucket and the custom source name'
+        : 'body.securityLake: only with delivery "security_lake"',
+    );
+  }
+  if (delivery === 'security_lake' && input.regions.length !== 1) {
+    throw new ServiceError(
+      'invalid_input',
+      'body.regions: a Security Lake destination names exactly the one region of its bucket',
+    );
+  }
   if (delivery === 'partner' && deps.config.partnerProduct === undefined) {
     throw new ServiceError(
       'not_available',
@@ -136,6 +167,8 @@ export async function registerDestination(
           agentIds: input.agentIds ?? null,
           externalId: newExternalId(),
           delivery,
+          securityLakeBucket: input.securityLake?.bucket ?? null,
+          securityLakeSource: input.securityLake?.sourceName ?? null,
         })
         .returning();
       if (inserted === undefined) throw new Error('insert into aws_destinations returned no row');
@@ -149,6 +182,7 @@ export async function registerDestination(
           roleName,
           agentIds: inserted.agentIds,
           delivery,
+          ...(input.securityLake === undefined ? {} : { securityLake: input.securityLake }),
         },
       });
       return inserted;
@@ -412,6 +446,14 @@ async function verifyRole(
     roleArn,
     externalId: destination.externalId,
     regions: destination.regions,
+    ...(destination.securityLakeBucket === null || destination.securityLakeSource === null
+      ? {}
+      : {
+          securityLake: {
+            bucket: destination.securityLakeBucket,
+            sourceName: destination.securityLakeSource,
+          },
+        }),
   });
   return recordVerification(deps, actor, tenant, destination, result, { roleArn, roleName: arn.roleName });
 }

@@ -1,4 +1,4 @@
-import { awsDestinations, type DestinationState, runs, type Tenant } from '@vsh/db';
+import { awsDestinations, type DestinationDelivery, type DestinationState, runs, type Tenant } from '@vsh/db';
 import { asc, eq, sql } from 'drizzle-orm';
 import type { ApiDeps } from '../deps.ts';
 import { preparedPer } from '../lib/prepared.ts';
@@ -21,6 +21,11 @@ export interface DestinationForecast extends IngestionForecast {
   accountId: string;
   regions: string[];
   state: DestinationState;
+  /**
+   * How the findings arrive (ADR 0121, 0122): a `security_lake` destination's findings are S3 objects,
+   * not Security Hub ingestion events, so its Security Hub cost is 0.
+   */
+  delivery: DestinationDelivery;
   /** Where the rate's measurement starts (null: no run reached the destination in the window). */
   observedFrom: string | null;
   runs: number;
@@ -67,6 +72,7 @@ const forecastFacts = preparedPer((db) =>
       accountId: awsDestinations.accountId,
       regions: awsDestinations.regions,
       state: awsDestinations.state,
+      delivery: awsDestinations.delivery,
       createdAt: awsDestinations.createdAt,
       observed: sql<ObservedRow>`(select jsonb_build_object(
           'runs', count(*),
@@ -114,21 +120,25 @@ export async function tenantForecast(
   const destinations = rows.map((row): DestinationForecast => {
     const fromMs = observedFrom(row, sinceMs);
     const imported = Number(row.observed.imported ?? 0);
+    const ingestion = forecastIngestion({
+      imported,
+      runs: row.observed.runs,
+      observedFromMs: fromMs,
+      nowMs,
+      regions: row.regions.length,
+    });
+    const lake = row.delivery === 'security_lake';
     return {
       id: row.id,
       accountId: row.accountId,
       regions: row.regions,
       state: row.state,
+      delivery: row.delivery,
       observedFrom: fromMs === null ? null : new Date(fromMs).toISOString(),
       runs: row.observed.runs,
       importedObserved: imported,
-      ...forecastIngestion({
-        imported,
-        runs: row.observed.runs,
-        observedFromMs: fromMs,
-        nowMs,
-        regions: row.regions.length,
-      }),
+      ...ingestion,
+      ...(lake ? { billableEventsPerMonth: 0, usdPerMonth: 0, usdPerMonthWithoutFreeTier: 0 } : {}),
     };
   });
   // Destinations of a tenant are distinct accounts (aws_destinations_tenant_account_unique): no two

@@ -47,6 +47,43 @@ export function partitionOf(destination: Pick<AwsDestination, 'regions'>): Parti
  * Everything the customer needs to create the role, all from @vsh/role-contract so the policy shown here,
  * the template and the worker's expectations cannot drift apart.
  */
+interface PolicyShape extends Record<string, unknown> {
+  Statement: unknown[];
+}
+
+/**
+ * A Security Lake destination's role (ADR 0122) also writes under the custom source's prefix of the
+ * lake's bucket, and lists it for verification: the statements the customer adds to the role.
+ */
+function withSecurityLake(
+  policy: PolicyShape,
+  partition: string,
+  row: Pick<AwsDestination, 'securityLakeBucket' | 'securityLakeSource'>,
+): Record<string, unknown> {
+  const bucket = row.securityLakeBucket;
+  const source = row.securityLakeSource;
+  if (bucket === null || source === null) return policy;
+  return {
+    ...policy,
+    Statement: [
+      ...policy.Statement,
+      {
+        Sid: 'WriteTheSecurityLakeCustomSource',
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: `arn:${partition}:s3:::${bucket}/ext/${source}/*`,
+      },
+      {
+        Sid: 'ListTheSecurityLakeCustomSource',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: `arn:${partition}:s3:::${bucket}`,
+        Condition: { StringLike: { 's3:prefix': [`ext/${source}/*`] } },
+      },
+    ],
+  };
+}
+
 export function onboardingOf(config: ApiConfig, row: AwsDestination, localDeploy = false): Onboarding {
   const partition = partitionOf(row);
   const parameterInput = {
@@ -69,10 +106,11 @@ export function onboardingOf(config: ApiConfig, row: AwsDestination, localDeploy
       workerRoleName: config.workerRoleName,
       externalId: row.externalId,
     }) as unknown as Record<string, unknown>,
-    permissionsPolicy: customerPermissionsPolicy({
+    permissionsPolicy: withSecurityLake(
+      customerPermissionsPolicy({ partition, accountId: row.accountId }) as unknown as PolicyShape,
       partition,
-      accountId: row.accountId,
-    }) as unknown as Record<string, unknown>,
+      row,
+    ),
     templateUrl: templateDownloadUrl(config),
     stackName: DEFAULT_STACK_NAME,
     parameters: { ...customerRoleParameterValues(parameterInput) },

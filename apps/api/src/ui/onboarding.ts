@@ -1,4 +1,11 @@
-import type { AwsDestination, DestinationState, Tenant } from '@vsh/db';
+import { productArn } from '@vsh/core';
+import {
+  type AwsDestination,
+  type DestinationDelivery,
+  type DestinationState,
+  destinationDeliveries,
+  type Tenant,
+} from '@vsh/db';
 import type { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { ApiDeps } from '../deps.ts';
@@ -10,10 +17,11 @@ import {
   registerDestinationSchema,
   setDestinationHeartbeat,
   updateDestinationRouting,
+  verifyDestination,
   verifyDestinationRole,
 } from '../services/destinations.ts';
 import { ServiceError } from '../services/errors.ts';
-import { onboardingOf } from '../services/onboarding.ts';
+import { onboardingOf, partitionOf } from '../services/onboarding.ts';
 import { agentIdsSchema } from '../services/schemas.ts';
 import { vaikoraAgents } from '../services/vaikora-settings.ts';
 import type { UiContext, UiEnv } from './context.ts';
@@ -45,7 +53,42 @@ interface AddForm {
   regions: string;
   /** null: every agent of the Vaikora settings. */
   agentIds: string[] | null;
-  errors: Partial<Record<'accountId' | 'regions' | 'agentIds' | 'form', string>>;
+  /** How findings arrive (ADR 0121, 0122), with the lake's bucket and source for `security_lake`. */
+  delivery: DestinationDelivery;
+  lakeBucket: string;
+  lakeSource: string;
+  errors: Partial<Record<'accountId' | 'regions' | 'agentIds' | 'delivery' | 'form', string>>;
+}
+
+const DELIVERY_LABELS: Record<DestinationDelivery, string> = {
+  role: 'Security Hub, through a role you deploy in the account (CloudFormation)',
+  partner:
+    'Security Hub, as the Data443 Vaikora integration: no role, you accept its findings in Security Hub',
+  security_lake: 'Amazon Security Lake, as OCSF Parquet into a custom source, through a role you deploy',
+};
+
+/** Radios for how findings arrive; partner-product mode only where this deployment offers it. */
+function deliveryFields(form: AddForm, partnerOffered: boolean): Markup {
+  const offered = destinationDeliveries.filter((d) => d !== 'partner' || partnerOffered);
+  const error = form.errors.delivery;
+  return html`<fieldset id="delivery" ${error === undefined ? '' : html`aria-invalid="true" aria-describedby="delivery-error"`}>
+  <legend>How findings arrive</legend>
+  ${offered.map(
+    (d) =>
+      html`<div class="check"><input type="radio" id="delivery-${d}" name="delivery" value="${d}" ${form.delivery === d ? 'checked' : ''}><label for="delivery-${d}">${DELIVERY_LABELS[d]}</label></div>`,
+  )}
+  <div class="stack" id="security-lake-fields">
+    <div>
+      <label for="lakeBucket">Security Lake bucket <span class="hint" id="lakeBucket-hint">For Security Lake only: the region's bucket, e.g. aws-security-data-lake-us-east-1-abc123 (name exactly one region above)</span></label>
+      <input id="lakeBucket" name="lakeBucket" type="text" autocomplete="off" spellcheck="false" value="${form.lakeBucket}" aria-describedby="lakeBucket-hint">
+    </div>
+    <div>
+      <label for="lakeSource">Custom source name <span class="hint" id="lakeSource-hint">For Security Lake only: the custom source you created for Vaikora, e.g. vaikora</span></label>
+      <input id="lakeSource" name="lakeSource" type="text" autocomplete="off" spellcheck="false" value="${form.lakeSource}" aria-describedby="lakeSource-hint">
+    </div>
+  </div>
+  ${error === undefined ? '' : html`<p class="fix" id="delivery-error">${error}</p>`}
+</fieldset>`;
 }
 
 /** The routing the form asks for: null for "every agent", else the checked ids (validated like the API's). */
@@ -94,6 +137,7 @@ function listPage(
   rows: AwsDestination[],
   agents: string[],
   form: AddForm,
+  partnerOffered: boolean,
 ): Markup {
   const q = page.tenantQuery(c, tenant);
   const session = page.sessionOf(c);
@@ -139,6 +183,7 @@ function listPage(
         ${err.regions === undefined ? '' : html`aria-invalid="true"`}>
       ${err.regions === undefined ? '' : html`<p class="fix" id="regions-error">${err.regions}</p>`}
     </div>
+    ${deliveryFields(form, partnerOffered)}
     ${routingFields(agents, form.agentIds, err.agentIds)}
     <div><button type="submit">Add account</button></div>
   </form>
@@ -170,13 +215,22 @@ function destinationPage(
   const failed = verification?.checks.filter((check) => !check.ok).length ?? 0;
   return html`<p><a href="/ui/onboarding${q}">← All AWS accounts</a></p>
 <div class="row between"><h1>AWS account <code>${row.accountId}</code></h1>${destinationPill(row.state)}</div>
-<p class="lede">Regions: ${row.regions.join(', ')}. Two steps: create the role in this account, then verify it.</p>
+<p class="lede">Regions: ${row.regions.join(', ')}. ${
+    row.delivery === 'partner'
+      ? 'Two steps: accept the Data443 Vaikora integration in Security Hub, then verify it.'
+      : row.delivery === 'security_lake'
+        ? html`Findings go to Security Lake: <code>s3://${row.securityLakeBucket}/ext/${row.securityLakeSource}/</code>. Two steps: create the role in this account, then verify it.`
+        : 'Two steps: create the role in this account, then verify it.'
+  }</p>
 ${
   verification?.ok === true
     ? html`<div class="alert ok" role="status"><p><strong>Account verified.</strong> The next run sends findings here; the status page shows them as they arrive.</p><p><a class="button" href="/ui/status${q}">See the status page</a></p></div>`
     : ''
 }
-<section class="card" aria-labelledby="step1-h">
+${
+  row.delivery === 'partner'
+    ? partnerSteps(c, deps, tenant, row, form)
+    : html`<section class="card" aria-labelledby="step1-h">
   <h2 id="step1-h">1. Create the role in account ${row.accountId}</h2>
   ${
     onboarding.localDeployAvailable
@@ -212,6 +266,13 @@ ${
   }
   <h3>Trust policy the role gets</h3>
   ${codeBlock('trust-policy', 'Trust policy', JSON.stringify(onboarding.trustPolicy, null, 2))}
+  ${
+    row.delivery === 'security_lake'
+      ? html`<h3>Security Lake access to add to the role</h3>
+  <p>The stack's role imports into Security Hub; for Security Lake also attach this policy to it (its last two statements let it write, and list, only the custom source's prefix):</p>
+  ${codeBlock('permissions-policy', 'Permissions policy', JSON.stringify(onboarding.permissionsPolicy, null, 2))}`
+      : ''
+  }
   <details>
     <summary>Stack parameters</summary>
     <div class="table-wrap"><table id="parameters">
@@ -238,7 +299,8 @@ ${
     </div>
     <div><button type="submit" id="verify">Verify role</button></div>
   </form>
-</section>
+</section>`
+}
 <section class="card" aria-labelledby="verification-h" id="verification">
   <h2 id="verification-h">Verification result</h2>
   <div aria-live="polite" role="status" id="verification-result">
@@ -272,7 +334,10 @@ ${verification.ok ? html`<p><a class="button secondary" href="/ui/status${q}">Se
     <div><button type="submit" class="secondary" id="save-routing">Save routing</button></div>
   </form>
 </section>
-<section class="card" aria-labelledby="heartbeat-h">
+${
+  row.delivery === 'security_lake'
+    ? ''
+    : html`<section class="card" aria-labelledby="heartbeat-h">
   <h2 id="heartbeat-h">Heartbeat finding</h2>
   <p>An informational finding in this account’s Security Hub, updated about once an hour while the connector runs, so your SOC can alert when it goes stale. Each update is one billed finding import per region.</p>
   ${form.heartbeatSaved === true ? html`<p class="alert ok" role="status">Heartbeat saved.</p>` : ''}
@@ -281,14 +346,56 @@ ${verification.ok ? html`<p><a class="button secondary" href="/ui/status${q}">Se
     <div class="check"><input type="checkbox" id="heartbeat" name="heartbeat" value="on" ${row.heartbeatEnabled ? 'checked' : ''}><label for="heartbeat">Send the heartbeat finding</label></div>
     <div><button type="submit" class="secondary" id="save-heartbeat">Save heartbeat</button></div>
   </form>
-</section>`;
+</section>`
+}`;
 }
 
 const CHECK_TITLES: Record<string, string> = {
   ASSUME_ROLE: 'Data443 can assume the role with the ExternalId',
   EXTERNAL_ID_REQUIRED: 'The role refuses callers without the ExternalId',
   SECURITY_HUB: 'Security Hub is enabled and accepts findings',
+  PARTNER_PRODUCT: 'Security Hub accepts findings from the Data443 Vaikora integration',
+  SECURITY_LAKE: "The role reaches the Security Lake custom source's folder",
 };
+
+/**
+ * Partner-product mode (ADR 0121): no role. Step 1 is accepting the integration's findings in each
+ * region; step 2 verifies by importing an archived delivery check into each region's hub.
+ */
+function partnerSteps(
+  c: UiContext,
+  deps: ApiDeps,
+  tenant: Tenant,
+  row: AwsDestination,
+  form: VerifyForm,
+): Markup {
+  const product = deps.config.partnerProduct;
+  const arns = row.regions.map((region) => ({
+    region,
+    arn:
+      product === undefined
+        ? ''
+        : productArn({ accountId: row.accountId, region, partition: partitionOf(row), product }),
+  }));
+  return html`<section class="card" aria-labelledby="step1-h">
+  <h2 id="step1-h">1. Accept the Data443 Vaikora integration in account ${row.accountId}</h2>
+  ${
+    product === undefined
+      ? html`<p class="alert bad" role="alert">This deployment no longer offers the Data443 Vaikora integration: delete this account and add it with a role.</p>`
+      : html`<p>In the Security Hub console of each region below: Integrations, find <strong>Data443 Vaikora</strong>, choose <strong>Accept findings</strong>. No role or stack is needed: findings come from Data443's account under this product.</p>
+  ${arns.map(({ region, arn }) => html`<h3>${region}</h3>${codeBlock(`accept-${region}`, `Accept command for ${region}`, `aws securityhub enable-import-findings-for-product --product-arn ${arn} --region ${region}`)}`)}`
+  }
+</section>
+<section class="card" aria-labelledby="step2-h">
+  <h2 id="step2-h">2. Verify the integration</h2>
+  <p>We import one archived, informational "delivery check" finding into each region's Security Hub: it is accepted only where the integration is.</p>
+  ${form.error === undefined ? '' : html`<p class="alert bad" role="alert" id="verify-error">${form.error}</p>`}
+  <form class="stack" method="post" action="/ui/onboarding/destinations/${row.id}/verify" data-busy="Verifying…">
+    ${csrfField(page.sessionOf(c).csrfToken)}${tenantField(c, tenant)}
+    <div><button type="submit" id="verify">Verify integration</button></div>
+  </form>
+</section>`;
+}
 
 function checkTitle(name: string): string {
   return CHECK_TITLES[name] ?? name;
@@ -321,14 +428,22 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
       active: 'onboarding',
       tenant,
       status,
-      body: listPage(c, tenant, rows, agents, form),
+      body: listPage(c, tenant, rows, agents, form, deps.config.partnerProduct !== undefined),
     });
   };
 
   ui.get('/onboarding', async (c) => {
     const tenant = await page.tenantFor(c, c.req.query('tenant'));
     if (tenant === undefined) return c.redirect('/ui/operator', 303);
-    return showList(c, tenant, { accountId: '', regions: 'us-east-1', agentIds: null, errors: {} });
+    return showList(c, tenant, {
+      accountId: '',
+      regions: 'us-east-1',
+      agentIds: null,
+      delivery: 'role',
+      lakeBucket: '',
+      lakeSource: '',
+      errors: {},
+    });
   });
 
   ui.post('/onboarding/destinations', async (c) => {
@@ -338,18 +453,36 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     const regionsText = page.field(form, 'regions', 2000);
     const regions = regionsText.split(/[\s,]+/).filter((region) => region !== '');
     const routing = routingOf(form);
+    const chosen = page.field(form, 'delivery', 20);
+    const delivery = destinationDeliveries.find((d) => d === chosen) ?? 'role';
+    const lakeBucket = page.field(form, 'lakeBucket', 200).trim();
+    const lakeSource = page.field(form, 'lakeSource', 200).trim();
     const parsed = registerDestinationSchema.safeParse({
       accountId,
       regions,
+      delivery,
+      ...(delivery === 'security_lake'
+        ? { securityLake: { bucket: lakeBucket, sourceName: lakeSource } }
+        : {}),
       ...(routing.ok && routing.agentIds !== null ? { agentIds: routing.agentIds } : {}),
     });
     const errors: AddForm['errors'] = {};
     if (!routing.ok) errors.agentIds = routing.error;
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
+        const field = issue.path[0];
         const key =
-          issue.path[0] === 'accountId' ? 'accountId' : issue.path[0] === 'agentIds' ? 'agentIds' : 'regions';
-        errors[key] ??= issue.message;
+          field === 'accountId'
+            ? 'accountId'
+            : field === 'agentIds'
+              ? 'agentIds'
+              : field === 'securityLake' || field === 'delivery'
+                ? 'delivery'
+                : 'regions';
+        errors[key] ??=
+          field === 'securityLake'
+            ? `Security Lake ${issue.path[1] === 'bucket' ? 'bucket' : 'custom source name'}: ${issue.message}.`
+            : issue.message;
       }
     } else if (routing.ok) {
       try {
@@ -364,7 +497,15 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     return showList(
       c,
       tenant,
-      { accountId, regions: regionsText, agentIds: routing.agentIds, errors },
+      {
+        accountId,
+        regions: regionsText,
+        agentIds: routing.agentIds,
+        delivery,
+        lakeBucket,
+        lakeSource,
+        errors,
+      },
       errors.form === undefined ? 400 : 422,
     );
   });
@@ -470,6 +611,12 @@ export function registerOnboardingRoutes(ui: Hono<UiEnv>, deps: ApiDeps): void {
     const tenant = await page.requireTenant(c, page.field(form, 'tenant', 64) || undefined);
     const destinationId = c.req.param('destinationId').slice(0, 64);
     const roleArn = page.field(form, 'roleArn', 2049).trim();
+    const row = await findDestination(deps.db, tenant.id, destinationId);
+    if (row.delivery === 'partner') {
+      return roleStep(c, tenant, destinationId, '', async () => {
+        await verifyDestination(deps, page.pageActor(c), tenant, destinationId, undefined);
+      });
+    }
     return roleStep(c, tenant, destinationId, roleArn, async () => {
       if (roleArn.length > 2048)
         throw new ServiceError('invalid_input', 'the role ARN is longer than 2048 characters');

@@ -284,7 +284,11 @@ function forecastSection(forecast: TenantForecast): Markup {
 <tbody>${forecast.destinations.map(
           (d) => html`<tr data-forecast="${d.id}">
 <th scope="row"><code>${d.accountId}</code></th><td>${d.regions.join(', ')}</td><td>${forecastBasis(d, windowDays)}</td>
-<td class="num" data-findings="${d.findingsPerMonth}">${COUNT.format(d.findingsPerMonth)}</td><td class="num" data-usd="${d.usdPerMonth}">${USD.format(d.usdPerMonth)}</td><td class="num">${USD.format(d.usdPerMonthWithoutFreeTier)}</td>
+<td class="num" data-findings="${d.findingsPerMonth}">${COUNT.format(d.findingsPerMonth)}</td>${
+            d.delivery === 'security_lake'
+              ? html`<td class="num" data-usd="0" colspan="2">Security Lake: not billed by Security Hub</td>`
+              : html`<td class="num" data-usd="${d.usdPerMonth}">${USD.format(d.usdPerMonth)}</td><td class="num">${USD.format(d.usdPerMonthWithoutFreeTier)}</td>`
+          }
 </tr>`,
         )}</tbody>
 ${forecast.destinations.length > 1 ? html`<tfoot><tr><th scope="row" colspan="3">All accounts</th><td class="num" data-findings="${forecast.totals.findingsPerMonth}">${COUNT.format(forecast.totals.findingsPerMonth)}</td><td class="num" data-usd="${forecast.totals.usdPerMonth}">${USD.format(forecast.totals.usdPerMonth)}</td><td class="num">${USD.format(forecast.totals.usdPerMonthWithoutFreeTier)}</td></tr></tfoot>` : ''}

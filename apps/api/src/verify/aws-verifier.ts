@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { DescribeHubCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -198,6 +199,10 @@ export function createAwsDestinationVerifier(
       checks.push(unavailable('EXTERNAL_ID_REQUIRED', error, firstRegion));
     }
 
+    if (input.securityLake !== undefined) {
+      checks.push(await reachLake(assumed.provider, firstRegion, input.securityLake));
+      return { ok: checks.every((check) => check.ok), checks };
+    }
     const clients: SecurityHubClient[] = [];
     try {
       for (const region of [firstRegion, ...otherRegions]) {
@@ -224,6 +229,58 @@ export function createAwsDestinationVerifier(
       for (const client of clients) client.destroy();
     }
     return { ok: checks.every((check) => check.ok), checks };
+  }
+
+  /**
+   * Security Lake delivery (ADR 0122): lists at most one key under the custom source's prefix with the
+   * assumed role. Nothing is written: a stray object there would reach the lake's tables; the first run's
+   * PutObject proves the write, and a refusal stops the destination with the reason.
+   */
+  async function reachLake(
+    provider: AwsCredentialIdentityProvider,
+    region: string,
+    lake: { bucket: string; sourceName: string },
+  ): Promise<CheckResult> {
+    const client = new S3Client({
+      region,
+      credentials: provider,
+      maxAttempts: 2,
+      forcePathStyle: options.endpoint !== undefined,
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    });
+    const where = `s3://${lake.bucket}/ext/${lake.sourceName}/`;
+    try {
+      await client.send(
+        new ListObjectsV2Command({ Bucket: lake.bucket, Prefix: `ext/${lake.sourceName}/`, MaxKeys: 1 }),
+      );
+      return { name: 'SECURITY_LAKE', ok: true, code: 'OK', region, message: `the role reaches ${where}` };
+    } catch (err) {
+      const name = err instanceof Error ? err.name : '';
+      if (name === 'NoSuchBucket') {
+        return {
+          name: 'SECURITY_LAKE',
+          ok: false,
+          code: 'SECURITY_LAKE_BUCKET_MISSING',
+          region,
+          message: `the bucket ${lake.bucket} does not exist in ${region}`,
+          fix: `enable Security Lake in ${region} and copy its bucket name (aws-security-data-lake-${region}-...) from the Security Lake console's Regions page`,
+        };
+      }
+      const error = classifyAwsError(err);
+      if (name === 'AccessDenied' || error.code === 'ACCESS_DENIED' || error.code === 'ROLE_UNUSABLE') {
+        return {
+          name: 'SECURITY_LAKE',
+          ok: false,
+          code: 'SECURITY_LAKE_ACCESS_DENIED',
+          region,
+          message: `the role may not list ${where}`,
+          fix: `allow the role s3:ListBucket on ${lake.bucket} with the prefix ext/${lake.sourceName}/ and s3:PutObject on arn:aws:s3:::${lake.bucket}/ext/${lake.sourceName}/*; then verify again`,
+        };
+      }
+      return unavailable('SECURITY_LAKE', error, region);
+    } finally {
+      client.destroy();
+    }
   }
 
   /**

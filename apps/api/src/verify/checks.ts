@@ -1,10 +1,12 @@
 import type { Partition, PartnerProduct } from '@vsh/core';
+
 /** The checks a destination verification runs, in order. */
 export const CHECK_NAMES = [
   'ASSUME_ROLE',
   'EXTERNAL_ID_REQUIRED',
   'SECURITY_HUB',
   'PARTNER_PRODUCT',
+  'SECURITY_LAKE',
 ] as const;
 type CheckName = (typeof CHECK_NAMES)[number];
 
@@ -17,6 +19,10 @@ export const CHECK_CODES = [
   'SECURITY_HUB_ACCESS_DENIED',
   /** Partner-product mode (ADR 0121): the hub does not accept findings from Data443's product. */
   'PRODUCT_NOT_ENABLED',
+  /** Security Lake delivery (ADR 0122): the lake's bucket does not exist in the region. */
+  'SECURITY_LAKE_BUCKET_MISSING',
+  /** Security Lake delivery: the role may not reach the custom source's prefix in the bucket. */
+  'SECURITY_LAKE_ACCESS_DENIED',
   'REGION_UNUSABLE',
   'AWS_UNAVAILABLE',
   'SKIPPED',
@@ -46,6 +52,11 @@ export interface VerifyInput {
   externalId: string;
   /** Non-empty; the first is where AssumeRole is first tried. */
   regions: readonly string[];
+  /**
+   * Security Lake delivery (ADR 0122): instead of Security Hub in each region, the role must reach the
+   * custom source's prefix (`ext/<sourceName>/`) in the lake's bucket (of the one region).
+   */
+  securityLake?: { bucket: string; sourceName: string } | undefined;
 }
 
 /** What verifying a partner-product destination (ADR 0121) needs: no role, Data443's product. */

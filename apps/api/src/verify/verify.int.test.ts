@@ -1,4 +1,5 @@
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { EnableSecurityHubCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { streams } from '@vsh/db';
 import {
@@ -236,5 +237,120 @@ describe('destination verification against moto (through the fault proxy enforci
 
     expect(response.status).toBe(422);
     expect(response.body.error.code).toBe('ROLE_NAME_NOT_ALLOWED');
+  });
+});
+
+describe('a Security Lake destination (ADR 0122): the role, then its reach into the custom source prefix', () => {
+  async function onboardLake(roleName: string, bucket: string) {
+    const { tenantId, key } = await api.createTenant();
+    const created = await api.request('POST', `/v1/tenants/${tenantId}/destinations`, {
+      key,
+      body: {
+        accountId: CUSTOMER_ACCOUNT,
+        regions: ['us-east-1'],
+        roleName,
+        delivery: 'security_lake',
+        securityLake: { bucket, sourceName: 'vaikora' },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.destination).toMatchObject({
+      delivery: 'security_lake',
+      securityLake: { bucket, sourceName: 'vaikora' },
+    });
+    // The role the customer deploys also writes (and lists) the custom source's prefix.
+    expect(created.body.onboarding.permissionsPolicy.Statement).toContainEqual(
+      expect.objectContaining({
+        Action: 's3:PutObject',
+        Resource: `arn:aws:s3:::${bucket}/ext/vaikora/*`,
+      }),
+    );
+    await createRole(
+      roleName,
+      created.body.onboarding.trustPolicy,
+      created.body.onboarding.permissionsPolicy,
+    );
+    return {
+      tenantId,
+      key,
+      destinationId: created.body.destination.id,
+      roleArn: created.body.onboarding.expectedRoleArn,
+      trustPolicy: created.body.onboarding.trustPolicy,
+      permissionsPolicy: created.body.onboarding.permissionsPolicy,
+    } satisfies Onboarded;
+  }
+
+  it('verifies the role and that it reaches ext/<source>/ of an existing lake bucket, writing nothing there', async () => {
+    const s3 = new S3Client({ ...testAwsConfig(moto.endpoint, 'us-east-1'), forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: 'aws-security-data-lake-us-east-1-vsh1' }));
+    const onboarded = await onboardLake('Data443-VaikoraLake', 'aws-security-data-lake-us-east-1-vsh1');
+
+    const response = await verify(onboarded);
+
+    expect(response.status).toBe(200);
+    expect(response.body.checks.map((c: { name: string; code: string }) => `${c.name} ${c.code}`)).toEqual([
+      'ASSUME_ROLE OK',
+      'EXTERNAL_ID_REQUIRED OK',
+      'SECURITY_LAKE OK',
+    ]);
+    expect(response.body.destination.state).toBe('verified');
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: 'aws-security-data-lake-us-east-1-vsh1' }),
+    );
+    expect(listed.KeyCount ?? 0).toBe(0);
+    s3.destroy();
+  });
+
+  it('reports SECURITY_LAKE_BUCKET_MISSING with where to find the bucket name', async () => {
+    const onboarded = await onboardLake(
+      'Data443-VaikoraLakeMissing',
+      'aws-security-data-lake-us-east-1-none',
+    );
+
+    const response = await verify(onboarded);
+
+    expect(response.body.verified).toBe(false);
+    expect(response.body.checks.at(-1)).toMatchObject({
+      name: 'SECURITY_LAKE',
+      code: 'SECURITY_LAKE_BUCKET_MISSING',
+      fix: expect.stringContaining('Security Lake console'),
+    });
+    expect(response.body.destination.lastError).toMatch(/^SECURITY_LAKE_BUCKET_MISSING \(us-east-1\)/);
+  });
+
+  it('refuses a Security Lake destination without its lake, or over two regions, with a precise 400', async () => {
+    const { tenantId, key } = await api.createTenant();
+    const post = (body: object) => api.request('POST', `/v1/tenants/${tenantId}/destinations`, { key, body });
+
+    const noLake = await post({
+      accountId: CUSTOMER_ACCOUNT,
+      regions: ['us-east-1'],
+      delivery: 'security_lake',
+    });
+    const twoRegions = await post({
+      accountId: CUSTOMER_ACCOUNT,
+      regions: ['us-east-1', 'eu-west-1'],
+      delivery: 'security_lake',
+      securityLake: { bucket: 'aws-security-data-lake-us-east-1-vsh1', sourceName: 'vaikora' },
+    });
+    const lakeWithoutDelivery = await post({
+      accountId: CUSTOMER_ACCOUNT,
+      regions: ['us-east-1'],
+      securityLake: { bucket: 'aws-security-data-lake-us-east-1-vsh1', sourceName: 'vaikora' },
+    });
+    const badBucket = await post({
+      accountId: CUSTOMER_ACCOUNT,
+      regions: ['us-east-1'],
+      delivery: 'security_lake',
+      securityLake: { bucket: 'Not A Bucket', sourceName: 'vaikora' },
+    });
+
+    expect([noLake.status, twoRegions.status, lakeWithoutDelivery.status, badBucket.status]).toEqual([
+      400, 400, 400, 400,
+    ]);
+    expect(noLake.body.error.message).toContain('body.securityLake: required');
+    expect(twoRegions.body.error.message).toContain('exactly the one region');
+    expect(lakeWithoutDelivery.body.error.message).toContain('only with delivery');
+    expect(JSON.stringify(badBucket.body.error)).toContain('must be an S3 bucket name');
   });
 });

@@ -48,7 +48,10 @@ export const destinationSchema = z
     }),
     delivery: z.enum(destinationDeliveries).openapi({
       description:
-        "How findings reach the account (ADR 0121): `role`, through the customer's cross-account role; `partner`, from Data443's account under Data443's Security Hub product.",
+        "How findings reach the account (ADR 0121, 0122): `role`, through the customer's cross-account role; `partner`, from Data443's account under Data443's Security Hub product; `security_lake`, as OCSF Parquet into the account's Security Lake custom source.",
+    }),
+    securityLake: z.object({ bucket: z.string(), sourceName: z.string() }).nullable().openapi({
+      description: 'The Security Lake bucket and custom source (delivery `security_lake`), else null.',
     }),
     createdAt: timestamp,
     updatedAt: timestamp,
@@ -73,6 +76,7 @@ export const DESTINATION_EXAMPLE = {
   consecutiveFailures: 0,
   heartbeatEnabled: false,
   delivery: 'role',
+  securityLake: null,
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
 } satisfies z.infer<typeof destinationSchema>;
@@ -134,6 +138,10 @@ export function toDestination(row: AwsDestination): z.infer<typeof destinationSc
     consecutiveFailures: row.consecutiveFailures,
     heartbeatEnabled: row.heartbeatEnabled,
     delivery: row.delivery,
+    securityLake:
+      row.securityLakeBucket === null || row.securityLakeSource === null
+        ? null
+        : { bucket: row.securityLakeBucket, sourceName: row.securityLakeSource },
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };

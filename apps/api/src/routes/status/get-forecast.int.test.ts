@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { awsDestinations } from '@vsh/db';
 import { describe, expect, it } from 'vitest';
 import { seedForecastTenant, seedImportRun } from '../../testing/forecast-seed.ts';
 import { useHarness } from '../../testing/harness.ts';
@@ -48,6 +50,7 @@ describe('GET /v1/tenants/{tenantId}/forecast', () => {
       accountId: '111111111111',
       regions: ['us-east-1', 'eu-west-1'],
       state: 'active',
+      delivery: 'role',
       basis: 'window',
       observedFrom: '2026-11-27T12:00:00.000Z',
       observedHours: 168,
@@ -64,6 +67,7 @@ describe('GET /v1/tenants/{tenantId}/forecast', () => {
       accountId: '222222222222',
       regions: ['us-east-1'],
       state: 'active',
+      delivery: 'role',
       basis: 'partial',
       observedFrom: '2026-12-04T09:00:00.000Z',
       observedHours: 3,
@@ -80,6 +84,7 @@ describe('GET /v1/tenants/{tenantId}/forecast', () => {
       accountId: '333333333333',
       regions: ['us-east-1'],
       state: 'active',
+      delivery: 'role',
       ...zero,
     });
     expect(res.body.destinations).toHaveLength(3);
@@ -104,5 +109,46 @@ describe('GET /v1/tenants/{tenantId}/forecast', () => {
     expect(anonymous.status).toBe(401);
     expect(operator.status).toBe(200);
     expect(operator.body.totals.findingsPerMonth).toBe(132_000);
+  });
+
+  it('prices a Security Lake destination at 0: its findings are S3 objects, not Security Hub ingestion events', async () => {
+    const { tenantId, key } = await api.createTenant();
+    const [lake] = await api.db
+      .insert(awsDestinations)
+      .values({
+        tenantId,
+        accountId: '333333333333',
+        regions: ['us-east-1'],
+        externalId: `vsh-${randomBytes(12).toString('hex')}`,
+        roleName: 'Data443-VaikoraSecurityHub',
+        state: 'active',
+        delivery: 'security_lake',
+        securityLakeBucket: 'aws-security-data-lake-us-east-1-abc123',
+        securityLakeSource: 'vaikora',
+        createdAt: new Date(NOW.getTime() - 10 * 24 * 3_600_000),
+      })
+      .returning({ id: awsDestinations.id });
+    const id = lake?.id ?? '';
+    for (const hoursAgo of [2, 50, 100, 150])
+      await seedImportRun(api.db, tenantId, NOW, hoursAgo, { [id]: 35_000 });
+
+    const res = await api.request('GET', `/v1/tenants/${tenantId}/forecast`, { key });
+
+    expect(res.status).toBe(200);
+    expect(res.body.destinations).toEqual([
+      expect.objectContaining({
+        id,
+        delivery: 'security_lake',
+        findingsPerMonth: 600_000,
+        billableEventsPerMonth: 0,
+        usdPerMonth: 0,
+        usdPerMonthWithoutFreeTier: 0,
+      }),
+    ]);
+    expect(res.body.totals).toEqual({
+      findingsPerMonth: 600_000,
+      usdPerMonth: 0,
+      usdPerMonthWithoutFreeTier: 0,
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
-import { destinationStates } from '@vsh/db';
+import { destinationDeliveries, destinationStates } from '@vsh/db';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { defineRoute, jsonResponse, tenantIdParam, timestamp } from '../../openapi.ts';
 import { tenantForecast } from '../../services/forecast.ts';
@@ -34,6 +34,10 @@ const forecastSchema = z
         accountId: z.string(),
         regions: z.array(z.string()),
         state: z.enum(destinationStates),
+        delivery: z.enum(destinationDeliveries).openapi({
+          description:
+            'security_lake: the findings are Security Lake objects, which Security Hub does not bill (its costs are 0).',
+        }),
         basis: z.enum(['none', 'partial', 'window']).openapi({
           description:
             'none: no run reached the destination in the window; partial: measured since its first run, younger than the window; window: the whole window.',
@@ -89,6 +93,7 @@ export const route = defineRoute('tenant', {
           accountId: '123456789012',
           regions: ['us-east-1', 'eu-west-1'],
           state: 'active',
+          delivery: 'role',
           basis: 'window',
           observedFrom: '2026-01-01T12:00:00.000Z',
           observedHours: 168,
