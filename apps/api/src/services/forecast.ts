@@ -99,8 +99,17 @@ function observedFrom(row: { createdAt: Date; observed: ObservedRow }, sinceMs: 
   if (count === 0 || firstRunAt === null) return null;
   const firstMs = new Date(firstRunAt).getTime();
   if (count >= MAX_FORECAST_RUNS) return firstMs;
-  return row.createdAt.getTime() > sinceMs ? firstMs : sinceMs;
+  // A destination younger than the window: its streams' first run read back FIRST_RUN_LOOKBACK_MS of
+  // Vaikora's history, so what it imported covers that span too; measured from its first run alone, a
+  // day's backlog would read as an hour's rate (seen on the local stack: 74 findings as 53,280 a month).
+  return row.createdAt.getTime() > sinceMs ? Math.max(sinceMs, firstMs - FIRST_RUN_LOOKBACK_MS) : sinceMs;
 }
+
+/**
+ * How far back a new stream's first run reads (the worker's INITIAL_LOOKBACK_MS default, 24 h; a
+ * deployment that changes it skews young destinations' early estimates only).
+ */
+const FIRST_RUN_LOOKBACK_MS = 24 * 3_600_000;
 
 /**
  * A tenant's findings per month and Security Hub's bill for them, per destination, at the last

@@ -62,8 +62,8 @@ export interface ForecastSeed {
 
 /**
  * A tenant's destinations and runs with known forecasts at `now` (ADR 0117): `old` 60,000 findings a
- * month ($1.20; $1.80 without the free tier), `young` 72,000 ($1.86; $2.16), `idle` none; in all
- * 132,000 ($3.06; $3.96).
+ * month ($1.20; $1.80 without the free tier), `young` 8,000 (its 300 over the 27 h its first run's
+ * 24 h look-back covers: $0.00; $0.24), `idle` none; in all 68,000 ($1.20; $2.04).
  */
 export async function seedForecastTenant(db: Database, tenantId: string, now: Date): Promise<ForecastSeed> {
   const daysAgo = (days: number) => new Date(now.getTime() - days * 24 * HOUR);

@@ -50,10 +50,10 @@ describe('the status page cost forecast', () => {
     expect(rowOf(section, seed.young)).toEqual([
       '222222222222',
       'us-east-1',
-      'since its first run 3 h ago (early estimate)',
-      '72,000',
-      '$1.86',
-      '$2.16',
+      "over the last 27 h, its first run's 24 h look-back included (early estimate)",
+      '8,000',
+      '$0.00',
+      '$0.24',
     ]);
     expect(rowOf(section, seed.idle)).toEqual([
       '333333333333',
@@ -64,7 +64,7 @@ describe('the status page cost forecast', () => {
       '$0.00',
     ]);
     expect(section).toMatch(
-      /<tfoot><tr><th scope="row" colspan="3">All accounts<\/th><td class="num" data-findings="132000">132,000<\/td><td class="num" data-usd="3.06">\$3.06<\/td><td class="num">\$3.96<\/td><\/tr><\/tfoot>/,
+      /<tfoot><tr><th scope="row" colspan="3">All accounts<\/th><td class="num" data-findings="68000">68,000<\/td><td class="num" data-usd="1.2">\$1.20<\/td><td class="num">\$2.04<\/td><\/tr><\/tfoot>/,
     );
     expect(live.status).toBe(200);
     expect(forecastOf(live.text)).toBe(section);

@@ -263,7 +263,7 @@ function forecastBasis(d: DestinationForecast, windowDays: number): Markup {
   if (d.basis === 'none')
     return html`<span class="muted">no run reached it in the last ${windowDays} days</span>`;
   if (d.basis === 'window') return html`the last ${windowDays} days`;
-  return html`since its first run ${duration(Math.round(d.observedHours * 3600))} ago <small>(early estimate)</small>`;
+  return html`over the last ${duration(Math.round(d.observedHours * 3600))}, its first run's 24 h look-back included <small>(early estimate)</small>`;
 }
 
 /**

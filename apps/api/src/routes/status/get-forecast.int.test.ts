@@ -41,7 +41,7 @@ describe('GET /v1/tenants/{tenantId}/forecast', () => {
         source: 'https://aws.amazon.com/security-hub/cspm/pricing/',
         checkedOn: '2026-12-04',
       },
-      totals: { findingsPerMonth: 132_000, usdPerMonth: 3.06, usdPerMonthWithoutFreeTier: 3.96 },
+      totals: { findingsPerMonth: 68_000, usdPerMonth: 1.2, usdPerMonthWithoutFreeTier: 2.04 },
       destinations: expect.any(Array),
     });
     const byId = new Map(res.body.destinations.map((d: { id: string }) => [d.id, d]));
@@ -69,15 +69,16 @@ describe('GET /v1/tenants/{tenantId}/forecast', () => {
       state: 'active',
       delivery: 'role',
       basis: 'partial',
-      observedFrom: '2026-12-04T09:00:00.000Z',
-      observedHours: 3,
+      // The first run (3 h ago) read back 24 h of Vaikora's history: the 300 findings cover 27 h.
+      observedFrom: '2026-12-03T09:00:00.000Z',
+      observedHours: 27,
       runs: 2,
       importedObserved: 300,
-      findingsPerMonth: 72_000,
-      findingsPerRegionPerMonth: 72_000,
-      billableEventsPerMonth: 62_000,
-      usdPerMonth: 1.86,
-      usdPerMonthWithoutFreeTier: 2.16,
+      findingsPerMonth: 8_000,
+      findingsPerRegionPerMonth: 8_000,
+      billableEventsPerMonth: 0,
+      usdPerMonth: 0,
+      usdPerMonthWithoutFreeTier: 0.24,
     });
     expect(byId.get(seed.idle)).toEqual({
       id: seed.idle,
@@ -108,7 +109,7 @@ describe('GET /v1/tenants/{tenantId}/forecast', () => {
     expect(across.text).not.toContain('111111111111');
     expect(anonymous.status).toBe(401);
     expect(operator.status).toBe(200);
-    expect(operator.body.totals.findingsPerMonth).toBe(132_000);
+    expect(operator.body.totals.findingsPerMonth).toBe(68_000);
   });
 
   it('prices a Security Lake destination at 0: its findings are S3 objects, not Security Hub ingestion events', async () => {
