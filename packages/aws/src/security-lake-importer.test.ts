@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import { AwsError } from './errors.ts';
-import { SecurityLakeError, type SecurityLakeWriter, type WrittenObject } from './security-lake.ts';
+import type { SecurityLakeWriter, WrittenObject } from './security-lake.ts';
 import { createSecurityLakeImporter, securityLakeImporterOver } from './security-lake-importer.ts';
 import { makeFindings } from './testing/findings.ts';
 
@@ -147,7 +147,7 @@ describe('securityLakeImporterOver', () => {
         const ids = findings.map((f) => f.finding_info.uid);
         parts.push(ids);
         if (ids.includes(bad))
-          throw new SecurityLakeError('INVALID_INPUT', `finding ${bad} alone exceeds 1 bytes`);
+          throw new AwsError('INVALID_INPUT', `finding ${bad} alone exceeds 1 bytes`, false);
         return [
           { key: `k${parts.length}`, eventDay: '20261201', rows: ids.length, bytes: 10, findingIds: ids },
         ];

@@ -3,8 +3,8 @@ import { type Destination, type PreparedFinding, type Rejection, reject } from '
 import { AwsError } from './errors.ts';
 import { toOcsfBatch } from './ocsf-delivery.ts';
 import {
+  classifySecurityLakeError,
   createSecurityLakeWriter,
-  SecurityLakeError,
   type SecurityLakeWriter,
   securityLakeDestinationSchema,
 } from './security-lake.ts';
@@ -111,8 +111,8 @@ export function securityLakeImporterOver(
             stats.bytes += object.bytes;
           }
         } catch (err) {
-          if (!(err instanceof SecurityLakeError) || err.code !== 'INVALID_INPUT')
-            throw securityLakeAwsError(err);
+          if (!(err instanceof AwsError) || err.code !== 'INVALID_INPUT')
+            throw classifySecurityLakeError(err);
           if (ids.length > 1) {
             const half = Math.ceil(ids.length / 2);
             await write(ids.slice(0, half));
@@ -128,51 +128,4 @@ export function securityLakeImporterOver(
       return { imported, rejected, stats };
     },
   };
-}
-
-/**
- * A Security Lake failure as the worker's AwsError: the credential provider's own AwsError (AssumeRole
- * refused, region not enabled) as it was, the rest by code. The message names the bucket's problem for the
- * tenant; it never carries credentials (the SDK's messages do not).
- */
-export function securityLakeAwsError(err: unknown): AwsError {
-  if (err instanceof AwsError) return err;
-  if (!(err instanceof SecurityLakeError)) {
-    return new AwsError(
-      'UNKNOWN',
-      `Security Lake write failed: ${err instanceof Error ? err.name : 'error'}`,
-      false,
-      {
-        cause: err,
-      },
-    );
-  }
-  if (err.cause instanceof AwsError && err.cause.stopsDestination) return err.cause;
-  const options = { cause: err, ...(err.awsCode === undefined ? {} : { awsCode: err.awsCode }) };
-  switch (err.code) {
-    case 'ROLE_UNUSABLE':
-      return new AwsError('ROLE_UNUSABLE', `Security Lake: ${err.message}`, false, options);
-    case 'ACCESS_DENIED':
-      return new AwsError(
-        'ACCESS_DENIED',
-        `Security Lake refused the write (${err.message}): the role needs s3:PutObject on the custom source's ext/<source>/ prefix of the lake bucket`,
-        false,
-        options,
-      );
-    case 'NO_SUCH_BUCKET':
-      return new AwsError(
-        'NO_SUCH_BUCKET',
-        `the Security Lake bucket does not exist (${err.message}): check that Security Lake is enabled in the region and the bucket name`,
-        false,
-        options,
-      );
-    case 'THROTTLED':
-      return new AwsError('THROTTLED', `Security Lake: ${err.message}`, true, options);
-    case 'TRANSIENT':
-      return new AwsError('TRANSIENT', `Security Lake: ${err.message}`, true, options);
-    case 'INVALID_INPUT':
-      return new AwsError('INVALID_INPUT', `Security Lake: ${err.message}`, false, options);
-    case 'UNKNOWN':
-      return new AwsError('UNKNOWN', `Security Lake: ${err.message}`, false, options);
-  }
 }

@@ -18,12 +18,8 @@ import { type MotoServer, startMoto, TEST_CREDENTIALS } from '@vsh/testkit';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createDestinationCredentials } from './credentials.ts';
-import {
-  createSecurityLakeWriter,
-  eventDayOf,
-  type SecurityLakeDestination,
-  SecurityLakeError,
-} from './security-lake.ts';
+import { AwsError } from './errors.ts';
+import { createSecurityLakeWriter, eventDayOf, type SecurityLakeDestination } from './security-lake.ts';
 import { OCSF_DETECTION_FINDING_PARQUET, type ParquetField } from './security-lake-schema.ts';
 
 const REGION = 'eu-west-1';
@@ -308,8 +304,8 @@ describe('Security Lake custom source writer against moto S3', () => {
       .write(other)
       .catch((e: unknown) => e);
 
-    expect(error).toBeInstanceOf(SecurityLakeError);
-    expect((error as SecurityLakeError).code).toBe('INVALID_INPUT');
+    expect(error).toBeInstanceOf(AwsError);
+    expect((error as AwsError).code).toBe('INVALID_INPUT');
     expect(await listKeys(client, destination.bucket)).toEqual([]);
   });
 
@@ -321,10 +317,10 @@ describe('Security Lake custom source writer against moto S3', () => {
       .write(findings)
       .catch((e: unknown) => e);
 
-    expect(error).toBeInstanceOf(SecurityLakeError);
-    expect((error as SecurityLakeError).code).toBe('NO_SUCH_BUCKET');
-    expect((error as SecurityLakeError).retryable).toBe(false);
-    expect((error as SecurityLakeError).awsCode).toBe('NoSuchBucket');
+    expect(error).toBeInstanceOf(AwsError);
+    expect((error as AwsError).code).toBe('NO_SUCH_BUCKET');
+    expect((error as AwsError).retryable).toBe(false);
+    expect((error as AwsError).awsCode).toBe('NoSuchBucket');
   });
 });
 

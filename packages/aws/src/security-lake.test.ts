@@ -7,7 +7,6 @@ import {
   classifySecurityLakeError,
   createSecurityLakeWriter,
   encodeOcsfParquet,
-  SecurityLakeError,
   securityLakePrefix,
 } from './security-lake.ts';
 
@@ -42,9 +41,10 @@ describe('classifySecurityLakeError', () => {
   ] as const)('maps %o to %s', (err, code, retryable) => {
     const error = classifySecurityLakeError(err);
 
-    expect(error).toBeInstanceOf(SecurityLakeError);
+    expect(error).toBeInstanceOf(AwsError);
     expect([error.code, error.retryable]).toEqual([code, retryable]);
-    expect(error.cause).toBe(err);
+    // The credential provider's own AwsError is kept as it was; anything else is wrapped.
+    expect(err instanceof AwsError ? error : error.cause).toBe(err);
   });
 
   it('tells the credentials AccessDenied (the role) from S3 AccessDenied (the bucket)', () => {

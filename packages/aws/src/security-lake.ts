@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { accountIdSchema, awsRegionSchema, CodedError, type OcsfDetectionFinding } from '@vsh/core';
+import { accountIdSchema, awsRegionSchema, type OcsfDetectionFinding } from '@vsh/core';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { z } from 'zod';
 import { AwsError, classifyAwsError } from './errors.ts';
@@ -11,48 +11,8 @@ import {
   SchemaMismatchError,
 } from './security-lake-schema.ts';
 
-/** The closed set of reasons a Security Lake write can fail for. */
-export const SECURITY_LAKE_ERROR_CODES = [
-  /** AssumeRole refused: the custom source's role, its trust policy or ExternalId. */
-  'ROLE_UNUSABLE',
-  /** S3 refused the write: bucket policy, Lake Formation, KMS key, or a prefix outside the source's. */
-  'ACCESS_DENIED',
-  /** The Security Lake bucket does not exist (Security Lake disabled in that region, or a wrong name). */
-  'NO_SUCH_BUCKET',
-  'THROTTLED',
-  /** Network errors, timeouts, 5xx: the same write can succeed later. */
-  'TRANSIENT',
-  /** A finding or destination that cannot be written (a bug in the caller: nothing is sent). */
-  'INVALID_INPUT',
-  'UNKNOWN',
-] as const;
-export type SecurityLakeErrorCode = (typeof SECURITY_LAKE_ERROR_CODES)[number];
-
-const RETRYABLE: Readonly<Record<SecurityLakeErrorCode, boolean>> = {
-  ROLE_UNUSABLE: false,
-  ACCESS_DENIED: false,
-  NO_SUCH_BUCKET: false,
-  THROTTLED: true,
-  TRANSIENT: true,
-  INVALID_INPUT: false,
-  UNKNOWN: false,
-};
-
-/** The one error type of the Security Lake writer; the SDK error is kept as `cause`. */
-export class SecurityLakeError extends CodedError<SecurityLakeErrorCode> {
-  override name = 'SecurityLakeError';
-  readonly retryable: boolean;
-  /** The AWS error code as the service sent it, when there was one. */
-  readonly awsCode: string | undefined;
-  constructor(code: SecurityLakeErrorCode, message: string, options?: { cause?: unknown; awsCode?: string }) {
-    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.retryable = RETRYABLE[code];
-    this.awsCode = options?.awsCode;
-  }
-}
-
 // S3's own error names for a refused or impossible write; the rest is the SDK's classification.
-const CODE_BY_S3_NAME: Readonly<Record<string, SecurityLakeErrorCode>> = {
+const CODE_BY_S3_NAME: Readonly<Record<string, 'ACCESS_DENIED' | 'NO_SUCH_BUCKET'>> = {
   AccessDenied: 'ACCESS_DENIED',
   AllAccessDisabled: 'ACCESS_DENIED',
   InvalidAccessKeyId: 'ACCESS_DENIED',
@@ -65,32 +25,39 @@ const CODE_BY_S3_NAME: Readonly<Record<string, SecurityLakeErrorCode>> = {
   PermanentRedirect: 'NO_SUCH_BUCKET',
 };
 
-const CODE_BY_AWS_CODE: Readonly<Partial<Record<AwsError['code'], SecurityLakeErrorCode>>> = {
-  ROLE_UNUSABLE: 'ROLE_UNUSABLE',
-  REGION_UNUSABLE: 'ROLE_UNUSABLE',
-  ACCESS_DENIED: 'ACCESS_DENIED',
-  THROTTLED: 'THROTTLED',
-  TRANSIENT: 'TRANSIENT',
-  INVALID_INPUT: 'INVALID_INPUT',
-};
-
-/** Maps an error from an S3 call or the destination's credential provider to a SecurityLakeError. */
-export function classifySecurityLakeError(err: unknown): SecurityLakeError {
-  if (err instanceof SecurityLakeError) return err;
-  // The credential provider throws AwsError already (AssumeRole); it never reached S3.
-  const fromCredentials = err instanceof AwsError;
+/**
+ * Maps an error from an S3 call or the destination's credential provider to the AWS adapters' one
+ * error type, AwsError, with a message for the tenant (never credentials: the SDK's messages carry
+ * none). The credential provider's own AwsError (AssumeRole refused, region not enabled) is kept as it
+ * was: it never reached S3.
+ */
+export function classifySecurityLakeError(err: unknown): AwsError {
+  if (err instanceof AwsError) return err;
   const aws = classifyAwsError(err);
   const name = aws.awsCode ?? 'Error';
+  const options = { cause: err, ...(aws.awsCode === undefined ? {} : { awsCode: aws.awsCode }) };
   const code =
-    (fromCredentials ? undefined : CODE_BY_S3_NAME[name]) ??
-    (fromCredentials || aws.code === 'THROTTLED' || aws.code === 'TRANSIENT'
-      ? CODE_BY_AWS_CODE[aws.code]
-      : undefined) ??
+    CODE_BY_S3_NAME[name] ??
+    (aws.code === 'THROTTLED' || aws.code === 'TRANSIENT' ? aws.code : undefined) ??
     (status(err) === 403 ? 'ACCESS_DENIED' : status(err) === 404 ? 'NO_SUCH_BUCKET' : 'UNKNOWN');
-  return new SecurityLakeError(code, aws.message, {
-    cause: err,
-    ...(aws.awsCode ? { awsCode: aws.awsCode } : {}),
-  });
+  switch (code) {
+    case 'ACCESS_DENIED':
+      return new AwsError(
+        'ACCESS_DENIED',
+        `Security Lake refused the write (${aws.message}): the role needs s3:PutObject on the custom source's ext/<source>/ prefix of the lake bucket`,
+        false,
+        options,
+      );
+    case 'NO_SUCH_BUCKET':
+      return new AwsError(
+        'NO_SUCH_BUCKET',
+        `the Security Lake bucket does not exist (${aws.message}): check that Security Lake is enabled in the region and the bucket name`,
+        false,
+        options,
+      );
+    default:
+      return new AwsError(code, `Security Lake: ${aws.message}`, code !== 'UNKNOWN', options);
+  }
 }
 
 function status(err: unknown): number | undefined {
@@ -136,7 +103,7 @@ export interface SecurityLakeWriter {
   /**
    * Writes one tenant's findings as Parquet objects under the source's prefix, one or more per event day.
    * Object names are derived from the findings they hold, so writing the same batch again overwrites
-   * the same objects. Throws SecurityLakeError; on a throw, a retry of the whole batch is safe.
+   * the same objects. Throws AwsError; on a throw, a retry of the whole batch is safe.
    */
   write(findings: readonly OcsfDetectionFinding[]): Promise<WrittenObject[]>;
 }
@@ -148,8 +115,7 @@ const PARQUET_SCHEMA = parquetSchemaOf(OCSF_DETECTION_FINDING_PARQUET);
 /** `YYYYMMDD` in UTC of an epoch-milliseconds time: Security Lake's `eventDay` partition value. */
 export function eventDayOf(timeMs: number): string {
   const date = new Date(timeMs);
-  if (Number.isNaN(date.getTime()))
-    throw new SecurityLakeError('INVALID_INPUT', `time ${timeMs} is not a date`);
+  if (Number.isNaN(date.getTime())) throw new AwsError('INVALID_INPUT', `time ${timeMs} is not a date`);
   return date.toISOString().slice(0, 10).replaceAll('-', '');
 }
 
@@ -173,7 +139,7 @@ export function encodeOcsfParquet(findings: readonly OcsfDetectionFinding[]): Ui
     return new Uint8Array(buffer);
   } catch (err) {
     if (err instanceof SchemaMismatchError)
-      throw new SecurityLakeError('INVALID_INPUT', err.message, { cause: err });
+      throw new AwsError('INVALID_INPUT', err.message, false, { cause: err });
     throw err;
   }
 }
@@ -182,7 +148,7 @@ export function encodeOcsfParquet(findings: readonly OcsfDetectionFinding[]): Ui
 export function createSecurityLakeWriter(options: SecurityLakeWriterOptions): SecurityLakeWriter {
   const parsed = securityLakeDestinationSchema.safeParse(options.destination);
   if (!parsed.success) {
-    throw new SecurityLakeError(
+    throw new AwsError(
       'INVALID_INPUT',
       `invalid Security Lake destination: ${z.prettifyError(parsed.error)}`,
     );
@@ -208,10 +174,7 @@ export function createSecurityLakeWriter(options: SecurityLakeWriterOptions): Se
         encode(part.slice(half));
       } else {
         const id = part[0]?.finding_info.uid ?? '';
-        throw new SecurityLakeError(
-          'INVALID_INPUT',
-          `finding ${id} alone exceeds ${maxObjectBytes} bytes of Parquet`,
-        );
+        throw new AwsError('INVALID_INPUT', `finding ${id} alone exceeds ${maxObjectBytes} bytes of Parquet`);
       }
     };
     // The JSON size over-estimates the compressed columnar size, so most chunks encode once.
@@ -279,7 +242,7 @@ function groupByEventDay(
   const unique = new Map<string, OcsfDetectionFinding>();
   for (const finding of findings) {
     if (finding.metadata.tenant_uid !== destination.accountId) {
-      throw new SecurityLakeError(
+      throw new AwsError(
         'INVALID_INPUT',
         `finding ${finding.finding_info.uid} is for account ${finding.metadata.tenant_uid}, not this destination's ${destination.accountId}`,
       );
