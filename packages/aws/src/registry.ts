@@ -154,11 +154,21 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
     throwOnRequestTimeout: true,
   });
 
-  /** Partner-product mode (ADR 0121): Data443's own credentials, the same for every tenant; no role. */
+  /**
+   * Partner-product mode (ADR 0121): Data443's own credentials, the same for every tenant; no role. One
+   * provider for the registry, made on first use, so the default chain resolves (and caches) once.
+   */
+  let partnerProvider: AwsCredentialIdentityProvider | undefined;
   const partnerCredentials = (): AwsCredentialIdentityProvider => {
+    if (partnerProvider !== undefined) return partnerProvider;
     const master = options.masterCredentials;
-    if (master === undefined) return fromNodeProviderChain();
-    return typeof master === 'function' ? master : async () => master;
+    partnerProvider =
+      master === undefined
+        ? fromNodeProviderChain()
+        : typeof master === 'function'
+          ? master
+          : async () => master;
+    return partnerProvider;
   };
 
   const create = (route: DestinationRoute, fingerprint: string): Entry => {

@@ -9,7 +9,7 @@ export { TEMPLATE_FILE, TEMPLATE_PATH } from '../../services/onboarding.ts';
 
 // Checks as stored: what this API writes (checkResultSchema in verify-destination.ts), read leniently so a row written by an
 // older or newer version still renders.
-const storedCheckSchema = z.object({
+export const storedCheckSchema = z.object({
   name: z.string(),
   ok: z.boolean(),
   code: z.string().optional(),

@@ -9,16 +9,9 @@ import {
   type OrgRegistrationView,
 } from '../../services/org-registrations.ts';
 
-export { ORG_REGISTRATION_PATH, ORG_STACKSET_PARAMETERS };
+import { storedCheckSchema } from '../destinations/shared.ts';
 
-const checkSchema = z.object({
-  name: z.string(),
-  ok: z.boolean(),
-  code: z.string().optional(),
-  region: z.string().optional(),
-  message: z.string().optional(),
-  fix: z.string().optional(),
-});
+export { ORG_REGISTRATION_PATH, ORG_STACKSET_PARAMETERS };
 
 export const orgRegistrationSchema = z
   .object({
@@ -47,7 +40,9 @@ export const orgAccountSchema = z
     regions: z.array(z.string()),
     roleArn: z.string(),
     destinationId: z.string().nullable(),
-    checks: z.array(checkSchema).openapi({ description: 'The last verification, per check and region.' }),
+    checks: z
+      .array(storedCheckSchema)
+      .openapi({ description: 'The last verification, per check and region.' }),
     checkedAt: timestamp.nullable(),
     removedAt: timestamp.nullable(),
   })
