@@ -110,11 +110,12 @@ async function startStub(): Promise<{
 /**
  * State store calls mapped to the DynamoDB requests and request units the real store spends
  * (state-lease.ts, state-cursor.ts, state-seen.ts; items here are under 1 KB, seen pages under 4 KB):
- * lease writes are one UpdateItem (1 WRU); a stream read is a consistent GetItem and Query (1 RRU
- * each); a cursor write is what `advanceCursorUnits` of @vsh/aws counts from the items the store
- * sends (ADR 0112: a put per seen-set segment, then the lease check and the cursor in a transaction).
+ * lease writes are one UpdateItem (1 WRU); the run's first read is one consistent Query of the
+ * tenant's cursors and health item (1 RRU: under 4 KB), and each stream's seen-set one more (1 RRU);
+ * a cursor write is what `advanceCursorUnits` of @vsh/aws counts from the items the store sends
+ * (ADR 0112: a put per seen-set segment, then the lease check and the cursor in a transaction).
  */
-function countingState(inner: StateStore, calls: DynamoCalls): StateStore {
+function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHealth): StateStore {
   const write = (units: number) => {
     calls.writes++;
     calls.writeUnits += units;
@@ -133,10 +134,18 @@ function countingState(inner: StateStore, calls: DynamoCalls): StateStore {
       write(1);
       return inner.releaseLease(...a);
     },
-    getStream: (...a) => {
-      calls.reads += 2;
-      calls.readUnits += 2;
-      return inner.getStream(...a);
+    readTenant: async (tenantId) => {
+      calls.reads++;
+      calls.readUnits++;
+      const state = await inner.readTenant(tenantId);
+      return {
+        openHealth: health.open.get(tenantId) ?? [],
+        stream: (streamId) => {
+          calls.reads++;
+          calls.readUnits++;
+          return state.stream(streamId);
+        },
+      };
     },
     advanceCursor: (lease, streamId, next, options = {}) => {
       const { requests, writeUnits } = advanceCursorUnits(lease, streamId, next, options);
@@ -147,14 +156,18 @@ function countingState(inner: StateStore, calls: DynamoCalls): StateStore {
   };
 }
 
+/** A health store that keeps its conditions where `countingState`'s first read finds them. */
+type CountingHealth = HealthStateStore & { readonly open: Map<string, readonly OpenHealthCondition[]> };
+
 /**
- * The tenant's open health conditions as the DynamoDB store keeps them (ADR 0116, state-health.ts): a
- * consistent GetItem of one small item every run (1 RRU), and when they change a transaction of the
+ * The tenant's open health conditions as the DynamoDB store keeps them (ADR 0116, state-health.ts):
+ * read with the cursors (`countingState`), and when they change written in a transaction of the
  * lease check and the item (2 WRU each). Kept in memory here.
  */
-function countingHealth(calls: DynamoCalls): HealthStateStore {
+function countingHealth(calls: DynamoCalls): CountingHealth {
   const open = new Map<string, readonly OpenHealthCondition[]>();
   return {
+    open,
     getOpenHealth: async (tenantId) => {
       calls.reads++;
       calls.readUnits += 1;
@@ -203,7 +216,8 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
     // Each round is the next 5-minute cycle: the clock jumps 5 minutes between rounds (never within a run).
     let offsetMs = 0;
     const clock = () => Date.now() + offsetMs;
-    const state = countingState(memoryState(clock), calls);
+    const health = countingHealth(calls);
+    const state = countingState(memoryState(clock), calls, health);
     const configs = new Map<string, TenantConfig>();
     const lists = new Map<string, unknown[]>();
     let vaikoraCalls = 0;
@@ -217,12 +231,11 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
         failed: 0,
       }),
       saveDestinationHealth: async () => undefined,
-      scheduleNext: async () => undefined,
     };
     const deps: RunDeps = {
       store,
       state,
-      healthState: countingHealth(calls),
+      healthState: health,
       vaikora: (connection) => {
         const list = lists.get(connection.apiKey.reveal()) ?? [];
         const client = memoryVaikora(() => list);

@@ -56,7 +56,6 @@ function world(options: {
     finishRun: async () => undefined,
     recordRejections: async (_t, _r, batch) => ({ inserted: batch.length, repeated: 0, failed: 0 }),
     saveDestinationHealth: async () => undefined,
-    scheduleNext: async () => undefined,
   };
   const hostile = (i: number) => ({
     agent_id: 'agt-1',

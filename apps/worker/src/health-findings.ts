@@ -55,6 +55,8 @@ export interface HealthReconcileInput {
   /** How old the heartbeat finding must be before it is imported again (default `HEARTBEAT_INTERVAL_MS`). */
   readonly heartbeatEveryMs?: number | undefined;
   readonly store: HealthStateStore;
+  /** The open conditions as the run read them with its cursors; absent: read from `store` here. */
+  readonly stored?: readonly OpenHealthCondition[] | undefined;
   readonly log: Logger;
 }
 
@@ -82,7 +84,7 @@ export async function reconcileHealthFindings(input: HealthReconcileInput): Prom
   const report: HealthReport = { opened: 0, archived: 0, heartbeats: 0, failed: 0 };
   let stored: readonly OpenHealthCondition[];
   try {
-    stored = await input.store.getOpenHealth(tenantId);
+    stored = input.stored ?? (await input.store.getOpenHealth(tenantId));
   } catch (err) {
     log.warn({ err: errorInfo(err) }, 'health state not read; no health finding this run');
     return report;

@@ -12,7 +12,7 @@ function deps(state: Partial<RunDeps['state']>): Pick<RunDeps, 'state' | 'logger
       acquireLease: async () => lease,
       renewLease: async (l, ttlMs) => ({ ...l, expiresAtMs: l.expiresAtMs + ttlMs }),
       releaseLease: async () => true,
-      getStream: async () => {
+      readTenant: async () => {
         throw new Error('not used');
       },
       advanceCursor: async () => 'advanced',

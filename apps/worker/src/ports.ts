@@ -104,7 +104,11 @@ export interface TenantStore {
   /** The tenant's configuration, or null when it is unknown or offboarded. */
   loadTenant(tenantId: string): Promise<TenantConfig | null>;
   startRun(tenantId: string, workerId: string, startedAt: Date): Promise<string>;
-  finishRun(runId: string, summary: RunSummary, finishedAt: Date): Promise<void>;
+  /**
+   * Records the run's outcome and, with it, when the tenant is next due (clearing a "run now" request
+   * made before the run started).
+   */
+  finishRun(runId: string, summary: RunSummary, finishedAt: Date, schedule: NextRun): Promise<void>;
   /**
    * Keeps rejected records once per stream, keyed by fingerprint (a record read again by a later
    * overlapping run is counted, not stored again). Never rejects: a failure is logged with its
@@ -120,8 +124,13 @@ export interface TenantStore {
     health: DestinationHealth,
     lastError: string | null,
   ): Promise<void>;
-  /** Sets when the tenant is next due and clears a "run now" request made before the run started. */
-  scheduleNext(tenantId: string, nextRunAt: Date, runStartedAt: Date): Promise<void>;
+}
+
+/** When a tenant is next due, given with the outcome of its run (`TenantStore.finishRun`). */
+export interface NextRun {
+  readonly tenantId: string;
+  readonly nextRunAt: Date;
+  readonly runStartedAt: Date;
 }
 
 /** Where a destination's findings for one region go, as core maps them (its product in partner-product mode). */
@@ -200,6 +209,14 @@ export interface StreamState {
   readonly segments: readonly SeenSegment[];
 }
 
+/** A tenant's state as a run reads it first (`StateStore.readTenant`). */
+export interface TenantState {
+  /** The open health conditions, when the store keeps them with the cursors (else read through `HealthStateStore`). */
+  readonly openHealth?: readonly OpenHealthCondition[] | undefined;
+  /** One stream's cursor and seen-set. */
+  stream(streamId: string): Promise<StreamState>;
+}
+
 /** The codes a StateStore failure carries (as `code` on the error it rejects with). */
 export type StateFailureCode = 'LEASE_LOST' | 'CURSOR_REGRESSION' | 'CONFLICT' | 'UNAVAILABLE';
 
@@ -215,8 +232,11 @@ export interface StateStore {
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
   /** Frees our lease for the next worker; false when it was no longer ours. */
   releaseLease(lease: Lease): Promise<boolean>;
-  /** The stream's cursor and seen-set. */
-  getStream(tenantId: string, streamId: string): Promise<StreamState>;
+  /**
+   * What a run reads before its streams, at once: every cursor of the tenant and its open health
+   * conditions; each stream's seen-set is read when its agent is swept.
+   */
+  readTenant(tenantId: string): Promise<TenantState>;
   /**
    * Moves a stream's cursor forward (or keeps its position), adds `options.seen` to its seen-set and
    * drops `options.prune`, fenced by the lease and never behind the stored position.

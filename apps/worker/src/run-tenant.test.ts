@@ -83,7 +83,6 @@ function world(
     saveDestinationHealth: async (destinationId, h, lastError) => {
       health.push({ destinationId, health: h, lastError });
     },
-    scheduleNext: async () => undefined,
   };
   const importer = options.importer ?? takesAll;
   const deps: RunDeps = {
@@ -451,6 +450,24 @@ describe('runTenant: failures outside Security Hub', () => {
 
     expect(summary).toMatchObject({ status: 'failed', errorCode: 'STATE_UNAVAILABLE', findingsImported: 0 });
     expect(w.events).toEqual([]);
+  });
+
+  it('cursors that cannot be read at all: STATE_UNAVAILABLE, no stream swept, Vaikora not asked', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    w.state.readTenant = async () => {
+      throw new StateError('UNAVAILABLE', 'DynamoDB call failed: timeout', true);
+    };
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({
+      status: 'failed',
+      errorCode: 'STATE_UNAVAILABLE',
+      actionsRead: 0,
+      findingsImported: 0,
+    });
+    expect(w.events).toEqual([]);
+    expect(w.state.writes).toBe(0);
   });
 
   it('a cursor that cannot be written: CURSOR_NOT_SAVED, partial', async () => {

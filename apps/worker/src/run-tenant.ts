@@ -22,6 +22,7 @@ import {
   type Cursor,
   type DestinationConfig,
   isLeaseLost,
+  type OpenHealthCondition,
   type RecordedRejection,
   type RunDeps,
   type RunSummary,
@@ -29,6 +30,7 @@ import {
   type StreamConfig,
   type StreamState,
   type TenantConfig,
+  type TenantState,
 } from './ports.ts';
 import { RunLedger } from './run-ledger.ts';
 
@@ -148,12 +150,15 @@ class TenantRun {
     } else {
       const byAgent = new Map<string, StreamConfig[]>();
       for (const s of streams) byAgent.set(s.agentId, [...(byAgent.get(s.agentId) ?? []), s]);
-      for (const [agentId, group] of byAgent) {
-        if (this.stopping()) {
-          ledger.incomplete = true;
-          break;
+      const state = byAgent.size === 0 ? null : await this.readState();
+      if (state !== null) {
+        for (const [agentId, group] of byAgent) {
+          if (this.stopping()) {
+            ledger.incomplete = true;
+            break;
+          }
+          await this.runAgent(agentId, group, runnable, state);
         }
-        await this.runAgent(agentId, group, runnable);
       }
       if (this.budget.aborted && !this.lease.signal.aborted) {
         ledger.fail(
@@ -164,13 +169,16 @@ class TenantRun {
       const stopped = this.lease.stopReason;
       if (stopped !== null && ledger.incomplete) ledger.stoppedEarly(stopped.code, stopped.message);
       await this.saveHealth(runnable);
-      await this.reportHealth(runnable);
+      await this.reportHealth(runnable, state?.openHealth);
     }
 
     const summary = ledger.summary(streams);
-    await store.finishRun(this.runId, summary, new Date(this.deps.clock()));
     const pollMs = (vaikora?.pollIntervalSeconds ?? 300) * 1000;
-    await store.scheduleNext(tenantId, new Date(this.now + pollMs), startedAt);
+    await store.finishRun(this.runId, summary, new Date(this.deps.clock()), {
+      tenantId,
+      nextRunAt: new Date(this.now + pollMs),
+      runStartedAt: startedAt,
+    });
 
     metrics.imported.inc({ tenant: tenantId }, summary.findingsImported);
     metrics.skipped.inc({ tenant: tenantId }, summary.actionsSkipped);
@@ -182,11 +190,27 @@ class TenantRun {
     return { kind: 'ran', runId: this.runId, summary };
   }
 
-  /** Reads the agent's streams' cursors, sweeps the agent down to the oldest window, delivers, moves the cursors. */
+  /**
+   * The tenant's cursors and open health conditions, read once for the whole run (one query, issue 16);
+   * null when they cannot be read: no stream is swept without its cursor, and the next run reads again.
+   */
+  private async readState(): Promise<TenantState | null> {
+    try {
+      return await this.deps.state.readTenant(this.config.tenantId);
+    } catch (err) {
+      this.ledger.incomplete = true;
+      this.ledger.fail('STATE_UNAVAILABLE', errorMessage(err));
+      this.log.warn({ err: errorInfo(err) }, 'cursors not read; no stream swept');
+      return null;
+    }
+  }
+
+  /** Reads the agent's streams' seen-sets, sweeps the agent down to the oldest window, delivers, moves the cursors. */
   private async runAgent(
     agentId: string,
     group: readonly StreamConfig[],
     destinations: ReadonlyMap<string, DestinationConfig>,
+    tenantState: TenantState,
   ): Promise<void> {
     const vaikora = this.config.vaikora;
     if (vaikora === null) return;
@@ -197,7 +221,7 @@ class TenantRun {
       if (destination === undefined || ledger.failedDestinations.has(destination.id)) continue;
       let state: StreamState;
       try {
-        state = await this.deps.state.getStream(this.config.tenantId, stream.id);
+        state = await tenantState.stream(stream.id);
       } catch (err) {
         // Without every cursor of the agent its sweep cannot know where to stop; the next run reads it again.
         ledger.incomplete = true;
@@ -474,7 +498,10 @@ class TenantRun {
    * gets it at most hourly (ADR 0118). Nothing when the runtime keeps no health state, or the lease is
    * no longer ours.
    */
-  private async reportHealth(destinations: ReadonlyMap<string, DestinationConfig>): Promise<void> {
+  private async reportHealth(
+    destinations: ReadonlyMap<string, DestinationConfig>,
+    stored: readonly OpenHealthCondition[] | undefined,
+  ): Promise<void> {
     const store = this.deps.healthState;
     if (store === undefined || this.lease.signal.aborted) return;
     this.judgeRejected();
@@ -501,6 +528,7 @@ class TenantRun {
       thresholdsMs: { vaikora_unreachable: this.deps.options.vaikoraUnreachableAfterMs },
       heartbeat: new Set(this.config.destinations.filter((d) => d.heartbeat === true).map((d) => d.id)),
       store,
+      stored,
       log: this.log,
     });
   }

@@ -23,7 +23,7 @@ describe('a tenant run when DynamoDB fails (DynamoDB Local behind a fault proxy)
   });
 
   it('records the run as failed and schedules the next one when the cursor cannot be read, instead of leaving it running', async () => {
-    h.dynamoProxy?.setRules({ throttle: false, errors: [{ match: { operation: 'GetItem' }, rate: 1 }] });
+    h.dynamoProxy?.setRules({ throttle: false, errors: [{ match: { operation: 'Query' }, rate: 1 }] });
     const runtime = h.runtime();
     const before = Date.now();
 

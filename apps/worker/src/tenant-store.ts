@@ -58,25 +58,28 @@ export function createDbTenantStore({
   baseUrlPolicy = PRODUCTION_BASE_URL_POLICY,
   partnerProduct,
 }: DbTenantStoreOptions): TenantStore & TenantScheduler {
+  // The tenant with its settings, destinations and enabled streams in one statement (a relational query:
+  // drizzle aggregates the children in lateral subqueries), prepared once: a run is 1 round trip here,
+  // not 4 (issue 16).
+  const tenantQuery = db.query.tenants
+    .findFirst({
+      columns: { id: true },
+      where: and(eq(tenants.id, sql.placeholder('tenantId')), eq(tenants.state, 'active')),
+      with: {
+        vaikoraSettings: true,
+        destinations: true,
+        streams: { where: eq(streams.enabled, true) },
+      },
+    })
+    .prepare('worker_load_tenant');
+
   return {
     async loadTenant(tenantId) {
-      const [tenant] = await db
-        .select({ id: tenants.id })
-        .from(tenants)
-        .where(and(eq(tenants.id, tenantId), eq(tenants.state, 'active')));
+      const tenant = await tenantQuery.execute({ tenantId });
       if (tenant === undefined) return null;
-      const [settings] = await db
-        .select()
-        .from(vaikoraSettings)
-        .where(eq(vaikoraSettings.tenantId, tenantId));
-      const destinationRows = await db
-        .select()
-        .from(awsDestinations)
-        .where(eq(awsDestinations.tenantId, tenantId));
-      const streamRows = await db
-        .select()
-        .from(streams)
-        .where(and(eq(streams.tenantId, tenantId), eq(streams.enabled, true)));
+      const settings = tenant.vaikoraSettings ?? undefined;
+      const destinationRows = tenant.destinations;
+      const streamRows = tenant.streams;
 
       let vaikora: TenantConfig['vaikora'] = null;
       let vaikoraProblem: TenantConfig['vaikoraProblem'];
@@ -171,38 +174,61 @@ export function createDbTenantStore({
       const id = newId('run', startedAt);
       // The caller holds the tenant's lease, so no other run of it is alive: a run still marked
       // running was cut short (its worker was killed or ran out of memory) and is closed as failed.
+      // One statement (a data-modifying CTE): the insert does not see the row it adds to the update.
+      const interrupted = db.$with('interrupted').as(
+        db
+          .update(runs)
+          .set({
+            status: 'failed',
+            finishedAt: startedAt,
+            errorCode: 'RUN_INTERRUPTED',
+            errorMessage: 'the worker running it stopped before the run finished; this run took over',
+          })
+          .where(and(eq(runs.tenantId, tenantId), eq(runs.status, 'running')))
+          .returning({ id: runs.id }),
+      );
       await db
-        .update(runs)
-        .set({
-          status: 'failed',
-          finishedAt: startedAt,
-          errorCode: 'RUN_INTERRUPTED',
-          errorMessage: 'the worker running it stopped before the run finished; this run took over',
-        })
-        .where(and(eq(runs.tenantId, tenantId), eq(runs.status, 'running')));
-      await db.insert(runs).values({ id, tenantId, workerId, startedAt, status: 'running' });
+        .with(interrupted)
+        .insert(runs)
+        .values({ id, tenantId, workerId, startedAt, status: 'running' });
       return id;
     },
 
-    async finishRun(runId, summary: RunSummary, finishedAt) {
+    async finishRun(runId, summary: RunSummary, finishedAt, schedule) {
+      // The run's counts and the tenant's next due time in one statement (a data-modifying CTE).
+      const finished = db.$with('finished').as(
+        db
+          .update(runs)
+          .set({
+            status: summary.status,
+            finishedAt,
+            actionsRead: summary.actionsRead,
+            findingsMapped: summary.findingsMapped,
+            findingsImported: summary.findingsImported,
+            actionsSkipped: summary.actionsSkipped,
+            recordsRejected: summary.recordsRejected,
+            throttles: summary.throttles,
+            lagSeconds: summary.lagSeconds,
+            errorCode: summary.errorCode,
+            errorMessage: summary.errorMessage,
+            recentFindings: [...summary.recentFindings],
+            destinationStats: summary.destinationStats,
+          })
+          .where(eq(runs.id, runId))
+          .returning({ id: runs.id }),
+      );
+      const { tenantId, nextRunAt, runStartedAt } = schedule;
+      // A "run now" asked for after this run started is kept (due at once); one asked before is served.
       await db
-        .update(runs)
+        .with(finished)
+        .update(tenantSchedules)
         .set({
-          status: summary.status,
-          finishedAt,
-          actionsRead: summary.actionsRead,
-          findingsMapped: summary.findingsMapped,
-          findingsImported: summary.findingsImported,
-          actionsSkipped: summary.actionsSkipped,
-          recordsRejected: summary.recordsRejected,
-          throttles: summary.throttles,
-          lagSeconds: summary.lagSeconds,
-          errorCode: summary.errorCode,
-          errorMessage: summary.errorMessage,
-          recentFindings: [...summary.recentFindings],
-          destinationStats: summary.destinationStats,
+          nextRunAt: sql`case when ${tenantSchedules.runRequestedAt} > ${runStartedAt.toISOString()}::timestamptz then now() else ${nextRunAt.toISOString()}::timestamptz end`,
+          runRequestedAt: sql`case when ${tenantSchedules.runRequestedAt} > ${runStartedAt.toISOString()}::timestamptz then ${tenantSchedules.runRequestedAt} else null end`,
+          lastRunStartedAt: runStartedAt,
+          lastRunFinishedAt: new Date(),
         })
-        .where(eq(runs.id, runId));
+        .where(eq(tenantSchedules.tenantId, tenantId));
     },
 
     async recordRejections(
@@ -227,18 +253,6 @@ export function createDbTenantStore({
           lastError,
         })
         .where(eq(awsDestinations.id, destinationId));
-    },
-
-    async scheduleNext(tenantId, nextRunAt, runStartedAt) {
-      await db
-        .update(tenantSchedules)
-        .set({
-          nextRunAt: sql`case when ${tenantSchedules.runRequestedAt} > ${runStartedAt.toISOString()}::timestamptz then now() else ${nextRunAt.toISOString()}::timestamptz end`,
-          runRequestedAt: sql`case when ${tenantSchedules.runRequestedAt} > ${runStartedAt.toISOString()}::timestamptz then ${tenantSchedules.runRequestedAt} else null end`,
-          lastRunStartedAt: runStartedAt,
-          lastRunFinishedAt: new Date(),
-        })
-        .where(eq(tenantSchedules.tenantId, tenantId));
     },
 
     async claimDueTenants(now, limit, holdMs) {

@@ -25,6 +25,8 @@ type AdvanceOptions = NonNullable<Parameters<StateStore['advanceCursor']>[3]>;
 /** The worker's StateStore in memory, plus what tests read back: the write count and a stream's cursor. */
 export type MemoryState = StateStore & {
   writes: number;
+  /** One stream's state (what `readTenant(...).stream` reads): tests wrap it to see or fail the reads. */
+  getStream(tenantId: string, streamId: string): Promise<StreamState>;
   getCursor(tenantId: string, streamId: string): Promise<Cursor | null>;
 };
 
@@ -40,11 +42,10 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
     holder.owner === lease.owner &&
     holder.epoch === lease.epoch &&
     holder.expiresAtMs > clock();
-  const store = {
+  const store: MemoryState = {
     get writes() {
       return writes;
     },
-    ensureTable: async () => undefined,
     acquireLease: async (tenantId: string, owner: string, ttlMs: number) => {
       if (holder !== null && holder.expiresAtMs > clock() && holder.owner !== owner) return null;
       holder = { owner, epoch: ++epoch, expiresAtMs: clock() + ttlMs };
@@ -61,8 +62,10 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       holder.expiresAtMs = 0;
       return true;
     },
-    getLease: async (tenantId: string) => (holder === null ? null : { tenantId, ...holder }),
     getCursor: async (_tenantId: string, streamId: string) => cursors.get(streamId) ?? null,
+    readTenant: async (tenantId: string) => ({
+      stream: (streamId: string) => store.getStream(tenantId, streamId),
+    }),
     getStream: async (_tenantId: string, streamId: string): Promise<StreamState> => {
       const ids = new Set<string>();
       const list: SeenSegment[] = [];
@@ -135,7 +138,6 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
       return { inserted, repeated: batch.length - inserted, failed: 0 };
     },
     saveDestinationHealth: async () => undefined,
-    scheduleNext: async () => undefined,
   };
   return { store, runs, rejections };
 }

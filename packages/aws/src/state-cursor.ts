@@ -3,11 +3,13 @@ import {
   type AttributeValue,
   type CancellationReason,
   GetItemCommand,
+  QueryCommand,
   type TransactWriteItem,
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import {
+  CURSOR_PREFIX,
   call,
   errorName,
   keys,
@@ -17,18 +19,21 @@ import {
   type StateTable,
   stateFailure,
 } from './state-dynamo.ts';
+import { HEALTH_SK, openHealthOf } from './state-health.ts';
 import { leaseCheck } from './state-lease.ts';
 import {
   type AdvanceOutcome,
   type Cursor,
   type Lease,
+  type OpenHealthCondition,
   type SeenSegment,
   StateError,
   type StateStore,
+  type StreamState,
 } from './state-model.ts';
 import { putSegments, readSegments, seenDigest, segmentItems } from './state-seen.ts';
 
-export type CursorStore = Pick<StateStore, 'getCursor' | 'getStream' | 'advanceCursor'>;
+export type CursorStore = Pick<StateStore, 'getCursor' | 'getStream' | 'readTenant' | 'advanceCursor'>;
 
 interface CursorItem {
   positionMs: number;
@@ -83,6 +88,23 @@ export function createCursorStore(table: StateTable, seenRetentionMs: number): C
     }
   };
 
+  /** A stream's state from its cursor item: the seen-set starts where the cursor says (ADR 0112). */
+  const streamState = async (
+    tenantId: string,
+    streamId: string,
+    item: CursorItem | null,
+  ): Promise<StreamState> => {
+    const { digests, segments } = await readSegments(table, tenantId, streamId, item?.seenFloorMs ?? 0);
+    // Cursors written before the seen-set carry their ids in the item: they count as seen.
+    if (item !== null)
+      for (const id of [...item.idsAtPosition, ...item.recentIds]) digests.add(seenDigest(id));
+    return {
+      cursor: item === null ? null : publicCursor(item),
+      seen: { has: (id: string) => digests.has(seenDigest(id)), size: digests.size },
+      segments,
+    };
+  };
+
   return {
     async getCursor(tenantId, streamId) {
       const item = await readCursor(tenantId, streamId);
@@ -91,15 +113,42 @@ export function createCursorStore(table: StateTable, seenRetentionMs: number): C
 
     async getStream(tenantId, streamId) {
       // One after the other: the cursor says where the seen-set starts (ADR 0112).
-      const item = await readCursor(tenantId, streamId);
-      const { digests, segments } = await readSegments(table, tenantId, streamId, item?.seenFloorMs ?? 0);
-      // Cursors written before the seen-set carry their ids in the item: they count as seen.
-      if (item !== null)
-        for (const id of [...item.idsAtPosition, ...item.recentIds]) digests.add(seenDigest(id));
+      return streamState(tenantId, streamId, await readCursor(tenantId, streamId));
+    },
+
+    async readTenant(tenantId) {
+      // Cursors ('CURSOR#…') and the health item ('HEALTH') sort next to each other, before the lease
+      // and the seen-set segments: one consistent range query reads them all (issue 16).
+      const cursors = new Map<string, CursorItem>();
+      let openHealth: OpenHealthCondition[] = [];
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await call(() =>
+          client.send(
+            new QueryCommand({
+              TableName,
+              KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+              ExpressionAttributeValues: {
+                ':pk': { S: keys.pk(tenantId) },
+                ':from': { S: CURSOR_PREFIX },
+                ':to': { S: HEALTH_SK },
+              },
+              ConsistentRead: true,
+              ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+            }),
+          ),
+        );
+        for (const item of page.Items ?? []) {
+          const sk = item.sk?.S ?? '';
+          if (sk === HEALTH_SK) openHealth = openHealthOf(item);
+          else if (sk.startsWith(CURSOR_PREFIX))
+            cursors.set(sk.slice(CURSOR_PREFIX.length), toCursorItem(item));
+        }
+        start = page.LastEvaluatedKey;
+      } while (start !== undefined);
       return {
-        cursor: item === null ? null : publicCursor(item),
-        seen: { has: (id: string) => digests.has(seenDigest(id)), size: digests.size },
-        segments,
+        openHealth,
+        stream: (streamId: string) => streamState(tenantId, streamId, cursors.get(streamId) ?? null),
       };
     },
 

@@ -81,4 +81,75 @@ describe('open health conditions on DynamoDB Local (ADR 0116)', () => {
     expect(read).toEqual([heartbeat, condition('dst_a', 2_000)]);
     expect(read[1]).not.toHaveProperty('sentAtMs');
   });
+
+  it('reads every cursor and the open health conditions of a tenant in one query, and each seen-set from its own cursor (issue 16)', async () => {
+    const store = createStateStore({ client, tableName });
+    const tenant = `tenant-${randomUUID()}`;
+    const other = `tenant-${randomUUID()}`;
+    const lease = await store.acquireLease(tenant, 'run-1', TTL);
+    const otherLease = await store.acquireLease(other, 'run-1', TTL);
+    if (lease === null || otherLease === null) throw new Error('lease not taken');
+    const t0 = Date.now();
+    await store.advanceCursor(
+      lease,
+      'str_a',
+      { positionMs: t0, updatedAtMs: t0 },
+      {
+        seen: [{ id: 'act-a1', timestampMs: t0 - 1_000 }],
+      },
+    );
+    await store.advanceCursor(
+      lease,
+      'str_b',
+      { positionMs: t0 - 5_000, updatedAtMs: t0 },
+      {
+        seen: [{ id: 'act-b1', timestampMs: t0 - 6_000 }],
+      },
+    );
+    await store.saveOpenHealth(lease, [condition('dst_a', 1_000)]);
+    await store.advanceCursor(
+      otherLease,
+      'str_a',
+      { positionMs: t0 + 9_000, updatedAtMs: t0 },
+      {
+        seen: [{ id: 'act-other', timestampMs: t0 }],
+      },
+    );
+    const queries: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        queries.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countStateCalls' },
+    );
+    try {
+      const state = await store.readTenant(tenant);
+      const calls = queries.length;
+      const [a, b, none] = await Promise.all([
+        state.stream('str_a'),
+        state.stream('str_b'),
+        state.stream('str_new'),
+      ]);
+
+      expect(calls).toBe(1);
+      expect(queries).toEqual(['QueryCommand', 'QueryCommand', 'QueryCommand', 'QueryCommand']);
+      expect(state.openHealth).toEqual([condition('dst_a', 1_000)]);
+      expect(a.cursor?.positionMs).toBe(t0);
+      expect(b.cursor?.positionMs).toBe(t0 - 5_000);
+      expect(none.cursor).toBeNull();
+      expect([a.seen.has('act-a1'), a.seen.has('act-b1'), a.seen.has('act-other')]).toEqual([
+        true,
+        false,
+        false,
+      ]);
+      expect([b.seen.has('act-b1'), b.seen.has('act-a1')]).toEqual([true, false]);
+      expect(none.seen.size).toBe(0);
+      // The same as the stream-by-stream reads.
+      expect(a).toMatchObject({ cursor: (await store.getStream(tenant, 'str_a')).cursor });
+      expect((await store.readTenant(`tenant-${randomUUID()}`)).openHealth).toEqual([]);
+    } finally {
+      client.middlewareStack.remove('countStateCalls');
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { GetItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, GetItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   call,
@@ -15,7 +15,7 @@ import type { OpenHealthCondition, StateStore } from './state-model.ts';
 
 export type HealthStore = Pick<StateStore, 'getOpenHealth' | 'saveOpenHealth'>;
 
-const HEALTH_SK = 'HEALTH';
+export const HEALTH_SK = 'HEALTH';
 
 /**
  * Which connector health conditions are open for a tenant (ADR 0116): one small item next to the
@@ -29,13 +29,7 @@ export function createHealthStore(table: StateTable): HealthStore {
       const out = await call(() =>
         client.send(new GetItemCommand({ TableName, Key: key(tenantId), ConsistentRead: true })),
       );
-      if (out.Item === undefined) return [];
-      const raw = unmarshall(out.Item);
-      const open: unknown[] = Array.isArray(raw.open) ? raw.open : [];
-      return open.flatMap((entry) => {
-        const parsed = toCondition(entry);
-        return parsed === null ? [] : [parsed];
-      });
+      return out.Item === undefined ? [] : openHealthOf(out.Item);
     },
 
     async saveOpenHealth(lease, open) {
@@ -70,6 +64,16 @@ export function createHealthStore(table: StateTable): HealthStore {
       }
     },
   };
+}
+
+/** The open conditions a stored health item holds (entries that do not parse are dropped). */
+export function openHealthOf(item: Record<string, AttributeValue>): OpenHealthCondition[] {
+  const raw = unmarshall(item);
+  const open: unknown[] = Array.isArray(raw.open) ? raw.open : [];
+  return open.flatMap((entry) => {
+    const parsed = toCondition(entry);
+    return parsed === null ? [] : [parsed];
+  });
 }
 
 function toCondition(entry: unknown): OpenHealthCondition | null {

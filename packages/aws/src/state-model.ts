@@ -92,6 +92,13 @@ export interface AdvanceOptions {
 
 export type AdvanceOutcome = 'advanced' | 'unchanged';
 
+/** A tenant's cursors and open health conditions as one query read them (`StateStore.readTenant`). */
+export interface TenantState {
+  readonly openHealth: readonly OpenHealthCondition[];
+  /** The stream's cursor as the query read it, and its seen-set, read now (one query). */
+  stream(streamId: string): Promise<StreamState>;
+}
+
 /** A connector health condition open for one destination's hub (ADR 0116); `condition` is core's HealthCondition. */
 export interface OpenHealthCondition {
   readonly destinationId: string;
@@ -123,6 +130,11 @@ export interface StateStore {
   getCursor(tenantId: string, streamId: string): Promise<Cursor | null>;
   /** The stream's cursor and seen-set: two consistent reads, the cursor first (it says where the seen-set starts). */
   getStream(tenantId: string, streamId: string): Promise<StreamState>;
+  /**
+   * What a run reads before its streams: every cursor of the tenant and its open health conditions in
+   * one consistent query (a few KB: one read unit), and each stream's seen-set when it is asked for.
+   */
+  readTenant(tenantId: string): Promise<TenantState>;
   /**
    * Moves a stream's cursor forward (or keeps its position) and adds `options.seen` to its seen-set,
    * fenced by the lease (owner + epoch, unexpired) and monotonic (never behind the stored one).

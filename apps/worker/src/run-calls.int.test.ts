@@ -1,0 +1,78 @@
+import { createDb, type DbHandle } from '@vsh/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
+
+/**
+ * What one tenant run costs in round trips (issue 16): every call is CPU in the worker and a line on
+ * the bill, so an idle run (nothing new in Vaikora) must make only the calls it cannot do without.
+ * PostgreSQL statements are counted by drizzle's logger on a database handle of the run's own;
+ * DynamoDB calls by the fault proxy in front of DynamoDB Local; AWS and Vaikora calls by theirs.
+ */
+describe('the calls of one tenant run', () => {
+  let h: Harness;
+  let counted: DbHandle;
+  let tenant: SeededTenant;
+  const statements: string[] = [];
+
+  beforeAll(async () => {
+    h = await startHarness({ dynamoProxy: true, sim: { seed: 16, initialActionsPerAgent: 0, badRate: 0 } });
+    counted = await createDb({
+      kind: 'postgres',
+      url: h.database.url,
+      max: 2,
+      logger: { logQuery: (query) => void statements.push(query) },
+    });
+    h.sim.store.addTenant('vk_calls', ['agt-calls'], 30);
+    tenant = await h.seedTenant({
+      name: 'calls',
+      accountId: '160000000001',
+      region: 'us-east-1',
+      agents: ['agt-calls'],
+      vaikoraKey: 'vk_calls',
+    });
+  });
+  afterAll(async () => {
+    await counted?.close();
+    await h?.close();
+  });
+
+  const dynamoCalls = (): Record<string, number> =>
+    Object.fromEntries(
+      Object.entries(h.dynamoProxy?.stats().operations.dynamodb ?? {}).map(([op, s]) => [op, s.requests]),
+    );
+  const total = (calls: Record<string, number>) => Object.values(calls).reduce((n, c) => n + c, 0);
+
+  it('an idle run: one Vaikora request, no STS or Security Hub call, no cursor write, 3 PostgreSQL statements, 4 DynamoDB calls', async () => {
+    const runtime = h.runtime({ db: counted.db });
+    const first = await runtime.run(tenant.tenantId);
+    expect(first.kind === 'ran' && first.summary.findingsImported).toBeGreaterThan(0);
+
+    statements.length = 0;
+    h.dynamoProxy?.resetStats();
+    h.proxy.resetStats();
+    h.sim.resetStats();
+    const idle = await runtime.run(tenant.tenantId);
+    expect(idle.kind === 'ran' && idle.summary.status).toBe('ok');
+    expect(idle.kind === 'ran' && idle.summary.findingsImported).toBe(0);
+
+    const dynamo = dynamoCalls();
+    const calls = {
+      vaikora: h.sim.stats().requests,
+      sts: h.proxy.operationStats('sts', 'AssumeRole').requests,
+      securityHub: h.proxy.operationStats('securityhub', 'BatchImportFindings').requests,
+      dynamodb: total(dynamo),
+      cursorWrites: (dynamo.TransactWriteItems ?? 0) + (dynamo.PutItem ?? 0),
+      postgres: statements.length,
+    };
+    console.log(`idle run: ${JSON.stringify(calls)}; DynamoDB ${JSON.stringify(dynamo)}`);
+    // Lease taken and released (2 writes), the cursors and health read in one query, the seen-set in another.
+    expect(calls).toEqual({
+      vaikora: 1,
+      sts: 0,
+      securityHub: 0,
+      dynamodb: 4,
+      cursorWrites: 0,
+      postgres: 3,
+    });
+  });
+});
