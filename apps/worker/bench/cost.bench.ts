@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
+  DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
@@ -36,8 +36,11 @@ import { type CallsPerRun, measureRuns, type RunCpu } from './run-cpu.ts';
 
 /** Latency of one call (ms), as bench:fanout simulates it; a run's calls are counted as sequential. */
 const LATENCY_MS = { dynamodb: 10, vaikora: 50, sts: 50, securityHub: 50, postgres: 2, kms: 10 } as const;
-/** Postgres calls per run: load the tenant, start and finish the run, schedule the next (tenant-store.ts). */
-const POSTGRES_CALLS = 4;
+/**
+ * Postgres statements per run: load the tenant, start the run, finish it with the next due time
+ * (tenant-store.ts, ADR 0123; run-calls.int.test.ts counts them).
+ */
+const POSTGRES_CALLS = 3;
 /** A role session lasts 1 h and is refreshed 5 min early: one AssumeRole per 11 runs of a busy tenant. */
 const STS_PER_BUSY_RUN = 1 / 11;
 /** Due tenants per dispatcher tick in the SQS count (1,000 tenants every 5 minutes). */
@@ -98,7 +101,7 @@ async function consumerRequestsPerRun(): Promise<Record<string, number>> {
           options?.abortSignal?.addEventListener('abort', () => reject(new Error('stopped'))),
         );
       }
-      if (command instanceof DeleteMessageCommand || command instanceof ChangeMessageVisibilityCommand)
+      if (command instanceof DeleteMessageBatchCommand || command instanceof ChangeMessageVisibilityCommand)
         return Promise.resolve({});
       return Promise.reject(new Error(`unexpected ${name}`));
     },

@@ -16,7 +16,12 @@ const TENANTS = 30;
 const CONSUMERS = 4;
 
 /** The SQS calls workers make that the test answers with 5xx now and then. */
-const SQS_FAULTED = ['SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility'];
+const SQS_FAULTED = [
+  'SendMessageBatch',
+  'ReceiveMessage',
+  'DeleteMessageBatch',
+  'ChangeMessageVisibility',
+];
 
 describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, with DynamoDB leases', () => {
   let h: Harness;
@@ -141,8 +146,8 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
           overlaps.push(`${id}: ${before.workerId} ${before.id} and ${after.workerId} ${after.id}`);
       }
     }
-    const deletes = h.proxy.operationStats('sqs', 'DeleteMessage');
-    const handled = deletes.requests - deletes.injected5xx;
+    // Consumers delete finished messages in batches: the entries that reached SQS are the messages handled.
+    const handled = h.proxy.operationStats('sqs', 'DeleteMessageBatch').forwardedEntries;
     const sqs5xx = SQS_FAULTED.reduce(
       (n, operation) => n + h.proxy.operationStats('sqs', operation).injected5xx,
       0,

@@ -1,6 +1,6 @@
 import {
   ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
+  DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -151,11 +151,85 @@ export interface SqsConsumer {
   readonly processed: number;
 }
 
+/** Longest a finished message waits for others to be deleted with it. */
+const DELETE_LINGER_MS = 500;
+/** SQS's most entries per `DeleteMessageBatch`. */
+const DELETE_BATCH_MAX = 10;
+
+/**
+ * Deletes finished messages ten to a `DeleteMessageBatch` (issue 16: one `DeleteMessage` per run was a
+ * request, and its CPU, per run): a batch goes when it is full or its first message has waited
+ * `lingerMs`, and `flush` sends what is left (at shutdown). A message not deleted (a failed entry, a
+ * failed call, a process killed meanwhile) comes back after its visibility timeout and runs again,
+ * which the lease and the cursors make harmless, as for any redelivery.
+ */
+export class DeleteBatcher {
+  private pending: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly sending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly sqs: Pick<SQSClient, 'send'>,
+    private readonly queueUrl: string,
+    private readonly logger: Logger,
+    private readonly options: { readonly lingerMs: number },
+  ) {}
+
+  add(receiptHandle: string): void {
+    this.pending.push(receiptHandle);
+    if (this.pending.length >= DELETE_BATCH_MAX) this.send();
+    else this.timer ??= setTimeout(() => this.send(), this.options.lingerMs);
+  }
+
+  /** Sends every pending delete and waits for all sent so far. */
+  async flush(): Promise<void> {
+    this.send();
+    await Promise.all([...this.sending]);
+  }
+
+  private send(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const handles = this.pending.splice(0, DELETE_BATCH_MAX);
+    if (handles.length === 0) return;
+    if (this.pending.length > 0) this.timer = setTimeout(() => this.send(), this.options.lingerMs);
+    const sent = this.deleteBatch(handles).finally(() => this.sending.delete(sent));
+    this.sending.add(sent);
+  }
+
+  private async deleteBatch(handles: readonly string[]): Promise<void> {
+    try {
+      const result = await this.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: handles.map((ReceiptHandle, i) => ({ Id: String(i), ReceiptHandle })),
+        }),
+      );
+      const failed = result.Failed ?? [];
+      if (failed.length > 0) {
+        this.logger.warn(
+          { failed: failed.length, of: handles.length, code: failed[0]?.Code },
+          'some finished messages were not deleted; they will run again',
+        );
+      }
+    } catch (err) {
+      this.logger.warn(
+        { messages: handles.length, err: errorMessage(err) },
+        'finished messages not deleted; they will run again',
+      );
+    }
+  }
+}
+
 /** A long-polling consumer: N of these in N processes share the queue; the lease prevents double runs. */
 export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
   const controller = new AbortController();
   const slots = new RunSlots({ ...options, clock: Date.now });
   let processed = 0;
+  const deletes = new DeleteBatcher(options.sqs, options.queueUrl, options.logger, {
+    // Well inside the visibility timeout: a message waiting to be deleted must not come back meanwhile.
+    lingerMs: Math.min(DELETE_LINGER_MS, (options.visibilityTimeoutSeconds * 1000) / 4),
+  });
 
   const process = async (message: Message): Promise<void> => {
     const extend = setInterval(
@@ -180,11 +254,7 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
         controller.signal,
         options.runBackfill,
       );
-      if (outcome === 'done') {
-        await options.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: message.ReceiptHandle }),
-        );
-      }
+      if (outcome === 'done' && message.ReceiptHandle !== undefined) deletes.add(message.ReceiptHandle);
       processed++;
     } finally {
       clearInterval(extend);
@@ -231,6 +301,7 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
       controller.abort(new Error('shutting down'));
       await looping;
       await slots.drain();
+      await deletes.flush();
     },
   };
 }

@@ -194,6 +194,11 @@ class FaultProxyServer {
         body,
       );
       stats.forwarded++;
+      if (info.service === 'sqs' && info.operation.endsWith('Batch')) {
+        const parsed = parseJson(body);
+        const entries = isRecord(parsed) ? parsed.Entries : undefined;
+        if (Array.isArray(entries)) stats.forwardedEntries += entries.length;
+      }
       return answer;
     } catch (error) {
       stats.upstreamErrors++;

@@ -16,6 +16,8 @@ export interface OperationStats {
   delayed: number;
   failedFindings: number;
   upstreamErrors: number;
+  /** Entries of the batch requests forwarded upstream (SQS `…Batch` operations: `Entries`). */
+  forwardedEntries: number;
 }
 
 export interface SecurityHubImportStats {
@@ -61,6 +63,7 @@ export function emptyOperationStats(): OperationStats {
     delayed: 0,
     failedFindings: 0,
     upstreamErrors: 0,
+    forwardedEntries: 0,
   };
 }
 
