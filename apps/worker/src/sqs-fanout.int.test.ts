@@ -16,12 +16,7 @@ const TENANTS = 30;
 const CONSUMERS = 4;
 
 /** The SQS calls workers make that the test answers with 5xx now and then. */
-const SQS_FAULTED = [
-  'SendMessageBatch',
-  'ReceiveMessage',
-  'DeleteMessageBatch',
-  'ChangeMessageVisibility',
-];
+const SQS_FAULTED = ['SendMessageBatch', 'ReceiveMessage', 'DeleteMessageBatch', 'ChangeMessageVisibility'];
 
 describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, with DynamoDB leases', () => {
   let h: Harness;
