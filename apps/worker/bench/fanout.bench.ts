@@ -13,7 +13,9 @@
 //     nothing new in Vaikora) and a busy phase (other tenants of the cycle run again after 12 new
 //     actions each), on the same 4 processes after the cycle; plus the cycle's own runs (first runs);
 //  4. peak RSS (VmHWM) of the worker processes, and the CPU of the services per run;
-//  5. the issue's goals (worker CPU idle and busy, cycle / bound, speed-up), each met or NOT met.
+//  5. the CPU one call costs a process of its own on this machine (call-floor.ts), and what the calls
+//     of an idle run come to at that price: the floor under the idle figure;
+//  6. the issue's goals (worker CPU idle and busy, cycle / bound, speed-up), each met or NOT met.
 // Run: pnpm bench:fanout. Stops by itself: a deadline reports how far the cycle got, kills the
 // workers and stops every server. FANOUT_CPU_PROF_DIR=<dir> starts the 4 processes with --cpu-prof
 // (profiles written there when they stop; profiling slows them, so the figures of that run are not
@@ -30,6 +32,7 @@ import { dispatchDueTenants } from '../src/sqs.ts';
 import { createDbTenantStore } from '../src/tenant-store.ts';
 import { type Harness, type SeededTenant, startHarness, type TenantSpec } from '../test/harness.ts';
 import { killAllWorkers, spawnWorker, type WorkerProcess } from '../test/processes.ts';
+import { measureCallFloor } from './call-floor.ts';
 import { startStsStandIn } from './sts-stand-in.ts';
 
 /** FANOUT_CYCLE_TENANTS: a shorter cycle, for a profiling run (FANOUT_CPU_PROF_DIR). */
@@ -59,6 +62,8 @@ const SPEEDUP_LATENCY_MS = { vaikora: 200, sts: 200, securityHub: 200, dynamodb:
  */
 const QUEUE_WINDOW = 8 * PROCESSES * CONCURRENCY;
 const DEADLINE_MS = 760_000;
+/** PostgreSQL statements of an idle run (tenant-store.ts, ADR 0123; run-calls.int.test.ts counts them). */
+const IDLE_POSTGRES_STATEMENTS = 3;
 
 type Service = keyof typeof LATENCY_MS;
 type Latency = Record<Service, number>;
@@ -75,6 +80,8 @@ interface PhaseResult {
   /** Ok runs beyond one per tenant: SQS delivers at least once, and a redelivered message runs again. */
   readonly repeatedRuns: number;
   readonly callsPerTenant: Record<Service, number>;
+  /** SQS requests of the consumers (receive, delete, visibility) per tenant run. */
+  readonly sqsPerTenant: number;
   readonly runSecondsP50: number;
   readonly runSecondsP95: number;
   readonly cpuSecondsPerRun: number;
@@ -267,6 +274,11 @@ async function run(): Promise<boolean> {
       processes: workers.length,
       ok: stats?.ok ?? 0,
       repeatedRuns: (stats?.okRuns ?? 0) - (stats?.ok ?? 0),
+      sqsPerTenant:
+        ['ReceiveMessage', 'DeleteMessageBatch', 'ChangeMessageVisibility'].reduce(
+          (calls, operation) => calls + h.proxy.operationStats('sqs', operation).requests,
+          0,
+        ) / n,
       callsPerTenant: {
         vaikora: h.sim.stats().requests / n,
         sts: h.proxy.operationStats('sts', 'AssumeRole').requests / n,
@@ -324,6 +336,17 @@ async function run(): Promise<boolean> {
     fleet.workers.reduce((sum, w, i) => sum + (w.cpuSeconds() ?? 0) - (quietBefore[i] ?? 0), 0) /
     QUIET_SECONDS;
   await stopWorkers(fleet.workers);
+  const floor = await measureCallFloor({
+    dynamoEndpoint: h.dynamoEndpoint,
+    tableName: h.tableName,
+    databaseUrl: h.database.url,
+  });
+  // An idle run's calls at the price of one call each: DynamoDB and SQS go through the AWS SDK (an SQS
+  // request is priced as a DynamoDB one), PostgreSQL statements are 3 (run-calls.int.test.ts counts them).
+  const idleFloorMs =
+    (idle.callsPerTenant.dynamodb + idle.sqsPerTenant) * floor.dynamodb +
+    IDLE_POSTGRES_STATEMENTS * floor.postgres +
+    idle.callsPerTenant.vaikora * floor.http;
 
   const latencyPerTenantMs = (p: PhaseResult): number =>
     SERVICES.reduce((ms, s) => ms + p.callsPerTenant[s] * p.latency[s], 0);
@@ -399,6 +422,14 @@ async function run(): Promise<boolean> {
     [
       '  calls per idle / busy run',
       `${SERVICES.map((s) => `${s} ${idle.callsPerTenant[s].toFixed(2)}`).join(', ')} / ${SERVICES.map((s) => `${s} ${busy.callsPerTenant[s].toFixed(2)}`).join(', ')}`,
+    ],
+    [
+      'CPU of one call here (own process)',
+      `DynamoDB GetItem via the AWS SDK ${floor.dynamodb.toFixed(3)} ms, PostgreSQL statement ${floor.postgres.toFixed(3)} ms, HTTP GET ${floor.http.toFixed(3)} ms`,
+    ],
+    [
+      '  an idle run’s calls at that price',
+      `${idle.callsPerTenant.dynamodb.toFixed(2)} DynamoDB + ${idle.sqsPerTenant.toFixed(2)} SQS + ${IDLE_POSTGRES_STATEMENTS} PostgreSQL + ${idle.callsPerTenant.vaikora.toFixed(2)} Vaikora = ${idleFloorMs.toFixed(2)} ms; the idle run is ${(cpuMs(idle) / idleFloorMs).toFixed(2)}x that`,
     ],
     [
       'other CPU per tenant run (cycle)',
