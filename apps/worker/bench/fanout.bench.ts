@@ -1,4 +1,4 @@
-// Fan-out benchmark: worker processes on the SQS path (moto SQS through the fault proxy), with
+// Fan-out benchmark: worker processes on the SQS path (the fault proxy's memory SQS), with
 // simulated latency on every call a tenant run makes: Vaikora (simulator latencyMs), STS and Security
 // Hub (AWS fault proxy), DynamoDB (a fault proxy in front of DynamoDB Local). PostgreSQL and SQS get
 // none. STS is answered by a constant-time stand-in between the proxy and moto (sts-stand-in.ts: moto's
@@ -57,8 +57,8 @@ const LATENCY_MS = { vaikora: 50, sts: 50, securityHub: 50, dynamodb: 10 } as co
  */
 const SPEEDUP_LATENCY_MS = { vaikora: 200, sts: 200, securityHub: 200, dynamodb: 20 } as const;
 /**
- * Tenants dispatched but not yet finished, at most: the dispatcher keeps the queue this short because
- * moto's SQS scans the whole queue on every receive and delete (O(queue length) per call).
+ * Tenants dispatched but not yet finished, at most: the dispatcher keeps the queue this short (sized
+ * when moto's SQS, which scans the whole queue on every call, served it; kept so that figures compare).
  */
 const QUEUE_WINDOW = 8 * PROCESSES * CONCURRENCY;
 const DEADLINE_MS = 760_000;
@@ -125,6 +125,9 @@ async function run(): Promise<boolean> {
   const h = await startHarness({
     requireEnabledHub: false,
     dynamoProxy: true,
+    // SQS from the fault proxy's memory (sqs-store.ts): moto's SQS took 15-17 ms of this machine's CPU per
+    // run, more than the worker's own, and a real SQS takes none of it. sqs-fanout.int.test.ts keeps moto.
+    memorySqs: true,
     awsUpstream: startStsStandIn,
     sim: { seed: 5000, burstRate: 0.1, aliasRate: 0.1 },
   });
@@ -433,7 +436,7 @@ async function run(): Promise<boolean> {
     ],
     [
       'other CPU per tenant run (cycle)',
-      `moto (SQS) ${(cycle.serviceCpuPerRun.moto * 1000).toFixed(1)} ms, DynamoDB Local ${(cycle.serviceCpuPerRun.dynamodbLocal * 1000).toFixed(1)} ms, fault proxies + simulator + dispatch ${(cycle.serviceCpuPerRun.proxiesAndSimulator * 1000).toFixed(1)} ms`,
+      `moto ${(cycle.serviceCpuPerRun.moto * 1000).toFixed(1)} ms, DynamoDB Local ${(cycle.serviceCpuPerRun.dynamodbLocal * 1000).toFixed(1)} ms, fault proxies + simulator + dispatch ${(cycle.serviceCpuPerRun.proxiesAndSimulator * 1000).toFixed(1)} ms`,
     ],
     [
       'machine',

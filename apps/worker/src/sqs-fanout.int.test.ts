@@ -142,7 +142,7 @@ describe('SQS fan-out: one dispatcher and four consumer processes on moto SQS, w
       }
     }
     // Consumers delete finished messages in batches: the entries that reached SQS are the messages handled.
-    const handled = h.proxy.operationStats('sqs', 'DeleteMessageBatch').forwardedEntries;
+    const handled = h.proxy.operationStats('sqs', 'DeleteMessageBatch').batchEntries;
     const sqs5xx = SQS_FAULTED.reduce(
       (n, operation) => n + h.proxy.operationStats('sqs', operation).injected5xx,
       0,

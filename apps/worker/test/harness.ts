@@ -89,6 +89,11 @@ export interface HarnessOptions {
   readonly databaseProxy?: boolean;
   /** Allow-listed partner accounts of the memory Security Hub and their product names (ADR 0121). */
   readonly partners?: Record<string, string>;
+  /**
+   * SQS answered by the fault proxy in memory instead of moto (benchmarks: moto's SQS spends more CPU per
+   * message than the worker does; sqs-store.ts).
+   */
+  readonly memorySqs?: boolean;
   /** Puts a server between the AWS fault proxy and moto (the benchmark's STS stand-in). */
   readonly awsUpstream?: (motoEndpoint: string) => Promise<{ endpoint: string; stop(): Promise<void> }>;
 }
@@ -164,6 +169,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const proxy = await startFaultProxy({
     upstream: between?.endpoint ?? moto.endpoint,
     securityHub: 'memory',
+    sqs: options.memorySqs === true ? 'memory' : 'upstream',
     requireEnabledHub: options.requireEnabledHub ?? true,
     enforceExternalId: options.enforceExternalId ?? false,
     partners: options.partners ?? {},

@@ -9,6 +9,11 @@ export const optionsSchema = z
     upstream: z.url().optional(),
     /** `memory`: BatchImportFindings, GetFindings and hub enablement answered by the proxy itself. */
     securityHub: z.enum(['upstream', 'memory']).default('upstream'),
+    /**
+     * `memory`: SQS answered by the proxy itself (sqs-store.ts: queues, visibility, long polling), for
+     * benchmarks that must not spend their machine's CPU on moto's SQS.
+     */
+    sqs: z.enum(['upstream', 'memory']).default('upstream'),
     /** Memory backend: importing or reading findings requires EnableSecurityHub first, as in AWS. */
     requireEnabledHub: z.boolean().default(true),
     /**

@@ -23,6 +23,7 @@ import {
   partnerProductArn,
   SecurityHubStore,
 } from './securityhub-store.ts';
+import { SqsStore } from './sqs-store.ts';
 import { type FaultProxyStats, type OperationStats, StatsRecorder } from './stats.ts';
 import { Upstream, type UpstreamResponse } from './upstream.ts';
 import {
@@ -69,6 +70,9 @@ class FaultProxyServer {
   readonly batches: ImportBatch[] = [];
   readonly stats = new StatsRecorder();
   readonly securityHub: SecurityHubStore;
+  readonly sqs: SqsStore;
+  /** The proxy's own base URL, once it listens (the memory SQS's queue URLs name it). */
+  endpoint = 'http://127.0.0.1';
   private readonly upstream: Upstream;
   private readonly clock: () => number;
 
@@ -77,6 +81,7 @@ class FaultProxyServer {
     this.plan = new FaultPlan(options.rules, options.seed, this.clock);
     this.upstream = new Upstream(options.upstream === undefined ? undefined : new URL(options.upstream));
     this.securityHub = new SecurityHubStore({ requireEnabledHub: options.requireEnabledHub });
+    this.sqs = new SqsStore(() => this.endpoint);
   }
 
   close(): void {
@@ -158,6 +163,19 @@ class FaultProxyServer {
         return;
       }
     }
+    if (info.service === 'sqs') {
+      // Past every fault rule: what SQS itself gets (from moto, or from the memory SQS).
+      const parsed = parseJson(body);
+      const entries = isRecord(parsed) ? parsed.Entries : undefined;
+      if (info.operation.endsWith('Batch') && Array.isArray(entries)) stats.batchEntries += entries.length;
+      if (this.options.sqs === 'memory') {
+        const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+        const local = await this.sqs.answer(info, parsed, closed);
+        stats.answeredLocally++;
+        if (!res.destroyed) send(res, local);
+        return;
+      }
+    }
     if (info.service === 'securityhub') {
       if (info.operation === 'BatchImportFindings') return this.importFindings(exchange, account);
       if (this.options.securityHub === 'memory') {
@@ -194,11 +212,6 @@ class FaultProxyServer {
         body,
       );
       stats.forwarded++;
-      if (info.service === 'sqs' && info.operation.endsWith('Batch')) {
-        const parsed = parseJson(body);
-        const entries = isRecord(parsed) ? parsed.Entries : undefined;
-        if (Array.isArray(entries)) stats.forwardedEntries += entries.length;
-      }
       return answer;
     } catch (error) {
       stats.upstreamErrors++;
@@ -332,6 +345,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
+  proxy.endpoint = `http://127.0.0.1:${port}`;
   let stopping: Promise<void> | undefined;
   return {
     endpoint: `http://127.0.0.1:${port}`,

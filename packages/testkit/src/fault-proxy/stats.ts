@@ -16,8 +16,8 @@ export interface OperationStats {
   delayed: number;
   failedFindings: number;
   upstreamErrors: number;
-  /** Entries of the batch requests forwarded upstream (SQS `…Batch` operations: `Entries`). */
-  forwardedEntries: number;
+  /** Entries of the SQS batch requests (`…Batch`) that passed every fault rule and reached SQS. */
+  batchEntries: number;
 }
 
 export interface SecurityHubImportStats {
@@ -63,7 +63,7 @@ export function emptyOperationStats(): OperationStats {
     delayed: 0,
     failedFindings: 0,
     upstreamErrors: 0,
-    forwardedEntries: 0,
+    batchEntries: 0,
   };
 }
 
