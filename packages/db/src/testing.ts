@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'drizzle-orm/logger';
 import postgres from 'postgres';
 import { createDb, type Database } from './client.ts';
 import { migrate } from './migrate.ts';
@@ -14,6 +15,8 @@ export interface TestDatabase {
 export interface CreateTestDatabaseOptions {
   /** URL of a database to issue CREATE/DROP DATABASE from; {@link testDatabaseAdminUrl} by default. */
   adminUrl?: string;
+  /** Sees every statement sent through `db` once the migrations are applied (tests that count them). */
+  logger?: Logger;
 }
 
 /** The variable that points the integration tests at another PostgreSQL server than the local one. */
@@ -56,9 +59,25 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
     await admin.end();
   }
   const url = databaseUrlOn(adminUrl, name);
-  const handle = await createDb({ kind: 'postgres', url, max: 4 });
+  let migrating = true;
+  const logger = options.logger;
+  const handle = await createDb({
+    kind: 'postgres',
+    url,
+    max: 4,
+    ...(logger === undefined
+      ? {}
+      : {
+          logger: {
+            logQuery: (query, params) => {
+              if (!migrating) logger.logQuery(query, params);
+            },
+          },
+        }),
+  });
   try {
     await migrate(handle.db);
+    migrating = false;
   } catch (error) {
     await handle.close();
     await dropDatabase(adminUrl, name);

@@ -87,6 +87,8 @@ export interface HarnessOptions {
   vaikoraClient?: VaikoraClientFactory;
   clock?: () => Date;
   onRunNow?: ApiDeps['onRunNow'];
+  /** PostgreSQL only: every statement the API sends is pushed here (tests that count them). */
+  statements?: string[];
 }
 
 export interface TestResponse {
@@ -169,7 +171,10 @@ export function useHarness(options: HarnessOptions = {}): Harness {
     let db: Database;
     let close: () => Promise<void>;
     if ((options.database ?? 'postgres') === 'postgres') {
-      const test: TestDatabase = await createTestDatabase();
+      const statements = options.statements;
+      const test: TestDatabase = await createTestDatabase(
+        statements === undefined ? {} : { logger: { logQuery: (query) => void statements.push(query) } },
+      );
       db = test.db;
       close = test.drop;
     } else {
