@@ -49,7 +49,11 @@ async function build(): Promise<DispatcherHandler> {
   const database = await openDatabase(env);
   const scheduler = createDbTenantStore({ db: database.db, secrets: openSecrets(env), logger });
   const backfills = createDbBackfillStore(database.db, logger);
-  const sqs = new SQSClient({ region: env.AWS_REGION });
+  // A send not answered in 10 s fails (the SDK retries it) rather than holding the invocation to its timeout.
+  const sqs = new SQSClient({
+    region: env.AWS_REGION,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
+  });
   const queueUrl = env.WORK_QUEUE_URL;
   if (queueUrl === undefined) throw new Error('dispatcher: WORK_QUEUE_URL is required');
   return createDispatcherHandler(

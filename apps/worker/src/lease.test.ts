@@ -1,6 +1,6 @@
 import { StateError } from '@vsh/aws';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LeaseHolder, underLease } from './lease.ts';
 import { DEFAULT_RUN_OPTIONS, type Lease, type RunDeps } from './ports.ts';
 
@@ -94,6 +94,54 @@ describe('LeaseHolder', () => {
     );
 
     await expect(holder.release()).resolves.toBeUndefined();
+  });
+});
+
+describe('a run that never finishes (a call that never returns)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('renews the lease up to its limit only, then stops the run with RUN_OVERRAN and lets the lease expire', async () => {
+    vi.useFakeTimers();
+    let renewals = 0;
+    const d = deps({
+      renewLease: async (l, ttlMs) => {
+        renewals++;
+        return { ...l, expiresAtMs: l.expiresAtMs + ttlMs };
+      },
+    });
+    // Every 20 s / 3 the holder renews; the work below never settles.
+    const stuck = underLease(
+      'ten_1',
+      'unit#4',
+      d,
+      undefined,
+      () => new Promise<never>(() => undefined),
+      60_000,
+    );
+    void stuck.catch(() => undefined);
+
+    await vi.advanceTimersByTimeAsync(60_000);
+    const renewedWithinLimit = renewals;
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+
+    expect(renewedWithinLimit).toBe(9);
+    expect(renewals).toBe(9);
+  });
+
+  it('says why the run stopped', async () => {
+    vi.useFakeTimers();
+    const holder = new LeaseHolder(lease, deps({}), undefined, 10_000);
+
+    await vi.advanceTimersByTimeAsync(7_000);
+    const afterOneRenewal = holder.signal.aborted;
+    await vi.advanceTimersByTimeAsync(7_000);
+    await holder.release();
+
+    expect(afterOneRenewal).toBe(false);
+    expect(holder.signal.aborted).toBe(true);
+    expect(holder.stopReason?.code).toBe('RUN_OVERRAN');
   });
 });
 

@@ -21,6 +21,12 @@ export const LEASE_EXPIRED: StopReason = {
     "the run's lease ran out before it could be renewed (the worker was paused or overloaded); the next run goes on from there",
 };
 
+export const RUN_OVERRAN: StopReason = {
+  code: 'RUN_OVERRAN',
+  message:
+    'the run went on past its time budget without finishing (a call that never returned); its lease was left to expire so that another run serves the tenant',
+};
+
 /** Keeps the lease alive while a run (or a backfill) works, and stops it when the lease is lost. */
 export class LeaseHolder {
   readonly controller = new AbortController();
@@ -31,10 +37,17 @@ export class LeaseHolder {
   /** Removes the listener on the outer signal, which every run of the process shares and outlives them. */
   private readonly detach: () => void = () => undefined;
 
+  /**
+   * `renewForAtMostMs`: how long the holder renews the lease at most. A run stops itself at its budget,
+   * but a call that never returns (a hung connection) would hold the run, and the lease it renews, for
+   * ever: past this the holder stops renewing and aborts, the lease expires, and the tenant's next run
+   * takes it (fenced: what the hung run might still write is refused).
+   */
   constructor(
     public lease: Lease,
     private readonly deps: Pick<RunDeps, 'state' | 'logger' | 'options'>,
     outer: AbortSignal | undefined,
+    renewForAtMostMs: number = Number.POSITIVE_INFINITY,
   ) {
     if (outer) {
       if (outer.aborted) this.stopWith(SHUTDOWN, outer.reason);
@@ -45,7 +58,17 @@ export class LeaseHolder {
       }
     }
     const every = Math.max(1000, Math.floor(deps.options.leaseTtlMs / 3));
+    const started = Date.now();
     this.timer = setInterval(() => {
+      if (Date.now() - started > renewForAtMostMs) {
+        clearInterval(this.timer);
+        deps.logger.error(
+          { tenantId: this.lease.tenantId, heldMs: Date.now() - started },
+          'run overran its budget without finishing; its lease is left to expire',
+        );
+        this.stopWith(RUN_OVERRAN);
+        return;
+      }
       this.renewing = this.renew();
     }, every);
     this.timer.unref();
@@ -98,10 +121,11 @@ export async function underLease<T>(
   deps: Pick<RunDeps, 'state' | 'logger' | 'options'>,
   signal: AbortSignal | undefined,
   work: (holder: LeaseHolder) => Promise<T>,
+  renewForAtMostMs?: number,
 ): Promise<T | { readonly kind: 'busy' }> {
   const lease = await deps.state.acquireLease(tenantId, owner, deps.options.leaseTtlMs);
   if (lease === null) return { kind: 'busy' };
-  const holder = new LeaseHolder(lease, deps, signal);
+  const holder = new LeaseHolder(lease, deps, signal, renewForAtMostMs);
   try {
     return await work(holder);
   } finally {

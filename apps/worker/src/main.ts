@@ -9,7 +9,7 @@ import { createDb, type DbHandle, dbErrorCause, isConnectionError, migrate } fro
 import { createServiceLogger, openSecretBox, type SecretBox, WORKER_DATA_KEY_CACHE } from '@vsh/secrets';
 import type { Logger } from 'pino';
 import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf, type WorkerEnv } from './env.ts';
-import { createWorkerRuntime, type WorkerRuntime } from './runtime.ts';
+import { createWorkerRuntime, stateRequestHandler, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
 import { dispatchDueTenants, startSqsConsumer } from './sqs.ts';
 import { openMigrated } from './startup.ts';
@@ -59,6 +59,8 @@ export async function openDatabase(
  * transaction rolls back and its advisory lock goes) and starts over (packages/db/src/migrate.ts).
  */
 const STARTUP_DB_ATTEMPTS = 7;
+/** The SQS consumer's long poll (ReceiveMessage WaitTimeSeconds). */
+const SQS_WAIT_SECONDS = 2;
 const MIGRATION_ATTEMPT_MS = 20_000;
 
 /** A PostgreSQL URL from the Secrets Manager secret the central stack creates (never logged). */
@@ -102,6 +104,7 @@ export async function startWorker(
     region: env.AWS_REGION,
     ...(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : endpoint),
     ...credentials,
+    requestHandler: stateRequestHandler(),
   });
   if (env.STATE_TABLE_CREATE)
     await createStateStore({ client: dynamodb, tableName: env.STATE_TABLE_NAME }).ensureTable();
@@ -118,7 +121,18 @@ export async function startWorker(
   });
   const metricsServer = env.METRICS_PORT === undefined ? null : await serveMetrics(runtime, env.METRICS_PORT);
   const sqs =
-    env.WORK_QUEUE_URL === undefined ? null : new SQSClient({ region: env.AWS_REGION, ...endpoint });
+    env.WORK_QUEUE_URL === undefined
+      ? null
+      : new SQSClient({
+          region: env.AWS_REGION,
+          ...endpoint,
+          // Longer than the consumer's long poll (SQS_WAIT_SECONDS); a hung connection fails, the loop backs off.
+          requestHandler: {
+            connectionTimeout: 3_000,
+            requestTimeout: (SQS_WAIT_SECONDS + 20) * 1000,
+            throwOnRequestTimeout: true,
+          },
+        });
   const holdMs = claimHoldMs(env);
   const slots = { slowAfterMs: env.SLOW_RUN_MS, maxInFlight: env.WORKER_MAX_IN_FLIGHT };
   let stopMode: () => Promise<void>;
@@ -149,7 +163,7 @@ export async function startWorker(
       run: runtime.run,
       concurrency: env.WORKER_CONCURRENCY,
       ...slots,
-      waitTimeSeconds: 2,
+      waitTimeSeconds: SQS_WAIT_SECONDS,
       visibilityTimeoutSeconds: Math.ceil(env.LEASE_TTL_MS / 1000) + 30,
       logger,
       runBackfill: runtime.runClaimedBackfill,

@@ -48,6 +48,9 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'VAIKORA_NETWORK',
 ]);
 
+/** How long past its budget a run may take to finish the batch in flight and its writes before its lease is let go. */
+const OVERRUN_GRACE_MS = 5 * 60_000;
+
 /** How often a run stores what it handled so far (see `checkpoint`). */
 const CHECKPOINT_MS = 2000;
 
@@ -62,11 +65,19 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
   // handed the same tenant twice (an SQS message sent again, "run now"), and the store lets an owner take
   // its own lease again, so a per-process owner would let both runs in.
   const owner = `${deps.workerId}#${randomUUID()}`;
-  return underLease(tenantId, owner, deps, signal, async (holder): Promise<RunResult> => {
-    const config = await deps.store.loadTenant(tenantId);
-    if (config === null) return { kind: 'gone' };
-    return new TenantRun(config, deps, holder).execute();
-  });
+  return underLease(
+    tenantId,
+    owner,
+    deps,
+    signal,
+    async (holder): Promise<RunResult> => {
+      const config = await deps.store.loadTenant(tenantId);
+      if (config === null) return { kind: 'gone' };
+      return new TenantRun(config, deps, holder).execute();
+    },
+    // The budget, then time for the batch in flight and the final writes (each call has its own timeout).
+    deps.options.runBudgetMs + OVERRUN_GRACE_MS,
+  );
 }
 
 /** One stream of the agent being swept, with its cursor and what this run handled on it. */

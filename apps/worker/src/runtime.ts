@@ -119,6 +119,19 @@ export function destinationImporters(
   };
 }
 
+/**
+ * How the worker's DynamoDB client (the state store) sends: a request that has not been answered in
+ * `requestTimeoutMs` fails (and the SDK retries it, a timeout being transient) instead of waiting on a
+ * hung connection for ever, which would hold the run, and its tenant's lease, with it. `requestTimeout`
+ * alone only logs a warning in this SDK: `throwOnRequestTimeout` makes it an error.
+ */
+export function stateRequestHandler(requestTimeoutMs = STATE_REQUEST_TIMEOUT_MS) {
+  return { connectionTimeout: 3_000, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true };
+}
+
+/** A state call (a small item or query) takes milliseconds; ten seconds is a hung connection. */
+const STATE_REQUEST_TIMEOUT_MS = 10_000;
+
 /** Builds the worker from already-constructed infrastructure clients. */
 export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime {
   const clock = options.clock ?? Date.now;

@@ -38,7 +38,12 @@ import {
   type VaikoraSimulatorOptions,
 } from '@vsh/testkit';
 import { pino } from 'pino';
-import { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from '../src/runtime.ts';
+import {
+  createWorkerRuntime,
+  stateRequestHandler,
+  type WorkerRuntime,
+  type WorkerRuntimeOptions,
+} from '../src/runtime.ts';
 
 export interface TenantSpec {
   readonly name: string;
@@ -192,7 +197,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const secrets = createSecretBox(new LocalMasterKeyProvider({ primaryKey: MASTER_KEY }));
   const tableName = `vsh-state-${randomBytes(4).toString('hex')}`;
   const dynamodb = new DynamoDBClient(testAwsConfig(dynamo.endpoint));
-  const workerDynamodb = new DynamoDBClient(testAwsConfig(dynamoEndpoint));
+  // As the worker builds it (main.ts): a hung request fails instead of holding the run.
+  const workerDynamodb = new DynamoDBClient({
+    ...testAwsConfig(dynamoEndpoint),
+    requestHandler: stateRequestHandler(),
+  });
   const iam = new IAMClient(testAwsConfig(moto.endpoint));
   const runtimes: WorkerRuntime[] = [];
   const logger = pino({ level: process.env.VSH_TEST_LOG ?? 'silent' });
