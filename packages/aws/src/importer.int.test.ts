@@ -251,6 +251,22 @@ describe('Security Hub import through the fault proxy', () => {
     expect(proxy.memoryFindings(destination.accountId, REGION)).toHaveLength(800);
   });
 
+  it('times out an AssumeRole that is never answered and assumes the role again, rather than waiting for ever (ADR 0125)', async () => {
+    const proxy = await proxyFor({
+      securityHub: 'memory',
+      requireEnabledHub: false,
+      rules: { timeouts: [{ match: { operation: 'AssumeRole' }, rate: 1, times: 1 }] },
+    });
+    const destination = newDestination();
+    const importer = await importerVia(proxy, destination, false, 500);
+    const findings = makeFindings({ destination, count: 20, idPrefix: 'sts-held' });
+
+    const result = await importer.importFindings(findings);
+
+    expect(proxy.operationStats('sts', 'AssumeRole')).toMatchObject({ timeouts: 1, forwarded: 1 });
+    expect(result.imported).toHaveLength(20);
+  });
+
   it('resends findings that failed for a transient reason and rejects the invalid ones with their code', async () => {
     const destination = newDestination();
     const findings = makeFindings({ destination, count: 250, idPrefix: 'chosen' });

@@ -185,9 +185,10 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
             region: destination.region,
             durationSeconds: options.durationSeconds,
             masterCredentials: options.masterCredentials,
+            // The shared pool, and the same timeouts as Security Hub: a hung AssumeRole fails (ADR 0125).
             clientConfig:
               stsClientConfig?.requestHandler === undefined
-                ? { ...stsClientConfig, requestHandler: agents }
+                ? { ...stsClientConfig, requestHandler: requestHandler() }
                 : stsClientConfig,
             refreshBeforeExpiryMs: options.refreshBeforeExpiryMs,
             clock: options.clock,
