@@ -1,11 +1,18 @@
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { freePort, type MotoServer, startMoto, testAwsConfig } from '@vsh/testkit';
+import {
+  freePort,
+  type MotoServer,
+  startFaultProxy,
+  startMoto,
+  TEST_CREDENTIALS,
+  testAwsConfig,
+} from '@vsh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDataKeys } from './data-key-cache.ts';
 import { SecretsError, type SecretsErrorCode } from './errors.ts';
 import { KmsMasterKeyProvider } from './kms-provider.ts';
 import { LocalMasterKeyProvider } from './local-provider.ts';
-import { WORKER_DATA_KEY_CACHE } from './master-key.ts';
+import { openSecretBox, WORKER_DATA_KEY_CACHE } from './master-key.ts';
 import { formatSealed, parseSealed, sealedKeyId } from './sealed.ts';
 import { createSecretBox } from './secret-box.ts';
 
@@ -149,5 +156,25 @@ describe('KmsMasterKeyProvider against moto_server', () => {
 
     expect([error.code, error.retryable]).toEqual(['KMS_UNAVAILABLE', true]);
     expect(error.message).not.toContain(vaikoraKey);
+  });
+
+  it('times out a Decrypt that is never answered and sends it again, rather than waiting for ever (ADR 0125)', async () => {
+    const proxy = await startFaultProxy({
+      upstream: moto.endpoint,
+      rules: { timeouts: [{ match: { operation: 'Decrypt' }, rate: 1, times: 1 }] },
+    });
+    const { box, close } = openSecretBox(
+      { kind: 'kms', keyId: keyArn },
+      { region: 'us-east-1', endpoint: proxy.endpoint, credentials: TEST_CREDENTIALS, requestTimeoutMs: 500 },
+    );
+    try {
+      const sealed = await box.seal(vaikoraKey, acme);
+
+      expect(await box.open(sealed, acme)).toBe(vaikoraKey);
+      expect(proxy.operationStats('kms', 'Decrypt')).toMatchObject({ timeouts: 1, forwarded: 1 });
+    } finally {
+      close();
+      await proxy.stop();
+    }
   });
 });

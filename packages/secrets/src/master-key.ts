@@ -56,6 +56,11 @@ export interface OpenSecretBoxOptions {
    * (the worker: ADR 0114). Unset: every open is a Decrypt. Local master keys are never cached.
    */
   readonly dataKeyCache?: DataKeyCacheOptions | undefined;
+  /**
+   * A KMS request not answered in this long fails (the SDK retries it) instead of waiting on a hung
+   * connection for ever; default 10 s.
+   */
+  readonly requestTimeoutMs?: number | undefined;
 }
 
 /** The worker's data key cache bounds (ADR 0114): an hour, a key per tenant for 10,000 tenants. */
@@ -81,6 +86,12 @@ export function openSecretBox(
     region: options.region,
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    // `requestTimeout` alone only logs a warning in this SDK: throwOnRequestTimeout makes it fail.
+    requestHandler: {
+      connectionTimeout: 3_000,
+      requestTimeout: options.requestTimeoutMs ?? 10_000,
+      throwOnRequestTimeout: true,
+    },
   });
   const provider = new KmsMasterKeyProvider({ client: kms, keyId: config.keyId });
   if (options.dataKeyCache === undefined)
