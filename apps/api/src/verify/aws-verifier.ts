@@ -34,6 +34,8 @@ export interface AwsVerifierOptions {
   sleep?: ((ms: number) => Promise<void>) | undefined;
   /** Monotonic milliseconds; default performance.now. */
   now?: (() => number) | undefined;
+  /** A call to STS, Security Hub or S3 not answered in this long fails instead of hanging; default 10 s. */
+  requestTimeoutMs?: number | undefined;
 }
 
 const SESSION_SECONDS = 900;
@@ -56,8 +58,15 @@ export function createAwsDestinationVerifier(
   const retryIntervalMs = options.retryIntervalMs ?? 2_000;
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const now = options.now ?? (() => performance.now());
+  // `requestTimeout` alone only logs a warning in this SDK: throwOnRequestTimeout makes it fail (ADR 0125).
+  const requestHandler = {
+    connectionTimeout: 3_000,
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    throwOnRequestTimeout: true,
+  };
   const stsClientConfig: StsClientOptions = {
     maxAttempts: 2,
+    requestHandler,
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
   };
   const stsClients = new Map<string, STSClient>();
@@ -220,6 +229,7 @@ export function createAwsDestinationVerifier(
           region,
           credentials: provider,
           maxAttempts: 2,
+          requestHandler,
           ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
         });
         clients.push(client);
@@ -245,6 +255,7 @@ export function createAwsDestinationVerifier(
       region,
       credentials: provider,
       maxAttempts: 2,
+      requestHandler,
       forcePathStyle: options.endpoint !== undefined,
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     });
@@ -309,6 +320,7 @@ export function createAwsDestinationVerifier(
       const client = new SecurityHubClient({
         region,
         maxAttempts: 2,
+        requestHandler,
         ...(options.masterCredentials === undefined ? {} : { credentials: options.masterCredentials }),
         ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       });

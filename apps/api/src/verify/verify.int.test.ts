@@ -174,6 +174,33 @@ describe('destination verification against moto (through the fault proxy enforci
     expect(response.body.destination.lastError).toMatch(/^SECURITY_HUB_NOT_ENABLED \(eu-west-1\)/);
   });
 
+  it('answers, with the hub check failed, when Security Hub never answers: a verification does not hang (ADR 0125)', async () => {
+    const onboarded = await onboard('Data443-VaikoraHubHung', ['us-east-1']);
+    await createRole('Data443-VaikoraHubHung', onboarded.trustPolicy, onboarded.permissionsPolicy);
+    const patient = verifier;
+    verifier = createAwsDestinationVerifier({
+      endpoint: proxy.endpoint,
+      masterCredentials: TEST_CREDENTIALS,
+      propagationTimeoutMs: 1_200,
+      retryIntervalMs: 200,
+      requestTimeoutMs: 300,
+    });
+    proxy.setRules({ throttle: false, timeouts: [{ match: { operation: 'DescribeHub' }, rate: 1 }] });
+    try {
+      const response = await verify(onboarded);
+
+      expect(response.status).toBe(200);
+      expect(response.body.verified).toBe(false);
+      const hub = response.body.checks.find((check: { name: string }) => check.name === 'SECURITY_HUB');
+      expect(hub).toMatchObject({ region: 'us-east-1', ok: false });
+      expect(proxy.operationStats('securityhub', 'DescribeHub').timeouts).toBeGreaterThan(0);
+    } finally {
+      proxy.setRules({ throttle: false });
+      verifier.destroy();
+      verifier = patient;
+    }
+  });
+
   it('catches a trust policy that does not enforce the ExternalId: EXTERNAL_ID_NOT_ENFORCED', async () => {
     const onboarded = await onboard('Data443-VaikoraNoExternalId', ['us-east-1']);
     const { Condition: _dropped, ...openStatement } = (
