@@ -32,8 +32,14 @@ async function streamTinyRecords(res: ServerResponse, bytes: number, sent: { byt
       sent.bytes += chunk.byteLength;
       if (res.write(chunk)) resolve();
       else {
-        res.once('drain', resolve);
-        res.once('close', resolve);
+        // Whichever comes first; the other listener goes too (else one 'close' listener a chunk piles up).
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.once('drain', done);
+        res.once('close', done);
       }
     });
   res.writeHead(200, { 'content-type': 'application/json' });
