@@ -183,7 +183,9 @@ export class DeleteBatcher {
 
   /** Sends every pending delete and waits for all sent so far. */
   async flush(): Promise<void> {
-    this.send();
+    while (this.pending.length > 0) this.send();
+    clearTimeout(this.timer);
+    this.timer = undefined;
     await Promise.all([...this.sending]);
   }
 
