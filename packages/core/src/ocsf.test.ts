@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { EXTREME_STRINGS, generateActions, HOSTILE_STRINGS, hugeString, ocsfSchema } from '@vsh/fixtures';
+import {
+  EXTREME_STRINGS,
+  generateActions,
+  HOSTILE_FIELDS,
+  HOSTILE_STRINGS,
+  hugeString,
+  ocsfSchema,
+} from '@vsh/fixtures';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAction, type VaikoraAction } from './action.ts';
@@ -17,35 +24,6 @@ function action(fields: Record<string, unknown>): VaikoraAction {
   if (!result.ok) throw new Error(result.rejection.reason);
   return result.action;
 }
-
-const FIELDS = [
-  'id',
-  'agent_id',
-  'action_type',
-  'resource_type',
-  'resource_id',
-  'status',
-  'policy_id',
-  'policy_decision',
-  'anomaly_reason',
-  'description',
-  'title',
-  'target',
-  'url',
-  'target_url',
-  'ip_address',
-  'source_ip',
-  'destination_ip',
-  'user_name',
-  'process_name',
-  'file_path',
-  'source_host',
-  'destination_host',
-  'log_hash',
-  'risk_level',
-  'severity',
-  'timestamp',
-];
 
 /** Strings map.ts's loose IPv6 pattern lets through to ASFF that are no IP address (or too long for ip_t). */
 const ODD_ADDRESSES = [
@@ -68,7 +46,7 @@ function corpus(): unknown[] {
   };
   const targeted: unknown[] = [];
   let n = 0;
-  for (const field of FIELDS) {
+  for (const field of HOSTILE_FIELDS) {
     for (const hostile of [...HOSTILE_STRINGS, ...EXTREME_STRINGS, ...ODD_ADDRESSES]) {
       targeted.push({
         id: `hostile-${n++}`,
@@ -130,7 +108,9 @@ describe('toOcsfDetectionFinding: the core corpus against the vendored OCSF 1.6.
     );
     const anything = fc.oneof(hostile, fc.double(), fc.integer(), fc.boolean(), fc.constant(null));
     const raw = fc.record(
-      Object.fromEntries(FIELDS.filter((f) => f !== 'id' && f !== 'timestamp').map((f) => [f, anything])),
+      Object.fromEntries(
+        HOSTILE_FIELDS.filter((f) => f !== 'id' && f !== 'timestamp').map((f) => [f, anything]),
+      ),
       { requiredKeys: [] },
     );
     fc.assert(

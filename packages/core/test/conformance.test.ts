@@ -1,4 +1,4 @@
-import { generateActions, HOSTILE_STRINGS, securityHubModel } from '@vsh/fixtures';
+import { generateActions, HOSTILE_FIELDS, HOSTILE_STRINGS, securityHubModel } from '@vsh/fixtures';
 import { describe, expect, it } from 'vitest';
 import { batchFindings, type Destination, prepareRecords, thresholdsSchema } from '../src/index.ts';
 import { checkShape } from './botocore-model.ts';
@@ -6,33 +6,6 @@ import { checkShape } from './botocore-model.ts';
 const model = securityHubModel();
 const destination: Destination = { accountId: '123456789012', region: 'eu-west-1', partition: 'aws' };
 const everything = thresholdsSchema.parse({ minRiskLevel: 'low' });
-
-const FIELDS = [
-  'id',
-  'agent_id',
-  'action_type',
-  'resource_type',
-  'resource_id',
-  'status',
-  'policy_id',
-  'policy_decision',
-  'anomaly_reason',
-  'description',
-  'title',
-  'target',
-  'url',
-  'target_url',
-  'ip_address',
-  'user_name',
-  'process_name',
-  'file_path',
-  'source_host',
-  'destination_host',
-  'log_hash',
-  'risk_level',
-  'severity',
-  'timestamp',
-];
 
 /** Every hostile string in every field, on top of a generated corpus. */
 function corpus(): unknown[] {
@@ -47,7 +20,7 @@ function corpus(): unknown[] {
   });
   const targeted: unknown[] = [];
   let n = 0;
-  for (const field of FIELDS) {
+  for (const field of HOSTILE_FIELDS) {
     for (const hostile of HOSTILE_STRINGS) {
       targeted.push({
         id: `hostile-${n++}`,
