@@ -1,4 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { timedRequestHandler } from '@vsh/aws';
 import { createServiceLogger } from '@vsh/secrets';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -52,7 +53,7 @@ async function build(): Promise<DispatcherHandler> {
   // A send not answered in 10 s fails (the SDK retries it) rather than holding the invocation to its timeout.
   const sqs = new SQSClient({
     region: env.AWS_REGION,
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
+    requestHandler: timedRequestHandler(10_000),
   });
   const queueUrl = env.WORK_QUEUE_URL;
   if (queueUrl === undefined) throw new Error('dispatcher: WORK_QUEUE_URL is required');

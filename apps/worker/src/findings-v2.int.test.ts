@@ -3,19 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { runs } from '@vsh/db';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
+import { EVERY_ACTION, type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
 
 // FINDINGS_V2_PREVIEW end to end (ADR 0120): with the flag on, a role destination's findings go as OCSF to
 // BatchImportFindingsV2, signed with the tenant role's session; a local server stands in for the preview
 // operation (absent from moto and the public SDK). With the flag off, the same tenant imports as before.
 
 const REGION = 'eu-west-1';
-const THRESHOLDS = {
-  minRiskLevel: 'low',
-  minRiskScore: 0,
-  includeAnomalies: true,
-  includeThreats: true,
-} as const;
 
 interface V2Request {
   readonly path: string;
@@ -77,7 +71,7 @@ describe('FINDINGS_V2_PREVIEW: role destinations import OCSF with BatchImportFin
       region: REGION,
       agents: ['agt-v2-a', 'agt-v2-b'],
       vaikoraKey: 'vk_test_v2',
-      thresholds: THRESHOLDS,
+      thresholds: EVERY_ACTION,
     });
   }, 120_000);
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { createStateStore, readDatabaseUrl } from '@vsh/aws';
+import { createStateStore, readDatabaseUrl, timedRequestHandler } from '@vsh/aws';
 import { errorInfo, errorMessage } from '@vsh/core';
 import { createDb, type DbHandle, dbErrorCause, isConnectionError, migrate } from '@vsh/db';
 import { createServiceLogger, openSecretBox, type SecretBox, WORKER_DATA_KEY_CACHE } from '@vsh/secrets';
@@ -127,11 +127,7 @@ export async function startWorker(
           region: env.AWS_REGION,
           ...endpoint,
           // Longer than the consumer's long poll (SQS_WAIT_SECONDS); a hung connection fails, the loop backs off.
-          requestHandler: {
-            connectionTimeout: 3_000,
-            requestTimeout: (SQS_WAIT_SECONDS + 20) * 1000,
-            throwOnRequestTimeout: true,
-          },
+          requestHandler: timedRequestHandler((SQS_WAIT_SECONDS + 20) * 1000),
         });
   const holdMs = claimHoldMs(env);
   const slots = { slowAfterMs: env.SLOW_RUN_MS, maxInFlight: env.WORKER_MAX_IN_FLIGHT };

@@ -1,7 +1,7 @@
 import { awsDestinations, runs } from '@vsh/db';
 import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
+import { EVERY_ACTION, type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
 
 // Partner-product mode (ADR 0121) end to end: two tenants' findings imported from Data443's own account
 // under one product ARN, through the fault proxy's memory Security Hub, which allow-lists that account
@@ -38,7 +38,7 @@ describe('partner-product mode: two tenants under one product ARN and one shared
           region: REGION,
           agents,
           vaikoraKey: key,
-          thresholds: { minRiskLevel: 'low', minRiskScore: 0, includeAnomalies: true, includeThreats: true },
+          thresholds: EVERY_ACTION,
           delivery: 'partner',
           acceptsProduct: PRODUCT_ARN,
         }),
@@ -51,7 +51,7 @@ describe('partner-product mode: two tenants under one product ARN and one shared
       region: REGION,
       agents: ['agt-off'],
       vaikoraKey: 'vk_test_partner_off',
-      thresholds: { minRiskLevel: 'low', minRiskScore: 0, includeAnomalies: true, includeThreats: true },
+      thresholds: EVERY_ACTION,
       delivery: 'partner',
     });
   }, 120_000);

@@ -11,6 +11,7 @@ import {
   type DestinationRoute,
   type RateLimiterRegistry,
   type StateStore,
+  timedRequestHandler,
 } from '@vsh/aws';
 import type { PartnerProduct } from '@vsh/core';
 import type { Database } from '@vsh/db';
@@ -120,13 +121,11 @@ export function destinationImporters(
 }
 
 /**
- * How the worker's DynamoDB client (the state store) sends: a request that has not been answered in
- * `requestTimeoutMs` fails (and the SDK retries it, a timeout being transient) instead of waiting on a
- * hung connection for ever, which would hold the run, and its tenant's lease, with it. `requestTimeout`
- * alone only logs a warning in this SDK: `throwOnRequestTimeout` makes it an error.
+ * How the worker's DynamoDB client (the state store) sends: a request not answered in `requestTimeoutMs`
+ * fails instead of holding the run, and its tenant's lease, on a hung connection (ADR 0125).
  */
 export function stateRequestHandler(requestTimeoutMs = STATE_REQUEST_TIMEOUT_MS) {
-  return { connectionTimeout: 3_000, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true };
+  return timedRequestHandler(requestTimeoutMs);
 }
 
 /** A state call (a small item or query) takes milliseconds; ten seconds is a hung connection. */

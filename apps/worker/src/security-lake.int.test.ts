@@ -8,7 +8,7 @@ import { awsDestinations, runs } from '@vsh/db';
 import { eq } from 'drizzle-orm';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
+import { EVERY_ACTION, type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
 
 // A Security Lake destination end to end (ADR 0120): the worker assumes the tenant's role, maps each
 // qualifying action to an OCSF Detection Finding and writes Parquet objects into the lake bucket's custom
@@ -16,12 +16,6 @@ import { type Harness, type SeededTenant, startHarness } from '../test/harness.t
 
 const REGION = 'eu-west-1';
 const SOURCE = 'vaikora';
-const THRESHOLDS = {
-  minRiskLevel: 'low',
-  minRiskScore: 0,
-  includeAnomalies: true,
-  includeThreats: true,
-} as const;
 const KEY_PATTERN =
   /^ext\/vaikora\/region=eu-west-1\/accountId=(\d{12})\/eventDay=(\d{8})\/vaikora-[0-9a-f]{40}\.parquet$/;
 
@@ -79,7 +73,7 @@ describe('a Security Lake destination: the worker writes OCSF Parquet to the cus
       region: REGION,
       agents: ['agt-lake-a', 'agt-lake-b'],
       vaikoraKey: 'vk_test_lake',
-      thresholds: THRESHOLDS,
+      thresholds: EVERY_ACTION,
       // No Security Hub in the account at all: the lake needs none.
       hubEnabled: false,
       delivery: 'security_lake',
@@ -93,7 +87,7 @@ describe('a Security Lake destination: the worker writes OCSF Parquet to the cus
       region: REGION,
       agents: ['agt-lake-m'],
       vaikoraKey: 'vk_test_lake_missing',
-      thresholds: THRESHOLDS,
+      thresholds: EVERY_ACTION,
       hubEnabled: false,
       delivery: 'security_lake',
       securityLake: { bucket: `aws-security-data-lake-${REGION}-missing01`, sourceName: SOURCE },

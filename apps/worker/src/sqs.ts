@@ -194,7 +194,6 @@ export class DeleteBatcher {
     this.timer = undefined;
     const handles = this.pending.splice(0, DELETE_BATCH_MAX);
     if (handles.length === 0) return;
-    if (this.pending.length > 0) this.timer = setTimeout(() => this.send(), this.options.lingerMs);
     const sent = this.deleteBatch(handles).finally(() => this.sending.delete(sent));
     this.sending.add(sent);
   }

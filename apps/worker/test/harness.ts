@@ -45,6 +45,14 @@ import {
   type WorkerRuntimeOptions,
 } from '../src/runtime.ts';
 
+/** Thresholds under which every parseable action qualifies (tests that count every action delivered). */
+export const EVERY_ACTION = {
+  minRiskLevel: 'low',
+  minRiskScore: 0,
+  includeAnomalies: true,
+  includeThreats: true,
+} as const;
+
 export interface TenantSpec {
   readonly name: string;
   readonly accountId: string;

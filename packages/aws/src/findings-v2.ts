@@ -6,6 +6,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { awsRegionSchema, CodedError, type OcsfDetectionFinding } from '@vsh/core';
 import { z } from 'zod';
+import { timedRequestHandler } from './request-handler.ts';
 
 /**
  * `BatchImportFindingsV2` is in partner preview and absent from the public SDK and API reference: its
@@ -150,7 +151,7 @@ export function createFindingsV2Sender(options: FindingsV2SenderOptions): Findin
     credentials: options.credentials,
     sha256: Sha256,
   });
-  const handler = new NodeHttpHandler({ requestTimeout: options.requestTimeoutMs ?? 30_000 });
+  const handler = new NodeHttpHandler(timedRequestHandler(options.requestTimeoutMs ?? 30_000));
 
   const post = async (
     body: string,

@@ -5,6 +5,7 @@ export * from './findings-v2-importer.ts';
 export * from './importer.ts';
 export * from './rate-limiter.ts';
 export * from './registry.ts';
+export * from './request-handler.ts';
 export * from './secrets.ts';
 export * from './security-lake.ts';
 export * from './security-lake-importer.ts';

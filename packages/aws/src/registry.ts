@@ -8,6 +8,7 @@ import type { Destination } from '@vsh/core';
 import { LRUCache } from 'lru-cache';
 import { createDestinationCredentials, type StsClientOptions } from './credentials.ts';
 import { createFindingsV2Sender, type FindingsV2Sender } from './findings-v2.ts';
+import { timedRequestHandler } from './request-handler.ts';
 
 /** What identifies a destination's clients: one tenant's account and region. */
 export interface DestinationKey {
@@ -146,13 +147,11 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
     max: maxEntries,
     dispose: (entry) => entry.release(),
   });
-  const requestHandler = () => ({
-    ...agents,
-    connectionTimeout: options.connectionTimeoutMs ?? 5_000,
-    requestTimeout: options.requestTimeoutMs ?? 30_000,
-    // Without throwOnRequestTimeout the SDK only logs a warning and waits on a hung socket forever.
-    throwOnRequestTimeout: true,
-  });
+  const requestHandler = () =>
+    timedRequestHandler(options.requestTimeoutMs ?? 30_000, {
+      ...agents,
+      connectionTimeout: options.connectionTimeoutMs ?? 5_000,
+    });
 
   /**
    * Partner-product mode (ADR 0121): Data443's own credentials, the same for every tenant; no role. One

@@ -11,6 +11,7 @@ import {
   createRateLimiterRegistry,
   createSecurityHubImporter,
   type StsClientOptions,
+  timedRequestHandler,
 } from '@vsh/aws';
 import { buildDeliveryCheckFinding, prepareHealthFinding, productArn } from '@vsh/core';
 import {
@@ -58,12 +59,7 @@ export function createAwsDestinationVerifier(
   const retryIntervalMs = options.retryIntervalMs ?? 2_000;
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const now = options.now ?? (() => performance.now());
-  // `requestTimeout` alone only logs a warning in this SDK: throwOnRequestTimeout makes it fail (ADR 0125).
-  const requestHandler = {
-    connectionTimeout: 3_000,
-    requestTimeout: options.requestTimeoutMs ?? 10_000,
-    throwOnRequestTimeout: true,
-  };
+  const requestHandler = timedRequestHandler(options.requestTimeoutMs ?? 10_000);
   const stsClientConfig: StsClientOptions = {
     maxAttempts: 2,
     requestHandler,

@@ -163,12 +163,13 @@ class FaultProxyServer {
         return;
       }
     }
-    if (info.service === 'sqs') {
+    const memorySqs = this.options.sqs === 'memory';
+    if (info.service === 'sqs' && (memorySqs || info.operation.endsWith('Batch'))) {
       // Past every fault rule: what SQS itself gets (from moto, or from the memory SQS).
       const parsed = parseJson(body);
       const entries = isRecord(parsed) ? parsed.Entries : undefined;
       if (info.operation.endsWith('Batch') && Array.isArray(entries)) stats.batchEntries += entries.length;
-      if (this.options.sqs === 'memory') {
+      if (memorySqs) {
         const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
         const local = await this.sqs.answer(info, parsed, closed);
         stats.answeredLocally++;
