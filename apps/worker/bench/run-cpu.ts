@@ -11,7 +11,10 @@ import {
   createRateLimiterRegistry,
   type DestinationRegistry,
   type DestinationRegistryOptions,
+  INLINE_CURSORS_MAX,
+  leaseWriteUnits,
   type RateLimiterRegistry,
+  seenReadUnits,
 } from '@vsh/aws';
 import { pino } from 'pino';
 import { createWorkerMetrics } from '../src/metrics.ts';
@@ -21,6 +24,7 @@ import {
   type KeptRejections,
   type OpenHealthCondition,
   type RunDeps,
+  type SeenSegment,
   type StateStore,
   type TenantConfig,
   type TenantStore,
@@ -109,29 +113,37 @@ async function startStub(): Promise<{
 
 /**
  * State store calls mapped to the DynamoDB requests and request units the real store spends
- * (state-lease.ts, state-cursor.ts, state-seen.ts; items here are under 1 KB, seen pages under 4 KB):
- * lease writes are one UpdateItem (1 WRU); the run's first read is one consistent Query of the
- * tenant's cursors and health item (1 RRU: under 4 KB), and each stream's seen-set one more (1 RRU);
- * a cursor write is what `advanceCursorUnits` of @vsh/aws counts from the items the store sends
- * (ADR 0112: a put per seen-set segment, then the lease check and the cursor in a transaction).
+ * (state-lease.ts, state-cursor.ts, state-seen.ts; seen pages under 4 KB): a lease write is one
+ * UpdateItem billed on the lease item, which holds the cursors of the tenant's first
+ * INLINE_CURSORS_MAX streams (ADR 0126: under 1 KB, 1 WRU); the run's first read is one consistent
+ * Query of the tenant's cursors, health and lease items (1 RRU: under 4 KB), and each stream's
+ * seen-set one more (by the bytes of its segments, `seenReadUnits`); a cursor write is what `advanceCursorUnits` of @vsh/aws counts from the
+ * items the store sends (a put per seen-set segment, then one UpdateItem of the lease item, or for a
+ * further stream a transaction of the lease check and its cursor item).
  */
 function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHealth): StateStore {
   const write = (units: number) => {
     calls.writes++;
     calls.writeUnits += units;
   };
+  // The streams whose cursors each tenant's lease item holds, as the store places them.
+  const inline = new Map<string, string[]>();
+  const inlineOf = (tenantId: string) => inline.get(tenantId) ?? [];
   return {
     ...inner,
     acquireLease: (...a) => {
-      write(1);
+      const [tenantId, owner, ttlMs] = a;
+      write(
+        leaseWriteUnits({ tenantId, owner, epoch: 1, expiresAtMs: Date.now() + ttlMs }, inlineOf(tenantId)),
+      );
       return inner.acquireLease(...a);
     },
     renewLease: (...a) => {
-      write(1);
+      write(leaseWriteUnits(a[0], inlineOf(a[0].tenantId)));
       return inner.renewLease(...a);
     },
     releaseLease: (...a) => {
-      write(1);
+      write(leaseWriteUnits(a[0], inlineOf(a[0].tenantId)));
       return inner.releaseLease(...a);
     },
     readTenant: async (tenantId) => {
@@ -140,15 +152,34 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
       const state = await inner.readTenant(tenantId);
       return {
         openHealth: health.open.get(tenantId) ?? [],
-        stream: (streamId) => {
+        stream: async (streamId) => {
+          const stream = await state.stream(streamId);
           calls.reads++;
-          calls.readUnits++;
-          return state.stream(streamId);
+          // Billed on the segments the query returns (a busy stream's three: 2 units).
+          calls.readUnits += seenReadUnits(
+            { tenantId, owner: '', epoch: 1, expiresAtMs: 0 },
+            streamId,
+            stream.segments,
+          );
+          return stream;
         },
       };
     },
     advanceCursor: (lease, streamId, next, options = {}) => {
-      const { requests, writeUnits } = advanceCursorUnits(lease, streamId, next, options);
+      const streams = inlineOf(lease.tenantId);
+      if (!streams.includes(streamId) && streams.length < INLINE_CURSORS_MAX) {
+        inline.set(lease.tenantId, [...streams, streamId]);
+      }
+      const placed = inlineOf(lease.tenantId);
+      const home = placed.includes(streamId) ? 'lease' : 'item';
+      const { requests, writeUnits } = advanceCursorUnits(
+        lease,
+        streamId,
+        next,
+        { ...options, home },
+        undefined,
+        placed,
+      );
       calls.writes += requests;
       calls.writeUnits += writeUnits;
       return inner.advanceCursor(lease, streamId, next, options);

@@ -201,12 +201,17 @@ export interface SeenSegment {
   readonly count: number;
 }
 
+/** Where a stream's next cursor write goes: the tenant's lease item, a new entry in it, or an item of its own (ADR 0126). */
+export type CursorHome = 'lease' | 'new' | 'item';
+
 /** A stream's cursor and seen-set, read together. */
 export interface StreamState {
   readonly cursor: Cursor | null;
   readonly seen: SeenSet;
   /** The stored segments of the seen-set: what `advanceCursor` may prune once they fall behind the window. */
   readonly segments: readonly SeenSegment[];
+  /** Where the store found the cursor, given back with the write (a hint: a store may ignore it). */
+  readonly home?: CursorHome | undefined;
 }
 
 /** A tenant's state as a run reads it first (`StateStore.readTenant`). */
@@ -245,7 +250,11 @@ export interface StateStore {
     lease: Lease,
     streamId: string,
     next: Cursor,
-    options?: { readonly seen?: readonly SeenEntry[]; readonly prune?: readonly SeenSegment[] },
+    options?: {
+      readonly seen?: readonly SeenEntry[];
+      readonly prune?: readonly SeenSegment[];
+      readonly home?: CursorHome | undefined;
+    },
   ): Promise<unknown>;
 }
 

@@ -61,7 +61,8 @@ describe('the calls of one tenant run', () => {
       sts: h.proxy.operationStats('sts', 'AssumeRole').requests,
       securityHub: h.proxy.operationStats('securityhub', 'BatchImportFindings').requests,
       dynamodb: total(dynamo),
-      cursorWrites: (dynamo.TransactWriteItems ?? 0) + (dynamo.PutItem ?? 0),
+      // Every write but the lease's two UpdateItems (taken, released) belongs to a cursor.
+      cursorWrites: (dynamo.TransactWriteItems ?? 0) + (dynamo.PutItem ?? 0) + (dynamo.UpdateItem ?? 0) - 2,
       postgres: statements.length,
     };
     console.log(`idle run: ${JSON.stringify(calls)}; DynamoDB ${JSON.stringify(dynamo)}`);
@@ -74,5 +75,21 @@ describe('the calls of one tenant run', () => {
       cursorWrites: 0,
       postgres: 3,
     });
+  });
+
+  it('a busy run writes its cursor with one UpdateItem of the lease item, no transaction (ADR 0126)', async () => {
+    const runtime = h.runtime({ db: counted.db });
+    await runtime.run(tenant.tenantId);
+    h.sim.store.append('vk_calls', 'agt-calls', 12);
+
+    h.dynamoProxy?.resetStats();
+    const busy = await runtime.run(tenant.tenantId);
+    expect(busy.kind === 'ran' && busy.summary.findingsImported).toBeGreaterThan(0);
+
+    const dynamo = dynamoCalls();
+    console.log(`busy run: DynamoDB ${JSON.stringify(dynamo)}`);
+    // Lease taken and released, the cursor written (UpdateItem); one query each for the tenant and the
+    // seen-set; the seen-set segment put.
+    expect(dynamo).toEqual({ UpdateItem: 3, Query: 2, PutItem: 1 });
   });
 });

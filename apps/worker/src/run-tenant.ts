@@ -20,6 +20,7 @@ import { type HealthTarget, reconcileHealthFindings } from './health-findings.ts
 import { LEASE_EXPIRED, LEASE_LOST, type LeaseHolder, underLease } from './lease.ts';
 import {
   type Cursor,
+  type CursorHome,
   type DestinationConfig,
   isLeaseLost,
   type OpenHealthCondition,
@@ -88,6 +89,8 @@ interface StreamWork extends DeliveryTarget {
   readonly progress: StreamProgress;
   /** Time of the oldest action that could not be delivered for a transient reason. */
   blockedAtMs: number;
+  /** Where the next cursor write goes (ADR 0126): as read, then the lease item once a new entry is made there. */
+  home: CursorHome | undefined;
 }
 
 class TenantRun {
@@ -249,6 +252,7 @@ class TenantRun {
         progress: new StreamProgress(),
         importer: this.deps.importer(routeOf(this.config.tenantId, destination, stream)),
         blockedAtMs: Number.POSITIVE_INFINITY,
+        home: state.home,
       });
     }
     if (work.length === 0) return;
@@ -388,7 +392,11 @@ class TenantRun {
       const write = w.progress.checkpoint(w.state, now, this.policy, w.windowStart);
       if (write === null) continue;
       try {
-        await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, { seen: write.seen });
+        await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, {
+          seen: write.seen,
+          home: w.home,
+        });
+        if (w.home === 'new') w.home = 'lease';
         w.progress.saved(write, this.policy);
       } catch (err) {
         if (isLeaseLost(err)) {
@@ -442,6 +450,7 @@ class TenantRun {
       await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, {
         seen: write.seen,
         prune: write.prune,
+        home: w.home,
       });
       ledger.position(w.destination.id, write.next.positionMs);
     } catch (err) {

@@ -271,22 +271,45 @@ export function watchCursors(
   let lastDeliveryCheck = 0;
   let seen = 0;
 
+  /**
+   * Every stream's cursor as the store reads it (ADR 0126): cursor items, and the inline cursors of the
+   * lease items, merged by the further position.
+   */
   const scan = async (client: DynamoDBClient): Promise<Array<StoredCursor & { version: number }>> => {
-    const items: Array<StoredCursor & { version: number }> = [];
+    const byStream = new Map<string, StoredCursor & { version: number }>();
+    const keep = (c: StoredCursor & { version: number }) => {
+      const key = `${c.pk}|${c.sk}`;
+      const other = byStream.get(key);
+      if (other === undefined || other.positionMs < c.positionMs) byStream.set(key, c);
+    };
     let start: Record<string, AttributeValue> | undefined;
     do {
       const page = await client.send(
         new ScanCommand({
           TableName: h.tableName,
           ConsistentRead: true,
-          FilterExpression: 'begins_with(sk, :c)',
-          ExpressionAttributeValues: { ':c': { S: 'CURSOR#' } },
+          FilterExpression: 'begins_with(sk, :c) OR sk = :lease',
+          ExpressionAttributeValues: { ':c': { S: 'CURSOR#' }, ':lease': { S: 'LEASE' } },
           ...(start === undefined ? {} : { ExclusiveStartKey: start }),
         }),
       );
       for (const raw of page.Items ?? []) {
         const item = unmarshall(raw);
-        items.push({
+        if (item.sk === 'LEASE') {
+          for (const [streamId, entry] of Object.entries(
+            (item.c ?? {}) as Record<string, { p: number; v: number }>,
+          )) {
+            keep({
+              pk: String(item.pk),
+              sk: `CURSOR#${streamId}`,
+              positionMs: Number(entry.p),
+              idsAtPosition: [],
+              version: Number(entry.v ?? 0),
+            });
+          }
+          continue;
+        }
+        keep({
           pk: String(item.pk),
           sk: String(item.sk),
           positionMs: Number(item.positionMs),
@@ -296,7 +319,7 @@ export function watchCursors(
       }
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
-    return items;
+    return [...byStream.values()];
   };
 
   const checkDelivery = (items: readonly StoredCursor[]): void => {

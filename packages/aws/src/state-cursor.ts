@@ -2,17 +2,19 @@ import { randomUUID } from 'node:crypto';
 import {
   type AttributeValue,
   type CancellationReason,
-  GetItemCommand,
   QueryCommand,
   type TransactWriteItem,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   CURSOR_PREFIX,
   call,
   errorName,
+  itemOf,
   keys,
+  LEASE_SK,
   leaseLost,
   reasonsOf,
   retryConflicts,
@@ -20,10 +22,11 @@ import {
   stateFailure,
 } from './state-dynamo.ts';
 import { HEALTH_SK, openHealthOf } from './state-health.ts';
-import { leaseCheck } from './state-lease.ts';
+import { INLINE_ATTRIBUTE, leaseCheck } from './state-lease.ts';
 import {
   type AdvanceOutcome,
   type Cursor,
+  type CursorHome,
   type Lease,
   type OpenHealthCondition,
   type SeenSegment,
@@ -47,6 +50,23 @@ interface CursorItem {
 }
 
 /**
+ * At most this many streams keep their cursor in the tenant's lease item (ADR 0126): with owner ids
+ * up to 128 bytes the item then stays under 1 KB, so that every lease write and every inline cursor
+ * write costs one write unit (state-units.test.ts). Further streams keep a cursor item of their own.
+ */
+export const INLINE_CURSORS_MAX = 5;
+
+/** An inline cursor as stored: short names, since every lease write pays for them. */
+interface InlineEntry {
+  p: number;
+  u: number;
+  v: number;
+  w: string;
+  e: number;
+  f?: number;
+}
+
+/**
  * The streams' cursors and seen-sets (ADR 0004, ADR 0050, ADR 0112): a write puts its seen-set
  * segments, then moves the cursor in one transaction fenced by the tenant's lease; `seenRetentionMs`
  * is how long TTL keeps a segment after its newest bucket ends.
@@ -54,13 +74,46 @@ interface CursorItem {
 export function createCursorStore(table: StateTable, seenRetentionMs: number): CursorStore {
   const { client, TableName, clock, conflictAttempts } = table;
 
+  /**
+   * The tenant's cursor items, its health item and its lease item (with the inline cursors) sort next
+   * to each other ('CURSOR#…' < 'HEALTH' < 'LEASE' < 'SEEN#…'): one consistent range query reads them.
+   */
+  const readCursors = async (tenantId: string) => {
+    const legacy = new Map<string, CursorItem>();
+    let inline = new Map<string, CursorItem>();
+    let openHealth: OpenHealthCondition[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await call(() =>
+        client.send(
+          new QueryCommand({
+            TableName,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: {
+              ':pk': { S: keys.pk(tenantId) },
+              ':from': { S: CURSOR_PREFIX },
+              ':to': { S: LEASE_SK },
+            },
+            ConsistentRead: true,
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        const sk = item.sk?.S ?? '';
+        if (sk === HEALTH_SK) openHealth = openHealthOf(item);
+        else if (sk === LEASE_SK) inline = inlineCursorsOf(item);
+        else if (sk.startsWith(CURSOR_PREFIX)) legacy.set(sk.slice(CURSOR_PREFIX.length), toCursorItem(item));
+      }
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return { legacy, inline, openHealth };
+  };
+
+  /** A stream's cursor from both homes (ADR 0126): the further position, the higher floor, legacy ids kept. */
   const readCursor = async (tenantId: string, streamId: string): Promise<CursorItem | null> => {
-    const out = await call(() =>
-      client.send(
-        new GetItemCommand({ TableName, Key: keys.cursor(tenantId, streamId), ConsistentRead: true }),
-      ),
-    );
-    return out.Item === undefined ? null : toCursorItem(out.Item);
+    const { legacy, inline } = await readCursors(tenantId);
+    return mergeCursor(inline.get(streamId), legacy.get(streamId));
   };
 
   /**
@@ -117,38 +170,22 @@ export function createCursorStore(table: StateTable, seenRetentionMs: number): C
     },
 
     async readTenant(tenantId) {
-      // Cursors ('CURSOR#…') and the health item ('HEALTH') sort next to each other, before the lease
-      // and the seen-set segments: one consistent range query reads them all (issue 16).
-      const cursors = new Map<string, CursorItem>();
-      let openHealth: OpenHealthCondition[] = [];
-      let start: Record<string, AttributeValue> | undefined;
-      do {
-        const page = await call(() =>
-          client.send(
-            new QueryCommand({
-              TableName,
-              KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-              ExpressionAttributeValues: {
-                ':pk': { S: keys.pk(tenantId) },
-                ':from': { S: CURSOR_PREFIX },
-                ':to': { S: HEALTH_SK },
-              },
-              ConsistentRead: true,
-              ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-            }),
-          ),
-        );
-        for (const item of page.Items ?? []) {
-          const sk = item.sk?.S ?? '';
-          if (sk === HEALTH_SK) openHealth = openHealthOf(item);
-          else if (sk.startsWith(CURSOR_PREFIX))
-            cursors.set(sk.slice(CURSOR_PREFIX.length), toCursorItem(item));
-        }
-        start = page.LastEvaluatedKey;
-      } while (start !== undefined);
+      // One query for every cursor, the health item and the lease item (issue 16, ADR 0126).
+      const { legacy, inline, openHealth } = await readCursors(tenantId);
+      // Streams handed the lease item for their first write: the bound holds across the run's streams.
+      let placed = inline.size;
       return {
         openHealth,
-        stream: (streamId: string) => streamState(tenantId, streamId, cursors.get(streamId) ?? null),
+        stream: async (streamId: string) => {
+          const item = mergeCursor(inline.get(streamId), legacy.get(streamId));
+          let home: CursorHome = 'item';
+          if (inline.has(streamId)) home = 'lease';
+          else if (placed < INLINE_CURSORS_MAX) {
+            home = 'new';
+            placed++;
+          }
+          return { ...(await streamState(tenantId, streamId, item)), home };
+        },
       };
     },
 
@@ -165,21 +202,187 @@ export function createCursorStore(table: StateTable, seenRetentionMs: number): C
       // The seen-set first, outside the transaction (ADR 0112): if the cursor write then fails or
       // never happens, the ids this run handled are seen and the position has not moved.
       await putSegments(table, segments);
-      const write = cursorWrite(TableName, lease, streamId, next, writeId, seenFloorOf(prune));
-      return transact(
-        () => [leaseCheck(TableName, lease, clock()), write],
-        async ([leaseReason, cursorReason]) => {
-          // The cursor's old image comes with its own condition failure only; re-read otherwise.
-          const stored =
-            cursorReason?.Item !== undefined
-              ? toCursorItem(cursorReason.Item)
-              : await readCursor(lease.tenantId, streamId);
-          if (stored?.writeId === writeId) return 'advanced';
-          if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
-          throw refused(stored, next);
-        },
+      const floor = seenFloorOf(prune);
+      const inItem = () => {
+        const write = cursorWrite(TableName, lease, streamId, next, writeId, floor);
+        return transact(
+          () => [leaseCheck(TableName, lease, clock()), write],
+          async ([leaseReason, cursorReason]) => {
+            // The cursor's old image comes with its own condition failure only; re-read otherwise.
+            const stored =
+              cursorReason?.Item !== undefined
+                ? toCursorItem(cursorReason.Item)
+                : await readCursor(lease.tenantId, streamId);
+            if (stored?.writeId === writeId) return 'advanced';
+            if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
+            throw refused(stored, next);
+          },
+        );
+      };
+      let home = options.home ?? 'lease';
+      // Each refused attempt says, from the lease item it returns, where the cursor is to go next;
+      // a concurrent writer of the same lease can send us round once more, never for ever.
+      for (let attempt = 0; attempt < 4; attempt++) {
+        if (home === 'item') return inItem();
+        const write =
+          home === 'lease'
+            ? inlineUpdate(TableName, lease, streamId, next, writeId, floor, clock())
+            : inlineCreate(TableName, lease, streamId, next, writeId, floor, clock());
+        let old: Record<string, AttributeValue> | undefined;
+        try {
+          await client.send(new UpdateItemCommand(write));
+          return 'advanced';
+        } catch (err) {
+          if (errorName(err) !== 'ConditionalCheckFailedException') throw stateFailure(err);
+          old = itemOf(err);
+        }
+        const then = nextHome(lease, streamId, next, writeId, old, clock());
+        if (then === 'advanced') return 'advanced';
+        home = then;
+      }
+      throw new StateError(
+        'CONFLICT',
+        `the cursor of stream ${streamId} kept changing under its write`,
+        true,
       );
     },
+  };
+}
+
+/**
+ * After an inline write was refused, from the lease item as it was: our write had landed ('advanced'),
+ * the lease is gone (LEASE_LOST), the cursor is ahead (CURSOR_REGRESSION), or where to write now.
+ */
+function nextHome(
+  lease: Lease,
+  streamId: string,
+  next: Cursor,
+  writeId: string,
+  old: Record<string, AttributeValue> | undefined,
+  now: number,
+): CursorHome | 'advanced' {
+  const entry = old === undefined ? undefined : inlineCursorsOf(old).get(streamId);
+  if (entry?.writeId === writeId) return 'advanced';
+  if (old === undefined || !holds(old, lease, now)) throw leaseLost(lease, old);
+  if (entry !== undefined) {
+    if (entry.positionMs > next.positionMs) throw refused(entry, next);
+    return 'lease';
+  }
+  const map = old[INLINE_ATTRIBUTE]?.M;
+  return map !== undefined && Object.keys(map).length < INLINE_CURSORS_MAX ? 'new' : 'item';
+}
+
+/** Whether the lease item is still ours (owner and epoch) and unexpired at `now`: the lease check's condition. */
+function holds(item: Record<string, AttributeValue>, lease: Lease, now: number): boolean {
+  return (
+    item.owner?.S === lease.owner &&
+    Number(item.epoch?.N) === lease.epoch &&
+    Number(item.leaseExpiresAtMs?.N) > now
+  );
+}
+
+const LEASE_HELD = '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now';
+
+/** Moves an inline cursor that exists: fenced by the lease in the same item, never behind the stored position. */
+function inlineUpdate(
+  TableName: string,
+  lease: Lease,
+  streamId: string,
+  next: Cursor,
+  writeId: string,
+  floor: number | undefined,
+  now: number,
+) {
+  return {
+    TableName,
+    Key: keys.lease(lease.tenantId),
+    UpdateExpression: `SET #c.#s.p = :pos, #c.#s.u = :updated, #c.#s.v = #c.#s.v + :one, #c.#s.w = :writeId, #c.#s.e = :epoch${floor === undefined ? '' : ', #c.#s.f = :floor'}`,
+    // A missing entry fails the comparison: the refusal then says it is missing.
+    ConditionExpression: `${LEASE_HELD} AND #c.#s.p <= :pos`,
+    ExpressionAttributeNames: { '#owner': 'owner', '#c': INLINE_ATTRIBUTE, '#s': streamId },
+    ExpressionAttributeValues: marshall({
+      ':owner': lease.owner,
+      ':epoch': lease.epoch,
+      ':now': now,
+      ':pos': next.positionMs,
+      ':updated': next.updatedAtMs,
+      ':one': 1,
+      ':writeId': writeId,
+      ...(floor === undefined ? {} : { ':floor': floor }),
+    }),
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+/** Adds a stream's first inline cursor while the lease item holds fewer than INLINE_CURSORS_MAX. */
+function inlineCreate(
+  TableName: string,
+  lease: Lease,
+  streamId: string,
+  next: Cursor,
+  writeId: string,
+  floor: number | undefined,
+  now: number,
+) {
+  const entry: InlineEntry = {
+    p: next.positionMs,
+    u: next.updatedAtMs,
+    v: 1,
+    w: writeId,
+    e: lease.epoch,
+    ...(floor === undefined ? {} : { f: floor }),
+  };
+  return {
+    TableName,
+    Key: keys.lease(lease.tenantId),
+    UpdateExpression: 'SET #c.#s = :entry',
+    ConditionExpression: `${LEASE_HELD} AND attribute_not_exists(#c.#s) AND size(#c) < :max`,
+    ExpressionAttributeNames: { '#owner': 'owner', '#c': INLINE_ATTRIBUTE, '#s': streamId },
+    ExpressionAttributeValues: marshall({
+      ':owner': lease.owner,
+      ':epoch': lease.epoch,
+      ':now': now,
+      ':entry': entry,
+      ':max': INLINE_CURSORS_MAX,
+    }),
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+/** The inline cursors of a lease item (none when it has no map: written before ADR 0126). */
+function inlineCursorsOf(item: Record<string, AttributeValue>): Map<string, CursorItem> {
+  const out = new Map<string, CursorItem>();
+  for (const [streamId, value] of Object.entries(item[INLINE_ATTRIBUTE]?.M ?? {})) {
+    if (value.M === undefined) continue;
+    const raw = unmarshall(value.M) as Partial<InlineEntry>;
+    out.set(streamId, {
+      positionMs: Number(raw.p),
+      idsAtPosition: [],
+      recentIds: [],
+      updatedAtMs: Number(raw.u),
+      version: Number(raw.v ?? 0),
+      ...(typeof raw.w === 'string' ? { writeId: raw.w } : {}),
+      ...(typeof raw.f === 'number' ? { seenFloorMs: raw.f } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * A stream's cursor from its two possible homes (ADR 0126): the further position wins, the seen-set
+ * starts at the higher floor (each was set behind its own window, and the further window is ahead of
+ * both), and a cursor item's legacy ids stay seen.
+ */
+function mergeCursor(inline: CursorItem | undefined, item: CursorItem | undefined): CursorItem | null {
+  if (inline === undefined) return item ?? null;
+  if (item === undefined) return inline;
+  const further = inline.positionMs >= item.positionMs ? inline : item;
+  const floors = [inline.seenFloorMs, item.seenFloorMs].filter((f): f is number => f !== undefined);
+  return {
+    ...further,
+    idsAtPosition: item.idsAtPosition,
+    recentIds: item.recentIds,
+    ...(floors.length === 0 ? {} : { seenFloorMs: Math.max(...floors) }),
   };
 }
 

@@ -14,13 +14,16 @@ export interface StateTable {
   readonly conflictAttempts: number;
 }
 
+/** The sort key of a tenant's lease item (which also holds inline cursors, ADR 0126). */
+export const LEASE_SK = 'LEASE';
+
 /** The sort key prefix of a stream's cursor item. */
 export const CURSOR_PREFIX = 'CURSOR#';
 
 /** The table's keys (ADR 0050): one partition per tenant, a lease item, a cursor item and seen segments per stream. */
 export const keys = {
   pk: (tenantId: string): string => `TENANT#${tenantId}`,
-  lease: (tenantId: string) => marshall({ pk: keys.pk(tenantId), sk: 'LEASE' }),
+  lease: (tenantId: string) => marshall({ pk: keys.pk(tenantId), sk: LEASE_SK }),
   cursor: (tenantId: string, streamId: string) =>
     marshall({ pk: keys.pk(tenantId), sk: `${CURSOR_PREFIX}${streamId}` }),
   seenPrefix: (streamId: string): string => `SEEN#${streamId}#`,

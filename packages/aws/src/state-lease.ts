@@ -15,16 +15,18 @@ import {
 } from './state-dynamo.ts';
 import type { Lease, StateStore } from './state-model.ts';
 
+/** The lease item's map of inline cursors (ADR 0126; read and written by state-cursor.ts). */
+export const INLINE_ATTRIBUTE = 'c';
+
 export type LeaseStore = Pick<StateStore, 'acquireLease' | 'renewLease' | 'releaseLease' | 'getLease'>;
 
 /**
  * The tenants' leases (ADR 0050): one item per tenant whose `epoch` goes up on every acquisition and
- * fences every cursor write. `retentionMs` is how long DynamoDB TTL keeps an item after its lease
- * expires, so that epochs stay monotonic.
+ * fences every cursor write. The item also holds the inline cursors (ADR 0126), so DynamoDB TTL must
+ * never delete it: every lease write removes the `expiresAt` that items written before kept.
  */
-export function createLeaseStore(table: StateTable, retentionMs: number): LeaseStore {
+export function createLeaseStore(table: StateTable): LeaseStore {
   const { client, TableName, clock, conflictAttempts } = table;
-  const ttlSeconds = (leaseExpiresAtMs: number) => Math.ceil((leaseExpiresAtMs + retentionMs) / 1000);
 
   /** Updates our lease item only while owner and epoch are still ours (ConditionalCheckFailed otherwise). */
   const updateOurs = (lease: Lease, set: string, values: Record<string, unknown>) =>
@@ -51,17 +53,18 @@ export function createLeaseStore(table: StateTable, retentionMs: number): LeaseS
               TableName,
               Key: keys.lease(tenantId),
               UpdateExpression:
-                'SET #owner = :owner, epoch = if_not_exists(epoch, :zero) + :one, leaseExpiresAtMs = :exp, acquiredAtMs = :now, expiresAt = :ttl',
+                // The inline cursors' map is made here, so that a cursor's first write can add to it.
+                'SET #owner = :owner, epoch = if_not_exists(epoch, :zero) + :one, leaseExpiresAtMs = :exp, acquiredAtMs = :now, #c = if_not_exists(#c, :empty) REMOVE expiresAt',
               ConditionExpression:
                 'attribute_not_exists(epoch) OR leaseExpiresAtMs <= :now OR #owner = :owner',
-              ExpressionAttributeNames: { '#owner': 'owner' },
+              ExpressionAttributeNames: { '#owner': 'owner', '#c': INLINE_ATTRIBUTE },
               ExpressionAttributeValues: marshall({
                 ':owner': owner,
                 ':zero': 0,
                 ':one': 1,
                 ':exp': expiresAtMs,
                 ':now': now,
-                ':ttl': ttlSeconds(expiresAtMs),
+                ':empty': {},
               }),
               ReturnValues: 'ALL_NEW',
             }),
@@ -82,10 +85,7 @@ export function createLeaseStore(table: StateTable, retentionMs: number): LeaseS
         // No expiry check: while owner and epoch are still ours, nobody acquired it since,
         // so extending an unnoticed expiry is safe (cursor writes did check it meanwhile).
         await retryConflicts(conflictAttempts, () =>
-          updateOurs(lease, 'SET leaseExpiresAtMs = :exp, expiresAt = :ttl', {
-            ':exp': expiresAtMs,
-            ':ttl': ttlSeconds(expiresAtMs),
-          }),
+          updateOurs(lease, 'SET leaseExpiresAtMs = :exp REMOVE expiresAt', { ':exp': expiresAtMs }),
         );
         return { ...lease, expiresAtMs };
       } catch (err) {
@@ -96,10 +96,7 @@ export function createLeaseStore(table: StateTable, retentionMs: number): LeaseS
 
     async releaseLease(lease) {
       try {
-        await updateOurs(lease, 'SET leaseExpiresAtMs = :zero, expiresAt = :ttl', {
-          ':zero': 0,
-          ':ttl': ttlSeconds(clock()),
-        });
+        await updateOurs(lease, 'SET leaseExpiresAtMs = :zero REMOVE expiresAt', { ':zero': 0 });
         return true;
       } catch (err) {
         if (errorName(err) === 'ConditionalCheckFailedException') return false;

@@ -62,12 +62,20 @@ export interface SeenSet {
   readonly size: number;
 }
 
+/**
+ * Where a stream's next cursor write goes (ADR 0126): its entry in the tenant's lease item (`lease`),
+ * a new entry there (`new`: the item has room), or a cursor item of its own (`item`).
+ */
+export type CursorHome = 'lease' | 'new' | 'item';
+
 /** A stream's cursor and seen-set, read together. */
 export interface StreamState {
   readonly cursor: Cursor | null;
   readonly seen: SeenSet;
   /** The stored segments of the seen-set: what `advanceCursor` may prune once they fall behind the window. */
   readonly segments: readonly SeenSegment[];
+  /** Where the cursor is to be written, as the read found it (a hint: a wrong one costs one more attempt). */
+  readonly home?: CursorHome;
 }
 
 /** One stored segment of a seen-set: ids one write handled, of actions in a few consecutive time buckets (ADR 0112). */
@@ -88,6 +96,8 @@ export interface AdvanceOptions {
    * latest of them is read (ADR 0112); DynamoDB TTL deletes them.
    */
   readonly prune?: readonly SeenSegment[];
+  /** `StreamState.home` of the read this write follows; without it the lease item is tried first. */
+  readonly home?: CursorHome | undefined;
 }
 
 export type AdvanceOutcome = 'advanced' | 'unchanged';

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient, type ServiceInputTypes, type ServiceOutputTypes } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  DynamoDBClient,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
+} from '@aws-sdk/client-dynamodb';
 import type { FinalizeRequestMiddleware, InitializeMiddleware } from '@smithy/types';
 import { startDynamoDbLocal, startMoto, testAwsConfig } from '@vsh/testkit';
 import fc from 'fast-check';
@@ -7,11 +12,16 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import {
   advanceCursorUnits,
   type Cursor,
+  type CursorHome,
   createStateStore,
+  INLINE_CURSORS_MAX,
+  itemBytes,
   type Lease,
   StateError,
+  type StateStore,
   type StateStoreOptions,
   seenDigest,
+  seenReadUnits,
 } from './state-store.ts';
 
 interface Server {
@@ -62,7 +72,17 @@ async function inTurn<T>(
   return reversed ? settled.reverse() : settled;
 }
 
-describe.each(servers)('state store on %s', (_name, backend) => {
+// Each backend with both homes of a cursor (ADR 0126): the lease item (the first streams of a tenant)
+// and a cursor item of its own (any further stream, and every cursor written before ADR 0126).
+const layouts: Array<[string, CursorHome | undefined]> = [
+  ['cursors in the lease item', undefined],
+  ['cursor items', 'item'],
+];
+const cases = servers.flatMap(([name, backend]) =>
+  layouts.map(([layout, home]) => [name, layout, backend, home] as const),
+);
+
+describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) => {
   let server: Server;
   let tableName: string;
 
@@ -83,9 +103,18 @@ describe.each(servers)('state store on %s', (_name, backend) => {
     return client;
   }
 
-  function createStore(options: Partial<StateStoreOptions> = {}) {
-    return createStateStore({ client: options.client ?? createClient(), tableName, ...options });
+  /** The store, its cursor writes sent to this layout's home (the worker passes what the read found). */
+  function createStore(options: Partial<StateStoreOptions> = {}): StateStore {
+    const store = createStateStore({ client: options.client ?? createClient(), tableName, ...options });
+    return {
+      ...store,
+      advanceCursor: (lease, streamId, next, opts = {}) =>
+        store.advanceCursor(lease, streamId, next, { home, ...opts }),
+    };
   }
+
+  /** The call that writes a cursor in this layout: an UpdateItem of the lease item, or a transaction. */
+  const CURSOR_WRITE = home === 'item' ? 'TransactWriteItemsCommand' : 'UpdateItemCommand';
 
   const newTenant = () => `tenant-${randomUUID()}`;
 
@@ -350,7 +379,7 @@ describe.each(servers)('state store on %s', (_name, backend) => {
     // Stands for the process dying after the segments were stored: the cursor's transaction never arrives.
     const dieBeforeCursor: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> =
       (next, context) => async (args) => {
-        if (killed && context.commandName === 'TransactWriteItemsCommand') {
+        if (killed && context.commandName === CURSOR_WRITE) {
           throw Object.assign(new Error('worker died'), { name: 'WorkerDied' });
         }
         return next(args);
@@ -468,7 +497,7 @@ describe.each(servers)('state store on %s', (_name, backend) => {
   });
 
   it.runIf(backend.reportsCapacity)(
-    'spends one segment put (2 write units) per busy run and reads its seen-set in two 4 KB units',
+    'spends one segment put (2 write units) and one cursor write per busy run (1 unit in the lease item) and reads its seen-set in two 4 KB units',
     async () => {
       const tenant = newTenant();
       const client = createClient();
@@ -496,7 +525,7 @@ describe.each(servers)('state store on %s', (_name, backend) => {
       // Busy runs 5 minutes apart, 100 actions each, pruned as the worker prunes.
       for (let cycle = 0; cycle < 6; cycle++, now += 300_000) {
         consumed.length = 0;
-        const state = await store.getStream(tenant, 's');
+        const state = await (await store.readTenant(tenant)).stream('s');
         const seen = Array.from({ length: 100 }, (_, i) => ({
           id: `act-${cycle}-${i}`,
           timestampMs: now - 1_000 - i * 3_000,
@@ -504,30 +533,221 @@ describe.each(servers)('state store on %s', (_name, backend) => {
         const position = now - 1_000;
         const next = cursorAt(position);
         const prune = state.segments.filter((segment) => segment.bucketEndMs <= position - overlap);
-        await store.advanceCursor(lease, 's', next, { seen, prune });
+        await store.advanceCursor(lease, 's', next, { seen, prune, home: home ?? state.home });
         cycles.push([...consumed]);
-        const counted = advanceCursorUnits(lease, 's', next, { seen, prune });
+        const counted = advanceCursorUnits(lease, 's', next, { seen, prune, home });
         const put = consumed.filter(([name]) => name === 'PutItemCommand');
         expect(put).toEqual([['PutItemCommand', 2]]);
-        expect(counted).toEqual({ requests: 2, writeUnits: 2 + 4 });
+        if (home === 'item') {
+          // A transaction of the lease check and the cursor item (DynamoDB Local reports no units for it).
+          expect(counted).toEqual({ requests: 2, writeUnits: 2 + 4 });
+        } else {
+          // One UpdateItem of the lease item, under 1 KB: the first makes the entry the read said to make.
+          expect(consumed.filter(([name]) => name === 'UpdateItemCommand')).toEqual([
+            ['UpdateItemCommand', 1],
+          ]);
+          expect(counted).toEqual({ requests: 2, writeUnits: 2 + 1 });
+        }
       }
       const reads = cycles.map((c) =>
         c.filter(([name]) => name === 'QueryCommand').map(([, units]) => units),
       );
-      console.log(`busy stream, read units of the seen-set query per run: ${JSON.stringify(reads)}`);
-      // Steady state: the three segments a read meets (1.4 KB each: 100 digests and the keys) in two 4 KB units.
-      for (const units of reads.slice(3)) expect(units).toEqual([2]);
+      // The cost model's count of the seen-set query agrees with DynamoDB Local's, once steady.
+      const state = await (await store.readTenant(tenant)).stream('s');
+      expect(seenReadUnits(lease, 's', state.segments)).toBe(2);
+
+      console.log(
+        `busy stream, read units of the tenant's query and the seen-set query per run: ${JSON.stringify(reads)}`,
+      );
+      // Steady state: the cursors, health and lease items in one unit; the three segments a read meets
+      // (1.4 KB each: 100 digests and the keys) in two 4 KB units.
+      for (const units of reads.slice(3)) expect(units).toEqual([1, 2]);
     },
   );
+  /** The tenant's lease item as stored. */
+  async function rawLease(tenant: string) {
+    const { GetItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const out = await createClient().send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: `TENANT#${tenant}` }, sk: { S: 'LEASE' } },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ?? {};
+  }
+
+  it.runIf(home === undefined)(
+    'keeps the first streams in the lease item, the next in items of their own, and never lets TTL take the lease item',
+    async () => {
+      const tenant = newTenant();
+      const store = createStore();
+      const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+      if (lease === null) throw new Error('no lease');
+      const streams = Array.from(
+        { length: INLINE_CURSORS_MAX + 2 },
+        (_, i) => `str_${String(i).padStart(26, '0')}`,
+      );
+
+      const state = await store.readTenant(tenant);
+      const homes: Array<string | undefined> = [];
+      for (const [i, id] of streams.entries()) {
+        const stream = await state.stream(id);
+        homes.push(stream.home);
+        // Half the writes without the hint: the store then finds the home from the refused write.
+        await store.advanceCursor(lease, id, cursorAt(1_000 + i), i % 2 === 0 ? { home: stream.home } : {});
+      }
+      await store.renewLease(lease, TTL);
+      await store.releaseLease(lease);
+      const item = await rawLease(tenant);
+      const again = await createStore().readTenant(tenant);
+      const positions = await Promise.all(
+        streams.map(async (id) => (await again.stream(id)).cursor?.positionMs),
+      );
+
+      expect(homes).toEqual([...Array(INLINE_CURSORS_MAX).fill('new'), 'item', 'item']);
+      expect(Object.keys(item.c?.M ?? {})).toEqual(
+        expect.arrayContaining(streams.slice(0, INLINE_CURSORS_MAX)),
+      );
+      expect(Object.keys(item.c?.M ?? {})).toHaveLength(INLINE_CURSORS_MAX);
+      expect(item.expiresAt).toBeUndefined();
+      expect(positions).toEqual(streams.map((_, i) => 1_000 + i));
+      const { QueryCommand } = await import('@aws-sdk/client-dynamodb');
+      const items = await createClient().send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': { S: `TENANT#${tenant}` }, ':prefix': { S: 'CURSOR#' } },
+          ConsistentRead: true,
+        }),
+      );
+      expect((items.Items ?? []).map((i) => i.sk?.S)).toEqual(
+        streams.slice(INLINE_CURSORS_MAX).map((id) => `CURSOR#${id}`),
+      );
+    },
+  );
+
+  it.runIf(home === undefined)(
+    'upgrades a lease item and cursor items written before ADR 0126: the further position and the higher floor win',
+    async () => {
+      const tenant = newTenant();
+      const client = createClient();
+      const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+      const put = (Item: Record<string, AttributeValue>) =>
+        client.send(
+          new PutItemCommand({ TableName: tableName, Item: { pk: { S: `TENANT#${tenant}` }, ...Item } }),
+        );
+      // As the store wrote them before: a lease item with a TTL and no map, and two cursor items.
+      await put({
+        sk: { S: 'LEASE' },
+        owner: { S: 'old-worker' },
+        epoch: { N: '7' },
+        leaseExpiresAtMs: { N: '0' },
+        acquiredAtMs: { N: '1' },
+        expiresAt: { N: '1900000000' },
+      });
+      for (const [stream, position, floor] of [
+        ['ahead', 9_000, 4_000],
+        ['behind', 2_000, 1_000],
+      ] as const) {
+        await put({
+          sk: { S: `CURSOR#${stream}` },
+          positionMs: { N: String(position) },
+          updatedAtMs: { N: '1' },
+          version: { N: '3' },
+          writeId: { S: 'w-old' },
+          seenFloorMs: { N: String(floor) },
+          idsAtPosition: { L: [{ S: `legacy-${stream}` }] },
+        });
+      }
+      const store = createStore({ client });
+      const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+      if (lease === null) throw new Error('no lease');
+      const before = await store.readTenant(tenant);
+      const ahead = await before.stream('ahead');
+      const behind = await before.stream('behind');
+      // A writer of before ADR 0126 still moves its item; the new write goes to the lease item.
+      await store.advanceCursor(lease, 'behind', cursorAt(5_000), { home: behind.home });
+      await store.advanceCursor(lease, 'ahead', cursorAt(6_000), { home: ahead.home });
+      await store.advanceCursor(lease, 'ahead', cursorAt(9_500), { home: 'item' });
+      const after = await store.readTenant(tenant);
+      const [aheadAfter, behindAfter] = [await after.stream('ahead'), await after.stream('behind')];
+
+      expect(lease.epoch).toBe(8);
+      expect((await rawLease(tenant)).expiresAt).toBeUndefined();
+      expect([ahead.home, behind.home]).toEqual(['new', 'new']);
+      expect([ahead.cursor?.positionMs, behind.cursor?.positionMs]).toEqual([9_000, 2_000]);
+      // 'ahead': the lease item's 6,000 is behind the item's 9,500 (a writer that still writes items).
+      expect(aheadAfter.cursor?.positionMs).toBe(9_500);
+      expect(behindAfter.cursor?.positionMs).toBe(5_000);
+      expect([aheadAfter.home, behindAfter.home]).toEqual(['lease', 'lease']);
+      // Legacy ids stay seen whichever home is ahead.
+      expect([aheadAfter.seen.has('legacy-ahead'), behindAfter.seen.has('legacy-behind')]).toEqual([
+        true,
+        true,
+      ]);
+    },
+  );
+
+  it.runIf(backend.reportsCapacity && home === undefined)(
+    'bills every lease write one unit with the most inline cursors and a long owner',
+    async () => {
+      const tenant = newTenant();
+      const client = createClient();
+      const consumed: number[] = [];
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'TOTAL';
+          const result = await next(args);
+          const capacity = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } })
+            .ConsumedCapacity;
+          if (capacity !== undefined && !Array.isArray(capacity)) consumed.push(capacity.CapacityUnits ?? 0);
+          return result;
+        },
+        { step: 'initialize', name: 'meter' },
+      );
+      const store = createStore({ client });
+      // A worker id of 80 characters (the most env.ts allows) and the run's UUID.
+      const owner = `${'h'.repeat(80)}#${randomUUID()}`;
+      const lease = await store.acquireLease(tenant, owner, TTL);
+      if (lease === null) throw new Error('no lease');
+      const state = await store.readTenant(tenant);
+      for (let i = 0; i < INLINE_CURSORS_MAX; i++) {
+        const id = `str_${randomUUID().replaceAll('-', '').slice(0, 26)}`;
+        const stream = await state.stream(id);
+        await store.advanceCursor(lease, id, cursorAt(1_800_000_000_000 + i), { home: stream.home });
+        await store.advanceCursor(lease, id, cursorAt(1_800_000_300_000 + i), {
+          home: 'lease',
+          prune: [{ key: 'k', bucketStartMs: 0, bucketEndMs: 1_799_999_400_000, count: 1 }],
+        });
+      }
+      consumed.length = 0;
+      await store.renewLease(lease, TTL);
+      await store.advanceCursor(lease, 'str_00000000000000000000000000', cursorAt(1_800_000_600_000), {
+        home: 'item',
+      });
+      await store.releaseLease(lease);
+      const item = await rawLease(tenant);
+
+      console.log(
+        `lease item with ${INLINE_CURSORS_MAX} inline cursors and a ${owner.length}-byte owner: ${itemBytes(item)} bytes`,
+      );
+      expect(itemBytes(item)).toBeLessThanOrEqual(1024);
+      // Renewal, the query of the cursor write into an item (none: its units are not reported), release.
+      expect(consumed.filter((units) => units > 1)).toEqual([]);
+    },
+  );
+
   it('recognises its own write when the response was lost after the server applied it and the SDK retried', async () => {
     const tenant = newTenant();
     const client = createClient();
     let attempts = 0;
-    // Below the SDK's retry middleware: lets the first TransactWriteItems reach the server, then
-    // drops its answer with a retryable network error, so the SDK sends the same request again.
+    let armed = false;
+    // Below the SDK's retry middleware: lets the first cursor write reach the server, then drops its
+    // answer with a retryable network error, so the SDK sends the same request again.
     const dropFirstResponse: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> =
       (next, context) => async (args) => {
-        if (context.commandName !== 'TransactWriteItemsCommand') return next(args);
+        if (!armed || context.commandName !== CURSOR_WRITE) return next(args);
         const attempt = attempts++;
         const result = await next(args);
         if (attempt === 0) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
@@ -541,9 +761,13 @@ describe.each(servers)('state store on %s', (_name, backend) => {
     const store = createStore({ client });
     const lease = await store.acquireLease(tenant, 'worker-a', TTL);
     if (lease === null) throw new Error('no lease');
+    armed = true;
 
+    // In the lease item, the write that makes the stream's entry: its retry is refused (the entry is
+    // there) and the returned item shows our write id.
     const outcome = await store.advanceCursor(lease, 's', cursorAt(3_000), {
       seen: [{ id: 'z', timestampMs: 3_000 }],
+      home: home ?? 'new',
     });
 
     expect(attempts).toBe(2);

@@ -1,18 +1,30 @@
 import {
+  ConditionalCheckFailedException,
   DynamoDBClient,
-  GetItemCommand,
   ProvisionedThroughputExceededException,
   PutItemCommand,
   QueryCommand,
+  type QueryCommandInput,
   ResourceNotFoundException,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { advanceCursorUnits, createStateStore, itemBytes, type Lease, StateError } from './state-store.ts';
+import {
+  advanceCursorUnits,
+  type CursorHome,
+  createStateStore,
+  INLINE_CURSORS_MAX,
+  itemBytes,
+  type Lease,
+  StateError,
+  type StateStore,
+} from './state-store.ts';
 
 // Unit tests for answers DynamoDB Local and moto cannot be made to give on demand (persistent
 // transaction conflicts, throttling, a condition failure without the old item). The real
@@ -21,12 +33,21 @@ import { advanceCursorUnits, createStateStore, itemBytes, type Lease, StateError
 const lease: Lease = { tenantId: 't1', owner: 'worker-a', epoch: 3, expiresAtMs: 10_000 };
 const next = { positionMs: 5_000, updatedAtMs: 1 };
 
-function setup() {
+/** A store over a mocked client whose cursor writes go to `home` (default: a cursor item, the transaction). */
+function setup(home: CursorHome | undefined = 'item') {
   const client = new DynamoDBClient({ region: 'us-east-1' });
   const mock = mockClient(client);
-  const store = createStateStore({ client, tableName: 'state', clock: () => 1_000, conflictAttempts: 3 });
+  const inner = createStateStore({ client, tableName: 'state', clock: () => 1_000, conflictAttempts: 3 });
+  const store: StateStore = {
+    ...inner,
+    advanceCursor: (l, streamId, cursor, options = {}) =>
+      inner.advanceCursor(l, streamId, cursor, { home, ...options }),
+  };
   return { mock, store };
 }
+
+/** The tenant query's answer: these items (cursor items, the lease item) and no more. */
+const tenantItems = (...items: Record<string, unknown>[]) => ({ Items: items.map((item) => marshall(item)) });
 
 const cancelled = (reasons: TransactionCanceledException['CancellationReasons']) =>
   new TransactionCanceledException({
@@ -73,14 +94,14 @@ describe('advanceCursor (error paths)', () => {
       writeId = writeIdOf(input);
       throw cancelled([{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }]);
     });
-    mock.on(GetItemCommand).callsFake(() => ({
-      Item: marshall({ pk: 'TENANT#t1', sk: 'CURSOR#s1', ...next, version: 4, writeId }),
-    }));
+    mock
+      .on(QueryCommand)
+      .callsFake(() => tenantItems({ pk: 'TENANT#t1', sk: 'CURSOR#s1', ...next, version: 4, writeId }));
 
     const outcome = await store.advanceCursor(lease, 's1', next);
 
     expect(outcome).toBe('advanced');
-    expect(mock.commandCalls(GetItemCommand)).toHaveLength(1);
+    expect(mock.commandCalls(QueryCommand)).toHaveLength(1);
   });
 
   it('re-reads the cursor when its condition failed without the old item, and reports the regression', async () => {
@@ -88,8 +109,8 @@ describe('advanceCursor (error paths)', () => {
     mock
       .on(TransactWriteItemsCommand)
       .rejects(cancelled([{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }]));
-    mock.on(GetItemCommand).resolves({
-      Item: marshall({
+    mock.on(QueryCommand).resolves(
+      tenantItems({
         pk: 'TENANT#t1',
         sk: 'CURSOR#s1',
         positionMs: 9_000,
@@ -97,7 +118,7 @@ describe('advanceCursor (error paths)', () => {
         updatedAtMs: 1,
         version: 7,
       }),
-    });
+    );
 
     const error = await store.advanceCursor(lease, 's1', next).catch((err: unknown) => err);
 
@@ -121,7 +142,7 @@ describe('advanceCursor (error paths)', () => {
         { Code: 'None' },
       ]),
     );
-    mock.on(GetItemCommand).resolves({});
+    mock.on(QueryCommand).resolves({ Items: [] });
 
     const error = await store.advanceCursor(lease, 's1', next).catch((err: unknown) => err);
 
@@ -278,15 +299,13 @@ describe('advanceCursor (error paths)', () => {
 
   it('reads the seen-set from where the cursor says it starts, and no segment that ends before', async () => {
     const { mock, store } = setup();
-    mock.on(GetItemCommand).resolves({
-      Item: marshall({
-        pk: 'TENANT#t1',
-        sk: 'CURSOR#s1',
-        positionMs: 900_000,
-        updatedAtMs: 1,
-        version: 2,
-        seenFloorMs: 240_000,
-      }),
+    const cursorItem = tenantItems({
+      pk: 'TENANT#t1',
+      sk: 'CURSOR#s1',
+      positionMs: 900_000,
+      updatedAtMs: 1,
+      version: 2,
+      seenFloorMs: 240_000,
     });
     const segment = (bucketMs: number, digests: number) => ({
       pk: { S: 'TENANT#t1' },
@@ -294,16 +313,155 @@ describe('advanceCursor (error paths)', () => {
       bucketMs: { N: String(bucketMs) },
       d: { B: new Uint8Array(digests * 12).fill(bucketMs / 60_000) },
     });
-    mock.on(QueryCommand).resolves({ Items: [segment(120_000, 1), segment(240_000, 2)] });
+    mock
+      .on(QueryCommand)
+      .callsFake((input: QueryCommandInput) =>
+        input.ExpressionAttributeValues?.[':from']?.S === 'CURSOR#'
+          ? cursorItem
+          : { Items: [segment(120_000, 1), segment(240_000, 2)] },
+      );
 
     const stream = await store.getStream('t1', 's1');
 
-    const query = mock.commandCalls(QueryCommand)[0]?.args[0].input;
+    const query = mock.commandCalls(QueryCommand)[1]?.args[0].input;
     expect(query?.ExpressionAttributeValues?.[':from']).toEqual({ S: 'SEEN#s1#000000000240000' });
     expect(stream.segments.map((s) => [s.bucketStartMs, s.bucketEndMs, s.count])).toEqual([
       [240_000, 300_000, 2],
     ]);
     expect(stream.seen.size).toBe(1);
+  });
+});
+
+describe('advanceCursor into the lease item (ADR 0126)', () => {
+  const held = { pk: 'TENANT#t1', sk: 'LEASE', owner: 'worker-a', epoch: 3, leaseExpiresAtMs: 10_000 };
+  const refusedWith = (item: Record<string, unknown>) =>
+    new ConditionalCheckFailedException({
+      $metadata: { httpStatusCode: 400 },
+      message: 'The conditional request failed',
+      Item: marshall(item, { removeUndefinedValues: true }),
+    });
+  const writeIdOfUpdate = (input: UpdateItemCommandInput) =>
+    input.ExpressionAttributeValues?.[':writeId']?.S ??
+    input.ExpressionAttributeValues?.[':entry']?.M?.w?.S ??
+    '';
+
+  it('moves an inline cursor with one conditional UpdateItem fenced by the lease in the same item', async () => {
+    const { mock, store } = setup('lease');
+    mock.on(UpdateItemCommand).resolves({});
+
+    const outcome = await store.advanceCursor(lease, 's1', next, {
+      prune: [{ key: 'k', bucketStartMs: 0, bucketEndMs: 60_000, count: 1 }],
+    });
+
+    const input = mock.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(outcome).toBe('advanced');
+    expect(mock.commandCalls(TransactWriteItemsCommand)).toHaveLength(0);
+    expect(input?.Key).toEqual(marshall({ pk: 'TENANT#t1', sk: 'LEASE' }));
+    expect(input?.ConditionExpression).toBe(
+      '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now AND #c.#s.p <= :pos',
+    );
+    expect(input?.UpdateExpression).toContain('#c.#s.f = :floor');
+    expect(input?.ExpressionAttributeNames).toMatchObject({ '#c': 'c', '#s': 's1' });
+  });
+
+  it('makes the entry when the refused update shows none and the item has room, in one more call', async () => {
+    const { mock, store } = setup('lease');
+    mock
+      .on(UpdateItemCommand)
+      .rejectsOnce(refusedWith({ ...held, c: {} }))
+      .resolves({});
+
+    const outcome = await store.advanceCursor(lease, 's1', next);
+
+    const calls = mock.commandCalls(UpdateItemCommand).map((c) => c.args[0].input);
+    expect(outcome).toBe('advanced');
+    expect(calls.map((input) => input.UpdateExpression)).toEqual([
+      expect.stringContaining('#c.#s.p'),
+      'SET #c.#s = :entry',
+    ]);
+    expect(calls[1]?.ConditionExpression).toContain('attribute_not_exists(#c.#s) AND size(#c) < :max');
+  });
+
+  it('writes a cursor item in a transaction when the lease item is full', async () => {
+    const { mock, store } = setup('new');
+    const full = Object.fromEntries(
+      Array.from({ length: INLINE_CURSORS_MAX }, (_, i) => [
+        `other-${i}`,
+        { p: 1, u: 1, v: 1, w: 'x', e: 3 },
+      ]),
+    );
+    mock.on(UpdateItemCommand).rejects(refusedWith({ ...held, c: full }));
+    mock.on(TransactWriteItemsCommand).resolves({});
+
+    const outcome = await store.advanceCursor(lease, 's1', next);
+
+    expect(outcome).toBe('advanced');
+    expect(mock.commandCalls(UpdateItemCommand)).toHaveLength(1);
+    expect(mock.commandCalls(TransactWriteItemsCommand)).toHaveLength(1);
+  });
+
+  it.each([
+    ['taken by another owner', { owner: 'worker-b', epoch: 4 }],
+    ['acquired again since (a later epoch)', { epoch: 4 }],
+    ['expired', { leaseExpiresAtMs: 1_000 }],
+  ])('reports LEASE_LOST when the lease in the returned item is %s', async (_label, change) => {
+    const { mock, store } = setup('lease');
+    mock
+      .on(UpdateItemCommand)
+      .rejects(refusedWith({ ...held, ...change, c: { s1: { p: 1, u: 1, v: 1, w: 'x', e: 3 } } }));
+
+    const error = await store.advanceCursor(lease, 's1', next).catch((err: unknown) => err);
+
+    expect(error).toMatchObject({ name: 'StateError', code: 'LEASE_LOST', retryable: false });
+    expect(mock.commandCalls(UpdateItemCommand)).toHaveLength(1);
+  });
+
+  it('reports CURSOR_REGRESSION when the inline cursor is ahead', async () => {
+    const { mock, store } = setup('lease');
+    mock
+      .on(UpdateItemCommand)
+      .rejects(refusedWith({ ...held, c: { s1: { p: 9_000, u: 1, v: 7, w: 'x', e: 3 } } }));
+
+    const error = await store.advanceCursor(lease, 's1', next).catch((err: unknown) => err);
+
+    expect(error).toMatchObject({ code: 'CURSOR_REGRESSION', retryable: false });
+    expect((error as Error).message).toContain('cursor is at 9000');
+  });
+
+  it('recognises its own write in the returned item (an SDK retry after a lost answer), even past the lease', async () => {
+    const { mock, store } = setup('new');
+    mock.on(UpdateItemCommand).callsFake((input: UpdateItemCommandInput) => {
+      const w = writeIdOfUpdate(input);
+      throw refusedWith({ ...held, owner: 'worker-b', c: { s1: { p: 5_000, u: 1, v: 1, w, e: 3 } } });
+    });
+
+    await expect(store.advanceCursor(lease, 's1', next)).resolves.toBe('advanced');
+  });
+
+  it('gives up with a retryable CONFLICT when the item keeps changing under the write', async () => {
+    const { mock, store } = setup('lease');
+    // The entry is there and behind each time, yet each update is refused: a writer racing on the same lease.
+    mock
+      .on(UpdateItemCommand)
+      .rejects(refusedWith({ ...held, c: { s1: { p: 1, u: 1, v: 1, w: 'x', e: 3 } } }));
+
+    const error = await store.advanceCursor(lease, 's1', next).catch((err: unknown) => err);
+
+    expect(error).toMatchObject({ code: 'CONFLICT', retryable: true });
+    expect(mock.commandCalls(UpdateItemCommand)).toHaveLength(4);
+  });
+
+  it('reports a throttled write as UNAVAILABLE and retryable', async () => {
+    const { mock, store } = setup('lease');
+    const err = new ProvisionedThroughputExceededException({
+      $metadata: { httpStatusCode: 400 },
+      message: 'slow',
+    });
+    mock.on(UpdateItemCommand).rejects(err);
+
+    const error = await store.advanceCursor(lease, 's1', next).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
   });
 });
 
@@ -317,13 +475,16 @@ describe('advanceCursorUnits', () => {
     const prune = [{ key: 'k', bucketStartMs: 0, bucketEndMs: 60_000, count: 9 }];
 
     await store.advanceCursor(lease, 's1', next, { seen, prune });
-    const counted = advanceCursorUnits(lease, 's1', next, { seen, prune });
+    const counted = advanceCursorUnits(lease, 's1', next, { seen, prune, home: 'item' });
+    const inline = advanceCursorUnits(lease, 's1', next, { seen, prune });
 
     const [put] = mock.commandCalls(PutItemCommand);
     const putUnits = Math.ceil(itemBytes(put?.args[0].input.Item ?? {}) / 1024);
-    // A busy run: one segment of 100 digests (1.2 KB: 2 units) and a transaction of two small items (2 x 2 units).
+    // A busy run: one segment of 100 digests (1.2 KB: 2 units) and a transaction of two small items
+    // (2 x 2 units); with the cursor in the lease item, one UpdateItem of it (1 unit).
     expect(putUnits).toBe(2);
     expect(counted).toEqual({ requests: 2, writeUnits: putUnits + 4 });
+    expect(inline).toEqual({ requests: 2, writeUnits: putUnits + 1 });
   });
 
   it('sizes items as DynamoDB does: names, string and binary bytes, numbers by significant digits', () => {

@@ -10,17 +10,16 @@ import { createHealthStore } from './state-health.ts';
 import { createLeaseStore } from './state-lease.ts';
 import type { StateStore } from './state-model.ts';
 
+export { INLINE_CURSORS_MAX } from './state-cursor.ts';
 export * from './state-model.ts';
 export { SEEN_LIMITS, seenDigest } from './state-seen.ts';
-export { advanceCursorUnits, itemBytes } from './state-units.ts';
+export { advanceCursorUnits, itemBytes, leaseItem, leaseWriteUnits, seenReadUnits } from './state-units.ts';
 
 export interface StateStoreOptions {
   readonly client: DynamoDBClient;
   readonly tableName: string;
   /** Epoch milliseconds; default Date.now. Lease expiry compares against this clock. */
   readonly clock?: (() => number) | undefined;
-  /** How long DynamoDB TTL keeps a lease item after the lease expires (keeps epochs monotonic); default 7 days. */
-  readonly leaseRetentionMs?: number | undefined;
   /** Attempts on a transaction conflict before CONFLICT is thrown; default 3. */
   readonly conflictAttempts?: number | undefined;
   /**
@@ -31,12 +30,12 @@ export interface StateStoreOptions {
   readonly seenRetentionMs?: number | undefined;
 }
 
-const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
 const DEFAULT_SEEN_RETENTION_MS = 8 * 24 * 3600_000;
 
 /**
- * The worker's state on DynamoDB (one table, design in ADR 0050): a lease item per tenant and a
- * cursor item and seen-set segments per stream, under the same partition key.
+ * The worker's state on DynamoDB (one table, design in ADR 0050): a lease item per tenant that holds
+ * the cursors of its first streams (ADR 0126), a cursor item for any further stream, and seen-set
+ * segments per stream, under the same partition key.
  */
 export function createStateStore(options: StateStoreOptions): StateStore {
   const table: StateTable = {
@@ -47,7 +46,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
   };
   return {
     ensureTable: () => ensureTable(table),
-    ...createLeaseStore(table, options.leaseRetentionMs ?? DEFAULT_RETENTION_MS),
+    ...createLeaseStore(table),
     ...createCursorStore(table, options.seenRetentionMs ?? DEFAULT_SEEN_RETENTION_MS),
     ...createHealthStore(table),
   };
