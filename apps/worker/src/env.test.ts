@@ -30,11 +30,13 @@ describe('worker environment', () => {
       IMPORT_RATE_PER_SECOND: '7',
       IMPORT_BURST: '9',
       FINDINGS_V2_PREVIEW: 'true',
+      STATE_INLINE_CURSORS: 'false',
     });
     if (!parsed.ok) throw new Error(parsed.message);
 
     expect(runtimeTuningOf(parsed.env)).toEqual({
       baseUrlPolicy: { mode: 'production', allowedHosts: ['api.vaikora.com'] },
+      inlineCursors: false,
       importRatePerSecond: 7,
       importBurst: 9,
       findingsV2Preview: true,
@@ -46,6 +48,14 @@ describe('worker environment', () => {
         runBudgetMs: 15_000,
       },
     });
+  });
+
+  it('writes cursors to the lease item unless STATE_INLINE_CURSORS is false, and takes a worker id of 80 characters at most', () => {
+    const unset = parseWorkerEnv(base);
+    const long = parseWorkerEnv({ ...base, WORKER_ID: 'w'.repeat(81) });
+
+    expect(unset.ok && runtimeTuningOf(unset.env).inlineCursors).toBe(true);
+    expect(long.ok).toBe(false);
   });
 
   it('keeps BatchImportFindingsV2 off unless FINDINGS_V2_PREVIEW says so, and refuses a value that is no boolean', () => {

@@ -29,6 +29,11 @@ export const workerEnvSchema = z
     STATE_TABLE_NAME: z.string().min(3).default('vsh-state'),
     /** Creates the state table when missing (local use; production creates it with the CDK stack). */
     STATE_TABLE_CREATE: z.stringbool().default(false),
+    /**
+     * Cursors in the lease item (ADR 0126). Set false for the first phase of the upgrade from a version
+     * before it: reads both homes, writes cursor items only; turn on once no older worker runs.
+     */
+    STATE_INLINE_CURSORS: z.stringbool().default(true),
     DYNAMODB_ENDPOINT: optionalUrl,
     /** AWS endpoint override for STS, Security Hub and SQS (moto locally). */
     AWS_ENDPOINT_URL: optionalUrl,
@@ -109,6 +114,7 @@ export function claimHoldMs(env: Pick<WorkerEnv, 'LEASE_TTL_MS'>): number {
 export function runtimeTuningOf(env: WorkerEnv) {
   return {
     baseUrlPolicy: baseUrlPolicyOf(env),
+    inlineCursors: env.STATE_INLINE_CURSORS,
     partnerProduct:
       env.PARTNER_PRODUCT_ACCOUNT_ID === undefined
         ? undefined

@@ -31,6 +31,8 @@ export interface WorkerRuntimeOptions {
   readonly secrets: SecretBox;
   readonly dynamodb: DynamoDBClient;
   readonly tableName: string;
+  /** Whether cursors may be written to the lease item (ADR 0126; default true): false for a rollout's first phase. */
+  readonly inlineCursors?: boolean | undefined;
   readonly logger: Logger;
   readonly workerId: string;
   readonly clock?: (() => number) | undefined;
@@ -141,7 +143,12 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
     baseUrlPolicy: options.baseUrlPolicy,
     partnerProduct: options.partnerProduct,
   });
-  const state = createStateStore({ client: options.dynamodb, tableName: options.tableName, clock });
+  const state = createStateStore({
+    client: options.dynamodb,
+    tableName: options.tableName,
+    clock,
+    inlineCursors: options.inlineCursors,
+  });
   const registry = createDestinationRegistry({
     masterCredentials: options.masterCredentials,
     stsClientConfig: options.awsEndpoint === undefined ? undefined : { endpoint: options.awsEndpoint },

@@ -38,7 +38,7 @@ import { putSegments, readSegments, seenDigest, segmentItems } from './state-see
 
 export type CursorStore = Pick<StateStore, 'getCursor' | 'getStream' | 'readTenant' | 'advanceCursor'>;
 
-interface CursorItem {
+export interface CursorItem {
   positionMs: number;
   idsAtPosition: string[];
   recentIds: string[];
@@ -71,7 +71,11 @@ interface InlineEntry {
  * segments, then moves the cursor in one transaction fenced by the tenant's lease; `seenRetentionMs`
  * is how long TTL keeps a segment after its newest bucket ends.
  */
-export function createCursorStore(table: StateTable, seenRetentionMs: number): CursorStore {
+export function createCursorStore(
+  table: StateTable,
+  seenRetentionMs: number,
+  inlineCursors: boolean,
+): CursorStore {
   const { client, TableName, clock, conflictAttempts } = table;
 
   /**
@@ -173,13 +177,13 @@ export function createCursorStore(table: StateTable, seenRetentionMs: number): C
       // One query for every cursor, the health item and the lease item (issue 16, ADR 0126).
       const { legacy, inline, openHealth } = await readCursors(tenantId);
       // Streams handed the lease item for their first write: the bound holds across the run's streams.
-      let placed = inline.size;
+      let placed = inlineCursors ? inline.size : INLINE_CURSORS_MAX;
       return {
         openHealth,
         stream: async (streamId: string) => {
           const item = mergeCursor(inline.get(streamId), legacy.get(streamId));
           let home: CursorHome = 'item';
-          if (inline.has(streamId)) home = 'lease';
+          if (inlineCursors && inline.has(streamId)) home = 'lease';
           else if (placed < INLINE_CURSORS_MAX) {
             home = 'new';
             placed++;
@@ -219,7 +223,7 @@ export function createCursorStore(table: StateTable, seenRetentionMs: number): C
           },
         );
       };
-      let home = options.home ?? 'lease';
+      let home = inlineCursors ? (options.home ?? 'lease') : 'item';
       // Each refused attempt says, from the lease item it returns, where the cursor is to go next;
       // a concurrent writer of the same lease can send us round once more, never for ever.
       for (let attempt = 0; attempt < 4; attempt++) {
@@ -230,7 +234,9 @@ export function createCursorStore(table: StateTable, seenRetentionMs: number): C
             : inlineCreate(TableName, lease, streamId, next, writeId, floor, clock());
         let old: Record<string, AttributeValue> | undefined;
         try {
-          await client.send(new UpdateItemCommand(write));
+          // A transaction on the lease item (a cursor item's lease check, a health write) can hold it
+          // for a moment: the same conflict retries as the transactions' own.
+          await retryConflicts(conflictAttempts, () => client.send(new UpdateItemCommand(write)));
           return 'advanced';
         } catch (err) {
           if (errorName(err) !== 'ConditionalCheckFailedException') throw stateFailure(err);
@@ -373,7 +379,7 @@ function inlineCursorsOf(item: Record<string, AttributeValue>): Map<string, Curs
  * starts at the higher floor (each was set behind its own window, and the further window is ahead of
  * both), and a cursor item's legacy ids stay seen.
  */
-function mergeCursor(inline: CursorItem | undefined, item: CursorItem | undefined): CursorItem | null {
+export function mergeCursor(inline: CursorItem | undefined, item: CursorItem | undefined): CursorItem | null {
   if (inline === undefined) return item ?? null;
   if (item === undefined) return inline;
   const further = inline.positionMs >= item.positionMs ? inline : item;

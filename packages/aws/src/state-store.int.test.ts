@@ -689,6 +689,57 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
     },
   );
 
+  it.runIf(home === undefined)(
+    "fences an ex-holder's first write of a stream (a new entry) that the new holder has not written",
+    async () => {
+      const tenant = newTenant();
+      let now = Date.now();
+      const store = createStore({ clock: () => now });
+      const old = await store.acquireLease(tenant, 'worker-a', 1_000);
+      if (old === null) throw new Error('no lease');
+      now += 1_001;
+      const taken = await store.acquireLease(tenant, 'worker-b', TTL);
+
+      const error = await store
+        .advanceCursor(old, 'fresh', cursorAt(700), { home: 'new' })
+        .catch((e: unknown) => e);
+      const expired = await createStore({ clock: () => now + TTL })
+        .advanceCursor(taken ?? old, 'fresh', cursorAt(800), { home: 'new' })
+        .catch((e: unknown) => e);
+
+      expect(taken?.epoch).toBe(old.epoch + 1);
+      expect(error).toMatchObject({ code: 'LEASE_LOST' });
+      // The holder's own lease, once expired by its clock, fences it too.
+      expect(expired).toMatchObject({ code: 'LEASE_LOST' });
+      expect(await store.getCursor(tenant, 'fresh')).toBeNull();
+    },
+  );
+
+  it.runIf(home === undefined)(
+    'writes cursor items only while inline cursors are off (the first phase of the upgrade), and reads both',
+    async () => {
+      const tenant = newTenant();
+      const store = createStore();
+      const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+      if (lease === null) throw new Error('no lease');
+      await store.advanceCursor(lease, 'inline', cursorAt(1_000));
+      const phaseOne = createStore({ inlineCursors: false });
+
+      const state = await phaseOne.readTenant(tenant);
+      const [inline, fresh] = [await state.stream('inline'), await state.stream('fresh')];
+      await phaseOne.advanceCursor(lease, 'inline', cursorAt(2_000), { home: inline.home });
+      await phaseOne.advanceCursor(lease, 'fresh', cursorAt(3_000), { home: 'new' });
+      const item = await rawLease(tenant);
+
+      expect([inline.home, fresh.home]).toEqual(['item', 'item']);
+      expect(inline.cursor?.positionMs).toBe(1_000);
+      expect(Object.keys(item.c?.M ?? {})).toEqual(['inline']);
+      expect(item.c?.M?.inline?.M?.p).toEqual({ N: '1000' });
+      expect((await phaseOne.getCursor(tenant, 'inline'))?.positionMs).toBe(2_000);
+      expect((await store.getCursor(tenant, 'fresh'))?.positionMs).toBe(3_000);
+    },
+  );
+
   it.runIf(backend.reportsCapacity && home === undefined)(
     'bills every lease write one unit with the most inline cursors and a long owner',
     async () => {

@@ -7,6 +7,7 @@ import {
   type QueryCommandInput,
   ResourceNotFoundException,
   TransactionCanceledException,
+  TransactionConflictException,
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
   UpdateItemCommand,
@@ -15,6 +16,7 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
+import { type CursorItem, mergeCursor } from './state-cursor.ts';
 import {
   advanceCursorUnits,
   type CursorHome,
@@ -416,6 +418,33 @@ describe('advanceCursor into the lease item (ADR 0126)', () => {
     expect(mock.commandCalls(UpdateItemCommand)).toHaveLength(1);
   });
 
+  it('reports LEASE_LOST when the refusal brings no item (the lease item is gone)', async () => {
+    const { mock, store } = setup('lease');
+    mock
+      .on(UpdateItemCommand)
+      .rejects(
+        new ConditionalCheckFailedException({ $metadata: { httpStatusCode: 400 }, message: 'failed' }),
+      );
+
+    const error = await store.advanceCursor(lease, 's1', next).catch((err: unknown) => err);
+
+    expect(error).toMatchObject({ code: 'LEASE_LOST' });
+    expect((error as Error).message).toContain('no lease is stored');
+  });
+
+  it('retries an inline write that met a transaction on the lease item', async () => {
+    const { mock, store } = setup('lease');
+    mock
+      .on(UpdateItemCommand)
+      .rejectsOnce(
+        new TransactionConflictException({ $metadata: { httpStatusCode: 400 }, message: 'conflict' }),
+      )
+      .resolves({});
+
+    await expect(store.advanceCursor(lease, 's1', next)).resolves.toBe('advanced');
+    expect(mock.commandCalls(UpdateItemCommand)).toHaveLength(2);
+  });
+
   it('reports CURSOR_REGRESSION when the inline cursor is ahead', async () => {
     const { mock, store } = setup('lease');
     mock
@@ -462,6 +491,54 @@ describe('advanceCursor into the lease item (ADR 0126)', () => {
     const error = await store.advanceCursor(lease, 's1', next).catch((e: unknown) => e);
 
     expect(error).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+  });
+});
+
+describe('mergeCursor (a stream with a cursor in both homes, ADR 0126)', () => {
+  const cursor = (positionMs: number, extra: Partial<CursorItem> = {}): CursorItem => ({
+    positionMs,
+    idsAtPosition: [],
+    recentIds: [],
+    updatedAtMs: 1,
+    version: 1,
+    ...extra,
+  });
+
+  it.each([
+    [
+      'the lease item ahead',
+      cursor(9_000, { seenFloorMs: 2_000, writeId: 'in' }),
+      cursor(5_000, { seenFloorMs: 4_000 }),
+      9_000,
+      'in',
+    ],
+    [
+      'the cursor item ahead',
+      cursor(5_000, { seenFloorMs: 4_000, writeId: 'in' }),
+      cursor(9_000, { seenFloorMs: 2_000, writeId: 'it' }),
+      9_000,
+      'it',
+    ],
+  ])(
+    "with %s: the further position, the higher floor, the item's legacy ids",
+    (_label, inline, item, position, writeId) => {
+      const merged = mergeCursor(inline, { ...item, idsAtPosition: ['legacy'] });
+
+      expect(merged).toMatchObject({
+        positionMs: position,
+        seenFloorMs: 4_000,
+        writeId,
+        idsAtPosition: ['legacy'],
+      });
+    },
+  );
+
+  it('keeps a floor that only one home has, and the one home when there is one', () => {
+    expect(mergeCursor(cursor(9_000), cursor(5_000, { seenFloorMs: 3_000 }))?.seenFloorMs).toBe(3_000);
+    expect(mergeCursor(cursor(9_000), cursor(5_000))?.seenFloorMs).toBeUndefined();
+    expect(mergeCursor(undefined, cursor(5_000))?.positionMs).toBe(5_000);
+    expect(mergeCursor(cursor(7_000), undefined)?.positionMs).toBe(7_000);
+    expect(mergeCursor(undefined, undefined)).toBeNull();
   });
 });
 

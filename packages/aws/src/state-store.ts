@@ -20,6 +20,12 @@ export interface StateStoreOptions {
   readonly tableName: string;
   /** Epoch milliseconds; default Date.now. Lease expiry compares against this clock. */
   readonly clock?: (() => number) | undefined;
+  /**
+   * Whether cursor writes may go to the lease item (ADR 0126); default true. False reads both homes
+   * and writes cursor items only: the first phase of the rollout, while workers of a version before
+   * ADR 0126 (which read only cursor items) may still run.
+   */
+  readonly inlineCursors?: boolean | undefined;
   /** Attempts on a transaction conflict before CONFLICT is thrown; default 3. */
   readonly conflictAttempts?: number | undefined;
   /**
@@ -47,7 +53,11 @@ export function createStateStore(options: StateStoreOptions): StateStore {
   return {
     ensureTable: () => ensureTable(table),
     ...createLeaseStore(table),
-    ...createCursorStore(table, options.seenRetentionMs ?? DEFAULT_SEEN_RETENTION_MS),
+    ...createCursorStore(
+      table,
+      options.seenRetentionMs ?? DEFAULT_SEEN_RETENTION_MS,
+      options.inlineCursors ?? true,
+    ),
     ...createHealthStore(table),
   };
 }
