@@ -128,6 +128,10 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
   };
   // The streams whose cursors each tenant's lease item holds, as the store places them.
   const inline = new Map<string, string[]>();
+  // Tenants whose lease item says the query would find nothing else (its flag `q` false, ADR 0127).
+  const quiet = new Set<string>();
+  // Tenants with a cursor item (a sixth stream or later).
+  const withItems = new Set<string>();
   const inlineOf = (tenantId: string) => inline.get(tenantId) ?? [];
   return {
     ...inner,
@@ -146,10 +150,18 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
       write(leaseWriteUnits(a[0], inlineOf(a[0].tenantId)));
       return inner.releaseLease(...a);
     },
-    readTenant: async (tenantId) => {
-      calls.reads++;
-      calls.readUnits++;
-      const state = await inner.readTenant(tenantId);
+    readTenant: async (lease) => {
+      const { tenantId } = lease;
+      // ADR 0127: the query is skipped once a holder found only the lease item (no cursor item, no open
+      // health condition) and released it saying so; writing either makes the next run query again.
+      const clean = (health.open.get(tenantId) ?? []).length === 0 && !withItems.has(tenantId);
+      if (!quiet.has(tenantId) || !clean) {
+        calls.reads++;
+        calls.readUnits++;
+      }
+      if (clean) quiet.add(tenantId);
+      else quiet.delete(tenantId);
+      const state = await inner.readTenant(lease);
       return {
         openHealth: health.open.get(tenantId) ?? [],
         stream: async (streamId) => {
@@ -172,6 +184,7 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
       }
       const placed = inlineOf(lease.tenantId);
       const home = placed.includes(streamId) ? 'lease' : 'item';
+      if (home === 'item') withItems.add(lease.tenantId);
       const { requests, writeUnits } = advanceCursorUnits(
         lease,
         streamId,

@@ -241,7 +241,7 @@ export interface StateStore {
    * What a run reads before its streams, at once: every cursor of the tenant and its open health
    * conditions; each stream's seen-set is read when its agent is swept.
    */
-  readTenant(tenantId: string): Promise<TenantState>;
+  readTenant(lease: Lease): Promise<TenantState>;
   /**
    * Moves a stream's cursor forward (or keeps its position), adds `options.seen` to its seen-set and
    * drops `options.prune`, fenced by the lease and never behind the stored position.

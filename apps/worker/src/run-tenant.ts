@@ -210,7 +210,7 @@ class TenantRun {
    */
   private async readState(): Promise<TenantState | null> {
     try {
-      return await this.deps.state.readTenant(this.config.tenantId);
+      return await this.deps.state.readTenant(this.lease.lease);
     } catch (err) {
       this.ledger.incomplete = true;
       this.ledger.fail('STATE_UNAVAILABLE', errorMessage(err));

@@ -63,8 +63,8 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       return true;
     },
     getCursor: async (_tenantId: string, streamId: string) => cursors.get(streamId) ?? null,
-    readTenant: async (tenantId: string) => ({
-      stream: (streamId: string) => store.getStream(tenantId, streamId),
+    readTenant: async (lease: Lease) => ({
+      stream: (streamId: string) => store.getStream(lease.tenantId, streamId),
     }),
     getStream: async (_tenantId: string, streamId: string): Promise<StreamState> => {
       const ids = new Set<string>();

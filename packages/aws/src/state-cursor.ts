@@ -16,6 +16,7 @@ import {
   keys,
   LEASE_SK,
   leaseLost,
+  QUERY_FLAG,
   reasonsOf,
   retryConflicts,
   type StateTable,
@@ -86,6 +87,8 @@ export function createCursorStore(
     const legacy = new Map<string, CursorItem>();
     let inline = new Map<string, CursorItem>();
     let openHealth: OpenHealthCondition[] = [];
+    // Cursor items, and a health item holding any entry (parsed or not): what makes a tenant not clean.
+    let otherItems = 0;
     let start: Record<string, AttributeValue> | undefined;
     do {
       const page = await call(() =>
@@ -105,13 +108,18 @@ export function createCursorStore(
       );
       for (const item of page.Items ?? []) {
         const sk = item.sk?.S ?? '';
-        if (sk === HEALTH_SK) openHealth = openHealthOf(item);
-        else if (sk === LEASE_SK) inline = inlineCursorsOf(item);
-        else if (sk.startsWith(CURSOR_PREFIX)) legacy.set(sk.slice(CURSOR_PREFIX.length), toCursorItem(item));
+        if (sk === HEALTH_SK) {
+          openHealth = openHealthOf(item);
+          if ((item.open?.L?.length ?? 1) > 0) otherItems++;
+        } else if (sk === LEASE_SK) inline = inlineCursorsOf(item);
+        else if (sk.startsWith(CURSOR_PREFIX)) {
+          legacy.set(sk.slice(CURSOR_PREFIX.length), toCursorItem(item));
+          otherItems++;
+        }
       }
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
-    return { legacy, inline, openHealth };
+    return { legacy, inline, openHealth, otherItems };
   };
 
   /** A stream's cursor from both homes (ADR 0126): the further position, the higher floor, legacy ids kept. */
@@ -173,9 +181,22 @@ export function createCursorStore(
       return streamState(tenantId, streamId, await readCursor(tenantId, streamId));
     },
 
-    async readTenant(tenantId) {
-      // One query for every cursor, the health item and the lease item (issue 16, ADR 0126).
-      const { legacy, inline, openHealth } = await readCursors(tenantId);
+    async readTenant(lease) {
+      const { tenantId } = lease;
+      const held = table.held.get(lease);
+      let found: Awaited<ReturnType<typeof readCursors>>;
+      if (inlineCursors && held !== undefined && held.item[QUERY_FLAG]?.N === String(lease.epoch - 1)) {
+        // The holder of the epoch before ours found only the lease item and wrote nothing else, and
+        // nobody acquired in between (ADR 0127): the item this holder acquired is all there is.
+        found = { legacy: new Map(), inline: inlineCursorsOf(held.item), openHealth: [], otherItems: 0 };
+        if (held.writes === 0) held.clean = true;
+      } else {
+        // One query for every cursor, the health item and the lease item (issue 16, ADR 0126).
+        const writesBefore = held?.writes ?? 0;
+        found = await readCursors(tenantId);
+        if (held !== undefined && held.writes === writesBefore) held.clean = found.otherItems === 0;
+      }
+      const { legacy, inline, openHealth } = found;
       // Streams handed the lease item for their first write: the bound holds across the run's streams.
       let placed = inlineCursors ? inline.size : INLINE_CURSORS_MAX;
       return {
@@ -207,22 +228,24 @@ export function createCursorStore(
       // never happens, the ids this run handled are seen and the position has not moved.
       await putSegments(table, segments);
       const floor = seenFloorOf(prune);
-      const inItem = () => {
-        const write = cursorWrite(TableName, lease, streamId, next, writeId, floor);
-        return transact(
-          () => [leaseCheck(TableName, lease, clock()), write],
-          async ([leaseReason, cursorReason]) => {
-            // The cursor's old image comes with its own condition failure only; re-read otherwise.
-            const stored =
-              cursorReason?.Item !== undefined
-                ? toCursorItem(cursorReason.Item)
-                : await readCursor(lease.tenantId, streamId);
-            if (stored?.writeId === writeId) return 'advanced';
-            if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
-            throw refused(stored, next);
-          },
-        );
-      };
+      // A cursor item for the tenant's query to read (ADR 0127): the holder is no longer clean.
+      const inItem = () =>
+        table.held.writingOther(lease, () => {
+          const write = cursorWrite(TableName, lease, streamId, next, writeId, floor);
+          return transact(
+            () => [leaseCheck(TableName, lease, clock()), write],
+            async ([leaseReason, cursorReason]) => {
+              // The cursor's old image comes with its own condition failure only; re-read otherwise.
+              const stored =
+                cursorReason?.Item !== undefined
+                  ? toCursorItem(cursorReason.Item)
+                  : await readCursor(lease.tenantId, streamId);
+              if (stored?.writeId === writeId) return 'advanced';
+              if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
+              throw refused(stored, next);
+            },
+          );
+        });
       let home = inlineCursors ? (options.home ?? 'lease') : 'item';
       // Each refused attempt says, from the lease item it returns, where the cursor is to go next;
       // a concurrent writer of the same lease can send us round once more, never for ever.

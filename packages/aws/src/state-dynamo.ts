@@ -12,6 +12,83 @@ export interface StateTable {
   readonly clock: () => number;
   /** Attempts on a transaction conflict before CONFLICT is thrown. */
   readonly conflictAttempts: number;
+  /** Whether cursors may be written to the lease item (ADR 0126). */
+  readonly inlineCursors: boolean;
+  /** The lease items this store acquired, as the acquisition returned them (ADR 0127). */
+  readonly held: HeldLeases;
+}
+
+/** What a holder knows of its lease item (ADR 0127). */
+export interface HeldLease {
+  /** The item as the acquisition wrote it (`ReturnValues: ALL_NEW`): the inline cursors, the `q` stamp. */
+  readonly item: Record<string, AttributeValue>;
+  /**
+   * The tenant's query would find only the lease item: this holder's query found nothing else (or the
+   * last holder's stamp said so), and it has written no other item since. Its release may then stamp
+   * `q` with its epoch, so that the next holder needs no query.
+   */
+  clean: boolean;
+  /** Writes of other items begun (a query that started before one cannot call the tenant clean). */
+  writes: number;
+  /** Writes of other items not yet finished (a release meanwhile must not stamp). */
+  inFlight: number;
+}
+
+/**
+ * The lease item's stamp (ADR 0127): the epoch of the last holder that found only the lease item and
+ * wrote nothing else. A holder whose epoch is the next one skips the tenant's query; any acquisition
+ * in between (by any worker, of any version) raises the epoch past it.
+ */
+export const QUERY_FLAG = 'q';
+
+/**
+ * The leases a store holds, by tenant, owner and epoch (renewed copies of a lease find the same
+ * entry). Bounded: a holder that never releases (its process about to die) cannot grow it for ever;
+ * an entry evicted only costs its holder the query.
+ */
+export class HeldLeases {
+  private readonly entries = new Map<string, HeldLease>();
+  constructor(private readonly max = 10_000) {}
+
+  static key(lease: Lease): string {
+    return `${lease.tenantId}\u0000${lease.owner}\u0000${lease.epoch}`;
+  }
+
+  set(lease: Lease, item: Record<string, AttributeValue>): void {
+    const key = HeldLeases.key(lease);
+    this.entries.delete(key);
+    this.entries.set(key, { item, clean: false, writes: 0, inFlight: 0 });
+    // Maps keep insertion order: the first key is the oldest.
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.max) break;
+      this.entries.delete(oldest);
+    }
+  }
+
+  get(lease: Lease): HeldLease | undefined {
+    return this.entries.get(HeldLeases.key(lease));
+  }
+
+  delete(lease: Lease): void {
+    this.entries.delete(HeldLeases.key(lease));
+  }
+
+  /**
+   * Runs a write of a cursor item or the health item: the tenant's query has something to read again,
+   * so the holder is no longer clean, from before the write is sent until after it settles.
+   */
+  async writingOther<T>(lease: Lease, write: () => Promise<T>): Promise<T> {
+    const held = this.get(lease);
+    if (held === undefined) return write();
+    held.clean = false;
+    held.writes++;
+    held.inFlight++;
+    try {
+      return await write();
+    } finally {
+      held.inFlight--;
+    }
+  }
 }
 
 /** The sort key of a tenant's lease item (which also holds inline cursors, ADR 0126). */

@@ -124,7 +124,7 @@ describe('open health conditions on DynamoDB Local (ADR 0116)', () => {
       { step: 'initialize', name: 'countStateCalls' },
     );
     try {
-      const state = await store.readTenant(tenant);
+      const state = await store.readTenant(lease);
       const calls = queries.length;
       const [a, b, none] = await Promise.all([
         state.stream('str_a'),
@@ -147,7 +147,16 @@ describe('open health conditions on DynamoDB Local (ADR 0116)', () => {
       expect(none.seen.size).toBe(0);
       // The same as the stream-by-stream reads.
       expect(a).toMatchObject({ cursor: (await store.getStream(tenant, 'str_a')).cursor });
-      expect((await store.readTenant(`tenant-${randomUUID()}`)).openHealth).toEqual([]);
+      expect(
+        (
+          await store.readTenant({
+            tenantId: `tenant-${randomUUID()}`,
+            owner: 'none',
+            epoch: 0,
+            expiresAtMs: 0,
+          })
+        ).openHealth,
+      ).toEqual([]);
     } finally {
       client.middlewareStack.remove('countStateCalls');
     }

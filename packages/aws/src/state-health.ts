@@ -42,23 +42,26 @@ export function createHealthStore(table: StateTable): HealthStore {
         writtenEpoch: lease.epoch,
       };
       try {
-        await retryConflicts(conflictAttempts, async () => {
-          try {
-            await client.send(
-              new TransactWriteItemsCommand({
-                TransactItems: [
-                  leaseCheck(TableName, lease, clock()),
-                  { Put: { TableName, Item: marshall(item, { removeUndefinedValues: true }) } },
-                ],
-              }),
-            );
-          } catch (err) {
-            const reasons = errorName(err) === 'TransactionCanceledException' ? reasonsOf(err) : [];
-            const leaseReason = reasons[0];
-            if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
-            throw err;
-          }
-        });
+        // The health item for the tenant's query to read (ADR 0127): the holder is no longer clean.
+        await table.held.writingOther(lease, () =>
+          retryConflicts(conflictAttempts, async () => {
+            try {
+              await client.send(
+                new TransactWriteItemsCommand({
+                  TransactItems: [
+                    leaseCheck(TableName, lease, clock()),
+                    { Put: { TableName, Item: marshall(item, { removeUndefinedValues: true }) } },
+                  ],
+                }),
+              );
+            } catch (err) {
+              const reasons = errorName(err) === 'TransactionCanceledException' ? reasonsOf(err) : [];
+              const leaseReason = reasons[0];
+              if (leaseReason?.Code === 'ConditionalCheckFailed') throw leaseLost(lease, leaseReason.Item);
+              throw err;
+            }
+          }),
+        );
       } catch (err) {
         throw stateFailure(err);
       }

@@ -7,6 +7,7 @@ import {
   itemOf,
   keys,
   leaseLost,
+  QUERY_FLAG,
   retryConflicts,
   type StateTable,
   stateFailure,
@@ -29,14 +30,19 @@ export function createLeaseStore(table: StateTable): LeaseStore {
   const { client, TableName, clock, conflictAttempts } = table;
 
   /** Updates our lease item only while owner and epoch are still ours (ConditionalCheckFailed otherwise). */
-  const updateOurs = (lease: Lease, set: string, values: Record<string, unknown>) =>
+  const updateOurs = (
+    lease: Lease,
+    set: string,
+    values: Record<string, unknown>,
+    names: Record<string, string> = {},
+  ) =>
     client.send(
       new UpdateItemCommand({
         TableName,
         Key: keys.lease(lease.tenantId),
         UpdateExpression: set,
         ConditionExpression: '#owner = :owner AND epoch = :epoch',
-        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeNames: { '#owner': 'owner', ...names },
         ExpressionAttributeValues: marshall({ ':owner': lease.owner, ':epoch': lease.epoch, ...values }),
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
@@ -71,7 +77,9 @@ export function createLeaseStore(table: StateTable): LeaseStore {
           ),
         );
         const item = toLeaseItem(out.Attributes ?? {});
-        return { tenantId, owner: item.owner, epoch: item.epoch, expiresAtMs: item.leaseExpiresAtMs };
+        const lease = { tenantId, owner: item.owner, epoch: item.epoch, expiresAtMs: item.leaseExpiresAtMs };
+        table.held.set(lease, out.Attributes ?? {});
+        return lease;
       } catch (err) {
         // Held by someone else; or a holder's cursor transaction kept checking the lease item: held too.
         if (errorName(err) === 'ConditionalCheckFailedException' || isConflict(err)) return null;
@@ -95,8 +103,22 @@ export function createLeaseStore(table: StateTable): LeaseStore {
     },
 
     async releaseLease(lease) {
+      const held = table.held.get(lease);
+      table.held.delete(lease);
       try {
-        await updateOurs(lease, 'SET leaseExpiresAtMs = :zero REMOVE expiresAt', { ':zero': 0 });
+        // A holder that knows the tenant's query would find only the lease item, with no write of
+        // another item in flight, stamps its epoch (ADR 0127): the next holder, one epoch on, then
+        // reads the lease item it acquires and sends no query.
+        if (held?.clean === true && held.inFlight === 0 && table.inlineCursors) {
+          await updateOurs(
+            lease,
+            'SET leaseExpiresAtMs = :zero, #q = :epoch REMOVE expiresAt',
+            { ':zero': 0 },
+            { '#q': QUERY_FLAG },
+          );
+        } else {
+          await updateOurs(lease, 'SET leaseExpiresAtMs = :zero REMOVE expiresAt', { ':zero': 0 });
+        }
         return true;
       } catch (err) {
         if (errorName(err) === 'ConditionalCheckFailedException') return false;
@@ -115,15 +137,25 @@ export function createLeaseStore(table: StateTable): LeaseStore {
   };
 }
 
-/** The item of a transaction that fences it by the lease: still ours (owner + epoch) and unexpired at `now`. */
+/**
+ * The item of a transaction that fences it by the lease: still ours (owner + epoch) and unexpired at
+ * `now`. It writes a cursor item or the health item, which the tenant's query must read again: so it
+ * also removes the lease item's stamp `q` (ADR 0127), an `Update` billed as the `ConditionCheck` it
+ * replaces.
+ */
 export function leaseCheck(TableName: string, lease: Lease, now: number): TransactWriteItem {
   return {
-    ConditionCheck: {
+    Update: {
       TableName,
       Key: keys.lease(lease.tenantId),
+      UpdateExpression: 'REMOVE #q',
       ConditionExpression: '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now',
-      ExpressionAttributeNames: { '#owner': 'owner' },
-      ExpressionAttributeValues: marshall({ ':owner': lease.owner, ':epoch': lease.epoch, ':now': now }),
+      ExpressionAttributeNames: { '#owner': 'owner', '#q': QUERY_FLAG },
+      ExpressionAttributeValues: marshall({
+        ':owner': lease.owner,
+        ':epoch': lease.epoch,
+        ':now': now,
+      }),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };

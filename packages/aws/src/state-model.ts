@@ -141,10 +141,11 @@ export interface StateStore {
   /** The stream's cursor and seen-set: two consistent reads, the cursor first (it says where the seen-set starts). */
   getStream(tenantId: string, streamId: string): Promise<StreamState>;
   /**
-   * What a run reads before its streams: every cursor of the tenant and its open health conditions in
-   * one consistent query (a few KB: one read unit), and each stream's seen-set when it is asked for.
+   * What the holder of `lease` reads before its streams: every cursor of the tenant and its open
+   * health conditions in one consistent query (a few KB: one read unit), or none when the lease item it
+   * acquired says there is nothing else (ADR 0127); each stream's seen-set when it is asked for.
    */
-  readTenant(tenantId: string): Promise<TenantState>;
+  readTenant(lease: Lease): Promise<TenantState>;
   /**
    * Moves a stream's cursor forward (or keeps its position) and adds `options.seen` to its seen-set,
    * fenced by the lease (owner + epoch, unexpired) and monotonic (never behind the stored one).

@@ -525,7 +525,7 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
       // Busy runs 5 minutes apart, 100 actions each, pruned as the worker prunes.
       for (let cycle = 0; cycle < 6; cycle++, now += 300_000) {
         consumed.length = 0;
-        const state = await (await store.readTenant(tenant)).stream('s');
+        const state = await (await store.readTenant(lease)).stream('s');
         const seen = Array.from({ length: 100 }, (_, i) => ({
           id: `act-${cycle}-${i}`,
           timestampMs: now - 1_000 - i * 3_000,
@@ -553,7 +553,7 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
         c.filter(([name]) => name === 'QueryCommand').map(([, units]) => units),
       );
       // The cost model's count of the seen-set query agrees with DynamoDB Local's, once steady.
-      const state = await (await store.readTenant(tenant)).stream('s');
+      const state = await (await store.readTenant(lease)).stream('s');
       expect(seenReadUnits(lease, 's', state.segments)).toBe(2);
 
       console.log(
@@ -589,7 +589,7 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
         (_, i) => `str_${String(i).padStart(26, '0')}`,
       );
 
-      const state = await store.readTenant(tenant);
+      const state = await store.readTenant(lease);
       const homes: Array<string | undefined> = [];
       for (const [i, id] of streams.entries()) {
         const stream = await state.stream(id);
@@ -600,7 +600,7 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
       await store.renewLease(lease, TTL);
       await store.releaseLease(lease);
       const item = await rawLease(tenant);
-      const again = await createStore().readTenant(tenant);
+      const again = await createStore().readTenant(lease);
       const positions = await Promise.all(
         streams.map(async (id) => (await again.stream(id)).cursor?.positionMs),
       );
@@ -663,14 +663,14 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
       const store = createStore({ client });
       const lease = await store.acquireLease(tenant, 'worker-a', TTL);
       if (lease === null) throw new Error('no lease');
-      const before = await store.readTenant(tenant);
+      const before = await store.readTenant(lease);
       const ahead = await before.stream('ahead');
       const behind = await before.stream('behind');
       // A writer of before ADR 0126 still moves its item; the new write goes to the lease item.
       await store.advanceCursor(lease, 'behind', cursorAt(5_000), { home: behind.home });
       await store.advanceCursor(lease, 'ahead', cursorAt(6_000), { home: ahead.home });
       await store.advanceCursor(lease, 'ahead', cursorAt(9_500), { home: 'item' });
-      const after = await store.readTenant(tenant);
+      const after = await store.readTenant(lease);
       const [aheadAfter, behindAfter] = [await after.stream('ahead'), await after.stream('behind')];
 
       expect(lease.epoch).toBe(8);
@@ -725,7 +725,7 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
       await store.advanceCursor(lease, 'inline', cursorAt(1_000));
       const phaseOne = createStore({ inlineCursors: false });
 
-      const state = await phaseOne.readTenant(tenant);
+      const state = await phaseOne.readTenant(lease);
       const [inline, fresh] = [await state.stream('inline'), await state.stream('fresh')];
       await phaseOne.advanceCursor(lease, 'inline', cursorAt(2_000), { home: inline.home });
       await phaseOne.advanceCursor(lease, 'fresh', cursorAt(3_000), { home: 'new' });
@@ -737,6 +737,128 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
       expect(item.c?.M?.inline?.M?.p).toEqual({ N: '1000' });
       expect((await phaseOne.getCursor(tenant, 'inline'))?.positionMs).toBe(2_000);
       expect((await store.getCursor(tenant, 'fresh'))?.positionMs).toBe(3_000);
+    },
+  );
+
+  /** A store whose client counts the queries it sends (the tenant's and the seen-sets'). */
+  function countingQueries(options: Partial<StateStoreOptions> = {}) {
+    const client = createClient();
+    const queries: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'QueryCommand') {
+          const from = (args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> })
+            .ExpressionAttributeValues?.[':from']?.S;
+          queries.push(from === 'CURSOR#' ? 'tenant' : 'seen');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'countQueries' },
+    );
+    return { store: createStore({ client, ...options }), queries };
+  }
+
+  it.runIf(home === undefined)(
+    "skips the tenant's query once a holder found only the lease item, until a cursor item or the health item is written (ADR 0127)",
+    async () => {
+      const tenant = newTenant();
+      const { store, queries } = countingQueries();
+      const run = async (write: (lease: Lease) => Promise<unknown>) => {
+        const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+        if (lease === null) throw new Error('no lease');
+        queries.length = 0;
+        const state = await store.readTenant(lease);
+        const tenantQueries = queries.filter((q) => q === 'tenant').length;
+        const a = await state.stream('a');
+        await write(lease);
+        await store.releaseLease(lease);
+        return { tenantQueries, a, openHealth: state.openHealth };
+      };
+
+      const first = await run((lease) => store.advanceCursor(lease, 'a', cursorAt(1_000), { home: 'new' }));
+      const second = await run((lease) =>
+        store.advanceCursor(lease, 'a', cursorAt(2_000), { home: 'lease' }),
+      );
+      // A sixth stream's cursor item, written in the transaction that also sets the flag.
+      const third = await run((lease) => store.advanceCursor(lease, 'b', cursorAt(3_000), { home: 'item' }));
+      const fourth = await run(async () => undefined);
+      const health = [{ destinationId: 'd', region: 'r', condition: 'c', openedAtMs: 1, imported: true }];
+      const fifth = await run((lease) => store.saveOpenHealth(lease, health));
+      const sixth = await run(async () => undefined);
+
+      expect([first, second, third, fourth, fifth, sixth].map((r) => r.tenantQueries)).toEqual([
+        1, 0, 0, 1, 1, 1,
+      ]);
+      // Without the query, the cursor comes from the lease item the holder acquired.
+      expect([first.a.cursor, second.a.cursor?.positionMs, third.a.cursor?.positionMs]).toEqual([
+        null,
+        1_000,
+        2_000,
+      ]);
+      expect(sixth.openHealth).toEqual(health);
+      expect((await rawLease(tenant)).q).toBeUndefined();
+    },
+  );
+
+  it.runIf(home === undefined)(
+    "makes the next holder query after any acquisition in between, whoever made it (ADR 0127's epoch stamp)",
+    async () => {
+      const tenant = newTenant();
+      const { store, queries } = countingQueries();
+      const run = async () => {
+        const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+        if (lease === null) throw new Error('no lease');
+        queries.length = 0;
+        await store.readTenant(lease);
+        await store.releaseLease(lease);
+        return { epoch: lease.epoch, tenantQueries: queries.filter((q) => q === 'tenant').length };
+      };
+
+      const first = await run();
+      const stamp = (await rawLease(tenant)).q;
+      // A worker that does not stamp (an older version, or one that never read): it only acquires.
+      const other = createStore();
+      const between = await other.acquireLease(tenant, 'worker-old', TTL);
+      if (between === null) throw new Error('no lease');
+      await other.releaseLease(between);
+      const second = await run();
+      const third = await run();
+
+      expect(stamp).toEqual({ N: String(first.epoch) });
+      expect([first.tenantQueries, second.tenantQueries, third.tenantQueries]).toEqual([1, 1, 0]);
+      expect(third.epoch).toBe(first.epoch + 3);
+    },
+  );
+
+  it.runIf(home === undefined)(
+    'never skips the query while inline cursors are off, and lets no stale holder clear the flag',
+    async () => {
+      const tenant = newTenant();
+      let now = Date.now();
+      const { store, queries } = countingQueries({ inlineCursors: false });
+      for (let i = 0; i < 2; i++) {
+        const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+        if (lease === null) throw new Error('no lease');
+        await store.readTenant(lease);
+        await store.releaseLease(lease);
+      }
+      const phaseOneQueries = queries.filter((q) => q === 'tenant').length;
+      const item = await rawLease(tenant);
+
+      const later = createStore({ clock: () => now });
+      const stale = await later.acquireLease(tenant, 'worker-a', 1_000);
+      if (stale === null) throw new Error('no lease');
+      await later.readTenant(stale);
+      now += 1_001;
+      const taken = await createStore({ clock: () => now }).acquireLease(tenant, 'worker-b', TTL);
+      const released = await later.releaseLease(stale);
+
+      expect(phaseOneQueries).toBe(2);
+      expect(item.q).toBeUndefined();
+      // The stale holder's own query found the lease item only, yet its release is refused.
+      expect(taken).not.toBeNull();
+      expect(released).toBe(false);
+      expect((await rawLease(tenant)).q).toBeUndefined();
     },
   );
 
@@ -762,7 +884,7 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
       const owner = `${'h'.repeat(80)}#${randomUUID()}`;
       const lease = await store.acquireLease(tenant, owner, TTL);
       if (lease === null) throw new Error('no lease');
-      const state = await store.readTenant(tenant);
+      const state = await store.readTenant(lease);
       for (let i = 0; i < INLINE_CURSORS_MAX; i++) {
         const id = `str_${randomUUID().replaceAll('-', '').slice(0, 26)}`;
         const stream = await state.stream(id);

@@ -215,7 +215,9 @@ describe('advanceCursor (error paths)', () => {
     expect(put?.args[0].input.Item?.d?.B?.byteLength).toBe(100 * 12);
     expect(put?.args[0].input.ConditionExpression).toBeUndefined();
     const items = mock.commandCalls(TransactWriteItemsCommand)[0]?.args[0].input.TransactItems ?? [];
-    expect(items.map((item) => Object.keys(item)[0])).toEqual(['ConditionCheck', 'Update']);
+    // The lease item's part checks the lease and sets its query flag (ADR 0127); then the cursor item.
+    expect(items.map((item) => Object.keys(item)[0])).toEqual(['Update', 'Update']);
+    expect(items[0]?.Update?.UpdateExpression).toBe('REMOVE #q');
   });
 
   it('leaves the cursor where it is when its seen-set could not be stored', async () => {
@@ -293,7 +295,9 @@ describe('advanceCursor (error paths)', () => {
     });
 
     const items = mock.commandCalls(TransactWriteItemsCommand)[0]?.args[0].input.TransactItems ?? [];
-    expect(items.map((item) => Object.keys(item)[0])).toEqual(['ConditionCheck', 'Update']);
+    // The lease item's part checks the lease and sets its query flag (ADR 0127); then the cursor item.
+    expect(items.map((item) => Object.keys(item)[0])).toEqual(['Update', 'Update']);
+    expect(items[0]?.Update?.UpdateExpression).toBe('REMOVE #q');
     expect(items[1]?.Update?.UpdateExpression).toContain('seenFloorMs = :floor');
     expect(items[1]?.Update?.ExpressionAttributeValues?.[':floor']).toEqual({ N: '240000' });
     expect(mock.commandCalls(PutItemCommand)).toHaveLength(0);

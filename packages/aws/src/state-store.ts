@@ -5,7 +5,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { createCursorStore } from './state-cursor.ts';
-import { errorName, type StateTable, unavailable } from './state-dynamo.ts';
+import { errorName, HeldLeases, type StateTable, unavailable } from './state-dynamo.ts';
 import { createHealthStore } from './state-health.ts';
 import { createLeaseStore } from './state-lease.ts';
 import type { StateStore } from './state-model.ts';
@@ -49,6 +49,8 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     TableName: options.tableName,
     clock: options.clock ?? Date.now,
     conflictAttempts: options.conflictAttempts ?? 3,
+    inlineCursors: options.inlineCursors ?? true,
+    held: new HeldLeases(),
   };
   return {
     ensureTable: () => ensureTable(table),

@@ -19,6 +19,7 @@ export function itemBytes(item: Record<string, AttributeValue>): number {
 
 function valueBytes(value: AttributeValue): number {
   if (value.S !== undefined) return Buffer.byteLength(value.S);
+  if (value.BOOL !== undefined) return 1;
   // A map: 3 bytes, and each entry's name and value plus 1 byte.
   if (value.M !== undefined) {
     let bytes = 3;
@@ -35,7 +36,9 @@ function valueBytes(value: AttributeValue): number {
       .replace(/0+$/, '').length;
     return Math.ceil(Math.max(1, digits) / 2) + 1;
   }
-  throw new RangeError('itemBytes sizes strings, numbers, binaries and maps only (what this store writes)');
+  throw new RangeError(
+    'itemBytes sizes strings, numbers, binaries, booleans and maps only (what this store writes)',
+  );
 }
 
 const units = (bytes: number): number => Math.max(1, Math.ceil(bytes / 1024));
@@ -65,6 +68,7 @@ export function leaseItem(
       epoch: lease.epoch,
       leaseExpiresAtMs: lease.expiresAtMs,
       acquiredAtMs: lease.expiresAtMs,
+      q: false,
       [INLINE_ATTRIBUTE]: Object.fromEntries(streams.map((id) => [id, entry])),
     }),
   };
