@@ -1,3 +1,4 @@
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
 
@@ -59,6 +60,78 @@ describe('exactly one import per action when nothing fails, at any rate', () => 
       expect(hub()?.reimports ?? 0).toBe(0);
       expect(entries).toBe(expected.size);
       expect(idleEntries).toBe(0);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
+
+/**
+ * ADR 0126, 0127: a tenant's first five streams keep their cursors in the lease item, the others cursor
+ * items of their own; the run's first read then needs the tenant's query. Seven agents, through the
+ * real state store on DynamoDB Local, with new actions between runs.
+ */
+describe('exactly one import per action for a tenant with more streams than its lease item holds', () => {
+  let h: Harness;
+  let tenant: SeededTenant;
+  const KEY = 'vk_test_seven';
+  const AGENTS = Array.from({ length: 7 }, (_, i) => `agt-seven-${i}`);
+
+  beforeAll(async () => {
+    h = await startHarness({ dynamoProxy: true, sim: { seed: 127, initialActionsPerAgent: 0 } });
+    h.sim.store.addTenant(KEY, AGENTS, 0);
+    tenant = await h.seedTenant({
+      name: 'seven',
+      accountId: '310000000007',
+      region: 'us-east-1',
+      agents: AGENTS,
+      vaikoraKey: KEY,
+      thresholds: { minRiskLevel: 'low', minRiskScore: null, includeAnomalies: true, includeThreats: true },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('imports each action once over four runs, keeps five cursors inline and two in items, and queries on every run', {
+    timeout: 120_000,
+  }, async () => {
+    const runtime = h.runtime();
+    const hub = () => h.proxy.stats().securityHub[`${tenant.accountId}/${tenant.region}`];
+    const queries = () => h.dynamoProxy?.stats().operations.dynamodb?.Query?.requests ?? 0;
+    try {
+      const tenantQueries: number[] = [];
+      for (let round = 0; round < 4; round++) {
+        for (const agent of AGENTS) h.sim.store.append(KEY, agent, round === 3 ? 0 : 30);
+        const before = queries();
+        const run = await runtime.run(tenant.tenantId);
+        expect(run.kind === 'ran' && run.summary.status).toBe('ok');
+        // One seen-set query per stream; the rest is the tenant's query.
+        tenantQueries.push(queries() - before - AGENTS.length);
+      }
+      const streams = Object.values(tenant.streamIds);
+      const cursors = await Promise.all(streams.map((id) => runtime.state.getCursor(tenant.tenantId, id)));
+      const items = await h.dynamodb.send(
+        new QueryCommand({
+          TableName: h.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
+          ExpressionAttributeValues: { ':pk': { S: `TENANT#${tenant.tenantId}` }, ':c': { S: 'CURSOR#' } },
+          ConsistentRead: true,
+        }),
+      );
+
+      const expected = h.expectedFindingIds(tenant, 0);
+      const stored = new Set(
+        h.proxy.memoryFindings(tenant.accountId, tenant.region).map((f) => String(f.Id)),
+      );
+      expect(expected.size).toBeGreaterThan(500);
+      expect([...expected].filter((id) => !stored.has(id))).toEqual([]);
+      expect(hub()?.findingsReceived ?? 0).toBe(expected.size);
+      expect(hub()?.reimports ?? 0).toBe(0);
+      expect(cursors.every((c) => c !== null && c.positionMs > 0)).toBe(true);
+      expect(items.Items ?? []).toHaveLength(AGENTS.length - 5);
+      // Cursor items exist: no holder may skip the tenant's query (ADR 0127).
+      expect(tenantQueries).toEqual([1, 1, 1, 1]);
     } finally {
       await runtime.close();
     }

@@ -239,7 +239,9 @@ describe('functions', () => {
       'WORK_QUEUE_URL',
     ];
 
-    expect(environmentKeys(id.worker)).toEqual([...common, 'RUN_BUDGET_MS', 'STATE_TABLE_NAME'].toSorted());
+    expect(environmentKeys(id.worker)).toEqual(
+      [...common, 'RUN_BUDGET_MS', 'STATE_INLINE_CURSORS', 'STATE_TABLE_NAME'].toSorted(),
+    );
     expect(environmentKeys(id.dispatcher)).toEqual([...common, 'STATE_TABLE_NAME'].toSorted());
     expect(environmentKeys(id.api)).toEqual(
       [
@@ -272,7 +274,11 @@ describe('functions', () => {
         .PUBLIC_BASE_URL,
     ).toEqual({ 'Fn::GetAtt': [id.httpApi, 'ApiEndpoint'] });
     expect(json.Resources[id.worker]?.Properties?.Environment).toMatchObject({
-      Variables: { STATE_TABLE_NAME: ref(id.table), WORK_QUEUE_URL: ref(id.queue) },
+      Variables: {
+        STATE_TABLE_NAME: ref(id.table),
+        WORK_QUEUE_URL: ref(id.queue),
+        STATE_INLINE_CURSORS: 'true',
+      },
     });
   });
 

@@ -43,6 +43,7 @@ describe('configFromContext', () => {
       vpcId: 'vpc-0123456789abcdef0',
       workerReservedConcurrency: '20',
       workerTimeoutSeconds: 120,
+      workerInlineCursors: 'false',
       logLevel: 'debug',
       workerEntry: '/x/worker.ts',
       lagAlarmSeconds: '7200',
@@ -61,6 +62,7 @@ describe('configFromContext', () => {
       alarmEmail: 'oncall@data443.example',
       vpcId: 'vpc-0123456789abcdef0',
       workerReservedConcurrency: 20,
+      workerInlineCursors: false,
       logLevel: 'debug',
       entries: { worker: '/x/worker.ts' },
       productAlarms: { lagSeconds: 7200, failedRuns: 4, rejectedPercent: 15 },
@@ -72,6 +74,7 @@ describe('configFromContext', () => {
     expect(() => configOf({ workerReservedConcurrency: 'ten' })).toThrow(/workerReservedConcurrency/);
     expect(() => configOf({ logLevel: 'loud' })).toThrow(/logLevel/);
     expect(() => configOf({ logLevel: 'loud' })).toThrow(CentralStackError);
+    expect(() => configOf({ workerInlineCursors: 'yes' })).toThrow(/workerInlineCursors/);
   });
 });
 

@@ -47,6 +47,10 @@ export function configFromContext(
     );
   }
   const workerTimeoutSeconds = int('workerTimeoutSeconds');
+  const inlineCursors = str('workerInlineCursors');
+  if (inlineCursors !== undefined && inlineCursors !== 'true' && inlineCursors !== 'false') {
+    throw new CentralStackError('invalid_context', 'context workerInlineCursors must be true or false');
+  }
   const hosts = str('vaikoraAllowedHosts');
   const entries = { worker: str('workerEntry'), dispatcher: str('dispatcherEntry'), api: str('apiEntry') };
   const productAlarms = {
@@ -72,6 +76,7 @@ export function configFromContext(
     vpcId: str('vpcId'),
     workerReservedConcurrency: int('workerReservedConcurrency'),
     workerTimeout: workerTimeoutSeconds === undefined ? undefined : Duration.seconds(workerTimeoutSeconds),
+    workerInlineCursors: inlineCursors === undefined ? undefined : inlineCursors === 'true',
     logLevel: logLevel as LogLevel | undefined,
     productAlarms: Object.fromEntries(
       Object.entries(productAlarms).filter(([, value]) => value !== undefined),

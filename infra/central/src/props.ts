@@ -51,6 +51,11 @@ export interface CentralStackProps extends StackProps {
   readonly workerTimeout?: Duration | undefined;
   /** Tenant messages per worker invocation; default 5. */
   readonly workerBatchSize?: number | undefined;
+  /**
+   * Whether the worker writes cursors to the tenant's lease item (ADR 0126); default true. Deploy
+   * `false` first when upgrading a stack whose worker predates ADR 0126, then `true` once it runs.
+   */
+  readonly workerInlineCursors?: boolean | undefined;
   /** HTTP API stage throttling; default 50 requests/s, bursts of 100. */
   readonly apiThrottle?: { readonly rateLimit: number; readonly burstLimit: number } | undefined;
   /** Default three months. */

@@ -25,6 +25,7 @@ export interface Settings {
   workerReservedConcurrency: number;
   workerTimeout: Duration;
   workerBatchSize: number;
+  workerInlineCursors: boolean;
   apiThrottle: { rateLimit: number; burstLimit: number };
   logRetention: RetentionDays;
   logLevel: LogLevel;
@@ -87,6 +88,7 @@ export function resolveSettings(props: CentralStackProps): Settings {
     workerReservedConcurrency,
     workerTimeout: props.workerTimeout ?? Duration.minutes(5),
     workerBatchSize: props.workerBatchSize ?? 5,
+    workerInlineCursors: props.workerInlineCursors ?? true,
     apiThrottle: props.apiThrottle ?? { rateLimit: 50, burstLimit: 100 },
     logRetention: props.logRetention ?? RetentionDays.THREE_MONTHS,
     logLevel: props.logLevel ?? 'info',

@@ -21,7 +21,10 @@ import type { Settings } from './settings.ts';
 export interface WorkerFunctionsProps {
   readonly entries: { readonly worker: string; readonly dispatcher: string };
   readonly defaults: FunctionDefaults;
-  readonly settings: Pick<Settings, 'workerTimeout' | 'workerReservedConcurrency' | 'workerBatchSize'>;
+  readonly settings: Pick<
+    Settings,
+    'workerTimeout' | 'workerReservedConcurrency' | 'workerBatchSize' | 'workerInlineCursors'
+  >;
   readonly data: Data;
   readonly roles: Roles;
 }
@@ -50,6 +53,8 @@ export function buildWorkerFunctions(
       // A run stops (and saves its cursors) before Lambda's timeout would kill it mid-write and
       // lose the metrics the invocation flushes at its end.
       RUN_BUDGET_MS: String(runBudget(settings.workerTimeout).toMilliseconds()),
+      // ADR 0126: false for the first phase of an upgrade from a worker that predates it.
+      STATE_INLINE_CURSORS: String(settings.workerInlineCursors),
     },
   });
   worker.addEventSource(
