@@ -251,10 +251,7 @@ export function createCursorStore(
       // a concurrent writer of the same lease can send us round once more, never for ever.
       for (let attempt = 0; attempt < 4; attempt++) {
         if (home === 'item') return inItem();
-        const write =
-          home === 'lease'
-            ? inlineUpdate(TableName, lease, streamId, next, writeId, floor, clock())
-            : inlineCreate(TableName, lease, streamId, next, writeId, floor, clock());
+        const write = inlineWrite(TableName, lease, streamId, home, { next, writeId, floor, now: clock() });
         let old: Record<string, AttributeValue> | undefined;
         try {
           // A transaction on the lease item (a cursor item's lease check, a health write) can hold it
@@ -312,47 +309,48 @@ function holds(item: Record<string, AttributeValue>, lease: Lease, now: number):
 
 const LEASE_HELD = '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now';
 
-/** Moves an inline cursor that exists: fenced by the lease in the same item, never behind the stored position. */
-function inlineUpdate(
-  TableName: string,
-  lease: Lease,
-  streamId: string,
-  next: Cursor,
-  writeId: string,
-  floor: number | undefined,
-  now: number,
-) {
-  return {
-    TableName,
-    Key: keys.lease(lease.tenantId),
-    UpdateExpression: `SET #c.#s.p = :pos, #c.#s.u = :updated, #c.#s.v = #c.#s.v + :one, #c.#s.w = :writeId, #c.#s.e = :epoch${floor === undefined ? '' : ', #c.#s.f = :floor'}`,
-    // A missing entry fails the comparison: the refusal then says it is missing.
-    ConditionExpression: `${LEASE_HELD} AND #c.#s.p <= :pos`,
-    ExpressionAttributeNames: { '#owner': 'owner', '#c': INLINE_ATTRIBUTE, '#s': streamId },
-    ExpressionAttributeValues: marshall({
-      ':owner': lease.owner,
-      ':epoch': lease.epoch,
-      ':now': now,
-      ':pos': next.positionMs,
-      ':updated': next.updatedAtMs,
-      ':one': 1,
-      ':writeId': writeId,
-      ...(floor === undefined ? {} : { ':floor': floor }),
-    }),
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-  };
+/** What one inline cursor write sends (ADR 0126). */
+interface InlineWrite {
+  readonly next: Cursor;
+  readonly writeId: string;
+  readonly floor: number | undefined;
+  readonly now: number;
 }
 
-/** Adds a stream's first inline cursor while the lease item holds fewer than INLINE_CURSORS_MAX. */
-function inlineCreate(
+/**
+ * An inline cursor write, fenced by the lease in the same item: `lease` moves an existing entry, never
+ * behind the stored position (a missing entry fails the comparison: the refusal then says it is
+ * missing); `new` adds the stream's first entry while the item holds fewer than INLINE_CURSORS_MAX.
+ */
+function inlineWrite(
   TableName: string,
   lease: Lease,
   streamId: string,
-  next: Cursor,
-  writeId: string,
-  floor: number | undefined,
-  now: number,
+  home: 'lease' | 'new',
+  { next, writeId, floor, now }: InlineWrite,
 ) {
+  const fenced = { ':owner': lease.owner, ':epoch': lease.epoch, ':now': now };
+  const common = {
+    TableName,
+    Key: keys.lease(lease.tenantId),
+    ExpressionAttributeNames: { '#owner': 'owner', '#c': INLINE_ATTRIBUTE, '#s': streamId },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+  if (home === 'lease') {
+    return {
+      ...common,
+      UpdateExpression: `SET #c.#s.p = :pos, #c.#s.u = :updated, #c.#s.v = #c.#s.v + :one, #c.#s.w = :writeId, #c.#s.e = :epoch${floor === undefined ? '' : ', #c.#s.f = :floor'}`,
+      ConditionExpression: `${LEASE_HELD} AND #c.#s.p <= :pos`,
+      ExpressionAttributeValues: marshall({
+        ...fenced,
+        ':pos': next.positionMs,
+        ':updated': next.updatedAtMs,
+        ':one': 1,
+        ':writeId': writeId,
+        ...(floor === undefined ? {} : { ':floor': floor }),
+      }),
+    };
+  }
   const entry: InlineEntry = {
     p: next.positionMs,
     u: next.updatedAtMs,
@@ -362,19 +360,10 @@ function inlineCreate(
     ...(floor === undefined ? {} : { f: floor }),
   };
   return {
-    TableName,
-    Key: keys.lease(lease.tenantId),
+    ...common,
     UpdateExpression: 'SET #c.#s = :entry',
     ConditionExpression: `${LEASE_HELD} AND attribute_not_exists(#c.#s) AND size(#c) < :max`,
-    ExpressionAttributeNames: { '#owner': 'owner', '#c': INLINE_ATTRIBUTE, '#s': streamId },
-    ExpressionAttributeValues: marshall({
-      ':owner': lease.owner,
-      ':epoch': lease.epoch,
-      ':now': now,
-      ':entry': entry,
-      ':max': INLINE_CURSORS_MAX,
-    }),
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    ExpressionAttributeValues: marshall({ ...fenced, ':entry': entry, ':max': INLINE_CURSORS_MAX }),
   };
 }
 
