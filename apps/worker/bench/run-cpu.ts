@@ -128,7 +128,7 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
   };
   // The streams whose cursors each tenant's lease item holds, as the store places them.
   const inline = new Map<string, string[]>();
-  // Tenants whose lease item says the query would find nothing else (its flag `q` false, ADR 0127).
+  // Tenants whose lease item carries the last holder's stamp: no query needed (ADR 0127).
   const quiet = new Set<string>();
   // Tenants with a cursor item (a sixth stream or later).
   const withItems = new Set<string>();

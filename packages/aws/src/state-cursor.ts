@@ -12,9 +12,12 @@ import {
   CURSOR_PREFIX,
   call,
   errorName,
+  INLINE_ATTRIBUTE,
   itemOf,
   keys,
+  LEASE_HELD,
   LEASE_SK,
+  leaseHeldValues,
   leaseLost,
   QUERY_FLAG,
   reasonsOf,
@@ -23,7 +26,7 @@ import {
   stateFailure,
 } from './state-dynamo.ts';
 import { HEALTH_SK, openHealthOf } from './state-health.ts';
-import { INLINE_ATTRIBUTE, leaseCheck } from './state-lease.ts';
+import { leaseCheck } from './state-lease.ts';
 import {
   type AdvanceOutcome,
   type Cursor,
@@ -307,8 +310,6 @@ function holds(item: Record<string, AttributeValue>, lease: Lease, now: number):
   );
 }
 
-const LEASE_HELD = '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now';
-
 /** What one inline cursor write sends (ADR 0126). */
 interface InlineWrite {
   readonly next: Cursor;
@@ -329,7 +330,7 @@ function inlineWrite(
   home: 'lease' | 'new',
   { next, writeId, floor, now }: InlineWrite,
 ) {
-  const fenced = { ':owner': lease.owner, ':epoch': lease.epoch, ':now': now };
+  const fenced = leaseHeldValues(lease, now);
   const common = {
     TableName,
     Key: keys.lease(lease.tenantId),

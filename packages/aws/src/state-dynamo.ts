@@ -94,6 +94,21 @@ export class HeldLeases {
 /** The sort key of a tenant's lease item (which also holds inline cursors, ADR 0126). */
 export const LEASE_SK = 'LEASE';
 
+/** The lease item's map of inline cursors (ADR 0126). */
+export const INLINE_ATTRIBUTE = 'c';
+
+/**
+ * The condition that the lease item is still ours (owner + epoch) and unexpired at `:now` (names
+ * `#owner`; values from `leaseHeldValues`): a cursor or health write's fence, in the lease item itself
+ * or beside it in a transaction.
+ */
+export const LEASE_HELD = '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now';
+
+/** The values `LEASE_HELD` names. */
+export function leaseHeldValues(lease: Lease, now: number) {
+  return { ':owner': lease.owner, ':epoch': lease.epoch, ':now': now };
+}
+
 /** The sort key prefix of a stream's cursor item. */
 export const CURSOR_PREFIX = 'CURSOR#';
 

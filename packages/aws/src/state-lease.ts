@@ -3,9 +3,12 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import {
   call,
   errorName,
+  INLINE_ATTRIBUTE,
   isConflict,
   itemOf,
   keys,
+  LEASE_HELD,
+  leaseHeldValues,
   leaseLost,
   QUERY_FLAG,
   retryConflicts,
@@ -15,9 +18,6 @@ import {
   unavailable,
 } from './state-dynamo.ts';
 import type { Lease, StateStore } from './state-model.ts';
-
-/** The lease item's map of inline cursors (ADR 0126; read and written by state-cursor.ts). */
-export const INLINE_ATTRIBUTE = 'c';
 
 export type LeaseStore = Pick<StateStore, 'acquireLease' | 'renewLease' | 'releaseLease' | 'getLease'>;
 
@@ -109,16 +109,13 @@ export function createLeaseStore(table: StateTable): LeaseStore {
         // A holder that knows the tenant's query would find only the lease item, with no write of
         // another item in flight, stamps its epoch (ADR 0127): the next holder, one epoch on, then
         // reads the lease item it acquires and sends no query.
-        if (held?.clean === true && held.inFlight === 0 && table.inlineCursors) {
-          await updateOurs(
-            lease,
-            'SET leaseExpiresAtMs = :zero, #q = :epoch REMOVE expiresAt',
-            { ':zero': 0 },
-            { '#q': QUERY_FLAG },
-          );
-        } else {
-          await updateOurs(lease, 'SET leaseExpiresAtMs = :zero REMOVE expiresAt', { ':zero': 0 });
-        }
+        const stamp = held?.clean === true && held.inFlight === 0 && table.inlineCursors;
+        await updateOurs(
+          lease,
+          `SET leaseExpiresAtMs = :zero${stamp ? ', #q = :epoch' : ''} REMOVE expiresAt`,
+          { ':zero': 0 },
+          stamp ? { '#q': QUERY_FLAG } : {},
+        );
         return true;
       } catch (err) {
         if (errorName(err) === 'ConditionalCheckFailedException') return false;
@@ -149,13 +146,9 @@ export function leaseCheck(TableName: string, lease: Lease, now: number): Transa
       TableName,
       Key: keys.lease(lease.tenantId),
       UpdateExpression: 'REMOVE #q',
-      ConditionExpression: '#owner = :owner AND epoch = :epoch AND leaseExpiresAtMs > :now',
+      ConditionExpression: LEASE_HELD,
       ExpressionAttributeNames: { '#owner': 'owner', '#q': QUERY_FLAG },
-      ExpressionAttributeValues: marshall({
-        ':owner': lease.owner,
-        ':epoch': lease.epoch,
-        ':now': now,
-      }),
+      ExpressionAttributeValues: marshall(leaseHeldValues(lease, now)),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };

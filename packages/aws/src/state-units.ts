@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { cursorWrite, seenFloorOf } from './state-cursor.ts';
-import { keys } from './state-dynamo.ts';
-import { INLINE_ATTRIBUTE } from './state-lease.ts';
+import { INLINE_ATTRIBUTE, keys } from './state-dynamo.ts';
 import type { AdvanceOptions, Cursor, Lease, SeenSegment } from './state-model.ts';
 import { planSegments, SEEN_LIMITS, segmentItem } from './state-seen.ts';
 
@@ -68,7 +67,8 @@ export function leaseItem(
       epoch: lease.epoch,
       leaseExpiresAtMs: lease.expiresAtMs,
       acquiredAtMs: lease.expiresAtMs,
-      q: false,
+      // ADR 0127's stamp: the epoch of the holder before.
+      q: lease.epoch,
       [INLINE_ATTRIBUTE]: Object.fromEntries(streams.map((id) => [id, entry])),
     }),
   };
