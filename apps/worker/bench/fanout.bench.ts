@@ -32,6 +32,7 @@ import { dispatchDueTenants } from '../src/sqs.ts';
 import { createDbTenantStore } from '../src/tenant-store.ts';
 import { type Harness, type SeededTenant, startHarness, type TenantSpec } from '../test/harness.ts';
 import { killAllWorkers, spawnWorker, type WorkerProcess } from '../test/processes.ts';
+import { bundleEntries } from './bundle.ts';
 import { measureCallFloor } from './call-floor.ts';
 import { startStsStandIn } from './sts-stand-in.ts';
 
@@ -85,6 +86,8 @@ interface PhaseResult {
   readonly runSecondsP50: number;
   readonly runSecondsP95: number;
   readonly cpuSecondsPerRun: number;
+  /** The part of it spent in the kernel (system time): system calls, the loopback network stack. */
+  readonly systemCpuSecondsPerRun: number;
   readonly serviceCpuPerRun: Record<'moto' | 'dynamodbLocal' | 'proxiesAndSimulator', number>;
 }
 
@@ -168,6 +171,9 @@ async function run(): Promise<boolean> {
     h.dynamoProxy?.setRules({ throttle: false, latency: [{ minMs: latency.dynamodb }] });
   };
 
+  // The worker as deployed: the esbuild bundle the central stack ships (bundle.ts), not the sources under
+  // tsx, whose loader is not what runs in production. FANOUT_SOURCES=1 runs the sources instead.
+  const entry = process.env.FANOUT_SOURCES === '1' ? undefined : (await bundleEntries()).worker;
   let group = 0;
   const startWorkers = async (processes: number) => {
     group++;
@@ -186,7 +192,7 @@ async function run(): Promise<boolean> {
         WORK_QUEUE_URL: QueueUrl,
         WORKER_CONCURRENCY: String(CONCURRENCY),
       };
-      workers.push(spawnWorker(name, h.workerEnv(env)));
+      workers.push(spawnWorker(name, h.workerEnv(env), entry === undefined ? {} : { entry }));
     }
     await Promise.all(workers.map((w) => w.ready));
     return { queueUrl: QueueUrl, workers };
@@ -204,7 +210,7 @@ async function run(): Promise<boolean> {
     workers: readonly WorkerProcess[],
   ): Promise<PhaseResult> => {
     setLatency(latency);
-    const cpuBefore = workers.map((w) => w.cpuSeconds() ?? 0);
+    const cpuBefore = workers.map((w) => w.cpuTimes() ?? { user: 0, system: 0 });
     const servicesBefore = serviceCpu();
     h.proxy.resetStats();
     h.dynamoProxy?.resetStats();
@@ -215,6 +221,7 @@ async function run(): Promise<boolean> {
     await h.database.db.update(tenantSchedules).set({ nextRunAt: sql`now() + interval '1 day'` });
     const started = new Date();
     const t = performance.now();
+    const windowStartUs = process.hrtime.bigint() / 1000n;
     for (let i = 0; i < ids.length; i += 1000) {
       await h.database.db
         .update(tenantSchedules)
@@ -254,7 +261,17 @@ async function run(): Promise<boolean> {
     }
     const seconds = (performance.now() - t) / 1000;
     progress = undefined;
-    const cpu = workers.reduce((sum, w, i) => sum + (w.cpuSeconds() ?? 0) - (cpuBefore[i] ?? 0), 0);
+    // The phase's window on the monotonic clock the profiles' timestamps use (µs), to read one phase out of them.
+    if (process.env.FANOUT_CPU_PROF_DIR !== undefined)
+      console.log(
+        `  ${name}: profile window ${windowStartUs} ${process.hrtime.bigint() / 1000n} (µs, monotonic)`,
+      );
+    const cpuAfter = workers.map((w) => w.cpuTimes() ?? { user: 0, system: 0 });
+    const systemCpu = cpuAfter.reduce((sum, t, i) => sum + t.system - (cpuBefore[i]?.system ?? 0), 0);
+    const cpu = cpuAfter.reduce(
+      (sum, t, i) => sum + t.user + t.system - (cpuBefore[i]?.user ?? 0) - (cpuBefore[i]?.system ?? 0),
+      0,
+    );
     const servicesAfter = serviceCpu();
     const [stats] = rowsOf<{ ok: number; okRuns: number; p50: number; p95: number }>(
       await h.database.db.execute(sql`
@@ -291,6 +308,7 @@ async function run(): Promise<boolean> {
       runSecondsP50: Number(stats?.p50 ?? 0),
       runSecondsP95: Number(stats?.p95 ?? 0),
       cpuSecondsPerRun: cpu / n,
+      systemCpuSecondsPerRun: systemCpu / n,
       serviceCpuPerRun: {
         moto: (servicesAfter.moto - servicesBefore.moto) / n,
         dynamodbLocal: (servicesAfter.dynamodbLocal - servicesBefore.dynamodbLocal) / n,
@@ -367,6 +385,7 @@ async function run(): Promise<boolean> {
       p.tenants) /
     availableParallelism();
   const cpuMs = (p: PhaseResult) => p.cpuSecondsPerRun * 1000;
+  const systemMs = (p: PhaseResult) => p.systemCpuSecondsPerRun * 1000;
   const speedUp = one.seconds / four.seconds;
   const cycleRatio = cycle.seconds / boundSeconds(cycle);
   const runTimes = (p: PhaseResult) =>
@@ -375,6 +394,10 @@ async function run(): Promise<boolean> {
   const latencyText = (l: Latency) =>
     `Vaikora ${l.vaikora} ms, STS ${l.sts} ms, Security Hub ${l.securityHub} ms, DynamoDB ${l.dynamodb} ms (PostgreSQL, SQS none)`;
   const rows: Array<[string, string]> = [
+    [
+      'worker',
+      entry === undefined ? 'the sources under tsx (FANOUT_SOURCES=1)' : 'the esbuild bundle, as deployed',
+    ],
     ['runs in flight per process', String(CONCURRENCY)],
     [`speed-up (${SPEEDUP_TENANTS} tenants)`, latencyText(SPEEDUP_LATENCY_MS)],
     ['  1 consumer process', timing(one)],
@@ -412,11 +435,11 @@ async function run(): Promise<boolean> {
     ],
     [
       '  idle (nothing new)',
-      `${cpuMs(idle).toFixed(2)} ms CPU/run; ${timing(idle)}; ${runTimes(idle)}; ok ${idle.ok} of ${idle.tenants}`,
+      `${cpuMs(idle).toFixed(2)} ms CPU/run (system ${systemMs(idle).toFixed(2)}); ${timing(idle)}; ${runTimes(idle)}; ok ${idle.ok} of ${idle.tenants}`,
     ],
     [
       `  busy (${ACTIONS_PER_TENANT} new actions)`,
-      `${cpuMs(busy).toFixed(2)} ms CPU/run; ${timing(busy)}; ${runTimes(busy)}; ok ${busy.ok} of ${busy.tenants}`,
+      `${cpuMs(busy).toFixed(2)} ms CPU/run (system ${systemMs(busy).toFixed(2)}); ${timing(busy)}; ${runTimes(busy)}; ok ${busy.ok} of ${busy.tenants}`,
     ],
     [
       `  ${PROCESSES} processes with nothing to run`,

@@ -27,6 +27,8 @@ export interface WorkerProcess {
   peakRssKb(): number | null;
   /** CPU time used so far (user + system, seconds), read from /proc while it runs; null once gone. */
   cpuSeconds(): number | null;
+  /** The same CPU time split into user and system (kernel) seconds; null once gone. */
+  cpuTimes(): { readonly user: number; readonly system: number } | null;
   /** The last lines of its output, for failure messages. */
   tail(): string;
 }
@@ -125,12 +127,19 @@ export function spawnWorker(
     },
     peakRssKb: () => (alive ? vmHwmKb(pid) : null),
     cpuSeconds() {
+      const times = this.cpuTimes();
+      return times === null ? null : times.user + times.system;
+    },
+    cpuTimes() {
       if (!alive) return null;
       try {
         // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+        return {
+          user: Number(fields[11]) / CLOCK_TICKS_PER_SECOND,
+          system: Number(fields[12]) / CLOCK_TICKS_PER_SECOND,
+        };
       } catch {
         return null;
       }
