@@ -316,6 +316,81 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
     expect(rows.find((r) => r.id === next)).toMatchObject({ status: 'running' });
   });
 
+  it('records every field of a finished run and the next due time, keeping a "run now" asked during the run', async () => {
+    const start = Date.now() - 5_000;
+    const served = await newTenant('served', {
+      nextRunAt: new Date(start),
+      runRequestedAt: new Date(start - 1_000),
+    });
+    const kept = await newTenant('asked during the run', {
+      nextRunAt: new Date(start),
+      runRequestedAt: new Date(start + 1_000),
+    });
+    const summary = {
+      status: 'partial' as const,
+      actionsRead: 41,
+      findingsMapped: 12,
+      findingsImported: 11,
+      actionsSkipped: 29,
+      recordsRejected: 1,
+      throttles: 3,
+      lagSeconds: 7,
+      errorCode: 'IMPORT_INCOMPLETE',
+      errorMessage: 'Security Hub did not take some findings yet: it\u0027s "quoted" \u2014 and ünïcode',
+      recentFindings: [
+        {
+          id: 'f-1',
+          title: 'Agent "a" ran rm -rf',
+          severity: 'HIGH',
+          time: '2026-12-04T21:00:00.000Z',
+          region: 'us-east-1',
+        },
+      ],
+      destinationStats: {
+        dst_1: {
+          imported: 11,
+          rejected: 1,
+          skipped: 29,
+          read: 41,
+          alreadySent: 0,
+          otherAgent: 0,
+          notSent: 0,
+        },
+      },
+    };
+    const nextRunAt = new Date(start + 300_000);
+    const finishedAt = new Date(start + 2_000);
+    for (const tenantId of [served, kept]) {
+      const runId = await store().startRun(tenantId, 'worker-1', new Date(start));
+      await store().finishRun(runId, summary, finishedAt, {
+        tenantId,
+        nextRunAt,
+        runStartedAt: new Date(start),
+      });
+      const [row] = await test.db.select().from(runs).where(eq(runs.id, runId));
+      expect(row).toEqual({
+        id: runId,
+        tenantId,
+        workerId: 'worker-1',
+        startedAt: new Date(start),
+        finishedAt,
+        ...summary,
+      });
+    }
+    const schedules = await test.db.select().from(tenantSchedules);
+    const servedSchedule = schedules.find((s) => s.tenantId === served);
+    expect(servedSchedule).toMatchObject({
+      nextRunAt,
+      runRequestedAt: null,
+      lastRunStartedAt: new Date(start),
+    });
+    expect(servedSchedule?.lastRunFinishedAt?.getTime()).toBeGreaterThanOrEqual(start);
+    const keptSchedule = schedules.find((s) => s.tenantId === kept);
+    // Due at once (the database's now), the request still there.
+    expect(keptSchedule?.runRequestedAt).toEqual(new Date(start + 1_000));
+    expect(keptSchedule?.nextRunAt.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
+  });
+
   it('hands out "run now" requests before tenants that are merely overdue', async () => {
     const now = Date.now();
     const overdue = await newTenant('overdue', { nextRunAt: new Date(now - 3_600_000) });
