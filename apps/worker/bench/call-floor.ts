@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { createDb } from '@vsh/db';
 import { sql } from 'drizzle-orm';
+import { stateClientOptions } from '../src/runtime.ts';
 
 /** CPU milliseconds per call, by kind. */
 export interface CallFloor {
@@ -90,7 +91,12 @@ async function perCall(call: () => Promise<unknown>): Promise<number> {
 }
 
 async function child(targets: CallFloorTargets & { readonly httpUrl: string }): Promise<CallFloor> {
-  const dynamodb = new DynamoDBClient({ region: 'us-east-1', endpoint: targets.dynamoEndpoint });
+  // As main.ts builds it (its request handler and middleware cache).
+  const dynamodb = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: targets.dynamoEndpoint,
+    ...stateClientOptions(),
+  });
   const database = await createDb({ kind: 'postgres', url: targets.databaseUrl, max: IN_FLIGHT });
   try {
     return {

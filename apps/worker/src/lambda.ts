@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createEmfSink, type EmfSink } from './emf.ts';
 import { parseWorkerEnv, runtimeTuningOf } from './env.ts';
 import { openDatabase, openSecrets } from './main.ts';
-import { createWorkerRuntime, stateRequestHandler, type WorkerRuntime } from './runtime.ts';
+import { createWorkerRuntime, stateClientOptions, type WorkerRuntime } from './runtime.ts';
 import { createSqsLambdaHandler, type SqsBatchResponse, type SqsEvent } from './sqs.ts';
 
 type SqsHandler = (event: SqsEvent) => Promise<SqsBatchResponse>;
@@ -52,7 +52,7 @@ async function build(): Promise<SqsHandler> {
     dynamodb: new DynamoDBClient({
       region: env.AWS_REGION,
       ...(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : endpoint),
-      requestHandler: stateRequestHandler(),
+      ...stateClientOptions(),
     }),
     tableName: env.STATE_TABLE_NAME,
     logger,

@@ -9,7 +9,7 @@ import { createDb, type DbHandle, dbErrorCause, isConnectionError, migrate } fro
 import { createServiceLogger, openSecretBox, type SecretBox, WORKER_DATA_KEY_CACHE } from '@vsh/secrets';
 import type { Logger } from 'pino';
 import { claimHoldMs, masterKeyOf, parseWorkerEnv, runtimeTuningOf, type WorkerEnv } from './env.ts';
-import { createWorkerRuntime, stateRequestHandler, type WorkerRuntime } from './runtime.ts';
+import { createWorkerRuntime, stateClientOptions, type WorkerRuntime } from './runtime.ts';
 import { startInProcessScheduler } from './scheduler.ts';
 import { dispatchDueTenants, startSqsConsumer } from './sqs.ts';
 import { openMigrated } from './startup.ts';
@@ -104,7 +104,7 @@ export async function startWorker(
     region: env.AWS_REGION,
     ...(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : endpoint),
     ...credentials,
-    requestHandler: stateRequestHandler(),
+    ...stateClientOptions(),
   });
   if (env.STATE_TABLE_CREATE)
     await createStateStore({ client: dynamodb, tableName: env.STATE_TABLE_NAME }).ensureTable();

@@ -124,10 +124,13 @@ export function destinationImporters(
 
 /**
  * How the worker's DynamoDB client (the state store) sends: a request not answered in `requestTimeoutMs`
- * fails instead of holding the run, and its tenant's lease, on a hung connection (ADR 0125).
+ * fails instead of holding the run, and its tenant's lease, on a hung connection (ADR 0125); and the
+ * SDK's `cacheMiddleware`, which resolves each command's middleware stack once per client instead of on
+ * every call (issue 16; the state store adds no middleware per command and passes no per-call options,
+ * which the cache would ignore).
  */
-export function stateRequestHandler(requestTimeoutMs = STATE_REQUEST_TIMEOUT_MS) {
-  return timedRequestHandler(requestTimeoutMs);
+export function stateClientOptions(requestTimeoutMs = STATE_REQUEST_TIMEOUT_MS) {
+  return { requestHandler: timedRequestHandler(requestTimeoutMs), cacheMiddleware: true };
 }
 
 /** A state call (a small item or query) takes milliseconds; ten seconds is a hung connection. */

@@ -4,7 +4,7 @@ import { testAwsConfig } from '@vsh/testkit';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, type SeededTenant, startHarness } from '../test/harness.ts';
-import { stateRequestHandler } from './runtime.ts';
+import { stateClientOptions } from './runtime.ts';
 
 describe('a tenant run when DynamoDB fails (DynamoDB Local behind a fault proxy)', () => {
   let h: Harness;
@@ -51,7 +51,7 @@ describe('a tenant run when DynamoDB fails (DynamoDB Local behind a fault proxy)
     h.dynamoProxy?.setRules({ throttle: false, timeouts: [{ match: { operation: 'Query' }, rate: 1 }] });
     const dynamodb = new DynamoDBClient({
       ...testAwsConfig(h.dynamoEndpoint),
-      requestHandler: stateRequestHandler(300),
+      ...stateClientOptions(300),
       maxAttempts: 2,
     });
     const runtime = h.runtime({ dynamodb });

@@ -40,7 +40,7 @@ import {
 import { pino } from 'pino';
 import {
   createWorkerRuntime,
-  stateRequestHandler,
+  stateClientOptions,
   type WorkerRuntime,
   type WorkerRuntimeOptions,
 } from '../src/runtime.ts';
@@ -208,7 +208,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   // As the worker builds it (main.ts): a hung request fails instead of holding the run.
   const workerDynamodb = new DynamoDBClient({
     ...testAwsConfig(dynamoEndpoint),
-    requestHandler: stateRequestHandler(),
+    ...stateClientOptions(),
   });
   const iam = new IAMClient(testAwsConfig(moto.endpoint));
   const runtimes: WorkerRuntime[] = [];
