@@ -24,7 +24,6 @@ import {
   type KeptRejections,
   type OpenHealthCondition,
   type RunDeps,
-  type SeenSegment,
   type StateStore,
   type TenantConfig,
   type TenantStore,
@@ -164,6 +163,7 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
       const state = await inner.readTenant(lease);
       return {
         openHealth: health.open.get(tenantId) ?? [],
+        cursor: (streamId) => state.cursor(streamId),
         stream: async (streamId) => {
           const stream = await state.stream(streamId);
           calls.reads++;

@@ -1,7 +1,14 @@
 import type { SeenSegment, StreamState } from '@vsh/aws';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CursorPolicy, isNew, type StreamCursor, StreamProgress, windowStartMs } from './cursor.ts';
+import {
+  type CursorPolicy,
+  isNew,
+  type StreamCursor,
+  StreamProgress,
+  windowDigest,
+  windowStartMs,
+} from './cursor.ts';
 
 const policy: CursorPolicy = { overlapMs: 1000, initialLookbackMs: 60_000 };
 const cursor = (positionMs: number): StreamCursor => ({ positionMs, updatedAtMs: 0 });
@@ -38,6 +45,56 @@ describe('the read window', () => {
     const state = stateOf(c, ['a', 'r', 'after']);
 
     expect(isNew({ id, timestampMs: ts }, state.seen, windowStartMs(c, 20_000, policy))).toBe(expected);
+  });
+});
+
+describe('the window digest (ADR 0128)', () => {
+  const at = (id: string, timestampMs: number) => ({ id, timestampMs });
+
+  it('is the set of ids inside the window: order, repeats and older actions do not change it', () => {
+    const digest = windowDigest([at('a', 10), at('b', 20), at('old', 5)], 10);
+
+    expect(digest).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(windowDigest([at('b', 20), at('a', 10), at('a', 30), at('older', 1)], 10)).toBe(digest);
+  });
+
+  it('changes with one id more, one less, or one moved across the window start', () => {
+    const digest = windowDigest([at('a', 10), at('b', 20)], 10);
+
+    expect(windowDigest([at('a', 10), at('b', 20), at('c', 15)], 10)).not.toBe(digest);
+    expect(windowDigest([at('a', 10)], 10)).not.toBe(digest);
+    expect(windowDigest([at('a', 9), at('b', 20)], 10)).not.toBe(digest);
+  });
+
+  it('cannot be confused by ids that join into the same text', () => {
+    expect(windowDigest([at('a,b', 10)], 0)).not.toBe(windowDigest([at('a', 10), at('b', 10)], 0));
+    expect(windowDigest([at('a\nb', 10)], 0)).not.toBe(windowDigest([at('a', 10), at('b', 10)], 0));
+  });
+
+  it('differs for any two different sets of ids (property)', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string(), { minLength: 1, maxLength: 20 }), fc.string(), (ids, extra) => {
+        fc.pre(!ids.includes(extra));
+        const base = ids.map((id) => at(id, 1));
+        return windowDigest(base, 0) !== windowDigest([...base, at(extra, 1)], 0);
+      }),
+    );
+  });
+
+  it('goes into the write only when the run vouches for the next window', () => {
+    const progress = new StreamProgress();
+    progress.add('a', 100_000);
+    const state = stateOf(null);
+    const end = { complete: true, blockedAtMs: Number.POSITIVE_INFINITY, windowStartMs: 0 };
+
+    const vouched = progress.plan(state, 200_000, policy, { ...end, windowDigest: (from) => `d${from}` });
+    const not = progress.plan(state, 200_000, policy, { ...end, windowDigest: () => undefined });
+
+    expect(vouched?.next).toMatchObject({
+      positionMs: 100_000,
+      windowDigest: `d${100_000 - policy.overlapMs}`,
+    });
+    expect(not?.next.windowDigest).toBeUndefined();
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Cursor, SeenEntry, SeenSegment, SeenSet, StreamState } from './ports.ts';
 
 /** A stream cursor: where the stream has got to (ADR 0004). */
@@ -41,6 +42,22 @@ export function isNew(
   return action.timestampMs >= windowStart && !seen.has(action.id);
 }
 
+/**
+ * A digest of the ids of `actions` stamped at or after `windowStartMs` (ADR 0128): 128 bits of the
+ * SHA-256 of their sorted, de-duplicated list, base64url. Two sets with the same digest are the same set.
+ */
+export function windowDigest(
+  actions: Iterable<{ readonly id: string; readonly timestampMs: number }>,
+  windowStartMs: number,
+): string {
+  const ids = new Set<string>();
+  for (const action of actions) if (action.timestampMs >= windowStartMs) ids.add(action.id);
+  return createHash('sha256')
+    .update(JSON.stringify([...ids].sort()))
+    .digest('base64url')
+    .slice(0, 22);
+}
+
 /** How a run ended for one stream, as far as its cursor goes. */
 export interface RunEnd {
   /** The sweep reached the end of the list or passed the window: the position may move. */
@@ -49,6 +66,11 @@ export interface RunEnd {
   readonly blockedAtMs: number;
   /** The window this run read from (`windowStartMs`). */
   readonly windowStartMs: number;
+  /**
+   * The digest to store with a position whose window starts at the given time, or undefined when the
+   * run cannot vouch that every id the sweep found there is handled (ADR 0128).
+   */
+  readonly windowDigest?: ((windowStartMs: number) => string | undefined) | undefined;
 }
 
 /** What to write for a stream after a run: the cursor, the ids to remember, the segments to drop. */
@@ -74,6 +96,11 @@ export class StreamProgress {
 
   get size(): number {
     return this.handled.size;
+  }
+
+  /** Whether this run handled the action `id`. */
+  has(id: string): boolean {
+    return this.handled.has(id);
   }
 
   /**
@@ -139,6 +166,15 @@ export class StreamProgress {
     if (stored !== undefined && position === stored && seen.length === 0 && prune.length === 0) {
       return null;
     }
-    return { next: { positionMs: position, updatedAtMs: nowMs }, seen, prune };
+    const digest = end.windowDigest?.(keepFrom);
+    return {
+      next: {
+        positionMs: position,
+        updatedAtMs: nowMs,
+        ...(digest === undefined ? {} : { windowDigest: digest }),
+      },
+      seen,
+      prune,
+    };
   }
 }

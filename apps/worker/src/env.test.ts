@@ -50,12 +50,17 @@ describe('worker environment', () => {
     });
   });
 
-  it('writes cursors to the lease item unless STATE_INLINE_CURSORS is false, and takes a worker id of 80 characters at most', () => {
+  it('writes cursors to the lease item unless STATE_INLINE_CURSORS is false, and takes a worker id of 80 bytes at most', () => {
     const unset = parseWorkerEnv(base);
     const long = parseWorkerEnv({ ...base, WORKER_ID: 'w'.repeat(81) });
+    const most = parseWorkerEnv({ ...base, WORKER_ID: 'w'.repeat(80) });
+    // 80 characters, 160 bytes: the lease item's bound counts bytes.
+    const wide = parseWorkerEnv({ ...base, WORKER_ID: 'é'.repeat(80) });
 
     expect(unset.ok && runtimeTuningOf(unset.env).inlineCursors).toBe(true);
     expect(long.ok).toBe(false);
+    expect(most.ok).toBe(true);
+    expect(wide.ok).toBe(false);
   });
 
   it('keeps BatchImportFindingsV2 off unless FINDINGS_V2_PREVIEW says so, and refuses a value that is no boolean', () => {

@@ -39,8 +39,12 @@ export const workerEnvSchema = z
     AWS_ENDPOINT_URL: optionalUrl,
     AWS_REGION: z.string().default('us-east-1'),
     WORK_QUEUE_URL: optionalUrl,
-    // At most 80: the lease item that holds inline cursors stays under 1 KB (ADR 0126).
-    WORKER_ID: z.string().min(1).max(80).default(`${hostname()}:${process.pid}`.slice(0, 80)),
+    // At most 80 bytes (not characters): the lease item that holds inline cursors stays under 1 KB (ADR 0126, 0128).
+    WORKER_ID: z
+      .string()
+      .min(1)
+      .refine((id) => Buffer.byteLength(id) <= 80, 'WORKER_ID must be at most 80 bytes')
+      .default(`${hostname()}:${process.pid}`.slice(0, 80)),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
     SCHEDULER_TICK_MS: ms(2000),
     DISPATCH_INTERVAL_MS: ms(60_000),

@@ -179,6 +179,11 @@ export interface Lease {
 export interface Cursor {
   readonly positionMs: number;
   readonly updatedAtMs: number;
+  /**
+   * `windowDigest` (cursor.ts) of the ids the sweep that wrote this position found in the window it
+   * opens, when every one of them was handled (ADR 0128); absent otherwise.
+   */
+  readonly windowDigest?: string | undefined;
 }
 
 /** An action id a run handled, with the action's time (which decides when it may be forgotten). */
@@ -218,7 +223,9 @@ export interface StreamState {
 export interface TenantState {
   /** The open health conditions, when the store keeps them with the cursors (else read through `HealthStateStore`). */
   readonly openHealth?: readonly OpenHealthCondition[] | undefined;
-  /** One stream's cursor and seen-set. */
+  /** One stream's cursor as read with the tenant (no request): where its sweep must reach. */
+  cursor(streamId: string): Cursor | null;
+  /** One stream's cursor and seen-set (a request: a run asks only once some action may be new to it). */
   stream(streamId: string): Promise<StreamState>;
 }
 

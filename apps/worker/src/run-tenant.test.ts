@@ -384,6 +384,202 @@ describe('runTenant: delivery and the cursor', () => {
   });
 });
 
+describe('runTenant: a seen-set is read only when some action may be new (issue 16)', () => {
+  /** Counts the seen-set reads by stream, failing those of `failing`. */
+  function countReads(w: ReturnType<typeof world>, failing: ReadonlySet<string> = new Set()) {
+    const reads: string[] = [];
+    const read = w.state.getStream.bind(w.state);
+    w.state.getStream = async (tenantId, streamId) => {
+      reads.push(streamId);
+      if (failing.has(streamId)) throw new StateError('UNAVAILABLE', 'DynamoDB call failed: timeout', true);
+      return read(tenantId, streamId);
+    };
+    return reads;
+  }
+
+  it('an idle stream, whose window holds no action, is not read and not written', async () => {
+    const w = world(oneDestination, [action('old', 120)]);
+    await storeCursor(w.state, 'str_1', NOW - 60 * MIN);
+    w.events.length = 0;
+    const reads = countReads(w);
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'ok', actionsRead: 1, findingsImported: 0 });
+    expect(summary.destinationStats.dst_1).toMatchObject({ read: 1, alreadySent: 1 });
+    expect(reads).toEqual([]);
+    expect(w.events).toEqual([]);
+    expect((await w.state.getCursor('ten_1', 'str_1'))?.positionMs).toBe(NOW - 60 * MIN);
+  });
+
+  it('reads a stream once, at the first page with an action inside its window', async () => {
+    // A Vaikora listing oldest first, one action a page: the second page reaches the window.
+    const w = world(oneDestination, [action('old', 120), action('new', 5), action('newer', 4)]);
+    w.deps = {
+      ...w.deps,
+      vaikora: () =>
+        memoryVaikora(() => [action('old', 120), action('new', 5), action('newer', 4)], { perPage: 1 }),
+    };
+    await storeCursor(w.state, 'str_1', NOW - 60 * MIN);
+    const reads = countReads(w);
+
+    const summary = summaryOf(await runTenant('ten_1', w.deps));
+    const again = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(summary).toMatchObject({ status: 'ok', actionsRead: 3, findingsImported: 2 });
+    expect(again).toMatchObject({ status: 'ok', findingsImported: 0 });
+    expect(w.sent.get('111111111111')?.sort()).toEqual(
+      expect.arrayContaining([expect.stringContaining('new')]),
+    );
+    expect(w.sent.get('111111111111')).toHaveLength(2);
+    // Once per run: the second run's window holds both again, so it reads to find them seen.
+    expect(reads).toEqual(['str_1', 'str_1']);
+  });
+
+  it('an idle run whose one page holds the ids its last write vouched for reads no seen-set (ADR 0128)', async () => {
+    const list = [action('a', 3), action('b', 2), action('c', 1, 'low')];
+    const w = world(oneDestination, list);
+    const reads = countReads(w);
+
+    const first = summaryOf(await runTenant('ten_1', w.deps));
+    const idle = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(first).toMatchObject({ status: 'ok', findingsImported: 2, actionsSkipped: 1 });
+    expect(idle).toMatchObject({ status: 'ok', actionsRead: 3, findingsImported: 0, actionsSkipped: 0 });
+    expect(idle.destinationStats.dst_1).toMatchObject({ read: 3, alreadySent: 3 });
+    expect(reads).toEqual(['str_1']);
+    expect((await w.state.getCursor('ten_1', 'str_1'))?.windowDigest).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('a late action inside the window, or one gone, makes the page differ: the seen-set is read and only the new one sent', async () => {
+    const list: unknown[] = [action('a', 3), action('b', 2)];
+    const w = world(oneDestination, list);
+    w.deps = { ...w.deps, vaikora: () => memoryVaikora(() => list) };
+    const reads = countReads(w);
+
+    await runTenant('ten_1', w.deps);
+    // Stamped before the newest one sent, inside the overlap: a late arrival.
+    list.push(action('late', 2.5));
+    const late = summaryOf(await runTenant('ten_1', w.deps));
+    list.splice(0, 1);
+    const gone = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(late).toMatchObject({ status: 'ok', findingsImported: 1 });
+    expect(gone).toMatchObject({ status: 'ok', findingsImported: 0 });
+    expect(w.sent.get('111111111111')?.filter((id) => id.includes('late'))).toHaveLength(1);
+    expect(w.sent.get('111111111111')).toHaveLength(3);
+    expect(reads).toEqual(['str_1', 'str_1', 'str_1']);
+  });
+
+  it('a write that left an action undelivered vouches for nothing: the next run reads and sends it once', async () => {
+    let refuse = true;
+    // `b` is below the thresholds: handled (and written) while `a` waits for Security Hub.
+    const w = world(oneDestination, [action('a', 3), action('b', 2, 'low')], {
+      importer: async (_account, items) => {
+        if (!refuse) return takesAll(_account, items);
+        refuse = false;
+        throw new AwsError('TRANSIENT', 'Security Hub unavailable', true);
+      },
+    });
+    const reads = countReads(w);
+
+    const failed = summaryOf(await runTenant('ten_1', w.deps));
+    const next = summaryOf(await runTenant('ten_1', w.deps));
+    const idle = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(failed).toMatchObject({ findingsImported: 0, actionsSkipped: 1 });
+    // The failed run wrote (b seen), the next one too (a sent), the idle one not.
+    expect(w.events.filter((e) => e.startsWith('cursor:'))).toHaveLength(2);
+    expect(next).toMatchObject({ status: 'ok', findingsImported: 1 });
+    expect(idle).toMatchObject({ status: 'ok', findingsImported: 0 });
+    expect(w.sent.get('111111111111')).toHaveLength(1);
+    // The failed run's write carried no digest; the next one's does, so the idle run reads nothing.
+    expect(reads).toEqual(['str_1', 'str_1']);
+  });
+
+  it('vouches only for ids it handled: an action Security Hub neither took nor refused is read again and sent', async () => {
+    let drop = true;
+    const w = world(oneDestination, [action('a', 3), action('b', 2)], {
+      // An answer that leaves one finding out (neither imported nor rejected), once.
+      importer: async (account, items) => {
+        if (!drop) return takesAll(account, items);
+        drop = false;
+        const kept = items.filter((p) => !p.action.id.includes('a'));
+        return takesAll(account, kept);
+      },
+    });
+    const reads = countReads(w);
+
+    const first = summaryOf(await runTenant('ten_1', w.deps));
+    const second = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(first.findingsImported).toBe(1);
+    expect(second.findingsImported).toBe(1);
+    expect(w.sent.get('111111111111')).toHaveLength(2);
+    expect(reads).toEqual(['str_1', 'str_1']);
+  });
+
+  it('decides per stream: a stream of the agent skipped on its digest while the other, which could not deliver, is read and sends', async () => {
+    let refuse = true;
+    const w = world(twoDestinations, [action('a', 3), action('b', 2)], {
+      importer: async (account, items) => {
+        if (account === '222222222222' && refuse) {
+          refuse = false;
+          throw new AwsError('TRANSIENT', 'Security Hub unavailable', true);
+        }
+        return takesAll(account, items);
+      },
+    });
+    const reads = countReads(w);
+
+    await runTenant('ten_1', w.deps);
+    const afterFirst = reads.splice(0);
+    const second = summaryOf(await runTenant('ten_1', w.deps));
+    const afterSecond = reads.splice(0);
+    const third = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(afterFirst.sort()).toEqual(['str_1', 'str_2']);
+    expect(second).toMatchObject({ status: 'ok', findingsImported: 2 });
+    expect(afterSecond).toEqual(['str_2']);
+    expect(third).toMatchObject({ status: 'ok', findingsImported: 0 });
+    expect(reads).toEqual([]);
+    expect(w.sent.get('111111111111')).toHaveLength(2);
+    expect(w.sent.get('222222222222')).toHaveLength(2);
+  });
+
+  it('a seen-set that cannot be read stops the sweep at that page, and nothing a stream read before is lost', async () => {
+    // str_1 has a recent cursor (window from 30 minutes ago); str_2 is new (window 24 hours). A server
+    // listing out of order: page 1 holds only actions older than str_1's window, page 2 (the last) one
+    // inside it, and one far older that only str_2 wants.
+    const list = [
+      action('p1-a', 60),
+      action('p1-b', 65),
+      action('p1-c', 70),
+      action('p2-in', 25),
+      action('p2-old', 100),
+    ];
+    const w = world(twoDestinations, list);
+    w.deps = { ...w.deps, vaikora: () => memoryVaikora(() => list, { perPage: 3 }) };
+    await storeCursor(w.state, 'str_1', NOW - 20 * MIN);
+    const failing = new Set(['str_1']);
+    const reads = countReads(w, failing);
+
+    const first = summaryOf(await runTenant('ten_1', w.deps));
+    failing.clear();
+    const second = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(first).toMatchObject({ status: 'partial', errorCode: 'STATE_UNAVAILABLE' });
+    // Page 1 reached str_2 only; page 2 was delivered to neither.
+    expect(first.destinationStats.dst_2).toMatchObject({ imported: 3 });
+    expect(reads.slice(0, 2)).toEqual(['str_2', 'str_1']);
+    expect(second).toMatchObject({ status: 'ok' });
+    // Every action reaches str_2's account once, the oldest too: the failed run did not move its cursor past it.
+    expect(w.sent.get('222222222222')?.length).toBe(5);
+    expect(new Set(w.sent.get('222222222222')).size).toBe(5);
+    expect(w.sent.get('111111111111')?.length).toBe(1);
+  });
+});
+
 describe('runTenant: failures outside Security Hub', () => {
   it('Vaikora refuses the key: every stream of the agent fails, destinations degrade but are never disabled', async () => {
     const w = world(oneDestination, []);

@@ -7,7 +7,7 @@ import {
   rejectedRecordsFacts,
 } from '@vsh/core';
 import type { Logger } from 'pino';
-import { type CursorPolicy, isNew, StreamProgress, windowStartMs } from './cursor.ts';
+import { type CursorPolicy, isNew, StreamProgress, windowDigest, windowStartMs } from './cursor.ts';
 import {
   type DeliveryTarget,
   deliverToStream,
@@ -52,6 +52,13 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
 /** How long past its budget a run may take to finish the batch in flight and its writes before its lease is let go. */
 const OVERRUN_GRACE_MS = 5 * 60_000;
 
+/**
+ * The most ids a run keeps for its window digests (ADR 0128). A digest only spares the read of a sweep
+ * of one page, and a page holds at most 100 records (the client's most `perPage`): a sweep that read
+ * more inside the window vouches for nothing, and its memory stays bounded.
+ */
+const WINDOW_DIGEST_MAX_IDS = 1000;
+
 /** How often a run stores what it handled so far (see `checkpoint`). */
 const CHECKPOINT_MS = 2000;
 
@@ -83,7 +90,11 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
 
 /** One stream of the agent being swept, with its cursor and what this run handled on it. */
 interface StreamWork extends DeliveryTarget {
-  readonly state: StreamState;
+  /**
+   * Its cursor and seen-set, read once a page holds an action inside its window (issue 16): until then
+   * no action can be new to it, and a stream whose sweep holds none is never read.
+   */
+  state: StreamState | undefined;
   readonly cursor: Cursor | null;
   readonly windowStart: number;
   readonly progress: StreamProgress;
@@ -233,29 +244,28 @@ class TenantRun {
     for (const stream of group) {
       const destination = destinations.get(stream.destinationId);
       if (destination === undefined || ledger.failedDestinations.has(destination.id)) continue;
-      let state: StreamState;
-      try {
-        state = await tenantState.stream(stream.id);
-      } catch (err) {
-        // Without every cursor of the agent its sweep cannot know where to stop; the next run reads it again.
-        ledger.incomplete = true;
-        ledger.fail('STATE_UNAVAILABLE', errorMessage(err));
-        this.log.warn({ err: errorInfo(err), streamId: stream.id }, 'cursor not read; agent skipped');
-        return;
-      }
+      const cursor = tenantState.cursor(stream.id);
       work.push({
         stream,
         destination,
-        state,
-        cursor: state.cursor,
-        windowStart: windowStartMs(state.cursor, this.now, this.policy),
+        state: undefined,
+        cursor,
+        windowStart: windowStartMs(cursor, this.now, this.policy),
         progress: new StreamProgress(),
         importer: this.deps.importer(routeOf(this.config.tenantId, destination, stream)),
         blockedAtMs: Number.POSITIVE_INFINITY,
-        home: state.home,
+        home: undefined,
       });
     }
     if (work.length === 0) return;
+    // Set when a seen-set could not be read: the sweep stops before the page that needed it, and no
+    // cursor moves (the next run reads that page again).
+    let unread = false;
+    // What the sweep read inside the oldest window, for the window digests of the cursor writes (ADR
+    // 0128): ids and times only, and at most WINDOW_DIGEST_MAX_IDS of them (beyond, none is vouched for).
+    const oldestWindow = Math.min(...work.map((w) => w.windowStart));
+    let swept: { readonly id: string; readonly timestampMs: number }[] | null = [];
+    let pages = 0;
     const ctx = {
       agentId,
       routedAgents: this.routedAgents,
@@ -270,6 +280,17 @@ class TenantRun {
       { agentId, stopBeforeMs: Math.min(...work.map((w) => w.windowStart)), signal: this.stop },
       async (page) => {
         answered = true;
+        // The sweep's one page: what it holds inside a window is all there is there (ADR 0128).
+        const whole = ++pages === 1 && page.stop !== null && page.stop !== 'max-pages';
+        if (!(await this.readSeenSets(work, tenantState, page.actions, whole))) {
+          unread = true;
+          return false;
+        }
+        for (const { id, timestampMs } of page.actions) {
+          if (swept === null || timestampMs < oldestWindow) continue;
+          if (swept.length < WINDOW_DIGEST_MAX_IDS) swept.push({ id, timestampMs });
+          else swept = null;
+        }
         ledger.counts.actionsRead += page.actions.length;
         const rejections: RecordedRejection[] = page.rejections.map((rejection) => ({
           rejection,
@@ -278,8 +299,12 @@ class TenantRun {
         }));
         for (const w of work) {
           if (ledger.failedDestinations.has(w.destination.id)) continue;
-          const isDue = (action: { id: string; timestampMs: number }) =>
-            isNew(action, w.state.seen, w.windowStart);
+          const { state } = w;
+          // Unread: readSeenSets found none of the page's actions inside its window, so none is due.
+          const isDue =
+            state === undefined
+              ? () => false
+              : (action: { id: string; timestampMs: number }) => isNew(action, state.seen, w.windowStart);
           rejections.push(...this.record(w, await deliverToStream(w, page.actions, isDue, ctx)));
         }
         this.tallyRejected(work, page.actions.length + page.rejections.length, rejections);
@@ -311,14 +336,46 @@ class TenantRun {
         }
       }
     }
-    const complete = end.complete && !this.stop.aborted;
+    const complete = end.complete && !this.stop.aborted && !unread;
     if (!complete) ledger.incomplete = true;
     // A run whose lease is lost writes nothing: the new holder's writes are the ones that count.
     if (this.lease.signal.aborted) {
       for (const w of work) if (w.cursor !== null) ledger.position(w.destination.id, w.cursor.positionMs);
       return;
     }
-    for (const w of work) await this.advance(w, complete, end.reachedEnd, end.oldestSeenMs);
+    for (const w of work) await this.advance(w, complete, end.reachedEnd, end.oldestSeenMs, swept);
+  }
+
+  /**
+   * Reads the seen-set of every stream that has an action of `actions` inside its window and has not
+   * been read yet, before any of the page is delivered; false (the run failed `STATE_UNAVAILABLE`, the
+   * page not delivered) when one cannot be read. A stream none of whose actions reach its window needs
+   * none: `isNew` is false for each of them whatever the seen-set holds.
+   */
+  private async readSeenSets(
+    work: readonly StreamWork[],
+    tenantState: TenantState,
+    actions: readonly { readonly id: string; readonly timestampMs: number }[],
+    wholeSweep: boolean,
+  ): Promise<boolean> {
+    for (const w of work) {
+      if (w.state !== undefined || this.ledger.failedDestinations.has(w.destination.id)) continue;
+      if (!actions.some((action) => action.timestampMs >= w.windowStart)) continue;
+      // The sweep is this one page and its ids inside the window are those the stored position's write
+      // handled, every one (ADR 0128): none is new, whatever the seen-set holds.
+      const vouched = w.cursor?.windowDigest;
+      if (wholeSweep && vouched !== undefined && windowDigest(actions, w.windowStart) === vouched) continue;
+      try {
+        w.state = await tenantState.stream(w.stream.id);
+        w.home = w.state.home;
+      } catch (err) {
+        this.ledger.incomplete = true;
+        this.ledger.fail('STATE_UNAVAILABLE', errorMessage(err));
+        this.log.warn({ err: errorInfo(err), streamId: w.stream.id }, 'seen-set not read; sweep stopped');
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Adds what one page's delivery did to the ledger and the stream's progress; returns its rejections. */
@@ -388,7 +445,8 @@ class TenantRun {
     if (now - this.lastCheckpointMs < CHECKPOINT_MS || this.stop.aborted) return;
     this.lastCheckpointMs = now;
     for (const w of work) {
-      if (this.ledger.failedDestinations.has(w.destination.id)) continue;
+      // Unread: nothing was due to it, so nothing was handled.
+      if (w.state === undefined || this.ledger.failedDestinations.has(w.destination.id)) continue;
       const write = w.progress.checkpoint(w.state, now, this.policy, w.windowStart);
       if (write === null) continue;
       try {
@@ -414,6 +472,7 @@ class TenantRun {
     complete: boolean,
     reachedEnd: boolean,
     oldestSeen: number,
+    swept: readonly { readonly id: string; readonly timestampMs: number }[] | null,
   ): Promise<void> {
     const ledger = this.ledger;
     if (ledger.failedDestinations.has(w.destination.id)) {
@@ -437,10 +496,26 @@ class TenantRun {
       ledger.fail('RETENTION_GAP', message);
       this.observe(w.destination.id, 'retention_gap', `RETENTION_GAP: ${message}`);
     }
-    const write = w.progress.plan(w.state, this.now, this.policy, {
+    // Never read: no action reached its window, nothing was handled, nothing moves (an idle stream).
+    if (w.state === undefined) {
+      ledger.position(w.destination.id, w.cursor?.positionMs ?? this.now);
+      return;
+    }
+    const { state } = w;
+    const write = w.progress.plan(state, this.now, this.policy, {
       complete,
       blockedAtMs: w.blockedAtMs,
       windowStartMs: w.windowStart,
+      // Vouched for only after a complete sweep that left nothing undelivered, and only when every id
+      // it read inside the next window was seen before or handled now (ADR 0128).
+      windowDigest:
+        complete && w.blockedAtMs === Number.POSITIVE_INFINITY && swept !== null
+          ? (next) => {
+              const inside = swept.filter((a) => a.timestampMs >= next);
+              if (inside.some((a) => !state.seen.has(a.id) && !w.progress.has(a.id))) return undefined;
+              return windowDigest(inside, next);
+            }
+          : undefined,
     });
     if (write === null) {
       ledger.position(w.destination.id, w.cursor?.positionMs ?? this.now);

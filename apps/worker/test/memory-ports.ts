@@ -64,6 +64,7 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
     },
     getCursor: async (_tenantId: string, streamId: string) => cursors.get(streamId) ?? null,
     readTenant: async (lease: Lease) => ({
+      cursor: (streamId: string) => cursors.get(streamId) ?? null,
       stream: (streamId: string) => store.getStream(lease.tenantId, streamId),
     }),
     getStream: async (_tenantId: string, streamId: string): Promise<StreamState> => {

@@ -51,6 +51,8 @@ export interface CursorItem {
   writeId?: string;
   /** Segments ending at or before this were pruned (ADR 0112); absent before the first prune. */
   seenFloorMs?: number;
+  /** `Cursor.windowDigest` of the write that set this position (ADR 0128). */
+  windowDigest?: string;
 }
 
 /**
@@ -68,6 +70,8 @@ interface InlineEntry {
   w: string;
   e: number;
   f?: number;
+  /** `Cursor.windowDigest` (ADR 0128). */
+  d?: string;
 }
 
 /**
@@ -204,6 +208,10 @@ export function createCursorStore(
       let placed = inlineCursors ? inline.size : INLINE_CURSORS_MAX;
       return {
         openHealth,
+        cursor: (streamId: string) => {
+          const item = mergeCursor(inline.get(streamId), legacy.get(streamId));
+          return item === null ? null : publicCursor(item);
+        },
         stream: async (streamId: string) => {
           const item = mergeCursor(inline.get(streamId), legacy.get(streamId));
           let home: CursorHome = 'item';
@@ -340,7 +348,8 @@ function inlineWrite(
   if (home === 'lease') {
     return {
       ...common,
-      UpdateExpression: `SET #c.#s.p = :pos, #c.#s.u = :updated, #c.#s.v = #c.#s.v + :one, #c.#s.w = :writeId, #c.#s.e = :epoch${floor === undefined ? '' : ', #c.#s.f = :floor'}`,
+      // The digest belongs to the write that sets it: one written without is removed (ADR 0128).
+      UpdateExpression: `SET #c.#s.p = :pos, #c.#s.u = :updated, #c.#s.v = #c.#s.v + :one, #c.#s.w = :writeId, #c.#s.e = :epoch${floor === undefined ? '' : ', #c.#s.f = :floor'}${next.windowDigest === undefined ? ' REMOVE #c.#s.d' : ', #c.#s.d = :digest'}`,
       ConditionExpression: `${LEASE_HELD} AND #c.#s.p <= :pos`,
       ExpressionAttributeValues: marshall({
         ...fenced,
@@ -349,6 +358,7 @@ function inlineWrite(
         ':one': 1,
         ':writeId': writeId,
         ...(floor === undefined ? {} : { ':floor': floor }),
+        ...(next.windowDigest === undefined ? {} : { ':digest': next.windowDigest }),
       }),
     };
   }
@@ -359,6 +369,7 @@ function inlineWrite(
     w: writeId,
     e: lease.epoch,
     ...(floor === undefined ? {} : { f: floor }),
+    ...(next.windowDigest === undefined ? {} : { d: next.windowDigest }),
   };
   return {
     ...common,
@@ -382,6 +393,7 @@ function inlineCursorsOf(item: Record<string, AttributeValue>): Map<string, Curs
       version: Number(raw.v ?? 0),
       ...(typeof raw.w === 'string' ? { writeId: raw.w } : {}),
       ...(typeof raw.f === 'number' ? { seenFloorMs: raw.f } : {}),
+      ...(typeof raw.d === 'string' ? { windowDigest: raw.d } : {}),
     });
   }
   return out;
@@ -390,7 +402,8 @@ function inlineCursorsOf(item: Record<string, AttributeValue>): Map<string, Curs
 /**
  * A stream's cursor from its two possible homes (ADR 0126): the further position wins, the seen-set
  * starts at the higher floor (each was set behind its own window, and the further window is ahead of
- * both), and a cursor item's legacy ids stay seen.
+ * both), and a cursor item's legacy ids stay seen. The further one's window digest comes with it (ADR 0128): its
+ * ids are inside the furthest window, which no write of either home pruned.
  */
 export function mergeCursor(inline: CursorItem | undefined, item: CursorItem | undefined): CursorItem | null {
   if (inline === undefined) return item ?? null;
@@ -426,7 +439,7 @@ export function cursorWrite(
     Update: {
       TableName,
       Key: keys.cursor(lease.tenantId, streamId),
-      UpdateExpression: `SET positionMs = :pos, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId${seenFloorMs === undefined ? '' : ', seenFloorMs = :floor'}`,
+      UpdateExpression: `SET positionMs = :pos, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId${seenFloorMs === undefined ? '' : ', seenFloorMs = :floor'}${next.windowDigest === undefined ? ' REMOVE windowDigest' : ', windowDigest = :digest'}`,
       // Legacy id lists (cursors written before the seen-set) are left as they are: still read as seen.
       // Monotonic: never behind the stored position. The same position is accepted: the
       // write then only adds to the seen-set (a run that stopped early keeps what it sent).
@@ -440,6 +453,7 @@ export function cursorWrite(
         ':epoch': lease.epoch,
         ':writeId': writeId,
         ...(seenFloorMs === undefined ? {} : { ':floor': seenFloorMs }),
+        ...(next.windowDigest === undefined ? {} : { ':digest': next.windowDigest }),
       }),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -463,6 +477,9 @@ function validateCursor(next: Cursor): void {
     throw new RangeError('cursor positionMs must be a non-negative integer');
   }
   if (!Number.isFinite(next.updatedAtMs)) throw new RangeError('cursor updatedAtMs must be a number');
+  if (next.windowDigest !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(next.windowDigest)) {
+    throw new RangeError('cursor windowDigest must be a base64url digest of at most 64 characters');
+  }
 }
 
 function toCursorItem(item: Record<string, AttributeValue>): CursorItem {
@@ -477,6 +494,7 @@ function toCursorItem(item: Record<string, AttributeValue>): CursorItem {
     version: Number(raw.version ?? 0),
     ...(typeof raw.writeId === 'string' ? { writeId: raw.writeId } : {}),
     ...(typeof raw.seenFloorMs === 'number' ? { seenFloorMs: raw.seenFloorMs } : {}),
+    ...(typeof raw.windowDigest === 'string' ? { windowDigest: raw.windowDigest } : {}),
   };
 }
 
@@ -487,5 +505,6 @@ function publicCursor(item: CursorItem): Cursor {
     recentIds: item.recentIds,
     updatedAtMs: item.updatedAtMs,
     version: item.version,
+    ...(item.windowDigest === undefined ? {} : { windowDigest: item.windowDigest }),
   };
 }

@@ -48,6 +48,12 @@ export interface Cursor {
   readonly recentIds?: readonly string[];
   readonly updatedAtMs: number;
   readonly version?: number;
+  /**
+   * The digest of the ids a complete sweep found inside the window this position opens, every one of
+   * them handled (ADR 0128): a next sweep whose one page holds exactly these ids there has nothing new,
+   * and its seen-set need not be read. Absent when the write could not vouch for every id.
+   */
+  readonly windowDigest?: string | undefined;
 }
 
 /** An action id a run handled, with the action's time (which decides when it may be forgotten). */
@@ -105,6 +111,8 @@ export type AdvanceOutcome = 'advanced' | 'unchanged';
 /** A tenant's cursors and open health conditions as one query read them (`StateStore.readTenant`). */
 export interface TenantState {
   readonly openHealth: readonly OpenHealthCondition[];
+  /** The stream's cursor as the query (or the lease item) read it: no request. */
+  cursor(streamId: string): Cursor | null;
   /** The stream's cursor as the query read it, and its seen-set, read now (one query). */
   stream(streamId: string): Promise<StreamState>;
 }

@@ -253,6 +253,30 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
     ]);
   });
 
+  it('keeps the window digest of the write that set the position, drops it with a write that has none, and refuses a malformed one (ADR 0128)', async () => {
+    const tenant = newTenant();
+    const store = createStore();
+    const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (lease === null) throw new Error('no lease');
+    const digest = 'AbCdEfGhIjKlMnOpQrSt_-';
+
+    await store.advanceCursor(lease, 's', { ...cursorAt(1_000), windowDigest: digest });
+    const withDigest = (await store.readTenant(lease)).cursor('s');
+    await store.advanceCursor(lease, 's', cursorAt(1_000));
+    const without = await store.getCursor(tenant, 's');
+    await store.advanceCursor(lease, 's', { ...cursorAt(2_000), windowDigest: digest });
+    const again = await store.getStream(tenant, 's');
+    const malformed = await store
+      .advanceCursor(lease, 's', { ...cursorAt(3_000), windowDigest: 'not a digest!' })
+      .catch((err: unknown) => err);
+
+    expect(withDigest).toMatchObject({ positionMs: 1_000, windowDigest: digest });
+    expect(without?.windowDigest).toBeUndefined();
+    expect(again.cursor).toMatchObject({ positionMs: 2_000, windowDigest: digest });
+    expect(malformed).toBeInstanceOf(RangeError);
+    expect((await store.getCursor(tenant, 's'))?.positionMs).toBe(2_000);
+  });
+
   it('keeps the stored position at the maximum of the accepted advances of two concurrent writers (property)', async () => {
     const tenant = newTenant();
     const writerA = createStore();
@@ -863,7 +887,7 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
   );
 
   it.runIf(backend.reportsCapacity && home === undefined)(
-    'bills every lease write one unit with the most inline cursors and a long owner',
+    'bills every lease write one unit with the most inline cursors, their window digests and a long owner',
     async () => {
       const tenant = newTenant();
       const client = createClient();
@@ -880,8 +904,8 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
         { step: 'initialize', name: 'meter' },
       );
       const store = createStore({ client });
-      // A worker id of 80 characters (the most env.ts allows) and the run's UUID.
-      const owner = `${'h'.repeat(80)}#${randomUUID()}`;
+      // A worker id of 80 bytes (the most env.ts allows) as a backfill names its owner, the longest.
+      const owner = `${'h'.repeat(80)}#backfill#${randomUUID()}`;
       const lease = await store.acquireLease(tenant, owner, TTL);
       if (lease === null) throw new Error('no lease');
       const state = await store.readTenant(lease);
@@ -889,10 +913,16 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
         const id = `str_${randomUUID().replaceAll('-', '').slice(0, 26)}`;
         const stream = await state.stream(id);
         await store.advanceCursor(lease, id, cursorAt(1_800_000_000_000 + i), { home: stream.home });
-        await store.advanceCursor(lease, id, cursorAt(1_800_000_300_000 + i), {
-          home: 'lease',
-          prune: [{ key: 'k', bucketStartMs: 0, bucketEndMs: 1_799_999_400_000, count: 1 }],
-        });
+        // With its window digest (ADR 0128): 22 characters more per entry.
+        await store.advanceCursor(
+          lease,
+          id,
+          { ...cursorAt(1_800_000_300_000 + i), windowDigest: 'A'.repeat(22) },
+          {
+            home: 'lease',
+            prune: [{ key: 'k', bucketStartMs: 0, bucketEndMs: 1_799_999_400_000, count: 1 }],
+          },
+        );
       }
       consumed.length = 0;
       await store.renewLease(lease, TTL);

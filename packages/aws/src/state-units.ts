@@ -59,6 +59,9 @@ export function leaseItem(
     w: randomUUID(),
     e: lease.epoch,
     ...(seenFloorMs === undefined ? {} : { f: seenFloorMs }),
+    // A window digest on every entry (ADR 0128; 22 characters, as cursor.ts of the worker writes it):
+    // what a complete write carries, and the most an entry holds.
+    d: cursor.windowDigest ?? 'A'.repeat(22),
   };
   return {
     ...keys.lease(lease.tenantId),
