@@ -547,6 +547,22 @@ describe('runTenant: a seen-set is read only when some action may be new (issue 
     expect(w.sent.get('222222222222')).toHaveLength(2);
   });
 
+  it('a sweep that read more than 1,000 actions inside the window keeps no more for a digest and vouches for nothing', async () => {
+    // One page of 1,001 actions, all inside the window: a server sending more than it was asked.
+    const list = Array.from({ length: 1001 }, (_, i) => action(`many-${i}`, 5 + i / 1000));
+    const w = world(oneDestination, list);
+    w.deps = { ...w.deps, vaikora: () => memoryVaikora(() => list, { perPage: 2000 }) };
+    const reads = countReads(w);
+
+    const first = summaryOf(await runTenant('ten_1', w.deps));
+    const idle = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(first).toMatchObject({ status: 'ok', findingsImported: 1001 });
+    expect(idle).toMatchObject({ status: 'ok', findingsImported: 0 });
+    expect((await w.state.getCursor('ten_1', 'str_1'))?.windowDigest).toBeUndefined();
+    expect(reads).toEqual(['str_1', 'str_1']);
+  });
+
   it('a seen-set that cannot be read stops the sweep at that page, and nothing a stream read before is lost', async () => {
     // str_1 has a recent cursor (window from 30 minutes ago); str_2 is new (window 24 hours). A server
     // listing out of order: page 1 holds only actions older than str_1's window, page 2 (the last) one

@@ -54,8 +54,9 @@ const OVERRUN_GRACE_MS = 5 * 60_000;
 
 /**
  * The most ids a run keeps for its window digests (ADR 0128). A digest only spares the read of a sweep
- * of one page, and a page holds at most 100 records (the client's most `perPage`): a sweep that read
- * more inside the window vouches for nothing, and its memory stays bounded.
+ * of one page, and the client asks for 100 records a page at most (`perPage`): a sweep that read more
+ * inside the window (several pages, or a server that sends more than it was asked) vouches for
+ * nothing, which only costs the next run its read, and the run's memory stays bounded by its pages.
  */
 const WINDOW_DIGEST_MAX_IDS = 1000;
 
