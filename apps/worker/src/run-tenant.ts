@@ -28,6 +28,7 @@ import {
   type RunDeps,
   type RunSummary,
   routeOf,
+  type SeenEntry,
   type StreamConfig,
   type StreamState,
   type TenantConfig,
@@ -262,10 +263,11 @@ class TenantRun {
     // Set when a seen-set could not be read: the sweep stops before the page that needed it, and no
     // cursor moves (the next run reads that page again).
     let unread = false;
-    // What the sweep read inside the oldest window, for the window digests of the cursor writes (ADR
-    // 0128): ids and times only, and at most WINDOW_DIGEST_MAX_IDS of them (beyond, none is vouched for).
+    // Where the sweep may stop: the start of its streams' oldest window.
     const oldestWindow = Math.min(...work.map((w) => w.windowStart));
-    let swept: { readonly id: string; readonly timestampMs: number }[] | null = [];
+    // What the sweep read inside that window, for the window digests of the cursor writes (ADR 0128):
+    // ids and times only, and at most WINDOW_DIGEST_MAX_IDS of them (beyond, none is vouched for).
+    let swept: SeenEntry[] | null = [];
     let pages = 0;
     const ctx = {
       agentId,
@@ -278,7 +280,7 @@ class TenantRun {
     let answered = false;
     const end = await sweepAgent(
       this.deps.vaikora(vaikora),
-      { agentId, stopBeforeMs: Math.min(...work.map((w) => w.windowStart)), signal: this.stop },
+      { agentId, stopBeforeMs: oldestWindow, signal: this.stop },
       async (page) => {
         answered = true;
         // The sweep's one page: what it holds inside a window is all there is there (ADR 0128).
@@ -356,7 +358,7 @@ class TenantRun {
   private async readSeenSets(
     work: readonly StreamWork[],
     tenantState: TenantState,
-    actions: readonly { readonly id: string; readonly timestampMs: number }[],
+    actions: readonly SeenEntry[],
     wholeSweep: boolean,
   ): Promise<boolean> {
     for (const w of work) {
@@ -473,7 +475,7 @@ class TenantRun {
     complete: boolean,
     reachedEnd: boolean,
     oldestSeen: number,
-    swept: readonly { readonly id: string; readonly timestampMs: number }[] | null,
+    swept: readonly SeenEntry[] | null,
   ): Promise<void> {
     const ledger = this.ledger;
     if (ledger.failedDestinations.has(w.destination.id)) {
