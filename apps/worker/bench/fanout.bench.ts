@@ -88,10 +88,20 @@ interface PhaseResult {
   readonly cpuSecondsPerRun: number;
   /** The part of it spent in the kernel (system time): system calls, the loopback network stack. */
   readonly systemCpuSecondsPerRun: number;
+  /** The CPU per run by thread of the workers (the main thread, V8's helper threads, libuv's pool). */
+  readonly threadCpuSecondsPerRun: ReadonlyMap<string, number>;
   readonly serviceCpuPerRun: Record<'moto' | 'dynamodbLocal' | 'proxiesAndSimulator', number>;
 }
 
 let harness: Harness | undefined;
+
+/** The kind of a worker thread, from its name: Node's main thread is named after the process. */
+function threadKind(name: string): string {
+  if (name.startsWith('V8 ') || name.startsWith('DelayedTask')) return 'V8 helpers (GC, compiler)';
+  if (name.startsWith('libuv')) return 'libuv pool';
+  if (name === 'node' || name === 'MainThread') return 'main';
+  return name;
+}
 
 /** CPU seconds used so far by this process's children whose command line matches, from /proc. */
 function childCpuSeconds(match: RegExp): number {
@@ -211,6 +221,7 @@ async function run(): Promise<boolean> {
   ): Promise<PhaseResult> => {
     setLatency(latency);
     const cpuBefore = workers.map((w) => w.cpuTimes() ?? { user: 0, system: 0 });
+    const threadsBefore = workers.map((w) => w.threadCpu() ?? new Map<string, number>());
     const servicesBefore = serviceCpu();
     h.proxy.resetStats();
     h.dynamoProxy?.resetStats();
@@ -267,6 +278,13 @@ async function run(): Promise<boolean> {
         `  ${name}: profile window ${windowStartUs} ${process.hrtime.bigint() / 1000n} (µs, monotonic)`,
       );
     const cpuAfter = workers.map((w) => w.cpuTimes() ?? { user: 0, system: 0 });
+    const threadCpu = new Map<string, number>();
+    workers.forEach((w, i) => {
+      for (const [name, seconds] of w.threadCpu() ?? []) {
+        const kind = threadKind(name);
+        threadCpu.set(kind, (threadCpu.get(kind) ?? 0) + seconds - (threadsBefore[i]?.get(name) ?? 0));
+      }
+    });
     const systemCpu = cpuAfter.reduce((sum, t, i) => sum + t.system - (cpuBefore[i]?.system ?? 0), 0);
     const cpu = cpuAfter.reduce(
       (sum, t, i) => sum + t.user + t.system - (cpuBefore[i]?.user ?? 0) - (cpuBefore[i]?.system ?? 0),
@@ -309,6 +327,7 @@ async function run(): Promise<boolean> {
       runSecondsP95: Number(stats?.p95 ?? 0),
       cpuSecondsPerRun: cpu / n,
       systemCpuSecondsPerRun: systemCpu / n,
+      threadCpuSecondsPerRun: new Map([...threadCpu].map(([kind, seconds]) => [kind, seconds / n])),
       serviceCpuPerRun: {
         moto: (servicesAfter.moto - servicesBefore.moto) / n,
         dynamodbLocal: (servicesAfter.dynamodbLocal - servicesBefore.dynamodbLocal) / n,
@@ -440,6 +459,15 @@ async function run(): Promise<boolean> {
     [
       `  busy (${ACTIONS_PER_TENANT} new actions)`,
       `${cpuMs(busy).toFixed(2)} ms CPU/run (system ${systemMs(busy).toFixed(2)}); ${timing(busy)}; ${runTimes(busy)}; ok ${busy.ok} of ${busy.tenants}`,
+    ],
+    [
+      '  by thread, idle / busy',
+      [...new Set([...idle.threadCpuSecondsPerRun.keys(), ...busy.threadCpuSecondsPerRun.keys()])]
+        .map(
+          (kind) =>
+            `${kind} ${((idle.threadCpuSecondsPerRun.get(kind) ?? 0) * 1000).toFixed(2)} / ${((busy.threadCpuSecondsPerRun.get(kind) ?? 0) * 1000).toFixed(2)} ms`,
+        )
+        .join(', '),
     ],
     [
       `  ${PROCESSES} processes with nothing to run`,

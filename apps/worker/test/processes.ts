@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -29,6 +29,8 @@ export interface WorkerProcess {
   cpuSeconds(): number | null;
   /** The same CPU time split into user and system (kernel) seconds; null once gone. */
   cpuTimes(): { readonly user: number; readonly system: number } | null;
+  /** CPU seconds (user + system) by thread name (/proc/<pid>/task/<tid>/comm), or null when it is gone. */
+  threadCpu(): Map<string, number> | null;
   /** The last lines of its output, for failure messages. */
   tail(): string;
 }
@@ -143,6 +145,26 @@ export function spawnWorker(
       } catch {
         return null;
       }
+    },
+    threadCpu() {
+      if (!alive) return null;
+      const byName = new Map<string, number>();
+      try {
+        for (const tid of readdirSync(`/proc/${pid}/task`)) {
+          try {
+            const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+            const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+            const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+            const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+            byName.set(name, (byName.get(name) ?? 0) + seconds);
+          } catch {
+            // the thread ended
+          }
+        }
+      } catch {
+        return null;
+      }
+      return byName;
     },
     tail: () => lines.join('\n'),
   };

@@ -1,6 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -151,7 +150,7 @@ export function createFindingsV2Sender(options: FindingsV2SenderOptions): Findin
     credentials: options.credentials,
     sha256: Sha256,
   });
-  const handler = new NodeHttpHandler(timedRequestHandler(options.requestTimeoutMs ?? 30_000));
+  const handler = timedRequestHandler(options.requestTimeoutMs ?? 30_000);
 
   const post = async (
     body: string,

@@ -1,5 +1,3 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SecurityHubClient, type SecurityHubClientConfig } from '@aws-sdk/client-securityhub';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
@@ -8,7 +6,7 @@ import type { Destination } from '@vsh/core';
 import { LRUCache } from 'lru-cache';
 import { createDestinationCredentials, type StsClientOptions } from './credentials.ts';
 import { createFindingsV2Sender, type FindingsV2Sender } from './findings-v2.ts';
-import { timedRequestHandler } from './request-handler.ts';
+import { timedPool, timedRequestHandler } from './request-handler.ts';
 
 /** What identifies a destination's clients: one tenant's account and region. */
 export interface DestinationKey {
@@ -136,10 +134,12 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
   if (!(maxEntries >= 1)) throw new RangeError('maxEntries must be >= 1');
   const maxSockets = options.maxSocketsPerHost ?? DEFAULT_MAX_SOCKETS_PER_HOST;
-  const agents = {
-    httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+  // One pool for every client of the registry (its timeouts apply to each): a handler per client on it.
+  const timeouts = {
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? 5_000,
   };
+  const pool = timedPool(timeouts.requestTimeoutMs, { ...timeouts, connections: maxSockets });
   // Bounded by size only: the SDK clients own no resources besides the shared pool (an evicted client is
   // only dropped: its destroy() would close the pool), and the entries' credentials expire on their own
   // (memoizeCredentials). A BatchImportFindingsV2 sender has its own sockets: closed when its entry goes.
@@ -148,10 +148,7 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
     dispose: (entry) => entry.release(),
   });
   const requestHandler = () =>
-    timedRequestHandler(options.requestTimeoutMs ?? 30_000, {
-      ...agents,
-      connectionTimeout: options.connectionTimeoutMs ?? 5_000,
-    });
+    timedRequestHandler(timeouts.requestTimeoutMs, { ...timeouts, dispatcher: pool });
 
   /**
    * Partner-product mode (ADR 0121): Data443's own credentials, the same for every tenant; no role. One
@@ -252,8 +249,7 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
     },
     destroy() {
       entries.clear();
-      agents.httpAgent.destroy();
-      agents.httpsAgent.destroy();
+      void pool.destroy();
     },
   };
 }

@@ -59,10 +59,12 @@ export function createAwsDestinationVerifier(
   const retryIntervalMs = options.retryIntervalMs ?? 2_000;
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const now = options.now ?? (() => performance.now());
-  const requestHandler = timedRequestHandler(options.requestTimeoutMs ?? 10_000);
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  // The STS clients (kept for the verifier's life) share one handler and its pool; a client made for one
+  // verification has a handler of its own, closed with it (a shared one would be closed under the others).
   const stsClientConfig: StsClientOptions = {
     maxAttempts: 2,
-    requestHandler,
+    requestHandler: timedRequestHandler(requestTimeoutMs),
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
   };
   const stsClients = new Map<string, STSClient>();
@@ -225,7 +227,7 @@ export function createAwsDestinationVerifier(
           region,
           credentials: provider,
           maxAttempts: 2,
-          requestHandler,
+          requestHandler: timedRequestHandler(requestTimeoutMs),
           ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
         });
         clients.push(client);
@@ -251,7 +253,7 @@ export function createAwsDestinationVerifier(
       region,
       credentials: provider,
       maxAttempts: 2,
-      requestHandler,
+      requestHandler: timedRequestHandler(requestTimeoutMs),
       forcePathStyle: options.endpoint !== undefined,
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     });
@@ -316,7 +318,7 @@ export function createAwsDestinationVerifier(
       const client = new SecurityHubClient({
         region,
         maxAttempts: 2,
-        requestHandler,
+        requestHandler: timedRequestHandler(requestTimeoutMs),
         ...(options.masterCredentials === undefined ? {} : { credentials: options.masterCredentials }),
         ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       });

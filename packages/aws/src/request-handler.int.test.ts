@@ -1,0 +1,135 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { timedPool, timedRequestHandler } from './request-handler.ts';
+
+const CREDENTIALS = { accessKeyId: 'AKIDREQUESTHANDLER', secretAccessKey: 'request-handler-test-secret' };
+const ITEM = JSON.stringify({ Item: { pk: { S: 'TENANT#t' }, sk: { S: 'LEASE' } } });
+
+/** A DynamoDB-shaped server that answers every request with one item, or holds the first `hold` unanswered. */
+async function server(options: { hold?: number } = {}) {
+  let requests = 0;
+  let connections = 0;
+  const held: ServerResponse[] = [];
+  const http = createServer((req, res) => {
+    requests++;
+    req.resume();
+    req.on('end', () => {
+      if (requests <= (options.hold ?? 0)) {
+        held.push(res);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(ITEM);
+    });
+  });
+  http.on('connection', () => connections++);
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    get requests() {
+      return requests;
+    },
+    get connections() {
+      return connections;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of held) res.destroy();
+        http.closeAllConnections();
+        http.close(() => resolve());
+      }),
+  };
+}
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const getItem = new GetItemCommand({ TableName: 't', Key: { pk: { S: 'TENANT#t' }, sk: { S: 'LEASE' } } });
+
+describe('timedRequestHandler (ADR 0129, undici)', () => {
+  it('fails a call that is not answered in time, naming the limit, and the SDK retries it as transient', async () => {
+    const s = await server({ hold: 2 });
+    cleanups.push(s.close);
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: s.endpoint,
+      credentials: CREDENTIALS,
+      maxAttempts: 3,
+      requestHandler: timedRequestHandler(300),
+    });
+    cleanups.push(() => client.destroy());
+
+    // Two attempts held past the timeout, the third answered: the call succeeds, after 3 requests.
+    const output = await client.send(getItem);
+    expect(output.Item?.pk?.S).toBe('TENANT#t');
+    expect(output.$metadata.attempts).toBe(3);
+    expect(s.requests).toBe(3);
+
+    const failing = await server({ hold: 10 });
+    cleanups.push(failing.close);
+    const once = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: failing.endpoint,
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+      requestHandler: timedRequestHandler(300),
+    });
+    cleanups.push(() => once.destroy());
+    const err = await once.send(getItem).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'TimeoutError' });
+    expect((err as Error).message).toMatch(/^no answer from 127\.0\.0\.1 within 300 ms/);
+  });
+
+  it('keeps its connection for the next calls (no new connection per call)', async () => {
+    const s = await server();
+    cleanups.push(s.close);
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: s.endpoint,
+      credentials: CREDENTIALS,
+      requestHandler: timedRequestHandler(1_000),
+    });
+    cleanups.push(() => client.destroy());
+    for (let i = 0; i < 20; i++) await client.send(getItem);
+    expect(s.requests).toBe(20);
+    // undici may open a second one while the first is finishing its answer, never one per call.
+    expect(s.connections).toBeLessThanOrEqual(2);
+  });
+
+  it('shares one pool between the clients given it, and works again after a client closed its own', async () => {
+    const s = await server();
+    cleanups.push(s.close);
+    const pool = timedPool(1_000);
+    cleanups.push(() => pool.destroy());
+    const clients = [1, 2, 3].map(
+      () =>
+        new DynamoDBClient({
+          region: 'us-east-1',
+          endpoint: s.endpoint,
+          credentials: CREDENTIALS,
+          requestHandler: timedRequestHandler(1_000, { dispatcher: pool }),
+        }),
+    );
+    for (const client of clients) for (let i = 0; i < 5; i++) await client.send(getItem);
+    expect(s.requests).toBe(15);
+    expect(s.connections).toBeLessThanOrEqual(2);
+
+    // A handler with a pool of its own makes it again at its next call after being destroyed.
+    const handler = timedRequestHandler(1_000);
+    const own = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: s.endpoint,
+      credentials: CREDENTIALS,
+      requestHandler: handler,
+    });
+    await own.send(getItem);
+    handler.destroy();
+    await expect(own.send(getItem)).resolves.toMatchObject({ Item: { pk: { S: 'TENANT#t' } } });
+    own.destroy();
+  });
+});
