@@ -53,6 +53,19 @@ export const MAX_ACTION_ID_LENGTH = 512 - 'vaikora-'.length;
 
 const numericString = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const stringField = z.union([z.string(), z.number().transform(String), z.bigint().transform(String)]);
+/**
+ * An id sent as a number must be an integer a double holds exactly: 1.0000000000000001 and 1, or 1e400
+ * and 2e400, would be one id (one finding, one action lost). Larger integers reach here as their digits
+ * (the Vaikora page reader keeps them).
+ */
+const idField = z.union([
+  z.string(),
+  z
+    .number()
+    .refine(Number.isSafeInteger, 'an id sent as a number must be a whole number below 2^53')
+    .transform(String),
+  z.bigint().transform(String),
+]);
 const numberField = z.union([
   z.number(),
   z
@@ -163,11 +176,20 @@ export function parseTimestamp(value: unknown): number | string {
   if (!m) return 'is not an ISO 8601 date-time';
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
   const offset = zone === 'Z' || zone === 'z' ? 'Z' : normalizeOffset(zone);
-  const canonical = `${y}-${mo}-${d}T${h}:${mi}:${s}${frac.slice(0, 4)}${offset}`;
+  // A leap second (23:59:60, valid RFC 3339) is read as the last millisecond before it: Date cannot hold it.
+  const leapSecond = s === '60';
+  const canonical = `${y}-${mo}-${d}T${h}:${mi}:${leapSecond ? '59.999' : `${s}${frac.slice(0, 4)}`}${offset}`;
   const ms = Date.parse(canonical);
   if (Number.isNaN(ms)) return 'is not a valid calendar date-time';
-  // Date.parse rolls invalid days over (Feb 30); reject those by round-tripping the date part.
-  if (offset === 'Z' && new Date(ms).toISOString().slice(0, 10) !== `${y}-${mo}-${d}`) {
+  // Date.parse rolls invalid days over (Feb 30); reject those by round-tripping the date part, in the
+  // timestamp's own offset.
+  const offsetMs =
+    offset === 'Z'
+      ? 0
+      : (offset[0] === '-' ? -1 : 1) *
+        (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6))) *
+        60_000;
+  if (new Date(ms + offsetMs).toISOString().slice(0, 10) !== `${y}-${mo}-${d}`) {
     return 'is not a valid calendar date';
   }
   if (ms < MIN_TIMESTAMP_MS || ms > MAX_TIMESTAMP_MS) return 'is out of range';
@@ -236,12 +258,13 @@ export function parseAction(raw: unknown): ParseResult {
   if (rec.id === undefined || rec.id === null) {
     return { ok: false, rejection: reject('MISSING_ID', 'parse', 'record has no id', null, raw) };
   }
-  const idResult = typeof rec.id === 'string' ? null : stringField.safeParse(rec.id);
+  const idResult = typeof rec.id === 'string' ? null : idField.safeParse(rec.id);
   if (idResult !== null && !idResult.success) {
-    return {
-      ok: false,
-      rejection: reject('INVALID_ID', 'parse', `id must be a string, got ${typeName(rec.id)}`, null, raw),
-    };
+    const reason =
+      typeof rec.id === 'number'
+        ? `id ${rec.id} is a number that is not a whole number below 2^53; send it as a string`
+        : `id must be a string, got ${typeName(rec.id)}`;
+    return { ok: false, rejection: reject('INVALID_ID', 'parse', reason, null, raw) };
   }
   const id = (idResult === null ? (rec.id as string) : idResult.data).trim();
   const idProblem = checkId(id);
@@ -426,6 +449,8 @@ function checkId(id: string): string | undefined {
   // rather than rewritten, because rewriting could make two actions share a finding.
   if (ID_UNSAFE.test(id)) return 'contains whitespace or control characters';
   if (SURROGATE.test(id) && !id.isWellFormed()) return 'is not well-formed unicode';
+  // U+FFFD is what bytes that are not UTF-8 decode to: act-\xff and act-\xfe would be one id.
+  if (id.includes('\ufffd')) return 'contains U+FFFD (bytes that were not UTF-8)';
   return undefined;
 }
 

@@ -588,7 +588,14 @@ export function parseRecord(record: RawRecord, bounds: PageBounds): ParseResult 
   }
   let value: unknown;
   try {
-    value = JSON.parse(decoder.decode(record.bytes));
+    const text = decoder.decode(record.bytes);
+    value = JSON.parse(text);
+    // An integer id past 2^53 is rounded by JSON.parse: 9007199254740993 and 9007199254740992 would be
+    // one id, so one action lost. Such a record is parsed again and keeps the id's digits as sent (a
+    // reviver for every record would slow them all; this is the rare one).
+    if (isRecord(value) && typeof value.id === 'number' && !Number.isSafeInteger(value.id)) {
+      value = JSON.parse(text, exactIntegerId);
+    }
   } catch {
     return unparsed(
       reject('MALFORMED_RECORD', 'parse', 'record is not valid JSON', null, previewOf(record.bytes)),
@@ -598,6 +605,22 @@ export function parseRecord(record: RawRecord, bounds: PageBounds): ParseResult 
   const parsed = parseAction(value);
   if (parsed.ok) return parsed;
   return { ok: false, rejection: { ...parsed.rejection, fingerprint: fingerprintOf(record.bytes) } };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const INTEGER_LITERAL = /^-?\d+$/;
+
+/**
+ * A JSON.parse reviver (with the source text, ES2025) that keeps the digits of an `id` that is an integer
+ * literal too large for a double: the record's own, and any nested one of that same rare record.
+ */
+function exactIntegerId(key: string, value: unknown, context?: { readonly source?: string }): unknown {
+  if (key === 'id' && typeof value === 'number' && context?.source !== undefined) {
+    if (INTEGER_LITERAL.test(context.source) && !Number.isSafeInteger(value)) return context.source;
+  }
+  return value;
 }
 
 function unparsed(rejection: Rejection, bytes: Uint8Array): ParseResult {
