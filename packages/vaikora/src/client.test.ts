@@ -595,28 +595,37 @@ describe('hostile pages', () => {
       'Vaikora answered without the expected envelope { actions: [...] }',
     ],
     ['JSON null', 'null', 'Vaikora answered without the expected envelope { actions: [...] }'],
-  ])('yields %s as a PAGE_UNREADABLE page and goes on', async (_name, body, reason) => {
-    const { fetch, calls } = scripted([
-      new Response(body, { status: 200 }),
-      json({ actions: descending('a', T0, 1) }),
-    ]);
+  ])(
+    'yields %s as a PAGE_UNREADABLE page once asked again as often as a 5xx, and goes on',
+    async (_name, body, reason) => {
+      // The first answer and maxRetries (2) more, with the backoff of a 5xx between them (ADR 0130).
+      const { fetch, calls } = scripted([
+        new Response(body, { status: 200 }),
+        new Response(body, { status: 200 }),
+        new Response(body, { status: 200 }),
+        json({ actions: descending('a', T0, 1) }),
+      ]);
+      const c = client(fetch, { maxRetries: 2 });
 
-    const pages = await collect(client(fetch).client.sweep({ stopBeforeMs: 0 }));
+      const pages = await collect(c.client.sweep({ stopBeforeMs: 0 }));
 
-    expect(calls).toHaveLength(2);
-    expect(pages[0]).toMatchObject({ actions: [], stop: null });
-    expect(pages[0]?.rejections).toEqual([
-      {
-        actionId: null,
-        code: 'PAGE_UNREADABLE',
-        stage: 'parse',
-        reason,
-        retryable: false,
-        fingerprint: sha256(body),
-      },
-    ]);
-    expect(pages[1]?.actions.map((a) => a.id)).toEqual(['a-0']);
-  });
+      expect(calls).toHaveLength(4);
+      expect(calls.map((call) => call.url.searchParams.get('page'))).toEqual(['1', '1', '1', '2']);
+      expect(c.sleeps).toHaveLength(2);
+      expect(pages[0]).toMatchObject({ actions: [], stop: null });
+      expect(pages[0]?.rejections).toEqual([
+        {
+          actionId: null,
+          code: 'PAGE_UNREADABLE',
+          stage: 'parse',
+          reason,
+          retryable: false,
+          fingerprint: sha256(body),
+        },
+      ]);
+      expect(pages[1]?.actions.map((a) => a.id)).toEqual(['a-0']);
+    },
+  );
 
   it('yields a page over maxResponseBytes as PAGE_UNREADABLE, fingerprinted by its first maxResponseBytes bytes', async () => {
     const big = JSON.stringify({ actions: [act('a', T0, { x: 'y'.repeat(5000) })] });
@@ -654,23 +663,126 @@ describe('hostile pages', () => {
   });
 
   it('ends the sweep with BAD_RESPONSE when the next page is the same unreadable body: the server is not paging', async () => {
+    const { fetch, calls } = scripted(
+      Array.from({ length: 4 }, () => new Response('<html>login</html>', { status: 200 })),
+    );
+    const pages: VaikoraPage[] = [];
+
+    const error = await failure(
+      (async () => {
+        for await (const page of client(fetch, { maxRetries: 1 }).client.sweep({ stopBeforeMs: 0 }))
+          pages.push(page);
+      })(),
+    );
+
+    // Each page asked twice (maxRetries 1), then the second found to be the first's body again.
+    expect(calls).toHaveLength(4);
+    expect(pages).toHaveLength(1);
+    expect(error).toMatchObject({ code: 'BAD_RESPONSE', retryable: false, status: 200 });
+    expect(error.message).toBe('Vaikora answered page 2 with the same unreadable body as page 1');
+  });
+
+  it('reads a page that came back once as an error page (200, not JSON) when asked again: nothing is lost (ADR 0130)', async () => {
     const { fetch, calls } = scripted([
-      new Response('<html>login</html>', { status: 200 }),
-      new Response('<html>login</html>', { status: 200 }),
-      json({ actions: [] }),
+      json({ actions: descending('a', T0, 2), total: 4, per_page: 2 }),
+      new Response('<html>502 Bad Gateway</html>', { status: 200 }),
+      json({ actions: descending('b', T0 - 10_000, 2), total: 4, per_page: 2 }),
+      json({ actions: [], total: 4, per_page: 2 }),
+    ]);
+
+    const pages = await collect(client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(calls.map((call) => call.url.searchParams.get('page'))).toEqual(['1', '2', '2', '3']);
+    expect(pages.flatMap((p) => p.actions.map((a) => a.id))).toEqual(['a-0', 'a-1', 'b-0', 'b-1']);
+    expect(pages.flatMap((p) => p.rejections)).toEqual([]);
+  });
+
+  it('asks again once for an empty page while total says more, and reads on when it is full (ADR 0130)', async () => {
+    const { fetch, calls } = scripted([
+      json({ actions: descending('a', T0, 2), total: 6, per_page: 2 }),
+      json({ actions: [], total: 6, per_page: 2 }),
+      json({ actions: descending('b', T0 - 10_000, 2), total: 6, per_page: 2 }),
+      json({ actions: descending('c', T0 - 20_000, 2), total: 6, per_page: 2 }),
+      json({ actions: [], total: 6, per_page: 2 }),
+    ]);
+
+    const pages = await collect(client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(calls.map((call) => call.url.searchParams.get('page'))).toEqual(['1', '2', '2', '3', '4']);
+    expect(pages.flatMap((p) => p.actions.map((a) => a.id))).toEqual([
+      'a-0',
+      'a-1',
+      'b-0',
+      'b-1',
+      'c-0',
+      'c-1',
+    ]);
+    // The end of the list (6 of 6 read) is not asked twice.
+    expect(pages.at(-1)?.stop).toBe('end');
+  });
+
+  it('takes an empty page asked twice as the end, whatever total says: a wrong total costs one request', async () => {
+    const { fetch, calls } = scripted([
+      json({ actions: descending('a', T0, 2), total: 500, per_page: 2 }),
+      json({ actions: [], total: 500, per_page: 2 }),
+      json({ actions: [], total: 500, per_page: 2 }),
+    ]);
+
+    const pages = await collect(client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(calls).toHaveLength(3);
+    expect(pages.at(-1)?.stop).toBe('end');
+  });
+
+  it('reads past a short page while total says more: a server serving fewer records than per_page (ADR 0130)', async () => {
+    const { fetch, calls } = scripted([
+      json({ actions: descending('a', T0, 2), total: 5, per_page: 3 }),
+      json({ actions: descending('b', T0 - 10_000, 2), total: 5, per_page: 3 }),
+      json({ actions: descending('c', T0 - 20_000, 1), total: 5, per_page: 3 }),
+    ]);
+
+    const pages = await collect(client(fetch, { perPage: 3 }).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(calls).toHaveLength(3);
+    expect(pages.flatMap((p) => p.actions.map((a) => a.id))).toEqual(['a-0', 'a-1', 'b-0', 'b-1', 'c-0']);
+    expect(pages.map((p) => p.stop)).toEqual([null, null, 'end']);
+  });
+
+  it('ends the sweep with BAD_RESPONSE when the server answers another page than the one asked (ADR 0130)', async () => {
+    const { fetch, calls } = scripted([
+      json({ actions: descending('a', T0, 2), total: 6, page: 1, per_page: 2 }),
+      json({ actions: descending('a', T0, 2), total: 6, page: 1, per_page: 2 }),
     ]);
     const pages: VaikoraPage[] = [];
 
     const error = await failure(
       (async () => {
-        for await (const page of client(fetch).client.sweep({ stopBeforeMs: 0 })) pages.push(page);
+        for await (const page of client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }))
+          pages.push(page);
       })(),
     );
 
     expect(calls).toHaveLength(2);
     expect(pages).toHaveLength(1);
-    expect(error).toMatchObject({ code: 'BAD_RESPONSE', retryable: false, status: 200 });
-    expect(error.message).toBe('Vaikora answered page 2 with the same unreadable body as page 1');
+    expect(error).toMatchObject({ code: 'BAD_RESPONSE', retryable: false });
+    expect(error.message).toBe(
+      'Vaikora answered the request for page 2 with page 1: it does not page as asked',
+    );
+  });
+
+  it('ends the sweep with BAD_RESPONSE when a full page repeats the page before, without saying which page it is', async () => {
+    const { fetch, calls } = scripted([
+      json({ actions: descending('a', T0, 2), total: 6 }),
+      json({ actions: descending('a', T0, 2), total: 6 }),
+    ]);
+
+    const error = await failure(collect(client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 })));
+
+    expect(calls).toHaveLength(2);
+    expect(error).toMatchObject({ code: 'BAD_RESPONSE', retryable: false });
+    expect(error.message).toBe(
+      'Vaikora answered page 2 with the same actions as page 1: it does not page as asked',
+    );
   });
 });
 

@@ -361,12 +361,50 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       into.push(rejection);
     };
 
-    for (let page = 1; ; page++) {
-      const scan = await requestPage(
+    // Records received so far (repeats and unreadable ones included), against the envelope's `total`.
+    let receivedSoFar = 0;
+    let previousIds: readonly string[] | null = null;
+    const request = (page: number) =>
+      requestPage(
         { page, perPage: config.perPage, agentId: options.agentId, sinceMs },
         options.signal,
         policy,
       );
+    const pause = (retry: number) =>
+      sleep(backoffDelay(retry - 1, config.baseDelayMs, config.maxDelayMs, random), options.signal);
+
+    for (let page = 1; ; page++) {
+      let scan = await request(page);
+      // A body that is not JSON, or JSON that is not the envelope, may be a passing error page (a proxy's
+      // or a maintenance page answered with 200): asked again as a 5xx is, before it is taken as data
+      // and read past (ADR 0130). A page over a bound is the same page again: not asked again.
+      for (
+        let retry = 1;
+        !scan.ok &&
+        (scan.problem === 'not-json' || scan.problem === 'not-envelope') &&
+        retry <= policy.maxRetries;
+        retry++
+      ) {
+        await pause(retry);
+        scan = await request(page);
+      }
+      // An empty page while `total` says records remain may be a passing glitch: asked again once before
+      // it is taken as the end of the list (ADR 0130).
+      if (scan.ok && scan.records.length === 0 && scan.total !== null && receivedSoFar < scan.total) {
+        await pause(1);
+        scan = await request(page);
+      }
+      if (scan.ok && scan.page !== null && scan.page !== page) {
+        // A server that ignores `page` answers every request with the first page: reading on would cost
+        // maxPages requests a run and never reach the end (ADR 0130).
+        throw new VaikoraError(
+          'BAD_RESPONSE',
+          `Vaikora answered the request for page ${page} with page ${scan.page}: it does not page as asked`,
+          false,
+          { status: 200 },
+        );
+      }
+      receivedSoFar += scan.ok ? scan.records.length : scan.records;
       const actions: VaikoraAction[] = [];
       const rejections: Rejection[] = [];
       if (!scan.ok) {
@@ -420,11 +458,13 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       }
       previousUnreadable = null;
       const timestamps: number[] = [];
+      const ids: string[] = [];
       let repeats = 0;
       for (const record of scan.records) {
         const parsed = parseRecord(record, bounds);
         if (parsed.ok) {
           timestamps.push(parsed.action.timestampMs);
+          ids.push(parsed.action.id);
           if (seenIds.has(parsed.action.id)) {
             repeats++;
           } else {
@@ -435,6 +475,24 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
           once(parsed.rejection, rejections);
         }
       }
+      const pageSize = scan.perPage ?? config.perPage;
+      // The same actions in the same order as the page before: a server that ignores `page` and does not
+      // say which page it sent (ADR 0130).
+      if (
+        previousIds !== null &&
+        ids.length > 0 &&
+        scan.records.length >= pageSize &&
+        ids.length === previousIds.length &&
+        ids.every((id, i) => id === previousIds?.[i])
+      ) {
+        throw new VaikoraError(
+          'BAD_RESPONSE',
+          `Vaikora answered page ${page} with the same actions as page ${page - 1}: it does not page as asked`,
+          false,
+          { status: 200 },
+        );
+      }
+      previousIds = ids;
       evidence = observeOrder(evidence, timestamps);
       const order = orderOf(evidence);
       const oldestMs = timestamps.length === 0 ? null : Math.min(...timestamps);
@@ -442,11 +500,12 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       const stop = stopAfter({
         page,
         received: scan.records.length,
-        pageSize: scan.perPage ?? config.perPage,
+        pageSize,
         maxPages,
         order,
         newestMs,
         stopBeforeMs: options.stopBeforeMs,
+        totalSaysMore: scan.total !== null && receivedSoFar < scan.total,
       });
       yield {
         page,

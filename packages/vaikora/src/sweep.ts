@@ -6,7 +6,7 @@ export type SweepOrder = 'desc' | 'asc' | 'unknown' | 'unsorted';
 
 /** Why a sweep ended; carried by its last page. */
 export type SweepStopReason =
-  /** An empty or short page: the end of the list. */
+  /** An empty page, or a short one when `total` does not say more: the end of the list. */
   | 'end'
   /** Newest-first order and a page whose every parseable action is older than `stopBeforeMs`. */
   | 'cursor'
@@ -77,6 +77,11 @@ export interface StopInput {
    * never the end of the list, and it says nothing about order or the cursor.
    */
   readonly unreadable?: boolean;
+  /**
+   * The envelope's `total` is more than the records received so far: a short page is then not the end
+   * of the list (a server serving fewer than it says, a page cut short), and the sweep reads on (ADR 0130).
+   */
+  readonly totalSaysMore?: boolean;
 }
 
 /**
@@ -88,7 +93,7 @@ export function stopAfter(input: StopInput): SweepStopReason | null {
   if (input.received === 0) return 'end';
   if (input.order === 'desc' && input.newestMs !== null && input.newestMs < input.stopBeforeMs)
     return 'cursor';
-  if (input.received < input.pageSize) return 'end';
+  if (input.received < input.pageSize && input.totalSaysMore !== true) return 'end';
   if (input.page >= input.maxPages) return 'max-pages';
   return null;
 }
