@@ -384,6 +384,30 @@ describe('runTenant: delivery and the cursor', () => {
   });
 });
 
+describe('runTenant: the sweep expects an action inside the window only where a cursor says so (ADR 0131)', () => {
+  it('asks the sweep to read past late uploads for a stream with a cursor, and not for a new stream', async () => {
+    const w = world(oneDestination, [action('a', 1)]);
+    const seen: Array<boolean | undefined> = [];
+    const inner = memoryVaikora(() => [action('a', 1)]);
+    w.deps = {
+      ...w.deps,
+      vaikora: () => ({
+        ...inner,
+        sweep(request) {
+          seen.push(request.expectsWindow);
+          return inner.sweep(request);
+        },
+      }),
+    };
+
+    await runTenant('ten_1', w.deps);
+    await runTenant('ten_1', w.deps);
+
+    // The first run had no cursor; it wrote one, so the second expects its action inside the window.
+    expect(seen).toEqual([false, true]);
+  });
+});
+
 describe('runTenant: a seen-set is read only when some action may be new (issue 16)', () => {
   /** Counts the seen-set reads by stream, failing those of `failing`. */
   function countReads(w: ReturnType<typeof world>, failing: ReadonlySet<string> = new Set()) {

@@ -280,7 +280,13 @@ class TenantRun {
     let answered = false;
     const end = await sweepAgent(
       this.deps.vaikora(vaikora),
-      { agentId, stopBeforeMs: oldestWindow, signal: this.stop },
+      // A stream with a cursor handled an action inside its window: the list holds one there (ADR 0131).
+      {
+        agentId,
+        stopBeforeMs: oldestWindow,
+        expectsWindow: work.some((w) => w.cursor !== null),
+        signal: this.stop,
+      },
       async (page) => {
         answered = true;
         // The sweep's one page: what it holds inside a window is all there is there (ADR 0128).

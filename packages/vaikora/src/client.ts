@@ -50,10 +50,24 @@ export interface SweepOptions {
   readonly agentId?: string;
   /** The sweep may stop at a page whose every action is older than this (cursor minus overlap). */
   readonly stopBeforeMs: number;
+  /**
+   * The caller handled an action at or after `stopBeforeMs` before (a stream's cursor): in newest-first
+   * order it is listed before any page wholly older than `stopBeforeMs`. A sweep that meets such a page
+   * first reads on, up to LATE_PAGES more pages, before it stops there (ADR 0131).
+   */
+  readonly expectsWindow?: boolean;
   /** Overrides the client's `maxPages`. */
   readonly maxPages?: number;
   readonly signal?: AbortSignal;
 }
+
+/**
+ * Pages a sweep reads past a page that would end it by the cursor rule, while it has not met an action
+ * inside the window it expects one in (`expectsWindow`): a list ordered by arrival shows late uploads
+ * (an agent's buffer, stamped in the past) at its head, and the actions of the last minutes behind them
+ * (ADR 0131). Bounded: a stream whose last actions were deleted pays these pages, not the whole list.
+ */
+export const LATE_PAGES = 3;
 
 export interface VerifyOptions {
   readonly agentId?: string;
@@ -363,6 +377,9 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
 
     // Records received so far (repeats and unreadable ones included), against the envelope's `total`.
     let receivedSoFar = 0;
+    // An action at or after stopBeforeMs read so far; pages read on past a cursor stop without one.
+    let metWindow = false;
+    let latePages = 0;
     let previousIds: readonly string[] | null = null;
     const request = (page: number) =>
       requestPage(
@@ -497,7 +514,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       const order = orderOf(evidence);
       const oldestMs = timestamps.length === 0 ? null : Math.min(...timestamps);
       const newestMs = timestamps.length === 0 ? null : Math.max(...timestamps);
-      const stop = stopAfter({
+      let stop = stopAfter({
         page,
         received: scan.records.length,
         pageSize,
@@ -507,6 +524,11 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         stopBeforeMs: options.stopBeforeMs,
         totalSaysMore: scan.total !== null && receivedSoFar < scan.total,
       });
+      if (newestMs !== null && newestMs >= options.stopBeforeMs) metWindow = true;
+      if (stop === 'cursor' && options.expectsWindow === true && !metWindow && latePages < LATE_PAGES) {
+        latePages++;
+        stop = page >= maxPages ? 'max-pages' : null;
+      }
       yield {
         page,
         actions,

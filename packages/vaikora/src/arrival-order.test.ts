@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { createVaikoraClient, LATE_PAGES, type VaikoraPage } from './client.ts';
+import type { FetchLike } from './options.ts';
+
+/**
+ * ADR 0131: a list in newest-INGESTED-first order whose `timestamp` is the
+ * agent's own clock. An agent that was offline uploads its buffer (more than one page of actions stamped
+ * 30 to 60 minutes ago); the list's head is then a full page older than the cursor's window, and the
+ * punctual actions of the last few minutes sit on page 2.
+ */
+
+const T0 = Date.UTC(2026, 0, 1, 12);
+const MIN = 60_000;
+
+const page = (records: { id: string; ms: number }[], n: number, total: number) =>
+  JSON.stringify({
+    actions: records.map((r) => ({ id: r.id, timestamp: new Date(r.ms).toISOString(), risk_level: 'high' })),
+    total,
+    page: n,
+    per_page: 100,
+  });
+
+describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131)', () => {
+  /** Pages as given (then empty pages), `total` their sum; the pages requested. */
+  function server(pages: { id: string; ms: number }[][]) {
+    const total = pages.reduce((n, p) => n + p.length, 0);
+    const requested: number[] = [];
+    const fetch: FetchLike = async (input) => {
+      const n = Number(new URL(input).searchParams.get('page'));
+      requested.push(n);
+      return new Response(page(pages[n - 1] ?? [], n, total), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      });
+    };
+    const client = createVaikoraClient({
+      baseUrl: 'https://vaikora.test/api/v1',
+      apiKey: 'vk_test_order',
+      fetch,
+    });
+    return { client, requested };
+  }
+  // Page 1: 100 buffered actions stamped 60..30 minutes ago, newest first (desc evidence).
+  const late = (from: number) =>
+    Array.from({ length: 100 }, (_, i) => ({
+      id: `late-${from + i}`,
+      ms: T0 - 30 * MIN - (from + i) * 1000,
+    }));
+  // 50 actions stamped in the last 5 minutes (inside the window).
+  const punctual = Array.from({ length: 50 }, (_, i) => ({ id: `new-${i}`, ms: T0 - i * 6000 }));
+  // The stream's window starts 15 minutes ago (cursor 5 minutes ago, 10 minutes of overlap).
+  const stopBeforeMs = T0 - 15 * MIN;
+
+  it('reads past a full page of late uploads to the punctual actions behind it, when the stream has a cursor', async () => {
+    const { client, requested } = server([late(0), punctual]);
+
+    const pages: VaikoraPage[] = [];
+    for await (const p of client.sweep({ stopBeforeMs, expectsWindow: true })) pages.push(p);
+
+    expect(
+      pages.flatMap((p) => p.actions.map((a) => a.id)).filter((id) => id.startsWith('new-')),
+    ).toHaveLength(50);
+    expect(requested).toEqual([1, 2]);
+    expect(pages.at(-1)?.stop).toBe('end');
+  });
+
+  it('stops at the first page older than the window for a stream without a cursor (nothing expected there)', async () => {
+    const { client, requested } = server([late(0), punctual]);
+
+    const pages: VaikoraPage[] = [];
+    for await (const p of client.sweep({ stopBeforeMs })) pages.push(p);
+
+    expect(requested).toEqual([1]);
+    expect(pages.at(-1)?.stop).toBe('cursor');
+  });
+
+  it('reads at most LATE_PAGES pages past the first that could stop: a stream whose last actions were deleted', async () => {
+    const { client, requested } = server([late(0), late(100), late(200), late(300), late(400), late(500)]);
+
+    const pages: VaikoraPage[] = [];
+    for await (const p of client.sweep({ stopBeforeMs, expectsWindow: true })) pages.push(p);
+
+    expect(requested).toHaveLength(1 + LATE_PAGES);
+    expect(pages.at(-1)?.stop).toBe('cursor');
+  });
+});
