@@ -251,8 +251,16 @@ export function createSecurityHubImporter(options: SecurityHubImporterOptions): 
           ) {
             try {
               const output = await send(batch, stats);
-              const failed = new Map((output.FailedFindings ?? []).map((f) => [f.Id ?? '', f]));
-              const unexplained = (output.FailedCount ?? 0) > failed.size;
+              // Only an entry that names a finding of this batch explains a failure: one naming another id
+              // (or none) would otherwise let an unlisted failure pass as imported and be lost. Entries are
+              // counted as listed, repeats included: a failure listed twice against a FailedCount of 2 is
+              // explained, and resending the batch's imported findings would bill them again.
+              const inBatch = new Set(batch.map((item) => item.finding.Id));
+              const entries = (output.FailedFindings ?? []).filter(
+                (f) => f.Id !== undefined && inBatch.has(f.Id),
+              );
+              const failed = new Map(entries.map((f) => [f.Id ?? '', f]));
+              const unexplained = (output.FailedCount ?? 0) > entries.length;
               for (const item of batch) {
                 const failure = failed.get(item.finding.Id);
                 if (unexplained && failure === undefined) {
