@@ -175,6 +175,15 @@ export async function deliverToStream(
       }
     } catch (err) {
       out.failure = err instanceof AwsError ? err : classifyAwsError(err);
+      // What the call imported before it stopped is in Security Hub: handled, never to be sent again.
+      for (const id of out.failure.importedBefore) {
+        const p = byFindingId.get(id);
+        if (p === undefined) continue;
+        out.imported++;
+        settled++;
+        out.sent.push(p);
+        out.handled.push({ id: p.action.id, timestampMs: p.action.timestampMs });
+      }
       // Nothing after this chunk is sent either: the oldest of all of them bounds the cursor, not
       // only this chunk's (a later chunk holds older actions than this one).
       out.blockedAtMs = Math.min(out.blockedAtMs, oldest(ready.slice(i)));

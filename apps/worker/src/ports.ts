@@ -270,6 +270,17 @@ export function isLeaseLost(err: unknown): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && err.code === 'LEASE_LOST';
 }
 
+/** True when a StateStore call failed for a passing reason (its error says `retryable`) and may be tried again. */
+export function isRetryableStateFailure(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    'retryable' in err &&
+    err.retryable === true &&
+    !isLeaseLost(err)
+  );
+}
+
 /** What one import call did: every finding given is imported or rejected (`retryable` says whether a later run can help). */
 export interface ImportOutcome {
   readonly imported: readonly string[];
@@ -318,6 +329,8 @@ export interface RunDeps {
   /** Where open health conditions are kept; without it a run imports no health finding (ADR 0116). */
   readonly healthState?: HealthStateStore | undefined;
   readonly clock: () => number;
+  /** Waits between tries of a cursor write (ADR 0132); default a timer. Tests pass one that does not wait. */
+  readonly sleep?: ((ms: number) => Promise<void>) | undefined;
   readonly logger: Logger;
   readonly metrics: WorkerMetrics;
   readonly workerId: string;

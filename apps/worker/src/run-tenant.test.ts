@@ -86,6 +86,7 @@ function world(
   };
   const importer = options.importer ?? takesAll;
   const deps: RunDeps = {
+    sleep: async () => undefined,
     store,
     state,
     vaikora: () => memoryVaikora(() => list),
@@ -280,6 +281,7 @@ describe('runTenant: delivery and the cursor', () => {
     const summary = summaryOf(await runTenant('ten_1', w.deps));
 
     expect(read).toEqual(['str_1']);
+    // Nothing was imported before the destination failed: nothing to keep, no cursor write (ADR 0132).
     expect(w.events).toEqual(['import:111111111111']);
     expect(summary).toMatchObject({ status: 'failed', errorCode: 'ACCESS_DENIED' });
   });

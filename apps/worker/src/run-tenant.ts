@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   errorInfo,
   errorMessage,
@@ -7,7 +8,14 @@ import {
   rejectedRecordsFacts,
 } from '@vsh/core';
 import type { Logger } from 'pino';
-import { type CursorPolicy, isNew, StreamProgress, windowDigest, windowStartMs } from './cursor.ts';
+import {
+  type CursorPolicy,
+  type CursorWrite,
+  isNew,
+  StreamProgress,
+  windowDigest,
+  windowStartMs,
+} from './cursor.ts';
 import {
   type DeliveryTarget,
   deliverToStream,
@@ -23,6 +31,7 @@ import {
   type CursorHome,
   type DestinationConfig,
   isLeaseLost,
+  isRetryableStateFailure,
   type OpenHealthCondition,
   type RecordedRejection,
   type RunDeps,
@@ -60,6 +69,12 @@ const OVERRUN_GRACE_MS = 5 * 60_000;
  * nothing, which only costs the next run its read, and the run's memory stays bounded by its pages.
  */
 const WINDOW_DIGEST_MAX_IDS = 1000;
+
+/**
+ * Waits before the final cursor write of a stream is tried again after a retryable failure (the SDK has
+ * retried each attempt already): about 5 s in all, well inside the run's overrun grace.
+ */
+const FINAL_WRITE_RETRY_MS = [250, 1_000, 4_000];
 
 /** How often a run stores what it handled so far (see `checkpoint`). */
 const CHECKPOINT_MS = 2000;
@@ -347,8 +362,11 @@ class TenantRun {
     }
     const complete = end.complete && !this.stop.aborted && !unread;
     if (!complete) ledger.incomplete = true;
-    // A run whose lease is lost writes nothing: the new holder's writes are the ones that count.
-    if (this.lease.signal.aborted) {
+    // A run whose lease is lost, or ran out by the local clock, writes nothing: the store would refuse it,
+    // and the new holder's writes are the ones that count. A run stopped otherwise (a shutdown, its
+    // budget) still records what it handled (ADR 0004, 0132), fenced by the lease's epoch.
+    const reason = this.lease.stopReason;
+    if (reason === LEASE_LOST || reason === LEASE_EXPIRED) {
       for (const w of work) if (w.cursor !== null) ledger.position(w.destination.id, w.cursor.positionMs);
       return;
     }
@@ -486,6 +504,15 @@ class TenantRun {
     const ledger = this.ledger;
     if (ledger.failedDestinations.has(w.destination.id)) {
       if (w.cursor !== null) ledger.position(w.destination.id, w.cursor.positionMs);
+      // What it imported before the destination failed (an import stopped mid-call, ADR 0132) is in
+      // Security Hub: it goes into the seen-set, and the position stays where it was.
+      if (w.state === undefined || ledger.stats(w.destination.id).imported === 0) return;
+      const kept = w.progress.plan(w.state, this.now, this.policy, {
+        complete: false,
+        blockedAtMs: Number.NEGATIVE_INFINITY,
+        windowStartMs: w.windowStart,
+      });
+      if (kept !== null) await this.saveCursor(w, kept);
       return;
     }
     if (w.blockedAtMs !== Number.POSITIVE_INFINITY) ledger.incomplete = true;
@@ -530,12 +557,34 @@ class TenantRun {
       ledger.position(w.destination.id, w.cursor?.positionMs ?? this.now);
       return;
     }
+    await this.saveCursor(w, write);
+  }
+
+  /** Stores a stream's cursor write, tried again after a passing failure; a failure is the run's error. */
+  private async saveCursor(w: StreamWork, write: CursorWrite): Promise<void> {
+    const ledger = this.ledger;
     try {
-      await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, {
-        seen: write.seen,
-        prune: write.prune,
-        home: w.home,
-      });
+      // What the run handled is in Security Hub: a write lost to a passing DynamoDB failure would make the
+      // next run send it all again (billed again). Tried again, while the lease holds, before giving up.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, {
+            seen: write.seen,
+            prune: write.prune,
+            home: w.home,
+          });
+          break;
+        } catch (err) {
+          const delay = FINAL_WRITE_RETRY_MS[attempt];
+          if (!isRetryableStateFailure(err) || delay === undefined || this.lease.stopReason === LEASE_LOST)
+            throw err;
+          this.log.debug(
+            { err: errorInfo(err), streamId: w.stream.id, attempt },
+            'cursor write failed; trying again',
+          );
+          await (this.deps.sleep ?? sleep)(delay);
+        }
+      }
       ledger.position(w.destination.id, write.next.positionMs);
     } catch (err) {
       ledger.position(w.destination.id, w.cursor?.positionMs ?? this.now);

@@ -49,6 +49,7 @@ function setup(
     },
   };
   const deps: RunDeps = {
+    sleep: async () => undefined,
     store: tenant.store,
     state,
     vaikora: () =>

@@ -59,14 +59,20 @@ export class AwsError extends CodedError<AwsErrorCode> {
   override name = 'AwsError';
   /** The AWS error code as the service sent it (the SDK error's name), when there was one. */
   readonly awsCode: string | undefined;
+  /**
+   * Finding ids an import call had imported before this error stopped it: they are in Security Hub, and
+   * a caller that forgot them would send them again (billed again) in its next run.
+   */
+  readonly importedBefore: readonly string[];
   constructor(
     code: AwsErrorCode,
     message: string,
     readonly retryable: boolean = RETRYABLE[code],
-    options?: { cause?: unknown; awsCode?: string },
+    options?: { cause?: unknown; awsCode?: string | undefined; importedBefore?: readonly string[] },
   ) {
     super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.awsCode = options?.awsCode;
+    this.importedBefore = options?.importedBefore ?? [];
   }
 
   /** True when the destination must be stopped for this run (see STOP_DESTINATION_CODES). */

@@ -297,7 +297,14 @@ export function createSecurityHubImporter(options: SecurityHubImporterOptions): 
           }
         };
         await Promise.all(Array.from({ length: Math.min(concurrency, pending.length) }, worker));
-        if (stop !== undefined) throw stop;
+        if (stop !== undefined) {
+          // What earlier batches and rounds imported is in Security Hub: the error says so.
+          throw new AwsError(stop.code, stop.message, stop.retryable, {
+            cause: stop.cause,
+            awsCode: stop.awsCode,
+            importedBefore: imported,
+          });
+        }
 
         stats.resentFindings += resend.length;
         pending = [...split, ...batchFindings(resend, limits)];

@@ -1,0 +1,193 @@
+import type {
+  BatchImportFindingsCommand,
+  BatchImportFindingsCommandOutput,
+  SecurityHubClient,
+} from '@aws-sdk/client-securityhub';
+import { createRateLimiterRegistry, createSecurityHubImporter, StateError } from '@vsh/aws';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
+import { createWorkerMetrics } from './metrics.ts';
+import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps } from './ports.ts';
+import { type RunResult, runTenant } from './run-tenant.ts';
+import { testAction, testDestination, testTenant } from './tenant.test-support.ts';
+
+// Faults on the delivery and state side: every qualifying action must reach Security Hub exactly once (a
+// re-import of an id the hub already holds is billed again, so it counts as a duplicate). In-memory ports
+// (the real run, cursor and importer code), a fake Security Hub that counts imports per id. Each of the
+// first four failed on fe9cb5a (200, 99, 99 and 300 findings imported a second time).
+
+const NOW = Date.parse('2026-12-01T12:00:00.000Z');
+const MIN = 60_000;
+const tenant = testTenant(
+  [testDestination('dst_1', '111111111111')],
+  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+);
+const list = (n: number) =>
+  Array.from({ length: n }, (_, i) => testAction(`act-${i}`, 'agt-1', NOW - MIN - i * 100));
+
+/** A Security Hub that counts each id it stored; `answer` may fail a call or some findings in it. */
+function hub() {
+  const stored = new Map<string, number>();
+  let calls = 0;
+  type Answer = (ids: string[], call: number) => { fail?: string[]; throw?: Error } | undefined;
+  let answer: Answer = () => undefined;
+  const client = {
+    send: async (command: BatchImportFindingsCommand): Promise<BatchImportFindingsCommandOutput> => {
+      const ids = (command.input.Findings ?? []).map((f) => f.Id ?? '');
+      const a = answer(ids, ++calls);
+      if (a?.throw) throw a.throw;
+      const fail = new Set(a?.fail ?? []);
+      for (const id of ids) if (!fail.has(id)) stored.set(id, (stored.get(id) ?? 0) + 1);
+      return {
+        $metadata: { httpStatusCode: 200 },
+        FailedCount: fail.size,
+        SuccessCount: ids.length - fail.size,
+        FailedFindings: [...fail].map((Id) => ({ Id, ErrorCode: 'InternalFailure', ErrorMessage: 'x' })),
+      };
+    },
+  } as unknown as SecurityHubClient;
+  return {
+    client,
+    stored,
+    setAnswer(a: Answer) {
+      answer = a;
+      calls = 0;
+    },
+    /** Ids imported more than once. */
+    duplicates: () => [...stored].filter(([, n]) => n > 1).length,
+  };
+}
+
+function deps(
+  h: ReturnType<typeof hub>,
+  actions: unknown[] | (() => unknown[]),
+  state = memoryState(() => NOW),
+  clock: () => number = () => NOW,
+) {
+  const importer: FindingImporter = createSecurityHubImporter({
+    client: h.client,
+    destination: { accountId: '111111111111', region: 'us-east-1', partition: 'aws' },
+    rateLimiter: createRateLimiterRegistry(),
+    sleep: async () => undefined,
+  });
+  const run: RunDeps = {
+    store: memoryTenantStore(tenant).store,
+    state,
+    vaikora: () => memoryVaikora(typeof actions === 'function' ? actions : () => actions),
+    importer: () => importer,
+    clock,
+    logger: pino({ level: 'silent' }),
+    metrics: createWorkerMetrics(),
+    workerId: 'probe',
+    options: DEFAULT_RUN_OPTIONS,
+  };
+  return { run, state };
+}
+
+const summary = (r: RunResult) => {
+  if (r.kind !== 'ran') throw new Error(r.kind);
+  return r.summary;
+};
+
+describe('delivery and state faults: nothing imported twice', () => {
+  it('a graceful shutdown (SIGTERM) mid-run keeps what the run imported: the next run re-imports none of it', async () => {
+    const h = hub();
+    const actions = list(300);
+    const shutdown = new AbortController();
+    // The shutdown arrives while the second page's import is in flight (well inside one checkpoint interval).
+    h.setAnswer((_ids, call) => {
+      if (call === 2) shutdown.abort(new Error('SIGTERM'));
+      return undefined;
+    });
+    const { run, state } = deps(h, actions);
+
+    const first = summary(await runTenant('ten_1', run, shutdown.signal));
+    expect(first).toMatchObject({ status: 'partial', errorCode: 'SHUTDOWN', findingsImported: 200 });
+
+    h.setAnswer(() => undefined);
+    const second = summary(await runTenant('ten_1', deps(h, actions, state).run));
+
+    expect(h.stored.size).toBe(300);
+    // ADR 0004: "the seen-set always receives what the run handled, also when the sweep stopped early
+    // (shutdown, ...)"; main.ts logs "saving cursors" on SIGTERM.
+    expect({ reimported: h.duplicates(), importedBySecondRun: second.findingsImported }).toEqual({
+      reimported: 0,
+      importedBySecondRun: 100,
+    });
+  });
+
+  it('an access error on a resend round keeps what the first round imported: none of it is imported again', async () => {
+    const h = hub();
+    const actions = list(100);
+    // Round 1: 99 stored, one InternalFailure. Round 2 (its resend): the role's session was revoked /
+    // expired (any stop-the-destination or unclassified error).
+    h.setAnswer((ids, call) => {
+      if (call === 1) return { fail: [ids[0] ?? ''] };
+      const err = Object.assign(new Error('User is not authorized'), {
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 403 },
+      });
+      return { throw: err };
+    });
+    const { run, state } = deps(h, actions);
+    const first = summary(await runTenant('ten_1', run));
+    expect(first.status).not.toBe('ok');
+    expect(h.stored.size).toBe(99);
+
+    // The customer fixes the role; the next run delivers.
+    h.setAnswer(() => undefined);
+    await runTenant('ten_1', deps(h, actions, state).run);
+
+    expect(h.stored.size).toBe(100);
+    expect(h.duplicates()).toBe(0);
+  });
+
+  it('an unclassified error (ExpiredTokenException) on a resend round: none of the first round is imported again', async () => {
+    const h = hub();
+    const actions = list(100);
+    h.setAnswer((ids, call) => {
+      if (call === 1) return { fail: [ids[0] ?? ''] };
+      const err = Object.assign(new Error('The security token included in the request is expired'), {
+        name: 'ExpiredTokenException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 403 },
+      });
+      return { throw: err };
+    });
+    const { run, state } = deps(h, actions);
+    await runTenant('ten_1', run);
+    expect(h.stored.size).toBe(99);
+
+    h.setAnswer(() => undefined);
+    await runTenant('ten_1', deps(h, actions, state).run);
+
+    expect(h.stored.size).toBe(100);
+    expect(h.duplicates()).toBe(0);
+  });
+
+  it('one transient DynamoDB failure of the final cursor write does not make the next run re-import the whole run', async () => {
+    const h = hub();
+    const actions = list(300);
+    const { run, state } = deps(h, actions);
+    const advance = state.advanceCursor.bind(state);
+    let failures = 1;
+    state.advanceCursor = async (...args) => {
+      if (failures-- > 0)
+        throw new StateError(
+          'UNAVAILABLE',
+          'DynamoDB call failed: ProvisionedThroughputExceededException',
+          true,
+        );
+      return advance(...args);
+    };
+    const first = summary(await runTenant('ten_1', run));
+    expect(first).toMatchObject({ findingsImported: 300 });
+
+    await runTenant('ten_1', deps(h, actions, state).run);
+
+    expect(h.stored.size).toBe(300);
+    expect(h.duplicates()).toBe(0);
+  });
+});
