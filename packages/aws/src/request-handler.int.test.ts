@@ -51,18 +51,24 @@ afterEach(async () => {
 
 const getItem = new GetItemCommand({ TableName: 't', Key: { pk: { S: 'TENANT#t' }, sk: { S: 'LEASE' } } });
 
+/** A DynamoDB client on `endpoint` through `requestHandler`, destroyed after the test. */
+function clientOf(endpoint: string, requestHandler: ReturnType<typeof timedRequestHandler>, maxAttempts = 3) {
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint,
+    credentials: CREDENTIALS,
+    maxAttempts,
+    requestHandler,
+  });
+  cleanups.push(() => client.destroy());
+  return client;
+}
+
 describe('timedRequestHandler (ADR 0129, undici)', () => {
   it('fails a call that is not answered in time, naming the limit, and the SDK retries it as transient', async () => {
     const s = await server({ hold: 2 });
     cleanups.push(s.close);
-    const client = new DynamoDBClient({
-      region: 'us-east-1',
-      endpoint: s.endpoint,
-      credentials: CREDENTIALS,
-      maxAttempts: 3,
-      requestHandler: timedRequestHandler(300),
-    });
-    cleanups.push(() => client.destroy());
+    const client = clientOf(s.endpoint, timedRequestHandler(300));
 
     // Two attempts held past the timeout, the third answered: the call succeeds, after 3 requests.
     const output = await client.send(getItem);
@@ -72,14 +78,7 @@ describe('timedRequestHandler (ADR 0129, undici)', () => {
 
     const failing = await server({ hold: 10 });
     cleanups.push(failing.close);
-    const once = new DynamoDBClient({
-      region: 'us-east-1',
-      endpoint: failing.endpoint,
-      credentials: CREDENTIALS,
-      maxAttempts: 1,
-      requestHandler: timedRequestHandler(300),
-    });
-    cleanups.push(() => once.destroy());
+    const once = clientOf(failing.endpoint, timedRequestHandler(300), 1);
     const err = await once.send(getItem).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'TimeoutError' });
     expect((err as Error).message).toMatch(/^no answer from 127\.0\.0\.1 within 300 ms/);
@@ -88,13 +87,7 @@ describe('timedRequestHandler (ADR 0129, undici)', () => {
   it('keeps its connection for the next calls (no new connection per call)', async () => {
     const s = await server();
     cleanups.push(s.close);
-    const client = new DynamoDBClient({
-      region: 'us-east-1',
-      endpoint: s.endpoint,
-      credentials: CREDENTIALS,
-      requestHandler: timedRequestHandler(1_000),
-    });
-    cleanups.push(() => client.destroy());
+    const client = clientOf(s.endpoint, timedRequestHandler(1_000));
     for (let i = 0; i < 20; i++) await client.send(getItem);
     expect(s.requests).toBe(20);
     // undici may open a second one while the first is finishing its answer, never one per call.
@@ -106,14 +99,8 @@ describe('timedRequestHandler (ADR 0129, undici)', () => {
     cleanups.push(s.close);
     const pool = timedPool(1_000);
     cleanups.push(() => pool.destroy());
-    const clients = [1, 2, 3].map(
-      () =>
-        new DynamoDBClient({
-          region: 'us-east-1',
-          endpoint: s.endpoint,
-          credentials: CREDENTIALS,
-          requestHandler: timedRequestHandler(1_000, { dispatcher: pool }),
-        }),
+    const clients = [1, 2, 3].map(() =>
+      clientOf(s.endpoint, timedRequestHandler(1_000, { dispatcher: pool })),
     );
     for (const client of clients) for (let i = 0; i < 5; i++) await client.send(getItem);
     expect(s.requests).toBe(15);
@@ -121,15 +108,9 @@ describe('timedRequestHandler (ADR 0129, undici)', () => {
 
     // A handler with a pool of its own makes it again at its next call after being destroyed.
     const handler = timedRequestHandler(1_000);
-    const own = new DynamoDBClient({
-      region: 'us-east-1',
-      endpoint: s.endpoint,
-      credentials: CREDENTIALS,
-      requestHandler: handler,
-    });
+    const own = clientOf(s.endpoint, handler);
     await own.send(getItem);
     handler.destroy();
     await expect(own.send(getItem)).resolves.toMatchObject({ Item: { pk: { S: 'TENANT#t' } } });
-    own.destroy();
   });
 });
