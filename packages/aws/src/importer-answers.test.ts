@@ -56,6 +56,31 @@ describe('BatchImportFindings answers whose FailedFindings do not match the batc
     expect(reimported).toEqual([]);
   });
 
+  it('a failure listed twice while another finding failed unlisted (SuccessCount short): the unlisted one is not lost', async () => {
+    const { mock, importer, stored } = setup();
+    const findings = makeFindings({ destination, count: 10, idPrefix: 'twice-short' });
+    const listed = findings[0]?.finding.Id ?? '';
+    const unlisted = findings[1]?.finding.Id ?? '';
+    let first = true;
+    mock.on(BatchImportFindingsCommand).callsFake((input: BatchImportFindingsCommandInput) => {
+      const ids = idsOf(input);
+      if (!first) {
+        for (const id of ids) stored.set(id, (stored.get(id) ?? 0) + 1);
+        return { FailedCount: 0, SuccessCount: ids.length, FailedFindings: [] };
+      }
+      first = false;
+      for (const id of ids) if (id !== listed && id !== unlisted) stored.set(id, (stored.get(id) ?? 0) + 1);
+      const entry = { Id: listed, ErrorCode: 'InternalFailure', ErrorMessage: 'try again' };
+      return { FailedCount: 2, SuccessCount: ids.length - 2, FailedFindings: [entry, entry] };
+    });
+
+    const result = await importer.importFindings(findings);
+
+    for (const id of result.imported)
+      expect(stored.has(id), `${id} reported imported, not stored`).toBe(true);
+    expect(stored.has(unlisted)).toBe(true);
+  });
+
   it('FailedFindings naming an id not in the batch does not explain the failure of one that was: it is not reported imported', async () => {
     const { mock, importer, stored } = setup();
     const findings = makeFindings({ destination, count: 3, idPrefix: 'foreign' });

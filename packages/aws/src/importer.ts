@@ -252,15 +252,20 @@ export function createSecurityHubImporter(options: SecurityHubImporterOptions): 
             try {
               const output = await send(batch, stats);
               // Only an entry that names a finding of this batch explains a failure: one naming another id
-              // (or none) would otherwise let an unlisted failure pass as imported and be lost. Entries are
-              // counted as listed, repeats included: a failure listed twice against a FailedCount of 2 is
-              // explained, and resending the batch's imported findings would bill them again.
+              // (or none) would otherwise let an unlisted failure pass as imported, and be lost. The batch
+              // never holds an id twice, so a repeated entry is one failure; whether every failure is
+              // listed is read from SuccessCount when the hub sends it (a failure listed twice against a
+              // FailedCount of 2 is then no reason to resend, and bill again, the batch's stored findings).
               const inBatch = new Set(batch.map((item) => item.finding.Id));
-              const entries = (output.FailedFindings ?? []).filter(
-                (f) => f.Id !== undefined && inBatch.has(f.Id),
+              const failed = new Map(
+                (output.FailedFindings ?? [])
+                  .filter((f) => f.Id !== undefined && inBatch.has(f.Id))
+                  .map((f) => [f.Id ?? '', f]),
               );
-              const failed = new Map(entries.map((f) => [f.Id ?? '', f]));
-              const unexplained = (output.FailedCount ?? 0) > entries.length;
+              const unexplained =
+                output.SuccessCount !== undefined
+                  ? output.SuccessCount + failed.size < batch.length
+                  : (output.FailedCount ?? 0) > failed.size;
               for (const item of batch) {
                 const failure = failed.get(item.finding.Id);
                 if (unexplained && failure === undefined) {
