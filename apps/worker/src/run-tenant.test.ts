@@ -387,16 +387,16 @@ describe('runTenant: delivery and the cursor', () => {
 });
 
 describe('runTenant: the sweep expects an action inside the window only where a cursor says so (ADR 0131)', () => {
-  it('asks the sweep to read past late uploads for a stream with a cursor, and not for a new stream', async () => {
+  it('tells the sweep how far a stream with a cursor handled, and nothing for a new stream', async () => {
     const w = world(oneDestination, [action('a', 1)]);
-    const seen: Array<boolean | undefined> = [];
+    const seen: Array<number | undefined> = [];
     const inner = memoryVaikora(() => [action('a', 1)]);
     w.deps = {
       ...w.deps,
       vaikora: () => ({
         ...inner,
         sweep(request) {
-          seen.push(request.expectsWindow);
+          seen.push(request.handledThroughMs);
           return inner.sweep(request);
         },
       }),
@@ -405,8 +405,9 @@ describe('runTenant: the sweep expects an action inside the window only where a 
     await runTenant('ten_1', w.deps);
     await runTenant('ten_1', w.deps);
 
-    // The first run had no cursor; it wrote one, so the second expects its action inside the window.
-    expect(seen).toEqual([false, true]);
+    // The first run had no cursor; it wrote one at its action, which the second expects to meet.
+    expect(seen).toEqual([undefined, (await w.state.getCursor('ten_1', 'str_1'))?.positionMs]);
+    expect(seen[1]).toBeGreaterThan(0);
   });
 });
 

@@ -293,13 +293,15 @@ class TenantRun {
       stopping: () => this.stopping(),
     };
     let answered = false;
+    // The streams with a cursor handled what their windows hold up to their positions: the list holds
+    // those actions, and a sweep reads past late uploads until it meets them (ADR 0131).
+    const positions = work.flatMap((w) => (w.cursor === null ? [] : [w.cursor.positionMs]));
     const end = await sweepAgent(
       this.deps.vaikora(vaikora),
-      // A stream with a cursor handled an action inside its window: the list holds one there (ADR 0131).
       {
         agentId,
         stopBeforeMs: oldestWindow,
-        expectsWindow: work.some((w) => w.cursor !== null),
+        ...(positions.length === 0 ? {} : { handledThroughMs: Math.max(...positions) }),
         signal: this.stop,
       },
       async (page) => {

@@ -50,18 +50,37 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
   const punctual = Array.from({ length: 50 }, (_, i) => ({ id: `new-${i}`, ms: T0 - i * 6000 }));
   // The stream's window starts 15 minutes ago (cursor 5 minutes ago, 10 minutes of overlap).
   const stopBeforeMs = T0 - 15 * MIN;
+  const handledThroughMs = T0 - 5 * MIN;
 
   it('reads past a full page of late uploads to the punctual actions behind it, when the stream has a cursor', async () => {
     const { client, requested } = server([late(0), punctual]);
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, expectsWindow: true })) pages.push(p);
+    for await (const p of client.sweep({ stopBeforeMs, handledThroughMs })) pages.push(p);
 
     expect(
       pages.flatMap((p) => p.actions.map((a) => a.id)).filter((id) => id.startsWith('new-')),
     ).toHaveLength(50);
     expect(requested).toEqual([1, 2]);
     expect(pages.at(-1)?.stop).toBe('end');
+  });
+
+  it('reads past late uploads even when a new action heads the list (one action of now is not the handled range)', async () => {
+    const fresh = { id: 'fresh', ms: T0 };
+    // The handled range: the actions the last run sent, stamped 14 to 6 minutes ago, behind the uploads.
+    const handled = Array.from({ length: 20 }, (_, i) => ({ id: `old-${i}`, ms: T0 - 6 * MIN - i * 20_000 }));
+    const { client, requested } = server([
+      [fresh, ...late(0).slice(0, 99)],
+      late(99),
+      [...punctual, ...handled],
+    ]);
+
+    const pages: VaikoraPage[] = [];
+    for await (const p of client.sweep({ stopBeforeMs, handledThroughMs })) pages.push(p);
+
+    const ids = pages.flatMap((p) => p.actions.map((a) => a.id));
+    expect(ids.filter((id) => id.startsWith('new-'))).toHaveLength(50);
+    expect(requested).toEqual([1, 2, 3]);
   });
 
   it('stops at the first page older than the window for a stream without a cursor (nothing expected there)', async () => {
@@ -78,7 +97,7 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
     const { client, requested } = server([late(0), late(100), late(200), late(300), late(400), late(500)]);
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, expectsWindow: true })) pages.push(p);
+    for await (const p of client.sweep({ stopBeforeMs, handledThroughMs })) pages.push(p);
 
     expect(requested).toHaveLength(1 + LATE_PAGES);
     expect(pages.at(-1)?.stop).toBe('cursor');

@@ -675,8 +675,9 @@ describe('hostile pages', () => {
       })(),
     );
 
-    // Each page asked twice (maxRetries 1), then the second found to be the first's body again.
-    expect(calls).toHaveLength(4);
+    // Page 1 asked twice (maxRetries 1, the sweep's whole allowance of error-page retries), page 2 once,
+    // and found to be page 1's body again.
+    expect(calls).toHaveLength(3);
     expect(pages).toHaveLength(1);
     expect(error).toMatchObject({ code: 'BAD_RESPONSE', retryable: false, status: 200 });
     expect(error.message).toBe('Vaikora answered page 2 with the same unreadable body as page 1');
@@ -721,7 +722,7 @@ describe('hostile pages', () => {
     expect(pages.at(-1)?.stop).toBe('end');
   });
 
-  it('takes an empty page asked twice as the end, whatever total says: a wrong total costs one request', async () => {
+  it('takes an empty page asked twice as the end, whatever total says', async () => {
     const { fetch, calls } = scripted([
       json({ actions: descending('a', T0, 2), total: 500, per_page: 2 }),
       json({ actions: [], total: 500, per_page: 2 }),
@@ -732,6 +733,83 @@ describe('hostile pages', () => {
 
     expect(calls).toHaveLength(3);
     expect(pages.at(-1)?.stop).toBe('end');
+  });
+
+  it('costs one request and no wait when total is too high: a short page, then an empty one, is the end', async () => {
+    const { fetch, calls } = scripted([
+      json({ actions: descending('a', T0, 1), total: 500, per_page: 2 }),
+      json({ actions: [], total: 500, per_page: 2 }),
+    ]);
+    const c = client(fetch, { perPage: 2 });
+
+    const pages = await collect(c.client.sweep({ stopBeforeMs: 0 }));
+
+    expect(calls).toHaveLength(2);
+    expect(c.sleeps).toEqual([]);
+    expect(pages.at(-1)?.stop).toBe('end');
+  });
+
+  it('asks an empty page again through the error-page rule: an error page on the second ask is asked again too', async () => {
+    const { fetch, calls } = scripted([
+      json({ actions: descending('a', T0, 2), total: 6, per_page: 2 }),
+      json({ actions: [], total: 6, per_page: 2 }),
+      new Response('<html>maintenance</html>', { status: 200 }),
+      json({ actions: descending('b', T0 - 10_000, 2), total: 6, per_page: 2 }),
+      json({ actions: descending('c', T0 - 20_000, 2), total: 6, per_page: 2 }),
+      json({ actions: [], total: 6, per_page: 2 }),
+    ]);
+
+    const pages = await collect(client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }));
+
+    expect(calls.map((call) => call.url.searchParams.get('page'))).toEqual(['1', '2', '2', '2', '3', '4']);
+    expect(pages.flatMap((p) => p.actions.map((a) => a.id))).toEqual([
+      'a-0',
+      'a-1',
+      'b-0',
+      'b-1',
+      'c-0',
+      'c-1',
+    ]);
+    expect(pages.flatMap((p) => p.rejections)).toEqual([]);
+  });
+
+  it('notices a server that ignores page, echoes it, and serves a short page under a large total: 2 requests', async () => {
+    // Page 1 whatever was asked, under the page number asked for.
+    const echo = async (url: URL) =>
+      json({
+        actions: descending('a', T0, 1),
+        total: 500,
+        page: Number(url.searchParams.get('page')),
+        per_page: 2,
+      });
+    const { fetch, calls } = scripted([echo, echo, echo]);
+
+    const error = await failure(collect(client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 })));
+
+    expect(calls).toHaveLength(2);
+    expect(error).toMatchObject({ code: 'BAD_RESPONSE' });
+  });
+
+  it('asks error pages again at most maxRetries times in a whole sweep, not on every page', async () => {
+    const pages = (n: number) => `<html>${n}</html>`;
+    const { fetch, calls } = scripted([
+      new Response(pages(1), { status: 200 }),
+      new Response(pages(1), { status: 200 }),
+      new Response(pages(1), { status: 200 }),
+      new Response(pages(2), { status: 200 }),
+      new Response(pages(3), { status: 200 }),
+      json({ actions: [] }),
+    ]);
+
+    const read = await collect(client(fetch, { maxRetries: 2 }).client.sweep({ stopBeforeMs: 0 }));
+
+    // Page 1 three times (2 retries: the allowance), pages 2 and 3 once each, then the end.
+    expect(calls.map((call) => call.url.searchParams.get('page'))).toEqual(['1', '1', '1', '2', '3', '4']);
+    expect(read.flatMap((p) => p.rejections.map((r) => r.code))).toEqual([
+      'PAGE_UNREADABLE',
+      'PAGE_UNREADABLE',
+      'PAGE_UNREADABLE',
+    ]);
   });
 
   it('reads past a short page while total says more: a server serving fewer records than per_page (ADR 0130)', async () => {

@@ -51,11 +51,13 @@ export interface SweepOptions {
   /** The sweep may stop at a page whose every action is older than this (cursor minus overlap). */
   readonly stopBeforeMs: number;
   /**
-   * The caller handled an action at or after `stopBeforeMs` before (a stream's cursor): in newest-first
-   * order it is listed before any page wholly older than `stopBeforeMs`. A sweep that meets such a page
-   * first reads on, up to LATE_PAGES more pages, before it stops there (ADR 0131).
+   * The caller handled the actions from `stopBeforeMs` up to this time before (the newest cursor
+   * position of its streams): in time order they are listed before any page wholly older than
+   * `stopBeforeMs`. A sweep that meets such a page before any action of that range reads on, up to
+   * LATE_PAGES more pages, before it stops there (ADR 0131): late uploads listed by arrival, and new
+   * actions, may come first.
    */
-  readonly expectsWindow?: boolean;
+  readonly handledThroughMs?: number;
   /** Overrides the client's `maxPages`. */
   readonly maxPages?: number;
   readonly signal?: AbortSignal;
@@ -63,7 +65,7 @@ export interface SweepOptions {
 
 /**
  * Pages a sweep reads past a page that would end it by the cursor rule, while it has not met an action
- * inside the window it expects one in (`expectsWindow`): a list ordered by arrival shows late uploads
+ * of the range its streams handled before (`handledThroughMs`): a list ordered by arrival shows late uploads
  * (an agent's buffer, stamped in the past) at its head, and the actions of the last minutes behind them
  * (ADR 0131). Bounded: a stream whose last actions were deleted pays these pages, not the whole list.
  */
@@ -377,10 +379,15 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
 
     // Records received so far (repeats and unreadable ones included), against the envelope's `total`.
     let receivedSoFar = 0;
-    // An action at or after stopBeforeMs read so far; pages read on past a cursor stop without one.
-    let metWindow = false;
+    // Whether the sweep has read an action of the range its streams handled before (ADR 0131).
+    let metHandled = false;
     let latePages = 0;
     let previousIds: readonly string[] | null = null;
+    // The last page read was full: an empty page after it may be a glitch, after a short one it is the end.
+    let previousFull = false;
+    // Error pages asked for again in this sweep, at most maxRetries in all: each request already has its
+    // own retries of 5xx answers, and a hostile server must not multiply them by every page.
+    let errorPageRetries = 0;
     const request = (page: number) =>
       requestPage(
         { page, perPage: config.perPage, agentId: options.agentId, sinceMs },
@@ -389,27 +396,38 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       );
     const pause = (retry: number) =>
       sleep(backoffDelay(retry - 1, config.baseDelayMs, config.maxDelayMs, random), options.signal);
-
-    for (let page = 1; ; page++) {
+    // A body that is not JSON, or JSON that is not the envelope, may be a passing error page (a proxy's or
+    // a maintenance page answered with 200): asked again as a 5xx is, before it is taken as data and read
+    // past (ADR 0130). A page over a bound is the same page again: not asked again.
+    const readable = async (page: number): Promise<PageScan> => {
       let scan = await request(page);
-      // A body that is not JSON, or JSON that is not the envelope, may be a passing error page (a proxy's
-      // or a maintenance page answered with 200): asked again as a 5xx is, before it is taken as data
-      // and read past (ADR 0130). A page over a bound is the same page again: not asked again.
       for (
         let retry = 1;
         !scan.ok &&
         (scan.problem === 'not-json' || scan.problem === 'not-envelope') &&
-        retry <= policy.maxRetries;
+        errorPageRetries < policy.maxRetries;
         retry++
       ) {
+        errorPageRetries++;
         await pause(retry);
         scan = await request(page);
       }
-      // An empty page while `total` says records remain may be a passing glitch: asked again once before
-      // it is taken as the end of the list (ADR 0130).
-      if (scan.ok && scan.records.length === 0 && scan.total !== null && receivedSoFar < scan.total) {
+      return scan;
+    };
+
+    for (let page = 1; ; page++) {
+      let scan = await readable(page);
+      // An empty page after a full one, while `total` says records remain, may be a passing glitch:
+      // asked again once (through the same error-page rule) before it is taken as the end (ADR 0130).
+      if (
+        scan.ok &&
+        scan.records.length === 0 &&
+        previousFull &&
+        scan.total !== null &&
+        receivedSoFar < scan.total
+      ) {
         await pause(1);
-        scan = await request(page);
+        scan = await readable(page);
       }
       if (scan.ok && scan.page !== null && scan.page !== page) {
         // A server that ignores `page` answers every request with the first page: reading on would cost
@@ -493,12 +511,14 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         }
       }
       const pageSize = scan.perPage ?? config.perPage;
+      const totalSaysMore = scan.total !== null && receivedSoFar < scan.total;
       // The same actions in the same order as the page before: a server that ignores `page` and does not
-      // say which page it sent (ADR 0130).
+      // say which page it sent (ADR 0130). A full page, or a short one read past because `total` says
+      // more (the list shifting under a burst moves a full page, never repeats a short tail).
       if (
         previousIds !== null &&
         ids.length > 0 &&
-        scan.records.length >= pageSize &&
+        (scan.records.length >= pageSize || totalSaysMore) &&
         ids.length === previousIds.length &&
         ids.every((id, i) => id === previousIds?.[i])
       ) {
@@ -522,10 +542,14 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         order,
         newestMs,
         stopBeforeMs: options.stopBeforeMs,
-        totalSaysMore: scan.total !== null && receivedSoFar < scan.total,
+        totalSaysMore,
       });
-      if (newestMs !== null && newestMs >= options.stopBeforeMs) metWindow = true;
-      if (stop === 'cursor' && options.expectsWindow === true && !metWindow && latePages < LATE_PAGES) {
+      previousFull = scan.records.length >= pageSize;
+      const handledThrough = options.handledThroughMs;
+      if (handledThrough !== undefined && !metHandled) {
+        metHandled = timestamps.some((t) => t >= options.stopBeforeMs && t <= handledThrough);
+      }
+      if (stop === 'cursor' && handledThrough !== undefined && !metHandled && latePages < LATE_PAGES) {
         latePages++;
         stop = page >= maxPages ? 'max-pages' : null;
       }
