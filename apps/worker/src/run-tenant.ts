@@ -366,7 +366,8 @@ class TenantRun {
     if (!complete) ledger.incomplete = true;
     // A run whose lease is lost, or ran out by the local clock, writes nothing: the store would refuse it,
     // and the new holder's writes are the ones that count. A run stopped otherwise (a shutdown, its
-    // budget) still records what it handled (ADR 0004, 0132), fenced by the lease's epoch.
+    // budget, an overrun) still records what it handled (ADR 0004, 0132), fenced by the lease's epoch: a
+    // write after another run took the tenant is refused, and only costs the tries.
     const reason = this.lease.stopReason;
     if (reason === LEASE_LOST || reason === LEASE_EXPIRED) {
       for (const w of work) if (w.cursor !== null) ledger.position(w.destination.id, w.cursor.positionMs);

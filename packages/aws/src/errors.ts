@@ -94,6 +94,11 @@ const CODE_BY_NAME: Readonly<Record<string, AwsErrorCode>> = {
   InvalidInputException: 'INVALID_INPUT',
   ValidationException: 'INVALID_INPUT',
   InternalException: 'TRANSIENT',
+  // undici's errors, where nothing renamed them (ADR 0129): a stalled or cut answer, a connection not made.
+  HeadersTimeoutError: 'TRANSIENT',
+  BodyTimeoutError: 'TRANSIENT',
+  ConnectTimeoutError: 'TRANSIENT',
+  SocketError: 'TRANSIENT',
 };
 
 interface ErrorShape {

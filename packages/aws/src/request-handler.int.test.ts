@@ -7,8 +7,11 @@ import { timedPool, timedRequestHandler } from './request-handler.ts';
 const CREDENTIALS = { accessKeyId: 'AKIDREQUESTHANDLER', secretAccessKey: 'request-handler-test-secret' };
 const ITEM = JSON.stringify({ Item: { pk: { S: 'TENANT#t' }, sk: { S: 'LEASE' } } });
 
-/** A DynamoDB-shaped server that answers every request with one item, or holds the first `hold` unanswered. */
-async function server(options: { hold?: number } = {}) {
+/**
+ * A DynamoDB-shaped server that answers every request with one item; the first `hold` requests it holds
+ * unanswered, or (`midBody`) answers with headers and half a body, then stalls or cuts the connection.
+ */
+async function server(options: { hold?: number; midBody?: 'stall' | 'cut' } = {}) {
   let requests = 0;
   let connections = 0;
   const held: ServerResponse[] = [];
@@ -17,6 +20,17 @@ async function server(options: { hold?: number } = {}) {
     req.resume();
     req.on('end', () => {
       if (requests <= (options.hold ?? 0)) {
+        if (options.midBody !== undefined) {
+          res.writeHead(200, {
+            'content-type': 'application/x-amz-json-1.0',
+            'content-length': String(Buffer.byteLength(ITEM)),
+          });
+          res.write(ITEM.slice(0, 10));
+          if (options.midBody === 'cut') {
+            res.socket?.destroy();
+            return;
+          }
+        }
         held.push(res);
         return;
       }
@@ -84,6 +98,26 @@ describe('timedRequestHandler (ADR 0129, undici)', () => {
     expect((err as Error).message).toMatch(/^no answer from 127\.0\.0\.1 within 300 ms/);
   });
 
+  it('retries an answer whose body stalls, or whose connection closes mid-body, as the SDK retries a timeout', async () => {
+    for (const midBody of ['stall', 'cut'] as const) {
+      const s = await server({ hold: 2, midBody });
+      cleanups.push(s.close);
+      const client = clientOf(s.endpoint, timedRequestHandler(300));
+
+      const output = await client.send(getItem);
+
+      expect(output.Item?.pk?.S, midBody).toBe('TENANT#t');
+      expect(output.$metadata.attempts, midBody).toBe(3);
+    }
+    const stalled = await server({ hold: 10, midBody: 'stall' });
+    cleanups.push(stalled.close);
+    const err = await clientOf(stalled.endpoint, timedRequestHandler(300), 1)
+      .send(getItem)
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'TimeoutError' });
+    expect((err as Error).message).toMatch(/^no answer from 127\.0\.0\.1 within 300 ms/);
+  });
+
   it('keeps its connection for the next calls (no new connection per call)', async () => {
     const s = await server();
     cleanups.push(s.close);
@@ -105,6 +139,9 @@ describe('timedRequestHandler (ADR 0129, undici)', () => {
     for (const client of clients) for (let i = 0; i < 5; i++) await client.send(getItem);
     expect(s.requests).toBe(15);
     expect(s.connections).toBeLessThanOrEqual(2);
+    // A client destroyed leaves the shared pool to the others.
+    clients[0]?.destroy();
+    await expect(clients[1]?.send(getItem)).resolves.toMatchObject({ Item: { pk: { S: 'TENANT#t' } } });
 
     // A handler with a pool of its own makes it again at its next call after being destroyed.
     const handler = timedRequestHandler(1_000);

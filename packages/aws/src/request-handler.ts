@@ -34,36 +34,63 @@ const agentOptions = (requestTimeoutMs: number, options: TimedPoolOptions): Agen
 });
 
 /**
- * undici's handler, whose timeout errors say which limit was reached: undici's own messages ("Headers
- * Timeout Error") do not, and a run's error is what an operator reads (ADR 0125).
+ * undici's handler, with three changes (ADR 0129):
+ * - its timeout errors say which limit was reached and where: undici's own messages ("Headers Timeout
+ *   Error") do not, and a run's error is what an operator reads;
+ * - an answer's body that stalls or whose connection closes while it is read fails as a transient error
+ *   (`TimeoutError`, `RequestTimeout`) that the SDK retries, as the node handler's did: undici raises
+ *   those after the headers, where the Smithy handler does not name them;
+ * - on a shared pool, `destroy()` leaves the pool to its owner: the Smithy handler would close it under
+ *   every other client (and fall back to undici's global pool, without these timeouts).
  */
 class TimedHandler extends UndiciHttpHandler {
   constructor(
     options: UndiciHttpHandlerOptions,
     private readonly limits: { readonly requestMs: number; readonly connectionMs: number },
+    private readonly sharedPool: boolean,
   ) {
     super(options);
   }
 
+  override destroy(): void {
+    if (!this.sharedPool) super.destroy();
+  }
+
   override async handle(request: HttpRequest, options?: HttpHandlerOptions) {
-    try {
-      return await super.handle(request, options);
-    } catch (err) {
-      if (err instanceof Error && err.name === 'TimeoutError') {
-        const connecting = (err as { code?: unknown }).code === 'UND_ERR_CONNECT_TIMEOUT';
-        err.message = connecting
-          ? `no connection to ${request.hostname} within ${this.limits.connectionMs} ms (${err.message})`
-          : `no answer from ${request.hostname} within ${this.limits.requestMs} ms (${err.message})`;
+    const named = (err: unknown): unknown => {
+      if (!(err instanceof Error)) return err;
+      const code = (err as { code?: unknown }).code;
+      if (err.name === 'TimeoutError' || code === 'UND_ERR_BODY_TIMEOUT') {
+        err.name = 'TimeoutError';
+        err.message =
+          code === 'UND_ERR_CONNECT_TIMEOUT'
+            ? `no connection to ${request.hostname} within ${this.limits.connectionMs} ms (${err.message})`
+            : `no answer from ${request.hostname} within ${this.limits.requestMs} ms (${err.message})`;
+      } else if (code === 'UND_ERR_SOCKET') {
+        err.name = 'RequestTimeout';
+        err.message = `the connection to ${request.hostname} closed during the answer (${err.message})`;
       }
-      throw err;
+      return err;
+    };
+    let output: Awaited<ReturnType<UndiciHttpHandler['handle']>>;
+    try {
+      output = await super.handle(request, options);
+    } catch (err) {
+      throw named(err);
     }
+    const body = output.response.body as {
+      on?: (event: 'error', listener: (err: unknown) => void) => unknown;
+    };
+    // Renames the error before the SDK's reader sees it: listeners run in the order they were added.
+    body?.on?.('error', (err) => void named(err));
+    return output;
   }
 }
 
 /**
  * A connection pool whose requests fail when not answered in `requestTimeoutMs`, for several clients to
- * share (`timedRequestHandler`'s `dispatcher`). Its owner closes it (`destroy()`): a client's destroy()
- * would close it under the others.
+ * share (`timedRequestHandler`'s `dispatcher`). Its owner closes it (`destroy()`); a client's destroy()
+ * leaves it open.
  */
 export function timedPool(requestTimeoutMs: number, options: TimedPoolOptions = {}): Agent {
   return new Agent(agentOptions(requestTimeoutMs, options));
@@ -87,5 +114,6 @@ export function timedRequestHandler(
       requestMs: requestTimeoutMs,
       connectionMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     },
+    options.dispatcher !== undefined,
   );
 }
