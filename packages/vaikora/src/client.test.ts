@@ -114,6 +114,21 @@ async function failure(promise: Promise<unknown>): Promise<VaikoraError> {
   throw new Error('expected a VaikoraError');
 }
 
+/** The ids of the actions a sweep's pages yielded, in order. */
+const actionIds = (pages: readonly VaikoraPage[]) => pages.flatMap((p) => p.actions.map((a) => a.id));
+const THREE_PAGES_OF_TWO = ['a-0', 'a-1', 'b-0', 'b-1', 'c-0', 'c-1'];
+
+/** The pages a sweep yields before it fails, and its VaikoraError. */
+async function pagesBeforeFailure(pages: AsyncIterable<VaikoraPage>) {
+  const read: VaikoraPage[] = [];
+  const error = await failure(
+    (async () => {
+      for await (const page of pages) read.push(page);
+    })(),
+  );
+  return { pages: read, error };
+}
+
 describe('sweep requests', () => {
   it('sends the key header, page, per_page and agent_id, and no time filter by default', async () => {
     const { fetch, calls } = scripted([json({ actions: [], total: 0 })]);
@@ -666,13 +681,9 @@ describe('hostile pages', () => {
     const { fetch, calls } = scripted(
       Array.from({ length: 4 }, () => new Response('<html>login</html>', { status: 200 })),
     );
-    const pages: VaikoraPage[] = [];
 
-    const error = await failure(
-      (async () => {
-        for await (const page of client(fetch, { maxRetries: 1 }).client.sweep({ stopBeforeMs: 0 }))
-          pages.push(page);
-      })(),
+    const { pages, error } = await pagesBeforeFailure(
+      client(fetch, { maxRetries: 1 }).client.sweep({ stopBeforeMs: 0 }),
     );
 
     // Page 1 asked twice (maxRetries 1, the sweep's whole allowance of error-page retries), page 2 once,
@@ -710,14 +721,7 @@ describe('hostile pages', () => {
     const pages = await collect(client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }));
 
     expect(calls.map((call) => call.url.searchParams.get('page'))).toEqual(['1', '2', '2', '3', '4']);
-    expect(pages.flatMap((p) => p.actions.map((a) => a.id))).toEqual([
-      'a-0',
-      'a-1',
-      'b-0',
-      'b-1',
-      'c-0',
-      'c-1',
-    ]);
+    expect(actionIds(pages)).toEqual(THREE_PAGES_OF_TWO);
     // The end of the list (6 of 6 read) is not asked twice.
     expect(pages.at(-1)?.stop).toBe('end');
   });
@@ -762,14 +766,7 @@ describe('hostile pages', () => {
     const pages = await collect(client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }));
 
     expect(calls.map((call) => call.url.searchParams.get('page'))).toEqual(['1', '2', '2', '2', '3', '4']);
-    expect(pages.flatMap((p) => p.actions.map((a) => a.id))).toEqual([
-      'a-0',
-      'a-1',
-      'b-0',
-      'b-1',
-      'c-0',
-      'c-1',
-    ]);
+    expect(actionIds(pages)).toEqual(THREE_PAGES_OF_TWO);
     expect(pages.flatMap((p) => p.rejections)).toEqual([]);
   });
 
@@ -831,13 +828,9 @@ describe('hostile pages', () => {
       json({ actions: descending('a', T0, 2), total: 6, page: 1, per_page: 2 }),
       json({ actions: descending('a', T0, 2), total: 6, page: 1, per_page: 2 }),
     ]);
-    const pages: VaikoraPage[] = [];
 
-    const error = await failure(
-      (async () => {
-        for await (const page of client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }))
-          pages.push(page);
-      })(),
+    const { pages, error } = await pagesBeforeFailure(
+      client(fetch, { perPage: 2 }).client.sweep({ stopBeforeMs: 0 }),
     );
 
     expect(calls).toHaveLength(2);
