@@ -567,27 +567,7 @@ class TenantRun {
   private async saveCursor(w: StreamWork, write: CursorWrite): Promise<void> {
     const ledger = this.ledger;
     try {
-      // What the run handled is in Security Hub: a write lost to a passing DynamoDB failure would make the
-      // next run send it all again (billed again). Tried again, while the lease holds, before giving up.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, {
-            seen: write.seen,
-            prune: write.prune,
-            home: w.home,
-          });
-          break;
-        } catch (err) {
-          const delay = FINAL_WRITE_RETRY_MS[attempt];
-          if (!isRetryableStateFailure(err) || delay === undefined || this.lease.stopReason === LEASE_LOST)
-            throw err;
-          this.log.debug(
-            { err: errorInfo(err), streamId: w.stream.id, attempt },
-            'cursor write failed; trying again',
-          );
-          await (this.deps.sleep ?? sleep)(delay);
-        }
-      }
+      await this.writeCursor(w, write);
       ledger.position(w.destination.id, write.next.positionMs);
     } catch (err) {
       ledger.position(w.destination.id, w.cursor?.positionMs ?? this.now);
@@ -598,6 +578,32 @@ class TenantRun {
         ledger.fail('CURSOR_NOT_SAVED', errorMessage(err));
       }
       this.log.warn({ err: errorInfo(err), streamId: w.stream.id }, 'cursor not advanced');
+    }
+  }
+
+  /**
+   * What the run handled is in Security Hub: a write lost to a passing DynamoDB failure would make the
+   * next run send it all again (billed again). Tried again, while the lease holds, before giving up.
+   */
+  private async writeCursor(w: StreamWork, write: CursorWrite): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, {
+          seen: write.seen,
+          prune: write.prune,
+          home: w.home,
+        });
+        return;
+      } catch (err) {
+        const delay = FINAL_WRITE_RETRY_MS[attempt];
+        if (!isRetryableStateFailure(err) || delay === undefined || this.lease.stopReason === LEASE_LOST)
+          throw err;
+        this.log.debug(
+          { err: errorInfo(err), streamId: w.stream.id, attempt },
+          'cursor write failed; trying again',
+        );
+        await (this.deps.sleep ?? sleep)(delay);
+      }
     }
   }
 

@@ -57,33 +57,35 @@ class TimedHandler extends UndiciHttpHandler {
   }
 
   override async handle(request: HttpRequest, options?: HttpHandlerOptions) {
-    const named = (err: unknown): unknown => {
-      if (!(err instanceof Error)) return err;
-      const code = (err as { code?: unknown }).code;
-      if (err.name === 'TimeoutError' || code === 'UND_ERR_BODY_TIMEOUT') {
-        err.name = 'TimeoutError';
-        err.message =
-          code === 'UND_ERR_CONNECT_TIMEOUT'
-            ? `no connection to ${request.hostname} within ${this.limits.connectionMs} ms (${err.message})`
-            : `no answer from ${request.hostname} within ${this.limits.requestMs} ms (${err.message})`;
-      } else if (code === 'UND_ERR_SOCKET') {
-        err.name = 'RequestTimeout';
-        err.message = `the connection to ${request.hostname} closed during the answer (${err.message})`;
-      }
-      return err;
-    };
     let output: Awaited<ReturnType<UndiciHttpHandler['handle']>>;
     try {
       output = await super.handle(request, options);
     } catch (err) {
-      throw named(err);
+      throw this.named(err, request.hostname);
     }
     const body = output.response.body as {
       on?: (event: 'error', listener: (err: unknown) => void) => unknown;
     };
     // Renames the error before the SDK's reader sees it: listeners run in the order they were added.
-    body?.on?.('error', (err) => void named(err));
+    body?.on?.('error', (err) => void this.named(err, request.hostname));
     return output;
+  }
+
+  /** `err`, named so that the SDK retries it when it is a timeout or a connection cut, and saying where. */
+  private named(err: unknown, hostname: string): unknown {
+    if (!(err instanceof Error)) return err;
+    const code = (err as { code?: unknown }).code;
+    if (err.name === 'TimeoutError' || code === 'UND_ERR_BODY_TIMEOUT') {
+      err.name = 'TimeoutError';
+      err.message =
+        code === 'UND_ERR_CONNECT_TIMEOUT'
+          ? `no connection to ${hostname} within ${this.limits.connectionMs} ms (${err.message})`
+          : `no answer from ${hostname} within ${this.limits.requestMs} ms (${err.message})`;
+    } else if (code === 'UND_ERR_SOCKET') {
+      err.name = 'RequestTimeout';
+      err.message = `the connection to ${hostname} closed during the answer (${err.message})`;
+    }
+    return err;
   }
 }
 

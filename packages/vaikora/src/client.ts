@@ -71,6 +71,9 @@ export interface SweepOptions {
  */
 export const LATE_PAGES = 3;
 
+/** The error of a server that does not page as asked (ADR 0022, 0130): its pages are not data. */
+const notPaging = (message: string) => new VaikoraError('BAD_RESPONSE', message, false, { status: 200 });
+
 export interface VerifyOptions {
   readonly agentId?: string;
   readonly signal?: AbortSignal;
@@ -432,11 +435,8 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       if (scan.ok && scan.page !== null && scan.page !== page) {
         // A server that ignores `page` answers every request with the first page: reading on would cost
         // maxPages requests a run and never reach the end (ADR 0130).
-        throw new VaikoraError(
-          'BAD_RESPONSE',
+        throw notPaging(
           `Vaikora answered the request for page ${page} with page ${scan.page}: it does not page as asked`,
-          false,
-          { status: 200 },
         );
       }
       receivedSoFar += scan.ok ? scan.records.length : scan.records;
@@ -446,12 +446,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         // The page held something, so it is not the end of the list: yield it as one rejection and read
         // on. The same body again on the next page means the server is not paging at all (ADR 0022).
         if (scan.fingerprint === previousUnreadable) {
-          throw new VaikoraError(
-            'BAD_RESPONSE',
-            `Vaikora answered page ${page} with the same unreadable body as page ${page - 1}`,
-            false,
-            { status: 200 },
-          );
+          throw notPaging(`Vaikora answered page ${page} with the same unreadable body as page ${page - 1}`);
         }
         previousUnreadable = scan.fingerprint;
         once(
@@ -522,11 +517,8 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         ids.length === previousIds.length &&
         ids.every((id, i) => id === previousIds?.[i])
       ) {
-        throw new VaikoraError(
-          'BAD_RESPONSE',
+        throw notPaging(
           `Vaikora answered page ${page} with the same actions as page ${page - 1}: it does not page as asked`,
-          false,
-          { status: 200 },
         );
       }
       previousIds = ids;
