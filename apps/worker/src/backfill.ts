@@ -198,6 +198,7 @@ class Backfill {
       ...agent,
       thresholds: vaikora.thresholds,
       nowIso: this.nowIso,
+      nowMs: Date.parse(this.nowIso),
       importChunk: this.deps.options.importChunk,
       stopping: () => this.lease.signal.aborted,
     };

@@ -3,9 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type CursorPolicy,
+  DEFAULT_STUCK_POLICY,
+  givesUp,
   isNew,
+  nextStuck,
   type StreamCursor,
   StreamProgress,
+  stuckKey,
   windowDigest,
   windowStartMs,
 } from './cursor.ts';
@@ -242,6 +246,63 @@ describe('StreamProgress.plan', () => {
  * failed deliveries; each run reads the window, handles what is new and writes the plan. Every action
  * inside the lookback is handled, and none twice unless its delivery failed.
  */
+describe('stuck findings (ADR 0133)', () => {
+  const H = 3600_000;
+  const entry = (id: string, actionMs: number, runs: number, sinceMs: number) => ({
+    key: stuckKey(id),
+    actionMs,
+    runs,
+    sinceMs,
+  });
+
+  it('counts a refusal again in a run that counts, starts a new one at one, and changes nothing in a run that does not', () => {
+    const before = [entry('a', 100, 2, 0)];
+    const refused = new Map([
+      ['a', 100],
+      ['b', 200],
+    ]);
+    expect(nextStuck(before, refused, true, 5_000, DEFAULT_STUCK_POLICY)).toEqual([
+      entry('a', 100, 3, 0),
+      entry('b', 200, 1, 5_000),
+    ]);
+    expect(nextStuck(before, refused, false, 5_000, DEFAULT_STUCK_POLICY)).toEqual(before);
+  });
+
+  it('keeps the oldest three: the ones holding the position', () => {
+    const refused = new Map(['d', 'c', 'b', 'a'].map((id, i) => [id, 400 - i * 100]));
+    const next = nextStuck([], refused, true, 0, DEFAULT_STUCK_POLICY);
+    expect(next.map((e) => e.actionMs)).toEqual([100, 200, 300]);
+    expect(stuckKey('a')).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it.each([
+    ['never stuck', undefined, 10 * H, false],
+    ['five counted runs over an hour: this refusal is the sixth', entry('a', 0, 5, 0), H, true],
+    ['five counted runs in less than an hour', entry('a', 0, 5, 0), H - 1, false],
+    ['four counted runs over a day', entry('a', 0, 4, 0), 24 * H, false],
+  ])('gives up: %s', (_name, stuck, nowMs, expected) => {
+    expect(givesUp(stuck, nowMs, DEFAULT_STUCK_POLICY)).toBe(expected);
+  });
+
+  it('drops an entry the next window is past, and writes when only the stuck findings changed', () => {
+    const state = stateOf({ ...cursor(10_000), stuck: [entry('old', 8_000, 3, 0), entry('a', 9_500, 1, 0)] });
+    const progress = new StreamProgress();
+    const blocked = { complete: true, blockedAtMs: 9_500, windowStartMs: 9_000 };
+    const same = progress.plan(state, 20_000, policy, { ...blocked, stuck: state.cursor?.stuck });
+    expect(same?.next.stuck).toEqual([entry('a', 9_500, 1, 0)]);
+    const counted = progress.plan(state, 20_000, policy, { ...blocked, stuck: [entry('a', 9_500, 2, 0)] });
+    expect(counted?.next).toMatchObject({ positionMs: 10_000, stuck: [entry('a', 9_500, 2, 0)] });
+  });
+
+  it('a checkpoint carries the stuck findings it read', () => {
+    const stuck = [entry('a', 9_500, 2, 0)];
+    const progress = new StreamProgress();
+    progress.add('x', 10_500);
+    const write = progress.checkpoint(stateOf({ ...cursor(10_000), stuck }), 20_000, policy, 9_000);
+    expect(write?.next.stuck).toEqual(stuck);
+  });
+});
+
 describe('runs over a growing list (property)', () => {
   it('handles every action once, whatever the bursts, late arrivals and failures', () => {
     fc.assert(

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Cursor, SeenEntry, SeenSegment, SeenSet, StreamState } from './ports.ts';
+import type { Cursor, SeenEntry, SeenSegment, SeenSet, StreamState, StuckFinding } from './ports.ts';
 
 /** A stream cursor: where the stream has got to (ADR 0004). */
 export type StreamCursor = Cursor;
@@ -58,6 +58,62 @@ export function windowDigest(
     .slice(0, 22);
 }
 
+/**
+ * When a run gives up on a finding Security Hub keeps refusing with a passing error (ADR 0133): after
+ * it was refused in `runs` counted runs (runs in which the same destination took other findings, so
+ * the hub works) spanning at least `afterMs`. Until then it holds the stream's position, as any
+ * finding not delivered yet does.
+ */
+export interface StuckPolicy {
+  readonly runs: number;
+  readonly afterMs: number;
+  /** At most this many are tracked, the oldest first (the state store keeps 3: STUCK_FINDINGS_MAX of @vsh/aws). */
+  readonly kept: number;
+}
+
+export const DEFAULT_STUCK_POLICY: StuckPolicy = { runs: 6, afterMs: 60 * 60_000, kept: 3 };
+
+/** The key a stuck finding is kept under: 128 bits of the SHA-256 of the action id, base64url. */
+export function stuckKey(actionId: string): string {
+  return createHash('sha256').update(actionId).digest('base64url').slice(0, 22);
+}
+
+/**
+ * Whether a finding Security Hub refuses again now is given up on (kept as rejected, no longer holding
+ * the position): this refusal makes its `policy.runs`-th counted run, and it has been stuck `afterMs`.
+ */
+export function givesUp(entry: StuckFinding | undefined, nowMs: number, policy: StuckPolicy): boolean {
+  return entry !== undefined && entry.runs + 1 >= policy.runs && nowMs - entry.sinceMs >= policy.afterMs;
+}
+
+/**
+ * The stuck findings after a run: each finding refused again counts one more run, a new one starts at
+ * one, when the run counts (`counted`: the destination took other findings in it); a run that does not
+ * count changes nothing. Entries not refused this run stay until the window is past them (`plan`).
+ * The oldest `policy.kept` are kept: they are the ones holding the position.
+ */
+export function nextStuck(
+  previous: readonly StuckFinding[],
+  refused: ReadonlyMap<string, number>,
+  counted: boolean,
+  nowMs: number,
+  policy: StuckPolicy,
+): StuckFinding[] {
+  if (!counted) return [...previous];
+  const byKey = new Map(previous.map((e) => [e.key, e]));
+  for (const [id, actionMs] of refused) {
+    const key = stuckKey(id);
+    const before = byKey.get(key);
+    byKey.set(
+      key,
+      before === undefined
+        ? { key, actionMs, runs: 1, sinceMs: nowMs }
+        : { ...before, runs: before.runs + 1 },
+    );
+  }
+  return [...byKey.values()].sort((a, b) => a.actionMs - b.actionMs).slice(0, policy.kept);
+}
+
 /** How a run ended for one stream, as far as its cursor goes. */
 export interface RunEnd {
   /** The sweep reached the end of the list or passed the window: the position may move. */
@@ -71,6 +127,8 @@ export interface RunEnd {
    * run cannot vouch that every id the sweep found there is handled (ADR 0128).
    */
   readonly windowDigest?: ((windowStartMs: number) => string | undefined) | undefined;
+  /** The stuck findings to keep (ADR 0133; `nextStuck`); absent: those the stream had. */
+  readonly stuck?: readonly StuckFinding[] | undefined;
 }
 
 /** What to write for a stream after a run: the cursor, the ids to remember, the segments to drop. */
@@ -120,7 +178,12 @@ export class StreamProgress {
     const keepFrom = position - policy.overlapMs;
     const seen: SeenEntry[] = [];
     for (const [id, timestampMs] of this.unsaved) if (timestampMs >= keepFrom) seen.push({ id, timestampMs });
-    return { next: { positionMs: position, updatedAtMs: nowMs }, seen, prune: [] };
+    const stuck = state.cursor?.stuck;
+    return {
+      next: { positionMs: position, updatedAtMs: nowMs, ...(stuck === undefined ? {} : { stuck }) },
+      seen,
+      prune: [],
+    };
   }
 
   /** Records that `write` (from `checkpoint`) is stored. */
@@ -162,8 +225,16 @@ export class StreamProgress {
     const seen: SeenEntry[] = [];
     for (const [id, timestampMs] of this.unsaved) if (timestampMs >= keepFrom) seen.push({ id, timestampMs });
     const prune = state.segments.filter((s) => s.bucketEndMs <= keepFrom);
+    // A stuck finding the window is past is never read again (ADR 0133).
+    const stuck = (end.stuck ?? previous?.stuck ?? []).filter((e) => e.actionMs >= keepFrom);
     const stored = this.savedPositionMs ?? previous?.positionMs;
-    if (stored !== undefined && position === stored && seen.length === 0 && prune.length === 0) {
+    if (
+      stored !== undefined &&
+      position === stored &&
+      seen.length === 0 &&
+      prune.length === 0 &&
+      sameStuck(stuck, previous?.stuck ?? [])
+    ) {
       return null;
     }
     const digest = end.windowDigest?.(keepFrom);
@@ -172,9 +243,17 @@ export class StreamProgress {
         positionMs: position,
         updatedAtMs: nowMs,
         ...(digest === undefined ? {} : { windowDigest: digest }),
+        ...(stuck.length === 0 ? {} : { stuck }),
       },
       seen,
       prune,
     };
   }
+}
+
+function sameStuck(a: readonly StuckFinding[], b: readonly StuckFinding[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((e, i) => e.key === b[i]?.key && e.runs === b[i]?.runs && e.sinceMs === b[i]?.sinceMs)
+  );
 }

@@ -191,3 +191,100 @@ describe('delivery and state faults: nothing imported twice', () => {
     expect(h.duplicates()).toBe(0);
   });
 });
+
+describe('a finding Security Hub refuses with a passing error on every send (ADR 0133)', () => {
+  const RUN = 5 * MIN;
+  /** Runs every 5 minutes from NOW; each run's Vaikora list gains `perRun` actions stamped a minute before it. */
+  async function everyFiveMinutes(
+    h: ReturnType<typeof hub>,
+    runs: number,
+    first: readonly unknown[],
+    perRun: number,
+  ) {
+    let now = NOW - RUN;
+    const actions: unknown[] = [...first];
+    const state = memoryState(() => now);
+    const tenantStore = memoryTenantStore(tenant);
+    /** One more run, 5 minutes after the last, with `perRun` new actions. */
+    const next = async () => {
+      now += RUN;
+      const r = (now - NOW) / RUN;
+      for (let i = 0; i < perRun; i++) actions.unshift(testAction(`new-${r}-${i}`, 'agt-1', now - MIN + i));
+      const { run } = deps(h, actions, state, () => now);
+      return summary(await runTenant('ten_1', { ...run, store: tenantStore.store }));
+    };
+    const summaries = [];
+    for (let r = 0; r < runs; r++) summaries.push(await next());
+    return { summaries, state, rejections: tenantStore.rejections, kept: tenantStore.kept, next };
+  }
+
+  it('is kept as rejected, with its reason, once it has been refused for an hour of runs while its neighbours were taken; the stream moves on', async () => {
+    const h = hub();
+    let poisonSends = 0;
+    h.setAnswer((ids) => {
+      if (!ids.includes('vaikora-poison')) return undefined;
+      poisonSends++;
+      return { fail: ['vaikora-poison'] };
+    });
+    const { summaries, state, rejections, kept } = await everyFiveMinutes(
+      h,
+      24,
+      [testAction('poison', 'agt-1', NOW - 2 * MIN)],
+      5,
+    );
+
+    // Every other action is in Security Hub once; the poison one is kept once, with its reason.
+    expect(h.stored.size).toBe(24 * 5);
+    expect(h.duplicates()).toBe(0);
+    expect([...rejections.keys()].filter((k) => k.includes('poison'))).toHaveLength(1);
+    expect(kept.map((r) => r.rejection)).toEqual([
+      expect.objectContaining({
+        actionId: 'poison',
+        code: 'IMPORT_REJECTED',
+        retryable: false,
+        reason: expect.stringMatching(
+          /^InternalFailure: x .*in 13 runs since 2026-12-01T12:00:00.000Z; given up/,
+        ),
+      }),
+    ]);
+    // It stopped being sent, and the stream's position is past it again.
+    const cursor = await state.getCursor('ten_1', 'str_1');
+    expect(cursor?.positionMs).toBeGreaterThan(NOW - 2 * MIN);
+    expect(summaries.at(-1)?.status).toBe('ok');
+    expect(cursor?.stuck ?? []).toEqual([]);
+    // An hour of runs (13 at 5 minutes), each sending it as often as the importer tries a finding (5).
+    expect(poisonSends).toBeLessThanOrEqual(13 * 5);
+  });
+
+  it('a Security Hub that refuses every finding with a passing error for two hours gives up on none: all are delivered once it recovers', async () => {
+    const h = hub();
+    let down = true;
+    h.setAnswer((ids) => (down ? { fail: ids } : undefined));
+    const runs = await everyFiveMinutes(h, 24, [], 2);
+    expect(h.stored.size).toBe(0);
+    expect(runs.rejections.size).toBe(0);
+
+    down = false;
+    const after = await runs.next();
+    expect(after.status).toBe('ok');
+    expect(h.stored.size).toBe(50);
+    expect(h.duplicates()).toBe(0);
+  });
+
+  it('a finding refused in a few runs and then taken is delivered once, and nothing of it is kept as rejected', async () => {
+    const h = hub();
+    let refusals = 4;
+    h.setAnswer((ids) =>
+      ids.includes('vaikora-flaky') && refusals-- > 0 ? { fail: ['vaikora-flaky'] } : undefined,
+    );
+    const { state, rejections } = await everyFiveMinutes(
+      h,
+      20,
+      [testAction('flaky', 'agt-1', NOW - 2 * MIN)],
+      3,
+    );
+    expect(h.stored.get('vaikora-flaky')).toBe(1);
+    expect(rejections.size).toBe(0);
+    expect((await state.getCursor('ten_1', 'str_1'))?.stuck ?? []).toEqual([]);
+  });
+});

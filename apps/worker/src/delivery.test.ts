@@ -24,6 +24,7 @@ const ctx = (over: Partial<DeliveryContext> = {}): DeliveryContext => ({
   routedAgents: new Set(['agt-1', 'agt-2']),
   thresholds: DEFAULT_THRESHOLDS,
   nowIso: new Date(NOW).toISOString(),
+  nowMs: NOW,
   importChunk: 1,
   stopping: () => false,
   ...over,

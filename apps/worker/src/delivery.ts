@@ -8,6 +8,7 @@ import {
 } from '@vsh/core';
 import { type SweepOptions, type VaikoraClient, VaikoraError, type VaikoraPage } from '@vsh/vaikora';
 import type { Logger } from 'pino';
+import { DEFAULT_STUCK_POLICY, givesUp, type StuckPolicy, stuckKey } from './cursor.ts';
 import {
   type DestinationConfig,
   destinationOf,
@@ -16,6 +17,7 @@ import {
   type RecordedRejection,
   type SeenEntry,
   type StreamConfig,
+  type StuckFinding,
 } from './ports.ts';
 
 // The one delivery pipeline of the worker (ADR 0102), used by tenant runs and backfills alike: read an
@@ -28,6 +30,8 @@ export interface DeliveryTarget {
   readonly stream: StreamConfig;
   readonly destination: DestinationConfig;
   readonly importer: FindingImporter;
+  /** The stream's stuck findings by key (ADR 0133): one refused again long enough is given up on. */
+  readonly stuck?: ReadonlyMap<string, StuckFinding> | undefined;
 }
 
 /** What a delivery needs to know about the tenant and the sweep. */
@@ -39,6 +43,10 @@ export interface DeliveryContext {
   readonly thresholds: Thresholds;
   /** The time findings are stamped with (`UpdatedAt`). */
   readonly nowIso: string;
+  /** The same time, in ms: what a stuck finding's age is taken at (ADR 0133). */
+  readonly nowMs: number;
+  /** When a stuck finding is given up on; default DEFAULT_STUCK_POLICY. */
+  readonly stuckPolicy?: StuckPolicy | undefined;
   /** Findings per import call. */
   readonly importChunk: number;
   /** Checked before each import call: true stops after the call in flight (shutdown, lease, budget). */
@@ -67,6 +75,8 @@ export interface StreamDelivery {
   readonly rejections: RecordedRejection[];
   /** Time of the oldest action not delivered for a transient reason (+Infinity: none). */
   blockedAtMs: number;
+  /** The actions whose findings Security Hub refused with a passing error (ADR 0133: they may get stuck). */
+  readonly refused: SeenEntry[];
   /** Security Hub's reason for the first finding it did not take yet (it may take it later). */
   notTakenYet: string | null;
   /** Why the last import call failed as a whole; nothing more of the page was sent to the stream. */
@@ -96,6 +106,7 @@ export async function deliverToStream(
     sent: [],
     handled: [],
     rejections: [],
+    refused: [],
     blockedAtMs: Number.POSITIVE_INFINITY,
     notTakenYet: null,
     failure: null,
@@ -164,11 +175,15 @@ export async function deliverToStream(
       }
       for (const rejection of result.rejected) {
         const p = rejection.actionId === null ? undefined : byFindingId.get(`vaikora-${rejection.actionId}`);
-        if (rejection.retryable) {
+        const stuck = p === undefined ? undefined : target.stuck?.get(stuckKey(p.action.id));
+        if (rejection.retryable && !givesUp(stuck, ctx.nowMs, ctx.stuckPolicy ?? DEFAULT_STUCK_POLICY)) {
           out.blockedAtMs = Math.min(out.blockedAtMs, p?.action.timestampMs ?? Number.NEGATIVE_INFINITY);
           out.notTakenYet ??= rejection.reason;
+          if (p !== undefined) out.refused.push({ id: p.action.id, timestampMs: p.action.timestampMs });
         } else {
-          out.rejections.push(refusal(rejection));
+          // Refused for good, or refused with a passing error for so long that it would hold the
+          // stream's position for good (ADR 0133): kept with its reason, and the stream goes on.
+          out.rejections.push(refusal(stuck === undefined ? rejection : gaveUp(rejection, stuck)));
           settled++;
           if (p !== undefined) out.handled.push({ id: p.action.id, timestampMs: p.action.timestampMs });
         }
@@ -192,6 +207,20 @@ export async function deliverToStream(
   }
   out.notSent = ready.length - settled;
   return out;
+}
+
+/** A passing refusal given up on (ADR 0133): its reason says since when, and what sends it again. */
+function gaveUp(
+  rejection: RecordedRejection['rejection'],
+  stuck: StuckFinding,
+): RecordedRejection['rejection'] {
+  return {
+    ...rejection,
+    retryable: false,
+    reason:
+      `${rejection.reason} (refused with a passing error in ${stuck.runs + 1} runs since ` +
+      `${new Date(stuck.sinceMs).toISOString()}; given up so that the stream goes on: a backfill over its time sends it again)`,
+  };
 }
 
 function oldest(findings: readonly PreparedFinding[]): number {

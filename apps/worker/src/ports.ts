@@ -184,6 +184,21 @@ export interface Cursor {
    * opens, when every one of them was handled (ADR 0128); absent otherwise.
    */
   readonly windowDigest?: string | undefined;
+  /**
+   * Findings Security Hub kept refusing with a passing error (ADR 0133): what lets a run give up on one
+   * that would otherwise hold the position for good. A write without it leaves none.
+   */
+  readonly stuck?: readonly StuckFinding[] | undefined;
+}
+
+/** A finding Security Hub refused with a passing error in `runs` counted runs since `sinceMs` (ADR 0133). */
+export interface StuckFinding {
+  /** `stuckKey` of the action's id: fixed in size, whatever the id. */
+  readonly key: string;
+  /** The action's time: the entry is dropped once the window is past it. */
+  readonly actionMs: number;
+  readonly runs: number;
+  readonly sinceMs: number;
 }
 
 /** An action id a run handled, with the action's time (which decides when it may be forgotten). */

@@ -11,7 +11,9 @@ import type { Logger } from 'pino';
 import {
   type CursorPolicy,
   type CursorWrite,
+  DEFAULT_STUCK_POLICY,
   isNew,
+  nextStuck,
   StreamProgress,
   windowDigest,
   windowStartMs,
@@ -115,6 +117,8 @@ interface StreamWork extends DeliveryTarget {
   readonly cursor: Cursor | null;
   readonly windowStart: number;
   readonly progress: StreamProgress;
+  /** The actions Security Hub refused with a passing error this run, by id, with their time (ADR 0133). */
+  readonly refused: Map<string, number>;
   /** Time of the oldest action that could not be delivered for a transient reason. */
   blockedAtMs: number;
   /** Where the next cursor write goes (ADR 0126): as read, then the lease item once a new entry is made there. */
@@ -270,6 +274,8 @@ class TenantRun {
         windowStart: windowStartMs(cursor, this.now, this.policy),
         progress: new StreamProgress(),
         importer: this.deps.importer(routeOf(this.config.tenantId, destination, stream)),
+        ...(cursor?.stuck === undefined ? {} : { stuck: new Map(cursor.stuck.map((e) => [e.key, e])) }),
+        refused: new Map(),
         blockedAtMs: Number.POSITIVE_INFINITY,
         home: undefined,
       });
@@ -289,6 +295,7 @@ class TenantRun {
       routedAgents: this.routedAgents,
       thresholds: vaikora.thresholds,
       nowIso: this.nowIso,
+      nowMs: this.now,
       importChunk: this.deps.options.importChunk,
       stopping: () => this.stopping(),
     };
@@ -426,6 +433,7 @@ class TenantRun {
     for (const { id, timestampMs } of d.handled) w.progress.add(id, timestampMs);
     for (const p of d.sent) this.ledger.remember(p, w.stream.region);
     w.blockedAtMs = Math.min(w.blockedAtMs, d.blockedAtMs);
+    for (const { id, timestampMs } of d.refused) w.refused.set(id, timestampMs);
     if (d.notTakenYet !== null)
       this.ledger.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings yet: ${d.notTakenYet}`);
     if (d.failure?.stopsDestination) {
@@ -555,6 +563,14 @@ class TenantRun {
               return windowDigest(inside, next);
             }
           : undefined,
+      // A run counts toward giving up on a stuck finding only when the destination took others in it (ADR 0133).
+      stuck: nextStuck(
+        w.cursor?.stuck ?? [],
+        w.refused,
+        ledger.stats(w.destination.id).imported > 0,
+        this.now,
+        DEFAULT_STUCK_POLICY,
+      ),
     });
     if (write === null) {
       ledger.position(w.destination.id, w.cursor?.positionMs ?? this.now);

@@ -91,6 +91,7 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       if (stored !== undefined && stored.positionMs > next.positionMs)
         throw new StateError('CURSOR_REGRESSION', 'behind', false);
       writes++;
+      // Like the DynamoDB store: what the write carries is stored; the digest and stuck findings it lacks are gone.
       cursors.set(streamId, { ...next, version: (stored?.version ?? 0) + 1 });
       const mine = segments.get(streamId) ?? new Map();
       segments.set(streamId, mine);
@@ -113,6 +114,8 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
 export function memoryTenantStore(config: TenantConfig, options: { failRejections?: boolean } = {}) {
   const runs: Array<{ id: string; summary: RunSummary | null }> = [];
   const rejections = new Map<string, number>();
+  /** Every rejection given to the store, as given. */
+  const kept: RecordedRejection[] = [];
   const store: TenantStore = {
     loadTenant: async () => config,
     startRun: async () => {
@@ -131,6 +134,7 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
       if (options.failRejections)
         throw new Error('Failed query: insert into "rejected_records" ... params: \u0000');
       let inserted = 0;
+      kept.push(...batch);
       for (const r of batch) {
         const key = `${r.destinationId ?? `agent:${r.agentId}`}|${r.rejection.fingerprint ?? r.rejection.actionId}`;
         if (!rejections.has(key)) inserted++;
@@ -140,7 +144,7 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
     },
     saveDestinationHealth: async () => undefined,
   };
-  return { store, runs, rejections };
+  return { store, runs, rejections, kept };
 }
 
 /** A Vaikora list, newest first, paged like the API; `pageDelayMs` waits (abortably) before each page. */

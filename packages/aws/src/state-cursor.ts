@@ -34,9 +34,11 @@ import {
   type Lease,
   type OpenHealthCondition,
   type SeenSegment,
+  STUCK_FINDINGS_MAX,
   StateError,
   type StateStore,
   type StreamState,
+  type StuckFinding,
 } from './state-model.ts';
 import { putSegments, readSegments, seenDigest, segmentItems } from './state-seen.ts';
 
@@ -53,6 +55,8 @@ export interface CursorItem {
   seenFloorMs?: number;
   /** `Cursor.windowDigest` of the write that set this position (ADR 0128). */
   windowDigest?: string;
+  /** `Cursor.stuck` (ADR 0133). */
+  stuck?: readonly StuckFinding[];
 }
 
 /**
@@ -72,6 +76,52 @@ interface InlineEntry {
   f?: number;
   /** `Cursor.windowDigest` (ADR 0128). */
   d?: string;
+  /** `Cursor.stuck` (ADR 0133), as `StoredStuck`. */
+  k?: StoredStuck[];
+}
+
+/** A stuck finding as stored (ADR 0133): short names, like an inline entry's. */
+interface StoredStuck {
+  k: string;
+  a: number;
+  n: number;
+  s: number;
+}
+
+const storedStuck = (stuck: readonly StuckFinding[]): StoredStuck[] =>
+  stuck.map((f) => ({ k: f.key, a: f.actionMs, n: f.runs, s: f.sinceMs }));
+
+/** The stuck findings of a stored cursor; an entry that is not one is dropped (it only delays a give-up). */
+function stuckOf(raw: unknown): { stuck?: StuckFinding[] } {
+  if (!Array.isArray(raw)) return {};
+  const stuck: StuckFinding[] = [];
+  for (const e of raw as Partial<StoredStuck>[]) {
+    if (typeof e?.k !== 'string' || ![e.a, e.n, e.s].every((n) => Number.isSafeInteger(n))) continue;
+    stuck.push({ key: e.k, actionMs: Number(e.a), runs: Number(e.n), sinceMs: Number(e.s) });
+  }
+  return stuck.length === 0 ? {} : { stuck };
+}
+
+/**
+ * The parts of a cursor update that belong to the write that carries them (ADR 0128, 0133): each is set
+ * when the write has it and removed when it has not. `path` prefixes the attribute names.
+ */
+function carried(next: Cursor, digestPath: string, stuckPath: string) {
+  const set: string[] = [];
+  const remove: string[] = [];
+  const values: Record<string, unknown> = {};
+  if (next.windowDigest === undefined) remove.push(digestPath);
+  else {
+    set.push(`${digestPath} = :digest`);
+    values[':digest'] = next.windowDigest;
+  }
+  if (next.stuck === undefined || next.stuck.length === 0) remove.push(stuckPath);
+  else {
+    set.push(`${stuckPath} = :stuck`);
+    values[':stuck'] = storedStuck(next.stuck);
+  }
+  const tail = `${set.map((x) => `, ${x}`).join('')}${remove.length === 0 ? '' : ` REMOVE ${remove.join(', ')}`}`;
+  return { tail, values };
 }
 
 /**
@@ -346,10 +396,12 @@ function inlineWrite(
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
   };
   if (home === 'lease') {
+    const own = carried(next, '#c.#s.d', '#c.#s.k');
     return {
       ...common,
-      // The digest belongs to the write that sets it: one written without is removed (ADR 0128).
-      UpdateExpression: `SET #c.#s.p = :pos, #c.#s.u = :updated, #c.#s.v = #c.#s.v + :one, #c.#s.w = :writeId, #c.#s.e = :epoch${floor === undefined ? '' : ', #c.#s.f = :floor'}${next.windowDigest === undefined ? ' REMOVE #c.#s.d' : ', #c.#s.d = :digest'}`,
+      // The digest and the stuck findings belong to the write that sets them: one written without is
+      // removed (ADR 0128, 0133).
+      UpdateExpression: `SET #c.#s.p = :pos, #c.#s.u = :updated, #c.#s.v = #c.#s.v + :one, #c.#s.w = :writeId, #c.#s.e = :epoch${floor === undefined ? '' : ', #c.#s.f = :floor'}${own.tail}`,
       ConditionExpression: `${LEASE_HELD} AND #c.#s.p <= :pos`,
       ExpressionAttributeValues: marshall({
         ...fenced,
@@ -358,7 +410,7 @@ function inlineWrite(
         ':one': 1,
         ':writeId': writeId,
         ...(floor === undefined ? {} : { ':floor': floor }),
-        ...(next.windowDigest === undefined ? {} : { ':digest': next.windowDigest }),
+        ...own.values,
       }),
     };
   }
@@ -370,6 +422,7 @@ function inlineWrite(
     e: lease.epoch,
     ...(floor === undefined ? {} : { f: floor }),
     ...(next.windowDigest === undefined ? {} : { d: next.windowDigest }),
+    ...(next.stuck === undefined || next.stuck.length === 0 ? {} : { k: storedStuck(next.stuck) }),
   };
   return {
     ...common,
@@ -394,6 +447,7 @@ function inlineCursorsOf(item: Record<string, AttributeValue>): Map<string, Curs
       ...(typeof raw.w === 'string' ? { writeId: raw.w } : {}),
       ...(typeof raw.f === 'number' ? { seenFloorMs: raw.f } : {}),
       ...(typeof raw.d === 'string' ? { windowDigest: raw.d } : {}),
+      ...stuckOf(raw.k),
     });
   }
   return out;
@@ -435,11 +489,12 @@ export function cursorWrite(
   writeId: string,
   seenFloorMs: number | undefined,
 ): TransactWriteItem {
+  const own = carried(next, 'windowDigest', 'stuck');
   return {
     Update: {
       TableName,
       Key: keys.cursor(lease.tenantId, streamId),
-      UpdateExpression: `SET positionMs = :pos, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId${seenFloorMs === undefined ? '' : ', seenFloorMs = :floor'}${next.windowDigest === undefined ? ' REMOVE windowDigest' : ', windowDigest = :digest'}`,
+      UpdateExpression: `SET positionMs = :pos, updatedAtMs = :updated, version = if_not_exists(version, :zero) + :one, writtenBy = :owner, writtenEpoch = :epoch, writeId = :writeId${seenFloorMs === undefined ? '' : ', seenFloorMs = :floor'}${own.tail}`,
       // Legacy id lists (cursors written before the seen-set) are left as they are: still read as seen.
       // Monotonic: never behind the stored position. The same position is accepted: the
       // write then only adds to the seen-set (a run that stopped early keeps what it sent).
@@ -453,7 +508,7 @@ export function cursorWrite(
         ':epoch': lease.epoch,
         ':writeId': writeId,
         ...(seenFloorMs === undefined ? {} : { ':floor': seenFloorMs }),
-        ...(next.windowDigest === undefined ? {} : { ':digest': next.windowDigest }),
+        ...own.values,
       }),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -480,6 +535,20 @@ function validateCursor(next: Cursor): void {
   if (next.windowDigest !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(next.windowDigest)) {
     throw new RangeError('cursor windowDigest must be a base64url digest of at most 64 characters');
   }
+  const stuck = next.stuck ?? [];
+  if (stuck.length > STUCK_FINDINGS_MAX) {
+    throw new RangeError(`a cursor keeps at most ${STUCK_FINDINGS_MAX} stuck findings`);
+  }
+  for (const f of stuck) {
+    if (
+      !/^[A-Za-z0-9_-]{1,64}$/.test(f.key) ||
+      ![f.actionMs, f.runs, f.sinceMs].every(Number.isSafeInteger)
+    ) {
+      throw new RangeError(
+        'a stuck finding needs a base64url key of at most 64 characters and integer times',
+      );
+    }
+  }
 }
 
 function toCursorItem(item: Record<string, AttributeValue>): CursorItem {
@@ -495,6 +564,7 @@ function toCursorItem(item: Record<string, AttributeValue>): CursorItem {
     ...(typeof raw.writeId === 'string' ? { writeId: raw.writeId } : {}),
     ...(typeof raw.seenFloorMs === 'number' ? { seenFloorMs: raw.seenFloorMs } : {}),
     ...(typeof raw.windowDigest === 'string' ? { windowDigest: raw.windowDigest } : {}),
+    ...stuckOf(raw.stuck),
   };
 }
 
@@ -506,5 +576,6 @@ function publicCursor(item: CursorItem): Cursor {
     updatedAtMs: item.updatedAtMs,
     version: item.version,
     ...(item.windowDigest === undefined ? {} : { windowDigest: item.windowDigest }),
+    ...(item.stuck === undefined ? {} : { stuck: item.stuck }),
   };
 }

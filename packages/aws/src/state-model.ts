@@ -54,7 +54,26 @@ export interface Cursor {
    * and its seen-set need not be read. Absent when the write could not vouch for every id.
    */
   readonly windowDigest?: string | undefined;
+  /**
+   * Findings Security Hub kept refusing with a passing error, with how long it has (ADR 0133): what
+   * lets a run give up on one that would hold the position for good. Like the digest, it belongs to
+   * the write that carries it: a write without it leaves none.
+   */
+  readonly stuck?: readonly StuckFinding[] | undefined;
 }
+
+/** One finding Security Hub refused with a passing error in `runs` runs since `sinceMs` (ADR 0133). */
+export interface StuckFinding {
+  /** A digest of the action's id (base64url): fixed in size, whatever the id. */
+  readonly key: string;
+  /** The action's time. */
+  readonly actionMs: number;
+  readonly runs: number;
+  readonly sinceMs: number;
+}
+
+/** At most this many stuck findings are kept with a cursor (ADR 0133). */
+export const STUCK_FINDINGS_MAX = 3;
 
 /** An action id a run handled, with the action's time (which decides when it may be forgotten). */
 export interface SeenEntry {

@@ -277,6 +277,41 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
     expect((await store.getCursor(tenant, 's'))?.positionMs).toBe(2_000);
   });
 
+  it('keeps the stuck findings of the write that carries them beside its digest, drops them with a write that has none, and refuses more than it keeps (ADR 0133)', async () => {
+    const tenant = newTenant();
+    const store = createStore();
+    const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (lease === null) throw new Error('no lease');
+    const older = { key: 'AbCdEfGhIjKlMnOpQrSt_-', actionMs: 900, runs: 4, sinceMs: 100 };
+    const newer = { key: 'ZyXwVuTsRqPoNmLkJiHg-_', actionMs: 950, runs: 1, sinceMs: 800 };
+    const stuck = [older, newer];
+
+    await store.advanceCursor(lease, 's', { ...cursorAt(1_000), stuck });
+    const first = (await store.readTenant(lease)).cursor('s');
+    await store.advanceCursor(lease, 's', {
+      ...cursorAt(1_000),
+      windowDigest: 'A'.repeat(22),
+      stuck: [newer],
+    });
+    const second = await store.getStream(tenant, 's');
+    await store.advanceCursor(lease, 's', cursorAt(2_000));
+    const without = await store.getCursor(tenant, 's');
+    const tooMany = await store
+      .advanceCursor(lease, 's', { ...cursorAt(3_000), stuck: [...stuck, ...stuck] })
+      .catch((err: unknown) => err);
+    const badKey = await store
+      .advanceCursor(lease, 's', { ...cursorAt(3_000), stuck: [{ ...older, key: 'not a key!' }] })
+      .catch((err: unknown) => err);
+
+    expect(first).toMatchObject({ positionMs: 1_000, stuck });
+    expect(second.cursor).toMatchObject({ windowDigest: 'A'.repeat(22), stuck: [newer] });
+    expect(without?.stuck).toBeUndefined();
+    expect(without?.windowDigest).toBeUndefined();
+    expect(tooMany).toBeInstanceOf(RangeError);
+    expect(badKey).toBeInstanceOf(RangeError);
+    expect((await store.getCursor(tenant, 's'))?.positionMs).toBe(2_000);
+  });
+
   it('keeps the stored position at the maximum of the accepted advances of two concurrent writers (property)', async () => {
     const tenant = newTenant();
     const writerA = createStore();
