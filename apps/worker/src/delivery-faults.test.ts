@@ -192,6 +192,53 @@ describe('delivery and state faults: nothing imported twice', () => {
   });
 });
 
+describe('a DynamoDB that keeps failing the final cursor writes', () => {
+  it('tries them again only until the run is a little past its budget: a run of five streams ends instead of trying for minutes', async () => {
+    const streams = [1, 2, 3, 4, 5].map((n) => ({
+      id: `str_${n}`,
+      destinationId: 'dst_1',
+      agentId: `agt-${n}`,
+      region: 'us-east-1',
+    }));
+    const five = testTenant([testDestination('dst_1', '111111111111')], streams);
+    const actions = streams.map((s, i) => testAction(`act-${i}`, s.agentId, NOW - MIN));
+    let now = NOW;
+    const h = hub();
+    const { run, state } = deps(
+      h,
+      actions,
+      memoryState(() => now),
+      () => now,
+    );
+    // Every write fails after hanging 10 s (the SDK's own attempts), as a DynamoDB that stopped answering.
+    let tries = 0;
+    state.advanceCursor = async () => {
+      tries++;
+      now += 10_000;
+      throw new StateError('UNAVAILABLE', 'DynamoDB call failed: TimeoutError', true);
+    };
+    const result = summary(
+      await runTenant('ten_1', {
+        ...run,
+        store: memoryTenantStore(five).store,
+        sleep: async (ms) => {
+          now += ms;
+        },
+        options: { ...DEFAULT_RUN_OPTIONS, runBudgetMs: 60_000, leaseTtlMs: 3600_000 },
+      }),
+    );
+
+    expect(result.errorCode).toBe('CURSOR_NOT_SAVED');
+    expect(h.stored.size).toBe(5);
+    // 4 tries of the first stream's final write (45 s); past the budget and an eighth (67.5 s), one try
+    // of each later write: the checkpoint each later stream makes on its page (the clock moved 2 s past
+    // the last one) and its final write, plus the second stream's one retry before the bound. Without the
+    // bound: 24 tries (4 a final write) and 3 minutes 46 s; with it, 2 minutes 15.5 s.
+    expect(tries).toBe(13);
+    expect(now - NOW).toBe(135_500);
+  });
+});
+
 describe('a finding Security Hub refuses with a passing error on every send (ADR 0133)', () => {
   const RUN = 5 * MIN;
   /** Runs every 5 minutes from NOW; each run's Vaikora list gains `perRun` actions stamped a minute before it. */

@@ -78,6 +78,13 @@ const WINDOW_DIGEST_MAX_IDS = 1000;
  */
 const FINAL_WRITE_RETRY_MS = [250, 1_000, 4_000];
 
+/**
+ * How far past its budget, as a share of it, a run still tries a failed cursor write again (ADR 0132):
+ * an eighth. On Lambda the budget is the timeout less a fifth, so the run still ends, and records its
+ * end, before the function's timeout however many streams a DynamoDB that stopped answering fails.
+ */
+const FINAL_WRITE_RETRY_PAST_BUDGET = 1 / 8;
+
 /** How often a run stores what it handled so far (see `checkpoint`). */
 const CHECKPOINT_MS = 2000;
 
@@ -138,6 +145,8 @@ class TenantRun {
   /** Stops the run: a shutdown, a lost lease, or the run's time budget spent. */
   private readonly stop: AbortSignal;
   private readonly budget: AbortSignal;
+  /** No failed cursor write is tried again after this (`FINAL_WRITE_RETRY_PAST_BUDGET`). */
+  private readonly retryWritesUntilMs: number;
   /** Health conditions seen this run, by destination id, with what was seen (ADR 0116). */
   private readonly healthOpen = new Map<string, Map<HealthCondition, string>>();
   /** Health conditions this run could judge, by destination id: judged and not seen means cleared. */
@@ -158,6 +167,10 @@ class TenantRun {
     const { overlapMs, initialLookbackMs } = deps.options;
     this.policy = { overlapMs, initialLookbackMs };
     this.budget = AbortSignal.timeout(deps.options.runBudgetMs);
+    this.retryWritesUntilMs =
+      this.now +
+      deps.options.runBudgetMs +
+      Math.min(OVERRUN_GRACE_MS, deps.options.runBudgetMs * FINAL_WRITE_RETRY_PAST_BUDGET);
     this.stop = AbortSignal.any([lease.signal, this.budget]);
     this.lastCheckpointMs = this.now;
   }
@@ -599,7 +612,8 @@ class TenantRun {
 
   /**
    * What the run handled is in Security Hub: a write lost to a passing DynamoDB failure would make the
-   * next run send it all again (billed again). Tried again, while the lease holds, before giving up.
+   * next run send it all again (billed again). Tried again, while the lease holds and the run is not
+   * far past its budget, before giving up.
    */
   private async writeCursor(w: StreamWork, write: CursorWrite): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -612,7 +626,12 @@ class TenantRun {
         return;
       } catch (err) {
         const delay = FINAL_WRITE_RETRY_MS[attempt];
-        if (!isRetryableStateFailure(err) || delay === undefined || this.lease.stopReason === LEASE_LOST)
+        if (
+          !isRetryableStateFailure(err) ||
+          delay === undefined ||
+          this.lease.stopReason === LEASE_LOST ||
+          this.deps.clock() + delay > this.retryWritesUntilMs
+        )
           throw err;
         this.log.debug(
           { err: errorInfo(err), streamId: w.stream.id, attempt },
