@@ -9,6 +9,7 @@ import {
   nextStuck,
   type StreamCursor,
   StreamProgress,
+  type StuckRun,
   stuckKey,
   windowDigest,
   windowStartMs,
@@ -255,22 +256,45 @@ describe('stuck findings (ADR 0133)', () => {
     sinceMs,
   });
 
-  it('counts a refusal again in a run that counts, starts a new one at one, and changes nothing in a run that does not', () => {
+  const run = (refused: Map<string, number>, over: Partial<StuckRun> = {}): StuckRun => ({
+    refused,
+    handled: [],
+    counted: true,
+    complete: true,
+    ...over,
+  });
+
+  it('counts a refusal again in a run that counts, starts a new one at one, and adds nothing in a run that does not', () => {
     const before = [entry('a', 100, 2, 0)];
     const refused = new Map([
       ['a', 100],
       ['b', 200],
     ]);
-    expect(nextStuck(before, refused, true, 5_000, DEFAULT_STUCK_POLICY)).toEqual([
+    expect(nextStuck(before, run(refused), 5_000, DEFAULT_STUCK_POLICY)).toEqual([
       entry('a', 100, 3, 0),
       entry('b', 200, 1, 5_000),
     ]);
-    expect(nextStuck(before, refused, false, 5_000, DEFAULT_STUCK_POLICY)).toEqual(before);
+    expect(nextStuck(before, run(refused, { counted: false }), 5_000, DEFAULT_STUCK_POLICY)).toEqual(before);
+  });
+
+  it('drops what the run handled, and after a complete sweep what it did not find refused again', () => {
+    const before = [entry('taken', 100, 2, 0), entry('gone', 150, 4, 0), entry('again', 200, 1, 0)];
+    const refused = new Map([['again', 200]]);
+    const complete = nextStuck(before, run(refused, { handled: ['taken'] }), 5_000, DEFAULT_STUCK_POLICY);
+    expect(complete).toEqual([entry('again', 200, 2, 0)]);
+    // A sweep that stopped early may not have reached 'gone': it stays.
+    const partial = nextStuck(
+      before,
+      run(refused, { handled: ['taken'], complete: false }),
+      5_000,
+      DEFAULT_STUCK_POLICY,
+    );
+    expect(partial).toEqual([entry('gone', 150, 4, 0), entry('again', 200, 2, 0)]);
   });
 
   it('keeps the oldest three: the ones holding the position', () => {
     const refused = new Map(['d', 'c', 'b', 'a'].map((id, i) => [id, 400 - i * 100]));
-    const next = nextStuck([], refused, true, 0, DEFAULT_STUCK_POLICY);
+    const next = nextStuck([], run(refused), 0, DEFAULT_STUCK_POLICY);
     expect(next.map((e) => e.actionMs)).toEqual([100, 200, 300]);
     expect(stuckKey('a')).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });

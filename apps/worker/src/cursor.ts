@@ -86,30 +86,49 @@ export function givesUp(entry: StuckFinding | undefined, nowMs: number, policy: 
   return entry !== undefined && entry.runs + 1 >= policy.runs && nowMs - entry.sinceMs >= policy.afterMs;
 }
 
+/** What one run did on a stream, as `nextStuck` reads it. */
+export interface StuckRun {
+  /** The actions Security Hub refused with a passing error, by id, with their time. */
+  readonly refused: ReadonlyMap<string, number>;
+  /** Every action id the run handled on the stream (taken, given up on, refused for good, skipped). */
+  readonly handled: Iterable<string>;
+  /** The stream's importer took a finding this run (its hub works): the run counts. */
+  readonly counted: boolean;
+  /** The sweep read the whole window: what was not refused again was not due any more. */
+  readonly complete: boolean;
+}
+
 /**
- * The stuck findings after a run: each finding refused again counts one more run, a new one starts at
- * one, when the run counts (`counted`: the destination took other findings in it); a run that does not
- * count changes nothing. Entries not refused this run stay until the window is past them (`plan`).
- * The oldest `policy.kept` are kept: they are the ones holding the position.
+ * The stuck findings after a run (ADR 0133). A finding the run handled is no longer stuck; after a
+ * complete sweep, neither is one it did not find refused again (it is in the seen-set, or gone). In a
+ * run that counts, each finding refused again counts one more run and a new one starts at one; a run
+ * that does not count adds nothing. The oldest `policy.kept` are kept: they hold the position.
  */
 export function nextStuck(
   previous: readonly StuckFinding[],
-  refused: ReadonlyMap<string, number>,
-  counted: boolean,
+  run: StuckRun,
   nowMs: number,
   policy: StuckPolicy,
 ): StuckFinding[] {
-  if (!counted) return [...previous];
-  const byKey = new Map(previous.map((e) => [e.key, e]));
-  for (const [id, actionMs] of refused) {
-    const key = stuckKey(id);
-    const before = byKey.get(key);
-    byKey.set(
-      key,
-      before === undefined
-        ? { key, actionMs, runs: 1, sinceMs: nowMs }
-        : { ...before, runs: before.runs + 1 },
-    );
+  const refused = new Map<string, number>();
+  for (const [id, actionMs] of run.refused) refused.set(stuckKey(id), actionMs);
+  let kept = previous;
+  if (kept.length > 0) {
+    const handled = new Set<string>();
+    for (const id of run.handled) handled.add(stuckKey(id));
+    kept = kept.filter((e) => !handled.has(e.key) && (!run.complete || refused.has(e.key)));
+  }
+  const byKey = new Map(kept.map((e) => [e.key, e]));
+  if (run.counted) {
+    for (const [key, actionMs] of refused) {
+      const before = byKey.get(key);
+      byKey.set(
+        key,
+        before === undefined
+          ? { key, actionMs, runs: 1, sinceMs: nowMs }
+          : { ...before, runs: before.runs + 1 },
+      );
+    }
   }
   return [...byKey.values()].sort((a, b) => a.actionMs - b.actionMs).slice(0, policy.kept);
 }
@@ -154,6 +173,11 @@ export class StreamProgress {
 
   get size(): number {
     return this.handled.size;
+  }
+
+  /** The ids this run handled. */
+  ids(): IterableIterator<string> {
+    return this.handled.keys();
   }
 
   /** Whether this run handled the action `id`. */

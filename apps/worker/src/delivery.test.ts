@@ -2,6 +2,7 @@ import { AwsError } from '@vsh/aws';
 import { DEFAULT_THRESHOLDS, type PreparedFinding, parseAction, reject, type VaikoraAction } from '@vsh/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { stuckKey } from './cursor.ts';
 import { type DeliveryContext, type DeliveryTarget, deliverToStream, keepRejections } from './delivery.ts';
 import type { ImportOutcome } from './ports.ts';
 import { testAction, testDestination } from './tenant.test-support.ts';
@@ -122,6 +123,63 @@ describe('deliverToStream', () => {
     expect(d).toMatchObject({ notTakenYet: 'Throttled', blockedAtMs: NOW - 60_000, notSent: 1 });
     expect(d.rejections.map((r) => r.rejection.actionId)).toEqual(['b']);
     expect(d.handled.map((h) => h.id)).toEqual(['b']);
+  });
+});
+
+describe('deliverToStream with stuck findings (ADR 0133)', () => {
+  const stuck = (id: string, runs: number) => ({
+    key: stuckKey(id),
+    actionMs: NOW - 60_000,
+    runs,
+    sinceMs: 0,
+  });
+  /** A hub that takes 'ok' and refuses 'x' with `retryable`. */
+  const refusing =
+    (retryable: boolean, reason: string) =>
+    async (items: readonly PreparedFinding[]): Promise<ImportOutcome> => ({
+      imported: items.filter((p) => p.action.id !== 'x').map((p) => p.finding.Id),
+      rejected: items
+        .filter((p) => p.action.id === 'x')
+        .map((p) => reject('IMPORT_REJECTED', 'import', reason, p.action.id, undefined, retryable)),
+      stats: { throttled: 0 },
+    });
+
+  it('gives up on a finding stuck long enough, with a reason that says so, once the hub took another', async () => {
+    const d = await deliverToStream(
+      { ...target(refusing(true, 'InternalFailure: x')), stuck: new Map([[stuckKey('x'), stuck('x', 5)]]) },
+      [actionOf('x', 'agt-1', 1), actionOf('ok', 'agt-1', 1)],
+      () => true,
+      ctx({ importChunk: 10 }),
+    );
+    expect(d.rejections.map((r) => r.rejection)).toEqual([
+      expect.objectContaining({
+        retryable: false,
+        reason: expect.stringMatching(/in 6 runs since .*given up/),
+      }),
+    ]);
+    expect(d.handled.map((h) => h.id).sort()).toEqual(['ok', 'x']);
+    expect(d.blockedAtMs).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("does not give up while the hub took nothing in the run, and keeps a permanent refusal's own reason", async () => {
+    const alone = await deliverToStream(
+      { ...target(refusing(true, 'InternalFailure: x')), stuck: new Map([[stuckKey('x'), stuck('x', 5)]]) },
+      [actionOf('x', 'agt-1', 1)],
+      () => true,
+      ctx(),
+    );
+    expect(alone).toMatchObject({ rejections: [], refused: [{ id: 'x' }], blockedAtMs: NOW - 60_000 });
+
+    const permanent = await deliverToStream(
+      {
+        ...target(refusing(false, 'InvalidInput: bad field')),
+        stuck: new Map([[stuckKey('x'), stuck('x', 1)]]),
+      },
+      [actionOf('x', 'agt-1', 1)],
+      () => true,
+      ctx(),
+    );
+    expect(permanent.rejections.map((r) => r.rejection.reason)).toEqual(['InvalidInput: bad field']);
   });
 });
 

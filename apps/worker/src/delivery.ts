@@ -32,6 +32,8 @@ export interface DeliveryTarget {
   readonly importer: FindingImporter;
   /** The stream's stuck findings by key (ADR 0133): one refused again long enough is given up on. */
   readonly stuck?: ReadonlyMap<string, StuckFinding> | undefined;
+  /** Findings the stream's hub took earlier in this run (before this page). */
+  readonly took?: number | undefined;
 }
 
 /** What a delivery needs to know about the tenant and the sweep. */
@@ -176,14 +178,21 @@ export async function deliverToStream(
       for (const rejection of result.rejected) {
         const p = rejection.actionId === null ? undefined : byFindingId.get(`vaikora-${rejection.actionId}`);
         const stuck = p === undefined ? undefined : target.stuck?.get(stuckKey(p.action.id));
-        if (rejection.retryable && !givesUp(stuck, ctx.nowMs, ctx.stuckPolicy ?? DEFAULT_STUCK_POLICY)) {
+        // Given up on only once the stream's hub took others in this run (ADR 0133): one refusing
+        // everything (an outage, a throttled account) is waited for.
+        const givenUp =
+          stuck !== undefined &&
+          rejection.retryable &&
+          (target.took ?? 0) + out.imported > 0 &&
+          givesUp(stuck, ctx.nowMs, ctx.stuckPolicy ?? DEFAULT_STUCK_POLICY);
+        if (rejection.retryable && !givenUp) {
           out.blockedAtMs = Math.min(out.blockedAtMs, p?.action.timestampMs ?? Number.NEGATIVE_INFINITY);
           out.notTakenYet ??= rejection.reason;
           if (p !== undefined) out.refused.push({ id: p.action.id, timestampMs: p.action.timestampMs });
         } else {
           // Refused for good, or refused with a passing error for so long that it would hold the
           // stream's position for good (ADR 0133): kept with its reason, and the stream goes on.
-          out.rejections.push(refusal(stuck === undefined ? rejection : gaveUp(rejection, stuck)));
+          out.rejections.push(refusal(givenUp ? gaveUp(rejection, stuck) : rejection));
           settled++;
           if (p !== undefined) out.handled.push({ id: p.action.id, timestampMs: p.action.timestampMs });
         }

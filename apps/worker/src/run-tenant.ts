@@ -126,6 +126,8 @@ interface StreamWork extends DeliveryTarget {
   readonly progress: StreamProgress;
   /** The actions Security Hub refused with a passing error this run, by id, with their time (ADR 0133). */
   readonly refused: Map<string, number>;
+  /** Findings its importer took this run (`DeliveryTarget.took`). */
+  took: number;
   /** Time of the oldest action that could not be delivered for a transient reason. */
   blockedAtMs: number;
   /** Where the next cursor write goes (ADR 0126): as read, then the lease item once a new entry is made there. */
@@ -289,6 +291,7 @@ class TenantRun {
         importer: this.deps.importer(routeOf(this.config.tenantId, destination, stream)),
         ...(cursor?.stuck === undefined ? {} : { stuck: new Map(cursor.stuck.map((e) => [e.key, e])) }),
         refused: new Map(),
+        took: 0,
         blockedAtMs: Number.POSITIVE_INFINITY,
         home: undefined,
       });
@@ -447,6 +450,7 @@ class TenantRun {
     for (const p of d.sent) this.ledger.remember(p, w.stream.region);
     w.blockedAtMs = Math.min(w.blockedAtMs, d.blockedAtMs);
     for (const { id, timestampMs } of d.refused) w.refused.set(id, timestampMs);
+    w.took += d.imported;
     if (d.notTakenYet !== null)
       this.ledger.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings yet: ${d.notTakenYet}`);
     if (d.failure?.stopsDestination) {
@@ -576,11 +580,10 @@ class TenantRun {
               return windowDigest(inside, next);
             }
           : undefined,
-      // A run counts toward giving up on a stuck finding only when the destination took others in it (ADR 0133).
+      // A run counts toward giving up on a stuck finding only when the stream's hub took others (ADR 0133).
       stuck: nextStuck(
         w.cursor?.stuck ?? [],
-        w.refused,
-        ledger.stats(w.destination.id).imported > 0,
+        { refused: w.refused, handled: w.progress.ids(), counted: w.took > 0, complete },
         this.now,
         DEFAULT_STUCK_POLICY,
       ),

@@ -91,15 +91,29 @@ interface StoredStuck {
 const storedStuck = (stuck: readonly StuckFinding[]): StoredStuck[] =>
   stuck.map((f) => ({ k: f.key, a: f.actionMs, n: f.runs, s: f.sinceMs }));
 
-/** The stuck findings of a stored cursor; an entry that is not one is dropped (it only delays a give-up). */
+/**
+ * The stuck findings of a stored cursor, read by the rules a write is held to (`validStuck`): an entry
+ * that breaks them is dropped, and the list is cut to STUCK_FINDINGS_MAX, so that what is read can
+ * always be written back (it only delays a give-up).
+ */
 function stuckOf(raw: unknown): { stuck?: StuckFinding[] } {
   if (!Array.isArray(raw)) return {};
   const stuck: StuckFinding[] = [];
   for (const e of raw as Partial<StoredStuck>[]) {
-    if (typeof e?.k !== 'string' || ![e.a, e.n, e.s].every((n) => Number.isSafeInteger(n))) continue;
-    stuck.push({ key: e.k, actionMs: Number(e.a), runs: Number(e.n), sinceMs: Number(e.s) });
+    const entry = { key: e?.k, actionMs: e?.a, runs: e?.n, sinceMs: e?.s };
+    if (validStuck(entry) && stuck.length < STUCK_FINDINGS_MAX) stuck.push(entry);
   }
   return stuck.length === 0 ? {} : { stuck };
+}
+
+function validStuck(e: Partial<Record<keyof StuckFinding, unknown>>): e is StuckFinding {
+  return (
+    typeof e.key === 'string' &&
+    /^[A-Za-z0-9_-]{1,64}$/.test(e.key) &&
+    [e.actionMs, e.sinceMs].every((n) => Number.isSafeInteger(n) && Number(n) >= 0) &&
+    Number.isSafeInteger(e.runs) &&
+    Number(e.runs) >= 1
+  );
 }
 
 /**
@@ -462,7 +476,16 @@ function inlineCursorsOf(item: Record<string, AttributeValue>): Map<string, Curs
 export function mergeCursor(inline: CursorItem | undefined, item: CursorItem | undefined): CursorItem | null {
   if (inline === undefined) return item ?? null;
   if (item === undefined) return inline;
-  const further = inline.positionMs >= item.positionMs ? inline : item;
+  // At the same position the later write's digest and stuck findings are the ones that count: a cursor
+  // item written while inline cursors are off leaves an older inline entry beside it.
+  const further =
+    inline.positionMs !== item.positionMs
+      ? inline.positionMs > item.positionMs
+        ? inline
+        : item
+      : inline.updatedAtMs >= item.updatedAtMs
+        ? inline
+        : item;
   const floors = [inline.seenFloorMs, item.seenFloorMs].filter((f): f is number => f !== undefined);
   return {
     ...further,
@@ -539,15 +562,10 @@ function validateCursor(next: Cursor): void {
   if (stuck.length > STUCK_FINDINGS_MAX) {
     throw new RangeError(`a cursor keeps at most ${STUCK_FINDINGS_MAX} stuck findings`);
   }
-  for (const f of stuck) {
-    if (
-      !/^[A-Za-z0-9_-]{1,64}$/.test(f.key) ||
-      ![f.actionMs, f.runs, f.sinceMs].every(Number.isSafeInteger)
-    ) {
-      throw new RangeError(
-        'a stuck finding needs a base64url key of at most 64 characters and integer times',
-      );
-    }
+  if (!stuck.every(validStuck)) {
+    throw new RangeError(
+      'a stuck finding needs a base64url key of at most 64 characters, non-negative integer times and at least one run',
+    );
   }
 }
 

@@ -775,6 +775,50 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
   );
 
   it.runIf(home === undefined)(
+    'reads the stuck findings of the later write when an inline entry and a cursor item share a position, and reads back only what it can write (ADR 0133)',
+    async () => {
+      const tenant = newTenant();
+      const store = createStore();
+      const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+      if (lease === null) throw new Error('no lease');
+      const stuck = (runs: number) => [
+        { key: 'AbCdEfGhIjKlMnOpQrSt_-', actionMs: 1_100, runs, sinceMs: 100 },
+      ];
+      await store.advanceCursor(lease, 's', { positionMs: 1_000, updatedAtMs: 1_000, stuck: stuck(1) });
+      // Inline cursors switched off: the same position is written to a cursor item, later.
+      const off = createStore({ inlineCursors: false });
+      await off.advanceCursor(lease, 's', { positionMs: 1_000, updatedAtMs: 2_000, stuck: stuck(2) });
+      await off.advanceCursor(lease, 's', { positionMs: 1_000, updatedAtMs: 3_000, stuck: stuck(3) });
+      expect((await off.getCursor(tenant, 's'))?.stuck).toEqual(stuck(3));
+
+      // An entry the writer would refuse (a key too long: another version, or a hand edit) is not read.
+      const other = newTenant();
+      const mine = await store.acquireLease(other, 'worker-a', TTL);
+      if (mine === null) throw new Error('no lease');
+      await store.advanceCursor(mine, 's', {
+        positionMs: 1_000,
+        updatedAtMs: 1_000,
+        stuck: [...stuck(1), ...stuck(2)],
+      });
+      const { UpdateItemCommand } = await import('@aws-sdk/client-dynamodb');
+      await createClient().send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: { pk: { S: `TENANT#${other}` }, sk: { S: 'LEASE' } },
+          UpdateExpression: 'SET #c.#s.k[0].k = :k',
+          ExpressionAttributeNames: { '#c': 'c', '#s': 's' },
+          ExpressionAttributeValues: { ':k': { S: 'x'.repeat(70) } },
+        }),
+      );
+      const read = await store.getCursor(other, 's');
+      expect(read?.stuck).toEqual(stuck(2));
+      await expect(
+        store.advanceCursor(mine, 's', { positionMs: 1_000, updatedAtMs: 2_000, stuck: read?.stuck }),
+      ).resolves.toBe('advanced');
+    },
+  );
+
+  it.runIf(home === undefined)(
     'writes cursor items only while inline cursors are off (the first phase of the upgrade), and reads both',
     async () => {
       const tenant = newTenant();

@@ -537,6 +537,15 @@ describe('mergeCursor (a stream with a cursor in both homes, ADR 0126)', () => {
     },
   );
 
+  it("at the same position, the later write's digest and stuck findings are read (ADR 0133)", () => {
+    const stuck = (runs: number) => [{ key: 'AbCdEfGhIjKlMnOpQrSt_-', actionMs: 1_100, runs, sinceMs: 100 }];
+    const olderInline = cursor(1_000, { updatedAtMs: 1_000, stuck: stuck(1), windowDigest: 'old' });
+    const newerItem = cursor(1_000, { updatedAtMs: 9_000, stuck: stuck(5) });
+    expect(mergeCursor(olderInline, newerItem)).toMatchObject({ stuck: stuck(5), updatedAtMs: 9_000 });
+    expect(mergeCursor(olderInline, newerItem)?.windowDigest).toBeUndefined();
+    expect(mergeCursor({ ...newerItem, updatedAtMs: 10_000 }, olderInline)?.stuck).toEqual(stuck(5));
+  });
+
   it('keeps a floor that only one home has, and the one home when there is one', () => {
     expect(mergeCursor(cursor(9_000), cursor(5_000, { seenFloorMs: 3_000 }))?.seenFloorMs).toBe(3_000);
     expect(mergeCursor(cursor(9_000), cursor(5_000))?.seenFloorMs).toBeUndefined();
