@@ -266,7 +266,9 @@ export function parseAction(raw: unknown): ParseResult {
         : `id must be a string, got ${typeName(rec.id)}`;
     return { ok: false, rejection: reject('INVALID_ID', 'parse', reason, null, raw) };
   }
-  const id = (idResult === null ? (rec.id as string) : idResult.data).trim();
+  // Never trimmed: "act-1 " and "act-1" are two ids, and one trimmed into the other would be dropped as a
+  // repeat of it; an id with whitespace around it is refused below, with its reason.
+  const id = idResult === null ? (rec.id as string) : idResult.data;
   const idProblem = checkId(id);
   if (idProblem) {
     return {

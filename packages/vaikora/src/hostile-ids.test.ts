@@ -112,4 +112,23 @@ describe('hostile probe: timestamps', () => {
       Date.UTC(2026, 2, 1, 5, 0),
     ]);
   });
+
+  it.each([
+    ['a trailing space', 'act-1 '],
+    ['a leading no-break space (U+00A0)', '\u00a0act-1'],
+    ['a leading zero-width no-break space (U+FEFF)', '\ufeffact-1'],
+  ])(
+    'rejects an id with %s instead of trimming it into another id (one of the two was dropped as a repeat)',
+    async (_name, padded) => {
+      const body = `{"actions":[${record('"act-1"', T0)},${record(JSON.stringify(padded), T0 - 1000)}],"total":2}`;
+
+      const [page] = await sweepBody(body);
+
+      expect(page?.actions.map((a) => a.id)).toEqual(['act-1']);
+      expect(page?.rejections.map((r) => [r.code, r.reason])).toEqual([
+        ['INVALID_ID', 'id contains whitespace or control characters'],
+      ]);
+      expect(page?.repeats).toBe(0);
+    },
+  );
 });
