@@ -1,14 +1,8 @@
-import type {
-  BatchImportFindingsCommand,
-  BatchImportFindingsCommandOutput,
-  SecurityHubClient,
-} from '@aws-sdk/client-securityhub';
-import { createRateLimiterRegistry, createSecurityHubImporter, StateError } from '@vsh/aws';
-import { pino } from 'pino';
+import { StateError } from '@vsh/aws';
 import { describe, expect, it } from 'vitest';
+import { countingHub, testRunDeps } from '../test/counting-hub.ts';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
-import { createWorkerMetrics } from './metrics.ts';
-import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps } from './ports.ts';
+import { DEFAULT_RUN_OPTIONS } from './ports.ts';
 import { type RunResult, runTenant } from './run-tenant.ts';
 import { testAction, testDestination, testTenant } from './tenant.test-support.ts';
 
@@ -26,62 +20,19 @@ const tenant = testTenant(
 const list = (n: number) =>
   Array.from({ length: n }, (_, i) => testAction(`act-${i}`, 'agt-1', NOW - MIN - i * 100));
 
-/** A Security Hub that counts each id it stored; `answer` may fail a call or some findings in it. */
-function hub() {
-  const stored = new Map<string, number>();
-  let calls = 0;
-  type Answer = (ids: string[], call: number) => { fail?: string[]; throw?: Error } | undefined;
-  let answer: Answer = () => undefined;
-  const client = {
-    send: async (command: BatchImportFindingsCommand): Promise<BatchImportFindingsCommandOutput> => {
-      const ids = (command.input.Findings ?? []).map((f) => f.Id ?? '');
-      const a = answer(ids, ++calls);
-      if (a?.throw) throw a.throw;
-      const fail = new Set(a?.fail ?? []);
-      for (const id of ids) if (!fail.has(id)) stored.set(id, (stored.get(id) ?? 0) + 1);
-      return {
-        $metadata: { httpStatusCode: 200 },
-        FailedCount: fail.size,
-        SuccessCount: ids.length - fail.size,
-        FailedFindings: [...fail].map((Id) => ({ Id, ErrorCode: 'InternalFailure', ErrorMessage: 'x' })),
-      };
-    },
-  } as unknown as SecurityHubClient;
-  return {
-    client,
-    stored,
-    setAnswer(a: Answer) {
-      answer = a;
-      calls = 0;
-    },
-    /** Ids imported more than once. */
-    duplicates: () => [...stored].filter(([, n]) => n > 1).length,
-  };
-}
-
 function deps(
-  h: ReturnType<typeof hub>,
+  h: ReturnType<typeof countingHub>,
   actions: unknown[] | (() => unknown[]),
   state = memoryState(() => NOW),
   clock: () => number = () => NOW,
 ) {
-  const importer: FindingImporter = createSecurityHubImporter({
-    client: h.client,
-    destination: { accountId: '111111111111', region: 'us-east-1', partition: 'aws' },
-    rateLimiter: createRateLimiterRegistry(),
-    sleep: async () => undefined,
-  });
-  const run: RunDeps = {
+  const run = testRunDeps({
     store: memoryTenantStore(tenant).store,
     state,
     vaikora: () => memoryVaikora(typeof actions === 'function' ? actions : () => actions),
-    importer: () => importer,
+    importer: () => h.importer,
     clock,
-    logger: pino({ level: 'silent' }),
-    metrics: createWorkerMetrics(),
-    workerId: 'probe',
-    options: DEFAULT_RUN_OPTIONS,
-  };
+  });
   return { run, state };
 }
 
@@ -92,11 +43,11 @@ const summary = (r: RunResult) => {
 
 describe('delivery and state faults: nothing imported twice', () => {
   it('a graceful shutdown (SIGTERM) mid-run keeps what the run imported: the next run re-imports none of it', async () => {
-    const h = hub();
+    const h = countingHub();
     const actions = list(300);
     const shutdown = new AbortController();
     // The shutdown arrives while the second page's import is in flight (well inside one checkpoint interval).
-    h.setAnswer((_ids, call) => {
+    h.answer((_ids, call) => {
       if (call === 2) shutdown.abort(new Error('SIGTERM'));
       return undefined;
     });
@@ -105,7 +56,7 @@ describe('delivery and state faults: nothing imported twice', () => {
     const first = summary(await runTenant('ten_1', run, shutdown.signal));
     expect(first).toMatchObject({ status: 'partial', errorCode: 'SHUTDOWN', findingsImported: 200 });
 
-    h.setAnswer(() => undefined);
+    h.answer(() => undefined);
     const second = summary(await runTenant('ten_1', deps(h, actions, state).run));
 
     expect(h.stored.size).toBe(300);
@@ -118,11 +69,11 @@ describe('delivery and state faults: nothing imported twice', () => {
   });
 
   it('an access error on a resend round keeps what the first round imported: none of it is imported again', async () => {
-    const h = hub();
+    const h = countingHub();
     const actions = list(100);
     // Round 1: 99 stored, one InternalFailure. Round 2 (its resend): the role's session was revoked /
     // expired (any stop-the-destination or unclassified error).
-    h.setAnswer((ids, call) => {
+    h.answer((ids, call) => {
       if (call === 1) return { fail: [ids[0] ?? ''] };
       const err = Object.assign(new Error('User is not authorized'), {
         name: 'AccessDeniedException',
@@ -137,7 +88,7 @@ describe('delivery and state faults: nothing imported twice', () => {
     expect(h.stored.size).toBe(99);
 
     // The customer fixes the role; the next run delivers.
-    h.setAnswer(() => undefined);
+    h.answer(() => undefined);
     await runTenant('ten_1', deps(h, actions, state).run);
 
     expect(h.stored.size).toBe(100);
@@ -145,9 +96,9 @@ describe('delivery and state faults: nothing imported twice', () => {
   });
 
   it('an unclassified error (ExpiredTokenException) on a resend round: none of the first round is imported again', async () => {
-    const h = hub();
+    const h = countingHub();
     const actions = list(100);
-    h.setAnswer((ids, call) => {
+    h.answer((ids, call) => {
       if (call === 1) return { fail: [ids[0] ?? ''] };
       const err = Object.assign(new Error('The security token included in the request is expired'), {
         name: 'ExpiredTokenException',
@@ -160,7 +111,7 @@ describe('delivery and state faults: nothing imported twice', () => {
     await runTenant('ten_1', run);
     expect(h.stored.size).toBe(99);
 
-    h.setAnswer(() => undefined);
+    h.answer(() => undefined);
     await runTenant('ten_1', deps(h, actions, state).run);
 
     expect(h.stored.size).toBe(100);
@@ -168,7 +119,7 @@ describe('delivery and state faults: nothing imported twice', () => {
   });
 
   it('one transient DynamoDB failure of the final cursor write does not make the next run re-import the whole run', async () => {
-    const h = hub();
+    const h = countingHub();
     const actions = list(300);
     const { run, state } = deps(h, actions);
     const advance = state.advanceCursor.bind(state);
@@ -203,7 +154,7 @@ describe('a DynamoDB that keeps failing the final cursor writes', () => {
     const five = testTenant([testDestination('dst_1', '111111111111')], streams);
     const actions = streams.map((s, i) => testAction(`act-${i}`, s.agentId, NOW - MIN));
     let now = NOW;
-    const h = hub();
+    const h = countingHub();
     const { run, state } = deps(
       h,
       actions,

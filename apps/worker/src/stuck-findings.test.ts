@@ -1,15 +1,8 @@
-import type {
-  BatchImportFindingsCommand,
-  BatchImportFindingsCommandOutput,
-  SecurityHubClient,
-} from '@aws-sdk/client-securityhub';
-import { createRateLimiterRegistry, createSecurityHubImporter } from '@vsh/aws';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { countingHub, testRunDeps } from '../test/counting-hub.ts';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
 import { stuckKey } from './cursor.ts';
-import { createWorkerMetrics } from './metrics.ts';
-import { DEFAULT_RUN_OPTIONS, type FindingImporter, type TenantConfig } from './ports.ts';
+import type { TenantConfig } from './ports.ts';
 import { type RunResult, runTenant } from './run-tenant.ts';
 import { testAction, testDestination, testTenant } from './tenant.test-support.ts';
 
@@ -23,43 +16,6 @@ const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 const MIN = 60_000;
 const RUN = 5 * MIN;
 
-/** A region's Security Hub: `refuse` names the finding ids it fails with InternalFailure, on every try. */
-function hub(region = 'us-east-1') {
-  const stored = new Map<string, number>();
-  let refuse: (ids: string[]) => string[] = () => [];
-  let sends = new Map<string, number>();
-  const client = {
-    send: async (command: BatchImportFindingsCommand): Promise<BatchImportFindingsCommandOutput> => {
-      const ids = (command.input.Findings ?? []).map((f) => f.Id ?? '');
-      for (const id of ids) sends.set(id, (sends.get(id) ?? 0) + 1);
-      const fail = new Set(refuse(ids));
-      for (const id of ids) if (!fail.has(id)) stored.set(id, (stored.get(id) ?? 0) + 1);
-      return {
-        $metadata: { httpStatusCode: 200 },
-        FailedCount: fail.size,
-        SuccessCount: ids.length - fail.size,
-        FailedFindings: [...fail].map((Id) => ({ Id, ErrorCode: 'InternalFailure', ErrorMessage: 'x' })),
-      };
-    },
-  } as unknown as SecurityHubClient;
-  const importer: FindingImporter = createSecurityHubImporter({
-    client,
-    destination: { accountId: '111111111111', region, partition: 'aws' },
-    rateLimiter: createRateLimiterRegistry(),
-    sleep: async () => undefined,
-  });
-  return {
-    importer,
-    stored,
-    sends: (id: string) => sends.get(`vaikora-${id}`) ?? 0,
-    refuse(r: (ids: string[]) => string[]) {
-      refuse = r;
-      sends = new Map();
-    },
-    duplicates: () => [...stored].filter(([, n]) => n > 1).length,
-  };
-}
-
 const oneStream = testTenant(
   [testDestination('dst_1', '111111111111')],
   [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
@@ -67,7 +23,7 @@ const oneStream = testTenant(
 
 /** Runs every 5 minutes from NOW; each run's Vaikora list first gains `perRun` actions stamped a minute before it. */
 function everyFiveMinutes(
-  hubs: Record<string, ReturnType<typeof hub>>,
+  hubs: Record<string, ReturnType<typeof countingHub>>,
   first: readonly unknown[],
   perRun: number,
   tenant: TenantConfig = oneStream,
@@ -81,21 +37,20 @@ function everyFiveMinutes(
     now += RUN;
     runs++;
     for (let i = 0; i < perRun; i++) actions.unshift(testAction(`new-${runs}-${i}`, 'agt-1', now - MIN + i));
-    const result: RunResult = await runTenant('ten_1', {
-      store: tenantStore.store,
-      state,
-      vaikora: () => memoryVaikora(() => actions),
-      importer: (route) => {
-        const h = hubs[route.destination.region];
-        if (h === undefined) throw new Error(`no hub in ${route.destination.region}`);
-        return h.importer;
-      },
-      clock: () => now,
-      logger: pino({ level: 'silent' }),
-      metrics: createWorkerMetrics(),
-      workerId: 'probe',
-      options: DEFAULT_RUN_OPTIONS,
-    });
+    const result: RunResult = await runTenant(
+      'ten_1',
+      testRunDeps({
+        store: tenantStore.store,
+        state,
+        vaikora: () => memoryVaikora(() => actions),
+        importer: (route) => {
+          const h = hubs[route.destination.region];
+          if (h === undefined) throw new Error(`no hub in ${route.destination.region}`);
+          return h.importer;
+        },
+        clock: () => now,
+      }),
+    );
     if (result.kind !== 'ran') throw new Error(result.kind);
     return result.summary;
   };
@@ -116,7 +71,7 @@ function everyFiveMinutes(
 
 describe('a finding Security Hub refuses with a passing error on every send (ADR 0133)', () => {
   it('is kept as rejected, with its reason, once refused for an hour of runs while its neighbours were taken; the stream moves on', async () => {
-    const h = hub();
+    const h = countingHub();
     h.refuse((ids) => ids.filter((id) => id === 'vaikora-poison'));
     const runs = everyFiveMinutes({ 'us-east-1': h }, [testAction('poison', 'agt-1', NOW - 2 * MIN)], 5);
     await runs.times(24);
@@ -141,7 +96,7 @@ describe('a finding Security Hub refuses with a passing error on every send (ADR
   });
 
   it('a hub that refuses every finding for two hours gives up on none: all are delivered once it recovers', async () => {
-    const h = hub();
+    const h = countingHub();
     h.refuse((ids) => ids);
     const runs = everyFiveMinutes({ 'us-east-1': h }, [], 2);
     await runs.times(24);
@@ -155,7 +110,7 @@ describe('a finding Security Hub refuses with a passing error on every send (ADR
   });
 
   it('a finding refused in four runs and then taken is delivered once; its entry is counted, then cleared', async () => {
-    const h = hub();
+    const h = countingHub();
     const runs = everyFiveMinutes({ 'us-east-1': h }, [testAction('flaky', 'agt-1', NOW - 2 * MIN)], 3);
     h.refuse((ids) => (runs.run <= 4 ? ids.filter((id) => id === 'vaikora-flaky') : []));
     await runs.times(4);
@@ -169,7 +124,7 @@ describe('a finding Security Hub refuses with a passing error on every send (ADR
   });
 
   it('R1: findings refused once and then taken do not crowd a stuck one out of the list', async () => {
-    const h = hub();
+    const h = countingHub();
     const runs = everyFiveMinutes(
       { 'us-east-1': h },
       ['poison', 'flaky-3', 'flaky-2', 'flaky-1'].map((id, i) =>
@@ -187,7 +142,7 @@ describe('a finding Security Hub refuses with a passing error on every send (ADR
   });
 
   it('R1b: four stuck findings, one more than the list holds, are each given up on in turn', async () => {
-    const h = hub();
+    const h = countingHub();
     const poison = ['p1', 'p2', 'p3', 'p4'];
     h.refuse((ids) => ids.filter((id) => poison.some((p) => id === `vaikora-${p}`)));
     const runs = everyFiveMinutes(
@@ -202,7 +157,7 @@ describe('a finding Security Hub refuses with a passing error on every send (ADR
   });
 
   it('R2: a finding refused in 5 counted runs is not given up on in the runs where the hub refuses everything', async () => {
-    const h = hub();
+    const h = countingHub();
     let down = false;
     h.refuse((ids) => (down ? ids : ids.filter((id) => id === 'vaikora-poison')));
     const runs = everyFiveMinutes({ 'us-east-1': h }, [testAction('poison', 'agt-1', NOW - 2 * MIN)], 2);
@@ -215,8 +170,8 @@ describe('a finding Security Hub refuses with a passing error on every send (ADR
   });
 
   it("R3: a region whose hub refuses everything gives up on none, while another region's hub takes findings", async () => {
-    const east = hub();
-    const west = hub('eu-west-1');
+    const east = countingHub();
+    const west = countingHub('eu-west-1');
     let westDown = false;
     west.refuse((ids) => (westDown ? ids : []));
     const tenant = testTenant(
