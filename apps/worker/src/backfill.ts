@@ -109,6 +109,8 @@ class Backfill {
   private readonly failedDestinations = new Set<string>();
   private readonly nowIso: string;
   private readonly log: Logger;
+  /** `DeliveryContext.unattributed`, shared by the backfill's agents. */
+  private readonly unattributed = new Map<string, Set<string>>();
 
   constructor(
     private readonly job: BackfillJob,
@@ -196,6 +198,7 @@ class Backfill {
     const { fromMs, toMs } = this.job;
     const ctx: DeliveryContext = {
       ...agent,
+      unattributed: this.unattributed,
       thresholds: vaikora.thresholds,
       nowIso: this.nowIso,
       nowMs: Date.parse(this.nowIso),
@@ -213,7 +216,11 @@ class Backfill {
       async (page) => {
         this.counts.pages++;
         this.counts.actionsRead += page.actions.length;
-        const inRange = page.actions.filter((a) => a.timestampMs >= fromMs && a.timestampMs < toMs);
+        // An id the sweep yields again (a re-stamped row of an oldest-first list) was delivered, or
+        // not, at its first time: a backfill sends each id once.
+        const inRange = page.actions.filter(
+          (a) => a.timestampMs >= fromMs && a.timestampMs < toMs && page.again?.has(a.id) !== true,
+        );
         this.counts.actionsInRange += inRange.length;
         const rejections: RecordedRejection[] = [];
         for (const target of group) {

@@ -42,6 +42,13 @@ export interface DeliveryContext {
   readonly agentId: string;
   /** Every agent the tenant routes somewhere: a record naming one of them belongs to that agent's streams. */
   readonly routedAgents: ReadonlySet<string>;
+  /**
+   * The records naming no routed agent (no agent_id, or one the tenant does not route) that a stream
+   * of this run or backfill already took, by destination and region (`claimKey`), shared by its
+   * agents' sweeps: a Vaikora that ignores the agent filter returns them to every agent's sweep, and
+   * each would import them (ADR 0098). Absent: each sweep takes them.
+   */
+  readonly unattributed?: Map<string, Set<string>> | undefined;
   readonly thresholds: Thresholds;
   /** The time findings are stamped with (`UpdatedAt`). */
   readonly nowIso: string;
@@ -138,6 +145,22 @@ export async function deliverToStream(
       out.otherAgent++;
       out.handled.push(handled);
       continue;
+    }
+    if (ctx.unattributed !== undefined && !ctx.routedAgents.has(action.agentId ?? '')) {
+      // A record no routed agent names: taken by the first sweep of the run that reads it for this
+      // destination and region, handled (not sent) by the others.
+      const key = `${destination.id}\u0000${stream.region}`;
+      let claimed = ctx.unattributed.get(key);
+      if (claimed === undefined) {
+        claimed = new Set();
+        ctx.unattributed.set(key, claimed);
+      }
+      if (claimed.has(action.id)) {
+        out.otherAgent++;
+        out.handled.push(handled);
+        continue;
+      }
+      claimed.add(action.id);
     }
     const outcome = prepareAction(action, {
       destination: where,

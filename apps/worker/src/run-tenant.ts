@@ -114,6 +114,49 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
   );
 }
 
+/**
+ * The order a run sweeps a tenant's agents in: those with a stream never swept first (they have no
+ * cursor yet), then the others from an offset that moves with the run's start. A run stops at its
+ * budget, and a fixed order would leave the same agents at its tail unswept in every run of a tenant
+ * with more agents than a budget can read (a slow Vaikora): starved for good.
+ */
+export function sweepOrder(
+  byAgent: ReadonlyMap<string, StreamConfig[]>,
+  state: Pick<TenantState, 'cursor'>,
+  nowMs: number,
+): Array<[string, StreamConfig[]]> {
+  const fresh: Array<[string, StreamConfig[]]> = [];
+  const swept: Array<[string, StreamConfig[]]> = [];
+  for (const [agentId, group] of byAgent) {
+    (group.some((s) => state.cursor(s.id) === null) ? fresh : swept).push([agentId, group]);
+  }
+  // Knuth's multiplicative hash of the run's second: an offset that differs from run to run and is the
+  // same for the same clock (tests); a stored "where the last run stopped" would cost a write per run.
+  const offset =
+    swept.length === 0 ? 0 : (Math.imul(Math.floor(nowMs / 1000), 2654435761) >>> 0) % swept.length;
+  return [...fresh, ...swept.slice(offset), ...swept.slice(0, offset)];
+}
+
+/**
+ * Records again, at its new time, an action the stream handled before that Vaikora lists stamped after
+ * the stream's last cursor write: Vaikora re-stamped it (nothing handled then was stamped later). Its
+ * seen-set entry sits in the bucket of its old time and is pruned once the window is past that, while
+ * the action, at its new time, is still read: it would be imported again (billed again).
+ */
+function restamped(w: StreamWork, actions: readonly SeenEntry[]): void {
+  const lastWriteMs = w.cursor?.updatedAtMs;
+  if (w.state === undefined || lastWriteMs === undefined) return;
+  for (const { id, timestampMs } of actions) {
+    if (
+      timestampMs > lastWriteMs &&
+      timestampMs >= w.windowStart &&
+      w.state.seen.has(id) &&
+      !w.progress.has(id)
+    )
+      w.progress.add(id, timestampMs);
+  }
+}
+
 /** One stream of the agent being swept, with its cursor and what this run handled on it. */
 interface StreamWork extends DeliveryTarget {
   /**
@@ -143,6 +186,8 @@ class TenantRun {
   private runId = '';
   /** Every agent this tenant routes somewhere: a record naming one of them belongs to that agent's streams. */
   private readonly routedAgents: ReadonlySet<string>;
+  /** `DeliveryContext.unattributed`, shared by the run's agents. */
+  private readonly unattributed = new Map<string, Set<string>>();
   private lastCheckpointMs: number;
   /** Stops the run: a shutdown, a lost lease, or the run's time budget spent. */
   private readonly stop: AbortSignal;
@@ -213,7 +258,7 @@ class TenantRun {
       for (const s of streams) byAgent.set(s.agentId, [...(byAgent.get(s.agentId) ?? []), s]);
       const state = byAgent.size === 0 ? null : await this.readState();
       if (state !== null) {
-        for (const [agentId, group] of byAgent) {
+        for (const [agentId, group] of sweepOrder(byAgent, state, this.now)) {
           if (this.stopping()) {
             ledger.incomplete = true;
             break;
@@ -309,6 +354,7 @@ class TenantRun {
     const ctx = {
       agentId,
       routedAgents: this.routedAgents,
+      unattributed: this.unattributed,
       thresholds: vaikora.thresholds,
       nowIso: this.nowIso,
       nowMs: this.now,
@@ -353,8 +399,11 @@ class TenantRun {
           const isDue =
             state === undefined
               ? () => false
-              : (action: { id: string; timestampMs: number }) => isNew(action, state.seen, w.windowStart);
+              : // This run's own progress too: the sweep may yield an id again with a later time.
+                (action: { id: string; timestampMs: number }) =>
+                  isNew(action, state.seen, w.windowStart) && !w.progress.has(action.id);
           rejections.push(...this.record(w, await deliverToStream(w, page.actions, isDue, ctx)));
+          restamped(w, page.actions);
         }
         this.tallyRejected(work, page.actions.length + page.rejections.length, rejections);
         await this.keep(rejections);

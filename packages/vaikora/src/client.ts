@@ -8,7 +8,7 @@ import {
   type VaikoraClientOptions,
   type VaikoraRequestEvent,
 } from './options.ts';
-import { type PageBounds, type PageScan, parseRecord, readPage } from './page-reader.ts';
+import { type PageBounds, type PageScan, parseRecord, type RawRecord, readPage } from './page-reader.ts';
 import { backoffDelay, classifyStatus, parseRetryAfter } from './retry.ts';
 import {
   NO_ORDER_EVIDENCE,
@@ -23,8 +23,17 @@ import {
 export interface VaikoraPage {
   /** 1-based page number requested. */
   readonly page: number;
-  /** Actions not yet yielded earlier in this sweep, in server order. */
+  /**
+   * Actions not yet yielded earlier in this sweep, in server order, and actions yielded before that the
+   * page lists with a later time (`again`).
+   */
   readonly actions: VaikoraAction[];
+  /**
+   * Ids of `actions` an earlier page of this sweep yielded with an earlier time: an oldest-first list
+   * that keeps a re-stamped action's old and new rows. Yielded again, since the old time may be outside
+   * every window; a caller that delivers by id, not by window, sends each id once. Absent: none.
+   */
+  readonly again?: ReadonlySet<string> | undefined;
   /**
    * Records on this page that cannot become findings, each with its reason, raw input and fingerprint;
    * for a page the reader could not read within its bounds, one PAGE_UNREADABLE rejection (ADR 0022).
@@ -365,7 +374,8 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     const sinceMs = Number.isFinite(options.stopBeforeMs) ? options.stopBeforeMs : undefined;
     // Ids yielded so far: memory grows with the actions this sweep yields (its new actions plus at most
     // the overlap and one page past the cursor), never with the whole history; see ADR 0020.
-    const seenIds = new Set<string>();
+    // Each id yielded in this sweep, with the latest time it was yielded at.
+    const seenIds = new Map<string, number>();
     // Fingerprints (sha256 of the raw bytes) of the rejections yielded so far; see ADR 0022.
     const seenRejections = new Set<string>();
     let evidence = NO_ORDER_EVIDENCE;
@@ -416,6 +426,69 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         scan = await request(page);
       }
       return scan;
+    };
+
+    // Parses a page's records into `actions` (those not yielded before, and those listed again with a
+    // later time) and `rejections` (those not yielded before).
+    const take = (records: readonly RawRecord[], actions: VaikoraAction[], rejections: Rejection[]) => {
+      const timestamps: number[] = [];
+      const ids: string[] = [];
+      let repeats = 0;
+      let again: Set<string> | undefined;
+      for (const record of records) {
+        const parsed = parseRecord(record, bounds);
+        if (parsed.ok) {
+          const { id, timestampMs } = parsed.action;
+          timestamps.push(timestampMs);
+          ids.push(id);
+          const before = seenIds.get(id);
+          if (before === undefined || timestampMs > before) {
+            // An id listed again with a later time (an oldest-first list keeping a re-stamped action's
+            // old row first): yielded again, since the old time may be outside every window (ADR 0134).
+            if (before !== undefined) {
+              again ??= new Set();
+              again.add(id);
+            }
+            seenIds.set(id, timestampMs);
+            actions.push(parsed.action);
+          } else {
+            repeats++;
+          }
+        } else {
+          once(parsed.rejection, rejections);
+        }
+      }
+      return { timestamps, ids, repeats, again };
+    };
+
+    // The page before, read again (ADR 0134): what it holds that was not yielded, with the stop of the
+    // page that asked for it. An answer that is not that page adds nothing.
+    const rereadPage = async (
+      page: number,
+      order: SweepOrder,
+      stop: SweepStopReason | null,
+    ): Promise<VaikoraPage> => {
+      const scan = await readable(page);
+      const actions: VaikoraAction[] = [];
+      const rejections: Rejection[] = [];
+      const taken =
+        scan.ok && (scan.page === null || scan.page === page)
+          ? take(scan.records, actions, rejections)
+          : null;
+      const times = taken?.timestamps ?? [];
+      return {
+        page,
+        actions,
+        ...(taken?.again === undefined ? {} : { again: taken.again }),
+        rejections,
+        oldestMs: times.length === 0 ? null : Math.min(...times),
+        newestMs: times.length === 0 ? null : Math.max(...times),
+        total: scan.ok ? scan.total : null,
+        received: scan.ok ? scan.records.length : scan.records,
+        repeats: taken?.repeats ?? 0,
+        order,
+        stop,
+      };
     };
 
     for (let page = 1; ; page++) {
@@ -487,24 +560,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         continue;
       }
       previousUnreadable = null;
-      const timestamps: number[] = [];
-      const ids: string[] = [];
-      let repeats = 0;
-      for (const record of scan.records) {
-        const parsed = parseRecord(record, bounds);
-        if (parsed.ok) {
-          timestamps.push(parsed.action.timestampMs);
-          ids.push(parsed.action.id);
-          if (seenIds.has(parsed.action.id)) {
-            repeats++;
-          } else {
-            seenIds.add(parsed.action.id);
-            actions.push(parsed.action);
-          }
-        } else {
-          once(parsed.rejection, rejections);
-        }
-      }
+      const { timestamps, ids, repeats, again } = take(scan.records, actions, rejections);
       const pageSize = scan.perPage ?? config.perPage;
       const totalSaysMore = scan.total !== null && receivedSoFar < scan.total;
       // The same actions in the same order as the page before: a server that ignores `page` and does not
@@ -545,9 +601,18 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         latePages++;
         stop = page >= maxPages ? 'max-pages' : null;
       }
+      // In an oldest-first list, retention deleting its head while it is paged shifts
+      // every later page towards the head: the first records of this page slid onto the one before,
+      // already read, and would be read by no sweep once the position is past them. A page reaching
+      // the window is followed by the page before it again, whose end then holds them (ADR 0134).
+      // A time filter lists nothing older than the window: what expires is not in the list.
+      const filtered = config.timeFilterParam !== undefined && sinceMs !== undefined;
+      const reread =
+        page > 1 && order === 'asc' && !filtered && newestMs !== null && newestMs >= options.stopBeforeMs;
       yield {
         page,
         actions,
+        ...(again === undefined ? {} : { again }),
         rejections,
         oldestMs,
         newestMs,
@@ -555,8 +620,9 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         received: scan.records.length,
         repeats,
         order,
-        stop,
+        stop: reread ? null : stop,
       };
+      if (reread) yield await rereadPage(page - 1, order, stop);
       if (stop !== null) return;
     }
   }

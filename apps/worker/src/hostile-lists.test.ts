@@ -1,0 +1,260 @@
+import { createVaikoraClient, type FetchLike } from '@vsh/vaikora';
+import { describe, expect, it } from 'vitest';
+import { countingHub, testRunDeps } from '../test/counting-hub.ts';
+import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
+import { DEFAULT_RUN_OPTIONS, type TenantConfig, type TenantState } from './ports.ts';
+import { runTenant, sweepOrder } from './run-tenant.ts';
+import { testAction, testDestination, testTenant } from './tenant.test-support.ts';
+
+// Lists from a hostile Vaikora that the run must still deliver exactly once (found by a hostile probe;
+// each test failed on the code before its fix): an action re-stamped after it was delivered, a Vaikora
+// that ignores the agent filter, more agents than a run's budget can sweep, and an oldest-first list
+// that keeps a re-stamped action's old row. The real run, cursor and importer code over in-memory ports.
+
+const NOW = Date.parse('2026-12-01T12:00:00.000Z');
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const oneStream = testTenant(
+  [testDestination('dst_1', '111111111111')],
+  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+);
+
+/** Runs of `tenant` against one hub, the clock at `clock.now`; `vaikora` gives each run's client. */
+function runs(
+  tenant: TenantConfig,
+  vaikora: Parameters<typeof testRunDeps>[0]['vaikora'],
+  options = DEFAULT_RUN_OPTIONS,
+) {
+  const hub = countingHub();
+  const clock = { now: NOW };
+  const state = memoryState(() => clock.now);
+  const tenantStore = memoryTenantStore(tenant);
+  const run = () =>
+    runTenant(
+      'ten_1',
+      testRunDeps({
+        store: tenantStore.store,
+        state,
+        vaikora,
+        importer: () => hub.importer,
+        clock: () => clock.now,
+        options,
+      }),
+    );
+  return { hub, clock, run, kept: tenantStore.kept };
+}
+
+/** A Vaikora over HTTP (the real client) that pages `list()` as it is at each request. */
+function pagedFetch(
+  list: () => readonly unknown[],
+  beforeEach: (page: number) => void = () => undefined,
+): FetchLike {
+  return async (input) => {
+    const url = new URL(input);
+    const page = Number(url.searchParams.get('page'));
+    const perPage = Number(url.searchParams.get('per_page'));
+    beforeEach(page);
+    const all = list();
+    const body = {
+      actions: all.slice((page - 1) * perPage, page * perPage),
+      total: all.length,
+      page,
+      per_page: perPage,
+    };
+    return new Response(JSON.stringify(body), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+}
+const httpVaikora = (fetch: FetchLike) => () =>
+  createVaikoraClient({
+    baseUrl: 'https://vaikora.test/api/v1',
+    apiKey: 'vk_test_x',
+    fetch,
+    sleep: async () => undefined,
+  });
+
+describe('a hostile Vaikora list', () => {
+  it('an action Vaikora re-stamps after it was delivered is imported once, however far its time moves', async () => {
+    let list: unknown[] = [testAction('x', 'agt-1', NOW - MIN)];
+    const r = runs(oneStream, () => memoryVaikora(() => list));
+    await r.run();
+    // 30 minutes later X is listed again, stamped a minute ago, beside a new action; then once more.
+    r.clock.now = NOW + 30 * MIN;
+    list = [testAction('new-1', 'agt-1', r.clock.now - MIN), testAction('x', 'agt-1', r.clock.now - MIN - 1)];
+    await r.run();
+    r.clock.now += 5 * MIN;
+    list = [testAction('new-2', 'agt-1', r.clock.now - MIN), ...list];
+    await r.run();
+    // Past the window of X's first time: its first seen-set entry is pruned by now.
+    r.clock.now += 20 * MIN;
+    await r.run();
+
+    expect(Object.fromEntries(r.hub.stored)).toEqual({
+      'vaikora-x': 1,
+      'vaikora-new-1': 1,
+      'vaikora-new-2': 1,
+    });
+  });
+
+  it('a Vaikora that ignores the agent filter: a record naming no routed agent is imported once, not once per agent', async () => {
+    const tenant = testTenant(
+      [testDestination('dst_1', '111111111111')],
+      [
+        { id: 'str_a', destinationId: 'dst_1', agentId: 'agt-a', region: 'us-east-1' },
+        { id: 'str_b', destinationId: 'dst_1', agentId: 'agt-b', region: 'us-east-1' },
+      ],
+    );
+    const { agent_id: _, ...anonymous } = testAction('no-agent', 'x', NOW - MIN);
+    const list = [
+      testAction('a-1', 'agt-a', NOW - MIN),
+      testAction('b-1', 'agt-b', NOW - MIN),
+      anonymous,
+      testAction('stranger', 'agt-unrouted', NOW - MIN),
+    ];
+    // memoryVaikora ignores the sweep's agentId, as such a Vaikora does.
+    const r = runs(tenant, () => memoryVaikora(() => list));
+    await r.run();
+    r.clock.now += 5 * MIN;
+    await r.run();
+
+    expect(Object.fromEntries(r.hub.stored)).toEqual({
+      'vaikora-a-1': 1,
+      'vaikora-b-1': 1,
+      'vaikora-no-agent': 1,
+      'vaikora-stranger': 1,
+    });
+  });
+
+  it('more agents than a run budget can sweep (a slow Vaikora): every agent is swept within a few runs', async () => {
+    // Scaled down: a 300 ms budget and 40 ms pages stand for the 5-minute budget and pages of seconds.
+    const agents = Array.from({ length: 20 }, (_, i) => `agt-${String(i).padStart(2, '0')}`);
+    const tenant = testTenant(
+      [testDestination('dst_1', '111111111111')],
+      agents.map((agentId, i) => ({ id: `str_${i}`, destinationId: 'dst_1', agentId, region: 'us-east-1' })),
+    );
+    let list: ReturnType<typeof testAction>[] = [];
+    const r = runs(
+      tenant,
+      () => ({
+        ...memoryVaikora(() => []),
+        sweep: (o) =>
+          memoryVaikora(() => list.filter((x) => x.agent_id === o.agentId), { pageDelayMs: 40 }).sweep(o),
+      }),
+      { ...DEFAULT_RUN_OPTIONS, runBudgetMs: 300 },
+    );
+    for (let run = 0; run < 4; run++) {
+      list = agents.map((a) => testAction(`${a}-run${run}`, a, r.clock.now - MIN));
+      await r.run();
+      r.clock.now += 5 * MIN;
+    }
+    const neverSwept = agents.filter(
+      (a) => ![...r.hub.stored.keys()].some((id) => id.startsWith(`vaikora-${a}-`)),
+    );
+    expect(neverSwept).toEqual([]);
+  }, 30_000);
+
+  it("an oldest-first list that keeps a re-stamped action's old row first: the action is delivered at its new time, once", async () => {
+    const list = [
+      testAction('x', 'agt-1', NOW - 30 * HOUR),
+      ...Array.from({ length: 150 }, (_, i) => testAction(`r-${i}`, 'agt-1', NOW - 3 * HOUR + i * MIN)),
+      testAction('x', 'agt-1', NOW - MIN),
+    ];
+    const r = runs(oneStream, httpVaikora(pagedFetch(() => list)));
+    for (let run = 0; run < 3; run++) {
+      await r.run();
+      r.clock.now += 5 * MIN;
+    }
+    expect(r.hub.stored.get('vaikora-r-0')).toBe(1);
+    expect({
+      x: r.hub.stored.get('vaikora-x'),
+      rejected: r.kept.length,
+      duplicates: r.hub.duplicates(),
+    }).toEqual({
+      x: 1,
+      rejected: 0,
+      duplicates: 0,
+    });
+  });
+});
+
+describe('an oldest-first list whose head expires while it is paged (ADR 0134)', () => {
+  it.each([
+    ['one action expires before each page', 1],
+    ['three expire before each page, and new ones arrive at the tail', 3],
+  ])('%s: every action of the window is imported once', async (_name, perRequest) => {
+    // Oldest first: 150 actions about to expire (7 days old), then 250 over the last 5 hours.
+    const old = Array.from({ length: 150 }, (_, i) =>
+      testAction(`old-${i}`, 'agt-1', NOW - 7 * 24 * HOUR + i * 1000),
+    );
+    const recent = Array.from({ length: 250 }, (_, i) =>
+      testAction(`r-${i}`, 'agt-1', NOW - 5 * HOUR + i * MIN),
+    );
+    let list: ReturnType<typeof testAction>[] = [...old, ...recent];
+    let requests = 0;
+    const r = runs(
+      oneStream,
+      httpVaikora(
+        pagedFetch(
+          () => list,
+          (page) => {
+            requests++;
+            // Retention drops the oldest before every request but a sweep's first.
+            if (page > 1) list = list.slice(perRequest);
+          },
+        ),
+      ),
+    );
+    const arrived: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      if (perRequest > 1) {
+        const fresh = Array.from({ length: 30 }, (_, i) =>
+          testAction(`new-${run}-${i}`, 'agt-1', r.clock.now - MIN + i),
+        );
+        list = [...list, ...fresh];
+        arrived.push(...fresh.map((a) => a.id));
+      }
+      await r.run();
+      r.clock.now += 5 * MIN;
+    }
+
+    const expected = [...recent.map((a) => a.id), ...arrived].map((id) => `vaikora-${id}`);
+    expect({
+      missing: expected.filter((id) => !r.hub.stored.has(id)),
+      duplicates: r.hub.duplicates(),
+    }).toEqual({
+      missing: [],
+      duplicates: 0,
+    });
+    // Each page reaching the window is read twice: 3 runs of 4-5 pages, not more than twice that.
+    expect(requests).toBeLessThanOrEqual(3 * 2 * 5);
+  });
+});
+
+describe('sweepOrder', () => {
+  const byAgent = new Map(
+    Array.from({ length: 20 }, (_, i) => [
+      `agt-${i}`,
+      [{ id: `s-${i}`, destinationId: 'd', agentId: `agt-${i}`, region: 'r' }],
+    ]),
+  );
+  const cursors = (unswept: ReadonlySet<string>): Pick<TenantState, 'cursor'> => ({
+    cursor: (id) => (unswept.has(id) ? null : { positionMs: 0, updatedAtMs: 0 }),
+  });
+
+  it('puts the agents with a stream never swept first, in their order', () => {
+    const order = sweepOrder(byAgent, cursors(new Set(['s-7', 's-3'])), NOW).map(([a]) => a);
+    expect(order.slice(0, 2)).toEqual(['agt-3', 'agt-7']);
+    expect(new Set(order).size).toBe(20);
+  });
+
+  it('starts the others where runs 5 minutes apart differ: over 12 runs each agent is among the first 7 at least once', () => {
+    const firstSeven = new Set<string>();
+    for (let run = 0; run < 12; run++) {
+      for (const [agent] of sweepOrder(byAgent, cursors(new Set()), NOW + run * 5 * MIN).slice(0, 7))
+        firstSeven.add(agent);
+    }
+    expect(firstSeven.size).toBe(20);
+  });
+});
