@@ -6,6 +6,7 @@ import {
   createRateLimiterRegistry,
   createSecurityHubImporter,
   createSecurityLakeImporter,
+  createServerClock,
   createStateStore,
   type DestinationRegistry,
   type DestinationRoute,
@@ -138,7 +139,10 @@ const STATE_REQUEST_TIMEOUT_MS = 10_000;
 
 /** Builds the worker from already-constructed infrastructure clients. */
 export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime {
-  const clock = options.clock ?? Date.now;
+  // AWS's clock as this process reads it (ADR 0135): leases are written and judged by it, and runs
+  // check their lease's expiry by it, so that workers whose clocks disagree never both hold a tenant.
+  const serverClock = options.clock === undefined ? createServerClock() : undefined;
+  const clock = options.clock ?? serverClock?.now ?? Date.now;
   const store = createDbTenantStore({
     db: options.db,
     secrets: options.secrets,
@@ -150,6 +154,7 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
     client: options.dynamodb,
     tableName: options.tableName,
     clock,
+    serverClock,
     inlineCursors: options.inlineCursors,
   });
   const registry = createDestinationRegistry({

@@ -9,4 +9,5 @@ export * from './request-handler.ts';
 export * from './secrets.ts';
 export * from './security-lake.ts';
 export * from './security-lake-importer.ts';
+export { createServerClock, type ServerClock } from './server-clock.ts';
 export * from './state-store.ts';

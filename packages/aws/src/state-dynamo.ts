@@ -16,6 +16,8 @@ export interface StateTable {
   readonly inlineCursors: boolean;
   /** The lease items this store acquired, as the acquisition returned them (ADR 0127). */
   readonly held: HeldLeases;
+  /** Called before a lease is taken: makes sure `clock` has read the service's clock (ADR 0135). */
+  readonly beforeAcquire?: (() => Promise<void>) | undefined;
 }
 
 /** What a holder knows of its lease item (ADR 0127). */

@@ -50,6 +50,7 @@ export function createLeaseStore(table: StateTable): LeaseStore {
 
   return {
     async acquireLease(tenantId, owner, ttlMs) {
+      await table.beforeAcquire?.();
       const now = clock();
       const expiresAtMs = now + ttlMs;
       try {

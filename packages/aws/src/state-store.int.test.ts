@@ -9,6 +9,7 @@ import type { FinalizeRequestMiddleware, InitializeMiddleware } from '@smithy/ty
 import { startDynamoDbLocal, startMoto, testAwsConfig } from '@vsh/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createServerClock } from './server-clock.ts';
 import {
   advanceCursorUnits,
   type Cursor,
@@ -771,6 +772,32 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
       // The holder's own lease, once expired by its clock, fences it too.
       expect(expired).toMatchObject({ code: 'LEASE_LOST' });
       expect(await store.getCursor(tenant, 'fresh')).toBeNull();
+    },
+  );
+
+  it.runIf(home === undefined)(
+    "judges leases by the service's clock: workers whose clocks run 2 minutes ahead or behind neither take a held lease nor write one already expired (ADR 0135)",
+    async () => {
+      const SKEW = 2 * 60_000;
+      // Each worker as production builds it: its own clock corrected by the answers of its own client.
+      const worker = (skewMs: number) => {
+        const local = () => Date.now() + skewMs;
+        return createStore({ client: createClient(), serverClock: createServerClock(local) });
+      };
+      const honest = worker(0);
+      const ahead = worker(SKEW);
+      const behind = worker(-SKEW);
+
+      const tenant = newTenant();
+      const held = await honest.acquireLease(tenant, 'worker-a#run-1', TTL);
+      if (held === null) throw new Error('no lease');
+      await honest.renewLease(held, TTL);
+      expect(await ahead.acquireLease(tenant, 'worker-b#run-2', TTL)).toBeNull();
+
+      const other = newTenant();
+      const slow = await behind.acquireLease(other, 'worker-slow#run-1', TTL);
+      expect(slow?.expiresAtMs).toBeGreaterThan(Date.now() + TTL / 2);
+      expect(await honest.acquireLease(other, 'worker-a#run-2', TTL)).toBeNull();
     },
   );
 

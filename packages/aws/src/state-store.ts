@@ -1,9 +1,11 @@
 import {
   CreateTableCommand,
   type DynamoDBClient,
+  GetItemCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import { observeServerClock, type ServerClock } from './server-clock.ts';
 import { createCursorStore } from './state-cursor.ts';
 import { errorName, HeldLeases, type StateTable, unavailable } from './state-dynamo.ts';
 import { createHealthStore } from './state-health.ts';
@@ -18,8 +20,14 @@ export { advanceCursorUnits, itemBytes, leaseItem, leaseWriteUnits, seenReadUnit
 export interface StateStoreOptions {
   readonly client: DynamoDBClient;
   readonly tableName: string;
-  /** Epoch milliseconds; default Date.now. Lease expiry compares against this clock. */
+  /** Epoch milliseconds; default `serverClock.now`, else Date.now. Lease expiry compares against this clock. */
   readonly clock?: (() => number) | undefined;
+  /**
+   * AWS's clock as this process reads it (ADR 0135): every answer of `client` corrects it, and no lease
+   * is taken before one was read. What production passes (the runs' clock too); tests that drive a
+   * clock of their own leave it out.
+   */
+  readonly serverClock?: ServerClock | undefined;
   /**
    * Whether cursor writes may go to the lease item (ADR 0126); default true. False reads both homes
    * and writes cursor items only: the first phase of the rollout, while workers of a version before
@@ -44,10 +52,30 @@ const DEFAULT_SEEN_RETENTION_MS = 8 * 24 * 3600_000;
  * segments per stream, under the same partition key.
  */
 export function createStateStore(options: StateStoreOptions): StateStore {
+  const { serverClock } = options;
+  if (serverClock !== undefined) observeServerClock(options.client, serverClock);
+  let asked = false;
   const table: StateTable = {
     client: options.client,
     TableName: options.tableName,
-    clock: options.clock ?? Date.now,
+    clock: options.clock ?? serverClock?.now ?? Date.now,
+    // The first lease of the process waits for one answer of the service (any answer: a read of a key
+    // no item has), so that not even the first lease is written by a skewed clock.
+    beforeAcquire:
+      serverClock === undefined
+        ? undefined
+        : async () => {
+            if (asked || serverClock.sampled()) return;
+            asked = true;
+            await options.client
+              .send(
+                new GetItemCommand({
+                  TableName: options.tableName,
+                  Key: { pk: { S: 'CLOCK' }, sk: { S: 'CLOCK' } },
+                }),
+              )
+              .catch(() => undefined);
+          },
     conflictAttempts: options.conflictAttempts ?? 3,
     inlineCursors: options.inlineCursors ?? true,
     held: new HeldLeases(),
