@@ -81,6 +81,18 @@ const job: BackfillJob = {
 };
 
 describe('runBackfill (in-memory ports)', () => {
+  it('sends an id listed twice in the range once (a re-stamped row the sweep yields again, ADR 0134)', async () => {
+    const list = [
+      action('x', 'agt-1', now - 50 * 60_000),
+      action('a', 'agt-1', now - 40 * 60_000),
+      action('x', 'agt-1', now - 30 * 60_000),
+    ];
+    const { deps, received } = setup(list, memoryBackfills().store);
+
+    expect((await runBackfill(job, deps)).kind).toBe('done');
+    expect(received.get('111111111111')?.sort()).toEqual(['vaikora-a', 'vaikora-x']);
+  });
+
   it("sends an action naming another routed agent only to that agent's destination, never to the swept agent's", async () => {
     const list = [action('act-1', 'agt-1', now - 60_000), action('act-2', 'agt-2', now - 120_000)];
     const { deps, received } = setup(list, memoryBackfills().store);

@@ -110,7 +110,7 @@ class Backfill {
   private readonly nowIso: string;
   private readonly log: Logger;
   /** `DeliveryContext.unattributed`, shared by the backfill's agents. */
-  private readonly unattributed = new Map<string, Set<string>>();
+  private readonly unattributed = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly job: BackfillJob,
@@ -205,6 +205,8 @@ class Backfill {
       importChunk: this.deps.options.importChunk,
       stopping: () => this.lease.signal.aborted,
     };
+    // The ids of the range this sweep read (each is sent once).
+    const readInRange = new Set<string>();
     const end = await sweepAgent(
       this.deps.vaikora(vaikora),
       {
@@ -216,11 +218,12 @@ class Backfill {
       async (page) => {
         this.counts.pages++;
         this.counts.actionsRead += page.actions.length;
-        // An id the sweep yields again (a re-stamped row of an oldest-first list) was delivered, or
-        // not, at its first time: a backfill sends each id once.
-        const inRange = page.actions.filter(
-          (a) => a.timestampMs >= fromMs && a.timestampMs < toMs && page.again?.has(a.id) !== true,
-        );
+        // A sweep may yield an id again with a later time (ADR 0134): a backfill sends each id once.
+        const inRange = page.actions.filter((a) => {
+          if (a.timestampMs < fromMs || a.timestampMs >= toMs || readInRange.has(a.id)) return false;
+          readInRange.add(a.id);
+          return true;
+        });
         this.counts.actionsInRange += inRange.length;
         const rejections: RecordedRejection[] = [];
         for (const target of group) {

@@ -180,6 +180,11 @@ export class StreamProgress {
     return this.handled.keys();
   }
 
+  /** The time this run handled the action `id` at; undefined when it did not. */
+  timeOf(id: string): number | undefined {
+    return this.handled.get(id);
+  }
+
   /** Whether this run handled the action `id`. */
   has(id: string): boolean {
     return this.handled.has(id);

@@ -44,11 +44,11 @@ export interface DeliveryContext {
   readonly routedAgents: ReadonlySet<string>;
   /**
    * The records naming no routed agent (no agent_id, or one the tenant does not route) that a stream
-   * of this run or backfill already took, by destination and region (`claimKey`), shared by its
-   * agents' sweeps: a Vaikora that ignores the agent filter returns them to every agent's sweep, and
-   * each would import them (ADR 0098). Absent: each sweep takes them.
+   * of this run or backfill already took, by destination and region, with the stream that took each,
+   * shared by its agents' sweeps: a Vaikora that ignores the agent filter returns them to every agent's
+   * sweep, and each would import them (ADR 0134). Absent: each sweep takes them.
    */
-  readonly unattributed?: Map<string, Set<string>> | undefined;
+  readonly unattributed?: Map<string, Map<string, string>> | undefined;
   readonly thresholds: Thresholds;
   /** The time findings are stamped with (`UpdatedAt`). */
   readonly nowIso: string;
@@ -152,15 +152,17 @@ export async function deliverToStream(
       const key = `${destination.id}\u0000${stream.region}`;
       let claimed = ctx.unattributed.get(key);
       if (claimed === undefined) {
-        claimed = new Set();
+        claimed = new Map();
         ctx.unattributed.set(key, claimed);
       }
-      if (claimed.has(action.id)) {
+      const by = claimed.get(action.id);
+      if (by !== undefined && by !== stream.id) {
+        // Another stream of the run sends it (or holds it until it is taken): this one never does.
         out.otherAgent++;
         out.handled.push(handled);
         continue;
       }
-      claimed.add(action.id);
+      claimed.set(action.id, stream.id);
     }
     const outcome = prepareAction(action, {
       destination: where,

@@ -2,7 +2,7 @@ import { createVaikoraClient, type FetchLike } from '@vsh/vaikora';
 import { describe, expect, it } from 'vitest';
 import { countingHub, testRunDeps } from '../test/counting-hub.ts';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
-import { DEFAULT_RUN_OPTIONS, type TenantConfig, type TenantState } from './ports.ts';
+import { DEFAULT_RUN_OPTIONS, type TenantConfig } from './ports.ts';
 import { runTenant, sweepOrder } from './run-tenant.ts';
 import { testAction, testDestination, testTenant } from './tenant.test-support.ts';
 
@@ -144,7 +144,8 @@ describe('a hostile Vaikora list', () => {
       }),
       { ...DEFAULT_RUN_OPTIONS, runBudgetMs: 300 },
     );
-    for (let run = 0; run < 4; run++) {
+    // About 7 agents a run: within 9 runs (3 times what one pass over the agents takes) each is swept.
+    for (let run = 0; run < 9; run++) {
       list = agents.map((a) => testAction(`${a}-run${run}`, a, r.clock.now - MIN));
       await r.run();
       r.clock.now += 5 * MIN;
@@ -176,6 +177,81 @@ describe('a hostile Vaikora list', () => {
       rejected: 0,
       duplicates: 0,
     });
+  });
+});
+
+describe('re-stamped actions cost nothing in a normal run, and are sent once (review of ADR 0134)', () => {
+  const DAY = 24 * HOUR;
+
+  it('an oldest-first list with the old row delivered in run 1 and the new row on a later page: not imported again in run 2', async () => {
+    // X at NOW-20m on page 1 and again at NOW-2m on page 2: run 1 sends it at its old time, and must
+    // keep it seen at its new one (the window after run 1 starts past the old time).
+    const fillers = Array.from({ length: 100 }, (_, i) =>
+      testAction(`f-${i}`, 'agt-1', NOW - 19 * MIN + i * 10_000),
+    );
+    const list = [
+      testAction('x', 'agt-1', NOW - 20 * MIN),
+      ...fillers,
+      testAction('x', 'agt-1', NOW - 2 * MIN),
+    ];
+    const r = runs(oneStream, httpVaikora(pagedFetch(() => list)));
+    await r.run();
+    r.clock.now += 5 * MIN;
+    await r.run();
+    expect(r.hub.stored.get('vaikora-x')).toBe(1);
+  });
+
+  it('an action stamped in the future, and actions stamped during a run, are not recorded again: the next runs write nothing', async () => {
+    // One record a page: not a one-page sweep, whose window digest (ADR 0128) would skip the seen-set.
+    const list = [
+      testAction('fut', 'agt-1', NOW + DAY),
+      testAction('during', 'agt-1', NOW + 20_000),
+      testAction('before', 'agt-1', NOW - MIN),
+      testAction('old', 'agt-1', NOW - 2 * DAY),
+    ];
+    const clock = { now: NOW };
+    const state = memoryState(() => clock.now);
+    const hub = countingHub();
+    const store = memoryTenantStore(oneStream).store;
+    const run = () =>
+      runTenant(
+        'ten_1',
+        testRunDeps({
+          store,
+          state,
+          vaikora: () => memoryVaikora(() => list, { perPage: 1 }),
+          importer: () => hub.importer,
+          clock: () => clock.now,
+        }),
+      );
+    await run();
+    const writes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      clock.now += 5 * MIN;
+      const before = state.writes;
+      await run();
+      writes.push(state.writes - before);
+    }
+    expect(hub.stored.size).toBe(3);
+    expect(writes).toEqual([0, 0, 0]);
+  });
+
+  it('a record naming no routed agent that the hub refused, listed again later in the same sweep, is delivered by a later run', async () => {
+    const { agent_id: _a, ...x0 } = testAction('nx', 'x', NOW - 20 * MIN);
+    const { agent_id: _b, ...x1 } = testAction('nx', 'x', NOW - 2 * MIN);
+    const fillers = Array.from({ length: 100 }, (_, i) =>
+      testAction(`f-${i}`, 'agt-1', NOW - 19 * MIN + i * 1000),
+    );
+    const list = [x0, ...fillers, x1];
+    const r = runs(oneStream, httpVaikora(pagedFetch(() => list)));
+    r.hub.refuse((ids) => ids.filter((id) => id === 'vaikora-nx'));
+    await r.run();
+    r.hub.answer(() => undefined);
+    for (let i = 0; i < 3; i++) {
+      r.clock.now += 5 * MIN;
+      await r.run();
+    }
+    expect(r.hub.stored.get('vaikora-nx')).toBe(1);
   });
 });
 
@@ -232,29 +308,38 @@ describe('an oldest-first list whose head expires while it is paged (ADR 0134)',
   });
 });
 
-describe('sweepOrder', () => {
-  const byAgent = new Map(
-    Array.from({ length: 20 }, (_, i) => [
-      `agt-${i}`,
-      [{ id: `s-${i}`, destinationId: 'd', agentId: `agt-${i}`, region: 'r' }],
-    ]),
+describe('sweepOrder (ADR 0134)', () => {
+  const byAgent = (n: number) =>
+    new Map(
+      Array.from({ length: n }, (_, i) => [
+        `agt-${i}`,
+        [{ id: `s-${i}`, destinationId: 'd', agentId: `agt-${i}`, region: 'r' }],
+      ]),
+    );
+
+  it('keeps every agent, in their order from an offset', () => {
+    const order = sweepOrder(byAgent(20), NOW).map(([a]) => Number(a.slice(4)));
+    const start = order[0] ?? 0;
+    expect(order).toEqual(Array.from({ length: 20 }, (_, i) => (start + i) % 20));
+  });
+
+  // The review's case: runs on whole minutes, agents a multiple of 4 (an offset taken from the low bits
+  // of a hash then moved by multiples of 4 only, and some agents were never reached).
+  it.each([
+    [4, 3, 5],
+    [8, 3, 5],
+    [20, 3, 5],
+    [20, 3, 1],
+    [7, 2, 15],
+  ])(
+    '%i agents, %i swept a run, runs %i minutes apart: within 24 runs every agent is swept',
+    (n, budget, every) => {
+      const reached = new Set<string>();
+      for (let run = 0; run < 24; run++) {
+        for (const [agent] of sweepOrder(byAgent(n), NOW + run * every * MIN).slice(0, budget))
+          reached.add(agent);
+      }
+      expect([...byAgent(n).keys()].filter((a) => !reached.has(a))).toEqual([]);
+    },
   );
-  const cursors = (unswept: ReadonlySet<string>): Pick<TenantState, 'cursor'> => ({
-    cursor: (id) => (unswept.has(id) ? null : { positionMs: 0, updatedAtMs: 0 }),
-  });
-
-  it('puts the agents with a stream never swept first, in their order', () => {
-    const order = sweepOrder(byAgent, cursors(new Set(['s-7', 's-3'])), NOW).map(([a]) => a);
-    expect(order.slice(0, 2)).toEqual(['agt-3', 'agt-7']);
-    expect(new Set(order).size).toBe(20);
-  });
-
-  it('starts the others where runs 5 minutes apart differ: over 12 runs each agent is among the first 7 at least once', () => {
-    const firstSeven = new Set<string>();
-    for (let run = 0; run < 12; run++) {
-      for (const [agent] of sweepOrder(byAgent, cursors(new Set()), NOW + run * 5 * MIN).slice(0, 7))
-        firstSeven.add(agent);
-    }
-    expect(firstSeven.size).toBe(20);
-  });
 });

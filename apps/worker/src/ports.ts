@@ -211,6 +211,12 @@ export interface SeenEntry {
 export interface SeenSet {
   has(id: string): boolean;
   readonly size: number;
+  /**
+   * When the stored entry of `id` may be dropped: the end of the newest segment holding it (a prune
+   * drops a segment once the window starts at or after its end; ADR 0112). +Infinity for an entry
+   * kept as long as the cursor, undefined when `id` is not in the set (ADR 0134).
+   */
+  until?(id: string): number | undefined;
 }
 
 /** One stored segment of a seen-set: the ids of actions one cursor write handled, keyed by the bucket of the newest (ADR 0112). */

@@ -115,45 +115,43 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
 }
 
 /**
- * The order a run sweeps a tenant's agents in: those with a stream never swept first (they have no
- * cursor yet), then the others from an offset that moves with the run's start. A run stops at its
- * budget, and a fixed order would leave the same agents at its tail unswept in every run of a tenant
- * with more agents than a budget can read (a slow Vaikora): starved for good.
+ * The order a run sweeps a tenant's agents in: their order, started at an offset that moves from run to
+ * run (ADR 0134). A run stops at its budget, and a fixed order left the same agents at its tail unswept
+ * in every run of a tenant with more agents than a budget can read (a slow Vaikora): starved for good.
+ * The offset is the fractional part of the run's minute times the golden ratio (Fibonacci hashing, the
+ * top bits of the product): successive runs' offsets spread evenly over the agents, whatever the
+ * schedule's step, and the same clock gives the same order (tests). Storing where the last run stopped
+ * would cost a write per run.
  */
 export function sweepOrder(
   byAgent: ReadonlyMap<string, StreamConfig[]>,
-  state: Pick<TenantState, 'cursor'>,
   nowMs: number,
 ): Array<[string, StreamConfig[]]> {
-  const fresh: Array<[string, StreamConfig[]]> = [];
-  const swept: Array<[string, StreamConfig[]]> = [];
-  for (const [agentId, group] of byAgent) {
-    (group.some((s) => state.cursor(s.id) === null) ? fresh : swept).push([agentId, group]);
-  }
-  // Knuth's multiplicative hash of the run's second: an offset that differs from run to run and is the
-  // same for the same clock (tests); a stored "where the last run stopped" would cost a write per run.
-  const offset =
-    swept.length === 0 ? 0 : (Math.imul(Math.floor(nowMs / 1000), 2654435761) >>> 0) % swept.length;
-  return [...fresh, ...swept.slice(offset), ...swept.slice(0, offset)];
+  const agents = [...byAgent];
+  const spread = Math.imul(Math.floor(nowMs / 60_000), 0x9e3779b9) >>> 0;
+  const offset = Math.floor((spread / 2 ** 32) * agents.length);
+  return [...agents.slice(offset), ...agents.slice(0, offset)];
 }
 
 /**
- * Records again, at its new time, an action the stream handled before that Vaikora lists stamped after
- * the stream's last cursor write: Vaikora re-stamped it (nothing handled then was stamped later). Its
- * seen-set entry sits in the bucket of its old time and is pruned once the window is past that, while
- * the action, at its new time, is still read: it would be imported again (billed again).
+ * Records again, at its later time, an action handled before that a page lists stamped later (ADR 0134):
+ * Vaikora re-stamped it. A handled action's seen-set entry lasts until the window is past the time it
+ * was handled at (`SeenSet.until`); read at a later time, it would be new again once that entry is
+ * gone, and imported again (billed again). The same holds for an action this run handled and a later
+ * page lists again with a later time. An action whose entry lasts as long as it can be read (all
+ * others: also one stamped in the future) is not recorded again, so a normal run writes nothing more.
  */
 function restamped(w: StreamWork, actions: readonly SeenEntry[]): void {
-  const lastWriteMs = w.cursor?.updatedAtMs;
-  if (w.state === undefined || lastWriteMs === undefined) return;
+  if (w.state === undefined) return;
   for (const { id, timestampMs } of actions) {
-    if (
-      timestampMs > lastWriteMs &&
-      timestampMs >= w.windowStart &&
-      w.state.seen.has(id) &&
-      !w.progress.has(id)
-    )
-      w.progress.add(id, timestampMs);
+    if (timestampMs < w.windowStart) continue;
+    const handledAt = w.progress.timeOf(id);
+    if (handledAt !== undefined) {
+      if (timestampMs > handledAt) w.progress.add(id, timestampMs);
+      continue;
+    }
+    const until = w.state.seen.until?.(id);
+    if (until !== undefined && timestampMs >= until) w.progress.add(id, timestampMs);
   }
 }
 
@@ -187,7 +185,7 @@ class TenantRun {
   /** Every agent this tenant routes somewhere: a record naming one of them belongs to that agent's streams. */
   private readonly routedAgents: ReadonlySet<string>;
   /** `DeliveryContext.unattributed`, shared by the run's agents. */
-  private readonly unattributed = new Map<string, Set<string>>();
+  private readonly unattributed = new Map<string, Map<string, string>>();
   private lastCheckpointMs: number;
   /** Stops the run: a shutdown, a lost lease, or the run's time budget spent. */
   private readonly stop: AbortSignal;
@@ -258,7 +256,7 @@ class TenantRun {
       for (const s of streams) byAgent.set(s.agentId, [...(byAgent.get(s.agentId) ?? []), s]);
       const state = byAgent.size === 0 ? null : await this.readState();
       if (state !== null) {
-        for (const [agentId, group] of sweepOrder(byAgent, state, this.now)) {
+        for (const [agentId, group] of sweepOrder(byAgent, this.now)) {
           if (this.stopping()) {
             ledger.incomplete = true;
             break;

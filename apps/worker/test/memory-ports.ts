@@ -68,10 +68,11 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       stream: (streamId: string) => store.getStream(lease.tenantId, streamId),
     }),
     getStream: async (_tenantId: string, streamId: string): Promise<StreamState> => {
-      const ids = new Set<string>();
+      // Each id with the end of the newest segment holding it (`SeenSet.until`).
+      const ids = new Map<string, number>();
       const list: SeenSegment[] = [];
       for (const [key, s] of segments.get(streamId) ?? []) {
-        for (const id of s.ids) ids.add(id);
+        for (const id of s.ids) ids.set(id, Math.max(s.bucketStartMs + 60_000, ids.get(id) ?? 0));
         list.push({
           key,
           bucketStartMs: s.bucketStartMs,
@@ -81,7 +82,7 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       }
       return {
         cursor: cursors.get(streamId) ?? null,
-        seen: { has: (id) => ids.has(id), size: ids.size },
+        seen: { has: (id) => ids.has(id), size: ids.size, until: (id) => ids.get(id) },
         segments: list,
       };
     },

@@ -233,10 +233,15 @@ export function createCursorStore(
     const { digests, segments } = await readSegments(table, tenantId, streamId, item?.seenFloorMs ?? 0);
     // Cursors written before the seen-set carry their ids in the item: they count as seen.
     if (item !== null)
-      for (const id of [...item.idsAtPosition, ...item.recentIds]) digests.add(seenDigest(id));
+      for (const id of [...item.idsAtPosition, ...item.recentIds])
+        digests.set(seenDigest(id), Number.POSITIVE_INFINITY);
     return {
       cursor: item === null ? null : publicCursor(item),
-      seen: { has: (id: string) => digests.has(seenDigest(id)), size: digests.size },
+      seen: {
+        has: (id: string) => digests.has(seenDigest(id)),
+        size: digests.size,
+        until: (id: string) => digests.get(seenDigest(id)),
+      },
       segments,
     };
   };

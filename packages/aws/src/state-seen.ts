@@ -42,8 +42,9 @@ export async function readSegments(
   tenantId: string,
   streamId: string,
   floorMs: number,
-): Promise<{ digests: Set<string>; segments: SeenSegment[] }> {
-  const digests = new Set<string>();
+): Promise<{ digests: Map<string, number>; segments: SeenSegment[] }> {
+  // Each id's digest, with the end of the newest segment holding it.
+  const digests = new Map<string, number>();
   const segments: SeenSegment[] = [];
   const prefix = keys.seenPrefix(streamId);
   // The first bucket that can end after the floor; the floor is a bucket's end, so this is the floor itself.
@@ -78,7 +79,8 @@ export async function readSegments(
       const size = SEEN_LIMITS.digestBytes;
       const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let at = 0; at + size <= buffer.length; at += size) {
-        digests.add(buffer.toString('base64', at, at + size));
+        const digest = buffer.toString('base64', at, at + size);
+        digests.set(digest, Math.max(bucketEndMs, digests.get(digest) ?? bucketEndMs));
       }
       segments.push({
         key,

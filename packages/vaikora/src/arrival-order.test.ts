@@ -103,3 +103,72 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
     expect(pages.at(-1)?.stop).toBe('cursor');
   });
 });
+
+const rec2 = (i: number, ms: number) => ({
+  id: `a-${i}`,
+  timestamp: new Date(ms).toISOString(),
+  risk_level: 'high',
+});
+
+function pagedServer(list: readonly unknown[], fail: (page: number, n: number) => boolean = () => false) {
+  let requests = 0;
+  const fetch: FetchLike = async (input) => {
+    const url = new URL(input);
+    const page = Number(url.searchParams.get('page'));
+    const perPage = Number(url.searchParams.get('per_page'));
+    requests++;
+    if (fail(page, requests)) return new Response('{"error":"busy"}', { status: 400 });
+    const body = {
+      actions: list.slice((page - 1) * perPage, page * perPage),
+      total: list.length,
+      page,
+      per_page: perPage,
+    };
+    return new Response(JSON.stringify(body), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+  const client = createVaikoraClient({
+    baseUrl: 'https://vaikora.test/api/v1',
+    apiKey: 'vk_test_x',
+    fetch,
+    sleep: async () => undefined,
+  });
+  return { client, requests: () => requests };
+}
+
+describe('an oldest-first list read again where it may have moved (ADR 0134, review)', () => {
+  it('a sweep over an oldest-first list wholly inside the window (a first run, a backfill) costs one request a page plus the last few, not twice', async () => {
+    // 2000 actions over the last 20 hours, oldest first; the window is the 24 h of a new stream.
+    const list = Array.from({ length: 2000 }, (_, i) => rec2(i, T0 - 20 * 60 * MIN + i * 36_000));
+    const s = pagedServer(list);
+    const pages: VaikoraPage[] = [];
+    for await (const p of s.client.sweep({ stopBeforeMs: T0 - 24 * 60 * MIN })) pages.push(p);
+    expect(pages.reduce((n, p) => n + p.actions.length, 0)).toBe(2000);
+    // 20 full pages and the empty 21st: a list that holds still is read once.
+    expect(s.requests()).toBe(21);
+  });
+
+  it('a sweep whose last page said the end is not failed by the re-read of the page before', async () => {
+    const list = Array.from({ length: 150 }, (_, i) => rec2(i, T0 - 60 * MIN + i * 1000));
+    // Page 1 answers the first time only (a hostile or flaky server); the re-read is refused (400).
+    const s = pagedServer(list, (page, n) => page === 1 && n > 1);
+    const pages: VaikoraPage[] = [];
+    let error: unknown = null;
+    try {
+      for await (const p of s.client.sweep({ stopBeforeMs: T0 - 24 * 60 * MIN })) pages.push(p);
+    } catch (err) {
+      error = err;
+    }
+    expect({
+      error,
+      delivered: pages.reduce((n, p) => n + p.actions.length, 0),
+      lastStop: pages.at(-1)?.stop,
+    }).toEqual({
+      error: null,
+      delivered: 150,
+      lastStop: 'end',
+    });
+  });
+});

@@ -25,15 +25,10 @@ export interface VaikoraPage {
   readonly page: number;
   /**
    * Actions not yet yielded earlier in this sweep, in server order, and actions yielded before that the
-   * page lists with a later time (`again`).
+   * page lists with a later time (an oldest-first list keeping a re-stamped action's old row first; the
+   * old time may be outside every window, ADR 0134): a caller sends each id once.
    */
   readonly actions: VaikoraAction[];
-  /**
-   * Ids of `actions` an earlier page of this sweep yielded with an earlier time: an oldest-first list
-   * that keeps a re-stamped action's old and new rows. Yielded again, since the old time may be outside
-   * every window; a caller that delivers by id, not by window, sends each id once. Absent: none.
-   */
-  readonly again?: ReadonlySet<string> | undefined;
   /**
    * Records on this page that cannot become findings, each with its reason, raw input and fingerprint;
    * for a page the reader could not read within its bounds, one PAGE_UNREADABLE rejection (ADR 0022).
@@ -390,6 +385,8 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       into.push(rejection);
     };
 
+    // `total` of the page read before (ADR 0134: whether the list moved).
+    let previousTotal: number | null = null;
     // Records received so far (repeats and unreadable ones included), against the envelope's `total`.
     let receivedSoFar = 0;
     // Whether the sweep has read an action of the range its streams handled before (ADR 0131).
@@ -434,7 +431,6 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       const timestamps: number[] = [];
       const ids: string[] = [];
       let repeats = 0;
-      let again: Set<string> | undefined;
       for (const record of records) {
         const parsed = parseRecord(record, bounds);
         if (parsed.ok) {
@@ -445,10 +441,6 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
           if (before === undefined || timestampMs > before) {
             // An id listed again with a later time (an oldest-first list keeping a re-stamped action's
             // old row first): yielded again, since the old time may be outside every window (ADR 0134).
-            if (before !== undefined) {
-              again ??= new Set();
-              again.add(id);
-            }
             seenIds.set(id, timestampMs);
             actions.push(parsed.action);
           } else {
@@ -458,33 +450,38 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
           once(parsed.rejection, rejections);
         }
       }
-      return { timestamps, ids, repeats, again };
+      return { timestamps, ids, repeats };
     };
 
     // The page before, read again (ADR 0134): what it holds that was not yielded, with the stop of the
-    // page that asked for it. An answer that is not that page adds nothing.
+    // page that asked for it. An answer that is not that page, or a failure, adds nothing: the sweep has
+    // read the list to where it stops, and is not failed by a look back.
     const rereadPage = async (
       page: number,
       order: SweepOrder,
       stop: SweepStopReason | null,
     ): Promise<VaikoraPage> => {
-      const scan = await readable(page);
+      let scan: PageScan | null = null;
+      try {
+        scan = await readable(page);
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+      }
       const actions: VaikoraAction[] = [];
       const rejections: Rejection[] = [];
       const taken =
-        scan.ok && (scan.page === null || scan.page === page)
+        scan?.ok && (scan.page === null || scan.page === page)
           ? take(scan.records, actions, rejections)
           : null;
       const times = taken?.timestamps ?? [];
       return {
         page,
         actions,
-        ...(taken?.again === undefined ? {} : { again: taken.again }),
         rejections,
         oldestMs: times.length === 0 ? null : Math.min(...times),
         newestMs: times.length === 0 ? null : Math.max(...times),
-        total: scan.ok ? scan.total : null,
-        received: scan.ok ? scan.records.length : scan.records,
+        total: scan?.ok ? scan.total : null,
+        received: scan === null ? 0 : scan.ok ? scan.records.length : scan.records,
         repeats: taken?.repeats ?? 0,
         order,
         stop,
@@ -560,7 +557,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         continue;
       }
       previousUnreadable = null;
-      const { timestamps, ids, repeats, again } = take(scan.records, actions, rejections);
+      const { timestamps, ids, repeats } = take(scan.records, actions, rejections);
       const pageSize = scan.perPage ?? config.perPage;
       const totalSaysMore = scan.total !== null && receivedSoFar < scan.total;
       // The same actions in the same order as the page before: a server that ignores `page` and does not
@@ -606,13 +603,21 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       // already read, and would be read by no sweep once the position is past them. A page reaching
       // the window is followed by the page before it again, whose end then holds them (ADR 0134).
       // A time filter lists nothing older than the window: what expires is not in the list.
+      // And only while the list moves (`total` changed since the page before, or is not given): a list
+      // that holds still (a backfill of old history) is read once.
       const filtered = config.timeFilterParam !== undefined && sinceMs !== undefined;
+      const moved = scan.total === null || previousTotal === null || scan.total !== previousTotal;
+      previousTotal = scan.total;
       const reread =
-        page > 1 && order === 'asc' && !filtered && newestMs !== null && newestMs >= options.stopBeforeMs;
+        page > 1 &&
+        order === 'asc' &&
+        !filtered &&
+        moved &&
+        newestMs !== null &&
+        newestMs >= options.stopBeforeMs;
       yield {
         page,
         actions,
-        ...(again === undefined ? {} : { again }),
         rejections,
         oldestMs,
         newestMs,
@@ -622,7 +627,11 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         order,
         stop: reread ? null : stop,
       };
-      if (reread) yield await rereadPage(page - 1, order, stop);
+      if (reread) {
+        const again = await rereadPage(page - 1, order, stop);
+        previousTotal = again.total;
+        yield again;
+      }
       if (stop !== null) return;
     }
   }
