@@ -10,6 +10,7 @@ import {
   pgErrorOf,
   type Tenant,
   type Transaction,
+  tenants,
 } from '@vsh/db';
 import {
   ACCOUNT_ID_PATTERN,
@@ -23,7 +24,7 @@ import {
   ROLE_NAME_PREFIX,
   SUPPORTED_PARTITIONS,
 } from '@vsh/role-contract';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, count, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { type Actor, audit } from '../lib/audit.ts';
@@ -95,6 +96,12 @@ export async function findDestination(
   return row;
 }
 
+/**
+ * The most destinations (AWS accounts) a tenant may have: what one list shows whole (the list has no
+ * pages), and a bound on the streams a run loads (destinations x regions x agents).
+ */
+export const MAX_DESTINATIONS_PER_TENANT = 500;
+
 /** Every destination of a tenant, oldest first. */
 export async function listDestinations(db: Database, tenantId: string): Promise<AwsDestination[]> {
   return db
@@ -102,7 +109,25 @@ export async function listDestinations(db: Database, tenantId: string): Promise<
     .from(awsDestinations)
     .where(eq(awsDestinations.tenantId, tenantId))
     .orderBy(asc(awsDestinations.id))
-    .limit(500);
+    .limit(MAX_DESTINATIONS_PER_TENANT);
+}
+
+/**
+ * Refuses a tenant's next destination once it has MAX_DESTINATIONS_PER_TENANT. Locks the tenant's row
+ * for the rest of `tx`, so that concurrent registrations of one tenant count one after the other.
+ */
+export async function assertRoomForDestination(tx: Transaction, tenantId: string): Promise<void> {
+  await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).for('update');
+  const [row] = await tx
+    .select({ n: count() })
+    .from(awsDestinations)
+    .where(eq(awsDestinations.tenantId, tenantId));
+  if ((row?.n ?? 0) >= MAX_DESTINATIONS_PER_TENANT) {
+    throw new ServiceError(
+      'conflict',
+      `this tenant already has ${MAX_DESTINATIONS_PER_TENANT} destinations, the most it may have; delete one it no longer uses first`,
+    );
+  }
 }
 
 /**
@@ -157,6 +182,7 @@ export async function registerDestination(
   }
   try {
     return await deps.db.transaction(async (tx) => {
+      await assertRoomForDestination(tx, tenant.id);
       const [inserted] = await tx
         .insert(awsDestinations)
         .values({

@@ -26,7 +26,12 @@ import type { ApiDeps } from '../deps.ts';
 import { hashesEqual } from '../lib/api-keys.ts';
 import { type Actor, audit } from '../lib/audit.ts';
 import { requireActive } from './common.ts';
-import { deleteDestination, regionsSchema, verifyDestinationRole } from './destinations.ts';
+import {
+  assertRoomForDestination,
+  deleteDestination,
+  regionsSchema,
+  verifyDestinationRole,
+} from './destinations.ts';
 import { ServiceError } from './errors.ts';
 
 // Crockford base32 lower case, as API keys: the lookup part of a token someone copies.
@@ -343,6 +348,7 @@ export async function registerOrgAccount(
           .returning();
         return { destination: updated ?? existing.destination, created: false };
       }
+      await assertRoomForDestination(tx, tenant.id);
       const [inserted] = await tx
         .insert(awsDestinations)
         .values({

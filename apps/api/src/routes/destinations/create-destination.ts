@@ -1,7 +1,11 @@
 import { type RouteHandler, z } from '@hono/zod-openapi';
 import type { ApiDeps, AppEnv } from '../../deps.ts';
 import { actorOf, defineRoute, jsonBody, tenantIdParam } from '../../openapi.ts';
-import { registerDestination, registerDestinationSchema } from '../../services/destinations.ts';
+import {
+  MAX_DESTINATIONS_PER_TENANT,
+  registerDestination,
+  registerDestinationSchema,
+} from '../../services/destinations.ts';
 import { destinationAnswer, destinationSchema, onboardingSchema } from './shared.ts';
 
 /** The body of a destination registration. */
@@ -23,6 +27,7 @@ export const route = defineRoute(
     tags: ['destinations'],
     summary:
       'Register an AWS account: returns the ExternalId, trust policy and CloudFormation quick-create link',
+    description: `A tenant has at most ${MAX_DESTINATIONS_PER_TENANT} destinations: the next is refused with 409 (as is an account already registered).`,
     request: { params: z.object({ tenantId: tenantIdParam }), body: jsonBody(bodySchema) },
     responses: {
       201: {

@@ -1,11 +1,11 @@
 import type { z } from '@hono/zod-openapi';
-import { streams, tenants } from '@vsh/db';
+import { awsDestinations, streams, tenants } from '@vsh/db';
 import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../app.ts';
 import type { LocalAwsPort } from '../../deps.ts';
 import { asApiError } from '../../errors.ts';
-import { deployRoleLocally } from '../../services/destinations.ts';
+import { deployRoleLocally, MAX_DESTINATIONS_PER_TENANT } from '../../services/destinations.ts';
 import { useHarness } from '../../testing/harness.ts';
 import { type onboardingSchema, TEMPLATE_PATH } from './shared.ts';
 
@@ -281,5 +281,30 @@ describe('onboarding links and the local deploy port', () => {
     // The service refuses with a ServiceError; asApiError is the API's one mapping of it.
     await expect(noPort.catch(asApiError)).resolves.toMatchObject({ code: 'NOT_AVAILABLE', status: 409 });
     await expect(production.catch(asApiError)).resolves.toMatchObject({ code: 'NOT_AVAILABLE', status: 409 });
+  });
+});
+
+describe('how many destinations a tenant may have', () => {
+  it(`refuses the destination after the ${MAX_DESTINATIONS_PER_TENANT}th with a 409 that says why, and lists all it has`, async () => {
+    const { tenantId, key } = await api.createTenant('many accounts');
+    // All but the last one directly (a request each would only cost time), the last through the API.
+    const rows = Array.from({ length: MAX_DESTINATIONS_PER_TENANT - 1 }, (_, i) => ({
+      tenantId,
+      accountId: String(100_000_000_000 + i),
+      regions: ['us-east-1'],
+      roleName: 'VaikoraSecurityHubImport',
+      externalId: `vsh-${String(i).padStart(40, '0')}`,
+    }));
+    await api.db.insert(awsDestinations).values(rows);
+    await register(tenantId, key, { accountId: '200000000000', regions: ['us-east-1'] });
+
+    const refused = await api.request('POST', `/v1/tenants/${tenantId}/destinations`, {
+      key,
+      body: { accountId: '200000000001', regions: ['us-east-1'] },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toContain(`already has ${MAX_DESTINATIONS_PER_TENANT} destinations`);
+    const list = await api.request('GET', `/v1/tenants/${tenantId}/destinations`, { key });
+    expect(list.body.items).toHaveLength(MAX_DESTINATIONS_PER_TENANT);
   });
 });
