@@ -17,14 +17,29 @@ describe('createServerClock (ADR 0135)', () => {
     expect(Math.abs(clock.now() - (local + 120_000))).toBeLessThanOrEqual(1_000);
   });
 
-  it('takes the median of the last answers: one answer delayed on its way back does not move it', () => {
-    const local = 5_000_000;
+  it('keeps the local clock exactly while it agrees with the service (no rounding of the header moves it)', () => {
+    let local = 7_000_250;
     const clock = createServerClock(() => local);
-    for (let i = 0; i < 4; i++) clock.observe(at(local - 60_000), local, local + 20);
-    const before = clock.offsetMs();
-    clock.observe(at(local - 60_000), local - 30_000, local + 20);
-    expect(clock.offsetMs()).toBe(before);
-    expect(Math.abs(before + 60_000)).toBeLessThanOrEqual(1_000);
+    for (let i = 0; i < 5; i++) {
+      clock.observe(at(local + 10), local, local + 30);
+      local += 1_337;
+    }
+    expect(clock.offsetMs()).toBe(0);
+  });
+
+  it('narrows the offset with answers at different fractions of a second, and starts again when the local clock is set', () => {
+    let local = 9_000_000;
+    const clock = createServerClock(() => local);
+    // The service is 60.4 s behind; answers come every 130 ms and take 20 ms.
+    for (let i = 0; i < 16; i++) {
+      clock.observe(at(local + 10 - 60_400), local, local + 20);
+      local += 130;
+    }
+    expect(Math.abs(clock.offsetMs() + 60_400)).toBeLessThanOrEqual(60);
+    // The local clock is set right: the next answer contradicts the interval, which starts again.
+    local -= 60_400;
+    clock.observe(at(local + 10), local, local + 20);
+    expect(clock.offsetMs()).toBe(0);
   });
 
   it('ignores an answer without a usable Date header', () => {

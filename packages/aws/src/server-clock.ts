@@ -8,16 +8,19 @@ import type { DeserializeMiddleware, HttpResponse } from '@smithy/types';
  *
  * The SDK keeps an offset of its own (`systemClockOffset`), but moves it only past 5 minutes of skew
  * (to keep requests signable): far above a 20-second lease. The `Date` header is whole seconds, so an
- * answer only bounds the offset: above by `date + 1 s - sent`, below by `date - received`. Each
- * answer's middle is one estimate; the median of the last ones is the offset (an answer delayed on its
- * way back moves one estimate, not the median).
+ * answer only bounds the offset: the service wrote it between the request leaving and the answer
+ * coming back, so the offset is at least `date - received` and below `date + 1 s - sent`. The bounds of
+ * the last answers are intersected (answers at different fractions of a second narrow it to about a
+ * round trip). While the interval holds 0 the local clock is right and is used as it is: no worker's
+ * times move by the header's rounding. Answers that contradict each other (the local clock was set)
+ * start the interval again.
  */
 export interface ServerClock {
   /** Epoch milliseconds by the service's clock (the local clock until an answer was read). */
   readonly now: () => number;
   /** The local clock it corrects: what the times given to `observe` are read from. */
   readonly local: () => number;
-  /** The current offset (service minus local), ms; 0 before the first answer. */
+  /** The current offset (service minus local), ms; 0 before the first answer and while 0 is possible. */
   offsetMs(): number;
   /** Whether an answer with a `Date` header has been read. */
   readonly sampled: () => boolean;
@@ -25,24 +28,30 @@ export interface ServerClock {
   observe(dateHeader: string | undefined, sentAtMs: number, receivedAtMs: number): void;
 }
 
-const SAMPLES = 7;
+/** How many answers' bounds are intersected. */
+const ANSWERS = 16;
 
 export function createServerClock(local: () => number = Date.now): ServerClock {
-  const estimates: number[] = [];
+  let bounds: Array<{ low: number; high: number }> = [];
   let offset = 0;
   return {
     now: () => local() + offset,
     local,
     offsetMs: () => offset,
-    sampled: () => estimates.length > 0,
+    sampled: () => bounds.length > 0,
     observe(dateHeader, sentAtMs, receivedAtMs) {
       const date = dateHeader === undefined ? Number.NaN : Date.parse(dateHeader);
       if (!Number.isFinite(date) || receivedAtMs < sentAtMs) return;
-      // The service wrote `date` (floored to the second) between the two local times.
-      estimates.push(date + 500 - (sentAtMs + receivedAtMs) / 2);
-      if (estimates.length > SAMPLES) estimates.shift();
-      const sorted = [...estimates].sort((a, b) => a - b);
-      offset = Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0);
+      const answer = { low: date - receivedAtMs, high: date + 1000 - sentAtMs };
+      bounds.push(answer);
+      if (bounds.length > ANSWERS) bounds.shift();
+      let low = Math.max(...bounds.map((b) => b.low));
+      let high = Math.min(...bounds.map((b) => b.high));
+      if (low > high) {
+        bounds = [answer];
+        ({ low, high } = answer);
+      }
+      offset = low <= 0 && high >= 0 ? 0 : Math.round((low + high) / 2);
     },
   };
 }
