@@ -196,7 +196,10 @@ export interface paths {
     /** List a tenant's AWS destinations */
     get: operations['listDestinations'];
     put?: never;
-    /** Register an AWS account: returns the ExternalId, trust policy and CloudFormation quick-create link */
+    /**
+     * Register an AWS account: returns the ExternalId, trust policy and CloudFormation quick-create link
+     * @description A tenant has at most 500 destinations: the next is refused with 409 (as is an account already registered).
+     */
     post: operations['createDestination'];
     delete?: never;
     options?: never;
