@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { DynamoDBClient, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-dynamodb';
 import type { DeserializeMiddleware, HttpResponse } from '@smithy/types';
 
@@ -31,9 +32,26 @@ export interface ServerClock {
 /** How many answers' bounds are intersected. */
 const ANSWERS = 16;
 
-export function createServerClock(local: () => number = Date.now): ServerClock {
-  let bounds: Array<{ low: number; high: number }> = [];
+/**
+ * The local clock it corrects by default: the wall clock at the process's start plus the monotonic
+ * clock since, which no step of the wall clock (NTP, a resumed VM) moves between two answers.
+ */
+const monotonic = () => performance.timeOrigin + performance.now();
+
+type Bounds = { readonly low: number; readonly high: number };
+const overlap = (a: Bounds, b: Bounds) => a.low <= b.high && b.low <= a.high;
+
+export function createServerClock(local: () => number = monotonic): ServerClock {
+  let bounds: Bounds[] = [];
+  // Answers that contradict the interval: it starts again from them once two of them agree (one answer
+  // with a wrong Date, a proxy's, does not move a well-measured clock).
+  let contrary: Bounds[] = [];
   let offset = 0;
+  const settle = () => {
+    const low = Math.max(...bounds.map((b) => b.low));
+    const high = Math.min(...bounds.map((b) => b.high));
+    offset = low <= 0 && high >= 0 ? 0 : Math.round((low + high) / 2);
+  };
   return {
     now: () => local() + offset,
     local,
@@ -43,15 +61,26 @@ export function createServerClock(local: () => number = Date.now): ServerClock {
       const date = dateHeader === undefined ? Number.NaN : Date.parse(dateHeader);
       if (!Number.isFinite(date) || receivedAtMs < sentAtMs) return;
       const answer = { low: date - receivedAtMs, high: date + 1000 - sentAtMs };
-      bounds.push(answer);
-      if (bounds.length > ANSWERS) bounds.shift();
-      let low = Math.max(...bounds.map((b) => b.low));
-      let high = Math.min(...bounds.map((b) => b.high));
-      if (low > high) {
-        bounds = [answer];
-        ({ low, high } = answer);
+      const interval =
+        bounds.length === 0
+          ? undefined
+          : {
+              low: Math.max(...bounds.map((b) => b.low)),
+              high: Math.min(...bounds.map((b) => b.high)),
+            };
+      if (interval === undefined || overlap(interval, answer)) {
+        bounds.push(answer);
+        if (bounds.length > ANSWERS) bounds.shift();
+        contrary = [];
+      } else {
+        const agreeing = contrary.filter((b) => overlap(b, answer));
+        contrary.push(answer);
+        if (contrary.length > ANSWERS) contrary.shift();
+        if (agreeing.length === 0) return;
+        bounds = [...agreeing, answer];
+        contrary = [];
       }
-      offset = low <= 0 && high >= 0 ? 0 : Math.round((low + high) / 2);
+      settle();
     },
   };
 }
@@ -63,19 +92,44 @@ function dateOf(response: unknown): string | undefined {
   return typeof date === 'string' ? date : undefined;
 }
 
-/** Makes every answer of `client` (a success or a service error) an observation of `clock`. */
+/** Whether a raw answer is the service's own: AWS names every answer it sends; a proxy's error page does not. */
+function fromService(response: unknown): boolean {
+  const headers = (response as Partial<HttpResponse> | undefined)?.headers;
+  return (
+    typeof headers?.['x-amzn-requestid'] === 'string' || typeof headers?.['x-amz-request-id'] === 'string'
+  );
+}
+
+/**
+ * The clocks each client's answers go to. A client resolves its middleware once per command when it
+ * caches its stack (`cacheMiddleware`), so a middleware added after its first call would never run: one
+ * middleware per client, added before its first call, hands every answer to the clocks registered now.
+ */
+const observers = new WeakMap<DynamoDBClient, Set<ServerClock>>();
+
+/** Makes every answer of the service to `client` (a success or a service error) an observation of `clock`. */
 export function observeServerClock(client: DynamoDBClient, clock: ServerClock): void {
-  const { local } = clock;
+  const known = observers.get(client);
+  if (known !== undefined) {
+    known.add(clock);
+    return;
+  }
+  const clocks = new Set([clock]);
+  observers.set(client, clocks);
+  const observe = (response: unknown, sentAt: ReadonlyMap<ServerClock, number>) => {
+    if (!fromService(response)) return;
+    for (const c of clocks) c.observe(dateOf(response), sentAt.get(c) ?? c.local(), c.local());
+  };
   const middleware: DeserializeMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next) => async (args) => {
-    const sentAtMs = local();
+    const sentAt = new Map([...clocks].map((c) => [c, c.local()]));
     try {
       const out = await next(args);
-      clock.observe(dateOf(out.response), sentAtMs, local());
+      observe(out.response, sentAt);
       return out;
     } catch (err) {
-      clock.observe(dateOf((err as { $response?: unknown } | null)?.$response), sentAtMs, local());
+      observe((err as { $response?: unknown } | null)?.$response, sentAt);
       throw err;
     }
   };
-  client.middlewareStack.add(middleware, { step: 'deserialize', name: 'vshServerClock', override: true });
+  client.middlewareStack.add(middleware, { step: 'deserialize', name: 'vshServerClock' });
 }

@@ -10,7 +10,7 @@ import { createCursorStore } from './state-cursor.ts';
 import { errorName, HeldLeases, type StateTable, unavailable } from './state-dynamo.ts';
 import { createHealthStore } from './state-health.ts';
 import { createLeaseStore } from './state-lease.ts';
-import type { StateStore } from './state-model.ts';
+import { StateError, type StateStore } from './state-model.ts';
 
 export { INLINE_CURSORS_MAX } from './state-cursor.ts';
 export * from './state-model.ts';
@@ -54,28 +54,11 @@ const DEFAULT_SEEN_RETENTION_MS = 8 * 24 * 3600_000;
 export function createStateStore(options: StateStoreOptions): StateStore {
   const { serverClock } = options;
   if (serverClock !== undefined) observeServerClock(options.client, serverClock);
-  let asked = false;
   const table: StateTable = {
     client: options.client,
     TableName: options.tableName,
     clock: options.clock ?? serverClock?.now ?? Date.now,
-    // The first lease of the process waits for one answer of the service (any answer: a read of a key
-    // no item has), so that not even the first lease is written by a skewed clock.
-    beforeAcquire:
-      serverClock === undefined
-        ? undefined
-        : async () => {
-            if (asked || serverClock.sampled()) return;
-            asked = true;
-            await options.client
-              .send(
-                new GetItemCommand({
-                  TableName: options.tableName,
-                  Key: { pk: { S: 'CLOCK' }, sk: { S: 'CLOCK' } },
-                }),
-              )
-              .catch(() => undefined);
-          },
+    beforeAcquire: serverClock === undefined ? undefined : readServiceClock(options, serverClock),
     conflictAttempts: options.conflictAttempts ?? 3,
     inlineCursors: options.inlineCursors ?? true,
     held: new HeldLeases(),
@@ -89,6 +72,36 @@ export function createStateStore(options: StateStoreOptions): StateStore {
       options.inlineCursors ?? true,
     ),
     ...createHealthStore(table),
+  };
+}
+
+/**
+ * What runs before a lease is taken when the store judges leases by the service's clock (ADR 0135):
+ * until one answer of the service was read, a read of a key no item has (0.5 read units), shared by
+ * every acquisition waiting for it, and asked again (3 times at most per acquisition) when it brought
+ * no answer. Without one the acquisition fails as UNAVAILABLE: no lease is written by a clock that
+ * was never checked.
+ */
+function readServiceClock(options: StateStoreOptions, clock: ServerClock): () => Promise<void> {
+  let asking: Promise<unknown> | undefined;
+  return async () => {
+    for (let attempt = 0; !clock.sampled(); attempt++) {
+      if (attempt === 3) {
+        throw new StateError('UNAVAILABLE', 'the state store could not read the service clock', true);
+      }
+      asking ??= options.client
+        .send(
+          new GetItemCommand({
+            TableName: options.tableName,
+            Key: { pk: { S: 'CLOCK' }, sk: { S: 'CLOCK' } },
+          }),
+        )
+        .catch(() => undefined)
+        .finally(() => {
+          asking = undefined;
+        });
+      await asking;
+    }
   };
 }
 
