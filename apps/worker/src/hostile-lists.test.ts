@@ -308,6 +308,131 @@ describe('an oldest-first list whose head expires while it is paged (ADR 0134)',
   });
 });
 
+/** A Vaikora over HTTP that pages `list()` as it is at each request; `before` may change it or fail the request. */
+function failingFetch(
+  list: () => readonly unknown[],
+  before: (page: number) => Response | undefined,
+): FetchLike {
+  return async (input) => {
+    const url = new URL(input);
+    const page = Number(url.searchParams.get('page'));
+    const perPage = Number(url.searchParams.get('per_page'));
+    const failed = before(page);
+    if (failed !== undefined) return failed;
+    const all = list();
+    return new Response(
+      JSON.stringify({
+        actions: all.slice((page - 1) * perPage, page * perPage),
+        total: all.length,
+        page,
+        per_page: perPage,
+      }),
+      { status: 200, headers: { 'content-type': 'application/json' } },
+    );
+  };
+}
+
+/** 150 actions about to expire, then 250 over the last 5 hours: oldest first. */
+function oldestFirst() {
+  const old = Array.from({ length: 150 }, (_, i) =>
+    testAction(`old-${i}`, 'agt-1', NOW - 7 * 24 * HOUR + i * 1000),
+  );
+  const recent = Array.from({ length: 250 }, (_, i) =>
+    testAction(`r-${i}`, 'agt-1', NOW - 5 * HOUR + i * MIN),
+  );
+  return { list: [...old, ...recent], recent };
+}
+
+describe('an oldest-first list that moves while it is paged: what the review found (ADR 0134)', () => {
+  it('one expires at the head and one arrives at the tail before each page (total unchanged): every action is imported', async () => {
+    const { list: initial, recent } = oldestFirst();
+    let list = initial;
+    let arrived = 0;
+    const r = runs(
+      oneStream,
+      httpVaikora(
+        failingFetch(
+          () => list,
+          (page) => {
+            if (page > 1) {
+              // ADR 0134 "Options not taken" itself: one of each leaves `total` unchanged while the pages shift.
+              list = [...list.slice(1), testAction(`tail-${arrived}`, 'agt-1', r.clock.now - MIN + arrived)];
+              arrived++;
+            }
+            return undefined;
+          },
+        ),
+      ),
+    );
+    for (let run = 0; run < 3; run++) {
+      await r.run();
+      r.clock.now += 5 * MIN;
+    }
+    const expected = recent.map((a) => `vaikora-${a.id}`);
+    expect({
+      missing: expected.filter((id) => !r.hub.stored.has(id)),
+      duplicates: r.hub.duplicates(),
+    }).toEqual({
+      missing: [],
+      duplicates: 0,
+    });
+  });
+
+  it('the head expires once before a page and once before the look back it causes: the next page is still looked back from', async () => {
+    const { list: initial, recent } = oldestFirst();
+    let list = initial;
+    let requests = 0;
+    const r = runs(
+      oneStream,
+      httpVaikora(
+        failingFetch(
+          () => list,
+          () => {
+            requests++;
+            // Before request 2 (page 2: total moved, so page 1 is read again) and request 3 (that look back).
+            if (requests === 2 || requests === 3) list = list.slice(1);
+            return undefined;
+          },
+        ),
+      ),
+    );
+    for (let run = 0; run < 3; run++) {
+      await r.run();
+      r.clock.now += 5 * MIN;
+    }
+    const expected = recent.map((a) => `vaikora-${a.id}`);
+    expect({ missing: expected.filter((id) => !r.hub.stored.has(id)) }).toEqual({ missing: [] });
+  });
+
+  it('a look back that fails (Vaikora 503 for it): what slid onto that page is still imported by some run', async () => {
+    const { list: initial, recent } = oldestFirst();
+    let list = initial;
+    let lastPage = 0;
+    const r = runs(
+      oneStream,
+      httpVaikora(
+        failingFetch(
+          () => list,
+          (page) => {
+            // A page behind the furthest one read is a look back: it fails, tried again or not.
+            if (page < lastPage) return new Response('busy', { status: 503 });
+            lastPage = page;
+            if (page > 1) list = list.slice(1);
+            return undefined;
+          },
+        ),
+      ),
+    );
+    for (let run = 0; run < 3; run++) {
+      lastPage = 0;
+      await r.run();
+      r.clock.now += 5 * MIN;
+    }
+    const expected = recent.map((a) => `vaikora-${a.id}`);
+    expect({ missing: expected.filter((id) => !r.hub.stored.has(id)) }).toEqual({ missing: [] });
+  });
+});
+
 describe('sweepOrder (ADR 0134)', () => {
   const byAgent = (n: number) =>
     new Map(
@@ -318,26 +443,32 @@ describe('sweepOrder (ADR 0134)', () => {
     );
 
   it('keeps every agent, in their order from an offset', () => {
-    const order = sweepOrder(byAgent(20), NOW).map(([a]) => Number(a.slice(4)));
+    const order = sweepOrder(byAgent(20), NOW, 5 * MIN).map(([a]) => Number(a.slice(4)));
     const start = order[0] ?? 0;
     expect(order).toEqual(Array.from({ length: 20 }, (_, i) => (start + i) % 20));
   });
 
-  // The review's case: runs on whole minutes, agents a multiple of 4 (an offset taken from the low bits
-  // of a hash then moved by multiples of 4 only, and some agents were never reached).
+  // The reviews' cases: runs on whole minutes with agents a multiple of 4 (an offset from the low bits of
+  // a hash moved by multiples of 4 only), and poll intervals of a Fibonacci number of minutes (an offset
+  // from the minute times the golden ratio barely moved): some agents were never reached.
   it.each([
     [4, 3, 5],
     [8, 3, 5],
     [20, 3, 5],
     [20, 3, 1],
     [7, 2, 15],
+    [20, 3, 34],
+    [20, 3, 55],
+    [20, 3, 89],
+    [20, 3, 144],
   ])(
-    '%i agents, %i swept a run, runs %i minutes apart: within 24 runs every agent is swept',
+    '%i agents, %i swept a run, a run every %i minutes: within 24 runs every agent is swept',
     (n, budget, every) => {
       const reached = new Set<string>();
       for (let run = 0; run < 24; run++) {
-        for (const [agent] of sweepOrder(byAgent(n), NOW + run * every * MIN).slice(0, budget))
-          reached.add(agent);
+        // The scheduler's runs drift by a few seconds from the interval.
+        const at = NOW + run * every * MIN + (run % 3) * 7_000;
+        for (const [agent] of sweepOrder(byAgent(n), at, every * MIN).slice(0, budget)) reached.add(agent);
       }
       expect([...byAgent(n).keys()].filter((a) => !reached.has(a))).toEqual([]);
     },

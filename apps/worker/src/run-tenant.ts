@@ -118,17 +118,20 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
  * The order a run sweeps a tenant's agents in: their order, started at an offset that moves from run to
  * run (ADR 0134). A run stops at its budget, and a fixed order left the same agents at its tail unswept
  * in every run of a tenant with more agents than a budget can read (a slow Vaikora): starved for good.
- * The offset is the fractional part of the run's minute times the golden ratio (Fibonacci hashing, the
- * top bits of the product): successive runs' offsets spread evenly over the agents, whatever the
- * schedule's step, and the same clock gives the same order (tests). Storing where the last run stopped
- * would cost a write per run.
+ * The offset is the fractional part of the run's slot (its time over the tenant's poll interval: one
+ * more each run) times the golden ratio, taken from the top bits of the product (Fibonacci hashing):
+ * successive runs' offsets spread evenly over the agents, as evenly as any sequence can, whatever the
+ * interval; the same clock gives the same order (tests). Storing where the last run stopped would cost a
+ * write per run.
  */
 export function sweepOrder(
   byAgent: ReadonlyMap<string, StreamConfig[]>,
   nowMs: number,
+  pollIntervalMs: number,
 ): Array<[string, StreamConfig[]]> {
   const agents = [...byAgent];
-  const spread = Math.imul(Math.floor(nowMs / 60_000), 0x9e3779b9) >>> 0;
+  const slot = Math.floor(nowMs / Math.max(1000, pollIntervalMs));
+  const spread = Math.imul(slot, 0x9e3779b9) >>> 0;
   const offset = Math.floor((spread / 2 ** 32) * agents.length);
   return [...agents.slice(offset), ...agents.slice(0, offset)];
 }
@@ -256,7 +259,11 @@ class TenantRun {
       for (const s of streams) byAgent.set(s.agentId, [...(byAgent.get(s.agentId) ?? []), s]);
       const state = byAgent.size === 0 ? null : await this.readState();
       if (state !== null) {
-        for (const [agentId, group] of sweepOrder(byAgent, this.now)) {
+        for (const [agentId, group] of sweepOrder(
+          byAgent,
+          this.now,
+          (this.config.vaikora?.pollIntervalSeconds ?? 300) * 1000,
+        )) {
           if (this.stopping()) {
             ledger.incomplete = true;
             break;

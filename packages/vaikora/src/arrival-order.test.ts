@@ -139,18 +139,19 @@ function pagedServer(list: readonly unknown[], fail: (page: number, n: number) =
 }
 
 describe('an oldest-first list read again where it may have moved (ADR 0134, review)', () => {
-  it('a sweep over an oldest-first list wholly inside the window (a first run, a backfill) costs one request a page plus the last few, not twice', async () => {
+  it('a sweep over an oldest-first list wholly inside the window (a first run) reads each page after the first twice: what it costs', async () => {
     // 2000 actions over the last 20 hours, oldest first; the window is the 24 h of a new stream.
     const list = Array.from({ length: 2000 }, (_, i) => rec2(i, T0 - 20 * 60 * MIN + i * 36_000));
     const s = pagedServer(list);
     const pages: VaikoraPage[] = [];
     for await (const p of s.client.sweep({ stopBeforeMs: T0 - 24 * 60 * MIN })) pages.push(p);
     expect(pages.reduce((n, p) => n + p.actions.length, 0)).toBe(2000);
-    // 20 full pages and the empty 21st: a list that holds still is read once.
-    expect(s.requests()).toBe(21);
+    // 20 full pages and the empty 21st, and pages 1 to 19 again after the next one: whether the list
+    // moved cannot be told from `total`, so a page in the window is always looked back from.
+    expect(s.requests()).toBe(21 + 19);
   });
 
-  it('a sweep whose last page said the end is not failed by the re-read of the page before', async () => {
+  it('a look back that fails does not fail the sweep, but keeps it from ending complete (the next run reads the range again)', async () => {
     const list = Array.from({ length: 150 }, (_, i) => rec2(i, T0 - 60 * MIN + i * 1000));
     // Page 1 answers the first time only (a hostile or flaky server); the re-read is refused (400).
     const s = pagedServer(list, (page, n) => page === 1 && n > 1);
@@ -168,7 +169,7 @@ describe('an oldest-first list read again where it may have moved (ADR 0134, rev
     }).toEqual({
       error: null,
       delivered: 150,
-      lastStop: 'end',
+      lastStop: null,
     });
   });
 });

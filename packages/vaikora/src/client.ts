@@ -385,8 +385,9 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       into.push(rejection);
     };
 
-    // `total` of the page read before (ADR 0134: whether the list moved).
-    let previousTotal: number | null = null;
+    // A look back (ADR 0134) that brought nothing: what slid onto that page may be unread, so the sweep
+    // does not end complete (its last stop is null) and the next run reads the range again.
+    let lookBackFailed = false;
     // Records received so far (repeats and unreadable ones included), against the envelope's `total`.
     let receivedSoFar = 0;
     // Whether the sweep has read an action of the range its streams handled before (ADR 0131).
@@ -454,8 +455,8 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     };
 
     // The page before, read again (ADR 0134): what it holds that was not yielded, with the stop of the
-    // page that asked for it. An answer that is not that page, or a failure, adds nothing: the sweep has
-    // read the list to where it stops, and is not failed by a look back.
+    // page that asked for it. An answer that is not that page, or a failure, adds nothing and does not
+    // fail the sweep, but keeps it from ending complete (`lookBackFailed`).
     const rereadPage = async (
       page: number,
       order: SweepOrder,
@@ -473,6 +474,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         scan?.ok && (scan.page === null || scan.page === page)
           ? take(scan.records, actions, rejections)
           : null;
+      if (taken === null) lookBackFailed = true;
       const times = taken?.timestamps ?? [];
       return {
         page,
@@ -484,7 +486,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         received: scan === null ? 0 : scan.ok ? scan.records.length : scan.records,
         repeats: taken?.repeats ?? 0,
         order,
-        stop,
+        stop: lookBackFailed && stop !== 'max-pages' ? null : stop,
       };
     };
 
@@ -603,18 +605,11 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       // already read, and would be read by no sweep once the position is past them. A page reaching
       // the window is followed by the page before it again, whose end then holds them (ADR 0134).
       // A time filter lists nothing older than the window: what expires is not in the list.
-      // And only while the list moves (`total` changed since the page before, or is not given): a list
-      // that holds still (a backfill of old history) is read once.
+      // Whether the list moved cannot be told from `total` (one expiring and one arriving leave it the
+      // same while the pages shifted). A time filter lists nothing that expires: never read again.
       const filtered = config.timeFilterParam !== undefined && sinceMs !== undefined;
-      const moved = scan.total === null || previousTotal === null || scan.total !== previousTotal;
-      previousTotal = scan.total;
       const reread =
-        page > 1 &&
-        order === 'asc' &&
-        !filtered &&
-        moved &&
-        newestMs !== null &&
-        newestMs >= options.stopBeforeMs;
+        page > 1 && order === 'asc' && !filtered && newestMs !== null && newestMs >= options.stopBeforeMs;
       yield {
         page,
         actions,
@@ -625,13 +620,9 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         received: scan.records.length,
         repeats,
         order,
-        stop: reread ? null : stop,
+        stop: reread || (lookBackFailed && stop !== 'max-pages') ? null : stop,
       };
-      if (reread) {
-        const again = await rereadPage(page - 1, order, stop);
-        previousTotal = again.total;
-        yield again;
-      }
+      if (reread) yield await rereadPage(page - 1, order, stop);
       if (stop !== null) return;
     }
   }

@@ -182,3 +182,24 @@ describe('deploying the role into the local stack', () => {
     });
   });
 });
+
+describe('a registration racing an offboarding (the review of the destination limit)', () => {
+  it('a registration whose request read the tenant before the offboarding committed adds no destination to the offboarded tenant', async () => {
+    // The request loaded the tenant (active); the offboarding commits; then the registration's
+    // transaction takes the tenant's row lock (assertRoomForDestination) and inserts.
+    const seenByRequest = await bed.tenant();
+    await offboardTenant(bed.deps, OPERATOR, seenByRequest);
+
+    const late = await refusalOf(
+      registerDestination(bed.deps, OPERATOR, seenByRequest, {
+        accountId: '444444444444',
+        regions: ['us-east-1'],
+      }),
+    ).catch((err: unknown) => ({ code: `resolved: ${String(err)}` }));
+    const rows = await bed.deps.db
+      .select({ state: awsDestinations.state })
+      .from(awsDestinations)
+      .where(eq(awsDestinations.tenantId, seenByRequest.id));
+    expect({ code: late.code, rows }).toEqual({ code: 'tenant_offboarded', rows: [] });
+  });
+});

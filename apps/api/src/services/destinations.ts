@@ -113,11 +113,15 @@ export async function listDestinations(db: Database, tenantId: string): Promise<
 }
 
 /**
- * Refuses a tenant's next destination once it has MAX_DESTINATIONS_PER_TENANT. Locks the tenant's row
- * for the rest of `tx`, so that concurrent registrations of one tenant count one after the other.
+ * Refuses a tenant's next destination when the tenant is no longer active (an offboarding committed
+ * since the request read it) or has MAX_DESTINATIONS_PER_TENANT. Locks the tenant's row for the rest of
+ * `tx` (`FOR NO KEY UPDATE`: the worker's rows that reference the tenant are not held up), so that
+ * concurrent registrations of one tenant, and its offboarding, come one after the other.
  */
 export async function assertRoomForDestination(tx: Transaction, tenantId: string): Promise<void> {
-  await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).for('update');
+  const [locked] = await tx.select().from(tenants).where(eq(tenants.id, tenantId)).for('no key update');
+  if (locked === undefined) throw new ServiceError('not_found', 'tenant not found');
+  requireActive(locked);
   const [row] = await tx
     .select({ n: count() })
     .from(awsDestinations)
