@@ -280,7 +280,8 @@ describe('runTenant: delivery and the cursor', () => {
 
     const summary = summaryOf(await runTenant('ten_1', w.deps));
 
-    expect(read).toEqual(['str_1']);
+    // One of the two streams (the agent swept first: the order moves from run to run, ADR 0134).
+    expect(read).toHaveLength(1);
     // Nothing was imported before the destination failed: nothing to keep, no cursor write (ADR 0132).
     expect(w.events).toEqual(['import:111111111111']);
     expect(summary).toMatchObject({ status: 'failed', errorCode: 'ACCESS_DENIED' });

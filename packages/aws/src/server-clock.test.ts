@@ -67,10 +67,10 @@ const trueNow = () => performance.timeOrigin + performance.now();
 
 /**
  * A DynamoDB of one table in memory, on the true clock: its answers carry a whole-second Date header.
- * Only what a lease acquisition sends: GetItem (answers no item, after `getItemDelayMs`, or fails) and
+ * Only what a lease acquisition sends: GetItem (answers no item, or fails) and
  * the acquisition's conditional UpdateItem.
  */
-function fakeDynamo(options: { getItemDelayMs?: number; getItemFails?: boolean } = {}) {
+function fakeDynamo(options: { getItemFails?: boolean } = {}) {
   const leases = new Map<string, { owner: string; epoch: number; exp: number }>();
   const answer = (status: number, body: unknown, extra: Record<string, string> = {}) => ({
     response: new HttpResponse({
@@ -89,7 +89,6 @@ function fakeDynamo(options: { getItemDelayMs?: number; getItemFails?: boolean }
       const target = String(request.headers['x-amz-target'] ?? '');
       const input = JSON.parse(String(request.body));
       if (target.endsWith('.GetItem')) {
-        if (options.getItemDelayMs) await new Promise((r) => setTimeout(r, options.getItemDelayMs));
         if (options.getItemFails) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
         return answer(200, {});
       }
@@ -142,7 +141,7 @@ describe('leases by the service clock: what the review found (ADR 0135)', () => 
   });
 
   it('a worker 2 minutes ahead starting with two tenants at once takes neither lease while another holds it', async () => {
-    const dynamo = fakeDynamo({ getItemDelayMs: 50 });
+    const dynamo = fakeDynamo();
     const honest = createStateStore({
       client: dynamo.client(),
       tableName: 't',
