@@ -44,16 +44,20 @@ function runs(
   return { hub, clock, run, kept: tenantStore.kept };
 }
 
-/** A Vaikora over HTTP (the real client) that pages `list()` as it is at each request. */
+/**
+ * A Vaikora over HTTP (the real client) that pages `list()` as it is at each request; `before` may
+ * change the list first, or answer the request itself (a failure).
+ */
 function pagedFetch(
   list: () => readonly unknown[],
-  beforeEach: (page: number) => void = () => undefined,
+  before: (page: number) => Response | undefined = () => undefined,
 ): FetchLike {
   return async (input) => {
     const url = new URL(input);
     const page = Number(url.searchParams.get('page'));
     const perPage = Number(url.searchParams.get('per_page'));
-    beforeEach(page);
+    const answered = before(page);
+    if (answered !== undefined) return answered;
     const all = list();
     const body = {
       actions: all.slice((page - 1) * perPage, page * perPage),
@@ -255,181 +259,104 @@ describe('re-stamped actions cost nothing in a normal run, and are sent once (re
   });
 });
 
-describe('an oldest-first list whose head expires while it is paged (ADR 0134)', () => {
-  it.each([
-    ['one action expires before each page', 1],
-    ['three expire before each page, and new ones arrive at the tail', 3],
-  ])('%s: every action of the window is imported once', async (_name, perRequest) => {
-    // Oldest first: 150 actions about to expire (7 days old), then 250 over the last 5 hours.
-    const old = Array.from({ length: 150 }, (_, i) =>
-      testAction(`old-${i}`, 'agt-1', NOW - 7 * 24 * HOUR + i * 1000),
-    );
-    const recent = Array.from({ length: 250 }, (_, i) =>
-      testAction(`r-${i}`, 'agt-1', NOW - 5 * HOUR + i * MIN),
-    );
-    let list: ReturnType<typeof testAction>[] = [...old, ...recent];
-    let requests = 0;
-    const r = runs(
-      oneStream,
-      httpVaikora(
-        pagedFetch(
-          () => list,
-          (page) => {
-            requests++;
-            // Retention drops the oldest before every request but a sweep's first.
-            if (page > 1) list = list.slice(perRequest);
-          },
-        ),
-      ),
-    );
-    const arrived: string[] = [];
-    for (let run = 0; run < 3; run++) {
-      if (perRequest > 1) {
-        const fresh = Array.from({ length: 30 }, (_, i) =>
-          testAction(`new-${run}-${i}`, 'agt-1', r.clock.now - MIN + i),
-        );
-        list = [...list, ...fresh];
-        arrived.push(...fresh.map((a) => a.id));
-      }
-      await r.run();
-      r.clock.now += 5 * MIN;
-    }
+type Action = ReturnType<typeof testAction>;
 
-    const expected = [...recent.map((a) => a.id), ...arrived].map((id) => `vaikora-${id}`);
-    expect({
-      missing: expected.filter((id) => !r.hub.stored.has(id)),
-      duplicates: r.hub.duplicates(),
-    }).toEqual({
-      missing: [],
-      duplicates: 0,
-    });
-    // Each page reaching the window is read twice: 3 runs of 4-5 pages, not more than twice that.
-    expect(requests).toBeLessThanOrEqual(3 * 2 * 5);
-  });
-});
-
-/** A Vaikora over HTTP that pages `list()` as it is at each request; `before` may change it or fail the request. */
-function failingFetch(
-  list: () => readonly unknown[],
-  before: (page: number) => Response | undefined,
-): FetchLike {
-  return async (input) => {
-    const url = new URL(input);
-    const page = Number(url.searchParams.get('page'));
-    const perPage = Number(url.searchParams.get('per_page'));
-    const failed = before(page);
-    if (failed !== undefined) return failed;
-    const all = list();
-    return new Response(
-      JSON.stringify({
-        actions: all.slice((page - 1) * perPage, page * perPage),
-        total: all.length,
-        page,
-        per_page: perPage,
-      }),
-      { status: 200, headers: { 'content-type': 'application/json' } },
-    );
-  };
-}
-
-/** 150 actions about to expire, then 250 over the last 5 hours: oldest first. */
-function oldestFirst() {
+/**
+ * Three runs, 5 minutes apart, over an oldest-first list that moves while it is paged: 150 actions
+ * about to expire (7 days old), then 250 over the last 5 hours. Before each request `move` gives the
+ * list as it is then (and may answer the request itself); what must arrive, by a fourth run over the
+ * list held still, is the 250 and every action `move` added.
+ */
+async function movingList(
+  move: (at: { page: number; request: number; list: Action[]; nowMs: number }) => {
+    list: Action[];
+    answer?: Response;
+  },
+) {
   const old = Array.from({ length: 150 }, (_, i) =>
     testAction(`old-${i}`, 'agt-1', NOW - 7 * 24 * HOUR + i * 1000),
   );
   const recent = Array.from({ length: 250 }, (_, i) =>
     testAction(`r-${i}`, 'agt-1', NOW - 5 * HOUR + i * MIN),
   );
-  return { list: [...old, ...recent], recent };
+  let list: Action[] = [...old, ...recent];
+  const added = new Set<string>();
+  let request = 0;
+  let still = false;
+  const r = runs(
+    oneStream,
+    httpVaikora(
+      pagedFetch(
+        () => list,
+        (page) => {
+          if (still) return undefined;
+          const moved = move({ page, request: ++request, list, nowMs: r.clock.now });
+          for (const a of moved.list) if (!a.id.startsWith('old-') && !a.id.startsWith('r-')) added.add(a.id);
+          list = moved.list;
+          return moved.answer;
+        },
+      ),
+    ),
+  );
+  for (let run = 0; run < 3; run++) {
+    await r.run();
+    r.clock.now += 5 * MIN;
+  }
+  // One more run once the list holds still: what arrived during the last run's last requests.
+  still = true;
+  await r.run();
+  const expected = [...recent.map((a) => a.id), ...added].map((id) => `vaikora-${id}`);
+  return {
+    missing: expected.filter((id) => !r.hub.stored.has(id)),
+    duplicates: r.hub.duplicates(),
+    requests: request,
+  };
 }
 
-describe('an oldest-first list that moves while it is paged: what the review found (ADR 0134)', () => {
-  it('one expires at the head and one arrives at the tail before each page (total unchanged): every action is imported', async () => {
-    const { list: initial, recent } = oldestFirst();
-    let list = initial;
-    let arrived = 0;
-    const r = runs(
-      oneStream,
-      httpVaikora(
-        failingFetch(
-          () => list,
-          (page) => {
-            if (page > 1) {
-              // ADR 0134 "Options not taken" itself: one of each leaves `total` unchanged while the pages shift.
-              list = [...list.slice(1), testAction(`tail-${arrived}`, 'agt-1', r.clock.now - MIN + arrived)];
-              arrived++;
-            }
-            return undefined;
-          },
-        ),
-      ),
-    );
-    for (let run = 0; run < 3; run++) {
-      await r.run();
-      r.clock.now += 5 * MIN;
-    }
-    const expected = recent.map((a) => `vaikora-${a.id}`);
-    expect({
-      missing: expected.filter((id) => !r.hub.stored.has(id)),
-      duplicates: r.hub.duplicates(),
-    }).toEqual({
-      missing: [],
-      duplicates: 0,
-    });
+describe('an oldest-first list whose head expires while it is paged (ADR 0134)', () => {
+  it('one action expires before each page: every action of the window is imported once', async () => {
+    const out = await movingList(({ page, list }) => ({ list: page > 1 ? list.slice(1) : list }));
+    expect({ missing: out.missing, duplicates: out.duplicates }).toEqual({ missing: [], duplicates: 0 });
+    // Each page reaching the window is read twice: 3 runs of 4-5 pages, not more than twice that.
+    expect(out.requests).toBeLessThanOrEqual(3 * 2 * 5);
+  });
+
+  it('three expire before each page and new ones arrive at the tail: every action is imported once', async () => {
+    const out = await movingList(({ page, request, list, nowMs }) => ({
+      list: [
+        ...(page > 1 ? list.slice(3) : list),
+        testAction(`new-${request}`, 'agt-1', nowMs - MIN + request),
+      ],
+    }));
+    expect({ missing: out.missing, duplicates: out.duplicates }).toEqual({ missing: [], duplicates: 0 });
+  });
+
+  // The review's cases.
+  it('one expires at the head and one arrives at the tail before each page (`total` unchanged): every action is imported', async () => {
+    const out = await movingList(({ page, request, list, nowMs }) => ({
+      list:
+        page > 1 ? [...list.slice(1), testAction(`tail-${request}`, 'agt-1', nowMs - MIN + request)] : list,
+    }));
+    expect({ missing: out.missing, duplicates: out.duplicates }).toEqual({ missing: [], duplicates: 0 });
   });
 
   it('the head expires once before a page and once before the look back it causes: the next page is still looked back from', async () => {
-    const { list: initial, recent } = oldestFirst();
-    let list = initial;
-    let requests = 0;
-    const r = runs(
-      oneStream,
-      httpVaikora(
-        failingFetch(
-          () => list,
-          () => {
-            requests++;
-            // Before request 2 (page 2: total moved, so page 1 is read again) and request 3 (that look back).
-            if (requests === 2 || requests === 3) list = list.slice(1);
-            return undefined;
-          },
-        ),
-      ),
-    );
-    for (let run = 0; run < 3; run++) {
-      await r.run();
-      r.clock.now += 5 * MIN;
-    }
-    const expected = recent.map((a) => `vaikora-${a.id}`);
-    expect({ missing: expected.filter((id) => !r.hub.stored.has(id)) }).toEqual({ missing: [] });
+    const out = await movingList(({ request, list }) => ({
+      list: request === 2 || request === 3 ? list.slice(1) : list,
+    }));
+    expect(out.missing).toEqual([]);
   });
 
-  it('a look back that fails (Vaikora 503 for it): what slid onto that page is still imported by some run', async () => {
-    const { list: initial, recent } = oldestFirst();
-    let list = initial;
-    let lastPage = 0;
-    const r = runs(
-      oneStream,
-      httpVaikora(
-        failingFetch(
-          () => list,
-          (page) => {
-            // A page behind the furthest one read is a look back: it fails, tried again or not.
-            if (page < lastPage) return new Response('busy', { status: 503 });
-            lastPage = page;
-            if (page > 1) list = list.slice(1);
-            return undefined;
-          },
-        ),
-      ),
-    );
-    for (let run = 0; run < 3; run++) {
-      lastPage = 0;
-      await r.run();
-      r.clock.now += 5 * MIN;
-    }
-    const expected = recent.map((a) => `vaikora-${a.id}`);
-    expect({ missing: expected.filter((id) => !r.hub.stored.has(id)) }).toEqual({ missing: [] });
+  it('a look back that fails (Vaikora 503 for it): what slid onto that page is imported by a later run', async () => {
+    let furthest = 0;
+    const out = await movingList(({ page, list }) => {
+      // A page behind the furthest one read is a look back: it fails, tried again or not. A new run starts at 1.
+      if (page === 1) furthest = 0;
+      if (page < furthest) return { list, answer: new Response('busy', { status: 503 }) };
+      furthest = page;
+      return { list: page > 1 ? list.slice(1) : list };
+    });
+    expect(out.missing).toEqual([]);
   });
 });
 
