@@ -201,7 +201,6 @@ class Backfill {
       unattributed: this.unattributed,
       thresholds: vaikora.thresholds,
       nowIso: this.nowIso,
-      nowMs: Date.parse(this.nowIso),
       importChunk: this.deps.options.importChunk,
       stopping: () => this.lease.signal.aborted,
     };

@@ -243,10 +243,11 @@ export class StreamProgress {
         if (ts < end.blockedAtMs && ts <= ceiling && (position === null || ts > position)) position = ts;
       }
     }
-    if (position === null && this.handled.size > 0) {
+    if (position === null && (this.handled.size > 0 || (end.stuck?.length ?? 0) > 0)) {
       // A new stream that stopped early or could not deliver its oldest action: a position whose
       // window starts where this run's did, so the next run reads the same range again and the
-      // seen-set keeps what this one sent.
+      // seen-set keeps what this one sent (or the cursor its stuck findings, ADR 0133: a stream whose
+      // only action is refused on every send must count its runs too).
       position = end.windowStartMs + policy.overlapMs;
     }
     if (position === null) return null;

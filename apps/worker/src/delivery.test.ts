@@ -2,7 +2,6 @@ import { AwsError } from '@vsh/aws';
 import { DEFAULT_THRESHOLDS, type PreparedFinding, parseAction, reject, type VaikoraAction } from '@vsh/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { stuckKey } from './cursor.ts';
 import { type DeliveryContext, type DeliveryTarget, deliverToStream, keepRejections } from './delivery.ts';
 import type { ImportOutcome } from './ports.ts';
 import { testAction, testDestination } from './tenant.test-support.ts';
@@ -25,7 +24,6 @@ const ctx = (over: Partial<DeliveryContext> = {}): DeliveryContext => ({
   routedAgents: new Set(['agt-1', 'agt-2']),
   thresholds: DEFAULT_THRESHOLDS,
   nowIso: new Date(NOW).toISOString(),
-  nowMs: NOW,
   importChunk: 1,
   stopping: () => false,
   ...over,
@@ -97,7 +95,7 @@ describe('deliverToStream', () => {
     expect(d).toMatchObject({ imported: 0, notSent: 1, blockedAtMs: NOW - 60_000 });
   });
 
-  it('findings refused for good are rejections and handled; those not taken yet block the cursor', async () => {
+  it('findings refused for good are rejections and handled; those not taken yet are reported as refused', async () => {
     const importer = async (items: readonly PreparedFinding[]): Promise<ImportOutcome> => ({
       imported: [],
       rejected: items.map((p) =>
@@ -120,19 +118,18 @@ describe('deliverToStream', () => {
       ctx(),
     );
 
-    expect(d).toMatchObject({ notTakenYet: 'Throttled', blockedAtMs: NOW - 60_000, notSent: 1 });
+    // The one not taken yet is the run's to settle (ADR 0133): it blocks the cursor there.
+    expect(d).toMatchObject({
+      notTakenYet: 'Throttled',
+      refused: [{ id: 'a', timestampMs: NOW - 60_000 }],
+      notSent: 1,
+    });
     expect(d.rejections.map((r) => r.rejection.actionId)).toEqual(['b']);
     expect(d.handled.map((h) => h.id)).toEqual(['b']);
   });
 });
 
-describe('deliverToStream with stuck findings (ADR 0133)', () => {
-  const stuck = (id: string, runs: number) => ({
-    key: stuckKey(id),
-    actionMs: NOW - 60_000,
-    runs,
-    sinceMs: 0,
-  });
+describe('deliverToStream: refusals with a passing error (ADR 0133)', () => {
   /** A hub that takes 'ok' and refuses 'x' with `retryable`. */
   const refusing =
     (retryable: boolean, reason: string) =>
@@ -144,42 +141,37 @@ describe('deliverToStream with stuck findings (ADR 0133)', () => {
       stats: { throttled: 0 },
     });
 
-  it('gives up on a finding stuck long enough, with a reason that says so, once the hub took another', async () => {
+  it('reports a passing refusal with the refusal itself, neither handled nor in blockedAtMs: the run decides (it may give up on it)', async () => {
     const d = await deliverToStream(
-      { ...target(refusing(true, 'InternalFailure: x')), stuck: new Map([[stuckKey('x'), stuck('x', 5)]]) },
+      target(refusing(true, 'InternalFailure: x')),
       [actionOf('x', 'agt-1', 1), actionOf('ok', 'agt-1', 1)],
       () => true,
       ctx({ importChunk: 10 }),
     );
-    expect(d.rejections.map((r) => r.rejection)).toEqual([
-      expect.objectContaining({
-        retryable: false,
-        reason: expect.stringMatching(/in 6 runs since .*given up/),
-      }),
+    expect(d.refused).toEqual([
+      expect.objectContaining({ id: 'x', rejection: expect.objectContaining({ destinationId: 'dst_1' }) }),
     ]);
-    expect(d.handled.map((h) => h.id).sort()).toEqual(['ok', 'x']);
-    expect(d.blockedAtMs).toBe(Number.POSITIVE_INFINITY);
+    expect(d.refused[0]?.rejection.rejection).toMatchObject({
+      retryable: true,
+      reason: 'InternalFailure: x',
+    });
+    expect(d.handled.map((h) => h.id)).toEqual(['ok']);
+    expect(d).toMatchObject({
+      blockedAtMs: Number.POSITIVE_INFINITY,
+      notTakenYet: 'InternalFailure: x',
+      notSent: 1,
+    });
   });
 
-  it("does not give up while the hub took nothing in the run, and keeps a permanent refusal's own reason", async () => {
-    const alone = await deliverToStream(
-      { ...target(refusing(true, 'InternalFailure: x')), stuck: new Map([[stuckKey('x'), stuck('x', 5)]]) },
+  it('keeps a permanent refusal as a rejection with its own reason, handled', async () => {
+    const d = await deliverToStream(
+      target(refusing(false, 'InvalidInput: bad field')),
       [actionOf('x', 'agt-1', 1)],
       () => true,
       ctx(),
     );
-    expect(alone).toMatchObject({ rejections: [], refused: [{ id: 'x' }], blockedAtMs: NOW - 60_000 });
-
-    const permanent = await deliverToStream(
-      {
-        ...target(refusing(false, 'InvalidInput: bad field')),
-        stuck: new Map([[stuckKey('x'), stuck('x', 1)]]),
-      },
-      [actionOf('x', 'agt-1', 1)],
-      () => true,
-      ctx(),
-    );
-    expect(permanent.rejections.map((r) => r.rejection.reason)).toEqual(['InvalidInput: bad field']);
+    expect(d.rejections.map((r) => r.rejection.reason)).toEqual(['InvalidInput: bad field']);
+    expect(d.refused).toEqual([]);
   });
 });
 

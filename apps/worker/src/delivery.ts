@@ -8,7 +8,6 @@ import {
 } from '@vsh/core';
 import { type SweepOptions, type VaikoraClient, VaikoraError, type VaikoraPage } from '@vsh/vaikora';
 import type { Logger } from 'pino';
-import { DEFAULT_STUCK_POLICY, givesUp, type StuckPolicy, stuckKey } from './cursor.ts';
 import {
   type DestinationConfig,
   destinationOf,
@@ -30,10 +29,6 @@ export interface DeliveryTarget {
   readonly stream: StreamConfig;
   readonly destination: DestinationConfig;
   readonly importer: FindingImporter;
-  /** The stream's stuck findings by key (ADR 0133): one refused again long enough is given up on. */
-  readonly stuck?: ReadonlyMap<string, StuckFinding> | undefined;
-  /** Findings the stream's hub took earlier in this run (before this page). */
-  readonly took?: number | undefined;
 }
 
 /** What a delivery needs to know about the tenant and the sweep. */
@@ -52,10 +47,6 @@ export interface DeliveryContext {
   readonly thresholds: Thresholds;
   /** The time findings are stamped with (`UpdatedAt`). */
   readonly nowIso: string;
-  /** The same time, in ms: what a stuck finding's age is taken at (ADR 0133). */
-  readonly nowMs: number;
-  /** When a stuck finding is given up on; default DEFAULT_STUCK_POLICY. */
-  readonly stuckPolicy?: StuckPolicy | undefined;
   /** Findings per import call. */
   readonly importChunk: number;
   /** Checked before each import call: true stops after the call in flight (shutdown, lease, budget). */
@@ -84,8 +75,11 @@ export interface StreamDelivery {
   readonly rejections: RecordedRejection[];
   /** Time of the oldest action not delivered for a transient reason (+Infinity: none). */
   blockedAtMs: number;
-  /** The actions whose findings Security Hub refused with a passing error (ADR 0133: they may get stuck). */
-  readonly refused: SeenEntry[];
+  /**
+   * The actions whose findings Security Hub refused with a passing error, with the refusal: not
+   * delivered yet, and not in `blockedAtMs` (the run decides whether one is given up on, ADR 0133).
+   */
+  readonly refused: Array<SeenEntry & { readonly rejection: RecordedRejection }>;
   /** Security Hub's reason for the first finding it did not take yet (it may take it later). */
   notTakenYet: string | null;
   /** Why the last import call failed as a whole; nothing more of the page was sent to the stream. */
@@ -202,22 +196,19 @@ export async function deliverToStream(
       }
       for (const rejection of result.rejected) {
         const p = rejection.actionId === null ? undefined : byFindingId.get(`vaikora-${rejection.actionId}`);
-        const stuck = p === undefined ? undefined : target.stuck?.get(stuckKey(p.action.id));
-        // Given up on only once the stream's hub took others in this run (ADR 0133): one refusing
-        // everything (an outage, a throttled account) is waited for.
-        const givenUp =
-          stuck !== undefined &&
-          rejection.retryable &&
-          (target.took ?? 0) + out.imported > 0 &&
-          givesUp(stuck, ctx.nowMs, ctx.stuckPolicy ?? DEFAULT_STUCK_POLICY);
-        if (rejection.retryable && !givenUp) {
-          out.blockedAtMs = Math.min(out.blockedAtMs, p?.action.timestampMs ?? Number.NEGATIVE_INFINITY);
+        if (rejection.retryable && p !== undefined) {
+          out.refused.push({
+            id: p.action.id,
+            timestampMs: p.action.timestampMs,
+            rejection: refusal(rejection),
+          });
           out.notTakenYet ??= rejection.reason;
-          if (p !== undefined) out.refused.push({ id: p.action.id, timestampMs: p.action.timestampMs });
+        } else if (rejection.retryable) {
+          // A refusal naming no finding of the call holds everything back.
+          out.blockedAtMs = Number.NEGATIVE_INFINITY;
+          out.notTakenYet ??= rejection.reason;
         } else {
-          // Refused for good, or refused with a passing error for so long that it would hold the
-          // stream's position for good (ADR 0133): kept with its reason, and the stream goes on.
-          out.rejections.push(refusal(givenUp ? gaveUp(rejection, stuck) : rejection));
+          out.rejections.push(refusal(rejection));
           settled++;
           if (p !== undefined) out.handled.push({ id: p.action.id, timestampMs: p.action.timestampMs });
         }
@@ -241,20 +232,6 @@ export async function deliverToStream(
   }
   out.notSent = ready.length - settled;
   return out;
-}
-
-/** A passing refusal given up on (ADR 0133): its reason says since when, and what sends it again. */
-function gaveUp(
-  rejection: RecordedRejection['rejection'],
-  stuck: StuckFinding,
-): RecordedRejection['rejection'] {
-  return {
-    ...rejection,
-    retryable: false,
-    reason:
-      `${rejection.reason} (refused with a passing error in ${stuck.runs + 1} runs since ` +
-      `${new Date(stuck.sinceMs).toISOString()}; given up so that the stream goes on: a backfill over its time sends it again)`,
-  };
 }
 
 function oldest(findings: readonly PreparedFinding[]): number {

@@ -4,6 +4,7 @@ import {
   errorInfo,
   errorMessage,
   type HealthCondition,
+  type Rejection,
   rejectedAboveThreshold,
   rejectedRecordsFacts,
 } from '@vsh/core';
@@ -12,9 +13,11 @@ import {
   type CursorPolicy,
   type CursorWrite,
   DEFAULT_STUCK_POLICY,
+  givesUp,
   isNew,
   nextStuck,
   StreamProgress,
+  stuckKey,
   windowDigest,
   windowStartMs,
 } from './cursor.ts';
@@ -42,6 +45,7 @@ import {
   type SeenEntry,
   type StreamConfig,
   type StreamState,
+  type StuckFinding,
   type TenantConfig,
   type TenantState,
 } from './ports.ts';
@@ -158,6 +162,20 @@ function restamped(w: StreamWork, actions: readonly SeenEntry[]): void {
   }
 }
 
+/** A stream's hub: the destination's account in the stream's region. */
+const hubOf = (w: StreamWork): string => `${w.destination.id}\u0000${w.stream.region}`;
+
+/** A passing refusal given up on (ADR 0133): its reason says since when, and what sends it again. */
+function gaveUp(rejection: Rejection, stuck: StuckFinding): Rejection {
+  return {
+    ...rejection,
+    retryable: false,
+    reason:
+      `${rejection.reason} (refused with a passing error in ${stuck.runs + 1} runs since ` +
+      `${new Date(stuck.sinceMs).toISOString()}; given up so that the stream goes on: a backfill over its time sends it again)`,
+  };
+}
+
 /** One stream of the agent being swept, with its cursor and what this run handled on it. */
 interface StreamWork extends DeliveryTarget {
   /**
@@ -168,10 +186,12 @@ interface StreamWork extends DeliveryTarget {
   readonly cursor: Cursor | null;
   readonly windowStart: number;
   readonly progress: StreamProgress;
-  /** The actions Security Hub refused with a passing error this run, by id, with their time (ADR 0133). */
-  readonly refused: Map<string, number>;
-  /** Findings its importer took this run (`DeliveryTarget.took`). */
-  took: number;
+  /** Its stuck findings by key, as its cursor carries them (ADR 0133). */
+  readonly stuck: ReadonlyMap<string, StuckFinding>;
+  /** The actions Security Hub refused with a passing error this run, by id, with the refusal (ADR 0133). */
+  readonly refused: Map<string, { readonly timestampMs: number; readonly rejection: RecordedRejection }>;
+  /** Whether the run counts toward giving up on its stuck findings (set after the sweep, ADR 0133). */
+  counted: boolean;
   /** Time of the oldest action that could not be delivered for a transient reason. */
   blockedAtMs: number;
   /** Where the next cursor write goes (ADR 0126): as read, then the lease item once a new entry is made there. */
@@ -187,6 +207,8 @@ class TenantRun {
   private runId = '';
   /** Every agent this tenant routes somewhere: a record naming one of them belongs to that agent's streams. */
   private readonly routedAgents: ReadonlySet<string>;
+  /** Findings each hub (destination and region, `hubOf`) took this run, across the agents swept so far. */
+  private readonly tookByHub = new Map<string, number>();
   /** `DeliveryContext.unattributed`, shared by the run's agents. */
   private readonly unattributed = new Map<string, Map<string, string>>();
   private lastCheckpointMs: number;
@@ -339,9 +361,9 @@ class TenantRun {
         windowStart: windowStartMs(cursor, this.now, this.policy),
         progress: new StreamProgress(),
         importer: this.deps.importer(routeOf(this.config.tenantId, destination, stream)),
-        ...(cursor?.stuck === undefined ? {} : { stuck: new Map(cursor.stuck.map((e) => [e.key, e])) }),
+        stuck: new Map((cursor?.stuck ?? []).map((e) => [e.key, e])),
         refused: new Map(),
-        took: 0,
+        counted: false,
         blockedAtMs: Number.POSITIVE_INFINITY,
         home: undefined,
       });
@@ -362,7 +384,6 @@ class TenantRun {
       unattributed: this.unattributed,
       thresholds: vaikora.thresholds,
       nowIso: this.nowIso,
-      nowMs: this.now,
       importChunk: this.deps.options.importChunk,
       stopping: () => this.stopping(),
     };
@@ -450,6 +471,7 @@ class TenantRun {
       for (const w of work) if (w.cursor !== null) ledger.position(w.destination.id, w.cursor.positionMs);
       return;
     }
+    await this.settleRefusals(work);
     for (const w of work) await this.advance(w, complete, end.reachedEnd, end.oldestSeenMs, swept);
   }
 
@@ -503,9 +525,11 @@ class TenantRun {
     for (const { id, timestampMs } of d.handled) w.progress.add(id, timestampMs);
     for (const p of d.sent) this.ledger.remember(p, w.stream.region);
     w.blockedAtMs = Math.min(w.blockedAtMs, d.blockedAtMs);
-    for (const { id, timestampMs } of d.refused) w.refused.set(id, timestampMs);
-    w.took += d.imported;
-    if (d.notTakenYet !== null)
+    for (const { id, timestampMs, rejection } of d.refused) w.refused.set(id, { timestampMs, rejection });
+    const hub = hubOf(w);
+    this.tookByHub.set(hub, (this.tookByHub.get(hub) ?? 0) + d.imported);
+    // Refusals of findings of the page wait for `settleRefusals`; one naming none holds all back now.
+    if (d.notTakenYet !== null && d.blockedAtMs === Number.NEGATIVE_INFINITY)
       this.ledger.fail('IMPORT_INCOMPLETE', `Security Hub did not take some findings yet: ${d.notTakenYet}`);
     if (d.failure?.stopsDestination) {
       const { code, message } = d.failure;
@@ -637,7 +661,12 @@ class TenantRun {
       // A run counts toward giving up on a stuck finding only when the stream's hub took others (ADR 0133).
       stuck: nextStuck(
         w.cursor?.stuck ?? [],
-        { refused: w.refused, handled: w.progress.ids(), counted: w.took > 0, complete },
+        {
+          refused: new Map([...w.refused].map(([id, r]) => [id, r.timestampMs])),
+          handled: w.progress.ids(),
+          counted: w.counted,
+          complete,
+        },
         this.now,
         DEFAULT_STUCK_POLICY,
       ),
@@ -696,6 +725,38 @@ class TenantRun {
         );
         await (this.deps.sleep ?? sleep)(delay);
       }
+    }
+  }
+
+  /**
+   * After the agent's sweep (ADR 0133): the run counts toward giving up on a stream's stuck findings
+   * when its hub (the destination's account in the stream's region) took findings this run, from any
+   * agent swept so far; then a finding refused again whose entry is old enough is given up on (kept as
+   * rejected, with why, and handled), and what is still refused holds the position back.
+   */
+  private async settleRefusals(work: readonly StreamWork[]): Promise<void> {
+    const given: RecordedRejection[] = [];
+    for (const w of work) {
+      if (this.ledger.failedDestinations.has(w.destination.id)) continue;
+      w.counted = (this.tookByHub.get(hubOf(w)) ?? 0) > 0;
+      for (const [id, refused] of w.refused) {
+        const stuck = w.stuck.get(stuckKey(id));
+        if (!w.counted || stuck === undefined || !givesUp(stuck, this.now, DEFAULT_STUCK_POLICY)) continue;
+        given.push({ ...refused.rejection, rejection: gaveUp(refused.rejection.rejection, stuck) });
+        w.progress.add(id, refused.timestampMs);
+        w.refused.delete(id);
+      }
+      const [first] = w.refused.values();
+      if (first === undefined) continue;
+      for (const { timestampMs } of w.refused.values()) w.blockedAtMs = Math.min(w.blockedAtMs, timestampMs);
+      this.ledger.fail(
+        'IMPORT_INCOMPLETE',
+        `Security Hub did not take some findings yet: ${first.rejection.rejection.reason}`,
+      );
+    }
+    if (given.length > 0) {
+      this.tallyRejected(work, 0, given);
+      await this.keep(given);
     }
   }
 

@@ -27,6 +27,14 @@ function everyFiveMinutes(
   first: readonly unknown[],
   perRun: number,
   tenant: TenantConfig = oneStream,
+  list: {
+    /** The list is oldest first: new actions go to its end. */
+    readonly oldestFirst?: boolean;
+    /** The agent of the new actions; default agt-1. */
+    readonly agent?: string;
+    /** Vaikora honours the agent filter (memoryVaikora alone ignores it). */
+    readonly filtered?: boolean;
+  } = {},
 ) {
   let now = NOW - RUN;
   const actions: unknown[] = [...first];
@@ -36,13 +44,23 @@ function everyFiveMinutes(
   const next = async () => {
     now += RUN;
     runs++;
-    for (let i = 0; i < perRun; i++) actions.unshift(testAction(`new-${runs}-${i}`, 'agt-1', now - MIN + i));
+    for (let i = 0; i < perRun; i++) {
+      const action = testAction(`new-${runs}-${i}`, list.agent ?? 'agt-1', now - MIN + i);
+      if (list.oldestFirst) actions.push(action);
+      else actions.unshift(action);
+    }
     const result: RunResult = await runTenant(
       'ten_1',
       testRunDeps({
         store: tenantStore.store,
         state,
-        vaikora: () => memoryVaikora(() => actions),
+        vaikora: () => {
+          const all = memoryVaikora(() => actions);
+          if (!list.filtered) return all;
+          const mine = (agentId?: string) =>
+            actions.filter((a) => (a as { agent_id?: string }).agent_id === agentId);
+          return { ...all, sweep: (o) => memoryVaikora(() => mine(o.agentId)).sweep(o) };
+        },
         importer: (route) => {
           const h = hubs[route.destination.region];
           if (h === undefined) throw new Error(`no hub in ${route.destination.region}`);
@@ -187,5 +205,50 @@ describe('a finding Security Hub refuses with a passing error on every send (ADR
     await runs.times(14);
     expect(runs.kept).toEqual([]);
     expect(east.stored.size).toBe(34);
+  });
+
+  // The last probe's cases: each stalled the stream for good on 8b2ee04 (the give-up was decided at the
+  // refusal, before the hub had taken the findings of later pages or of agents swept after).
+  it('an oldest-first list over two pages: a finding stuck on page 1, the hub taking the new ones on page 2, is given up on', async () => {
+    const h = countingHub();
+    h.refuse((ids) => ids.filter((id) => id === 'vaikora-poison'));
+    const first = [
+      testAction('poison', 'agt-1', NOW - 3 * 60 * MIN),
+      ...Array.from({ length: 120 }, (_, i) =>
+        testAction(`f-${i}`, 'agt-1', NOW - 3 * 60 * MIN + (i + 1) * MIN),
+      ),
+    ];
+    const runs = everyFiveMinutes({ 'us-east-1': h }, first, 1, oneStream, { oldestFirst: true });
+    await runs.times(24);
+    expect(runs.givenUp()).toEqual(['poison']);
+    expect(h.sends('poison')).toBe(13 * 5);
+    expect((await runs.cursor())?.positionMs).toBeGreaterThan(NOW - 3 * 60 * MIN);
+    expect(h.duplicates()).toBe(0);
+  });
+
+  it("a finding stuck on an idle agent's stream is given up on while the same hub takes another agent's findings", async () => {
+    const h = countingHub();
+    h.refuse((ids) => ids.filter((id) => id === 'vaikora-poison'));
+    const tenant = testTenant(
+      [testDestination('dst_1', '111111111111')],
+      [
+        { id: 'str_a', destinationId: 'dst_1', agentId: 'agt-a', region: 'us-east-1' },
+        { id: 'str_b', destinationId: 'dst_1', agentId: 'agt-b', region: 'us-east-1' },
+      ],
+    );
+    const runs = everyFiveMinutes(
+      { 'us-east-1': h },
+      [testAction('poison', 'agt-a', NOW - 2 * MIN)],
+      1,
+      tenant,
+      {
+        agent: 'agt-b',
+        filtered: true,
+      },
+    );
+    await runs.times(36);
+    // Counted in the runs that sweep agt-b first (the order moves, ADR 0134): given up on, not held for good.
+    expect(runs.givenUp()).toEqual(['poison']);
+    expect((await runs.cursor('str_a'))?.stuck).toBeUndefined();
   });
 });
