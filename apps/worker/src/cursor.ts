@@ -60,9 +60,9 @@ export function windowDigest(
 
 /**
  * When a run gives up on a finding Security Hub keeps refusing with a passing error (ADR 0133): after
- * it was refused in `runs` counted runs (runs in which the same destination took other findings, so
- * the hub works) spanning at least `afterMs`. Until then it holds the stream's position, as any
- * finding not delivered yet does.
+ * it was refused in `runs` counted runs (runs in which its hub, the destination's account in the
+ * stream's region, took other findings, so the hub works) spanning at least `afterMs`. Until then it
+ * holds the stream's position, as any finding not delivered yet does.
  */
 export interface StuckPolicy {
   readonly runs: number;
@@ -92,7 +92,7 @@ export interface StuckRun {
   readonly refused: ReadonlyMap<string, number>;
   /** Every action id the run handled on the stream (taken, given up on, refused for good, skipped). */
   readonly handled: Iterable<string>;
-  /** The stream's importer took a finding this run (its hub works): the run counts. */
+  /** The stream's hub took a finding this run, from any stream (the hub works): the run counts. */
   readonly counted: boolean;
   /** The sweep read the whole window: what was not refused again was not due any more. */
   readonly complete: boolean;

@@ -16,7 +16,6 @@ import {
   type RecordedRejection,
   type SeenEntry,
   type StreamConfig,
-  type StuckFinding,
 } from './ports.ts';
 
 // The one delivery pipeline of the worker (ADR 0102), used by tenant runs and backfills alike: read an
@@ -73,7 +72,7 @@ export interface StreamDelivery {
   readonly handled: SeenEntry[];
   /** Records that cannot become findings, and findings Security Hub refused for good. */
   readonly rejections: RecordedRejection[];
-  /** Time of the oldest action not delivered for a transient reason (+Infinity: none). */
+  /** Time of the oldest action not delivered for a transient reason other than a refusal listed in `refused` (+Infinity: none). */
   blockedAtMs: number;
   /**
    * The actions whose findings Security Hub refused with a passing error, with the refusal: not

@@ -192,7 +192,7 @@ interface StreamWork extends DeliveryTarget {
   readonly refused: Map<string, { readonly timestampMs: number; readonly rejection: RecordedRejection }>;
   /** Whether the run counts toward giving up on its stuck findings (set after the sweep, ADR 0133). */
   counted: boolean;
-  /** Time of the oldest action that could not be delivered for a transient reason. */
+  /** Time of the oldest action that could not be delivered for a transient reason (refusals join it in `settleRefusals`). */
   blockedAtMs: number;
   /** Where the next cursor write goes (ADR 0126): as read, then the lease item once a new entry is made there. */
   home: CursorHome | undefined;

@@ -367,9 +367,9 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       throw new VaikoraError('INVALID_CONFIG', 'stopBeforeMs must be a number', false);
     }
     const sinceMs = Number.isFinite(options.stopBeforeMs) ? options.stopBeforeMs : undefined;
-    // Ids yielded so far: memory grows with the actions this sweep yields (its new actions plus at most
-    // the overlap and one page past the cursor), never with the whole history; see ADR 0020.
-    // Each id yielded in this sweep, with the latest time it was yielded at.
+    // Each id yielded so far, with the latest time it was yielded at: memory grows with the actions this
+    // sweep yields (its new actions plus at most the overlap and one page past the cursor), never with
+    // the whole history; see ADR 0020.
     const seenIds = new Map<string, number>();
     // Fingerprints (sha256 of the raw bytes) of the rejections yielded so far; see ADR 0022.
     const seenRejections = new Set<string>();
@@ -388,6 +388,12 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     // A look back (ADR 0134) that brought nothing: what slid onto that page may be unread, so the sweep
     // does not end complete (its last stop is null) and the next run reads the range again.
     let lookBackFailed = false;
+    // A page's stop as yielded: none (the sweep not complete) once a look back failed, unless it is the
+    // page limit's.
+    const yieldedStop = (stop: SweepStopReason | null) =>
+      lookBackFailed && stop !== 'max-pages' ? null : stop;
+    // A time filter lists nothing older than the window, so nothing that expires: no look back is needed.
+    const filtered = config.timeFilterParam !== undefined && sinceMs !== undefined;
     // Records received so far (repeats and unreadable ones included), against the envelope's `total`.
     let receivedSoFar = 0;
     // Whether the sweep has read an action of the range its streams handled before (ADR 0131).
@@ -486,7 +492,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         received: scan === null ? 0 : scan.ok ? scan.records.length : scan.records,
         repeats: taken?.repeats ?? 0,
         order,
-        stop: lookBackFailed && stop !== 'max-pages' ? null : stop,
+        stop: yieldedStop(stop),
       };
     };
 
@@ -600,14 +606,11 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         latePages++;
         stop = page >= maxPages ? 'max-pages' : null;
       }
-      // In an oldest-first list, retention deleting its head while it is paged shifts
-      // every later page towards the head: the first records of this page slid onto the one before,
-      // already read, and would be read by no sweep once the position is past them. A page reaching
-      // the window is followed by the page before it again, whose end then holds them (ADR 0134).
-      // A time filter lists nothing older than the window: what expires is not in the list.
-      // Whether the list moved cannot be told from `total` (one expiring and one arriving leave it the
-      // same while the pages shifted). A time filter lists nothing that expires: never read again.
-      const filtered = config.timeFilterParam !== undefined && sinceMs !== undefined;
+      // In an oldest-first list, retention deleting its head while it is paged shifts every later page
+      // towards the head: the first records of this page slid onto the one before, already read, and
+      // would be read by no sweep once the position is past them. A page reaching the window is
+      // followed by the page before it again, whose end then holds them (ADR 0134). Whether the list
+      // moved cannot be told from `total` (one expiring and one arriving leave it the same).
       const reread =
         page > 1 && order === 'asc' && !filtered && newestMs !== null && newestMs >= options.stopBeforeMs;
       yield {
@@ -620,7 +623,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         received: scan.records.length,
         repeats,
         order,
-        stop: reread || (lookBackFailed && stop !== 'max-pages') ? null : stop,
+        stop: reread ? null : yieldedStop(stop),
       };
       if (reread) yield await rereadPage(page - 1, order, stop);
       if (stop !== null) return;
