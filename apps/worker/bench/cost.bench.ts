@@ -36,11 +36,6 @@ import { type CallsPerRun, measureRuns, type RunCpu } from './run-cpu.ts';
 
 /** Latency of one call (ms), as bench:fanout simulates it; a run's calls are counted as sequential. */
 const LATENCY_MS = { dynamodb: 10, vaikora: 50, sts: 50, securityHub: 50, postgres: 2, kms: 10 } as const;
-/**
- * Postgres statements per run: load the tenant, start the run, finish it with the next due time
- * (tenant-store.ts, ADR 0123; run-calls.int.test.ts counts them).
- */
-const POSTGRES_CALLS = 3;
 /** A role session lasts 1 h and is refreshed 5 min early: one AssumeRole per 11 runs of a busy tenant. */
 const STS_PER_BUSY_RUN = 1 / 11;
 /** Due tenants per dispatcher tick in the SQS count (1,000 tenants every 5 minutes). */
@@ -199,7 +194,9 @@ const usageOf = (r: RunCpu, calls: CallsPerRun): RunUsage => {
     calls.vaikora * LATENCY_MS.vaikora +
     sts * LATENCY_MS.sts +
     calls.securityHub * LATENCY_MS.securityHub +
-    POSTGRES_CALLS * LATENCY_MS.postgres +
+    // Counted by run-cpu.ts's store: load, start and finish under the lease; load and record for a
+    // quiet run (ADR 0136); run-calls.int.test.ts counts them on PostgreSQL.
+    calls.postgres * LATENCY_MS.postgres +
     KMS_PER_RUN * LATENCY_MS.kms;
   return {
     cpuMs: r.cpuUsMean / 1000,

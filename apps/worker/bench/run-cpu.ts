@@ -26,6 +26,7 @@ import {
   type RunDeps,
   type StateStore,
   type TenantConfig,
+  type TenantState,
   type TenantStore,
 } from '../src/ports.ts';
 import { runTenant } from '../src/run-tenant.ts';
@@ -46,6 +47,8 @@ export interface CallsPerRun {
   readonly sts: number;
   readonly securityHub: number;
   readonly vaikora: number;
+  /** PostgreSQL statements (tenant-store.ts sends one per call of the store). */
+  readonly postgres: number;
 }
 
 export interface RunCpu {
@@ -132,6 +135,21 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
   // Tenants with a cursor item (a sixth stream or later).
   const withItems = new Set<string>();
   const inlineOf = (tenantId: string) => inline.get(tenantId) ?? [];
+  /** The tenant's state with each seen-set read counted (a busy stream's three segments: 2 units). */
+  const countedReads = (tenantId: string, state: TenantState): TenantState => ({
+    openHealth: health.open.get(tenantId) ?? [],
+    cursor: (streamId) => state.cursor(streamId),
+    stream: async (streamId) => {
+      const stream = await state.stream(streamId);
+      calls.reads++;
+      calls.readUnits += seenReadUnits(
+        { tenantId, owner: '', epoch: 1, expiresAtMs: 0 },
+        streamId,
+        stream.segments,
+      );
+      return stream;
+    },
+  });
   return {
     ...inner,
     acquireLease: (...a) => {
@@ -149,6 +167,16 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
       write(leaseWriteUnits(a[0], inlineOf(a[0].tenantId)));
       return inner.releaseLease(...a);
     },
+    // ADR 0136: one consistent GetItem of the lease item (1 RRU); the state only when its stamp says the
+    // item is all there is and nobody holds it.
+    peekTenant: async (tenantId) => {
+      calls.reads++;
+      calls.readUnits++;
+      const clean = (health.open.get(tenantId) ?? []).length === 0 && !withItems.has(tenantId);
+      if (!quiet.has(tenantId) || !clean) return null;
+      const state = (await inner.peekTenant?.(tenantId)) ?? null;
+      return state === null ? null : countedReads(tenantId, state);
+    },
     readTenant: async (lease) => {
       const { tenantId } = lease;
       // ADR 0127: the query is skipped once a holder found only the lease item (no cursor item, no open
@@ -160,22 +188,7 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
       }
       if (clean) quiet.add(tenantId);
       else quiet.delete(tenantId);
-      const state = await inner.readTenant(lease);
-      return {
-        openHealth: health.open.get(tenantId) ?? [],
-        cursor: (streamId) => state.cursor(streamId),
-        stream: async (streamId) => {
-          const stream = await state.stream(streamId);
-          calls.reads++;
-          // Billed on the segments the query returns (a busy stream's three: 2 units).
-          calls.readUnits += seenReadUnits(
-            { tenantId, owner: '', epoch: 1, expiresAtMs: 0 },
-            streamId,
-            stream.segments,
-          );
-          return stream;
-        },
-      };
+      return countedReads(tenantId, await inner.readTenant(lease));
     },
     advanceCursor: (lease, streamId, next, options = {}) => {
       const streams = inlineOf(lease.tenantId);
@@ -265,16 +278,35 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
     const configs = new Map<string, TenantConfig>();
     const lists = new Map<string, unknown[]>();
     let vaikoraCalls = 0;
+    let postgresCalls = 0;
+    // Tenants whose last run was quiet (ADR 0136): the next tries without the lease.
+    const quietTenants = new Set<string>();
     const store: TenantStore = {
-      loadTenant: async (tenantId) => configs.get(tenantId) ?? null,
-      startRun: async () => 'run',
-      finishRun: async () => undefined,
-      recordRejections: async (_t, _r, batch): Promise<KeptRejections> => ({
-        inserted: batch.length,
-        repeated: 0,
-        failed: 0,
-      }),
-      saveDestinationHealth: async () => undefined,
+      loadTenant: async (tenantId) => {
+        postgresCalls++;
+        const config = configs.get(tenantId);
+        return config === undefined ? null : { ...config, lastRunQuiet: quietTenants.has(tenantId) };
+      },
+      startRun: async () => {
+        postgresCalls++;
+        return 'run';
+      },
+      finishRun: async (_runId, _summary, _finishedAt, { tenantId, quiet }) => {
+        postgresCalls++;
+        if (quiet) quietTenants.add(tenantId);
+        else quietTenants.delete(tenantId);
+      },
+      recordQuietRun: async () => {
+        postgresCalls++;
+        return 'run';
+      },
+      recordRejections: async (_t, _r, batch): Promise<KeptRejections> => {
+        postgresCalls++;
+        return { inserted: batch.length, repeated: 0, failed: 0 };
+      },
+      saveDestinationHealth: async () => {
+        postgresCalls++;
+      },
     };
     const deps: RunDeps = {
       store,
@@ -341,7 +373,7 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
       const cpu: number[] = [];
       const wall: number[] = [];
       const cold: number[] = [];
-      const before = { ...calls, logBytes, vaikoraCalls, ...(await stub.counts()) };
+      const before = { ...calls, logBytes, vaikoraCalls, postgresCalls, ...(await stub.counts()) };
       // Round -1: a few tenants warm up the code (JIT, module caches) and are not counted.
       for (let round = -1; round <= rounds; round++, offsetMs += CYCLE_MS) {
         for (const tenantId of round === -1 ? ids.slice(0, warmup) : round === 0 ? ids.slice(warmup) : ids) {
@@ -359,10 +391,16 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
             wall.push(performance.now() - t0);
           }
           if (round === 0 && tenantId === ids.at(-1))
-            Object.assign(before, { ...calls, logBytes, vaikoraCalls, ...(await stub.counts()) });
+            Object.assign(before, {
+              ...calls,
+              logBytes,
+              vaikoraCalls,
+              postgresCalls,
+              ...(await stub.counts()),
+            });
         }
       }
-      const after = { ...calls, logBytes, vaikoraCalls, ...(await stub.counts()) };
+      const after = { ...calls, logBytes, vaikoraCalls, postgresCalls, ...(await stub.counts()) };
       const evicted: number[] = [];
       for (const tenantId of ids.slice(warmup)) {
         const destination = configs.get(tenantId)?.destinations[0];
@@ -397,6 +435,7 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
           sts: (after.sts - before.sts) / n,
           securityHub: (after.securityHub - before.securityHub) / n,
           vaikora: (after.vaikoraCalls - before.vaikoraCalls) / n,
+          postgres: (after.postgresCalls - before.postgresCalls) / n,
         },
         logBytes: (after.logBytes - before.logBytes) / n,
       });

@@ -205,6 +205,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
         'chaos ledger, phase 1 (no faults)',
         `  qualifying actions ${figures.expected}, findings in Security Hub ${figures.stored}`,
         `  lost ${figures.lost}, extra ${figures.extra}, misdelivered ${figures.misdelivered}, unexpected ${figures.unexpected}`,
+        `  connector health findings ${figures.healthFindings} (a first run reading over 5% hostile records may open one)`,
         `  BatchImportFindings entries ${figures.entriesSent} for ${figures.distinctIdsSent} finding ids: ${figures.entriesPerId.toFixed(2)} per id`,
       ].join('\n'),
     );
@@ -376,6 +377,7 @@ describe('chaos ledger: worker processes SIGKILLed (and frozen past their lease)
         `  misdelivered ${figures.misdelivered}`,
         `  actions under two finding ids ${figures.duplicateIds}`,
         `  unexpected findings ${figures.unexpected}`,
+        `  connector health findings ${figures.healthFindings}`,
         `  with faults: BatchImportFindings entries ${withFaults.entriesSent} for ${withFaults.distinctIdsSent} finding ids (${withFaults.entriesPerId.toFixed(2)} per id), extra ${withFaults.extra} (re-sent after a fault: at-least-once)`,
         `  cursor regressions ${cursors.regressions} (${cursors.polls} polls, ${cursors.changes} cursor writes seen)`,
         `  cursor passed an undelivered action ${cursors.passedUndelivered}`,

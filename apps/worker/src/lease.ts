@@ -27,8 +27,45 @@ export const RUN_OVERRAN: StopReason = {
     'the run went on past its time budget without finishing (a call that never returned); its lease was left to expire so that another run serves the tenant',
 };
 
+/** A quiet run (ADR 0136) that came to something to write or send: it stops, and the run takes the lease. */
+export const NEEDS_LEASE: StopReason = {
+  code: 'NEEDS_LEASE',
+  message: 'the run without the lease found something to write or send; it runs again under the lease',
+};
+
+/** What a run needs of its hold on the tenant: the lease it writes under, what stops it, and why it stopped. */
+export interface RunHold {
+  readonly lease: Lease;
+  readonly signal: AbortSignal;
+  readonly stopReason: StopReason | null;
+  stopWith(reason: StopReason, cause?: unknown): void;
+}
+
+/**
+ * The hold of a quiet run (ADR 0136): no lease at all, so nothing to renew or release. Its lease is one
+ * no store accepts (epoch 0, never held): any write it reached would be refused, and the run stops at
+ * the first one it tries (`NEEDS_LEASE`) before sending it.
+ */
+export class QuietHold implements RunHold {
+  private readonly controller = new AbortController();
+  readonly lease: Lease;
+  readonly signal: AbortSignal;
+  stopReason: StopReason | null = null;
+
+  constructor(tenantId: string, owner: string, outer: AbortSignal | undefined) {
+    this.lease = { tenantId, owner, epoch: 0, expiresAtMs: Number.POSITIVE_INFINITY };
+    this.signal =
+      outer === undefined ? this.controller.signal : AbortSignal.any([outer, this.controller.signal]);
+  }
+
+  stopWith(reason: StopReason, cause?: unknown): void {
+    this.stopReason ??= reason;
+    this.controller.abort(cause ?? new Error(reason.message));
+  }
+}
+
 /** Keeps the lease alive while a run (or a backfill) works, and stops it when the lease is lost. */
-export class LeaseHolder {
+export class LeaseHolder implements RunHold {
   readonly controller = new AbortController();
   /** Why the run was stopped from outside (shutdown, lease lost or run out): what a partial run reports. */
   stopReason: StopReason | null = null;

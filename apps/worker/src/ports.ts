@@ -62,6 +62,11 @@ export interface TenantConfig {
   readonly vaikoraProblem?: { readonly code: string; readonly message: string } | undefined;
   readonly destinations: readonly DestinationConfig[];
   readonly streams: readonly StreamConfig[];
+  /**
+   * Whether the tenant's last run was quiet (ADR 0136): it ended ok having written nothing and sent
+   * nothing, so its next run first tries without the lease.
+   */
+  readonly lastRunQuiet?: boolean | undefined;
 }
 
 /** A rejection with what the rejected-records store needs to keep it once per stream. */
@@ -110,6 +115,19 @@ export interface TenantStore {
    */
   finishRun(runId: string, summary: RunSummary, finishedAt: Date, schedule: NextRun): Promise<void>;
   /**
+   * Records a run that took no lease and wrote nothing (ADR 0136): its row, already finished, and the
+   * tenant's next due time, in one statement; returns the run's id. A run still marked running that
+   * started before `interruptedBefore` was cut short (no run lives that long) and is closed as failed.
+   */
+  recordQuietRun(
+    tenantId: string,
+    workerId: string,
+    summary: RunSummary,
+    startedAt: Date,
+    finishedAt: Date,
+    schedule: NextRun & { readonly interruptedBefore: Date },
+  ): Promise<string>;
+  /**
    * Keeps rejected records once per stream, keyed by fingerprint (a record read again by a later
    * overlapping run is counted, not stored again). Never rejects: a failure is logged with its
    * database cause and counted in `failed`.
@@ -131,6 +149,8 @@ export interface NextRun {
   readonly tenantId: string;
   readonly nextRunAt: Date;
   readonly runStartedAt: Date;
+  /** The run was quiet (ADR 0136): the tenant's next run first tries without the lease. */
+  readonly quiet: boolean;
 }
 
 /** Where a destination's findings for one region go, as core maps them (its product in partner-product mode). */
@@ -270,6 +290,13 @@ export interface StateStore {
    * conditions; each stream's seen-set is read when its agent is swept.
    */
   readTenant(lease: Lease): Promise<TenantState>;
+  /**
+   * The tenant's state read without its lease (ADR 0136), for a run that writes nothing: its cursors
+   * when nobody holds the lease and the lease item is all there is (no cursor item, no open health
+   * condition); null otherwise, and the run takes the lease. Its seen-sets are read without the lease
+   * too: only to find that nothing is new. A store without it runs every tenant under its lease.
+   */
+  peekTenant?(tenantId: string): Promise<TenantState | null>;
   /**
    * Moves a stream's cursor forward (or keeps its position), adds `options.seen` to its seen-set and
    * drops `options.prune`, fenced by the lease and never behind the stored position.

@@ -79,6 +79,25 @@ describe('the calls of one tenant run', () => {
     });
   });
 
+  it('a quiet run (the one after an idle run, ADR 0136): one Vaikora request, one DynamoDB read, no lease, 2 PostgreSQL statements', async () => {
+    const runtime = h.runtime({ db: counted.db });
+    // The run before wrote nothing and sent nothing (the idle run of the test above, or this one).
+    await runtime.run(tenant.tenantId);
+    statements.length = 0;
+    h.dynamoProxy?.resetStats();
+    h.sim.resetStats();
+    const quiet = await runtime.run(tenant.tenantId);
+    expect(quiet.kind === 'ran' && quiet.summary.status).toBe('ok');
+    const dynamo = dynamoCalls();
+    console.log(`quiet run: DynamoDB ${JSON.stringify(dynamo)}; PostgreSQL ${statements.length}`);
+    // The lease item read (consistent), no lease taken or released; the tenant loaded, the run recorded.
+    expect({ vaikora: h.sim.stats().requests, dynamo, postgres: statements.length }).toEqual({
+      vaikora: 1,
+      dynamo: { GetItem: 1 },
+      postgres: 2,
+    });
+  });
+
   it('a busy run writes its cursor with one UpdateItem of the lease item, no transaction (ADR 0126)', async () => {
     const runtime = h.runtime({ db: counted.db });
     await runtime.run(tenant.tenantId);
@@ -87,11 +106,20 @@ describe('the calls of one tenant run', () => {
     h.dynamoProxy?.resetStats();
     const busy = await runtime.run(tenant.tenantId);
     expect(busy.kind === 'ran' && busy.summary.findingsImported).toBeGreaterThan(0);
+    const afterQuiet = dynamoCalls();
+    h.sim.store.append('vk_calls', 'agt-calls', 12);
+    h.dynamoProxy?.resetStats();
+    const again = await runtime.run(tenant.tenantId);
+    expect(again.kind === 'ran' && again.summary.findingsImported).toBeGreaterThan(0);
 
     const dynamo = dynamoCalls();
-    console.log(`busy run: DynamoDB ${JSON.stringify(dynamo)}`);
+    console.log(
+      `busy run: DynamoDB ${JSON.stringify(dynamo)}; after a quiet run ${JSON.stringify(afterQuiet)}`,
+    );
     // Lease taken and released, the cursor written (UpdateItem); the seen-set's query (no tenant query,
     // ADR 0127); the seen-set segment put.
     expect(dynamo).toEqual({ UpdateItem: 3, Query: 1, PutItem: 1 });
+    // After a quiet run, the lease item is read first, without the lease (ADR 0136): one more read.
+    expect(afterQuiet).toEqual({ GetItem: 1, UpdateItem: 3, Query: 1, PutItem: 1 });
   });
 });

@@ -75,6 +75,10 @@ function world(
     finishRun: async (_id, summary) => {
       runs.push(summary);
     },
+    // loadTenant gives the config as is (never `lastRunQuiet`): every run takes the lease.
+    recordQuietRun: async () => {
+      throw new Error('no quiet run expected');
+    },
     recordRejections: async (_t, _r, batch): Promise<KeptRejections> => ({
       inserted: batch.length,
       repeated: 0,

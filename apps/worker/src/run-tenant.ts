@@ -28,15 +28,17 @@ import {
   type StreamDelivery,
   sweepAgent,
 } from './delivery.ts';
+import { watchEffects, watchSeenReads } from './effects.ts';
 import { afterFailure, afterSuccess, RUNNABLE_STATES } from './health.ts';
 import { type HealthTarget, reconcileHealthFindings } from './health-findings.ts';
-import { LEASE_EXPIRED, LEASE_LOST, type LeaseHolder, underLease } from './lease.ts';
+import { LEASE_EXPIRED, LEASE_LOST, NEEDS_LEASE, QuietHold, type RunHold, underLease } from './lease.ts';
 import {
   type Cursor,
   type CursorHome,
   type DestinationConfig,
   isLeaseLost,
   isRetryableStateFailure,
+  type NextRun,
   type OpenHealthCondition,
   type RecordedRejection,
   type RunDeps,
@@ -103,19 +105,65 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
   // handed the same tenant twice (an SQS message sent again, "run now"), and the store lets an owner take
   // its own lease again, so a per-process owner would let both runs in.
   const owner = `${deps.workerId}#${randomUUID()}`;
+  const config = await deps.store.loadTenant(tenantId);
+  if (config === null) return { kind: 'gone' };
+  if (config.lastRunQuiet === true) {
+    const quiet = await quietRun(config, deps, owner, signal);
+    if (quiet !== null) return quiet;
+  }
   return underLease(
     tenantId,
     owner,
     deps,
     signal,
     async (holder): Promise<RunResult> => {
-      const config = await deps.store.loadTenant(tenantId);
-      if (config === null) return { kind: 'gone' };
-      return new TenantRun(config, deps, holder).execute();
+      let quiet = true;
+      const watched = watchEffects(deps, () => {
+        quiet = false;
+      });
+      return new TenantRun(config, watched, holder).execute(() => quiet);
     },
     // The budget, then time for the batch in flight and the final writes (each call has its own timeout).
     deps.options.runBudgetMs + OVERRUN_GRACE_MS,
   );
+}
+
+/**
+ * A run without the lease (ADR 0136), for a tenant whose last run was quiet: the tenant's state read
+ * without taking the lease (one read instead of its two writes), the sweep as under the lease, and, when
+ * it ends ok having found nothing to write or send, the run recorded at once. Null when the state was
+ * not there to read without the lease, or when the run came to anything to write or send, or to a
+ * seen-set to read (something may be new): it stops before that first call (nothing was written), and
+ * the caller runs the tenant under its lease. Its log lines are dropped but the summary's: a run that
+ * stops is run again, and says what it met then.
+ */
+async function quietRun(
+  config: TenantConfig,
+  deps: RunDeps,
+  owner: string,
+  signal: AbortSignal | undefined,
+): Promise<RunResult | null> {
+  let state: TenantState | null;
+  try {
+    state = (await deps.state.peekTenant?.(config.tenantId)) ?? null;
+  } catch (err) {
+    deps.logger.debug({ tenantId: config.tenantId, err: errorInfo(err) }, 'state not read without the lease');
+    return null;
+  }
+  if (state === null) return null;
+  const hold = new QuietHold(config.tenantId, owner, signal);
+  const stop = () => {
+    hold.stopWith(NEEDS_LEASE);
+    throw new Error(NEEDS_LEASE.message);
+  };
+  const gated = watchEffects({ ...deps, logger: deps.logger.child({}, { level: 'silent' }) }, stop);
+  try {
+    return await new TenantRun(config, gated, hold, watchSeenReads(state, stop)).executeQuiet(deps.logger);
+  } catch (err) {
+    // The effect refused above, thrown through a call that does not catch it: nothing was written.
+    if (hold.stopReason === NEEDS_LEASE) return null;
+    throw err;
+  }
 }
 
 /**
@@ -224,10 +272,15 @@ class TenantRun {
   /** Records read from Vaikora (parsed or not), the destinations they were read for, and the stages that rejected some (ADR 0118). */
   private readonly rejectedTally = { read: 0, destinations: new Set<string>(), stages: new Set<string>() };
 
+  /**
+   * `peeked`: the tenant's state as read without the lease, for a quiet run (ADR 0136); a run under
+   * the lease reads it through the lease.
+   */
   constructor(
     private readonly config: TenantConfig,
     private readonly deps: RunDeps,
-    private readonly lease: LeaseHolder,
+    private readonly lease: RunHold,
+    private readonly peeked?: TenantState,
   ) {
     this.now = deps.clock();
     this.nowIso = new Date(this.now).toISOString();
@@ -255,16 +308,84 @@ class TenantRun {
     return false;
   }
 
-  async execute(): Promise<RunResult> {
-    const { store, workerId, metrics } = this.deps;
+  /** The run under its lease: recorded as it starts and when it ends; `quiet` says whether it wrote or sent nothing. */
+  async execute(quiet: () => boolean): Promise<RunResult> {
+    const { store, workerId } = this.deps;
     const { tenantId } = this.config;
-    const ledger = this.ledger;
     const startedAt = new Date(this.now);
     this.runId = await store.startRun(tenantId, workerId, startedAt);
-    const log = this.log.child({ runId: this.runId });
-    // One info line per run (the summary, at the end); the start is for debugging only.
-    log.debug('run started');
+    const summary = await this.sweep();
+    await store.finishRun(this.runId, summary, new Date(this.deps.clock()), {
+      ...this.nextRun(startedAt),
+      quiet: quiet() && summary.status === 'ok',
+    });
+    return this.finished(summary, this.deps.logger);
+  }
 
+  /**
+   * The run without the lease (ADR 0136): recorded once it ended ok having written and sent nothing;
+   * null when it stopped (it came to a write or a send, or was stopped from outside) or did not end ok.
+   */
+  async executeQuiet(logger: Logger): Promise<RunResult | null> {
+    const startedAt = new Date(this.now);
+    const summary = await this.sweep();
+    if (this.stop.aborted || this.lease.stopReason !== null || summary.status !== 'ok') return null;
+    const { interruptedAfterMs } = this;
+    this.runId = await this.deps.store.recordQuietRun(
+      this.config.tenantId,
+      this.deps.workerId,
+      summary,
+      startedAt,
+      new Date(this.deps.clock()),
+      { ...this.nextRun(startedAt), quiet: true, interruptedBefore: new Date(this.now - interruptedAfterMs) },
+    );
+    return this.finished(summary, logger);
+  }
+
+  /**
+   * How long a run can be alive at most: its budget, its overrun grace and its lease's time to live. A
+   * run still marked running that started longer ago than that was cut short.
+   */
+  private get interruptedAfterMs(): number {
+    const { runBudgetMs, leaseTtlMs } = this.deps.options;
+    return runBudgetMs + OVERRUN_GRACE_MS + leaseTtlMs;
+  }
+
+  private nextRun(startedAt: Date): Omit<NextRun, 'quiet'> {
+    const pollMs = (this.config.vaikora?.pollIntervalSeconds ?? 300) * 1000;
+    return {
+      tenantId: this.config.tenantId,
+      nextRunAt: new Date(this.now + pollMs),
+      runStartedAt: startedAt,
+    };
+  }
+
+  /** The run's metrics and its one info line (ADR 0049), once it is recorded. */
+  private finished(summary: RunSummary, logger: Logger): RunResult {
+    const { metrics } = this.deps;
+    const { tenantId } = this.config;
+    metrics.imported.inc({ tenant: tenantId }, summary.findingsImported);
+    metrics.skipped.inc({ tenant: tenantId }, summary.actionsSkipped);
+    metrics.throttles.inc({ tenant: tenantId }, summary.throttles);
+    metrics.runs.inc({ status: summary.status });
+    metrics.runDuration.observe({ status: summary.status }, (this.deps.clock() - this.now) / 1000);
+    if (summary.lagSeconds !== null) metrics.lagSeconds.set({ tenant: tenantId }, summary.lagSeconds);
+    logger.info(
+      {
+        tenantId,
+        runId: this.runId,
+        streams: this.config.streams.length,
+        ...summary,
+        recentFindings: undefined,
+      },
+      'run finished',
+    );
+    return { kind: 'ran', runId: this.runId, summary };
+  }
+
+  /** Sweeps every stream, delivers, moves the cursors and reports health; returns the run's summary. */
+  private async sweep(): Promise<RunSummary> {
+    const ledger = this.ledger;
     const vaikora = this.config.vaikora;
     const runnable = new Map(
       this.config.destinations.filter((d) => RUNNABLE_STATES.includes(d.state)).map((d) => [d.id, d]),
@@ -304,23 +425,7 @@ class TenantRun {
       await this.saveHealth(runnable);
       await this.reportHealth(runnable, state?.openHealth);
     }
-
-    const summary = ledger.summary(streams);
-    const pollMs = (vaikora?.pollIntervalSeconds ?? 300) * 1000;
-    await store.finishRun(this.runId, summary, new Date(this.deps.clock()), {
-      tenantId,
-      nextRunAt: new Date(this.now + pollMs),
-      runStartedAt: startedAt,
-    });
-
-    metrics.imported.inc({ tenant: tenantId }, summary.findingsImported);
-    metrics.skipped.inc({ tenant: tenantId }, summary.actionsSkipped);
-    metrics.throttles.inc({ tenant: tenantId }, summary.throttles);
-    metrics.runs.inc({ status: summary.status });
-    metrics.runDuration.observe({ status: summary.status }, (this.deps.clock() - this.now) / 1000);
-    if (summary.lagSeconds !== null) metrics.lagSeconds.set({ tenant: tenantId }, summary.lagSeconds);
-    log.info({ streams: this.config.streams.length, ...summary, recentFindings: undefined }, 'run finished');
-    return { kind: 'ran', runId: this.runId, summary };
+    return ledger.summary(streams);
   }
 
   /**
@@ -328,6 +433,7 @@ class TenantRun {
    * null when they cannot be read: no stream is swept without its cursor, and the next run reads again.
    */
   private async readState(): Promise<TenantState | null> {
+    if (this.peeked !== undefined) return this.peeked;
     try {
       return await this.deps.state.readTenant(this.lease.lease);
     } catch (err) {

@@ -366,6 +366,7 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
         tenantId,
         nextRunAt,
         runStartedAt: new Date(start),
+        quiet: false,
       });
       const [row] = await test.db.select().from(runs).where(eq(runs.id, runId));
       expect(row).toEqual({
@@ -374,6 +375,7 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
         workerId: 'worker-1',
         startedAt: new Date(start),
         finishedAt,
+        quiet: false,
         ...summary,
       });
     }
@@ -389,6 +391,73 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
     // Due at once (the database's now), the request still there.
     expect(keptSchedule?.runRequestedAt).toEqual(new Date(start + 1_000));
     expect(keptSchedule?.nextRunAt.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
+  });
+
+  it('records a quiet run in one statement, says so to the next load, and closes only a run no worker can still be running (ADR 0136)', async () => {
+    const start = Date.now() - 5_000;
+    const tenantId = await newTenant('quiet', { nextRunAt: new Date(start) });
+    const loadQuiet = async () => (await store().loadTenant(tenantId))?.lastRunQuiet;
+    const before = await loadQuiet();
+    // A run left running long ago (its worker died), and one started a moment ago (it may be alive).
+    const dead = await store().startRun(tenantId, 'killed-worker', new Date(start - 3_600_000));
+    const alive = await store().startRun(tenantId, 'other-worker', new Date(start - 1_000));
+    const summary = {
+      status: 'ok' as const,
+      actionsRead: 20,
+      findingsMapped: 0,
+      findingsImported: 0,
+      actionsSkipped: 0,
+      recordsRejected: 0,
+      throttles: 0,
+      lagSeconds: 42,
+      errorCode: null,
+      errorMessage: null,
+      recentFindings: [],
+      destinationStats: {},
+    };
+    const finishedAt = new Date(start + 80);
+    const nextRunAt = new Date(start + 300_000);
+    const runId = await store().recordQuietRun(tenantId, 'worker-q', summary, new Date(start), finishedAt, {
+      tenantId,
+      nextRunAt,
+      runStartedAt: new Date(start),
+      quiet: true,
+      interruptedBefore: new Date(start - 600_000),
+    });
+    const rows = await test.db.select().from(runs).where(eq(runs.tenantId, tenantId));
+    const afterQuiet = await loadQuiet();
+    const [schedule] = await test.db
+      .select()
+      .from(tenantSchedules)
+      .where(eq(tenantSchedules.tenantId, tenantId));
+    // A run under the lease that wrote something: the next is not quiet.
+    const busy = await store().startRun(tenantId, 'worker-b', new Date());
+    await store().finishRun(busy, { ...summary, findingsImported: 3 }, new Date(), {
+      tenantId,
+      nextRunAt,
+      runStartedAt: new Date(),
+      quiet: false,
+    });
+
+    expect(before).toBe(false);
+    expect(rows.find((r) => r.id === runId)).toEqual({
+      id: runId,
+      tenantId,
+      workerId: 'worker-q',
+      startedAt: new Date(start),
+      finishedAt,
+      quiet: true,
+      ...summary,
+    });
+    expect(rows.find((r) => r.id === dead)).toMatchObject({ status: 'failed', errorCode: 'RUN_INTERRUPTED' });
+    expect(rows.find((r) => r.id === alive)).toMatchObject({ status: 'running', finishedAt: null });
+    expect(afterQuiet).toBe(true);
+    expect(schedule).toMatchObject({
+      nextRunAt,
+      lastRunStartedAt: new Date(start),
+      lastRunFinishedAt: finishedAt,
+    });
+    expect(await loadQuiet()).toBe(false);
   });
 
   it('hands out "run now" requests before tenants that are merely overdue', async () => {

@@ -68,6 +68,7 @@ export function createDbTenantStore({
         vaikoraSettings: true,
         destinations: true,
         streams: { where: eq(streams.enabled, true) },
+        schedule: { columns: { lastRunQuiet: true } },
       },
     })
     .prepare('worker_load_tenant');
@@ -138,9 +139,66 @@ export function createDbTenantStore({
       runRequestedAt: sql`case when ${requestedSince} then ${tenantSchedules.runRequestedAt} else null end`,
       lastRunStartedAt: setTo('lastRunStartedAt'),
       lastRunFinishedAt: setTo('lastRunFinishedAt'),
+      lastRunQuiet: setTo('lastRunQuiet'),
     })
     .where(eq(tenantSchedules.tenantId, placeholder('tenantId')))
     .prepare('worker_finish_run');
+  // A quiet run (ADR 0136) holds no lease, so it cannot tell a run alive elsewhere from one cut short
+  // by its status: only a run started longer ago than any run lives is closed as interrupted.
+  const quietInterrupted = db.$with('quiet_interrupted').as(
+    db
+      .update(runs)
+      .set({
+        status: 'failed',
+        finishedAt: setTo('startedAt'),
+        errorCode: 'RUN_INTERRUPTED',
+        errorMessage: 'the worker running it stopped before the run finished; a later run took over',
+      })
+      .where(
+        and(
+          eq(runs.tenantId, placeholder('tenantId')),
+          eq(runs.status, 'running'),
+          sql`${runs.startedAt} < ${placeholder('interruptedBefore')}::timestamptz`,
+        ),
+      )
+      .returning({ id: runs.id }),
+  );
+  // Its row, already finished: nothing between its start and its end was written anywhere.
+  const quietRow = db.$with('quiet_row').as(
+    db
+      .insert(runs)
+      .values({
+        id: placeholder('runId'),
+        tenantId: placeholder('tenantId'),
+        workerId: placeholder('workerId'),
+        startedAt: placeholder('startedAt'),
+        status: 'ok',
+        quiet: true,
+        finishedAt: placeholder('finishedAt'),
+        actionsRead: placeholder('actionsRead'),
+        findingsMapped: placeholder('findingsMapped'),
+        findingsImported: placeholder('findingsImported'),
+        actionsSkipped: placeholder('actionsSkipped'),
+        recordsRejected: placeholder('recordsRejected'),
+        throttles: placeholder('throttles'),
+        lagSeconds: placeholder('lagSeconds'),
+        recentFindings: placeholder('recentFindings'),
+        destinationStats: placeholder('destinationStats'),
+      })
+      .returning({ id: runs.id }),
+  );
+  const recordQuietRunQuery = db
+    .with(quietInterrupted, quietRow)
+    .update(tenantSchedules)
+    .set({
+      nextRunAt: sql`case when ${requestedSince} then now() else ${placeholder('nextRunAt')}::timestamptz end`,
+      runRequestedAt: sql`case when ${requestedSince} then ${tenantSchedules.runRequestedAt} else null end`,
+      lastRunStartedAt: setTo('startedAt'),
+      lastRunFinishedAt: setTo('finishedAt'),
+      lastRunQuiet: true,
+    })
+    .where(eq(tenantSchedules.tenantId, placeholder('tenantId')))
+    .prepare('worker_record_quiet_run');
 
   return {
     async loadTenant(tenantId) {
@@ -236,6 +294,7 @@ export function createDbTenantStore({
           agentId: s.agentId,
           region: s.region,
         })),
+        lastRunQuiet: tenant.schedule?.lastRunQuiet ?? false,
       };
     },
 
@@ -267,7 +326,32 @@ export function createDbTenantStore({
         runStartedAt: runStartedAt.toISOString(),
         lastRunStartedAt: runStartedAt,
         lastRunFinishedAt: new Date(),
+        lastRunQuiet: schedule.quiet,
       });
+    },
+
+    async recordQuietRun(tenantId, workerId, summary, startedAt, finishedAt, schedule) {
+      const runId = newId('run', startedAt);
+      await recordQuietRunQuery.execute({
+        runId,
+        tenantId,
+        workerId,
+        startedAt,
+        finishedAt,
+        actionsRead: summary.actionsRead,
+        findingsMapped: summary.findingsMapped,
+        findingsImported: summary.findingsImported,
+        actionsSkipped: summary.actionsSkipped,
+        recordsRejected: summary.recordsRejected,
+        throttles: summary.throttles,
+        lagSeconds: summary.lagSeconds,
+        recentFindings: [...summary.recentFindings],
+        destinationStats: summary.destinationStats,
+        nextRunAt: schedule.nextRunAt.toISOString(),
+        runStartedAt: schedule.runStartedAt.toISOString(),
+        interruptedBefore: schedule.interruptedBefore.toISOString(),
+      });
+      return runId;
     },
 
     async recordRejections(

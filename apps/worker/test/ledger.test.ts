@@ -3,12 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { type LedgerSource, type LedgerTenant, ledger, startLedgerPhase } from './ledger.ts';
 
 const A: LedgerTenant = {
+  tenantId: 'ten_a',
   accountId: '111111111111',
   region: 'us-east-1',
   vaikoraKey: 'vk_a',
   agents: ['agt-a'],
 };
 const B: LedgerTenant = {
+  tenantId: 'ten_b',
   accountId: '222222222222',
   region: 'us-east-1',
   vaikoraKey: 'vk_b',
@@ -125,6 +127,38 @@ describe('ledger', () => {
       duplicateIds: 1,
       entriesSent: 0,
       entriesPerId: 0,
+    });
+  });
+
+  it('keeps a connector health finding out of the action figures, and flags one naming another tenant as misdelivered', () => {
+    const health = (tenantId: string): AsffFinding => ({
+      Id: `vaikora-health ${tenantId}/dst_1/rejected_above_threshold`,
+    });
+    const { h } = source({
+      entries: {
+        [hubOf(A)]: {
+          'vaikora-a1': { sent: 1, afterAccepted: 0 },
+          // Opened, then archived: the same health finding sent twice.
+          [`vaikora-health ten_a/dst_1/rejected_above_threshold`]: { sent: 2, afterAccepted: 1 },
+        },
+      },
+      hubs: { [hubOf(A)]: [finding('a1'), health('ten_a'), health('ten_b')] },
+      actions: { vk_a: [action('a1', 1)] },
+      expected: { vk_a: ['vaikora-a1'] },
+    });
+
+    const figures = ledger(h, [A]);
+
+    expect(figures).toMatchObject({
+      expected: 1,
+      stored: 1,
+      lost: 0,
+      unexpected: 0,
+      misdelivered: 1,
+      healthFindings: 1,
+      entriesSent: 1,
+      entriesPerId: 1,
+      extra: 0,
     });
   });
 });

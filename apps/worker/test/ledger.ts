@@ -88,6 +88,12 @@ export interface LedgerFigures {
   entriesPerId: number;
   /** Entries for an id Security Hub had already accepted once: true re-sends. */
   extra: number;
+  /**
+   * Connector health findings (ADR 0116) held in the tenants' own hubs: no action's, so in none of the
+   * figures above (opened, then archived, one is sent twice by design). One naming a tenant that does
+   * not own the hub counts as misdelivered.
+   */
+  healthFindings: number;
 }
 
 /** What the ledger reads: the AWS proxy's hubs and counters, the simulator's data, the expected findings. */
@@ -98,7 +104,17 @@ export interface LedgerSource<T extends LedgerTenant> {
 }
 
 /** The parts of a seeded tenant the ledger uses. */
-export type LedgerTenant = Pick<SeededTenant, 'accountId' | 'region' | 'vaikoraKey' | 'agents'>;
+export type LedgerTenant = Pick<SeededTenant, 'tenantId' | 'accountId' | 'region' | 'vaikoraKey' | 'agents'>;
+
+/** Where connector health finding ids live (`vaikora-health {tenant}/{destination}/{condition}`, @vsh/core). */
+const HEALTH_ID_PREFIX = 'vaikora-health ';
+
+/** The tenant a connector health finding id names; undefined for any other finding. */
+function healthTenantOf(findingId: string): string | undefined {
+  return findingId.startsWith(HEALTH_ID_PREFIX)
+    ? findingId.slice(HEALTH_ID_PREFIX.length).split('/')[0]
+    : undefined;
+}
 
 /** The proxy's counters at the start of a phase: figures taken with it count only what was sent after. */
 export interface LedgerPhase {
@@ -142,6 +158,7 @@ export function ledger<T extends LedgerTenant>(
     distinctIdsSent: 0,
     entriesPerId: 0,
     extra: 0,
+    healthFindings: 0,
   };
   const stats = h.proxy.stats();
   const before = phase?.stats;
@@ -156,7 +173,14 @@ export function ledger<T extends LedgerTenant>(
     const expected = new Set<string>();
     for (const t of owners) for (const id of h.expectedFindingIds(t, 0)) expected.add(id);
     const stored = new Map<string, AsffFinding>();
-    for (const f of h.proxy.memoryFindings(first.accountId, first.region)) stored.set(String(f.Id), f);
+    const ownerIds = new Set(owners.map((t) => t.tenantId));
+    for (const f of h.proxy.memoryFindings(first.accountId, first.region)) {
+      const id = String(f.Id);
+      const healthOf = healthTenantOf(id);
+      if (healthOf === undefined) stored.set(id, f);
+      else if (ownerIds.has(healthOf)) figures.healthFindings++;
+      else figures.misdelivered++;
+    }
     figures.expected += expected.size;
     figures.stored += stored.size;
     for (const id of expected) if (!stored.has(id)) figures.lost++;
@@ -173,6 +197,7 @@ export function ledger<T extends LedgerTenant>(
     const entries = stats.findingEntries[hubKey] ?? {};
     const entriesBefore = before?.findingEntries[hubKey] ?? {};
     for (const [id, counts] of Object.entries(entries)) {
+      if (healthTenantOf(id) !== undefined) continue;
       const sentNow = counts.sent - (entriesBefore[id]?.sent ?? 0);
       if (sentNow <= 0) continue;
       sent.add(id);

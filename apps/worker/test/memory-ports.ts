@@ -25,6 +25,8 @@ type AdvanceOptions = NonNullable<Parameters<StateStore['advanceCursor']>[3]>;
 /** The worker's StateStore in memory, plus what tests read back: the write count and a stream's cursor. */
 export type MemoryState = StateStore & {
   writes: number;
+  /** Reads of the tenant's state without the lease (`peekTenant`), and how many found it. */
+  readonly peeks: { tried: number; found: number };
   /** One stream's state (what `readTenant(...).stream` reads): tests wrap it to see or fail the reads. */
   getStream(tenantId: string, streamId: string): Promise<StreamState>;
   getCursor(tenantId: string, streamId: string): Promise<Cursor | null>;
@@ -37,6 +39,7 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
   const segments = new Map<string, Map<string, { bucketStartMs: number; ids: Set<string> }>>();
   let writes = 0;
   let n = 0;
+  const peeks = { tried: 0, found: 0 };
   const holds = (lease: Lease) =>
     holder !== null &&
     holder.owner === lease.owner &&
@@ -45,6 +48,18 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
   const store: MemoryState = {
     get writes() {
       return writes;
+    },
+    peeks,
+    // Like the DynamoDB store: the state without the lease while nobody holds it (this store keeps no
+    // health conditions and no cursor items, so the lease item is always all there is).
+    peekTenant: async (tenantId: string) => {
+      peeks.tried++;
+      if (holder !== null && holder.expiresAtMs > clock()) return null;
+      peeks.found++;
+      return {
+        cursor: (streamId: string) => cursors.get(streamId) ?? null,
+        stream: (streamId: string) => store.getStream(tenantId, streamId),
+      };
     },
     acquireLease: async (tenantId: string, owner: string, ttlMs: number) => {
       if (holder !== null && holder.expiresAtMs > clock() && holder.owner !== owner) return null;
@@ -113,19 +128,26 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
 
 /** A tenant store that keeps runs and rejections in memory; `failRejections` makes keeping them fail. */
 export function memoryTenantStore(config: TenantConfig, options: { failRejections?: boolean } = {}) {
-  const runs: Array<{ id: string; summary: RunSummary | null }> = [];
+  const runs: Array<{ id: string; summary: RunSummary | null; quiet?: boolean }> = [];
   const rejections = new Map<string, number>();
   /** Every rejection given to the store, as given. */
   const kept: RecordedRejection[] = [];
+  let lastRunQuiet = false;
   const store: TenantStore = {
-    loadTenant: async () => config,
+    loadTenant: async () => ({ ...config, lastRunQuiet }),
     startRun: async () => {
       runs.push({ id: `run_${runs.length}`, summary: null });
       return `run_${runs.length - 1}`;
     },
-    finishRun: async (runId, summary) => {
+    finishRun: async (runId, summary, _finishedAt, schedule) => {
       const run = runs.find((r) => r.id === runId);
       if (run) run.summary = summary;
+      lastRunQuiet = schedule.quiet;
+    },
+    recordQuietRun: async (_tenantId, _workerId, summary) => {
+      runs.push({ id: `run_${runs.length}`, summary, quiet: true });
+      lastRunQuiet = true;
+      return `run_${runs.length - 1}`;
     },
     recordRejections: async (
       _tenantId,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   type AttributeValue,
   type CancellationReason,
+  GetItemCommand,
   QueryCommand,
   type TransactWriteItem,
   TransactWriteItemsCommand,
@@ -24,6 +25,7 @@ import {
   retryConflicts,
   type StateTable,
   stateFailure,
+  toLeaseItem,
 } from './state-dynamo.ts';
 import { HEALTH_SK, openHealthOf } from './state-health.ts';
 import { leaseCheck } from './state-lease.ts';
@@ -42,7 +44,10 @@ import {
 } from './state-model.ts';
 import { putSegments, readSegments, seenDigest, segmentItems } from './state-seen.ts';
 
-export type CursorStore = Pick<StateStore, 'getCursor' | 'getStream' | 'readTenant' | 'advanceCursor'>;
+export type CursorStore = Pick<
+  StateStore,
+  'getCursor' | 'getStream' | 'readTenant' | 'peekTenant' | 'advanceCursor'
+>;
 
 export interface CursorItem {
   positionMs: number;
@@ -291,6 +296,27 @@ export function createCursorStore(
           }
           return { ...(await streamState(tenantId, streamId, item)), home };
         },
+      };
+    },
+
+    async peekTenant(tenantId) {
+      if (!inlineCursors) return null;
+      const { Item: raw } = await call(() =>
+        client.send(new GetItemCommand({ TableName, Key: keys.lease(tenantId), ConsistentRead: true })),
+      );
+      if (raw === undefined) return null;
+      const item = toLeaseItem(raw);
+      // Held: a run is on it. Released by the holder of its epoch, who stamped it knowing the tenant's
+      // query would find only this item (ADR 0127): nothing else to read. Anything else: take the lease.
+      if (item.leaseExpiresAtMs > clock() || raw[QUERY_FLAG]?.N !== String(item.epoch)) return null;
+      const inline = inlineCursorsOf(raw);
+      return {
+        openHealth: [],
+        cursor: (streamId: string) => {
+          const found = inline.get(streamId);
+          return found === undefined ? null : publicCursor(found);
+        },
+        stream: (streamId: string) => streamState(tenantId, streamId, inline.get(streamId) ?? null),
       };
     },
 

@@ -180,6 +180,13 @@ export interface StateStore {
    */
   readTenant(lease: Lease): Promise<TenantState>;
   /**
+   * The tenant's state without its lease (ADR 0136), for a run that writes nothing: one consistent
+   * read of the lease item (one read unit), whose cursors are all there is when nobody holds it and
+   * its last holder stamped it on release (ADR 0127); null otherwise. The seen-sets read from it are
+   * read without the lease: a run uses them to find that nothing is new, never to write.
+   */
+  peekTenant(tenantId: string): Promise<TenantState | null>;
+  /**
    * Moves a stream's cursor forward (or keeps its position) and adds `options.seen` to its seen-set,
    * fenced by the lease (owner + epoch, unexpired) and monotonic (never behind the stored one).
    * Throws StateError LEASE_LOST, CURSOR_REGRESSION, CONFLICT or UNAVAILABLE.

@@ -961,6 +961,83 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
   );
 
   it.runIf(home === undefined)(
+    'reads the cursors without the lease only while nobody holds it and its last holder stamped it (ADR 0136)',
+    async () => {
+      const tenant = newTenant();
+      const store = createStore();
+      const peek = async () => {
+        const state = await store.peekTenant(tenant);
+        return state === null ? null : (state.cursor('a')?.positionMs ?? 'none');
+      };
+      const run = async (write: (lease: Lease) => Promise<unknown>, release = true) => {
+        const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+        if (lease === null) throw new Error('no lease');
+        await store.readTenant(lease);
+        await write(lease);
+        const during = await peek();
+        if (release) await store.releaseLease(lease);
+        return during;
+      };
+
+      const never = await peek();
+      // First holder: its query found nothing else, its release stamps.
+      const heldFirst = await run((lease) =>
+        store.advanceCursor(lease, 'a', cursorAt(1_000), { home: 'new' }),
+      );
+      const stamped = await peek();
+      const heldSecond = await run((lease) =>
+        store.advanceCursor(lease, 'a', cursorAt(2_000), { home: 'lease' }),
+      );
+      const moved = await peek();
+      // A sixth stream's cursor item: the stamp goes, and the state is not all in the lease item.
+      await run((lease) => store.advanceCursor(lease, 'b', cursorAt(3_000), { home: 'item' }));
+      const withItem = await peek();
+      // A holder that found the cursor item stamps nothing: still not readable without the lease.
+      await run(async () => undefined);
+      const stillItem = await peek();
+
+      // Another tenant: a holder that never released (expired), and the health item.
+      const other = newTenant();
+      const expired = createStore({ clock: () => Date.now() - 2 * TTL });
+      const old = await expired.acquireLease(other, 'worker-x', TTL);
+      if (old === null) throw new Error('no lease');
+      await expired.readTenant(old);
+      const afterCrash = await store.peekTenant(other);
+      const lease = await store.acquireLease(other, 'worker-a', TTL);
+      if (lease === null) throw new Error('no lease');
+      await store.readTenant(lease);
+      const health = [{ destinationId: 'd', region: 'r', condition: 'c', openedAtMs: 1, imported: true }];
+      await store.saveOpenHealth(lease, health);
+      await store.releaseLease(lease);
+      const withHealth = await store.peekTenant(other);
+
+      expect([never, heldFirst, stamped, heldSecond, moved, withItem, stillItem]).toEqual([
+        null,
+        null,
+        1_000,
+        null,
+        2_000,
+        null,
+        null,
+      ]);
+      expect([afterCrash, withHealth]).toEqual([null, null]);
+      // What it reads is the stamped item's: no health condition, and a stream's seen-set on demand.
+      const a = newTenant();
+      const first = await store.acquireLease(a, 'worker-a', TTL);
+      if (first === null) throw new Error('no lease');
+      await store.readTenant(first);
+      await store.advanceCursor(first, 's', cursorAt(5_000), {
+        home: 'new',
+        seen: [{ id: 'act-1', timestampMs: 4_900 }],
+      });
+      await store.releaseLease(first);
+      const state = await store.peekTenant(a);
+      expect(state?.openHealth).toEqual([]);
+      expect((await state?.stream('s'))?.seen.has('act-1')).toBe(true);
+    },
+  );
+
+  it.runIf(home === undefined)(
     'never skips the query while inline cursors are off, and lets no stale holder clear the flag',
     async () => {
       const tenant = newTenant();

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { boolean, check, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
 import { idColumn, jsonbArray, oneOf, timestamptz } from './columns.ts';
 import { tenants } from './tenants.ts';
 
@@ -73,6 +73,11 @@ export const runs = pgTable(
       .$type<Record<string, DestinationRunStats>>()
       .notNull()
       .default({}),
+    /**
+     * A quiet run (ADR 0136): it took no lease, since it found nothing to write or send, and may overlap
+     * another run of the tenant; it is recorded once it ended ok. Every other run held the tenant's lease.
+     */
+    quiet: boolean('quiet').notNull().default(false),
   },
   (t) => [
     // Ascending on purpose (ADR 0109): drizzle's `.desc()` writes DESC NULLS LAST, which `order by x desc`
@@ -90,6 +95,7 @@ export const runs = pgTable(
     ),
     check('runs_recent_findings_check', jsonbArray(t.recentFindings, maxRecentFindings)),
     check('runs_destination_stats_check', sql`jsonb_typeof(${t.destinationStats}) = 'object'`),
+    check('runs_quiet_check', sql`not ${t.quiet} or (${t.status} = 'ok' and ${t.findingsImported} = 0)`),
   ],
 );
 

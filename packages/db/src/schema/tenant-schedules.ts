@@ -1,4 +1,4 @@
-import { index, pgTable, text } from 'drizzle-orm/pg-core';
+import { boolean, index, pgTable, text } from 'drizzle-orm/pg-core';
 import { timestamptz } from './columns.ts';
 import { tenants } from './tenants.ts';
 
@@ -23,6 +23,8 @@ export const tenantSchedules = pgTable(
     runRequestedAt: timestamptz('run_requested_at'),
     lastRunStartedAt: timestamptz('last_run_started_at'),
     lastRunFinishedAt: timestamptz('last_run_finished_at'),
+    // The last run ended ok having written and sent nothing (ADR 0136): the next first tries without the lease.
+    lastRunQuiet: boolean('last_run_quiet').notNull().default(false),
     updatedAt: timestamptz('updated_at')
       .notNull()
       .defaultNow()

@@ -1,0 +1,209 @@
+import type { PreparedFinding } from '@vsh/core';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
+import { createWorkerMetrics } from './metrics.ts';
+import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps } from './ports.ts';
+import { runTenant } from './run-tenant.ts';
+import { testDestination, testTenant } from './tenant.test-support.ts';
+
+// ADR 0136: a tenant whose last run was quiet (ok, nothing written, nothing sent) runs next without its
+// lease, and under it as soon as it comes to anything to write or send.
+
+const config = testTenant(
+  [testDestination('dst_1', '123456789012')],
+  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+);
+
+const action = (id: string, timestampMs: number) => ({
+  id,
+  agent_id: 'agt-1',
+  action_type: 'api_call',
+  risk_level: 'high',
+  risk_score: 80,
+  timestamp: new Date(timestampMs).toISOString(),
+});
+
+const CYCLE_MS = 5 * 60_000;
+
+function setup() {
+  let now = Date.parse('2026-12-05T10:00:00Z');
+  const clock = () => now;
+  const list: unknown[] = [];
+  let vaikoraFails = false;
+  let vaikoraRequests = 0;
+  const state = memoryState(clock);
+  let acquisitions = 0;
+  const acquire = state.acquireLease.bind(state);
+  state.acquireLease = (...args) => {
+    acquisitions++;
+    return acquire(...args);
+  };
+  const tenant = memoryTenantStore(config);
+  /** Imports per finding id: a second import of an id is billed again. */
+  const imports = new Map<string, number>();
+  const importer: FindingImporter = {
+    importFindings: async (items: readonly PreparedFinding[]) => {
+      for (const p of items) imports.set(p.finding.Id, (imports.get(p.finding.Id) ?? 0) + 1);
+      return { imported: items.map((p) => p.finding.Id), rejected: [], stats: { throttled: 0 } };
+    },
+  };
+  const vaikora = memoryVaikora(() => {
+    vaikoraRequests++;
+    if (vaikoraFails) throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+    return list;
+  });
+  const deps: RunDeps = {
+    sleep: async () => undefined,
+    store: tenant.store,
+    state,
+    vaikora: () => vaikora,
+    importer: () => importer,
+    clock,
+    logger: pino({ level: 'silent' }),
+    metrics: createWorkerMetrics(),
+    workerId: 'unit',
+    options: DEFAULT_RUN_OPTIONS,
+  };
+  return {
+    deps,
+    state,
+    tenant,
+    imports,
+    list,
+    get acquisitions() {
+      return acquisitions;
+    },
+    get vaikoraRequests() {
+      return vaikoraRequests;
+    },
+    failVaikora(fails: boolean) {
+      vaikoraFails = fails;
+    },
+    /** The next run, one poll interval after the last. */
+    async next() {
+      now += CYCLE_MS;
+      return runTenant('ten_1', deps);
+    },
+    now: () => now,
+  };
+}
+
+/** Runs until the tenant's last run was quiet: the first run imports, the next (idle) takes the lease and writes nothing. */
+async function quietTenant() {
+  const t = setup();
+  for (let i = 0; i < 20; i++) t.list.unshift(action(`act-${i}`, t.now() - 200_000 + i * 1000));
+  await t.next();
+  await t.next();
+  expect(t.tenant.runs.map((r) => r.quiet ?? false)).toEqual([false, false]);
+  return t;
+}
+
+describe('quiet runs (ADR 0136)', () => {
+  it('a tenant with nothing new runs without its lease after one quiet run under it, and writes nothing', async () => {
+    const t = await quietTenant();
+    const writes = t.state.writes;
+    const acquisitions = t.acquisitions;
+    for (let i = 0; i < 3; i++) {
+      const result = await t.next();
+      expect(result).toMatchObject({ kind: 'ran', summary: { status: 'ok', findingsImported: 0 } });
+    }
+    expect(t.acquisitions).toBe(acquisitions);
+    expect(t.state.writes).toBe(writes);
+    expect(t.state.peeks).toEqual({ tried: 3, found: 3 });
+    // Each quiet run is recorded once, with what it read.
+    expect(t.tenant.runs.slice(2).map((r) => [r.quiet, r.summary?.status])).toEqual([
+      [true, 'ok'],
+      [true, 'ok'],
+      [true, 'ok'],
+    ]);
+    expect(t.tenant.runs[2]?.summary?.actionsRead).toBe(20);
+    expect([...t.imports.values()].every((n) => n === 1)).toBe(true);
+    expect(t.imports.size).toBe(20);
+  });
+
+  it('a new action stops the quiet run before its import: the run under the lease imports it once, and is the only run recorded', async () => {
+    const t = await quietTenant();
+    await t.next();
+    expect(t.tenant.runs.at(-1)?.quiet).toBe(true);
+    const runs = t.tenant.runs.length;
+    const acquisitions = t.acquisitions;
+    t.list.unshift(action('act-new', t.now() + 60_000));
+    const result = await t.next();
+    expect(result).toMatchObject({ kind: 'ran', summary: { status: 'ok', findingsImported: 1 } });
+    expect(t.imports.get('vaikora-act-new')).toBe(1);
+    expect(t.tenant.runs.length).toBe(runs + 1);
+    expect(t.tenant.runs.at(-1)?.quiet).toBeUndefined();
+    expect(t.acquisitions).toBe(acquisitions + 1);
+    // The run after it took the lease again (it wrote), then the tenant is quiet again.
+    await t.next();
+    await t.next();
+    expect(t.tenant.runs.slice(-2).map((r) => r.quiet ?? false)).toEqual([false, true]);
+    expect([...t.imports.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a late action inside the overlap window, behind the position, is imported once from a quiet tenant', async () => {
+    const t = await quietTenant();
+    await t.next();
+    // Stamped before the newest action already handled, within the overlap: only the seen-set tells it is new.
+    t.list.push(action('act-late', t.now() - 150_000));
+    await t.next();
+    expect(t.imports.get('vaikora-act-late')).toBe(1);
+    for (let i = 0; i < 3; i++) await t.next();
+    expect(t.imports.get('vaikora-act-late')).toBe(1);
+    expect([...t.imports.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a lease another run holds is not run around: the state is not read without it, and the run is busy', async () => {
+    const t = await quietTenant();
+    // Held past the next run's time (the clock moves one poll interval to it).
+    const other = await t.state.acquireLease('ten_1', 'other#1', 2 * CYCLE_MS);
+    expect(other).not.toBeNull();
+    const runs = t.tenant.runs.length;
+    const result = await t.next();
+    expect(result).toEqual({ kind: 'busy' });
+    expect(t.state.peeks).toEqual({ tried: 1, found: 0 });
+    expect(t.tenant.runs.length).toBe(runs);
+  });
+
+  it('a Vaikora that fails a quiet run: the run under the lease records the failure, and the tenant is no longer quiet', async () => {
+    const t = await quietTenant();
+    t.failVaikora(true);
+    const requests = t.vaikoraRequests;
+    const result = await t.next();
+    expect(result).toMatchObject({ kind: 'ran', summary: { status: 'failed' } });
+    // The quiet run's request, then the run under the lease's.
+    expect(t.vaikoraRequests - requests).toBe(2);
+    expect(t.tenant.runs.at(-1)?.quiet).toBeUndefined();
+    t.failVaikora(false);
+    const back = await t.next();
+    expect(back).toMatchObject({ kind: 'ran', summary: { status: 'ok' } });
+    // Not quiet: the run before failed, so this one took the lease.
+    expect(t.state.peeks.tried).toBe(1);
+  });
+
+  it('a record Vaikora sends broken reaches a quiet tenant: kept once by the run under the lease, and the run goes on', async () => {
+    const t = await quietTenant();
+    await t.next();
+    t.list.unshift({ ...action('act-\u0000nul', t.now() + 30_000) });
+    t.list.unshift(action('act-after', t.now() + 31_000));
+    const result = await t.next();
+    expect(result).toMatchObject({ kind: 'ran', summary: { status: 'ok', recordsRejected: 1 } });
+    expect(t.tenant.kept).toHaveLength(1);
+    expect(t.tenant.kept[0]?.rejection.actionId).toMatch(/nul$/);
+    expect(t.imports.get('vaikora-act-after')).toBe(1);
+    expect([...t.imports.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a run stopped from outside before it starts is not recorded as quiet', async () => {
+    const t = await quietTenant();
+    await t.next();
+    const stop = new AbortController();
+    stop.abort(new Error('shutting down'));
+    const runs = t.tenant.runs.length;
+    const result = await runTenant('ten_1', t.deps, stop.signal);
+    expect(result.kind).toBe('ran');
+    expect(t.tenant.runs.length).toBe(runs + 1);
+    expect(t.tenant.runs.at(-1)?.quiet).toBeUndefined();
+  });
+});
