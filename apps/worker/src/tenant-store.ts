@@ -49,6 +49,21 @@ export const PRODUCTION_BASE_URL_POLICY: BaseUrlPolicy = {
   allowedHosts: ['api.vaikora.com'],
 };
 
+/** A run's counts as both run statements take them (their placeholders). */
+function countsOf(summary: RunSummary) {
+  return {
+    actionsRead: summary.actionsRead,
+    findingsMapped: summary.findingsMapped,
+    findingsImported: summary.findingsImported,
+    actionsSkipped: summary.actionsSkipped,
+    recordsRejected: summary.recordsRejected,
+    throttles: summary.throttles,
+    lagSeconds: summary.lagSeconds,
+    recentFindings: [...summary.recentFindings],
+    destinationStats: summary.destinationStats,
+  };
+}
+
 /** The worker's view of the control-plane database, on drizzle (PostgreSQL or PGlite). */
 export function createDbTenantStore({
   db,
@@ -131,12 +146,15 @@ export function createDbTenantStore({
   );
   // A "run now" asked for after this run started is kept (due at once); one asked before is served.
   const requestedSince = sql`${tenantSchedules.runRequestedAt} > ${placeholder('runStartedAt')}::timestamptz`;
+  const nextDue = {
+    nextRunAt: sql`case when ${requestedSince} then now() else ${placeholder('nextRunAt')}::timestamptz end`,
+    runRequestedAt: sql`case when ${requestedSince} then ${tenantSchedules.runRequestedAt} else null end`,
+  };
   const finishRunQuery = db
     .with(finished)
     .update(tenantSchedules)
     .set({
-      nextRunAt: sql`case when ${requestedSince} then now() else ${placeholder('nextRunAt')}::timestamptz end`,
-      runRequestedAt: sql`case when ${requestedSince} then ${tenantSchedules.runRequestedAt} else null end`,
+      ...nextDue,
       lastRunStartedAt: setTo('lastRunStartedAt'),
       lastRunFinishedAt: setTo('lastRunFinishedAt'),
       lastRunQuiet: setTo('lastRunQuiet'),
@@ -191,8 +209,7 @@ export function createDbTenantStore({
     .with(quietInterrupted, quietRow)
     .update(tenantSchedules)
     .set({
-      nextRunAt: sql`case when ${requestedSince} then now() else ${placeholder('nextRunAt')}::timestamptz end`,
-      runRequestedAt: sql`case when ${requestedSince} then ${tenantSchedules.runRequestedAt} else null end`,
+      ...nextDue,
       lastRunStartedAt: setTo('startedAt'),
       lastRunFinishedAt: setTo('finishedAt'),
       lastRunQuiet: true,
@@ -310,17 +327,9 @@ export function createDbTenantStore({
         runId,
         status: summary.status,
         finishedAt,
-        actionsRead: summary.actionsRead,
-        findingsMapped: summary.findingsMapped,
-        findingsImported: summary.findingsImported,
-        actionsSkipped: summary.actionsSkipped,
-        recordsRejected: summary.recordsRejected,
-        throttles: summary.throttles,
-        lagSeconds: summary.lagSeconds,
+        ...countsOf(summary),
         errorCode: summary.errorCode,
         errorMessage: summary.errorMessage,
-        recentFindings: [...summary.recentFindings],
-        destinationStats: summary.destinationStats,
         tenantId,
         nextRunAt: nextRunAt.toISOString(),
         runStartedAt: runStartedAt.toISOString(),
@@ -338,15 +347,7 @@ export function createDbTenantStore({
         workerId,
         startedAt,
         finishedAt,
-        actionsRead: summary.actionsRead,
-        findingsMapped: summary.findingsMapped,
-        findingsImported: summary.findingsImported,
-        actionsSkipped: summary.actionsSkipped,
-        recordsRejected: summary.recordsRejected,
-        throttles: summary.throttles,
-        lagSeconds: summary.lagSeconds,
-        recentFindings: [...summary.recentFindings],
-        destinationStats: summary.destinationStats,
+        ...countsOf(summary),
         nextRunAt: schedule.nextRunAt.toISOString(),
         runStartedAt: schedule.runStartedAt.toISOString(),
         interruptedBefore: schedule.interruptedBefore.toISOString(),
