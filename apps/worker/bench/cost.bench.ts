@@ -64,7 +64,7 @@ async function dispatcherSendsPerRun(): Promise<number> {
   } as unknown as SQSClient;
   const ids = Array.from({ length: DUE_PER_TICK }, (_, i) => `ten_${i}`);
   const dispatched = await dispatchDueTenants({
-    scheduler: { claimDueTenants: async () => ids },
+    scheduler: { claimDueTenants: async () => ids.map((tenantId) => ({ tenantId, lastRunQuiet: false })) },
     sqs,
     queueUrl: 'https://sqs.local/q',
     now: new Date(),

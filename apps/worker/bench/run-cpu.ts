@@ -285,7 +285,7 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
       loadTenant: async (tenantId) => {
         postgresCalls++;
         const config = configs.get(tenantId);
-        return config === undefined ? null : { ...config, lastRunQuiet: quietTenants.has(tenantId) };
+        return config ?? null;
       },
       startRun: async () => {
         postgresCalls++;
@@ -380,7 +380,10 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
           prepare(tenantId, round);
           const t0 = performance.now();
           const c0 = process.cpuUsage();
-          const result = await runTenant(tenantId, deps);
+          // As the dispatch hands it out: whether its last run was quiet (ADR 0136).
+          const result = await runTenant(tenantId, deps, undefined, {
+            lastRunQuiet: quietTenants.has(tenantId),
+          });
           const c = process.cpuUsage(c0);
           if (result.kind !== 'ran' || result.summary.status !== 'ok')
             throw new Error(`run ${tenantId}: ${JSON.stringify(result)}`);
@@ -408,7 +411,7 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
           registry.evict({ tenantId, accountId: destination.accountId, region: 'us-east-1' });
         prepare(tenantId, 1);
         const c0 = process.cpuUsage();
-        await runTenant(tenantId, deps);
+        await runTenant(tenantId, deps, undefined, { lastRunQuiet: quietTenants.has(tenantId) });
         const c = process.cpuUsage(c0);
         evicted.push(c.user + c.system);
       }

@@ -57,6 +57,7 @@ export function watchEffects(deps: RunDeps, onCall: () => void): RunDeps {
 export function watchSeenReads(state: TenantState, onCall: () => void): TenantState {
   return {
     ...(state.openHealth === undefined ? {} : { openHealth: state.openHealth }),
+    ...(state.alone === undefined ? {} : { alone: state.alone }),
     cursor: (streamId) => state.cursor(streamId),
     stream: (streamId) => {
       onCall();

@@ -62,10 +62,11 @@ export interface TenantConfig {
   readonly vaikoraProblem?: { readonly code: string; readonly message: string } | undefined;
   readonly destinations: readonly DestinationConfig[];
   readonly streams: readonly StreamConfig[];
-  /**
-   * Whether the tenant's last run was quiet (ADR 0136): it ended ok having written nothing and sent
-   * nothing, so its next run first tries without the lease.
-   */
+}
+
+/** What the dispatch knew of a tenant when it handed it out (ADR 0136). */
+export interface RunHint {
+  /** Its last run was quiet (ok, nothing written, sent or read from a seen-set): try without the lease first. */
   readonly lastRunQuiet?: boolean | undefined;
 }
 
@@ -264,6 +265,11 @@ export interface StreamState {
 export interface TenantState {
   /** The open health conditions, when the store keeps them with the cursors (else read through `HealthStateStore`). */
   readonly openHealth?: readonly OpenHealthCondition[] | undefined;
+  /**
+   * False when the state was more than the store can read without the lease (`peekTenant`): a run that
+   * read it is not quiet, since its next could not run without the lease (ADR 0136). Absent: it can.
+   */
+  readonly alone?: boolean | undefined;
   /** One stream's cursor as read with the tenant (no request): where its sweep must reach. */
   cursor(streamId: string): Cursor | null;
   /** One stream's cursor and seen-set (a request: a run asks only once some action may be new to it). */

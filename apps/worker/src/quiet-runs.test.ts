@@ -83,7 +83,7 @@ function setup() {
     /** The next run, one poll interval after the last. */
     async next() {
       now += CYCLE_MS;
-      return runTenant('ten_1', deps);
+      return runTenant('ten_1', deps, undefined, tenant.hint);
     },
     now: () => now,
   };
@@ -195,15 +195,33 @@ describe('quiet runs (ADR 0136)', () => {
     expect([...t.imports.values()].every((n) => n === 1)).toBe(true);
   });
 
-  it('a run stopped from outside before it starts is not recorded as quiet', async () => {
+  it('a quiet run stopped from outside before it ends is not recorded, and takes no lease', async () => {
     const t = await quietTenant();
     await t.next();
     const stop = new AbortController();
     stop.abort(new Error('shutting down'));
     const runs = t.tenant.runs.length;
-    const result = await runTenant('ten_1', t.deps, stop.signal);
-    expect(result.kind).toBe('ran');
-    expect(t.tenant.runs.length).toBe(runs + 1);
-    expect(t.tenant.runs.at(-1)?.quiet).toBeUndefined();
+    const result = await runTenant('ten_1', t.deps, stop.signal, t.tenant.hint);
+    // Not run: nothing written, no lease taken during the shutdown; the message comes back.
+    expect(result).toEqual({ kind: 'busy' });
+    expect(t.tenant.runs.length).toBe(runs);
+    expect(t.tenant.hint).toEqual({ lastRunQuiet: true });
+  });
+
+  it('a tenant whose state is more than its lease item (a cursor item, a health condition) is never marked quiet', async () => {
+    const t = setup();
+    const read = t.state.readTenant.bind(t.state);
+    t.state.readTenant = async (lease) => ({ ...(await read(lease)), alone: false });
+    for (let i = 0; i < 5; i++) t.list.unshift(action(`act-${i}`, t.now() - 100_000 + i * 1000));
+    for (let i = 0; i < 4; i++) await t.next();
+    // Idle runs under the lease that wrote nothing, yet the next could not read the state without it.
+    expect(t.tenant.runs.map((r) => [r.quiet ?? false, r.summary?.findingsImported])).toEqual([
+      [false, 5],
+      [false, 0],
+      [false, 0],
+      [false, 0],
+    ]);
+    expect(t.tenant.hint).toEqual({ lastRunQuiet: false });
+    expect(t.state.peeks.tried).toBe(0);
   });
 });

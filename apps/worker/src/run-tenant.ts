@@ -42,6 +42,7 @@ import {
   type OpenHealthCondition,
   type RecordedRejection,
   type RunDeps,
+  type RunHint,
   type RunSummary,
   routeOf,
   type SeenEntry,
@@ -100,16 +101,30 @@ const CHECKPOINT_MS = 2000;
  * recorded as rejected, record the run, release the lease. Never throws for a tenant's data or
  * configuration; `signal` stops it after the batch in flight.
  */
-export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortSignal): Promise<RunResult> {
+export async function runTenant(
+  tenantId: string,
+  deps: RunDeps,
+  signal?: AbortSignal,
+  hint?: RunHint,
+): Promise<RunResult> {
   // The lease owner names this run, not only the process: a process runs many tenants at once and can be
   // handed the same tenant twice (an SQS message sent again, "run now"), and the store lets an owner take
   // its own lease again, so a per-process owner would let both runs in.
   const owner = `${deps.workerId}#${randomUUID()}`;
-  const config = await deps.store.loadTenant(tenantId);
-  if (config === null) return { kind: 'gone' };
-  if (config.lastRunQuiet === true) {
-    const quiet = await quietRun(config, deps, owner, signal);
+  // One budget for the whole run, a quiet attempt's time included: on Lambda it is the timeout less a
+  // fifth, and a run under the lease that started a budget afresh after it could pass the timeout.
+  const budget: RunBudget = {
+    signal: AbortSignal.timeout(deps.options.runBudgetMs),
+    endsAtMs: deps.clock() + deps.options.runBudgetMs,
+  };
+  if (hint?.lastRunQuiet === true) {
+    const config = await deps.store.loadTenant(tenantId);
+    if (config === null) return { kind: 'gone' };
+    const quiet = await quietRun(config, deps, owner, signal, budget);
     if (quiet !== null) return quiet;
+    // Stopped by a shutdown before it ended: nothing was written, and the tenant is not run now (as when
+    // another run holds it); its message comes back to another process.
+    if (signal?.aborted === true) return { kind: 'busy' };
   }
   return underLease(
     tenantId,
@@ -117,14 +132,19 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
     deps,
     signal,
     async (holder): Promise<RunResult> => {
+      // Read under the lease, also after a quiet attempt: what a run in between saved (a destination's
+      // health) is what this run goes on from.
+      const config = await deps.store.loadTenant(tenantId);
+      if (config === null) return { kind: 'gone' };
       let quiet = true;
       const watched = watchEffects(deps, () => {
         quiet = false;
       });
-      return new TenantRun(config, watched, holder).execute(() => quiet);
+      return new TenantRun(config, watched, holder, budget).execute(() => quiet);
     },
-    // The budget, then time for the batch in flight and the final writes (each call has its own timeout).
-    deps.options.runBudgetMs + OVERRUN_GRACE_MS,
+    // What is left of the budget, then time for the batch in flight and the final writes (each call has
+    // its own timeout).
+    Math.max(0, budget.endsAtMs - deps.clock()) + OVERRUN_GRACE_MS,
   );
 }
 
@@ -134,14 +154,15 @@ export async function runTenant(tenantId: string, deps: RunDeps, signal?: AbortS
  * it ends ok having found nothing to write or send, the run recorded at once. Null when the state was
  * not there to read without the lease, or when the run came to anything to write or send, or to a
  * seen-set to read (something may be new): it stops before that first call (nothing was written), and
- * the caller runs the tenant under its lease. Its log lines are dropped but the summary's: a run that
- * stops is run again, and says what it met then.
+ * the caller runs the tenant under its lease. Its log lines and metrics are dropped but the summary's:
+ * a run that stops is run again, and says what it met then.
  */
 async function quietRun(
   config: TenantConfig,
   deps: RunDeps,
   owner: string,
   signal: AbortSignal | undefined,
+  budget: RunBudget,
 ): Promise<RunResult | null> {
   let state: TenantState | null;
   try {
@@ -158,12 +179,20 @@ async function quietRun(
   };
   const gated = watchEffects({ ...deps, logger: deps.logger.child({}, { level: 'silent' }) }, stop);
   try {
-    return await new TenantRun(config, gated, hold, watchSeenReads(state, stop)).executeQuiet(deps.logger);
+    return await new TenantRun(config, gated, hold, budget, watchSeenReads(state, stop)).executeQuiet(
+      deps.logger,
+    );
   } catch (err) {
     // The effect refused above, thrown through a call that does not catch it: nothing was written.
     if (hold.stopReason === NEEDS_LEASE) return null;
     throw err;
   }
+}
+
+/** A run's time budget: the signal that stops it, and when (by the run's clock). */
+interface RunBudget {
+  readonly signal: AbortSignal;
+  readonly endsAtMs: number;
 }
 
 /**
@@ -269,6 +298,10 @@ class TenantRun {
   private readonly healthOpen = new Map<string, Map<HealthCondition, string>>();
   /** Health conditions this run could judge, by destination id: judged and not seen means cleared. */
   private readonly healthJudged = new Map<string, Set<HealthCondition>>();
+  /** The tenant's state was read, and was all in the lease item (`TenantState.alone`). */
+  private readAlone = false;
+  /** Rejections kept by stage, counted in the metrics once the run is recorded (a dropped quiet run counts none). */
+  private readonly rejectedByStage = new Map<string, number>();
   /** Records read from Vaikora (parsed or not), the destinations they were read for, and the stages that rejected some (ADR 0118). */
   private readonly rejectedTally = { read: 0, destinations: new Set<string>(), stages: new Set<string>() };
 
@@ -280,6 +313,7 @@ class TenantRun {
     private readonly config: TenantConfig,
     private readonly deps: RunDeps,
     private readonly lease: RunHold,
+    budget: RunBudget,
     private readonly peeked?: TenantState,
   ) {
     this.now = deps.clock();
@@ -289,11 +323,9 @@ class TenantRun {
     this.routedAgents = new Set(config.streams.map((stream) => stream.agentId));
     const { overlapMs, initialLookbackMs } = deps.options;
     this.policy = { overlapMs, initialLookbackMs };
-    this.budget = AbortSignal.timeout(deps.options.runBudgetMs);
+    this.budget = budget.signal;
     this.retryWritesUntilMs =
-      this.now +
-      deps.options.runBudgetMs +
-      Math.min(OVERRUN_GRACE_MS, deps.options.runBudgetMs * FINAL_WRITE_RETRY_PAST_BUDGET);
+      budget.endsAtMs + Math.min(OVERRUN_GRACE_MS, deps.options.runBudgetMs * FINAL_WRITE_RETRY_PAST_BUDGET);
     this.stop = AbortSignal.any([lease.signal, this.budget]);
     this.lastCheckpointMs = this.now;
   }
@@ -317,7 +349,9 @@ class TenantRun {
     const summary = await this.sweep();
     await store.finishRun(this.runId, summary, new Date(this.deps.clock()), {
       ...this.nextRun(startedAt),
-      quiet: quiet() && summary.status === 'ok',
+      // Quiet only when the next run could read the state without the lease: a tenant with a cursor
+      // item or an open health condition (a heartbeat's) would pay that read for nothing, every run.
+      quiet: quiet() && summary.status === 'ok' && this.readAlone,
     });
     return this.finished(summary, this.deps.logger);
   }
@@ -368,6 +402,7 @@ class TenantRun {
     metrics.skipped.inc({ tenant: tenantId }, summary.actionsSkipped);
     metrics.throttles.inc({ tenant: tenantId }, summary.throttles);
     metrics.runs.inc({ status: summary.status });
+    for (const [stage, n] of this.rejectedByStage) metrics.rejected.inc({ tenant: tenantId, stage }, n);
     metrics.runDuration.observe({ status: summary.status }, (this.deps.clock() - this.now) / 1000);
     if (summary.lagSeconds !== null) metrics.lagSeconds.set({ tenant: tenantId }, summary.lagSeconds);
     logger.info(
@@ -435,7 +470,9 @@ class TenantRun {
   private async readState(): Promise<TenantState | null> {
     if (this.peeked !== undefined) return this.peeked;
     try {
-      return await this.deps.state.readTenant(this.lease.lease);
+      const state = await this.deps.state.readTenant(this.lease.lease);
+      this.readAlone = state.alone !== false;
+      return state;
     } catch (err) {
       this.ledger.incomplete = true;
       this.ledger.fail('STATE_UNAVAILABLE', errorMessage(err));
@@ -664,7 +701,7 @@ class TenantRun {
     this.ledger.counts.recordsRejected += kept.inserted;
     for (const { rejection, destinationId } of rejections) {
       if (destinationId !== null) this.ledger.stats(destinationId).rejected++;
-      this.deps.metrics.rejected.inc({ tenant: tenantId, stage: rejection.stage });
+      this.rejectedByStage.set(rejection.stage, (this.rejectedByStage.get(rejection.stage) ?? 0) + 1);
     }
     if (kept.failed > 0) {
       this.ledger.fail(

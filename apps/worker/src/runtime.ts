@@ -23,7 +23,13 @@ import type { Logger } from 'pino';
 import { type BackfillJob, type BackfillResult, type BackfillStore, runBackfill } from './backfill.ts';
 import { createDbBackfillStore } from './backfill-store.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
-import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps, type RunOptions } from './ports.ts';
+import {
+  DEFAULT_RUN_OPTIONS,
+  type FindingImporter,
+  type RunDeps,
+  type RunHint,
+  type RunOptions,
+} from './ports.ts';
 import { type RunResult, runTenant } from './run-tenant.ts';
 import { createDbTenantStore, type TenantScheduler } from './tenant-store.ts';
 
@@ -58,7 +64,7 @@ export interface WorkerRuntimeOptions {
 
 /** One worker process's long-lived parts, shared by every tenant run (no client per run or call). */
 export interface WorkerRuntime {
-  readonly run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>;
+  readonly run: (tenantId: string, signal?: AbortSignal, hint?: RunHint) => Promise<RunResult>;
   readonly scheduler: TenantScheduler;
   /** Executes a claimed backfill (ADR 0095). */
   readonly runBackfill: (job: BackfillJob, signal?: AbortSignal) => Promise<BackfillResult>;
@@ -199,7 +205,7 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
   const backfill = (job: BackfillJob, signal?: AbortSignal) =>
     runBackfill(job, { ...deps, backfills, maxPages: BACKFILL_MAX_PAGES }, signal);
   return {
-    run: (tenantId, signal) => runTenant(tenantId, deps, signal),
+    run: (tenantId, signal, hint) => runTenant(tenantId, deps, signal, hint),
     runBackfill: backfill,
     runClaimedBackfill: async (backfillId, signal) => {
       const job = await backfills.loadClaimed(backfillId);

@@ -3,14 +3,14 @@ import { describe, expect, it, vi } from 'vitest';
 import type { BackfillJob, BackfillResult } from './backfill.ts';
 import type { RunResult } from './run-tenant.ts';
 import { startInProcessScheduler } from './scheduler.ts';
-import type { TenantScheduler } from './tenant-store.ts';
+import type { DueTenant, TenantScheduler } from './tenant-store.ts';
 
 describe('in-process scheduler', () => {
   it('starts no run for tenants whose claim was still in flight when stop() was called', async () => {
-    let answerClaim: (ids: string[]) => void = () => undefined;
+    let answerClaim: (ids: DueTenant[]) => void = () => undefined;
     const scheduler: TenantScheduler = {
       claimDueTenants: () =>
-        new Promise<string[]>((resolve) => {
+        new Promise<DueTenant[]>((resolve) => {
           answerClaim = resolve;
         }),
     };
@@ -29,7 +29,7 @@ describe('in-process scheduler', () => {
     });
 
     const stopped = running.stop();
-    answerClaim(['ten_late']);
+    answerClaim([{ tenantId: 'ten_late', lastRunQuiet: false }]);
     await stopped;
     // A run would start synchronously after the claim resolves: one turn of the event loop shows it.
     await new Promise((resolve) => setImmediate(resolve));
@@ -65,7 +65,7 @@ describe('in-process scheduler', () => {
         claimDueTenants: async () => {
           if (dueHandedOut) return [];
           dueHandedOut = true;
-          return ['ten_due'];
+          return [{ tenantId: 'ten_due', lastRunQuiet: false }];
         },
       },
       run: async (): Promise<RunResult> => ({ kind: 'busy' }),
@@ -105,7 +105,10 @@ describe('in-process scheduler', () => {
     const started: string[] = [];
     const release: Array<() => void> = [];
     const running = startInProcessScheduler({
-      scheduler: { claimDueTenants: async (_at, limit) => due.splice(0, limit) },
+      scheduler: {
+        claimDueTenants: async (_at, limit) =>
+          due.splice(0, limit).map((tenantId) => ({ tenantId, lastRunQuiet: false })),
+      },
       run: (tenantId) => {
         started.push(tenantId);
         return new Promise<RunResult>((resolve) => release.push(() => resolve({ kind: 'busy' })));

@@ -1,13 +1,14 @@
 import { errorMessage } from '@vsh/core';
 import type { Logger } from 'pino';
 import type { BackfillJob, BackfillResult } from './backfill.ts';
+import type { RunHint } from './ports.ts';
 import type { RunResult } from './run-tenant.ts';
 import { RunSlots } from './slots.ts';
 import type { TenantScheduler } from './tenant-store.ts';
 
 export interface InProcessSchedulerOptions {
   readonly scheduler: TenantScheduler;
-  readonly run: (tenantId: string, signal: AbortSignal) => Promise<RunResult>;
+  readonly run: (tenantId: string, signal: AbortSignal, hint?: RunHint) => Promise<RunResult>;
   /** Tenant runs at once in this process, not counting slow ones (see `RunSlots`). */
   readonly concurrency: number;
   readonly slowAfterMs?: number | undefined;
@@ -66,15 +67,19 @@ export function startInProcessScheduler(options: InProcessSchedulerOptions): InP
       // the claim holds these tenants for `holdMs`, then they are due again for any worker.
       if (controller.signal.aborted) return;
       // `start` resolves to false when finishing should not look for work at once (a busy tenant's backfill).
-      const jobs: Array<{ tenantId: string; start: () => Promise<boolean> }> = due.map((tenantId) => ({
-        tenantId,
-        start: () =>
-          options.run(tenantId, controller.signal).then((result) => {
-            if (result.kind !== 'ran')
-              options.logger.debug({ tenantId, result: result.kind }, 'tenant not run');
-            return true;
-          }),
-      }));
+      const jobs: Array<{ tenantId: string; start: () => Promise<boolean> }> = due.map(
+        ({ tenantId, lastRunQuiet }) => ({
+          tenantId,
+          start: () =>
+            options
+              .run(tenantId, controller.signal, lastRunQuiet ? { lastRunQuiet } : undefined)
+              .then((result) => {
+                if (result.kind !== 'ran')
+                  options.logger.debug({ tenantId, result: result.kind }, 'tenant not run');
+                return true;
+              }),
+        }),
+      );
       const backfills = options.backfills;
       if (backfills !== undefined && free - due.length > 0) {
         const claimed = backfills.claim(free - due.length);

@@ -10,13 +10,19 @@ import { errorMessage } from '@vsh/core';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { BackfillJob, BackfillResult } from './backfill.ts';
+import type { RunHint } from './ports.ts';
 import type { RunResult } from './run-tenant.ts';
 import { RunSlots } from './slots.ts';
 import type { TenantScheduler } from './tenant-store.ts';
 
 /** The message a dispatcher sends for one due tenant. */
 export const tenantMessageSchema = z
-  .object({ tenantId: z.string().min(1).max(64), dispatchedAt: z.string() })
+  .object({
+    tenantId: z.string().min(1).max(64),
+    dispatchedAt: z.string(),
+    /** The tenant's last run was quiet when it was dispatched (ADR 0136); absent: it was not. */
+    quiet: z.literal(true).optional(),
+  })
   .strict();
 export type TenantMessage = z.infer<typeof tenantMessageSchema>;
 
@@ -57,8 +63,12 @@ export interface DispatchOptions {
 export async function dispatchDueTenants(options: DispatchOptions): Promise<number> {
   const due = await options.scheduler.claimDueTenants(options.now, options.limit, options.holdMs);
   const dispatchedAt = options.now.toISOString();
-  const bodies: string[] = due.map((tenantId) =>
-    JSON.stringify({ tenantId, dispatchedAt } satisfies TenantMessage),
+  const bodies: string[] = due.map(({ tenantId, lastRunQuiet }) =>
+    JSON.stringify({
+      tenantId,
+      dispatchedAt,
+      ...(lastRunQuiet ? { quiet: true } : {}),
+    } satisfies TenantMessage),
   );
   for (const job of (await options.backfills?.claim(options.limit)) ?? []) {
     bodies.push(
@@ -85,13 +95,16 @@ export async function dispatchDueTenants(options: DispatchOptions): Promise<numb
   return bodies.length;
 }
 
+/** Runs one tenant (`runTenant` with the runtime's dependencies). */
+export type TenantRunner = (tenantId: string, signal?: AbortSignal, hint?: RunHint) => Promise<RunResult>;
+
 /** What happened to one message. */
 export type MessageOutcome = 'done' | 'retry';
 
 /** Runs the job for one SQS message: malformed bodies and failed runs are retried (then dead-lettered). */
 export async function handleTenantMessage(
   body: string | undefined,
-  run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>,
+  run: TenantRunner,
   logger: Logger,
   signal?: AbortSignal,
   runBackfill?: ClaimedBackfillRunner,
@@ -121,7 +134,7 @@ export async function handleTenantMessage(
     }
   }
   try {
-    await run(message.tenantId, signal);
+    await run(message.tenantId, signal, message.quiet === true ? { lastRunQuiet: true } : undefined);
     // A run stopped by shutdown goes back on the queue for another process; a 'busy' tenant is being
     // served by the lease holder right now, and any other outcome is recorded in its run.
     return signal?.aborted ? 'retry' : 'done';
@@ -134,7 +147,7 @@ export async function handleTenantMessage(
 export interface SqsConsumerOptions {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
-  readonly run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>;
+  readonly run: TenantRunner;
   /** Runs at once, not counting slow ones (see `RunSlots`). */
   readonly concurrency: number;
   readonly slowAfterMs?: number | undefined;
@@ -317,7 +330,7 @@ export interface SqsBatchResponse {
 
 /** A Lambda SQS handler with partial batch responses: only failed messages are retried. */
 export function createSqsLambdaHandler(
-  run: (tenantId: string, signal?: AbortSignal) => Promise<RunResult>,
+  run: TenantRunner,
   logger: Logger,
   runBackfill?: ClaimedBackfillRunner,
 ): (event: SqsEvent) => Promise<SqsBatchResponse> {

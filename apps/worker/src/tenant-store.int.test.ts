@@ -393,11 +393,19 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
     expect(keptSchedule?.nextRunAt.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
   });
 
-  it('records a quiet run in one statement, says so to the next load, and closes only a run no worker can still be running (ADR 0136)', async () => {
+  it('records a quiet run in one statement, hands the tenant out saying so, and closes only a run no worker can still be running (ADR 0136)', async () => {
     const start = Date.now() - 5_000;
     const tenantId = await newTenant('quiet', { nextRunAt: new Date(start) });
-    const loadQuiet = async () => (await store().loadTenant(tenantId))?.lastRunQuiet;
-    const before = await loadQuiet();
+    /** Makes the tenant due and claims it: what the dispatch hands out. */
+    const claim = async () => {
+      await test.db
+        .update(tenantSchedules)
+        .set({ nextRunAt: new Date(Date.now() - 1_000) })
+        .where(eq(tenantSchedules.tenantId, tenantId));
+      const due = await store().claimDueTenants(new Date(), 100, 30_000);
+      return due.find((d) => d.tenantId === tenantId);
+    };
+    const before = await claim();
     // A run left running long ago (its worker died), and one started a moment ago (it may be alive).
     const dead = await store().startRun(tenantId, 'killed-worker', new Date(start - 3_600_000));
     const alive = await store().startRun(tenantId, 'other-worker', new Date(start - 1_000));
@@ -425,11 +433,11 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
       interruptedBefore: new Date(start - 600_000),
     });
     const rows = await test.db.select().from(runs).where(eq(runs.tenantId, tenantId));
-    const afterQuiet = await loadQuiet();
     const [schedule] = await test.db
       .select()
       .from(tenantSchedules)
       .where(eq(tenantSchedules.tenantId, tenantId));
+    const afterQuiet = await claim();
     // A run under the lease that wrote something: the next is not quiet.
     const busy = await store().startRun(tenantId, 'worker-b', new Date());
     await store().finishRun(busy, { ...summary, findingsImported: 3 }, new Date(), {
@@ -439,7 +447,7 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
       quiet: false,
     });
 
-    expect(before).toBe(false);
+    expect(before).toEqual({ tenantId, lastRunQuiet: false });
     expect(rows.find((r) => r.id === runId)).toEqual({
       id: runId,
       tenantId,
@@ -451,13 +459,43 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
     });
     expect(rows.find((r) => r.id === dead)).toMatchObject({ status: 'failed', errorCode: 'RUN_INTERRUPTED' });
     expect(rows.find((r) => r.id === alive)).toMatchObject({ status: 'running', finishedAt: null });
-    expect(afterQuiet).toBe(true);
     expect(schedule).toMatchObject({
       nextRunAt,
       lastRunStartedAt: new Date(start),
       lastRunFinishedAt: finishedAt,
+      lastRunQuiet: true,
     });
-    expect(await loadQuiet()).toBe(false);
+    expect(afterQuiet).toEqual({ tenantId, lastRunQuiet: true });
+    expect(await claim()).toEqual({ tenantId, lastRunQuiet: false });
+    // A quiet run that started before the run just recorded (it overlapped it) adds its row only.
+    const [recorded] = await test.db
+      .select()
+      .from(tenantSchedules)
+      .where(eq(tenantSchedules.tenantId, tenantId));
+    const late = await store().recordQuietRun(
+      tenantId,
+      'worker-q',
+      summary,
+      new Date(start + 1),
+      finishedAt,
+      {
+        tenantId,
+        nextRunAt: new Date(start + 1 + 300_000),
+        runStartedAt: new Date(start + 1),
+        quiet: true,
+        interruptedBefore: new Date(start - 600_000),
+      },
+    );
+    const [unmoved] = await test.db
+      .select()
+      .from(tenantSchedules)
+      .where(eq(tenantSchedules.tenantId, tenantId));
+    expect((await test.db.select().from(runs).where(eq(runs.id, late))).length).toBe(1);
+    expect(unmoved).toEqual(recorded);
+    // A quiet row that imported something, or did not end ok, is refused by the table.
+    await expect(
+      test.db.insert(runs).values({ tenantId, status: 'ok', finishedAt, quiet: true, findingsImported: 1 }),
+    ).rejects.toThrow();
   });
 
   it('hands out "run now" requests before tenants that are merely overdue', async () => {
@@ -470,8 +508,10 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
 
     const claimed = await store().claimDueTenants(new Date(now), 1, 30_000);
 
-    expect(claimed).toEqual([requested]);
-    expect(await store().claimDueTenants(new Date(now), 5, 30_000)).toContain(overdue);
+    expect(claimed).toEqual([{ tenantId: requested, lastRunQuiet: false }]);
+    expect((await store().claimDueTenants(new Date(now), 5, 30_000)).map((d) => d.tenantId)).toContain(
+      overdue,
+    );
   });
 
   it('refuses to call a stored Vaikora URL outside the policy, as the API would have', async () => {

@@ -83,7 +83,6 @@ export function createDbTenantStore({
         vaikoraSettings: true,
         destinations: true,
         streams: { where: eq(streams.enabled, true) },
-        schedule: { columns: { lastRunQuiet: true } },
       },
     })
     .prepare('worker_load_tenant');
@@ -214,7 +213,14 @@ export function createDbTenantStore({
       lastRunFinishedAt: setTo('finishedAt'),
       lastRunQuiet: true,
     })
-    .where(eq(tenantSchedules.tenantId, placeholder('tenantId')))
+    // A run of the tenant recorded meanwhile that started after this one (under the lease: a quiet run
+    // may overlap one) is what the schedule says, not this one.
+    .where(
+      and(
+        eq(tenantSchedules.tenantId, placeholder('tenantId')),
+        sql`(${tenantSchedules.lastRunStartedAt} is null or ${tenantSchedules.lastRunStartedAt} <= ${placeholder('runStartedAt')}::timestamptz)`,
+      ),
+    )
     .prepare('worker_record_quiet_run');
 
   return {
@@ -311,7 +317,6 @@ export function createDbTenantStore({
           agentId: s.agentId,
           region: s.region,
         })),
-        lastRunQuiet: tenant.schedule?.lastRunQuiet ?? false,
       };
     },
 
@@ -395,8 +400,11 @@ export function createDbTenantStore({
           limit ${limit}
           for update of s skip locked
         )
-        returning ${tenantSchedules.tenantId} as tenant_id`);
-      return rowsOf<{ tenant_id: string }>(result).map((r) => r.tenant_id);
+        returning ${tenantSchedules.tenantId} as tenant_id, ${tenantSchedules.lastRunQuiet} as last_run_quiet`);
+      return rowsOf<{ tenant_id: string; last_run_quiet: boolean }>(result).map((r) => ({
+        tenantId: r.tenant_id,
+        lastRunQuiet: r.last_run_quiet === true,
+      }));
     },
   };
 }
@@ -419,8 +427,15 @@ export function rejectionToKeep({ rejection, destinationId, agentId }: RecordedR
   };
 }
 
+/** A tenant handed out to run, with what its run should try first. */
+export interface DueTenant {
+  readonly tenantId: string;
+  /** Its last run was quiet (ADR 0136): the run first tries without the lease. */
+  readonly lastRunQuiet: boolean;
+}
+
 /** Hands out due tenants: one index range scan, cheap at 10,000 tenants. */
 export interface TenantScheduler {
   /** Claims up to `limit` due tenants (pushing them `holdMs` into the future until their run reschedules them). */
-  claimDueTenants(now: Date, limit: number, holdMs: number): Promise<string[]>;
+  claimDueTenants(now: Date, limit: number, holdMs: number): Promise<DueTenant[]>;
 }

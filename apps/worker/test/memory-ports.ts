@@ -134,7 +134,7 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
   const kept: RecordedRejection[] = [];
   let lastRunQuiet = false;
   const store: TenantStore = {
-    loadTenant: async () => ({ ...config, lastRunQuiet }),
+    loadTenant: async () => config,
     startRun: async () => {
       runs.push({ id: `run_${runs.length}`, summary: null });
       return `run_${runs.length - 1}`;
@@ -167,7 +167,16 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
     },
     saveDestinationHealth: async () => undefined,
   };
-  return { store, runs, rejections, kept };
+  return {
+    store,
+    runs,
+    rejections,
+    kept,
+    /** What the dispatch hands out with the tenant (ADR 0136): its last run was quiet. */
+    get hint() {
+      return { lastRunQuiet };
+    },
+  };
 }
 
 /** A Vaikora list, newest first, paged like the API; `pageDelayMs` waits (abortably) before each page. */

@@ -277,11 +277,12 @@ export function createCursorStore(
         found = await readCursors(tenantId);
         if (held !== undefined && held.writes === writesBefore) held.clean = found.otherItems === 0;
       }
-      const { legacy, inline, openHealth } = found;
+      const { legacy, inline, openHealth, otherItems } = found;
       // Streams handed the lease item for their first write: the bound holds across the run's streams.
       let placed = inlineCursors ? inline.size : INLINE_CURSORS_MAX;
       return {
         openHealth,
+        alone: inlineCursors && otherItems === 0,
         cursor: (streamId: string) => {
           const item = mergeCursor(inline.get(streamId), legacy.get(streamId));
           return item === null ? null : publicCursor(item);
@@ -312,6 +313,7 @@ export function createCursorStore(
       const inline = inlineCursorsOf(raw);
       return {
         openHealth: [],
+        alone: true,
         cursor: (streamId: string) => {
           const found = inline.get(streamId);
           return found === undefined ? null : publicCursor(found);

@@ -136,6 +136,12 @@ export type AdvanceOutcome = 'advanced' | 'unchanged';
 /** A tenant's cursors and open health conditions as one query read them (`StateStore.readTenant`). */
 export interface TenantState {
   readonly openHealth: readonly OpenHealthCondition[];
+  /**
+   * The lease item held all of the tenant's state when read (no cursor item, no health item with an
+   * entry): a holder that writes nothing else stamps it on release (ADR 0127), and the next run can
+   * read it without the lease (ADR 0136).
+   */
+  readonly alone: boolean;
   /** The stream's cursor as the query (or the lease item) read it: no request. */
   cursor(streamId: string): Cursor | null;
   /** The stream's cursor as the query read it, and its seen-set, read now (one query). */

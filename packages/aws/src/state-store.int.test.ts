@@ -969,10 +969,11 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
         const state = await store.peekTenant(tenant);
         return state === null ? null : (state.cursor('a')?.positionMs ?? 'none');
       };
+      const alone: boolean[] = [];
       const run = async (write: (lease: Lease) => Promise<unknown>, release = true) => {
         const lease = await store.acquireLease(tenant, 'worker-a', TTL);
         if (lease === null) throw new Error('no lease');
-        await store.readTenant(lease);
+        alone.push((await store.readTenant(lease)).alone);
         await write(lease);
         const during = await peek();
         if (release) await store.releaseLease(lease);
@@ -1021,6 +1022,8 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
         null,
       ]);
       expect([afterCrash, withHealth]).toEqual([null, null]);
+      // What the holders read: all in the lease item, until the cursor item.
+      expect(alone).toEqual([true, true, true, false]);
       // What it reads is the stamped item's: no health condition, and a stream's seen-set on demand.
       const a = newTenant();
       const first = await store.acquireLease(a, 'worker-a', TTL);
