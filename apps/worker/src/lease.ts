@@ -49,13 +49,25 @@ export interface RunHold {
 export class QuietHold implements RunHold {
   private readonly controller = new AbortController();
   readonly lease: Lease;
-  readonly signal: AbortSignal;
   stopReason: StopReason | null = null;
+  /**
+   * Removes the listener on the outer signal, which every run of the process shares and outlives them
+   * (as `LeaseHolder` does: `AbortSignal.any` on it would keep a dependant per run until collected).
+   */
+  readonly done: () => void = () => undefined;
 
   constructor(tenantId: string, owner: string, outer: AbortSignal | undefined) {
     this.lease = { tenantId, owner, epoch: 0, expiresAtMs: Number.POSITIVE_INFINITY };
-    this.signal =
-      outer === undefined ? this.controller.signal : AbortSignal.any([outer, this.controller.signal]);
+    if (outer?.aborted === true) this.controller.abort(outer.reason);
+    else if (outer !== undefined) {
+      const onAbort = () => this.controller.abort(outer.reason);
+      outer.addEventListener('abort', onAbort, { once: true });
+      this.done = () => outer.removeEventListener('abort', onAbort);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
   }
 
   stopWith(reason: StopReason, cause?: unknown): void {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import type { PreparedFinding } from '@vsh/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -223,5 +224,13 @@ describe('quiet runs (ADR 0136)', () => {
     ]);
     expect(t.tenant.hint).toEqual({ lastRunQuiet: false });
     expect(t.state.peeks.tried).toBe(0);
+  });
+
+  it('leaves no listener on the process stop signal, which outlives every run', async () => {
+    const t = await quietTenant();
+    const process = new AbortController();
+    for (let i = 0; i < 3; i++) await runTenant('ten_1', t.deps, process.signal, t.tenant.hint);
+    expect(t.tenant.runs.slice(-3).map((r) => r.quiet)).toEqual([true, true, true]);
+    expect(getEventListeners(process.signal, 'abort')).toHaveLength(0);
   });
 });

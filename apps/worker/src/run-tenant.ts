@@ -186,6 +186,8 @@ async function quietRun(
     // The effect refused above, thrown through a call that does not catch it: nothing was written.
     if (hold.stopReason === NEEDS_LEASE) return null;
     throw err;
+  } finally {
+    hold.done();
   }
 }
 
