@@ -115,7 +115,8 @@ export async function runTenant(
   // fifth, and a run under the lease that started a budget afresh after it could pass the timeout.
   const budget: RunBudget = {
     signal: AbortSignal.timeout(deps.options.runBudgetMs),
-    endsAtMs: deps.clock() + deps.options.runBudgetMs,
+    startedAt: performance.now(),
+    ms: deps.options.runBudgetMs,
   };
   if (hint?.lastRunQuiet === true) {
     const config = await deps.store.loadTenant(tenantId);
@@ -144,7 +145,7 @@ export async function runTenant(
     },
     // What is left of the budget, then time for the batch in flight and the final writes (each call has
     // its own timeout).
-    Math.max(0, budget.endsAtMs - deps.clock()) + OVERRUN_GRACE_MS,
+    budgetLeftMs(budget) + OVERRUN_GRACE_MS,
   );
 }
 
@@ -191,10 +192,20 @@ async function quietRun(
   }
 }
 
-/** A run's time budget: the signal that stops it, and when (by the run's clock). */
+/**
+ * A run's time budget: the signal that stops it, and when it started on the monotonic clock. Not on the
+ * run's clock: that is AWS's once the process has read an answer (ADR 0135), and a budget taken by it
+ * before the first answer would be off by the host's skew when the run goes on by it after.
+ */
 interface RunBudget {
   readonly signal: AbortSignal;
-  readonly endsAtMs: number;
+  readonly startedAt: number;
+  readonly ms: number;
+}
+
+/** What is left of `budget` now (never below 0). */
+function budgetLeftMs(budget: RunBudget): number {
+  return Math.max(0, budget.ms - (performance.now() - budget.startedAt));
 }
 
 /**
@@ -327,7 +338,9 @@ class TenantRun {
     this.policy = { overlapMs, initialLookbackMs };
     this.budget = budget.signal;
     this.retryWritesUntilMs =
-      budget.endsAtMs + Math.min(OVERRUN_GRACE_MS, deps.options.runBudgetMs * FINAL_WRITE_RETRY_PAST_BUDGET);
+      this.now +
+      budgetLeftMs(budget) +
+      Math.min(OVERRUN_GRACE_MS, deps.options.runBudgetMs * FINAL_WRITE_RETRY_PAST_BUDGET);
     this.stop = AbortSignal.any([lease.signal, this.budget]);
     this.lastCheckpointMs = this.now;
   }

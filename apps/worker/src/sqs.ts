@@ -15,15 +15,22 @@ import type { RunResult } from './run-tenant.ts';
 import { RunSlots } from './slots.ts';
 import type { TenantScheduler } from './tenant-store.ts';
 
-/** The message a dispatcher sends for one due tenant. */
-export const tenantMessageSchema = z
-  .object({
-    tenantId: z.string().min(1).max(64),
-    dispatchedAt: z.string(),
-    /** The tenant's last run was quiet when it was dispatched (ADR 0136); absent: it was not. */
-    quiet: z.literal(true).optional(),
-  })
-  .strict();
+/**
+ * The message a dispatcher sends for one due tenant. Fields this worker does not know are dropped, not
+ * refused: a dispatcher of a later release may add one, and a refused message is retried until it is
+ * dead-lettered (a backfill message is told apart by its `kind`, `parseWorkMessage`).
+ */
+export const tenantMessageSchema = z.object({
+  tenantId: z.string().min(1).max(64),
+  dispatchedAt: z.string(),
+});
+
+/**
+ * The message attribute that says the tenant's last run was quiet when it was dispatched (ADR 0136):
+ * an attribute, not a field of the body, so that a worker of a release before reads the body it knows
+ * (its schema is strict) and runs the tenant under the lease. Absent: it was not.
+ */
+export const QUIET_ATTRIBUTE = 'vsh-quiet';
 export type TenantMessage = z.infer<typeof tenantMessageSchema>;
 
 /** The message a dispatcher sends for one claimed backfill (ADR 0095). */
@@ -37,8 +44,16 @@ export const backfillMessageSchema = z
   .strict();
 export type BackfillMessage = z.infer<typeof backfillMessageSchema>;
 
-/** Every message on the work queue. */
-export const workMessageSchema = z.union([tenantMessageSchema, backfillMessageSchema]);
+/**
+ * A message of the work queue: a backfill's when it says so (`kind`), a tenant's otherwise. Throws when
+ * it is neither (malformed: left for the dead-letter queue).
+ */
+export function parseWorkMessage(body: string | undefined): TenantMessage | BackfillMessage {
+  const raw: unknown = JSON.parse(body ?? '');
+  return typeof raw === 'object' && raw !== null && 'kind' in raw
+    ? backfillMessageSchema.parse(raw)
+    : tenantMessageSchema.parse(raw);
+}
 
 /** Runs the backfill a message names; null when it is no longer claimed (finished, or claimed again). */
 export type ClaimedBackfillRunner = (
@@ -63,25 +78,29 @@ export interface DispatchOptions {
 export async function dispatchDueTenants(options: DispatchOptions): Promise<number> {
   const due = await options.scheduler.claimDueTenants(options.now, options.limit, options.holdMs);
   const dispatchedAt = options.now.toISOString();
-  const bodies: string[] = due.map(({ tenantId, lastRunQuiet }) =>
-    JSON.stringify({
-      tenantId,
-      dispatchedAt,
-      ...(lastRunQuiet ? { quiet: true } : {}),
-    } satisfies TenantMessage),
-  );
+  const messages: Array<{ body: string; quiet: boolean }> = due.map(({ tenantId, lastRunQuiet }) => ({
+    body: JSON.stringify({ tenantId, dispatchedAt } satisfies TenantMessage),
+    quiet: lastRunQuiet,
+  }));
   for (const job of (await options.backfills?.claim(options.limit)) ?? []) {
-    bodies.push(
-      JSON.stringify({
+    messages.push({
+      body: JSON.stringify({
         kind: 'backfill',
         backfillId: job.id,
         tenantId: job.tenantId,
         dispatchedAt,
       } satisfies BackfillMessage),
-    );
+      quiet: false,
+    });
   }
-  for (let i = 0; i < bodies.length; i += 10) {
-    const entries = bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body }));
+  for (let i = 0; i < messages.length; i += 10) {
+    const entries = messages.slice(i, i + 10).map(({ body, quiet }, j) => ({
+      Id: String(j),
+      MessageBody: body,
+      ...(quiet
+        ? { MessageAttributes: { [QUIET_ATTRIBUTE]: { DataType: 'String', StringValue: 'true' } } }
+        : {}),
+    }));
     const result = await options.sqs.send(
       new SendMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: entries }),
     );
@@ -92,11 +111,16 @@ export async function dispatchDueTenants(options: DispatchOptions): Promise<numb
       );
     }
   }
-  return bodies.length;
+  return messages.length;
 }
 
 /** Runs one tenant (`runTenant` with the runtime's dependencies). */
 export type TenantRunner = (tenantId: string, signal?: AbortSignal, hint?: RunHint) => Promise<RunResult>;
+
+/** The run hint a message's `QUIET_ATTRIBUTE` carries. */
+function hintOf(quiet: string | undefined): RunHint | undefined {
+  return quiet === 'true' ? { lastRunQuiet: true } : undefined;
+}
 
 /** What happened to one message. */
 export type MessageOutcome = 'done' | 'retry';
@@ -108,10 +132,11 @@ export async function handleTenantMessage(
   logger: Logger,
   signal?: AbortSignal,
   runBackfill?: ClaimedBackfillRunner,
+  hint?: RunHint,
 ): Promise<MessageOutcome> {
   let message: TenantMessage | BackfillMessage;
   try {
-    message = workMessageSchema.parse(JSON.parse(body ?? ''));
+    message = parseWorkMessage(body);
   } catch {
     logger.error(
       { body: (body ?? '').slice(0, 200) },
@@ -134,7 +159,7 @@ export async function handleTenantMessage(
     }
   }
   try {
-    await run(message.tenantId, signal, message.quiet === true ? { lastRunQuiet: true } : undefined);
+    await run(message.tenantId, signal, hint);
     // A run stopped by shutdown goes back on the queue for another process; a 'busy' tenant is being
     // served by the lease holder right now, and any other outcome is recorded in its run.
     return signal?.aborted ? 'retry' : 'done';
@@ -267,6 +292,7 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
         options.logger,
         controller.signal,
         options.runBackfill,
+        hintOf(message.MessageAttributes?.[QUIET_ATTRIBUTE]?.StringValue),
       );
       if (outcome === 'done' && message.ReceiptHandle !== undefined) deletes.add(message.ReceiptHandle);
       processed++;
@@ -289,6 +315,7 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
             MaxNumberOfMessages: Math.min(10, free),
             WaitTimeSeconds: options.waitTimeSeconds,
             VisibilityTimeout: options.visibilityTimeoutSeconds,
+            MessageAttributeNames: [QUIET_ATTRIBUTE],
           }),
           { abortSignal: controller.signal },
         );
@@ -322,7 +349,11 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
 
 /** The AWS Lambda SQS event and partial batch response, as much of them as the handler reads. */
 export interface SqsEvent {
-  readonly Records: ReadonlyArray<{ readonly messageId: string; readonly body: string }>;
+  readonly Records: ReadonlyArray<{
+    readonly messageId: string;
+    readonly body: string;
+    readonly messageAttributes?: Readonly<Record<string, { readonly stringValue?: string | undefined }>>;
+  }>;
 }
 export interface SqsBatchResponse {
   batchItemFailures: Array<{ itemIdentifier: string }>;
@@ -338,7 +369,14 @@ export function createSqsLambdaHandler(
     const outcomes = await Promise.all(
       event.Records.map(async (record) => ({
         id: record.messageId,
-        outcome: await handleTenantMessage(record.body, run, logger, undefined, runBackfill),
+        outcome: await handleTenantMessage(
+          record.body,
+          run,
+          logger,
+          undefined,
+          runBackfill,
+          hintOf(record.messageAttributes?.[QUIET_ATTRIBUTE]?.stringValue),
+        ),
       })),
     );
     return {

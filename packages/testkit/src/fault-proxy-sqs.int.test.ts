@@ -64,6 +64,40 @@ describe('the fault proxy’s memory SQS', () => {
     });
   });
 
+  it('keeps a message attribute and returns it to a receive that names it (or asks for All) only', async () => {
+    const QueueUrl = await newQueue();
+    const attribute = { 'vsh-quiet': { DataType: 'String', StringValue: 'true' } };
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl,
+        Entries: [
+          { Id: '0', MessageBody: 'with', MessageAttributes: attribute },
+          { Id: '1', MessageBody: 'without' },
+        ],
+      }),
+    );
+    const named = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        MessageAttributeNames: ['vsh-quiet'],
+      }),
+    );
+    const unnamed = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }),
+    );
+    const all = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+    );
+
+    const byBody = (out: typeof named) =>
+      Object.fromEntries((out.Messages ?? []).map((m) => [m.Body, m.MessageAttributes ?? null]));
+    expect(byBody(named)).toEqual({ with: attribute, without: null });
+    expect(byBody(unnamed)).toEqual({ with: null, without: null });
+    expect(byBody(all)).toEqual({ with: attribute, without: null });
+  });
+
   it('gives a message again when it is not deleted in time, and never after it is deleted', async () => {
     const QueueUrl = await newQueue();
     await sendBodies(QueueUrl, ['a', 'b']);

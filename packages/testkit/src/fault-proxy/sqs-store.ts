@@ -22,6 +22,8 @@ const ACCOUNT = '123456789012';
 interface StoredMessage {
   readonly id: string;
   readonly body: string;
+  /** `MessageAttributes` as sent, returned to a receive that names them (or asks for `All`). */
+  readonly attributes: Record<string, unknown> | undefined;
   readonly md5: string;
   visibleAtMs: number;
   receipt: string | undefined;
@@ -77,7 +79,7 @@ export class SqsStore {
     switch (info.operation) {
       case 'SendMessage': {
         if (typeof input.MessageBody !== 'string') return invalid('MessageBody is required');
-        const message = this.send(queue, input.MessageBody);
+        const message = this.send(queue, input.MessageBody, input.MessageAttributes);
         return jsonResponse({ MessageId: message.id, MD5OfMessageBody: message.md5 });
       }
       case 'SendMessageBatch': {
@@ -86,7 +88,7 @@ export class SqsStore {
         const successful = [];
         for (const entry of entries) {
           if (typeof entry.MessageBody !== 'string') return invalid('MessageBody is required');
-          const message = this.send(queue, entry.MessageBody);
+          const message = this.send(queue, entry.MessageBody, entry.MessageAttributes);
           successful.push({ Id: entry.Id, MessageId: message.id, MD5OfMessageBody: message.md5 });
         }
         return jsonResponse({ Successful: successful, Failed: [] });
@@ -143,10 +145,11 @@ export class SqsStore {
     return this.queues.get(`${this.baseUrl()}${path}`);
   }
 
-  private send(queue: Queue, body: string): StoredMessage {
+  private send(queue: Queue, body: string, attributes: unknown): StoredMessage {
     const message: StoredMessage = {
       id: randomUUID(),
       body,
+      attributes: isRecord(attributes) ? attributes : undefined,
       md5: md5(body),
       visibleAtMs: this.now(),
       receipt: undefined,
@@ -161,7 +164,12 @@ export class SqsStore {
     for (const waiter of [...queue.waiters]) waiter();
   }
 
-  private take(queue: Queue, max: number, visibilitySeconds: number): Array<Record<string, unknown>> {
+  private take(
+    queue: Queue,
+    max: number,
+    visibilitySeconds: number,
+    names: ReadonlySet<string>,
+  ): Array<Record<string, unknown>> {
     const now = this.now();
     const taken: Array<Record<string, unknown>> = [];
     for (const message of queue.messages.values()) {
@@ -172,12 +180,16 @@ export class SqsStore {
       queue.receipts.set(message.receipt, message.id);
       message.visibleAtMs = now + visibilitySeconds * 1000;
       message.receiveCount++;
+      const attributes = Object.entries(message.attributes ?? {}).filter(
+        ([name]) => names.has('All') || names.has('.*') || names.has(name),
+      );
       taken.push({
         MessageId: message.id,
         ReceiptHandle: message.receipt,
         MD5OfBody: message.md5,
         Body: message.body,
         Attributes: { ApproximateReceiveCount: String(message.receiveCount) },
+        ...(attributes.length === 0 ? {} : { MessageAttributes: Object.fromEntries(attributes) }),
       });
     }
     return taken;
@@ -193,8 +205,13 @@ export class SqsStore {
     const visibilitySeconds = Number.isFinite(visibility) ? visibility : queue.visibilitySeconds;
     const waitMs = Math.min(MAX_WAIT_SECONDS, Math.max(0, Number(input.WaitTimeSeconds ?? 0) || 0)) * 1000;
     const deadline = this.now() + waitMs;
+    const names = new Set(
+      Array.isArray(input.MessageAttributeNames)
+        ? input.MessageAttributeNames.filter((n): n is string => typeof n === 'string')
+        : [],
+    );
     for (;;) {
-      const taken = this.take(queue, max, visibilitySeconds);
+      const taken = this.take(queue, max, visibilitySeconds, names);
       if (taken.length > 0) return { Messages: taken };
       const left = deadline - this.now();
       if (left <= 0) return {};
