@@ -14,7 +14,7 @@ import {
   dispatchDueTenants,
   handleTenantMessage,
 } from './sqs.ts';
-import { testDestination, testTenant } from './tenant.test-support.ts';
+import { ONE_STREAM_TENANT, testAction } from './tenant.test-support.ts';
 
 // ADR 0136 across releases and clocks (a second review of its fixes): the quiet hint rides in a message
 // attribute that a worker of the release before ignores; a message with a field this worker does not
@@ -108,19 +108,8 @@ describe('the quiet hint on the queue (ADR 0136)', () => {
   });
 });
 
-const config = testTenant(
-  [testDestination('dst_1', '123456789012')],
-  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
-);
-
-const action = (id: string, timestampMs: number) => ({
-  id,
-  agent_id: 'agt-1',
-  action_type: 'api_call',
-  risk_level: 'high',
-  risk_score: 80,
-  timestamp: new Date(timestampMs).toISOString(),
-});
+const config = ONE_STREAM_TENANT;
+const action = (id: string, timestampMs: number) => testAction(id, 'agt-1', timestampMs);
 
 const CYCLE_MS = 5 * 60_000;
 

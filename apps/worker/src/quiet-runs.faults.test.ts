@@ -8,24 +8,13 @@ import type { DestinationHealth } from './health.ts';
 import { createWorkerMetrics, type MetricRecord } from './metrics.ts';
 import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps, type RunOptions } from './ports.ts';
 import { runTenant } from './run-tenant.ts';
-import { testDestination, testTenant } from './tenant.test-support.ts';
+import { ONE_STREAM_TENANT, testAction } from './tenant.test-support.ts';
 
 // ADR 0136: what a dropped quiet attempt must not leave behind (found by a review of its first version):
 // metrics counted twice, a second full run budget, a tenant loaded before another run changed it.
 
-const config = testTenant(
-  [testDestination('dst_1', '123456789012')],
-  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
-);
-
-const action = (id: string, timestampMs: number) => ({
-  id,
-  agent_id: 'agt-1',
-  action_type: 'api_call',
-  risk_level: 'high',
-  risk_score: 80,
-  timestamp: new Date(timestampMs).toISOString(),
-});
+const config = ONE_STREAM_TENANT;
+const action = (id: string, timestampMs: number) => testAction(id, 'agt-1', timestampMs);
 
 const CYCLE_MS = 5 * 60_000;
 

@@ -6,24 +6,13 @@ import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-po
 import { createWorkerMetrics } from './metrics.ts';
 import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps } from './ports.ts';
 import { runTenant } from './run-tenant.ts';
-import { testDestination, testTenant } from './tenant.test-support.ts';
+import { ONE_STREAM_TENANT, testAction } from './tenant.test-support.ts';
 
 // ADR 0136: a tenant whose last run was quiet (ok, nothing written, nothing sent) runs next without its
 // lease, and under it as soon as it comes to anything to write or send.
 
-const config = testTenant(
-  [testDestination('dst_1', '123456789012')],
-  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
-);
-
-const action = (id: string, timestampMs: number) => ({
-  id,
-  agent_id: 'agt-1',
-  action_type: 'api_call',
-  risk_level: 'high',
-  risk_score: 80,
-  timestamp: new Date(timestampMs).toISOString(),
-});
+const config = ONE_STREAM_TENANT;
+const action = (id: string, timestampMs: number) => testAction(id, 'agt-1', timestampMs);
 
 const CYCLE_MS = 5 * 60_000;
 

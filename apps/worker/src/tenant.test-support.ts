@@ -52,3 +52,9 @@ export function testAction(id: string, agentId: string, timestampMs: number, ris
     timestamp: new Date(timestampMs).toISOString(),
   };
 }
+
+/** A tenant with one destination and one stream (agent `agt-1`, us-east-1): most run tests need no more. */
+export const ONE_STREAM_TENANT: TenantConfig = testTenant(
+  [testDestination('dst_1', '123456789012')],
+  [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+);
