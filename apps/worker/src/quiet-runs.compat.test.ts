@@ -4,9 +4,9 @@ import type { PreparedFinding } from '@vsh/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { testRunDeps } from '../test/counting-hub.ts';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
-import { createWorkerMetrics } from './metrics.ts';
-import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps } from './ports.ts';
+import { DEFAULT_RUN_OPTIONS, type FindingImporter } from './ports.ts';
 import { runTenant } from './run-tenant.ts';
 import {
   backfillMessageSchema,
@@ -156,19 +156,16 @@ describe('the shared run budget, taken before the first AWS answer (ADR 0135, 01
       }
       return list;
     });
-    const deps: RunDeps = {
+    const deps = testRunDeps({
       sleep: async () => undefined,
       store: tenant.store,
       state,
       vaikora: () => vaikora,
       importer: () => importer,
       clock,
-      logger,
-      metrics: createWorkerMetrics(),
-      workerId: 'unit',
       // A lease that outlives the fake clock's jump (its renewals run on the real clock).
       options: { ...DEFAULT_RUN_OPTIONS, leaseTtlMs: 30 * 60_000 },
-    };
+    });
     for (let i = 0; i < 5; i++) list.unshift(action(`act-${i}`, clock() + SKEW_MS - 60_000 + i * 1000));
     const first = await runTenant('ten_1', deps, undefined, tenant.hint);
     // The final write comes 4 minutes into the run (AWS's clock), inside its retry window (budget plus an

@@ -1,12 +1,12 @@
 import { AwsError } from '@vsh/aws';
 import type { PreparedFinding } from '@vsh/core';
 import type { VaikoraClient, VaikoraPage } from '@vsh/vaikora';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { testRunDeps } from '../test/counting-hub.ts';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
 import type { DestinationHealth } from './health.ts';
 import { createWorkerMetrics, type MetricRecord } from './metrics.ts';
-import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps, type RunOptions } from './ports.ts';
+import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunOptions } from './ports.ts';
 import { runTenant } from './run-tenant.ts';
 import { ONE_STREAM_TENANT, testAction } from './tenant.test-support.ts';
 
@@ -55,18 +55,16 @@ function setup(options: Partial<RunOptions> = {}) {
   const metrics = createWorkerMetrics();
   const recorded: MetricRecord[] = [];
   metrics.addSink({ record: (entry) => recorded.push(entry) });
-  const deps: RunDeps = {
+  const deps = testRunDeps({
     sleep: async () => undefined,
     store: tenant.store,
     state,
     vaikora: () => client,
     importer: () => importer,
     clock,
-    logger: pino({ level: 'silent' }),
     metrics,
-    workerId: 'unit',
     options: { ...DEFAULT_RUN_OPTIONS, ...options },
-  };
+  });
   return {
     deps,
     state,

@@ -1,10 +1,9 @@
 import { getEventListeners } from 'node:events';
 import type { PreparedFinding } from '@vsh/core';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { testRunDeps } from '../test/counting-hub.ts';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
-import { createWorkerMetrics } from './metrics.ts';
-import { DEFAULT_RUN_OPTIONS, type FindingImporter, type RunDeps } from './ports.ts';
+import type { FindingImporter } from './ports.ts';
 import { runTenant } from './run-tenant.ts';
 import { ONE_STREAM_TENANT, testAction } from './tenant.test-support.ts';
 
@@ -43,18 +42,14 @@ function setup() {
     if (vaikoraFails) throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
     return list;
   });
-  const deps: RunDeps = {
+  const deps = testRunDeps({
     sleep: async () => undefined,
     store: tenant.store,
     state,
     vaikora: () => vaikora,
     importer: () => importer,
     clock,
-    logger: pino({ level: 'silent' }),
-    metrics: createWorkerMetrics(),
-    workerId: 'unit',
-    options: DEFAULT_RUN_OPTIONS,
-  };
+  });
   return {
     deps,
     state,
