@@ -1,4 +1,10 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { BackfillResult } from './backfill.ts';
@@ -180,5 +186,153 @@ describe('deleting finished messages (issue 16)', () => {
     expect(deleted).toHaveLength(25);
     expect(calls.filter((c) => c === 'DeleteMessageBatchCommand').length).toBeLessThanOrEqual(5);
     expect(calls).not.toContain('DeleteMessageCommand');
+  });
+});
+
+/**
+ * A fake SQS queue for the consumer: counts every call by command, hands out messages of `queue` on
+ * ReceiveMessage (a long poll that ends only on abort once the queue is empty) and records the
+ * visibility changes asked for.
+ */
+function fakeQueue(messages: number) {
+  const calls: string[] = [];
+  const received: number[] = [];
+  const deleted: string[] = [];
+  const visibility: Array<{ handle: string; seconds: number | undefined }> = [];
+  const queue = Array.from({ length: messages }, (_, i) => ({
+    MessageId: `m${i}`,
+    ReceiptHandle: `r${i}`,
+    Body: JSON.stringify({ tenantId: `ten_${i}`, dispatchedAt: new Date().toISOString() }),
+  }));
+  const sqs = {
+    send: (
+      command: { constructor: { name: string }; input: Record<string, unknown> },
+      options?: { abortSignal?: AbortSignal },
+    ) => {
+      calls.push(command.constructor.name);
+      const input = command.input as {
+        MaxNumberOfMessages?: number;
+        Entries?: Array<{ ReceiptHandle?: string; VisibilityTimeout?: number }>;
+        ReceiptHandle?: string;
+        VisibilityTimeout?: number;
+      };
+      if (command instanceof ReceiveMessageCommand) {
+        const batch = queue.splice(0, input.MaxNumberOfMessages ?? 1);
+        if (batch.length > 0) {
+          received.push(batch.length);
+          return Promise.resolve({ Messages: batch });
+        }
+        return new Promise((_, reject) =>
+          options?.abortSignal?.addEventListener('abort', () => reject(new Error('stopped'))),
+        );
+      }
+      if (command instanceof DeleteMessageBatchCommand) {
+        deleted.push(...(input.Entries ?? []).map((e) => e.ReceiptHandle ?? ''));
+        return Promise.resolve({ Successful: [], Failed: [] });
+      }
+      if (command instanceof ChangeMessageVisibilityBatchCommand) {
+        for (const e of input.Entries ?? [])
+          visibility.push({ handle: e.ReceiptHandle ?? '', seconds: e.VisibilityTimeout });
+        return Promise.resolve({ Successful: [], Failed: [] });
+      }
+      if (command instanceof ChangeMessageVisibilityCommand) {
+        visibility.push({ handle: input.ReceiptHandle ?? '', seconds: input.VisibilityTimeout });
+      }
+      return Promise.resolve({});
+    },
+  } as unknown as SQSClient;
+  return { sqs, calls, received, deleted, visibility, queue };
+}
+
+describe('receiving ahead of a free slot (issue 16)', () => {
+  it('receives a batch for the next runs while every slot is taken: about one ReceiveMessage per `concurrency` runs, not one per run', async () => {
+    const { sqs, calls, received, deleted } = fakeQueue(40);
+    const started: string[] = [];
+    let running = 0;
+    let most = 0;
+    const consumer = startSqsConsumer({
+      sqs,
+      queueUrl: 'https://sqs.local/q',
+      run: async (tenantId): Promise<RunResult> => {
+        started.push(tenantId);
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 2 + (started.length % 3)));
+        running--;
+        return { kind: 'gone' };
+      },
+      concurrency: 4,
+      waitTimeSeconds: 20,
+      visibilityTimeoutSeconds: 150,
+      logger,
+    });
+    await vi.waitFor(() => expect(consumer.processed).toBe(40), { timeout: 5000 });
+    await consumer.stop();
+
+    const receives = calls.filter((c) => c === 'ReceiveMessageCommand').length;
+    // 40 runs, 4 at a time: 40 / 4 = 10 batches of 4, plus the first (8: the slots and the batch ahead).
+    expect(receives).toBeLessThanOrEqual(12);
+    expect(received.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(new Set(started).size).toBe(40);
+    expect(started).toHaveLength(40);
+    expect(most).toBeLessThanOrEqual(4);
+    expect(new Set(deleted).size).toBe(40);
+  });
+
+  it('on stop, hands the messages received ahead back to the queue at once (visibility 0) and never runs them', async () => {
+    const { sqs, visibility, deleted } = fakeQueue(12);
+    const started: string[] = [];
+    const release: Array<() => void> = [];
+    const consumer = startSqsConsumer({
+      sqs,
+      queueUrl: 'https://sqs.local/q',
+      run: (tenantId, signal): Promise<RunResult> => {
+        started.push(tenantId);
+        return new Promise((resolve) => {
+          const done = () => resolve({ kind: 'gone' });
+          release.push(done);
+          signal?.addEventListener('abort', done);
+        });
+      },
+      concurrency: 2,
+      waitTimeSeconds: 20,
+      visibilityTimeoutSeconds: 150,
+      logger,
+    });
+    await vi.waitFor(() => expect(started).toHaveLength(2));
+    // Received: the 2 running and 2 ahead of them.
+    await new Promise((r) => setTimeout(r, 20));
+    await consumer.stop();
+
+    expect(started).toEqual(['ten_0', 'ten_1']);
+    const handedBack = visibility.filter((v) => v.seconds === 0).map((v) => v.handle);
+    expect(handedBack.sort()).toEqual(['r2', 'r3']);
+    // The stopped runs go back on the queue too (not deleted); nothing else was received.
+    expect(deleted).toEqual([]);
+  });
+
+  it('keeps a message received ahead invisible while it waits for a slot', async () => {
+    const { sqs, visibility } = fakeQueue(2);
+    const started: string[] = [];
+    const consumer = startSqsConsumer({
+      sqs,
+      queueUrl: 'https://sqs.local/q',
+      run: async (tenantId): Promise<RunResult> => {
+        started.push(tenantId);
+        if (tenantId === 'ten_0') await new Promise((r) => setTimeout(r, 1300));
+        return { kind: 'gone' };
+      },
+      concurrency: 1,
+      waitTimeSeconds: 20,
+      // Extended every second (half of it, at least 1 s).
+      visibilityTimeoutSeconds: 2,
+      logger,
+    });
+    await vi.waitFor(() => expect(consumer.processed).toBe(2), { timeout: 5000 });
+    await consumer.stop();
+
+    expect(started).toEqual(['ten_0', 'ten_1']);
+    // ten_1 waited behind ten_0 for 1.3 s: its visibility was extended meanwhile, as the running one's.
+    expect(visibility).toContainEqual({ handle: 'r1', seconds: 2 });
+    expect(visibility).toContainEqual({ handle: 'r0', seconds: 2 });
   });
 });

@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
   type Message,
@@ -178,8 +179,13 @@ export interface SqsConsumerOptions {
   readonly slowAfterMs?: number | undefined;
   readonly maxInFlight?: number | undefined;
   readonly waitTimeSeconds: number;
-  /** Visibility timeout to keep extending while a run is in progress. */
+  /** Visibility timeout to keep extending while a run is in progress, or a message waits for a slot. */
   readonly visibilityTimeoutSeconds: number;
+  /**
+   * Messages received ahead of a free slot, at most (default `concurrency`): while every slot is taken,
+   * the next runs' messages come in one ReceiveMessage instead of one each as slots free (issue 16).
+   */
+  readonly prefetch?: number | undefined;
   readonly logger: Logger;
   readonly runBackfill?: ClaimedBackfillRunner | undefined;
 }
@@ -260,17 +266,33 @@ export class DeleteBatcher {
   }
 }
 
-/** A long-polling consumer: N of these in N processes share the queue; the lease prevents double runs. */
+/** A message received and not yet finished, kept invisible to other consumers until `release`. */
+interface HeldMessage {
+  readonly message: Message;
+  release(): void;
+}
+
+/**
+ * A long-polling consumer: N of these in N processes share the queue; the lease prevents double runs.
+ * It receives the next runs' messages while every slot is taken (`prefetch`), so that a busy process
+ * asks SQS once per `prefetch` runs rather than once per run: a ReceiveMessage costs a worker about the
+ * CPU of a DynamoDB read (issue 16, bench:fanout's call floor). A process holds at most `prefetch`
+ * messages no slot has taken, kept invisible meanwhile, and hands them back when it stops.
+ */
 export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
   const controller = new AbortController();
   const slots = new RunSlots({ ...options, clock: Date.now });
+  const prefetch = options.prefetch ?? options.concurrency;
   let processed = 0;
   const deletes = new DeleteBatcher(options.sqs, options.queueUrl, options.logger, {
     // Well inside the visibility timeout: a message waiting to be deleted must not come back meanwhile.
     lingerMs: Math.min(DELETE_LINGER_MS, (options.visibilityTimeoutSeconds * 1000) / 4),
   });
+  /** Received, waiting for a slot: oldest first. */
+  const waiting: HeldMessage[] = [];
 
-  const process = async (message: Message): Promise<void> => {
+  /** Keeps a message invisible from its receipt until `release`. */
+  const hold = (message: Message): HeldMessage => {
     const extend = setInterval(
       () => {
         options.sqs
@@ -285,6 +307,10 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
       },
       Math.max(1000, (options.visibilityTimeoutSeconds * 1000) / 2),
     );
+    return { message, release: () => clearInterval(extend) };
+  };
+
+  const process = async ({ message, release }: HeldMessage): Promise<void> => {
     try {
       const outcome = await handleTenantMessage(
         message.Body,
@@ -297,14 +323,27 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
       if (outcome === 'done' && message.ReceiptHandle !== undefined) deletes.add(message.ReceiptHandle);
       processed++;
     } finally {
-      clearInterval(extend);
+      release();
+    }
+  };
+
+  const startWaiting = (): void => {
+    while (waiting.length > 0 && slots.free() > 0) {
+      const held = waiting.shift() as HeldMessage;
+      slots.add(
+        process(held).catch((err: unknown) => {
+          options.logger.warn({ err: errorMessage(err) }, 'message handling failed');
+        }),
+      );
     }
   };
 
   const loop = async (): Promise<void> => {
     while (!controller.signal.aborted) {
-      const free = slots.free();
-      if (free <= 0) {
+      startWaiting();
+      // Messages still wait for a slot: the next receive waits until they have one.
+      const wanted = waiting.length > 0 ? 0 : Math.min(10, slots.free() + prefetch);
+      if (wanted <= 0) {
         await slots.change(controller.signal);
         continue;
       }
@@ -312,19 +351,14 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
         const received = await options.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: options.queueUrl,
-            MaxNumberOfMessages: Math.min(10, free),
+            MaxNumberOfMessages: wanted,
             WaitTimeSeconds: options.waitTimeSeconds,
             VisibilityTimeout: options.visibilityTimeoutSeconds,
             MessageAttributeNames: [QUIET_ATTRIBUTE],
           }),
           { abortSignal: controller.signal },
         );
-        for (const message of received.Messages ?? []) {
-          const job = process(message).catch((err: unknown) => {
-            options.logger.warn({ err: errorMessage(err) }, 'message handling failed');
-          });
-          slots.add(job);
-        }
+        for (const message of received.Messages ?? []) waiting.push(hold(message));
       } catch (err) {
         if (controller.signal.aborted) break;
         options.logger.warn({ err: errorMessage(err) }, 'receive failed; backing off');
@@ -334,6 +368,33 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
   };
   const looping = loop();
 
+  /** Hands the messages no slot took back to the queue, visible at once to every consumer. */
+  const handBack = async (): Promise<void> => {
+    const held = waiting.splice(0);
+    for (const h of held) h.release();
+    const handles = held.flatMap((h) =>
+      h.message.ReceiptHandle === undefined ? [] : [h.message.ReceiptHandle],
+    );
+    for (let i = 0; i < handles.length; i += 10) {
+      try {
+        await options.sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: handles
+              .slice(i, i + 10)
+              .map((ReceiptHandle, j) => ({ Id: String(j), ReceiptHandle, VisibilityTimeout: 0 })),
+          }),
+        );
+      } catch (err) {
+        // They come back after their visibility timeout instead.
+        options.logger.warn(
+          { messages: handles.length, err: errorMessage(err) },
+          'messages not handed back; they come back later',
+        );
+      }
+    }
+  };
+
   return {
     get processed() {
       return processed;
@@ -341,6 +402,7 @@ export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
     async stop() {
       controller.abort(new Error('shutting down'));
       await looping;
+      await handBack();
       await slots.drain();
       await deletes.flush();
     },

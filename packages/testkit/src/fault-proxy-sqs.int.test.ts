@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteMessageBatchCommand,
@@ -131,6 +132,33 @@ describe('the fault proxy’s memory SQS', () => {
     expect(again.Messages?.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([['a', '2']]);
     expect(staleDelete.Failed?.map((e) => e.Id)).toEqual(['a']);
     expect(proxy.operationStats('sqs', 'DeleteMessageBatch').batchEntries).toBeGreaterThanOrEqual(3);
+  });
+
+  it('hands messages back in a batch (visibility 0): visible at once, a bad handle failed alone', async () => {
+    const QueueUrl = await newQueue();
+    await sendBodies(QueueUrl, ['a', 'b', 'c']);
+    const taken = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 3 }));
+    const [a, b] = taken.Messages ?? [];
+    if (a?.ReceiptHandle === undefined || b?.ReceiptHandle === undefined) throw new Error('not received');
+    // A long poll waiting when they are handed back is answered at once.
+    const waiting = sqs.send(
+      new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 20 }),
+    );
+
+    const out = await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl,
+        Entries: [
+          { Id: 'a', ReceiptHandle: a.ReceiptHandle, VisibilityTimeout: 0 },
+          { Id: 'b', ReceiptHandle: b.ReceiptHandle, VisibilityTimeout: 0 },
+          { Id: 'stale', ReceiptHandle: 'not-a-handle', VisibilityTimeout: 0 },
+        ],
+      }),
+    );
+
+    expect(out.Successful?.map((e) => e.Id)).toEqual(['a', 'b']);
+    expect(out.Failed?.map((e) => [e.Id, e.Code])).toEqual([['stale', 'ReceiptHandleIsInvalid']]);
+    expect((await waiting).Messages?.map((m) => m.Body).sort()).toEqual(['a', 'b']);
   });
 
   it('answers a long poll as soon as a message arrives, and ends one whose caller went away', async () => {

@@ -111,16 +111,28 @@ export class SqsStore {
         return jsonResponse({ Successful: successful, Failed: failed });
       }
       case 'ChangeMessageVisibility': {
-        const id =
-          typeof input.ReceiptHandle === 'string' ? queue.receipts.get(input.ReceiptHandle) : undefined;
-        const message = id === undefined ? undefined : queue.messages.get(id);
-        const seconds = Number(input.VisibilityTimeout);
-        if (message === undefined)
-          return awsErrorResponse(info, 400, 'ReceiptHandleIsInvalid', 'the receipt handle is not valid');
-        if (!Number.isFinite(seconds) || seconds < 0) return invalid('bad VisibilityTimeout');
-        message.visibleAtMs = this.now() + seconds * 1000;
-        if (seconds === 0) this.wake(queue);
-        return jsonResponse({});
+        const changed = this.changeVisibility(queue, input.ReceiptHandle, input.VisibilityTimeout);
+        if (changed === 'bad-timeout') return invalid('bad VisibilityTimeout');
+        return changed === 'ok'
+          ? jsonResponse({})
+          : awsErrorResponse(info, 400, 'ReceiptHandleIsInvalid', 'the receipt handle is not valid');
+      }
+      case 'ChangeMessageVisibilityBatch': {
+        const entries = batchEntries(input.Entries);
+        if (entries === undefined) return invalid('1 to 10 Entries are required');
+        const successful = [];
+        const failed = [];
+        for (const entry of entries) {
+          const changed = this.changeVisibility(queue, entry.ReceiptHandle, entry.VisibilityTimeout);
+          if (changed === 'ok') successful.push({ Id: entry.Id });
+          else
+            failed.push({
+              Id: entry.Id,
+              Code: changed === 'bad-timeout' ? 'InvalidParameterValue' : 'ReceiptHandleIsInvalid',
+              SenderFault: true,
+            });
+        }
+        return jsonResponse({ Successful: successful, Failed: failed });
       }
       case 'GetQueueAttributes': {
         const now = this.now();
@@ -137,6 +149,22 @@ export class SqsStore {
       default:
         return awsErrorResponse(info, 400, 'InvalidAction', `the memory SQS has no ${info.operation}`);
     }
+  }
+
+  /** Makes a received message visible again `seconds` from now (0: at once, and wakes long polls). */
+  private changeVisibility(
+    queue: Queue,
+    receiptHandle: unknown,
+    seconds: unknown,
+  ): 'ok' | 'invalid-handle' | 'bad-timeout' {
+    const id = typeof receiptHandle === 'string' ? queue.receipts.get(receiptHandle) : undefined;
+    const message = id === undefined ? undefined : queue.messages.get(id);
+    if (message === undefined) return 'invalid-handle';
+    const timeout = Number(seconds);
+    if (!Number.isFinite(timeout) || timeout < 0) return 'bad-timeout';
+    message.visibleAtMs = this.now() + timeout * 1000;
+    if (timeout === 0) this.wake(queue);
+    return 'ok';
   }
 
   /** A queue by its URL, whatever host the caller used to reach the proxy. */
