@@ -62,6 +62,21 @@ export interface TenantConfig {
   readonly vaikoraProblem?: { readonly code: string; readonly message: string } | undefined;
   readonly destinations: readonly DestinationConfig[];
   readonly streams: readonly StreamConfig[];
+  /**
+   * The tenant's state as its last quiet run found it (ADR 0137), kept with its schedule; absent when a
+   * run under the lease started since, or none was kept.
+   */
+  readonly stateSnapshot?: StateSnapshot | undefined;
+}
+
+/**
+ * The tenant's state as a quiet run found it (ADR 0137): its streams' cursors, all of its state (it was
+ * in the lease item alone, ADR 0127), and when it was read from the state store. The next quiet run
+ * starts from it instead of reading the store, until it is `SNAPSHOT_MAX_AGE_MS` old.
+ */
+export interface StateSnapshot {
+  readonly readAtMs: number;
+  readonly cursors: Readonly<Record<string, Pick<Cursor, 'positionMs' | 'updatedAtMs' | 'windowDigest'>>>;
 }
 
 /** What the dispatch knew of a tenant when it handed it out (ADR 0136). */
@@ -152,6 +167,8 @@ export interface NextRun {
   readonly runStartedAt: Date;
   /** The run was quiet (ADR 0136): the tenant's next run first tries without the lease. */
   readonly quiet: boolean;
+  /** The state the quiet run found (ADR 0137): what the next quiet run starts from. */
+  readonly snapshot?: StateSnapshot | undefined;
 }
 
 /** Where a destination's findings for one region go, as core maps them (its product in partner-product mode). */

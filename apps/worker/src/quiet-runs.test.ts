@@ -95,7 +95,8 @@ describe('quiet runs (ADR 0136)', () => {
     }
     expect(t.acquisitions).toBe(acquisitions);
     expect(t.state.writes).toBe(writes);
-    expect(t.state.peeks).toEqual({ tried: 3, found: 3 });
+    // Each starts from the state the run before found (ADR 0137): the state store is not read at all.
+    expect(t.state.peeks).toEqual({ tried: 0, found: 0 });
     // Each quiet run is recorded once, with what it read.
     expect(t.tenant.runs.slice(2).map((r) => [r.quiet, r.summary?.status])).toEqual([
       [true, 'ok'],
@@ -141,6 +142,8 @@ describe('quiet runs (ADR 0136)', () => {
 
   it('a lease another run holds is not run around: the state is not read without it, and the run is busy', async () => {
     const t = await quietTenant();
+    // No state kept (a run under the lease cleared it, or it is too old): the store is read.
+    t.tenant.setStateSnapshot(undefined);
     // Held past the next run's time (the clock moves one poll interval to it).
     const other = await t.state.acquireLease('ten_1', 'other#1', 2 * CYCLE_MS);
     expect(other).not.toBeNull();
@@ -163,8 +166,10 @@ describe('quiet runs (ADR 0136)', () => {
     t.failVaikora(false);
     const back = await t.next();
     expect(back).toMatchObject({ kind: 'ran', summary: { status: 'ok' } });
-    // Not quiet: the run before failed, so this one took the lease.
-    expect(t.state.peeks.tried).toBe(1);
+    // Not quiet: the run before failed, so this one took the lease; the quiet attempt started from the
+    // state the run before it found (ADR 0137), so the store was never read without the lease.
+    expect(t.state.peeks.tried).toBe(0);
+    expect(t.tenant.runs.at(-1)?.quiet).toBeUndefined();
   });
 
   it('a record Vaikora sends broken reaches a quiet tenant: kept once by the run under the lease, and the run goes on', async () => {
@@ -216,5 +221,118 @@ describe('quiet runs (ADR 0136)', () => {
     for (let i = 0; i < 3; i++) await runTenant('ten_1', t.deps, process.signal, t.tenant.hint);
     expect(t.tenant.runs.slice(-3).map((r) => r.quiet)).toEqual([true, true, true]);
     expect(getEventListeners(process.signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('the state a quiet run found, kept for the next (ADR 0137)', () => {
+  it('a quiet run starts from the state the run before found, and reads the store again once it is an hour old', async () => {
+    const t = await quietTenant();
+    const kept = t.tenant.stateSnapshot;
+    expect(kept?.cursors[config.streams[0]?.id ?? '']).toMatchObject({ positionMs: expect.any(Number) });
+    // 12 runs at 5 minutes: the state kept by the run under the lease is under an hour old for 11 of them.
+    for (let i = 0; i < 12; i++) await t.next();
+    expect(t.state.peeks).toEqual({ tried: 1, found: 1 });
+    expect(t.tenant.runs.slice(-12).every((r) => r.quiet === true)).toBe(true);
+    // The run that read the store keeps what it read, with when.
+    expect(t.tenant.stateSnapshot?.readAtMs).toBe(t.now());
+    expect(t.tenant.stateSnapshot?.cursors).toEqual(kept?.cursors);
+    expect([...t.imports.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a run under the lease clears the kept state as it starts; a quiet run that started before it keeps none', async () => {
+    const t = await quietTenant();
+    expect(t.tenant.stateSnapshot).toBeDefined();
+    t.list.unshift(action('act-new', t.now() + 60_000));
+    await t.next();
+    expect(t.imports.get('vaikora-act-new')).toBe(1);
+    // It wrote: nothing kept, and its next run takes the lease, then keeps what it read.
+    expect(t.tenant.stateSnapshot).toBeUndefined();
+    await t.next();
+    expect(t.tenant.stateSnapshot?.cursors[config.streams[0]?.id ?? '']?.positionMs).toBe(
+      (await t.state.getCursor('ten_1', config.streams[0]?.id ?? ''))?.positionMs,
+    );
+
+    // A quiet run that started before a run under the lease ends after it started: it keeps nothing.
+    const started = new Date(t.now());
+    await t.tenant.store.startRun('ten_1', 'other', new Date(t.now() + 1000));
+    await t.tenant.store.recordQuietRun(
+      'ten_1',
+      'w',
+      (t.tenant.runs.at(-1)?.summary ?? null) as never,
+      started,
+      started,
+      {
+        tenantId: 'ten_1',
+        nextRunAt: started,
+        runStartedAt: started,
+        quiet: true,
+        snapshot: { readAtMs: t.now(), cursors: {} },
+        interruptedBefore: started,
+      },
+    );
+    expect(t.tenant.stateSnapshot).toBeUndefined();
+  });
+
+  it('a kept state behind the stream (stale) costs a run under the lease, never a second import', async () => {
+    const t = await quietTenant();
+    const stream = config.streams[0]?.id ?? '';
+    const kept = t.tenant.stateSnapshot;
+    if (kept === undefined) throw new Error('no state kept');
+    t.tenant.setStateSnapshot({
+      readAtMs: t.now(),
+      cursors: { [stream]: { positionMs: t.now() - 3_600_000, updatedAtMs: t.now() - 3_600_000 } },
+    });
+    const acquisitions = t.acquisitions;
+    const result = await t.next();
+    // It read what it had handled as maybe new: it stopped before the seen-set read and ran under the lease.
+    expect(result).toMatchObject({ kind: 'ran', summary: { status: 'ok', findingsImported: 0 } });
+    expect(t.acquisitions).toBe(acquisitions + 1);
+    expect(t.imports.size).toBe(20);
+    expect([...t.imports.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a kept state ahead of the stream (a hostile or corrupt row) delays an action by an hour at most, and loses none', async () => {
+    const t = await quietTenant();
+    const stream = config.streams[0]?.id ?? '';
+    // Ahead of everything Vaikora will list in the next hour.
+    t.tenant.setStateSnapshot({
+      readAtMs: t.now(),
+      cursors: { [stream]: { positionMs: t.now() + 2 * 3_600_000, updatedAtMs: t.now() } },
+    });
+    t.list.unshift(action('act-hidden', t.now() + 60_000));
+    let runsBeforeImport = 0;
+    while (t.imports.get('vaikora-act-hidden') === undefined && runsBeforeImport < 20) {
+      await t.next();
+      runsBeforeImport++;
+    }
+    // Imported by the first run after the kept state was an hour old (12 runs of 5 minutes), once.
+    expect(runsBeforeImport).toBe(12);
+    for (let i = 0; i < 3; i++) await t.next();
+    expect(t.imports.get('vaikora-act-hidden')).toBe(1);
+    expect([...t.imports.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('keeps no state when a cursor holds stuck findings (its runs send them: never quiet)', async () => {
+    const t = await quietTenant();
+    const stream = config.streams[0]?.id ?? '';
+    const read = t.state.readTenant.bind(t.state);
+    t.state.readTenant = async (lease) => {
+      const state = await read(lease);
+      return {
+        ...state,
+        cursor: (id: string) => {
+          const c = state.cursor(id);
+          return c === null || id !== stream
+            ? c
+            : { ...c, stuck: [{ key: 'k', actionMs: c.positionMs, runs: 1, sinceMs: c.positionMs }] };
+        },
+      };
+    };
+    t.tenant.setStateSnapshot(undefined);
+    // A run under the lease that found it so: nothing kept for the next.
+    await runTenant('ten_1', t.deps);
+    // Quiet (the stuck finding's action is no longer listed, so nothing was sent), yet nothing kept.
+    expect(t.tenant.hint).toEqual({ lastRunQuiet: true });
+    expect(t.tenant.stateSnapshot).toBeUndefined();
   });
 });

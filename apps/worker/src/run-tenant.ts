@@ -46,6 +46,7 @@ import {
   type RunSummary,
   routeOf,
   type SeenEntry,
+  type StateSnapshot,
   type StreamConfig,
   type StreamState,
   type StuckFinding,
@@ -91,6 +92,15 @@ const FINAL_WRITE_RETRY_MS = [250, 1_000, 4_000];
  * end, before the function's timeout however many streams a DynamoDB that stopped answering fails.
  */
 const FINAL_WRITE_RETRY_PAST_BUDGET = 1 / 8;
+
+/**
+ * How long a quiet run may start from the state the last quiet run found (ADR 0137) rather than read the
+ * state store: after that, one quiet run reads it again. What bounds how long a state changed by anything
+ * but a run under the lease (which clears it) would go unseen.
+ */
+export const SNAPSHOT_MAX_AGE_MS = 60 * 60_000;
+/** A snapshot read this far ahead of the run's clock (another worker's skew) is read again. */
+const SNAPSHOT_MAX_AHEAD_MS = 5 * 60_000;
 
 /** How often a run stores what it handled so far (see `checkpoint`). */
 const CHECKPOINT_MS = 2000;
@@ -166,13 +176,24 @@ async function quietRun(
   budget: RunBudget,
 ): Promise<RunResult | null> {
   let state: TenantState | null;
-  try {
-    state = (await deps.state.peekTenant?.(config.tenantId)) ?? null;
-  } catch (err) {
-    deps.logger.debug({ tenantId: config.tenantId, err: errorInfo(err) }, 'state not read without the lease');
-    return null;
+  let snapshot = config.stateSnapshot;
+  const age = snapshot === undefined ? Number.NaN : deps.clock() - snapshot.readAtMs;
+  if (snapshot !== undefined && age < SNAPSHOT_MAX_AGE_MS && age > -SNAPSHOT_MAX_AHEAD_MS) {
+    // The state the last quiet run found (ADR 0137): no request. A run under the lease since cleared it.
+    state = snapshotState(snapshot);
+  } else {
+    try {
+      state = (await deps.state.peekTenant?.(config.tenantId)) ?? null;
+    } catch (err) {
+      deps.logger.debug(
+        { tenantId: config.tenantId, err: errorInfo(err) },
+        'state not read without the lease',
+      );
+      return null;
+    }
+    if (state === null) return null;
+    snapshot = snapshotOf(state, config.streams, deps.clock());
   }
-  if (state === null) return null;
   const hold = new QuietHold(config.tenantId, owner, signal);
   const stop = () => {
     hold.stopWith(NEEDS_LEASE);
@@ -182,6 +203,7 @@ async function quietRun(
   try {
     return await new TenantRun(config, gated, hold, budget, watchSeenReads(state, stop)).executeQuiet(
       deps.logger,
+      snapshot,
     );
   } catch (err) {
     // The effect refused above, thrown through a call that does not catch it: nothing was written.
@@ -190,6 +212,46 @@ async function quietRun(
   } finally {
     hold.done();
   }
+}
+
+/**
+ * What a quiet run keeps of the tenant's state for the next (ADR 0137): its streams' cursors, read at
+ * `readAtMs`. None when a cursor holds stuck findings (ADR 0133: a run with any sends them, so it is not
+ * quiet), whose next run reads the store.
+ */
+function snapshotOf(
+  state: TenantState,
+  streams: readonly StreamConfig[],
+  readAtMs: number,
+): StateSnapshot | undefined {
+  const cursors: Record<string, StateSnapshot['cursors'][string]> = {};
+  for (const { id } of streams) {
+    const cursor = state.cursor(id);
+    if (cursor === null) continue;
+    if (cursor.stuck !== undefined && cursor.stuck.length > 0) return undefined;
+    cursors[id] = {
+      positionMs: cursor.positionMs,
+      updatedAtMs: cursor.updatedAtMs,
+      ...(cursor.windowDigest === undefined ? {} : { windowDigest: cursor.windowDigest }),
+    };
+  }
+  return { readAtMs, cursors };
+}
+
+/**
+ * The tenant's state from a snapshot (ADR 0137): all of it was in the lease item, with no open health
+ * condition. It holds no seen-set: a quiet run stops before it reads one (`watchSeenReads`), and the run
+ * under the lease reads the store.
+ */
+function snapshotState(snapshot: StateSnapshot): TenantState {
+  return {
+    openHealth: [],
+    alone: true,
+    cursor: (streamId) =>
+      Object.hasOwn(snapshot.cursors, streamId) ? (snapshot.cursors[streamId] ?? null) : null,
+    stream: () =>
+      Promise.reject(new Error('a state snapshot holds no seen-set; read the store under the lease')),
+  };
 }
 
 /**
@@ -313,6 +375,8 @@ class TenantRun {
   private readonly healthJudged = new Map<string, Set<HealthCondition>>();
   /** The tenant's state was read, and was all in the lease item (`TenantState.alone`). */
   private readAlone = false;
+  /** The state this run read under the lease, for the next quiet run when this one is quiet (ADR 0137). */
+  private readSnapshot: StateSnapshot | undefined;
   /** Rejections kept by stage, counted in the metrics once the run is recorded (a dropped quiet run counts none). */
   private readonly rejectedByStage = new Map<string, number>();
   /** Records read from Vaikora (parsed or not), the destinations they were read for, and the stages that rejected some (ADR 0118). */
@@ -367,6 +431,7 @@ class TenantRun {
       // Quiet only when the next run could read the state without the lease: a tenant with a cursor
       // item or an open health condition (a heartbeat's) would pay that read for nothing, every run.
       quiet: quiet() && summary.status === 'ok' && this.readAlone,
+      snapshot: this.readSnapshot,
     });
     return this.finished(summary, this.deps.logger);
   }
@@ -375,7 +440,7 @@ class TenantRun {
    * The run without the lease (ADR 0136): recorded once it ended ok having written and sent nothing;
    * null when it stopped (it came to a write or a send, or was stopped from outside) or did not end ok.
    */
-  async executeQuiet(logger: Logger): Promise<RunResult | null> {
+  async executeQuiet(logger: Logger, snapshot: StateSnapshot | undefined): Promise<RunResult | null> {
     const startedAt = new Date(this.now);
     const summary = await this.sweep();
     if (this.stop.aborted || this.lease.stopReason !== null || summary.status !== 'ok') return null;
@@ -386,7 +451,12 @@ class TenantRun {
       summary,
       startedAt,
       new Date(this.deps.clock()),
-      { ...this.nextRun(startedAt), quiet: true, interruptedBefore: new Date(this.now - interruptedAfterMs) },
+      {
+        ...this.nextRun(startedAt),
+        quiet: true,
+        snapshot,
+        interruptedBefore: new Date(this.now - interruptedAfterMs),
+      },
     );
     return this.finished(summary, logger);
   }
@@ -487,6 +557,7 @@ class TenantRun {
     try {
       const state = await this.deps.state.readTenant(this.lease.lease);
       this.readAlone = state.alone !== false;
+      if (this.readAlone) this.readSnapshot = snapshotOf(state, this.config.streams, this.deps.clock());
       return state;
     } catch (err) {
       this.ledger.incomplete = true;

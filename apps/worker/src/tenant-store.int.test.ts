@@ -498,6 +498,86 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
     ).rejects.toThrow();
   });
 
+  it('keeps the state a quiet run found with the schedule: loaded with the tenant, cleared by a run under the lease as it starts, not kept by a quiet run that started before one (ADR 0137)', async () => {
+    const start = Date.now() - 60_000;
+    const tenantId = await newTenant('kept state', { nextRunAt: new Date(start) });
+    const summary = {
+      status: 'ok' as const,
+      actionsRead: 3,
+      findingsMapped: 0,
+      findingsImported: 0,
+      actionsSkipped: 0,
+      recordsRejected: 0,
+      throttles: 0,
+      lagSeconds: null,
+      errorCode: null,
+      errorMessage: null,
+      recentFindings: [],
+      destinationStats: {},
+    };
+    const snapshot = {
+      readAtMs: start,
+      cursors: { str_1: { positionMs: start - 10_000, updatedAtMs: start - 5_000, windowDigest: 'd1' } },
+    };
+    const schedule = (at: number) => ({
+      tenantId,
+      nextRunAt: new Date(at + 300_000),
+      runStartedAt: new Date(at),
+      interruptedBefore: new Date(at - 3_600_000),
+    });
+    const loaded = async () => (await store().loadTenant(tenantId))?.stateSnapshot;
+
+    // A run under the lease that ended quiet keeps what it read.
+    const first = await store().startRun(tenantId, 'w', new Date(start));
+    await store().finishRun(first, summary, new Date(start + 100), {
+      ...schedule(start),
+      quiet: true,
+      snapshot,
+    });
+    const afterLeaseRun = await loaded();
+    // A quiet run keeps what it started from.
+    const moved = { ...snapshot, readAtMs: start + 1_000 };
+    await store().recordQuietRun(tenantId, 'w', summary, new Date(start + 1_000), new Date(start + 1_100), {
+      ...schedule(start + 1_000),
+      quiet: true,
+      snapshot: moved,
+    });
+    const afterQuiet = await loaded();
+    // A run under the lease starts: cleared before it writes anything.
+    await store().startRun(tenantId, 'w', new Date(start + 3_000));
+    const whileRunning = await loaded();
+    // A quiet run that started before it ends now: it keeps nothing.
+    await store().recordQuietRun(tenantId, 'w', summary, new Date(start + 2_000), new Date(start + 3_500), {
+      ...schedule(start + 2_000),
+      quiet: true,
+      snapshot: moved,
+    });
+    const afterOverlap = await loaded();
+    // A run under the lease that wrote: nothing kept.
+    const busy = await store().startRun(tenantId, 'w', new Date(start + 4_000));
+    await store().finishRun(busy, { ...summary, findingsImported: 2 }, new Date(start + 4_100), {
+      ...schedule(start + 4_000),
+      quiet: false,
+      snapshot,
+    });
+    const afterBusy = await loaded();
+    // A row that does not parse (written around the worker, or by a later release) is not used.
+    await test.db
+      .update(tenantSchedules)
+      .set({ quietState: { readAtMs: 'soon', cursors: [] } })
+      .where(eq(tenantSchedules.tenantId, tenantId));
+    const unparsable = await loaded();
+    const [row] = await test.db.select().from(tenantSchedules).where(eq(tenantSchedules.tenantId, tenantId));
+
+    expect(afterLeaseRun).toEqual(snapshot);
+    expect(afterQuiet).toEqual(moved);
+    expect(whileRunning).toBeUndefined();
+    expect(afterOverlap).toBeUndefined();
+    expect(afterBusy).toBeUndefined();
+    expect(unparsable).toBeUndefined();
+    expect(row?.leaseRunStartedAt).toEqual(new Date(start + 4_000));
+  });
+
   it('hands out "run now" requests before tenants that are merely overdue', async () => {
     const now = Date.now();
     const overdue = await newTenant('overdue', { nextRunAt: new Date(now - 3_600_000) });

@@ -17,12 +17,14 @@ import { Secret, type SecretBox } from '@vsh/secrets';
 import { type BaseUrlPolicy, checkBaseUrl } from '@vsh/vaikora';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { DestinationHealth } from './health.ts';
 import type {
   DestinationConfig,
   KeptRejections,
   RecordedRejection,
   RunSummary,
+  StateSnapshot,
   TenantConfig,
   TenantStore,
 } from './ports.ts';
@@ -64,6 +66,26 @@ function countsOf(summary: RunSummary) {
   };
 }
 
+/** A `StateSnapshot` as stored (jsonb, ADR 0137): one that does not parse is not used. */
+const stateSnapshotSchema = z.object({
+  readAtMs: z.number().finite(),
+  cursors: z.record(
+    z.string(),
+    z.object({
+      positionMs: z.number().finite(),
+      updatedAtMs: z.number().finite(),
+      windowDigest: z.string().max(256).optional(),
+    }),
+  ),
+});
+
+/** The stored snapshot, or undefined when there is none or it does not parse (the run then reads the store). */
+function snapshotOf(stored: unknown): StateSnapshot | undefined {
+  if (stored === null || stored === undefined) return undefined;
+  const parsed = stateSnapshotSchema.safeParse(stored);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** The worker's view of the control-plane database, on drizzle (PostgreSQL or PGlite). */
 export function createDbTenantStore({
   db,
@@ -83,6 +105,7 @@ export function createDbTenantStore({
         vaikoraSettings: true,
         destinations: true,
         streams: { where: eq(streams.enabled, true) },
+        schedule: { columns: { quietState: true } },
       },
     })
     .prepare('worker_load_tenant');
@@ -110,8 +133,18 @@ export function createDbTenantStore({
       .where(and(eq(runs.tenantId, placeholder('tenantId')), eq(runs.status, 'running')))
       .returning({ id: runs.id }),
   );
+  // A run under the lease may write anything: the state a quiet run kept is no longer the tenant's
+  // (ADR 0137). Cleared as the run starts, before its first write, with when it started: a quiet run
+  // that started before it keeps no state when it ends.
+  const leaseRunStarted = db.$with('lease_run_started').as(
+    db
+      .update(tenantSchedules)
+      .set({ quietState: sql`null`, leaseRunStartedAt: setTo('startedAt') })
+      .where(eq(tenantSchedules.tenantId, placeholder('tenantId')))
+      .returning({ tenantId: tenantSchedules.tenantId }),
+  );
   const startRunQuery = db
-    .with(interrupted)
+    .with(interrupted, leaseRunStarted)
     .insert(runs)
     .values({
       id: placeholder('id'),
@@ -157,6 +190,7 @@ export function createDbTenantStore({
       lastRunStartedAt: setTo('lastRunStartedAt'),
       lastRunFinishedAt: setTo('lastRunFinishedAt'),
       lastRunQuiet: setTo('lastRunQuiet'),
+      quietState: sql`${placeholder('quietState')}::jsonb`,
     })
     .where(eq(tenantSchedules.tenantId, placeholder('tenantId')))
     .prepare('worker_finish_run');
@@ -212,6 +246,8 @@ export function createDbTenantStore({
       lastRunStartedAt: setTo('startedAt'),
       lastRunFinishedAt: setTo('finishedAt'),
       lastRunQuiet: true,
+      // Not when a run under the lease started after this one: it may have written since (ADR 0137).
+      quietState: sql`case when ${tenantSchedules.leaseRunStartedAt} > ${placeholder('runStartedAt')}::timestamptz then null else ${placeholder('quietState')}::jsonb end`,
     })
     // A run of the tenant recorded meanwhile that started after this one (under the lease: a quiet run
     // may overlap one) is what the schedule says, not this one.
@@ -317,6 +353,7 @@ export function createDbTenantStore({
           agentId: s.agentId,
           region: s.region,
         })),
+        stateSnapshot: snapshotOf(tenant.schedule?.quietState),
       };
     },
 
@@ -341,6 +378,8 @@ export function createDbTenantStore({
         lastRunStartedAt: runStartedAt,
         lastRunFinishedAt: new Date(),
         lastRunQuiet: schedule.quiet,
+        quietState:
+          schedule.quiet && schedule.snapshot !== undefined ? JSON.stringify(schedule.snapshot) : null,
       });
     },
 
@@ -356,6 +395,7 @@ export function createDbTenantStore({
         nextRunAt: schedule.nextRunAt.toISOString(),
         runStartedAt: schedule.runStartedAt.toISOString(),
         interruptedBefore: schedule.interruptedBefore.toISOString(),
+        quietState: schedule.snapshot === undefined ? null : JSON.stringify(schedule.snapshot),
       });
       return runId;
     },

@@ -8,6 +8,7 @@ import type {
   RecordedRejection,
   RunSummary,
   SeenSegment,
+  StateSnapshot,
   StateStore,
   StreamState,
   TenantConfig,
@@ -133,9 +134,15 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
   /** Every rejection given to the store, as given. */
   const kept: RecordedRejection[] = [];
   let lastRunQuiet = false;
+  // As tenant-store.ts keeps them (ADR 0137): the state the last quiet run found, cleared when a run
+  // under the lease starts, and not kept by a quiet run that started before one.
+  let stateSnapshot: StateSnapshot | undefined;
+  let leaseRunStartedAt: Date | undefined;
   const store: TenantStore = {
-    loadTenant: async () => config,
-    startRun: async () => {
+    loadTenant: async () => (stateSnapshot === undefined ? config : { ...config, stateSnapshot }),
+    startRun: async (_tenantId, _workerId, startedAt) => {
+      stateSnapshot = undefined;
+      leaseRunStartedAt = startedAt;
       runs.push({ id: `run_${runs.length}`, summary: null });
       return `run_${runs.length - 1}`;
     },
@@ -143,10 +150,15 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
       const run = runs.find((r) => r.id === runId);
       if (run) run.summary = summary;
       lastRunQuiet = schedule.quiet;
+      stateSnapshot = schedule.quiet ? schedule.snapshot : undefined;
     },
-    recordQuietRun: async (_tenantId, _workerId, summary) => {
+    recordQuietRun: async (_tenantId, _workerId, summary, _startedAt, _finishedAt, schedule) => {
       runs.push({ id: `run_${runs.length}`, summary, quiet: true });
       lastRunQuiet = true;
+      stateSnapshot =
+        leaseRunStartedAt !== undefined && leaseRunStartedAt > schedule.runStartedAt
+          ? undefined
+          : schedule.snapshot;
       return `run_${runs.length - 1}`;
     },
     recordRejections: async (
@@ -172,6 +184,14 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
     runs,
     rejections,
     kept,
+    /** The state the last quiet run found, as the store keeps it (ADR 0137). */
+    get stateSnapshot() {
+      return stateSnapshot;
+    },
+    /** Changes the kept snapshot, as a stale or a hostile row would hold it. */
+    setStateSnapshot(snapshot: StateSnapshot | undefined) {
+      stateSnapshot = snapshot;
+    },
     /** What the dispatch hands out with the tenant (ADR 0136): its last run was quiet. */
     get hint() {
       return { lastRunQuiet };

@@ -1,4 +1,4 @@
-import { boolean, index, pgTable, text } from 'drizzle-orm/pg-core';
+import { boolean, index, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
 import { timestamptz } from './columns.ts';
 import { tenants } from './tenants.ts';
 
@@ -25,6 +25,10 @@ export const tenantSchedules = pgTable(
     lastRunFinishedAt: timestamptz('last_run_finished_at'),
     // The last run ended ok having written and sent nothing (ADR 0136): the next first tries without the lease.
     lastRunQuiet: boolean('last_run_quiet').notNull().default(false),
+    // The tenant's state as its last quiet run found it (ADR 0137: the worker's StateSnapshot, checked
+    // when read); cleared when a run under the lease starts, which also sets `lease_run_started_at`.
+    quietState: jsonb('quiet_state'),
+    leaseRunStartedAt: timestamptz('lease_run_started_at'),
     updatedAt: timestamptz('updated_at')
       .notNull()
       .defaultNow()
