@@ -24,6 +24,7 @@ import {
   type KeptRejections,
   type OpenHealthCondition,
   type RunDeps,
+  type StateSnapshot,
   type StateStore,
   type TenantConfig,
   type TenantState,
@@ -281,23 +282,33 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
     let postgresCalls = 0;
     // Tenants whose last run was quiet (ADR 0136): the next tries without the lease.
     const quietTenants = new Set<string>();
+    // The state each quiet run found, kept with the schedule and loaded with the tenant (ADR 0137).
+    const snapshots = new Map<string, StateSnapshot>();
     const store: TenantStore = {
       loadTenant: async (tenantId) => {
         postgresCalls++;
         const config = configs.get(tenantId);
-        return config ?? null;
+        const stateSnapshot = snapshots.get(tenantId);
+        return config === undefined
+          ? null
+          : stateSnapshot === undefined
+            ? config
+            : { ...config, stateSnapshot };
       },
-      startRun: async () => {
+      startRun: async (tenantId) => {
         postgresCalls++;
+        snapshots.delete(tenantId);
         return 'run';
       },
-      finishRun: async (_runId, _summary, _finishedAt, { tenantId, quiet }) => {
+      finishRun: async (_runId, _summary, _finishedAt, { tenantId, quiet, snapshot }) => {
         postgresCalls++;
         if (quiet) quietTenants.add(tenantId);
         else quietTenants.delete(tenantId);
+        if (quiet && snapshot !== undefined) snapshots.set(tenantId, snapshot);
       },
-      recordQuietRun: async () => {
+      recordQuietRun: async (tenantId, _workerId, _summary, _startedAt, _finishedAt, { snapshot }) => {
         postgresCalls++;
+        if (snapshot !== undefined) snapshots.set(tenantId, snapshot);
         return 'run';
       },
       recordRejections: async (_t, _r, batch): Promise<KeptRejections> => {

@@ -181,11 +181,6 @@ export interface SqsConsumerOptions {
   readonly waitTimeSeconds: number;
   /** Visibility timeout to keep extending while a run is in progress, or a message waits for a slot. */
   readonly visibilityTimeoutSeconds: number;
-  /**
-   * Messages received ahead of a free slot, at most (default `concurrency`): while every slot is taken,
-   * the next runs' messages come in one ReceiveMessage instead of one each as slots free (issue 16).
-   */
-  readonly prefetch?: number | undefined;
   readonly logger: Logger;
   readonly runBackfill?: ClaimedBackfillRunner | undefined;
 }
@@ -274,15 +269,16 @@ interface HeldMessage {
 
 /**
  * A long-polling consumer: N of these in N processes share the queue; the lease prevents double runs.
- * It receives the next runs' messages while every slot is taken (`prefetch`), so that a busy process
- * asks SQS once per `prefetch` runs rather than once per run: a ReceiveMessage costs a worker about the
- * CPU of a DynamoDB read (issue 16, bench:fanout's call floor). A process holds at most `prefetch`
+ * It receives the next runs' messages while every slot is taken (ADR 0138), so that a busy process
+ * asks SQS once per `concurrency` runs rather than once per run: a ReceiveMessage costs a worker about the
+ * CPU of a DynamoDB read (issue 16, bench:fanout's call floor). A process holds at most `concurrency`
  * messages no slot has taken, kept invisible meanwhile, and hands them back when it stops.
  */
 export function startSqsConsumer(options: SqsConsumerOptions): SqsConsumer {
   const controller = new AbortController();
   const slots = new RunSlots({ ...options, clock: Date.now });
-  const prefetch = options.prefetch ?? options.concurrency;
+  // One batch of its concurrency ahead (ADR 0138): more would hoard messages an idle process could run.
+  const prefetch = options.concurrency;
   let processed = 0;
   const deletes = new DeleteBatcher(options.sqs, options.queueUrl, options.logger, {
     // Well inside the visibility timeout: a message waiting to be deleted must not come back meanwhile.
