@@ -284,6 +284,7 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
     const quietTenants = new Set<string>();
     // The state each quiet run found, kept with the schedule and loaded with the tenant (ADR 0137).
     const snapshots = new Map<string, StateSnapshot>();
+    const leaseRuns = new Map<string, number>();
     const store: TenantStore = {
       loadTenant: async (tenantId) => {
         postgresCalls++;
@@ -298,6 +299,7 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
       startRun: async (tenantId) => {
         postgresCalls++;
         snapshots.delete(tenantId);
+        leaseRuns.set(tenantId, (leaseRuns.get(tenantId) ?? 0) + 1);
         return 'run';
       },
       finishRun: async (_runId, _summary, _finishedAt, { tenantId, quiet, snapshot }) => {
@@ -306,9 +308,10 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
         else quietTenants.delete(tenantId);
         if (quiet && snapshot !== undefined) snapshots.set(tenantId, snapshot);
       },
-      recordQuietRun: async (tenantId, _workerId, _summary, _startedAt, _finishedAt, { snapshot }) => {
+      recordQuietRun: async (tenantId, _workerId, _summary, _startedAt, _finishedAt, schedule) => {
         postgresCalls++;
-        if (snapshot !== undefined) snapshots.set(tenantId, snapshot);
+        if (schedule.snapshot !== undefined && schedule.leaseRunsStarted === (leaseRuns.get(tenantId) ?? 0))
+          snapshots.set(tenantId, schedule.snapshot);
         return 'run';
       },
       recordRejections: async (_t, _r, batch): Promise<KeptRejections> => {

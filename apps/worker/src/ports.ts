@@ -67,16 +67,24 @@ export interface TenantConfig {
    * run under the lease started since, or none was kept.
    */
   readonly stateSnapshot?: StateSnapshot | undefined;
+  /**
+   * Runs under the lease started so far, as loaded (ADR 0137): a quiet run keeps its state only when
+   * none started since it loaded the tenant. Absent: unknown (it keeps none).
+   */
+  readonly leaseRunsStarted?: number | undefined;
 }
 
 /**
- * The tenant's state as a quiet run found it (ADR 0137): its streams' cursors, all of its state (it was
- * in the lease item alone, ADR 0127), and when it was read from the state store. The next quiet run
- * starts from it instead of reading the store, until it is `SNAPSHOT_MAX_AGE_MS` old.
+ * The tenant's state as a quiet run found it (ADR 0137): the cursor of each stream the run swept (null:
+ * the stream had none), all of its state (it was in the lease item alone, ADR 0127), and when it was read
+ * from the state store. The next quiet run starts from it instead of reading the store, while it covers
+ * every stream of the tenant and is under `SNAPSHOT_MAX_AGE_MS` old.
  */
 export interface StateSnapshot {
   readonly readAtMs: number;
-  readonly cursors: Readonly<Record<string, Pick<Cursor, 'positionMs' | 'updatedAtMs' | 'windowDigest'>>>;
+  readonly cursors: Readonly<
+    Record<string, Pick<Cursor, 'positionMs' | 'updatedAtMs' | 'windowDigest'> | null>
+  >;
 }
 
 /** What the dispatch knew of a tenant when it handed it out (ADR 0136). */
@@ -169,6 +177,8 @@ export interface NextRun {
   readonly quiet: boolean;
   /** The state the quiet run found (ADR 0137): what the next quiet run starts from. */
   readonly snapshot?: StateSnapshot | undefined;
+  /** `TenantConfig.leaseRunsStarted` as the quiet run loaded it (ADR 0137). */
+  readonly leaseRunsStarted?: number | undefined;
 }
 
 /** Where a destination's findings for one region go, as core maps them (its product in partner-product mode). */

@@ -252,9 +252,10 @@ describe('the state a quiet run found, kept for the next (ADR 0137)', () => {
       (await t.state.getCursor('ten_1', config.streams[0]?.id ?? ''))?.positionMs,
     );
 
-    // A quiet run that started before a run under the lease ends after it started: it keeps nothing.
+    // A quiet run that loaded the tenant before a run under the lease started ends after: it keeps nothing.
+    const loaded = await t.tenant.store.loadTenant('ten_1');
+    await t.tenant.store.startRun('ten_1', 'other', new Date(t.now() - 60_000));
     const started = new Date(t.now());
-    await t.tenant.store.startRun('ten_1', 'other', new Date(t.now() + 1000));
     await t.tenant.store.recordQuietRun(
       'ten_1',
       'w',
@@ -267,6 +268,7 @@ describe('the state a quiet run found, kept for the next (ADR 0137)', () => {
         runStartedAt: started,
         quiet: true,
         snapshot: { readAtMs: t.now(), cursors: {} },
+        leaseRunsStarted: loaded?.leaseRunsStarted,
         interruptedBefore: started,
       },
     );

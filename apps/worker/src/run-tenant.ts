@@ -177,8 +177,7 @@ async function quietRun(
 ): Promise<RunResult | null> {
   let state: TenantState | null;
   let snapshot = config.stateSnapshot;
-  const age = snapshot === undefined ? Number.NaN : deps.clock() - snapshot.readAtMs;
-  if (snapshot !== undefined && age < SNAPSHOT_MAX_AGE_MS && age > -SNAPSHOT_MAX_AHEAD_MS) {
+  if (snapshot !== undefined && snapshotServes(snapshot, config, deps.clock())) {
     // The state the last quiet run found (ADR 0137): no request. A run under the lease since cleared it.
     state = snapshotState(snapshot);
   } else {
@@ -215,8 +214,19 @@ async function quietRun(
 }
 
 /**
- * What a quiet run keeps of the tenant's state for the next (ADR 0137): its streams' cursors, read at
- * `readAtMs`. None when a cursor holds stuck findings (ADR 0133: a run with any sends them, so it is not
+ * Whether a quiet run may start from `snapshot` (ADR 0137): under an hour old by the run's clock (and not
+ * far ahead of it: another worker's skew), and holding every stream the tenant sweeps now. A stream it
+ * does not hold (added, or enabled again with the cursor it kept in the store) is read from the store.
+ */
+function snapshotServes(snapshot: StateSnapshot, config: TenantConfig, nowMs: number): boolean {
+  const age = nowMs - snapshot.readAtMs;
+  if (!(age < SNAPSHOT_MAX_AGE_MS && age > -SNAPSHOT_MAX_AHEAD_MS)) return false;
+  return config.streams.every((s) => Object.hasOwn(snapshot.cursors, s.id));
+}
+
+/**
+ * What a quiet run keeps of the tenant's state for the next (ADR 0137): the cursor of each of its
+ * streams (null for one without), read at `readAtMs`. None when a cursor holds stuck findings (ADR 0133: a run with any sends them, so it is not
  * quiet), whose next run reads the store.
  */
 function snapshotOf(
@@ -227,7 +237,10 @@ function snapshotOf(
   const cursors: Record<string, StateSnapshot['cursors'][string]> = {};
   for (const { id } of streams) {
     const cursor = state.cursor(id);
-    if (cursor === null) continue;
+    if (cursor === null) {
+      cursors[id] = null;
+      continue;
+    }
     if (cursor.stuck !== undefined && cursor.stuck.length > 0) return undefined;
     cursors[id] = {
       positionMs: cursor.positionMs,
@@ -455,6 +468,7 @@ class TenantRun {
         ...this.nextRun(startedAt),
         quiet: true,
         snapshot,
+        leaseRunsStarted: this.config.leaseRunsStarted,
         interruptedBefore: new Date(this.now - interruptedAfterMs),
       },
     );

@@ -430,6 +430,7 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
       nextRunAt,
       runStartedAt: new Date(start),
       quiet: true,
+      leaseRunsStarted: (await store().loadTenant(tenantId))?.leaseRunsStarted,
       interruptedBefore: new Date(start - 600_000),
     });
     const rows = await test.db.select().from(runs).where(eq(runs.tenantId, tenantId));
@@ -483,6 +484,8 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
         nextRunAt: new Date(start + 1 + 300_000),
         runStartedAt: new Date(start + 1),
         quiet: true,
+        // No run under the lease started since it loaded: only the recorded run's later start holds it back.
+        leaseRunsStarted: (await store().loadTenant(tenantId))?.leaseRunsStarted,
         interruptedBefore: new Date(start - 600_000),
       },
     );
@@ -517,7 +520,10 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
     };
     const snapshot = {
       readAtMs: start,
-      cursors: { str_1: { positionMs: start - 10_000, updatedAtMs: start - 5_000, windowDigest: 'd1' } },
+      cursors: {
+        str_1: { positionMs: start - 10_000, updatedAtMs: start - 5_000, windowDigest: 'd1' },
+        str_2: null,
+      },
     };
     const schedule = (at: number) => ({
       tenantId,
@@ -526,7 +532,9 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
       interruptedBefore: new Date(at - 3_600_000),
     });
     const loaded = async () => (await store().loadTenant(tenantId))?.stateSnapshot;
+    const count = async () => (await store().loadTenant(tenantId))?.leaseRunsStarted;
 
+    const initially = await count();
     // A run under the lease that ended quiet keeps what it read.
     const first = await store().startRun(tenantId, 'w', new Date(start));
     await store().finishRun(first, summary, new Date(start + 100), {
@@ -537,22 +545,34 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
     const afterLeaseRun = await loaded();
     // A quiet run keeps what it started from.
     const moved = { ...snapshot, readAtMs: start + 1_000 };
+    const seen = await count();
     await store().recordQuietRun(tenantId, 'w', summary, new Date(start + 1_000), new Date(start + 1_100), {
       ...schedule(start + 1_000),
       quiet: true,
       snapshot: moved,
+      leaseRunsStarted: seen,
     });
     const afterQuiet = await loaded();
-    // A run under the lease starts: cleared before it writes anything.
-    await store().startRun(tenantId, 'w', new Date(start + 3_000));
+    // A quiet run loads the tenant; a run under the lease starts (its clock behind the quiet run's):
+    // cleared before it writes anything, and counted.
+    const beforeIt = await count();
+    await store().startRun(tenantId, 'w', new Date(start - 30_000));
     const whileRunning = await loaded();
-    // A quiet run that started before it ends now: it keeps nothing.
+    // The quiet run ends now: it keeps nothing, whatever the clocks say.
     await store().recordQuietRun(tenantId, 'w', summary, new Date(start + 2_000), new Date(start + 3_500), {
       ...schedule(start + 2_000),
       quiet: true,
       snapshot: moved,
+      leaseRunsStarted: beforeIt,
     });
     const afterOverlap = await loaded();
+    // A quiet run that does not say what it loaded keeps nothing either.
+    await store().recordQuietRun(tenantId, 'w', summary, new Date(start + 2_500), new Date(start + 3_600), {
+      ...schedule(start + 2_500),
+      quiet: true,
+      snapshot: moved,
+    });
+    const unknownCount = await loaded();
     // A run under the lease that wrote: nothing kept.
     const busy = await store().startRun(tenantId, 'w', new Date(start + 4_000));
     await store().finishRun(busy, { ...summary, findingsImported: 2 }, new Date(start + 4_100), {
@@ -567,15 +587,16 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
       .set({ quietState: { readAtMs: 'soon', cursors: [] } })
       .where(eq(tenantSchedules.tenantId, tenantId));
     const unparsable = await loaded();
-    const [row] = await test.db.select().from(tenantSchedules).where(eq(tenantSchedules.tenantId, tenantId));
 
+    expect(initially).toBe(0);
     expect(afterLeaseRun).toEqual(snapshot);
     expect(afterQuiet).toEqual(moved);
     expect(whileRunning).toBeUndefined();
     expect(afterOverlap).toBeUndefined();
+    expect(unknownCount).toBeUndefined();
     expect(afterBusy).toBeUndefined();
     expect(unparsable).toBeUndefined();
-    expect(row?.leaseRunStartedAt).toEqual(new Date(start + 4_000));
+    expect(await count()).toBe(3);
   });
 
   it('hands out "run now" requests before tenants that are merely overdue', async () => {

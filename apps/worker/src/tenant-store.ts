@@ -71,11 +71,13 @@ const stateSnapshotSchema = z.object({
   readAtMs: z.number().finite(),
   cursors: z.record(
     z.string(),
-    z.object({
-      positionMs: z.number().finite(),
-      updatedAtMs: z.number().finite(),
-      windowDigest: z.string().max(256).optional(),
-    }),
+    z
+      .object({
+        positionMs: z.number().finite(),
+        updatedAtMs: z.number().finite(),
+        windowDigest: z.string().max(256).optional(),
+      })
+      .nullable(),
   ),
 });
 
@@ -105,7 +107,7 @@ export function createDbTenantStore({
         vaikoraSettings: true,
         destinations: true,
         streams: { where: eq(streams.enabled, true) },
-        schedule: { columns: { quietState: true } },
+        schedule: { columns: { quietState: true, leaseRuns: true } },
       },
     })
     .prepare('worker_load_tenant');
@@ -134,12 +136,12 @@ export function createDbTenantStore({
       .returning({ id: runs.id }),
   );
   // A run under the lease may write anything: the state a quiet run kept is no longer the tenant's
-  // (ADR 0137). Cleared as the run starts, before its first write, with when it started: a quiet run
-  // that started before it keeps no state when it ends.
+  // (ADR 0137). Cleared as the run starts, before its first write, and the run counted: a quiet run
+  // that loaded the tenant before it keeps no state when it ends (a count, not the runs' clocks).
   const leaseRunStarted = db.$with('lease_run_started').as(
     db
       .update(tenantSchedules)
-      .set({ quietState: sql`null`, leaseRunStartedAt: setTo('startedAt') })
+      .set({ quietState: sql`null`, leaseRuns: sql`${tenantSchedules.leaseRuns} + 1` })
       .where(eq(tenantSchedules.tenantId, placeholder('tenantId')))
       .returning({ tenantId: tenantSchedules.tenantId }),
   );
@@ -246,14 +248,15 @@ export function createDbTenantStore({
       lastRunStartedAt: setTo('startedAt'),
       lastRunFinishedAt: setTo('finishedAt'),
       lastRunQuiet: true,
-      // Not when a run under the lease started after this one: it may have written since (ADR 0137).
-      quietState: sql`case when ${tenantSchedules.leaseRunStartedAt} > ${placeholder('runStartedAt')}::timestamptz then null else ${placeholder('quietState')}::jsonb end`,
+      quietState: sql`${placeholder('quietState')}::jsonb`,
     })
-    // A run of the tenant recorded meanwhile that started after this one (under the lease: a quiet run
-    // may overlap one) is what the schedule says, not this one.
+    // A run of the tenant under the lease that started since this one loaded the tenant (ADR 0137: the
+    // count, not the runs' clocks), or was recorded meanwhile having started after it (a quiet run may
+    // overlap one), is what the schedule says, not this one: it may have written since.
     .where(
       and(
         eq(tenantSchedules.tenantId, placeholder('tenantId')),
+        sql`${tenantSchedules.leaseRuns} = ${placeholder('leaseRunsStarted')}::integer`,
         sql`(${tenantSchedules.lastRunStartedAt} is null or ${tenantSchedules.lastRunStartedAt} <= ${placeholder('runStartedAt')}::timestamptz)`,
       ),
     )
@@ -354,6 +357,7 @@ export function createDbTenantStore({
           region: s.region,
         })),
         stateSnapshot: snapshotOf(tenant.schedule?.quietState),
+        leaseRunsStarted: tenant.schedule?.leaseRuns,
       };
     },
 
@@ -396,6 +400,8 @@ export function createDbTenantStore({
         runStartedAt: schedule.runStartedAt.toISOString(),
         interruptedBefore: schedule.interruptedBefore.toISOString(),
         quietState: schedule.snapshot === undefined ? null : JSON.stringify(schedule.snapshot),
+        // Unknown: never equal, so nothing is kept.
+        leaseRunsStarted: schedule.leaseRunsStarted ?? -1,
       });
       return runId;
     },

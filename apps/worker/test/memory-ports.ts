@@ -135,14 +135,19 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
   const kept: RecordedRejection[] = [];
   let lastRunQuiet = false;
   // As tenant-store.ts keeps them (ADR 0137): the state the last quiet run found, cleared when a run
-  // under the lease starts, and not kept by a quiet run that started before one.
+  // under the lease starts, which is counted; a quiet run keeps its state only when none started since
+  // it loaded the tenant.
   let stateSnapshot: StateSnapshot | undefined;
-  let leaseRunStartedAt: Date | undefined;
+  let leaseRunsStarted = 0;
   const store: TenantStore = {
-    loadTenant: async () => (stateSnapshot === undefined ? config : { ...config, stateSnapshot }),
-    startRun: async (_tenantId, _workerId, startedAt) => {
+    loadTenant: async () => ({
+      ...config,
+      ...(stateSnapshot === undefined ? {} : { stateSnapshot }),
+      leaseRunsStarted,
+    }),
+    startRun: async () => {
       stateSnapshot = undefined;
-      leaseRunStartedAt = startedAt;
+      leaseRunsStarted++;
       runs.push({ id: `run_${runs.length}`, summary: null });
       return `run_${runs.length - 1}`;
     },
@@ -154,11 +159,11 @@ export function memoryTenantStore(config: TenantConfig, options: { failRejection
     },
     recordQuietRun: async (_tenantId, _workerId, summary, _startedAt, _finishedAt, schedule) => {
       runs.push({ id: `run_${runs.length}`, summary, quiet: true });
-      lastRunQuiet = true;
-      stateSnapshot =
-        leaseRunStartedAt !== undefined && leaseRunStartedAt > schedule.runStartedAt
-          ? undefined
-          : schedule.snapshot;
+      // The schedule is a run's under the lease that started since this one loaded the tenant.
+      if (schedule.leaseRunsStarted === leaseRunsStarted) {
+        lastRunQuiet = true;
+        stateSnapshot = schedule.snapshot;
+      }
       return `run_${runs.length - 1}`;
     },
     recordRejections: async (

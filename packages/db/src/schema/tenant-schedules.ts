@@ -1,4 +1,4 @@
-import { boolean, index, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
 import { timestamptz } from './columns.ts';
 import { tenants } from './tenants.ts';
 
@@ -26,9 +26,10 @@ export const tenantSchedules = pgTable(
     // The last run ended ok having written and sent nothing (ADR 0136): the next first tries without the lease.
     lastRunQuiet: boolean('last_run_quiet').notNull().default(false),
     // The tenant's state as its last quiet run found it (ADR 0137: the worker's StateSnapshot, checked
-    // when read); cleared when a run under the lease starts, which also sets `lease_run_started_at`.
+    // when read); cleared when a run under the lease starts, which also counts it in `lease_runs`: a
+    // quiet run keeps its state only when the count has not moved since it loaded the tenant.
     quietState: jsonb('quiet_state'),
-    leaseRunStartedAt: timestamptz('lease_run_started_at'),
+    leaseRuns: integer('lease_runs').notNull().default(0),
     updatedAt: timestamptz('updated_at')
       .notNull()
       .defaultNow()
