@@ -122,12 +122,40 @@ export async function runTenant(
   // its own lease again, so a per-process owner would let both runs in.
   const owner = `${deps.workerId}#${randomUUID()}`;
   // One budget for the whole run, a quiet attempt's time included: on Lambda it is the timeout less a
-  // fifth, and a run under the lease that started a budget afresh after it could pass the timeout.
+  // fifth, and a run under the lease that started a budget afresh after it could pass the timeout. A
+  // timer cleared when the run ends, not AbortSignal.timeout: that one stays scheduled for the whole
+  // budget after the run (5 minutes, also for a run turned away as busy), then aborts a signal nobody
+  // reads, building an error for it: thousands of timers in a busy process, firing long after (issue 16).
+  const expiry = new AbortController();
+  const timer = setTimeout(
+    () => expiry.abort(new DOMException('the run budget is spent', 'TimeoutError')),
+    Math.min(deps.options.runBudgetMs, MAX_TIMER_MS),
+  );
+  timer.unref();
   const budget: RunBudget = {
-    signal: AbortSignal.timeout(deps.options.runBudgetMs),
+    signal: expiry.signal,
     startedAt: performance.now(),
     ms: deps.options.runBudgetMs,
   };
+  try {
+    return await runWithin(tenantId, owner, deps, budget, signal, hint);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Node's longest timer: a longer delay fires at once (with a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `runTenant` within its budget. */
+async function runWithin(
+  tenantId: string,
+  owner: string,
+  deps: RunDeps,
+  budget: RunBudget,
+  signal: AbortSignal | undefined,
+  hint: RunHint | undefined,
+): Promise<RunResult> {
   if (hint?.lastRunQuiet === true) {
     const config = await deps.store.loadTenant(tenantId);
     if (config === null) return { kind: 'gone' };

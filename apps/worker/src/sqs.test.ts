@@ -256,6 +256,7 @@ describe('receiving ahead of a free slot (issue 16)', () => {
       run: async (tenantId): Promise<RunResult> => {
         started.push(tenantId);
         most = Math.max(most, ++running);
+        // fault-injection delay: runs of a few ms each, so that slots free one at a time as in a busy process.
         await new Promise((r) => setTimeout(r, 2 + (started.length % 3)));
         running--;
         return { kind: 'gone' };
@@ -279,7 +280,7 @@ describe('receiving ahead of a free slot (issue 16)', () => {
   });
 
   it('on stop, hands the messages received ahead back to the queue at once (visibility 0) and never runs them', async () => {
-    const { sqs, visibility, deleted } = fakeQueue(12);
+    const { sqs, visibility, deleted, received } = fakeQueue(12);
     const started: string[] = [];
     const release: Array<() => void> = [];
     const consumer = startSqsConsumer({
@@ -300,7 +301,7 @@ describe('receiving ahead of a free slot (issue 16)', () => {
     });
     await vi.waitFor(() => expect(started).toHaveLength(2));
     // Received: the 2 running and 2 ahead of them.
-    await new Promise((r) => setTimeout(r, 20));
+    expect(received).toEqual([4]);
     await consumer.stop();
 
     expect(started).toEqual(['ten_0', 'ten_1']);
@@ -318,6 +319,7 @@ describe('receiving ahead of a free slot (issue 16)', () => {
       queueUrl: 'https://sqs.local/q',
       run: async (tenantId): Promise<RunResult> => {
         started.push(tenantId);
+        // fault-injection delay: a run longer than the visibility extension's interval (1 s).
         if (tenantId === 'ten_0') await new Promise((r) => setTimeout(r, 1300));
         return { kind: 'gone' };
       },

@@ -89,6 +89,33 @@ describe('a tenant run (in-memory ports)', () => {
     expect(idle.kind === 'ran' && idle.summary.findingsImported).toBe(0);
   });
 
+  it('leaves no budget timer behind: a run that ended is not stopped when its budget would have run out (issue 16)', async () => {
+    const now = Date.now();
+    const t = setup(() => [action(1, now - 1000)], { run: { runBudgetMs: 150 } });
+    const signals: AbortSignal[] = [];
+    const deps: RunDeps = {
+      ...t.deps,
+      vaikora: (...args) => {
+        const client = t.deps.vaikora(...args);
+        return {
+          ...client,
+          sweep: (options) => {
+            if (options.signal !== undefined) signals.push(options.signal);
+            return client.sweep(options);
+          },
+        };
+      },
+    };
+    const result = await runTenant('ten_1', deps);
+    expect(result).toMatchObject({ kind: 'ran', summary: { status: 'ok' } });
+    expect(signals.length).toBeGreaterThan(0);
+    // fault-injection delay: past the run's budget, after the run ended.
+    await new Promise((r) => setTimeout(r, 400));
+    // A timer left running (AbortSignal.timeout) would have stopped the run's signal by now, with an
+    // error built for a run long gone: one per run in a busy process, 5 minutes after each.
+    expect(signals.map((s) => s.aborted)).toEqual(signals.map(() => false));
+  });
+
   it('stops at its time budget, keeps what it sent, and the next run sends only the rest', async () => {
     const now = Date.now();
     const list = Array.from({ length: 1000 }, (_, i) => action(i, now - i * 100));

@@ -366,6 +366,22 @@ describe('retries', () => {
     ]);
   });
 
+  it('leaves no timer behind a page it read: its request signal is not aborted once the timeout has passed (issue 16)', async () => {
+    const { fetch, calls } = scripted([json({ actions: [act('a-1', T0)] })]);
+    const run = new AbortController();
+    await collect(client(fetch, { timeoutMs: 30 }).client.sweep({ stopBeforeMs: 0, signal: run.signal }));
+    const signal = calls[0]?.init.signal;
+    expect(signal).toBeInstanceOf(AbortSignal);
+    // fault-injection delay: past the request timeout, after the page was read.
+    await new Promise((r) => setTimeout(r, 120));
+    // A timer left running would have aborted it by now (building a TimeoutError for a request long
+    // done): one per page, in a process that reads thousands.
+    expect(signal?.aborted).toBe(false);
+    // The caller's abort after the sweep reaches no request either.
+    run.abort(new Error('stopped'));
+    expect(signal?.aborted).toBe(false);
+  });
+
   it('names the system error code of a network failure', async () => {
     const refused = new TypeError('fetch failed', {
       cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),

@@ -186,12 +186,37 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     if (config.timeFilterParam !== undefined && request.sinceMs !== undefined) {
       url.searchParams.set(config.timeFilterParam, new Date(request.sinceMs).toISOString());
     }
-    const timeout = AbortSignal.timeout(config.timeoutMs);
-    const combined = signal === undefined ? timeout : AbortSignal.any([timeout, signal]);
+    // One controller for the attempt, its timer cleared and the caller's signal let go when it ends: not
+    // AbortSignal.timeout and AbortSignal.any, whose timer stays scheduled after the page was read and
+    // then aborts the request's signal, building a TimeoutError for a request long done (issue 16).
+    const attempt = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      attempt.abort(new DOMException(`Vaikora did not answer within ${config.timeoutMs} ms`, 'TimeoutError'));
+    }, config.timeoutMs);
+    const onAbort = () => attempt.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await attemptWith(url, attempt.signal, signal, () => timedOut);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** One request of a page and the read of its body, stopped by `combined` (the attempt's timeout or the caller). */
+  async function attemptWith(
+    url: URL,
+    combined: AbortSignal,
+    signal: AbortSignal | undefined,
+    timedOut: () => boolean,
+  ): Promise<{ scan: PageScan; status: number }> {
     const failure = (error: unknown, stage: string): VaikoraError => {
       // The caller's own abort is not a Vaikora failure: it propagates unchanged and is never retried.
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) {
+      if (timedOut()) {
         return new VaikoraError('TIMEOUT', `Vaikora did not answer within ${config.timeoutMs} ms`, true);
       }
       const cause = sanitizeCause(error, apiKey);
