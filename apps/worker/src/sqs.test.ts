@@ -143,33 +143,7 @@ describe('deleting finished messages (issue 16)', () => {
   });
 
   it('a consumer deletes what it finished in batches and flushes on stop, not one DeleteMessage per run', async () => {
-    const calls: string[] = [];
-    const deleted: string[] = [];
-    const queue = Array.from({ length: 25 }, (_, i) => ({
-      MessageId: `m${i}`,
-      ReceiptHandle: `r${i}`,
-      Body: JSON.stringify({ tenantId: `ten_${i}`, dispatchedAt: new Date().toISOString() }),
-    }));
-    const sqs = {
-      send: (
-        command: { constructor: { name: string }; input: Record<string, unknown> },
-        options?: { abortSignal?: AbortSignal },
-      ) => {
-        calls.push(command.constructor.name);
-        if (command instanceof ReceiveMessageCommand) {
-          const batch = queue.splice(0, command.input.MaxNumberOfMessages ?? 1);
-          if (batch.length > 0) return Promise.resolve({ Messages: batch });
-          return new Promise((_, reject) =>
-            options?.abortSignal?.addEventListener('abort', () => reject(new Error('stopped'))),
-          );
-        }
-        if (command instanceof DeleteMessageBatchCommand) {
-          deleted.push(...(command.input.Entries ?? []).map((e) => e.ReceiptHandle ?? ''));
-          return Promise.resolve({ Successful: [], Failed: [] });
-        }
-        return Promise.resolve({});
-      },
-    } as unknown as SQSClient;
+    const { sqs, calls, deleted } = fakeQueue(25);
     const consumer = startSqsConsumer({
       sqs,
       queueUrl: 'https://sqs.local/q',
