@@ -1,12 +1,11 @@
 import type { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { StateError } from '@vsh/aws';
-import type { PreparedFinding } from '@vsh/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { testRunDeps } from '../test/counting-hub.ts';
+import { countingImporter, testRunDeps } from '../test/counting-hub.ts';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
-import { DEFAULT_RUN_OPTIONS, type FindingImporter } from './ports.ts';
+import { DEFAULT_RUN_OPTIONS } from './ports.ts';
 import { runTenant } from './run-tenant.ts';
 import {
   backfillMessageSchema,
@@ -140,13 +139,7 @@ describe('the shared run budget, taken before the first AWS answer (ADR 0135, 01
       return advance(...args);
     };
     const tenant = memoryTenantStore(config);
-    const imports = new Map<string, number>();
-    const importer: FindingImporter = {
-      importFindings: async (items: readonly PreparedFinding[]) => {
-        for (const p of items) imports.set(p.finding.Id, (imports.get(p.finding.Id) ?? 0) + 1);
-        return { imported: items.map((p) => p.finding.Id), rejected: [], stats: { throttled: 0 } };
-      },
-    };
+    const { importer, imports } = countingImporter();
     let slow = true;
     // A slow Vaikora: the first run's sweep takes 4 of its 5 budget minutes.
     const vaikora = memoryVaikora(() => {

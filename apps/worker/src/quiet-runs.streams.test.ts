@@ -1,9 +1,8 @@
-import type { PreparedFinding } from '@vsh/core';
 import type { VaikoraClient } from '@vsh/vaikora';
 import { describe, expect, it } from 'vitest';
-import { testRunDeps } from '../test/counting-hub.ts';
+import { countingImporter, testRunDeps } from '../test/counting-hub.ts';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
-import type { FindingImporter, StreamConfig, TenantConfig } from './ports.ts';
+import type { StreamConfig, TenantConfig } from './ports.ts';
 import { runTenant } from './run-tenant.ts';
 import { testAction, testDestination, testTenant } from './tenant.test-support.ts';
 
@@ -34,13 +33,7 @@ describe('a stream enabled again after a quiet run kept the state without it', (
     const list: ReturnType<typeof testAction>[] = [];
     const state = memoryState(clock);
     const tenant = memoryTenantStore(config);
-    const imports = new Map<string, number>();
-    const importer: FindingImporter = {
-      importFindings: async (items: readonly PreparedFinding[]) => {
-        for (const p of items) imports.set(p.finding.Id, (imports.get(p.finding.Id) ?? 0) + 1);
-        return { imported: items.map((p) => p.finding.Id), rejected: [], stats: { throttled: 0 } };
-      },
-    };
+    const { importer, imports } = countingImporter();
     // Vaikora lists one agent's actions per sweep, newest first.
     const perAgent = (agentId: string) =>
       memoryVaikora(() =>

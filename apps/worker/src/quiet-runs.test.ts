@@ -1,9 +1,7 @@
 import { getEventListeners } from 'node:events';
-import type { PreparedFinding } from '@vsh/core';
 import { describe, expect, it } from 'vitest';
-import { testRunDeps } from '../test/counting-hub.ts';
+import { countingImporter, testRunDeps } from '../test/counting-hub.ts';
 import { memoryState, memoryTenantStore, memoryVaikora } from '../test/memory-ports.ts';
-import type { FindingImporter } from './ports.ts';
 import { runTenant } from './run-tenant.ts';
 import { ONE_STREAM_TENANT, testAction } from './tenant.test-support.ts';
 
@@ -30,13 +28,7 @@ function setup() {
   };
   const tenant = memoryTenantStore(config);
   /** Imports per finding id: a second import of an id is billed again. */
-  const imports = new Map<string, number>();
-  const importer: FindingImporter = {
-    importFindings: async (items: readonly PreparedFinding[]) => {
-      for (const p of items) imports.set(p.finding.Id, (imports.get(p.finding.Id) ?? 0) + 1);
-      return { imported: items.map((p) => p.finding.Id), rejected: [], stats: { throttled: 0 } };
-    },
-  };
+  const { importer, imports } = countingImporter();
   const vaikora = memoryVaikora(() => {
     vaikoraRequests++;
     if (vaikoraFails) throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });

@@ -75,3 +75,18 @@ export function testRunDeps(
     ...deps,
   };
 }
+
+/**
+ * An importer that takes every finding and counts its imports by finding id (a second import of an id
+ * is billed again): what the quiet-run tests check exactly-once with.
+ */
+export function countingImporter() {
+  const imports = new Map<string, number>();
+  const importer: FindingImporter = {
+    importFindings: async (items) => {
+      for (const p of items) imports.set(p.finding.Id, (imports.get(p.finding.Id) ?? 0) + 1);
+      return { imported: items.map((p) => p.finding.Id), rejected: [], stats: { throttled: 0 } };
+    },
+  };
+  return { importer, imports };
+}
