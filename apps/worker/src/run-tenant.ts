@@ -254,8 +254,8 @@ function snapshotServes(snapshot: StateSnapshot, config: TenantConfig, nowMs: nu
 
 /**
  * What a quiet run keeps of the tenant's state for the next (ADR 0137): the cursor of each of its
- * streams (null for one without), read at `readAtMs`. None when a cursor holds stuck findings (ADR 0133: a run with any sends them, so it is not
- * quiet), whose next run reads the store.
+ * streams (null for one without), read at `readAtMs`. None when a cursor holds stuck findings (ADR
+ * 0133: a run with any sends them, so it is not quiet), whose next run reads the store.
  */
 function snapshotOf(
   state: TenantState,
@@ -414,10 +414,11 @@ class TenantRun {
   private readonly healthOpen = new Map<string, Map<HealthCondition, string>>();
   /** Health conditions this run could judge, by destination id: judged and not seen means cleared. */
   private readonly healthJudged = new Map<string, Set<HealthCondition>>();
-  /** The tenant's state was read, and was all in the lease item (`TenantState.alone`). */
-  private readAlone = false;
-  /** The state this run read under the lease, for the next quiet run when this one is quiet (ADR 0137). */
-  private readSnapshot: StateSnapshot | undefined;
+  /**
+   * The state this run read under the lease when it was all in the lease item, and when: kept for the
+   * next quiet run if this one is quiet (ADR 0137; made into a snapshot then, not on every run).
+   */
+  private readAloneState: { readonly state: TenantState; readonly atMs: number } | undefined;
   /** Rejections kept by stage, counted in the metrics once the run is recorded (a dropped quiet run counts none). */
   private readonly rejectedByStage = new Map<string, number>();
   /** Records read from Vaikora (parsed or not), the destinations they were read for, and the stages that rejected some (ADR 0118). */
@@ -467,12 +468,14 @@ class TenantRun {
     const startedAt = new Date(this.now);
     this.runId = await store.startRun(tenantId, workerId, startedAt);
     const summary = await this.sweep();
+    // Quiet only when the next run could read the state without the lease: a tenant with a cursor
+    // item or an open health condition (a heartbeat's) would pay that read for nothing, every run.
+    const read = this.readAloneState;
+    const wasQuiet = quiet() && summary.status === 'ok' && read !== undefined;
     await store.finishRun(this.runId, summary, new Date(this.deps.clock()), {
       ...this.nextRun(startedAt),
-      // Quiet only when the next run could read the state without the lease: a tenant with a cursor
-      // item or an open health condition (a heartbeat's) would pay that read for nothing, every run.
-      quiet: quiet() && summary.status === 'ok' && this.readAlone,
-      snapshot: this.readSnapshot,
+      quiet: wasQuiet,
+      snapshot: wasQuiet ? snapshotOf(read.state, this.config.streams, read.atMs) : undefined,
     });
     return this.finished(summary, this.deps.logger);
   }
@@ -598,8 +601,7 @@ class TenantRun {
     if (this.peeked !== undefined) return this.peeked;
     try {
       const state = await this.deps.state.readTenant(this.lease.lease);
-      this.readAlone = state.alone !== false;
-      if (this.readAlone) this.readSnapshot = snapshotOf(state, this.config.streams, this.deps.clock());
+      if (state.alone !== false) this.readAloneState = { state, atMs: this.deps.clock() };
       return state;
     } catch (err) {
       this.ledger.incomplete = true;

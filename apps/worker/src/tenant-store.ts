@@ -82,7 +82,7 @@ const stateSnapshotSchema = z.object({
 });
 
 /** The stored snapshot, or undefined when there is none or it does not parse (the run then reads the store). */
-function snapshotOf(stored: unknown): StateSnapshot | undefined {
+function storedSnapshot(stored: unknown): StateSnapshot | undefined {
   if (stored === null || stored === undefined) return undefined;
   const parsed = stateSnapshotSchema.safeParse(stored);
   return parsed.success ? parsed.data : undefined;
@@ -356,7 +356,7 @@ export function createDbTenantStore({
           agentId: s.agentId,
           region: s.region,
         })),
-        stateSnapshot: snapshotOf(tenant.schedule?.quietState),
+        stateSnapshot: storedSnapshot(tenant.schedule?.quietState),
         leaseRunsStarted: tenant.schedule?.leaseRuns,
       };
     },
