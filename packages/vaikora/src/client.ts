@@ -2,7 +2,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Rejection, VaikoraAction } from '@vsh/core';
 import { sanitizeCause, VaikoraError, type VaikoraErrorCode } from './errors.ts';
 import {
-  type FetchLike,
   parseClientOptions,
   type SleepLike,
   type VaikoraClientOptions,
@@ -18,6 +17,7 @@ import {
   type SweepStopReason,
   stopAfter,
 } from './sweep.ts';
+import { fetchTransport, type PageResponse, undiciTransport } from './transport.ts';
 
 /** One page of a sweep, parsed: new actions, rejected records, and what the sweep knows so far. */
 export interface VaikoraPage {
@@ -155,7 +155,7 @@ const defaultSleep: SleepLike = (ms, signal) =>
 export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClient {
   const config = parseClientOptions(options);
   const { apiKey } = config;
-  const doFetch: FetchLike = config.fetch ?? ((input, init) => fetch(input, init));
+  const transport = config.fetch === undefined ? undiciTransport() : fetchTransport(config.fetch);
   const sleep = config.sleep ?? defaultSleep;
   const random = config.random ?? Math.random;
   const now = config.now ?? Date.now;
@@ -226,13 +226,11 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       });
     };
 
-    let response: Response;
+    let response: PageResponse;
     try {
-      response = await doFetch(url.toString(), {
-        method: 'GET',
+      response = await transport({
+        url: url.toString(),
         headers: { 'X-API-Key': apiKey, Accept: 'application/json', 'User-Agent': config.userAgent },
-        // A redirect would carry X-API-Key to wherever it points; fetch only strips Authorization.
-        redirect: 'manual',
         signal: combined,
       });
     } catch (error) {
@@ -240,9 +238,9 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     }
 
     if (response.status < 200 || response.status > 299) {
-      await discard(response);
+      await response.discard();
       const { code, retryable } = classifyStatus(response.status);
-      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now());
+      const retryAfterMs = parseRetryAfter(response.header('retry-after'), now());
       throw new VaikoraError(code, describeStatus(code, response.status), retryable, {
         status: response.status,
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
@@ -686,14 +684,6 @@ function describeStatus(code: VaikoraErrorCode, status: number): string {
       return `Vaikora refused the request (HTTP ${status}): check baseUrl, perPage and timeFilterParam`;
     default:
       return `unexpected HTTP ${status} from Vaikora (redirects are not followed)`;
-  }
-}
-
-async function discard(response: Response): Promise<void> {
-  try {
-    await response.body?.cancel();
-  } catch {
-    // Nothing to free if the stream already failed.
   }
 }
 

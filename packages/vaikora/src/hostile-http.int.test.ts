@@ -6,9 +6,10 @@ import { createVaikoraClient, type VaikoraPage } from './client.ts';
 import { VaikoraError } from './errors.ts';
 
 /**
- * Hostile answers over real HTTP (undici's fetch): a gzip bomb, a trickled body, a redirect to another
- * host. Each passed when written; they are kept because the unit tests script `fetch` and never
- * exercise undici's decompression, body timeout or redirect handling.
+ * Hostile answers over real HTTP, through the client's default transport (undici's `request`, ADR
+ * 0139): a gzip bomb, a trickled body, a redirect to another host. Each passed when written; they are
+ * kept because the unit tests script `fetch` and never exercise the transport's decompression, body
+ * timeout or redirect handling.
  */
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;

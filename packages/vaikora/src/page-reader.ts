@@ -539,17 +539,18 @@ export class PageScanner {
 
 /** Reads a response body through a PageScanner, cancelling the body as soon as the verdict is in. */
 export async function readPage(
-  body: ReadableStream<Uint8Array> | null,
+  body: AsyncIterable<Uint8Array> | null,
   bounds: PageBounds,
 ): Promise<PageScan> {
   const scanner = new PageScanner(bounds);
   if (body === null) return scanner.finish();
-  const reader = body.getReader();
+  const chunks = body[Symbol.asyncIterator]();
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await chunks.next();
     if (done) break;
     if (!scanner.push(value)) {
-      await reader.cancel().catch(() => undefined);
+      // Returning the iterator cancels a web stream and destroys a Node one; a failure to is no matter.
+      await chunks.return?.().catch(() => undefined);
       break;
     }
   }
