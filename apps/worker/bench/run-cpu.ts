@@ -209,7 +209,14 @@ function countingState(inner: StateStore, calls: DynamoCalls, health: CountingHe
       );
       calls.writes += requests;
       calls.writeUnits += writeUnits;
-      return inner.advanceCursor(lease, streamId, next, options);
+      // The store releases the lease with a write of the lease item only (ADR 0140): a cursor item's
+      // write leaves it to releaseLease, counted above.
+      return inner.advanceCursor(
+        lease,
+        streamId,
+        next,
+        home === 'item' ? { ...options, release: false } : options,
+      );
     },
   };
 }

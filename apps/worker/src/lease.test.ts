@@ -145,6 +145,86 @@ describe('a run that never finishes (a call that never returns)', () => {
   });
 });
 
+describe('the last write releasing the lease (ADR 0140)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A holder whose renewals and releases are counted, renewing every 20 s / 3 (fake timers). */
+  function counted() {
+    vi.useFakeTimers();
+    const calls = { renewals: 0, releases: 0 };
+    const holder = new LeaseHolder(
+      lease,
+      deps({
+        renewLease: async (l, ttlMs) => {
+          calls.renewals++;
+          return { ...l, expiresAtMs: l.expiresAtMs + ttlMs };
+        },
+        releaseLease: async () => {
+          calls.releases++;
+          return true;
+        },
+      }),
+      undefined,
+    );
+    return { holder, calls };
+  }
+
+  it('sends no renewal while the last write is on its way (one landing after it would hold the lease again)', async () => {
+    const { holder, calls } = counted();
+    await vi.advanceTimersByTimeAsync(7_000);
+    await holder.pauseRenewals();
+    await vi.advanceTimersByTimeAsync(60_000);
+    const whilePaused = calls.renewals;
+    holder.releasedByWrite();
+    await vi.advanceTimersByTimeAsync(60_000);
+    await holder.release();
+
+    expect(whilePaused).toBe(1);
+    expect(calls).toEqual({ renewals: 1, releases: 0 });
+  });
+
+  it('waits for a renewal in flight before the last write goes', async () => {
+    vi.useFakeTimers();
+    let settle: () => void = () => undefined;
+    const order: string[] = [];
+    const holder = new LeaseHolder(
+      lease,
+      deps({
+        renewLease: (l) =>
+          new Promise((resolve) => {
+            settle = () => {
+              order.push('renewed');
+              resolve({ ...l, expiresAtMs: l.expiresAtMs + 1 });
+            };
+          }),
+      }),
+      undefined,
+    );
+    await vi.advanceTimersByTimeAsync(7_000);
+    const paused = holder.pauseRenewals().then(() => order.push('paused'));
+    await vi.advanceTimersByTimeAsync(0);
+    settle();
+    await paused;
+    holder.releasedByWrite();
+    await holder.release();
+
+    expect(order).toEqual(['renewed', 'paused']);
+  });
+
+  it('renews again, and releases by call, when the last write did not release it', async () => {
+    const { holder, calls } = counted();
+    await holder.pauseRenewals();
+    await vi.advanceTimersByTimeAsync(20_000);
+    holder.resumeRenewals();
+    await vi.advanceTimersByTimeAsync(7_000);
+    await holder.release();
+
+    expect(calls).toEqual({ renewals: 1, releases: 1 });
+  });
+});
+
 describe('underLease', () => {
   it('is busy without running the work when the lease is held elsewhere', async () => {
     let ran = false;

@@ -39,6 +39,16 @@ export interface RunHold {
   readonly signal: AbortSignal;
   readonly stopReason: StopReason | null;
   stopWith(reason: StopReason, cause?: unknown): void;
+  /**
+   * For the run's last write, which releases the lease (ADR 0140): no renewal is sent from now on (one
+   * landing after the release would hold the lease again), and none is in flight once this resolves.
+   * Absent from a hold with nothing to renew or release.
+   */
+  pauseRenewals?(): Promise<void>;
+  /** The last write failed or kept the lease: renewals go on until the lease is released. */
+  resumeRenewals?(): void;
+  /** The last write released the lease: nothing is left to renew or release. */
+  releasedByWrite?(): void;
 }
 
 /**
@@ -83,6 +93,9 @@ export class LeaseHolder implements RunHold {
   stopReason: StopReason | null = null;
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> = Promise.resolve();
+  /** Set once the run's last write released the lease (ADR 0140). */
+  private released = false;
+  private readonly started = Date.now();
   /** Removes the listener on the outer signal, which every run of the process shares and outlives them. */
   private readonly detach: () => void = () => undefined;
 
@@ -96,7 +109,7 @@ export class LeaseHolder implements RunHold {
     public lease: Lease,
     private readonly deps: Pick<RunDeps, 'state' | 'logger' | 'options'>,
     outer: AbortSignal | undefined,
-    renewForAtMostMs: number = Number.POSITIVE_INFINITY,
+    private readonly renewForAtMostMs: number = Number.POSITIVE_INFINITY,
   ) {
     if (outer) {
       if (outer.aborted) this.stopWith(SHUTDOWN, outer.reason);
@@ -106,13 +119,16 @@ export class LeaseHolder implements RunHold {
         this.detach = () => outer.removeEventListener('abort', onAbort);
       }
     }
-    const every = Math.max(1000, Math.floor(deps.options.leaseTtlMs / 3));
-    const started = Date.now();
+    this.startRenewals();
+  }
+
+  private startRenewals(): void {
+    const every = Math.max(1000, Math.floor(this.deps.options.leaseTtlMs / 3));
     this.timer = setInterval(() => {
-      if (Date.now() - started > renewForAtMostMs) {
+      if (Date.now() - this.started > this.renewForAtMostMs) {
         clearInterval(this.timer);
-        deps.logger.error(
-          { tenantId: this.lease.tenantId, heldMs: Date.now() - started },
+        this.deps.logger.error(
+          { tenantId: this.lease.tenantId, heldMs: Date.now() - this.started },
           'run overran its budget without finishing; its lease is left to expire',
         );
         this.stopWith(RUN_OVERRAN);
@@ -121,6 +137,22 @@ export class LeaseHolder implements RunHold {
       this.renewing = this.renew();
     }, every);
     this.timer.unref();
+  }
+
+  async pauseRenewals(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.renewing;
+  }
+
+  resumeRenewals(): void {
+    if (this.timer === undefined && !this.released && this.stopReason !== RUN_OVERRAN) this.startRenewals();
+  }
+
+  releasedByWrite(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.released = true;
   }
 
   get signal(): AbortSignal {
@@ -151,6 +183,7 @@ export class LeaseHolder implements RunHold {
     this.detach();
     clearInterval(this.timer);
     await this.renewing;
+    if (this.released) return;
     try {
       await this.deps.state.releaseLease(this.lease);
     } catch (err) {

@@ -332,7 +332,9 @@ export interface StateStore {
   peekTenant?(tenantId: string): Promise<TenantState | null>;
   /**
    * Moves a stream's cursor forward (or keeps its position), adds `options.seen` to its seen-set and
-   * drops `options.prune`, fenced by the lease and never behind the stored position.
+   * drops `options.prune`, fenced by the lease and never behind the stored position. Resolves to
+   * `'released'` when it released the lease with the write (`options.release`); anything else leaves
+   * the lease held.
    */
   advanceCursor(
     lease: Lease,
@@ -342,6 +344,10 @@ export interface StateStore {
       readonly seen?: readonly SeenEntry[];
       readonly prune?: readonly SeenSegment[];
       readonly home?: CursorHome | undefined;
+      /** The same for every try of one write: a try that landed without its answer is then known as ours. */
+      readonly writeId?: string | undefined;
+      /** The run's last write (ADR 0140): release the lease with it where the store can. */
+      readonly release?: boolean | undefined;
     },
   ): Promise<unknown>;
 }

@@ -108,7 +108,7 @@ describe('the calls of one tenant run', () => {
     });
   });
 
-  it('a busy run writes its cursor with one UpdateItem of the lease item, no transaction (ADR 0126)', async () => {
+  it('a busy run writes its cursor with one UpdateItem of the lease item, no transaction (ADR 0126), which releases the lease (ADR 0140)', async () => {
     const runtime = h.runtime({ db: counted.db });
     await runtime.run(tenant.tenantId);
     h.sim.store.append('vk_calls', 'agt-calls', 12);
@@ -126,11 +126,11 @@ describe('the calls of one tenant run', () => {
     console.log(
       `busy run: DynamoDB ${JSON.stringify(dynamo)}; after a quiet run ${JSON.stringify(afterQuiet)}`,
     );
-    // Lease taken and released, the cursor written (UpdateItem); the seen-set's query (no tenant query,
-    // ADR 0127); the seen-set segment put.
-    expect(dynamo).toEqual({ UpdateItem: 3, Query: 1, PutItem: 1 });
+    // Lease taken (UpdateItem), the cursor written and the lease released in one UpdateItem (ADR 0140);
+    // the seen-set's query (no tenant query, ADR 0127); the seen-set segment put.
+    expect(dynamo).toEqual({ UpdateItem: 2, Query: 1, PutItem: 1 });
     // After a quiet run, the attempt without the lease starts from the state the quiet run found (ADR
     // 0137): no more calls than under the lease.
-    expect(afterQuiet).toEqual({ UpdateItem: 3, Query: 1, PutItem: 1 });
+    expect(afterQuiet).toEqual({ UpdateItem: 2, Query: 1, PutItem: 1 });
   });
 });

@@ -108,8 +108,9 @@ const CHECKPOINT_MS = 2000;
 /**
  * One tenant's run (docs/architecture.md, "One tenant's run"): take the lease, pull every new action of
  * every stream, import what qualifies, advance each cursor only past what is in Security Hub or
- * recorded as rejected, record the run, release the lease. Never throws for a tenant's data or
- * configuration; `signal` stops it after the batch in flight.
+ * recorded as rejected, record the run, release the lease (with the last cursor write when nothing is
+ * written after it, ADR 0140). Never throws for a tenant's data or configuration; `signal` stops it
+ * after the batch in flight.
  */
 export async function runTenant(
   tenantId: string,
@@ -419,6 +420,11 @@ class TenantRun {
    * next quiet run if this one is quiet (ADR 0137; made into a snapshot then, not on every run).
    */
   private readAloneState: { readonly state: TenantState; readonly atMs: number } | undefined;
+  /**
+   * When the run's last cursor write that released the lease was sent (ADR 0140): the run's end as
+   * recorded, so that a next run, which can only take the lease after that write, starts after it.
+   */
+  private releasedAtMs: number | undefined;
   /** Rejections kept by stage, counted in the metrics once the run is recorded (a dropped quiet run counts none). */
   private readonly rejectedByStage = new Map<string, number>();
   /** Records read from Vaikora (parsed or not), the destinations they were read for, and the stages that rejected some (ADR 0118). */
@@ -472,7 +478,7 @@ class TenantRun {
     // item or an open health condition (a heartbeat's) would pay that read for nothing, every run.
     const read = this.readAloneState;
     const wasQuiet = quiet() && summary.status === 'ok' && read !== undefined;
-    await store.finishRun(this.runId, summary, new Date(this.deps.clock()), {
+    await store.finishRun(this.runId, summary, new Date(this.releasedAtMs ?? this.deps.clock()), {
       ...this.nextRun(startedAt),
       quiet: wasQuiet,
       snapshot: wasQuiet ? snapshotOf(read.state, this.config.streams, read.atMs) : undefined,
@@ -567,16 +573,15 @@ class TenantRun {
       for (const s of streams) byAgent.set(s.agentId, [...(byAgent.get(s.agentId) ?? []), s]);
       const state = byAgent.size === 0 ? null : await this.readState();
       if (state !== null) {
-        for (const [agentId, group] of sweepOrder(
-          byAgent,
-          this.now,
-          (this.config.vaikora?.pollIntervalSeconds ?? 300) * 1000,
-        )) {
+        const order = [
+          ...sweepOrder(byAgent, this.now, (this.config.vaikora?.pollIntervalSeconds ?? 300) * 1000),
+        ];
+        for (const [index, [agentId, group]] of order.entries()) {
           if (this.stopping()) {
             ledger.incomplete = true;
             break;
           }
-          await this.runAgent(agentId, group, runnable, state);
+          await this.runAgent(agentId, group, runnable, state, index === order.length - 1);
         }
       }
       if (this.budget.aborted && !this.lease.signal.aborted) {
@@ -612,11 +617,13 @@ class TenantRun {
   }
 
   /** Reads the agent's streams' seen-sets, sweeps the agent down to the oldest window, delivers, moves the cursors. */
+  /** `lastAgent`: no agent is swept after this one, so its last stream's cursor write is the run's last write. */
   private async runAgent(
     agentId: string,
     group: readonly StreamConfig[],
     destinations: ReadonlyMap<string, DestinationConfig>,
     tenantState: TenantState,
+    lastAgent: boolean,
   ): Promise<void> {
     const vaikora = this.config.vaikora;
     if (vaikora === null) return;
@@ -745,7 +752,17 @@ class TenantRun {
       return;
     }
     await this.settleRefusals(work);
-    for (const w of work) await this.advance(w, complete, end.reachedEnd, end.oldestSeenMs, swept);
+    for (const [index, w] of work.entries()) {
+      const last = lastAgent && index === work.length - 1;
+      await this.advance(
+        w,
+        complete,
+        end.reachedEnd,
+        end.oldestSeenMs,
+        swept,
+        last ? { state: tenantState, destinations } : undefined,
+      );
+    }
   }
 
   /**
@@ -872,13 +889,18 @@ class TenantRun {
     }
   }
 
-  /** Moves the stream's cursor after the sweep (never past an action not delivered), or says why not. */
+  /**
+   * Moves the stream's cursor after the sweep (never past an action not delivered), or says why not.
+   * `lastOf`: the tenant's state and the run's destinations, when this is the run's last stream: its
+   * write may release the lease.
+   */
   private async advance(
     w: StreamWork,
     complete: boolean,
     reachedEnd: boolean,
     oldestSeen: number,
     swept: readonly SeenEntry[] | null,
+    lastOf?: { readonly state: TenantState; readonly destinations: ReadonlyMap<string, DestinationConfig> },
   ): Promise<void> {
     const ledger = this.ledger;
     if (ledger.failedDestinations.has(w.destination.id)) {
@@ -948,14 +970,48 @@ class TenantRun {
       ledger.position(w.destination.id, w.cursor?.positionMs ?? this.now);
       return;
     }
-    await this.saveCursor(w, write);
+    await this.saveCursor(
+      w,
+      write,
+      lastOf !== undefined && this.nothingAfterLastWrite(lastOf.state, lastOf.destinations),
+    );
   }
 
-  /** Stores a stream's cursor write, tried again after a passing failure; a failure is the run's error. */
-  private async saveCursor(w: StreamWork, write: CursorWrite): Promise<void> {
+  /**
+   * Whether the run writes nothing under its lease after its last cursor write (ADR 0140), so that the
+   * write may release the lease: the health report that follows makes no call. That is so when no
+   * health condition was open before and none opens now (no condition observed, rejections not above
+   * the threshold) and no destination of the tenant has the heartbeat on; or when the runtime keeps
+   * no health state. `reconcileHealthFindings` then imports, reads and saves nothing.
+   */
+  private nothingAfterLastWrite(
+    state: TenantState,
+    destinations: ReadonlyMap<string, DestinationConfig>,
+  ): boolean {
+    // A destination's health to save (`saveHealth`, PostgreSQL): kept under the lease, so that the
+    // tenant's next run loads it saved (its failure count would otherwise lose this run's failure).
+    if (this.ledger.failedDestinations.size > 0) return false;
+    for (const d of destinations.values()) {
+      if (d.state !== 'active' || d.health.consecutiveFailures > 0) return false;
+    }
+    if (this.deps.healthState === undefined) return true;
+    if (state.openHealth === undefined || state.openHealth.length > 0) return false;
+    if (this.config.destinations.some((d) => d.heartbeat === true)) return false;
+    if ([...this.healthOpen.values()].some((open) => open.size > 0)) return false;
+    const { read, destinations: tallied } = this.rejectedTally;
+    return (
+      tallied.size === 0 || !rejectedAboveThreshold({ rejected: this.ledger.counts.recordsRejected, read })
+    );
+  }
+
+  /**
+   * Stores a stream's cursor write, tried again after a passing failure; a failure is the run's error.
+   * `release`: the run's last write, which releases the lease with it (ADR 0140).
+   */
+  private async saveCursor(w: StreamWork, write: CursorWrite, release = false): Promise<void> {
     const ledger = this.ledger;
     try {
-      await this.writeCursor(w, write);
+      await this.writeCursor(w, write, release);
       ledger.position(w.destination.id, write.next.positionMs);
     } catch (err) {
       ledger.position(w.destination.id, w.cursor?.positionMs ?? this.now);
@@ -974,14 +1030,34 @@ class TenantRun {
    * next run send it all again (billed again). Tried again, while the lease holds and the run is not
    * far past its budget, before giving up.
    */
-  private async writeCursor(w: StreamWork, write: CursorWrite): Promise<void> {
+  private async writeCursor(w: StreamWork, write: CursorWrite, releaseAsked: boolean): Promise<void> {
+    // One id for every try: a try that landed without its answer is known as ours by the next.
+    const writeId = randomUUID();
+    const hold = this.lease;
+    // ADR 0140: every try carries the release, and no renewal is sent until one answers (a renewal
+    // landing after a try that released the lease, its answer lost, would hold the lease again). The
+    // lease has two thirds of its time to live left at least; if the tries outlast it, the write is
+    // refused as LEASE_LOST, with the ids it handled already in the seen-set.
+    const release = releaseAsked && hold.pauseRenewals !== undefined;
+    if (release) await hold.pauseRenewals?.();
+    // Before the first try is sent, so before any next run can take a lease a try released.
+    const sentAtMs = this.deps.clock();
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.deps.state.advanceCursor(this.lease.lease, w.stream.id, write.next, {
+        const outcome = await this.deps.state.advanceCursor(hold.lease, w.stream.id, write.next, {
           seen: write.seen,
           prune: write.prune,
           home: w.home,
+          writeId,
+          ...(release ? { release: true } : {}),
         });
+        if (release && outcome === 'released') {
+          hold.releasedByWrite?.();
+          this.releasedAtMs = sentAtMs;
+        } else if (release) {
+          // Kept (a cursor item's write): released by call once the run is recorded, renewed until then.
+          hold.resumeRenewals?.();
+        }
         return;
       } catch (err) {
         const delay = FINAL_WRITE_RETRY_MS[attempt];

@@ -316,6 +316,44 @@ describe('the worker’s runs and schedule (PostgreSQL)', () => {
     expect(rows.find((r) => r.id === next)).toMatchObject({ status: 'running' });
   });
 
+  it('keeps the outcome of a run recorded after the next run of the tenant started (its last write released the lease, ADR 0140)', async () => {
+    const tenantId = await newTenant('released early', { nextRunAt: new Date() });
+    const start = Date.now() - 2_000;
+    const first = await store().startRun(tenantId, 'worker-1', new Date(start));
+    // The next run takes the lease the first released with its last cursor write, and starts while the
+    // first is still recording its end: it closes the first as interrupted...
+    const second = await store().startRun(tenantId, 'worker-2', new Date(start + 1_000));
+    // ...and the first's record then says how it ended.
+    await store().finishRun(
+      first,
+      {
+        status: 'ok',
+        actionsRead: 12,
+        findingsMapped: 12,
+        findingsImported: 12,
+        actionsSkipped: 0,
+        recordsRejected: 0,
+        throttles: 0,
+        lagSeconds: 3,
+        errorCode: null,
+        errorMessage: null,
+        recentFindings: [],
+        destinationStats: {},
+      },
+      new Date(start + 1_500),
+      { tenantId, nextRunAt: new Date(start + 300_000), runStartedAt: new Date(start), quiet: false },
+    );
+    const rows = await test.db.select().from(runs).where(eq(runs.tenantId, tenantId));
+
+    expect(rows.find((r) => r.id === first)).toMatchObject({
+      status: 'ok',
+      errorCode: null,
+      findingsImported: 12,
+      finishedAt: new Date(start + 1_500),
+    });
+    expect(rows.find((r) => r.id === second)).toMatchObject({ status: 'running' });
+  });
+
   it('records every field of a finished run and the next due time, keeping a "run now" asked during the run', async () => {
     const start = Date.now() - 5_000;
     const served = await newTenant('served', {

@@ -121,8 +121,10 @@ export function createDbTenantStore({
   // fillPlaceholders encodes it with that column's codec. tenant-store.int.test.ts reads back every field.
   const setTo = (name: string): SQL => placeholder(name) as unknown as SQL;
   // The caller holds the tenant's lease, so no other run of it is alive: a run still marked running was
-  // cut short (its worker was killed or ran out of memory) and is closed as failed. One statement (a
-  // data-modifying CTE): the insert does not see the row it adds to the update.
+  // cut short (its worker was killed or ran out of memory) and is closed as failed. Or it released its
+  // lease with its last cursor write (ADR 0140) and is recording its end: its finishRun then writes how
+  // it ended over this. One statement (a data-modifying CTE): the insert does not see the row it adds to
+  // the update.
   const interrupted = db.$with('interrupted').as(
     db
       .update(runs)

@@ -26,6 +26,8 @@ type AdvanceOptions = NonNullable<Parameters<StateStore['advanceCursor']>[3]>;
 /** The worker's StateStore in memory, plus what tests read back: the write count and a stream's cursor. */
 export type MemoryState = StateStore & {
   writes: number;
+  /** Leases released by `releaseLease`, and by a run's last cursor write (ADR 0140). */
+  readonly releases: { calls: number; withWrite: number };
   /** Reads of the tenant's state without the lease (`peekTenant`), and how many found it. */
   readonly peeks: { tried: number; found: number };
   /** One stream's state (what `readTenant(...).stream` reads): tests wrap it to see or fail the reads. */
@@ -41,6 +43,8 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
   let writes = 0;
   let n = 0;
   const peeks = { tried: 0, found: 0 };
+  const releases = { calls: 0, withWrite: 0 };
+  const landed = new Set<string>();
   const holds = (lease: Lease) =>
     holder !== null &&
     holder.owner === lease.owner &&
@@ -51,6 +55,7 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       return writes;
     },
     peeks,
+    releases,
     // Like the DynamoDB store: the state without the lease while nobody holds it (this store keeps no
     // health conditions and no cursor items, so the lease item is always all there is).
     peekTenant: async (tenantId: string) => {
@@ -74,6 +79,7 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       return { ...lease, expiresAtMs: holder.expiresAtMs };
     },
     releaseLease: async (lease: Lease) => {
+      releases.calls++;
       if (holder === null || holder.owner !== lease.owner || holder.epoch !== lease.epoch) return false;
       holder.expiresAtMs = 0;
       return true;
@@ -103,7 +109,13 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       };
     },
     advanceCursor: async (lease: Lease, streamId: string, next: Cursor, options: AdvanceOptions = {}) => {
+      // Like the DynamoDB store: a try of a write that landed (its answer lost) finds its write id, and
+      // says whether the lease went with it.
+      if (options.writeId !== undefined && landed.has(options.writeId)) {
+        return options.release === true && !holds(lease) ? ('released' as const) : ('advanced' as const);
+      }
       if (!holds(lease)) throw new StateError('LEASE_LOST', 'lost', false);
+      if (options.writeId !== undefined) landed.add(options.writeId);
       const stored = cursors.get(streamId);
       if (stored !== undefined && stored.positionMs > next.positionMs)
         throw new StateError('CURSOR_REGRESSION', 'behind', false);
@@ -121,6 +133,12 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       }
       n++;
       for (const p of options.prune ?? []) mine.delete(p.key);
+      // Like the DynamoDB store's lease item (every cursor of this store lives there): released with it.
+      if (options.release === true && holder !== null) {
+        holder.expiresAtMs = 0;
+        releases.withWrite++;
+        return 'released' as const;
+      }
       return 'advanced' as const;
     },
   };

@@ -139,8 +139,12 @@ function carried(next: Cursor, digestPath: string, stuckPath: string) {
     set.push(`${stuckPath} = :stuck`);
     values[':stuck'] = storedStuck(next.stuck);
   }
-  const tail = `${set.map((x) => `, ${x}`).join('')}${remove.length === 0 ? '' : ` REMOVE ${remove.join(', ')}`}`;
-  return { tail, values };
+  return { set, remove, values, tail: updateTail(set, remove) };
+}
+
+/** `, a = :a, b = :b REMOVE c, d`: what follows a SET clause's first assignment. */
+function updateTail(set: readonly string[], remove: readonly string[]): string {
+  return `${set.map((x) => `, ${x}`).join('')}${remove.length === 0 ? '' : ` REMOVE ${remove.join(', ')}`}`;
 }
 
 /**
@@ -329,8 +333,9 @@ export function createCursorStore(
         if (!Number.isFinite(segment.bucketEndMs)) throw new RangeError('pruned segments need a finite end');
       }
       // Names this write, so that a condition failure caused by our own earlier attempt having
-      // been applied (an SDK retry after a lost response) is recognised as success.
-      const writeId = randomUUID();
+      // been applied (an SDK retry after a lost response, or the caller's retry with the same id) is
+      // recognised as success.
+      const writeId = options.writeId ?? randomUUID();
       const segments = segmentItems(lease, streamId, options.seen ?? [], writeId, seenRetentionMs);
       // The seen-set first, outside the transaction (ADR 0112): if the cursor write then fails or
       // never happens, the ids this run handled are seen and the position has not moved.
@@ -355,23 +360,42 @@ export function createCursorStore(
           );
         });
       let home = inlineCursors ? (options.home ?? 'lease') : 'item';
+      // The lease released by this write (ADR 0140), stamped as `releaseLease` stamps it: only an inline
+      // write can carry it, and a cursor item's write leaves the release to `releaseLease`.
+      const release =
+        options.release === true
+          ? { stamp: table.held.get(lease)?.clean === true && table.held.get(lease)?.inFlight === 0 }
+          : undefined;
+      const landed = (): AdvanceOutcome => {
+        if (release === undefined) return 'advanced';
+        table.held.delete(lease);
+        return 'released';
+      };
       // Each refused attempt says, from the lease item it returns, where the cursor is to go next;
       // a concurrent writer of the same lease can send us round once more, never for ever.
       for (let attempt = 0; attempt < 4; attempt++) {
         if (home === 'item') return inItem();
-        const write = inlineWrite(TableName, lease, streamId, home, { next, writeId, floor, now: clock() });
+        const write = inlineWrite(TableName, lease, streamId, home, {
+          next,
+          writeId,
+          floor,
+          now: clock(),
+          release,
+        });
         let old: Record<string, AttributeValue> | undefined;
         try {
           // A transaction on the lease item (a cursor item's lease check, a health write) can hold it
           // for a moment: the same conflict retries as the transactions' own.
           await retryConflicts(conflictAttempts, () => client.send(new UpdateItemCommand(write)));
-          return 'advanced';
+          return landed();
         } catch (err) {
           if (errorName(err) !== 'ConditionalCheckFailedException') throw stateFailure(err);
           old = itemOf(err);
         }
         const then = nextHome(lease, streamId, next, writeId, old, clock());
-        if (then === 'advanced') return 'advanced';
+        // Our write had landed: with the release when it carried one (the lease item says which).
+        if (then === 'advanced')
+          return release !== undefined && !holds(old ?? {}, lease, clock()) ? landed() : 'advanced';
         home = then;
       }
       throw new StateError(
@@ -421,6 +445,8 @@ interface InlineWrite {
   readonly writeId: string;
   readonly floor: number | undefined;
   readonly now: number;
+  /** Releases the lease in the same write (ADR 0140); `stamp` as `releaseLease` stamps it (ADR 0127). */
+  readonly release?: { readonly stamp: boolean } | undefined;
 }
 
 /**
@@ -433,13 +459,28 @@ function inlineWrite(
   lease: Lease,
   streamId: string,
   home: 'lease' | 'new',
-  { next, writeId, floor, now }: InlineWrite,
+  { next, writeId, floor, now, release }: InlineWrite,
 ) {
   const fenced = leaseHeldValues(lease, now);
+  // The release as `releaseLease` writes it: expired at 0, stamped when the lease item is all (ADR 0127).
+  const released = {
+    set:
+      release === undefined
+        ? []
+        : ['leaseExpiresAtMs = :released', ...(release.stamp ? ['#q = :epoch'] : [])],
+    remove: release === undefined ? [] : ['expiresAt'],
+    names: release?.stamp === true ? { '#q': QUERY_FLAG } : {},
+    values: release === undefined ? {} : { ':released': 0 },
+  };
   const common = {
     TableName,
     Key: keys.lease(lease.tenantId),
-    ExpressionAttributeNames: { '#owner': 'owner', '#c': INLINE_ATTRIBUTE, '#s': streamId },
+    ExpressionAttributeNames: {
+      '#owner': 'owner',
+      '#c': INLINE_ATTRIBUTE,
+      '#s': streamId,
+      ...released.names,
+    },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
   };
   if (home === 'lease') {
@@ -448,10 +489,11 @@ function inlineWrite(
       ...common,
       // The digest and the stuck findings belong to the write that sets them: one written without is
       // removed (ADR 0128, 0133).
-      UpdateExpression: `SET #c.#s.p = :pos, #c.#s.u = :updated, #c.#s.v = #c.#s.v + :one, #c.#s.w = :writeId, #c.#s.e = :epoch${floor === undefined ? '' : ', #c.#s.f = :floor'}${own.tail}`,
+      UpdateExpression: `SET #c.#s.p = :pos, #c.#s.u = :updated, #c.#s.v = #c.#s.v + :one, #c.#s.w = :writeId, #c.#s.e = :epoch${floor === undefined ? '' : ', #c.#s.f = :floor'}${updateTail([...own.set, ...released.set], [...own.remove, ...released.remove])}`,
       ConditionExpression: `${LEASE_HELD} AND #c.#s.p <= :pos`,
       ExpressionAttributeValues: marshall({
         ...fenced,
+        ...released.values,
         ':pos': next.positionMs,
         ':updated': next.updatedAtMs,
         ':one': 1,
@@ -473,9 +515,14 @@ function inlineWrite(
   };
   return {
     ...common,
-    UpdateExpression: 'SET #c.#s = :entry',
+    UpdateExpression: `SET #c.#s = :entry${updateTail(released.set, released.remove)}`,
     ConditionExpression: `${LEASE_HELD} AND attribute_not_exists(#c.#s) AND size(#c) < :max`,
-    ExpressionAttributeValues: marshall({ ...fenced, ':entry': entry, ':max': INLINE_CURSORS_MAX }),
+    ExpressionAttributeValues: marshall({
+      ...fenced,
+      ...released.values,
+      ':entry': entry,
+      ':max': INLINE_CURSORS_MAX,
+    }),
   };
 }
 

@@ -129,9 +129,21 @@ export interface AdvanceOptions {
   readonly prune?: readonly SeenSegment[];
   /** `StreamState.home` of the read this write follows; without it the lease item is tried first. */
   readonly home?: CursorHome | undefined;
+  /**
+   * Names the write (default: a new one per call). A caller trying a write again passes the id of its
+   * first try, so a try that landed without its answer is known as ours.
+   */
+  readonly writeId?: string | undefined;
+  /**
+   * The run's last write under its lease (ADR 0140): the lease is released in the same write, as
+   * `releaseLease` releases it, when the cursor lives in the lease item (`released`); a cursor item's
+   * write leaves it held (`advanced`).
+   */
+  readonly release?: boolean | undefined;
 }
 
-export type AdvanceOutcome = 'advanced' | 'unchanged';
+/** `released`: advanced, and the lease released with it (`AdvanceOptions.release`). */
+export type AdvanceOutcome = 'advanced' | 'released' | 'unchanged';
 
 /** A tenant's cursors and open health conditions as one query read them (`StateStore.readTenant`). */
 export interface TenantState {

@@ -231,6 +231,69 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
     expect(await store.getLease(tenant)).toMatchObject({ owner: 'worker-b', epoch: lease.epoch + 1 });
   });
 
+  it("releases the lease in the run's last cursor write when the cursor is in the lease item, and leaves it held otherwise (ADR 0140)", async () => {
+    const tenant = newTenant();
+    const store = createStore();
+    const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (lease === null) throw new Error('no lease');
+    await store.readTenant(lease);
+    // The stream's first write makes its entry ('new'), the next moves it ('lease'): each can carry it.
+    const first = await store.advanceCursor(lease, 's', cursorAt(1_000), {
+      seen: [{ id: 'a', timestampMs: 1_000 }],
+      home: home ?? 'new',
+      release: true,
+    });
+    const taken = await store.acquireLease(tenant, 'worker-b', TTL);
+
+    if (home === 'item') {
+      // A cursor item's write is a transaction beside the lease item: the lease stays for releaseLease.
+      expect(first).toBe('advanced');
+      expect(taken).toBeNull();
+      expect(await store.releaseLease(lease)).toBe(true);
+    } else {
+      expect(first).toBe('released');
+      expect(taken).toMatchObject({ owner: 'worker-b', epoch: lease.epoch + 1 });
+      if (taken === null) throw new Error('no lease');
+      await store.readTenant(taken);
+      const moved = await store.advanceCursor(taken, 's', cursorAt(2_000), { home: 'lease', release: true });
+      expect(moved).toBe('released');
+      // Released as releaseLease releases: expired, and stamped (the lease item is all, ADR 0127), so the
+      // next holder's read needs no query, and a quiet run may read it without the lease.
+      const raw = await rawLease(tenant);
+      expect(raw.leaseExpiresAtMs).toEqual({ N: '0' });
+      expect(raw.q).toEqual({ N: String(taken.epoch) });
+      expect(await store.peekTenant?.(tenant)).not.toBeNull();
+    }
+    expect((await store.getStream(tenant, 's')).seen.has('a')).toBe(true);
+    expect((await store.getCursor(tenant, 's'))?.positionMs).toBe(home === 'item' ? 1_000 : 2_000);
+  });
+
+  it('knows a released write of its own when it tries it again with the same write id, with or without the release (ADR 0140)', async () => {
+    const tenant = newTenant();
+    const store = createStore();
+    const lease = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (lease === null) throw new Error('no lease');
+    await store.advanceCursor(lease, 's', cursorAt(1_000), { home: home ?? 'new' });
+    const write = { home: home ?? ('lease' as const), writeId: randomUUID() };
+
+    const landed = await store.advanceCursor(lease, 's', cursorAt(2_000), { ...write, release: true });
+    // Its answer lost: tried again as it was, and then without the release (the worker's later tries).
+    const again = await store.advanceCursor(lease, 's', cursorAt(2_000), { ...write, release: true });
+    const plain = await store.advanceCursor(lease, 's', cursorAt(2_000), write);
+
+    expect([landed, again, plain]).toEqual(
+      home === 'item' ? ['advanced', 'advanced', 'advanced'] : ['released', 'released', 'advanced'],
+    );
+    // Another write id after the release is refused: the lease is no longer held.
+    if (home !== 'item') {
+      await expect(store.advanceCursor(lease, 's', cursorAt(3_000), { home: 'lease' })).rejects.toMatchObject(
+        {
+          code: 'LEASE_LOST',
+        },
+      );
+    }
+  });
+
   it('never moves a cursor backwards and accepts the same position (a write that only adds seen ids)', async () => {
     const tenant = newTenant();
     const store = createStore();
