@@ -71,6 +71,23 @@ describe.each(transports)('the page transport: %s', (_name, make) => {
     expect(await text(response.body)).toBe(PAGE);
   });
 
+  it('decodes a body compressed twice (content-encoding: gzip, br), the last coding first', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip, br' });
+      res.end(brotliCompressSync(gzipSync(Buffer.from(PAGE))));
+    };
+    expect(await text((await get('/twice')).body)).toBe(PAGE);
+  });
+
+  it('passes on a body one of whose codings it does not know as it came', async () => {
+    const raw = gzipSync(Buffer.from(PAGE));
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip, x-unknown' });
+      res.end(raw);
+    };
+    expect(await text((await get('/mixed')).body)).toBe(raw.toString('utf8'));
+  });
+
   it('passes on a body in an encoding it does not know as it came', async () => {
     handler = (_req, res) => {
       res.writeHead(200, { 'content-encoding': 'x-unknown' });

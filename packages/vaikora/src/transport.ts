@@ -1,4 +1,4 @@
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, type Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { request } from 'undici';
 import type { FetchLike } from './options.ts';
@@ -56,7 +56,7 @@ export function undiciTransport(): PageTransport {
   return async ({ url, headers, signal }) => {
     const response = await request(url, { method: 'GET', headers, signal });
     const raw = response.body;
-    const encoding = headerOf(response.headers, 'content-encoding')?.trim().toLowerCase();
+    const encoding = headerOf(response.headers, 'content-encoding')?.toLowerCase();
     const body = decoded(raw, encoding);
     return {
       status: response.statusCode,
@@ -79,18 +79,36 @@ function headerOf(headers: Record<string, string | string[] | undefined>, name: 
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-/** The body decoded from the one content-encoding fetch decodes too; any other is passed on as it is. */
+/**
+ * The body decoded as fetch decodes it: each coding of `content-encoding` (gzip, deflate, br; identity
+ * ignored) undone, the last applied first; a list naming any other is passed on as it is.
+ */
 function decoded(raw: Readable, encoding: string | undefined): AsyncIterable<Uint8Array> {
-  const decoder =
-    encoding === 'gzip' || encoding === 'x-gzip'
-      ? createGunzip()
-      : encoding === 'deflate'
-        ? createInflate()
-        : encoding === 'br'
-          ? createBrotliDecompress()
-          : undefined;
-  if (decoder === undefined) return raw;
+  const codings = (encoding ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '' && c !== 'identity')
+    .reverse();
+  const decoders: Transform[] = [];
+  for (const coding of codings) {
+    const decoder =
+      coding === 'gzip' || coding === 'x-gzip'
+        ? createGunzip()
+        : coding === 'deflate'
+          ? createInflate()
+          : coding === 'br'
+            ? createBrotliDecompress()
+            : undefined;
+    if (decoder === undefined) {
+      for (const d of decoders) d.destroy();
+      return raw;
+    }
+    decoders.push(decoder);
+  }
+  const last = decoders.at(-1);
+  if (last === undefined) return raw;
   // A truncated or corrupt stream fails the read as a network failure does; a read stopped early (the
-  // page's bounds) destroys both streams, so the connection is not left holding an unread body.
-  return pipeline(raw, decoder, () => undefined);
+  // page's bounds) destroys every stream, so the connection is not left holding an unread body.
+  pipeline([raw, ...decoders], () => undefined);
+  return last;
 }
