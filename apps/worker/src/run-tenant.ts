@@ -616,8 +616,11 @@ class TenantRun {
     }
   }
 
-  /** Reads the agent's streams' seen-sets, sweeps the agent down to the oldest window, delivers, moves the cursors. */
-  /** `lastAgent`: no agent is swept after this one, so its last stream's cursor write is the run's last write. */
+  /**
+   * Reads the agent's streams' seen-sets, sweeps the agent down to the oldest window, delivers, moves the
+   * cursors. `lastAgent`: no agent is swept after this one, so its last stream's cursor write is the
+   * run's last write.
+   */
   private async runAgent(
     agentId: string,
     group: readonly StreamConfig[],
@@ -979,10 +982,11 @@ class TenantRun {
 
   /**
    * Whether the run writes nothing under its lease after its last cursor write (ADR 0140), so that the
-   * write may release the lease: the health report that follows makes no call. That is so when no
-   * health condition was open before and none opens now (no condition observed, rejections not above
-   * the threshold) and no destination of the tenant has the heartbeat on; or when the runtime keeps
-   * no health state. `reconcileHealthFindings` then imports, reads and saves nothing.
+   * write may release the lease. `saveHealth` saves nothing: no destination failed, and every one is
+   * `active` with no failure counted. And the health report makes no call: no health condition was open
+   * before and none opens now (no condition observed, rejections not above the threshold) and no
+   * destination of the tenant has the heartbeat on, or the runtime keeps no health state;
+   * `reconcileHealthFindings` then imports, reads and saves nothing.
    */
   private nothingAfterLastWrite(
     state: TenantState,
