@@ -1,5 +1,5 @@
-import { pipeline, type Readable, type Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import zlib from 'node:zlib';
 import { request } from 'undici';
 import type { FetchLike } from './options.ts';
 
@@ -48,26 +48,48 @@ export function fetchTransport(doFetch: FetchLike): PageTransport {
  * The worker's transport: undici's `request` on its global dispatcher (the pool `fetch` would use too).
  * Not `fetch`: its WHATWG layer (Request, Response, Headers, web streams) made a one-page sweep cost
  * half as much CPU again as `request` does (`bench:transport`, ADR 0139), and every run of every tenant
- * makes at least one. `request` follows no redirect and asks for no compression;
- * a body the server compresses anyway is decoded as `fetch` would (gzip, deflate, br), so the page's
- * byte bound still counts decoded bytes.
+ * makes at least one. `request` follows no redirect and asks for no compression; a body the server
+ * compresses anyway is decoded as `fetch` decodes it (`decoders`), so the page's byte bound still
+ * counts decoded bytes. The decoders stop with the request's signal, and a discarded body is destroyed
+ * at once (an error body that stalls must not hold the attempt until its timeout).
  */
 export function undiciTransport(): PageTransport {
   return async ({ url, headers, signal }) => {
     const response = await request(url, { method: 'GET', headers, signal });
     const raw = response.body;
-    const encoding = headerOf(response.headers, 'content-encoding')?.toLowerCase();
-    const body = decoded(raw, encoding);
+    const status = response.statusCode;
+    let chain: Transform[];
+    try {
+      chain = NULL_BODY_STATUS.has(status) ? [] : decoders(headerOf(response.headers, 'content-encoding'));
+    } catch (err) {
+      destroyUnread(raw);
+      throw err;
+    }
+    const last = chain.at(-1);
+    let body: Readable = raw;
+    if (last !== undefined) {
+      // A truncated or corrupt stream fails the read as a network failure does; a read stopped early
+      // (the page's bounds) destroys every stream, so the connection is not left holding an unread body.
+      pipeline([raw, ...chain], () => undefined);
+      body = last;
+      // The request's signal (the attempt's timeout, the caller) reaches undici's body only: once that
+      // has arrived, only this stops decoders still at work.
+      const stop = () => last.destroy(signalError(signal));
+      if (signal.aborted) stop();
+      else {
+        signal.addEventListener('abort', stop, { once: true });
+        last.once('close', () => signal.removeEventListener('abort', stop));
+      }
+    }
     return {
-      status: response.statusCode,
+      status,
       header: (name) => headerOf(response.headers, name),
       body,
       async discard() {
-        try {
-          await raw.dump();
-        } catch {
-          // Nothing to free if the stream already failed.
-        }
+        // Destroyed, as fetch's cancel() does: reading an error body to its end to keep the connection
+        // would wait as long as the server stalls it.
+        destroyUnread(body);
+        destroyUnread(raw);
       },
     };
   };
@@ -79,36 +101,103 @@ function headerOf(headers: Record<string, string | string[] | undefined>, name: 
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/** Statuses whose response has no body (fetch's "null body status"): nothing to decode. */
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+
+/** More codings than this fail the request, as in undici's fetch (its fix for CVE-style decoder chains). */
+const MAX_CONTENT_CODINGS = 5;
+
 /**
- * The body decoded as fetch decodes it: each coding of `content-encoding` (gzip, deflate, br; identity
- * ignored) undone, the last applied first; a list naming any other is passed on as it is.
+ * The decoders of a `content-encoding` list, the last applied first, as undici's fetch builds them
+ * (lib/web/fetch/index.js, which exports none of this): gzip, deflate (with or without its zlib
+ * header), br and, where Node has it, zstd, each lenient at the end of the stream as curl and browsers
+ * are; none when the list names another coding (the body is passed on as it came); more than
+ * MAX_CONTENT_CODINGS is an error. undici's `interceptors.decompress` is experimental (it warns), is
+ * strict at the end of a stream and reads deflate only with its header.
  */
-function decoded(raw: Readable, encoding: string | undefined): AsyncIterable<Uint8Array> {
-  const codings = (encoding ?? '')
-    .split(',')
-    .map((c) => c.trim())
-    .filter((c) => c !== '' && c !== 'identity')
-    .reverse();
-  const decoders: Transform[] = [];
-  for (const coding of codings) {
-    const decoder =
-      coding === 'gzip' || coding === 'x-gzip'
-        ? createGunzip()
-        : coding === 'deflate'
-          ? createInflate()
-          : coding === 'br'
-            ? createBrotliDecompress()
-            : undefined;
-    if (decoder === undefined) {
-      for (const d of decoders) d.destroy();
-      return raw;
-    }
-    decoders.push(decoder);
+function decoders(encoding: string | null): Transform[] {
+  const codings = encoding === null ? [] : encoding.toLowerCase().split(',');
+  if (codings.length > MAX_CONTENT_CODINGS) {
+    throw new Error(
+      `too many content-encodings in response: ${codings.length}, maximum allowed is ${MAX_CONTENT_CODINGS}`,
+    );
   }
-  const last = decoders.at(-1);
-  if (last === undefined) return raw;
-  // A truncated or corrupt stream fails the read as a network failure does; a read stopped early (the
-  // page's bounds) destroys every stream, so the connection is not left holding an unread body.
-  pipeline([raw, ...decoders], () => undefined);
-  return last;
+  const chain: Transform[] = [];
+  for (const coding of codings.map((c) => c.trim()).reverse()) {
+    if (coding === '' || coding === 'identity') continue;
+    const decoder = decoderFor(coding);
+    if (decoder === undefined) {
+      for (const d of chain) d.destroy();
+      return [];
+    }
+    chain.push(decoder);
+  }
+  return chain;
+}
+
+const LENIENT = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+
+function decoderFor(coding: string): Transform | undefined {
+  if (coding === 'gzip' || coding === 'x-gzip') return zlib.createGunzip(LENIENT);
+  if (coding === 'deflate') return new InflateEither();
+  if (coding === 'br') {
+    return zlib.createBrotliDecompress({
+      flush: zlib.constants.BROTLI_OPERATION_FLUSH,
+      finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
+    });
+  }
+  if (coding === 'zstd' && typeof zlib.createZstdDecompress === 'function') {
+    return zlib.createZstdDecompress({
+      flush: zlib.constants.ZSTD_e_continue,
+      finishFlush: zlib.constants.ZSTD_e_end,
+    });
+  }
+  return undefined;
+}
+
+/**
+ * `deflate` as servers send it: with its zlib header (RFC 1950) or without (raw RFC 1951), told apart by
+ * the first byte as undici's fetch does.
+ */
+class InflateEither extends Transform {
+  private inner: Transform | undefined;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.inner === undefined) {
+      if (chunk.length === 0) {
+        callback();
+        return;
+      }
+      const zlibWrapped = ((chunk[0] as number) & 0x0f) === 0x08;
+      const inner = zlibWrapped ? zlib.createInflate(LENIENT) : zlib.createInflateRaw(LENIENT);
+      inner.on('data', (data: Buffer) => this.push(data));
+      inner.on('end', () => this.push(null));
+      inner.on('error', (err) => this.destroy(err));
+      this.inner = inner;
+    }
+    this.inner.write(chunk, callback);
+  }
+
+  // The readable side ends when the inner stream does (its 'end' pushes null), or at once without one.
+  override _final(callback: (error?: Error | null) => void): void {
+    if (this.inner === undefined) this.push(null);
+    else this.inner.end();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.inner?.destroy();
+    callback(error);
+  }
+}
+
+/** Destroys a body nobody reads: undici's emits the abort it makes of it as an 'error', handled here. */
+function destroyUnread(stream: Readable): void {
+  stream.on('error', () => undefined);
+  stream.destroy();
+}
+
+function signalError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error('the request was aborted');
 }
