@@ -229,6 +229,37 @@ describe('the last cursor write releases the lease (ADR 0140)', () => {
     expect(finishedAt).toBeLessThan(nextRunStartedAt);
   });
 
+  it('records the end as the releasing write was sent when every try failed after the first landed (its fate unknown)', async () => {
+    let tick = NOW;
+    const t = setup(ONE_STREAM_TENANT, { clock: () => (tick += 1) });
+    const advance = t.state.advanceCursor;
+    t.state.advanceCursor = async (lease, streamId, next, options = {}) => {
+      // Each try reaches the store, the first lands; no answer ever comes back.
+      await advance(lease, streamId, next, options).catch(() => undefined);
+      throw new StateError('UNAVAILABLE', 'DynamoDB call failed: socket timeout', true);
+    };
+    let nextRunStartedAt = 0;
+    let finishedAt = 0;
+    const finish = t.deps.store.finishRun.bind(t.deps.store);
+    const store = {
+      ...t.deps.store,
+      finishRun: async (...args: Parameters<typeof finish>) => {
+        finishedAt = args[2].getTime();
+        return finish(...args);
+      },
+    };
+    // While the run waits to try again, another process takes the lease the first try released.
+    const sleep = async () => {
+      if (nextRunStartedAt === 0 && (await t.state.acquireLease('ten_1', 'next-run', 20_000)) !== null)
+        nextRunStartedAt = tick += 1;
+    };
+    const result = await runTenant('ten_1', { ...t.deps, store, sleep });
+
+    expect(result.kind === 'ran' && result.summary.status).not.toBe('ok');
+    expect(nextRunStartedAt).toBeGreaterThan(0);
+    expect(finishedAt).toBeLessThan(nextRunStartedAt);
+  });
+
   it("keeps the lease while a failed destination's health is saved: the next run loads it saved", async () => {
     const config = testTenant(
       [testDestination('dst_1', '111111111111'), testDestination('dst_2', '222222222222')],

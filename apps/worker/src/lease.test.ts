@@ -213,6 +213,29 @@ describe('the last write releasing the lease (ADR 0140)', () => {
     expect(order).toEqual(['renewed', 'paused']);
   });
 
+  it('takes a renewal refused after the release as expected: no warning, the work not stopped', async () => {
+    vi.useFakeTimers();
+    let settle: () => void = () => undefined;
+    const holder = new LeaseHolder(
+      lease,
+      deps({
+        // A renewal on its way while the lease is released; the store refuses it once it lands.
+        renewLease: () =>
+          new Promise((_resolve, reject) => {
+            settle = () => reject(new StateError('LEASE_LOST', 'released', false));
+          }),
+      }),
+      undefined,
+    );
+    await vi.advanceTimersByTimeAsync(7_000);
+    holder.releasedByWrite();
+    settle();
+    await holder.release();
+
+    expect(holder.signal.aborted).toBe(false);
+    expect(holder.stopReason).toBeNull();
+  });
+
   it('renews again, and releases by call, when the last write did not release it', async () => {
     const { holder, calls } = counted();
     await holder.pauseRenewals();

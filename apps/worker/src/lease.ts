@@ -45,7 +45,7 @@ export interface RunHold {
    * Absent from a hold with nothing to renew or release.
    */
   pauseRenewals?(): Promise<void>;
-  /** The last write failed or kept the lease: renewals go on until the lease is released. */
+  /** The last write kept the lease (a cursor item's): renewals go on until the lease is released. */
   resumeRenewals?(): void;
   /** The last write released the lease: nothing is left to renew or release. */
   releasedByWrite?(): void;
@@ -93,8 +93,10 @@ export class LeaseHolder implements RunHold {
   stopReason: StopReason | null = null;
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> = Promise.resolve();
-  /** Set once the run's last write released the lease (ADR 0140). */
+  /** Set once the run's last write released the lease (ADR 0140): no release call is left to make. */
   private released = false;
+  /** Set once the lease is released or being released: a renewal refused from then on is expected. */
+  private ending = false;
   private readonly started = Date.now();
   /** Removes the listener on the outer signal, which every run of the process shares and outlives them. */
   private readonly detach: () => void = () => undefined;
@@ -153,6 +155,7 @@ export class LeaseHolder implements RunHold {
     clearInterval(this.timer);
     this.timer = undefined;
     this.released = true;
+    this.ending = true;
   }
 
   get signal(): AbortSignal {
@@ -170,6 +173,8 @@ export class LeaseHolder implements RunHold {
     try {
       this.lease = await this.deps.state.renewLease(this.lease, this.deps.options.leaseTtlMs);
     } catch (err) {
+      // A renewal still on its way when the lease was released: the store refuses it (ADR 0140).
+      if (this.ending) return;
       if (isLeaseLost(err)) {
         this.deps.logger.warn({ tenantId: this.lease.tenantId }, 'lease lost; stopping the run');
         this.stopWith(LEASE_LOST, err);
@@ -182,6 +187,7 @@ export class LeaseHolder implements RunHold {
   async release(): Promise<void> {
     this.detach();
     clearInterval(this.timer);
+    this.ending = true;
     await this.renewing;
     if (this.released) return;
     try {

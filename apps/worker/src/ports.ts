@@ -314,7 +314,7 @@ export type StateFailureCode = 'LEASE_LOST' | 'CURSOR_REGRESSION' | 'CONFLICT' |
 export interface StateStore {
   /** Takes the tenant's lease when it is free, expired or already ours; null when someone else holds it. */
   acquireLease(tenantId: string, owner: string, ttlMs: number): Promise<Lease | null>;
-  /** Extends our lease; LEASE_LOST when another acquisition happened since. */
+  /** Extends our lease; LEASE_LOST when another acquisition happened since, or we released it. */
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
   /** Frees our lease for the next worker; false when it was no longer ours. */
   releaseLease(lease: Lease): Promise<boolean>;

@@ -421,8 +421,9 @@ class TenantRun {
    */
   private readAloneState: { readonly state: TenantState; readonly atMs: number } | undefined;
   /**
-   * When the run's last cursor write that released the lease was sent (ADR 0140): the run's end as
-   * recorded, so that a next run, which can only take the lease after that write, starts after it.
+   * When the run's last cursor write that released the lease, or may have (its tries failed, an answer
+   * lost), was sent (ADR 0140): the run's end as recorded, so that a next run, which can only take the
+   * lease after that write landed or after the run released it by call, starts after it.
    */
   private releasedAtMs: number | undefined;
   /** Rejections kept by stage, counted in the metrics once the run is recorded (a dropped quiet run counts none). */
@@ -1070,8 +1071,11 @@ class TenantRun {
           delay === undefined ||
           this.lease.stopReason === LEASE_LOST ||
           this.deps.clock() + delay > this.retryWritesUntilMs
-        )
+        ) {
+          // A try may have landed and released the lease without its answer: the run ends as it was sent.
+          if (release) this.releasedAtMs = sentAtMs;
           throw err;
+        }
         this.log.debug(
           { err: errorInfo(err), streamId: w.stream.id, attempt },
           'cursor write failed; trying again',

@@ -73,7 +73,13 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       return { tenantId, ...holder };
     },
     renewLease: async (lease: Lease, ttlMs: number) => {
-      if (holder === null || holder.owner !== lease.owner || holder.epoch !== lease.epoch)
+      // Like the DynamoDB store: never a released lease (expiry 0).
+      if (
+        holder === null ||
+        holder.owner !== lease.owner ||
+        holder.epoch !== lease.epoch ||
+        holder.expiresAtMs === 0
+      )
         throw new StateError('LEASE_LOST', 'lost', false);
       holder.expiresAtMs = clock() + ttlMs;
       return { ...lease, expiresAtMs: holder.expiresAtMs };

@@ -35,13 +35,14 @@ export function createLeaseStore(table: StateTable): LeaseStore {
     set: string,
     values: Record<string, unknown>,
     names: Record<string, string> = {},
+    condition = '',
   ) =>
     client.send(
       new UpdateItemCommand({
         TableName,
         Key: keys.lease(lease.tenantId),
         UpdateExpression: set,
-        ConditionExpression: '#owner = :owner AND epoch = :epoch',
+        ConditionExpression: `#owner = :owner AND epoch = :epoch${condition}`,
         ExpressionAttributeNames: { '#owner': 'owner', ...names },
         ExpressionAttributeValues: marshall({ ':owner': lease.owner, ':epoch': lease.epoch, ...values }),
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -93,8 +94,16 @@ export function createLeaseStore(table: StateTable): LeaseStore {
       try {
         // No expiry check: while owner and epoch are still ours, nobody acquired it since,
         // so extending an unnoticed expiry is safe (cursor writes did check it meanwhile).
+        // Never a released lease (expiry 0): a renewal still on its way when the holder released it (by
+        // call, or with its last cursor write, ADR 0140) would hold it again for a whole TTL.
         await retryConflicts(conflictAttempts, () =>
-          updateOurs(lease, 'SET leaseExpiresAtMs = :exp REMOVE expiresAt', { ':exp': expiresAtMs }),
+          updateOurs(
+            lease,
+            'SET leaseExpiresAtMs = :exp REMOVE expiresAt',
+            { ':exp': expiresAtMs, ':released': 0 },
+            {},
+            ' AND leaseExpiresAtMs > :released',
+          ),
         );
         return { ...lease, expiresAtMs };
       } catch (err) {

@@ -182,7 +182,10 @@ export interface StateStore {
   ensureTable(): Promise<void>;
   /** Takes the tenant's lease when it is free, expired or already ours; null when someone else holds it. */
   acquireLease(tenantId: string, owner: string, ttlMs: number): Promise<Lease | null>;
-  /** Extends our lease; LEASE_LOST when another acquisition happened since (even if ours had expired unnoticed). */
+  /**
+   * Extends our lease; LEASE_LOST when another acquisition happened since (even if ours had expired
+   * unnoticed), or when we released it (a renewal still on its way then must not hold it again).
+   */
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
   /** Frees our lease for the next worker; false when it was no longer ours. */
   releaseLease(lease: Lease): Promise<boolean>;

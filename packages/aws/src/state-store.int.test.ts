@@ -294,6 +294,26 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
     }
   });
 
+  it('refuses to renew a released lease: a renewal still on its way would hold it again (ADR 0140)', async () => {
+    const tenant = newTenant();
+    const store = createStore();
+    const byCall = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (byCall === null) throw new Error('no lease');
+    await store.releaseLease(byCall);
+    await expect(store.renewLease(byCall, TTL)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+
+    const byWrite = await store.acquireLease(tenant, 'worker-a', TTL);
+    if (byWrite === null) throw new Error('no lease');
+    await store.readTenant(byWrite);
+    await store.advanceCursor(byWrite, 's', cursorAt(1_000), { home: home ?? 'new', release: true });
+    const renewed = store.renewLease(byWrite, TTL);
+    if (home === 'item') await expect(renewed).resolves.toMatchObject({ epoch: byWrite.epoch });
+    else await expect(renewed).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    // Free for the next run at once (the cursor item's layout releases by call).
+    if (home === 'item') await store.releaseLease(byWrite);
+    expect(await store.acquireLease(tenant, 'worker-b', TTL)).toMatchObject({ owner: 'worker-b' });
+  });
+
   it('never moves a cursor backwards and accepts the same position (a write that only adds seen ids)', async () => {
     const tenant = newTenant();
     const store = createStore();

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { constants, createGzip } from 'node:zlib';
+import { constants, createDeflate, createDeflateRaw, createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVaikoraClient, type VaikoraPage } from './client.ts';
 import { VaikoraError } from './errors.ts';
@@ -59,37 +59,47 @@ describe('hostile probe: the Vaikora client over real HTTP', () => {
     return pages;
   };
 
-  it('reads a gzip bomb (1 GiB of JSON whitespace, a few MB compressed) only up to maxResponseBytes', {
-    timeout: 60_000,
-  }, async () => {
-    let written = 0;
-    handler = (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
-      const gz = createGzip({ level: constants.Z_BEST_SPEED });
-      gz.pipe(res);
-      const block = Buffer.alloc(1024 * 1024, 0x20);
-      gz.write('{"actions":[');
-      const pump = () => {
-        while (written < 1024 && !res.destroyed) {
-          written++;
-          if (!gz.write(block)) {
-            gz.once('drain', pump);
-            return;
+  it.each([
+    ['gzip', 'gzip', () => createGzip({ level: constants.Z_BEST_SPEED })],
+    ['deflate', 'deflate', () => createDeflate({ level: constants.Z_BEST_SPEED })],
+    // Raw deflate (no zlib header) goes through the transport's own inflater (ADR 0139), which must
+    // keep the back-pressure the others get from the pipeline.
+    ['raw deflate', 'deflate', () => createDeflateRaw({ level: constants.Z_BEST_SPEED })],
+  ] as const)(
+    'reads a %s bomb (1 GiB of JSON whitespace, a few MB compressed) only up to maxResponseBytes',
+    {
+      timeout: 60_000,
+    },
+    async (_name, encoding, compressor) => {
+      let written = 0;
+      handler = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding });
+        const gz = compressor();
+        gz.pipe(res);
+        const block = Buffer.alloc(1024 * 1024, 0x20);
+        gz.write('{"actions":[');
+        const pump = () => {
+          while (written < 1024 && !res.destroyed) {
+            written++;
+            if (!gz.write(block)) {
+              gz.once('drain', pump);
+              return;
+            }
           }
-        }
-        if (!res.destroyed) gz.end(']}');
+          if (!res.destroyed) gz.end(']}');
+        };
+        res.on('close', () => gz.destroy());
+        pump();
       };
-      res.on('close', () => gz.destroy());
-      pump();
-    };
-    const rssBefore = process.memoryUsage().rss;
-    const pages = await drain(client());
-    const grewMb = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
+      const rssBefore = process.memoryUsage().rss;
+      const pages = await drain(client());
+      const grewMb = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
 
-    expect(pages[0]?.rejections[0]?.code).toBe('PAGE_UNREADABLE');
-    expect(written).toBeLessThan(1024);
-    expect(grewMb).toBeLessThan(200);
-  });
+      expect(pages[0]?.rejections[0]?.code).toBe('PAGE_UNREADABLE');
+      expect(written).toBeLessThan(1024);
+      expect(grewMb).toBeLessThan(200);
+    },
+  );
 
   it('gives up on a body trickled a byte at a time within the per-attempt timeout', {
     timeout: 30_000,
