@@ -57,6 +57,23 @@ function healthStore(open: readonly OpenHealthCondition[] = []) {
   };
 }
 
+/** The tenant store of `deps` with the end each run is recorded with kept; `tail` delays the record. */
+function recordingEnd(deps: RunDeps, tail: () => Promise<unknown> = async () => undefined) {
+  const finish = deps.store.finishRun.bind(deps.store);
+  const recorded = {
+    finishedAt: 0,
+    store: {
+      ...deps.store,
+      finishRun: async (...args: Parameters<typeof finish>) => {
+        recorded.finishedAt = args[2].getTime();
+        await tail();
+        return finish(...args);
+      },
+    },
+  };
+  return recorded;
+}
+
 describe('the last cursor write releases the lease (ADR 0140)', () => {
   it('a busy run releases its lease with its one cursor write: no release call, the lease free at once', async () => {
     const t = setup();
@@ -81,19 +98,12 @@ describe('the last cursor write releases the lease (ADR 0140)', () => {
       landedAtMs = ticking.clock();
       return outcome;
     };
-    let finishedAt: Date | undefined;
-    const finish = t.deps.store.finishRun.bind(t.deps.store);
-    const store = {
-      ...t.deps.store,
-      finishRun: (...args: Parameters<typeof finish>) => {
-        finishedAt = args[2];
-        return finish(...args);
-      },
-    };
-    await runTenant('ten_1', { ...ticking, store });
+    const recorded = recordingEnd(t.deps);
+    await runTenant('ten_1', { ...ticking, store: recorded.store });
 
     expect(t.state.releases.withWrite).toBe(1);
-    expect(finishedAt?.getTime()).toBeLessThan(landedAtMs);
+    expect(recorded.finishedAt).toBeGreaterThan(0);
+    expect(recorded.finishedAt).toBeLessThan(landedAtMs);
   });
 
   it("only the run's last write carries it, whichever agent is swept last", async () => {
@@ -204,17 +214,9 @@ describe('the last cursor write releases the lease (ADR 0140)', () => {
       return renew(...args);
     };
     let nextRunStartedAt = 0;
-    let finishedAt = 0;
-    const finish = t.deps.store.finishRun.bind(t.deps.store);
-    const store = {
-      ...t.deps.store,
-      finishRun: async (...args: Parameters<typeof finish>) => {
-        finishedAt = args[2].getTime();
-        // fault-injection delay: a slow PostgreSQL at the run's tail, long enough for a renewal tick.
-        await new Promise((resolve) => setTimeout(resolve, 1_300));
-        return finish(...args);
-      },
-    };
+    // fault-injection delay: a slow PostgreSQL at the run's tail, long enough for a renewal tick.
+    const recorded = recordingEnd(t.deps, () => new Promise((resolve) => setTimeout(resolve, 1_300)));
+    const store = recorded.store;
     // While the run waits to try its write again, another process takes the released lease and starts.
     const sleep = async () => {
       if ((await t.state.acquireLease('ten_1', 'next-run', 20_000)) !== null) nextRunStartedAt = tick += 1;
@@ -226,7 +228,7 @@ describe('the last cursor write releases the lease (ADR 0140)', () => {
     expect(renewals).toBe(0);
     expect(t.state.releases.calls).toBe(0);
     expect(nextRunStartedAt).toBeGreaterThan(0);
-    expect(finishedAt).toBeLessThan(nextRunStartedAt);
+    expect(recorded.finishedAt).toBeLessThan(nextRunStartedAt);
   });
 
   it('records the end as the releasing write was sent when every try failed after the first landed (its fate unknown)', async () => {
@@ -239,15 +241,8 @@ describe('the last cursor write releases the lease (ADR 0140)', () => {
       throw new StateError('UNAVAILABLE', 'DynamoDB call failed: socket timeout', true);
     };
     let nextRunStartedAt = 0;
-    let finishedAt = 0;
-    const finish = t.deps.store.finishRun.bind(t.deps.store);
-    const store = {
-      ...t.deps.store,
-      finishRun: async (...args: Parameters<typeof finish>) => {
-        finishedAt = args[2].getTime();
-        return finish(...args);
-      },
-    };
+    const recorded = recordingEnd(t.deps);
+    const store = recorded.store;
     // While the run waits to try again, another process takes the lease the first try released.
     const sleep = async () => {
       if (nextRunStartedAt === 0 && (await t.state.acquireLease('ten_1', 'next-run', 20_000)) !== null)
@@ -257,7 +252,7 @@ describe('the last cursor write releases the lease (ADR 0140)', () => {
 
     expect(result.kind === 'ran' && result.summary.status).not.toBe('ok');
     expect(nextRunStartedAt).toBeGreaterThan(0);
-    expect(finishedAt).toBeLessThan(nextRunStartedAt);
+    expect(recorded.finishedAt).toBeLessThan(nextRunStartedAt);
   });
 
   it("keeps the lease while a failed destination's health is saved: the next run loads it saved", async () => {

@@ -1,9 +1,9 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants, createDeflate, createDeflateRaw, createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVaikoraClient, type VaikoraPage } from './client.ts';
 import { VaikoraError } from './errors.ts';
+import { listen } from './http.test-support.ts';
 
 /**
  * Hostile answers over real HTTP, through the client's default transport (undici's `request`, ADR
@@ -13,20 +13,6 @@ import { VaikoraError } from './errors.ts';
  */
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-async function listen(handler: Handler) {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    base: `http://127.0.0.1:${port}/api/v1`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
 
 const KEY = 'vk_test_probe_http_secret';
 

@@ -1,9 +1,9 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliCompressSync, deflateRawSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVaikoraClient, type VaikoraPage } from './client.ts';
 import { VaikoraError } from './errors.ts';
+import { listen } from './http.test-support.ts';
 
 /**
  * Content codings a hostile or broken Vaikora sends unasked (ADR 0139), through the worker's default
@@ -26,14 +26,7 @@ let base = '';
 let stop: () => Promise<void> = async () => undefined;
 
 beforeAll(async () => {
-  const server = createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  stop = () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+  ({ base, stop } = await listen((req, res) => handler(req, res)));
 });
 afterAll(() => stop());
 

@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVaikoraClient } from './client.ts';
+import { listen } from './http.test-support.ts';
 import { fetchTransport, type PageTransport, undiciTransport } from './transport.ts';
 
 /**
@@ -30,18 +30,11 @@ describe.each(transports)('the page transport: %s', (_name, make) => {
   let stop: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
-    const server = createServer((req, res) => {
+    ({ base, stop } = await listen((req, res) => {
       requests.push(req);
       req.socket.once('close', () => closed.push(req.url ?? ''));
       handler(req, res);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    stop = () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+    }));
   });
   afterAll(() => stop());
 
@@ -168,15 +161,14 @@ describe.each(transports)('the page transport: %s', (_name, make) => {
 describe('the worker transport asks for no compression', () => {
   it('sends no accept-encoding (the decoded bytes are what the page bound counts)', async () => {
     let seen: string | undefined = 'unset';
-    const server = createServer((req, res) => {
+    const server = await listen((req, res) => {
       seen = req.headers['accept-encoding'];
       res.end('{}');
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+    const url = `${server.base}/x`;
     const response = await undiciTransport()({ url, headers: {}, signal: new AbortController().signal });
     await response.discard();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.stop();
     expect(seen).toBeUndefined();
   });
 });
