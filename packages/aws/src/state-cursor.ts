@@ -28,7 +28,7 @@ import {
   toLeaseItem,
 } from './state-dynamo.ts';
 import { HEALTH_SK, openHealthOf } from './state-health.ts';
-import { leaseCheck } from './state-lease.ts';
+import { leaseCheck, releaseUpdate } from './state-lease.ts';
 import {
   type AdvanceOutcome,
   type Cursor,
@@ -360,12 +360,9 @@ export function createCursorStore(
           );
         });
       let home = inlineCursors ? (options.home ?? 'lease') : 'item';
-      // The lease released by this write (ADR 0140), stamped as `releaseLease` stamps it: only an inline
-      // write can carry it, and a cursor item's write leaves the release to `releaseLease`.
-      const release =
-        options.release === true
-          ? { stamp: table.held.get(lease)?.clean === true && table.held.get(lease)?.inFlight === 0 }
-          : undefined;
+      // The lease released by this write (ADR 0140), as `releaseLease` releases it: only an inline write
+      // can carry it, and a cursor item's write leaves the release to `releaseLease`.
+      const release = options.release === true ? releaseUpdate(table, lease) : undefined;
       const landed = (): AdvanceOutcome => {
         if (release === undefined) return 'advanced';
         table.held.delete(lease);
@@ -445,8 +442,8 @@ interface InlineWrite {
   readonly writeId: string;
   readonly floor: number | undefined;
   readonly now: number;
-  /** Releases the lease in the same write (ADR 0140); `stamp` as `releaseLease` stamps it (ADR 0127). */
-  readonly release?: { readonly stamp: boolean } | undefined;
+  /** Releases the lease in the same write (ADR 0140): what `releaseUpdate` says a release writes. */
+  readonly release?: ReturnType<typeof releaseUpdate> | undefined;
 }
 
 /**
@@ -462,16 +459,7 @@ function inlineWrite(
   { next, writeId, floor, now, release }: InlineWrite,
 ) {
   const fenced = leaseHeldValues(lease, now);
-  // The release as `releaseLease` writes it: expired at 0, stamped when the lease item is all (ADR 0127).
-  const released = {
-    set:
-      release === undefined
-        ? []
-        : ['leaseExpiresAtMs = :released', ...(release.stamp ? ['#q = :epoch'] : [])],
-    remove: release === undefined ? [] : ['expiresAt'],
-    names: release?.stamp === true ? { '#q': QUERY_FLAG } : {},
-    values: release === undefined ? {} : { ':released': 0 },
-  };
+  const released = release ?? { set: [], remove: [], names: {}, values: {} };
   const common = {
     TableName,
     Key: keys.lease(lease.tenantId),

@@ -100,7 +100,7 @@ export function createLeaseStore(table: StateTable): LeaseStore {
           updateOurs(
             lease,
             'SET leaseExpiresAtMs = :exp REMOVE expiresAt',
-            { ':exp': expiresAtMs, ':released': 0 },
+            { ':exp': expiresAtMs, ':released': RELEASED_AT_MS },
             {},
             ' AND leaseExpiresAtMs > :released',
           ),
@@ -113,18 +113,14 @@ export function createLeaseStore(table: StateTable): LeaseStore {
     },
 
     async releaseLease(lease) {
-      const held = table.held.get(lease);
+      const released = releaseUpdate(table, lease);
       table.held.delete(lease);
       try {
-        // A holder that knows the tenant's query would find only the lease item, with no write of
-        // another item in flight, stamps its epoch (ADR 0127): the next holder, one epoch on, then
-        // reads the lease item it acquires and sends no query.
-        const stamp = held?.clean === true && held.inFlight === 0 && table.inlineCursors;
         await updateOurs(
           lease,
-          `SET leaseExpiresAtMs = :zero${stamp ? ', #q = :epoch' : ''} REMOVE expiresAt`,
-          { ':zero': 0 },
-          stamp ? { '#q': QUERY_FLAG } : {},
+          `SET ${released.set.join(', ')} REMOVE ${released.remove.join(', ')}`,
+          released.values,
+          released.names,
         );
         return true;
       } catch (err) {
@@ -141,6 +137,27 @@ export function createLeaseStore(table: StateTable): LeaseStore {
       const item = toLeaseItem(out.Item);
       return { tenantId, owner: item.owner, epoch: item.epoch, expiresAtMs: item.leaseExpiresAtMs };
     },
+  };
+}
+
+/** A released lease's expiry: never renewed again (`renewLease`), free to acquire at once. */
+const RELEASED_AT_MS = 0;
+
+/**
+ * What a release writes to the lease item, by `releaseLease` or with a run's last cursor write (ADR
+ * 0140): expired at RELEASED_AT_MS, without TTL, and stamped with the holder's epoch when it knows the
+ * tenant's query would find only the lease item, with no write of another item in flight (ADR 0127):
+ * the next holder, one epoch on, then reads the lease item it acquires and sends no query. The
+ * expression names `:epoch`, which the lease's fence supplies.
+ */
+export function releaseUpdate(table: StateTable, lease: Lease) {
+  const held = table.held.get(lease);
+  const stamp = held?.clean === true && held.inFlight === 0 && table.inlineCursors;
+  return {
+    set: ['leaseExpiresAtMs = :released', ...(stamp ? ['#q = :epoch'] : [])],
+    remove: ['expiresAt'],
+    names: stamp ? { '#q': QUERY_FLAG } : ({} as Record<string, string>),
+    values: { ':released': RELEASED_AT_MS },
   };
 }
 

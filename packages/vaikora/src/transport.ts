@@ -1,4 +1,4 @@
-import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { finished, pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { request } from 'undici';
 import type { FetchLike } from './options.ts';
@@ -171,18 +171,21 @@ class InflateEither extends Transform {
       const zlibWrapped = ((chunk[0] as number) & 0x0f) === 0x08;
       const inner = zlibWrapped ? zlib.createInflate(LENIENT) : zlib.createInflateRaw(LENIENT);
       inner.on('data', (data: Buffer) => this.push(data));
-      inner.on('end', () => this.push(null));
       inner.on('error', (err) => this.destroy(err));
       this.inner = inner;
     }
     this.inner.write(chunk, callback);
   }
 
-  // The readable side ends when the inner stream does (its 'end' pushes null), or at once without one.
-  override _final(callback: (error?: Error | null) => void): void {
-    if (this.inner === undefined) this.push(null);
-    else this.inner.end();
-    callback();
+  // The readable side ends (the Transform's own end) once the inner stream gave all it had.
+  override _flush(callback: TransformCallback): void {
+    const inner = this.inner;
+    if (inner === undefined) {
+      callback();
+      return;
+    }
+    finished(inner, { writable: false }, (err) => callback(err ?? null));
+    inner.end();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
