@@ -1,7 +1,12 @@
 import { Readable } from 'node:stream';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
-import { createDestinationCredentials, memoizeCredentials, sanitizeStsName } from './credentials.ts';
+import {
+  createDestinationCredentials,
+  createStsClients,
+  memoizeCredentials,
+  sanitizeStsName,
+} from './credentials.ts';
 import { AwsError } from './errors.ts';
 
 const MINUTE = 60_000;
@@ -106,12 +111,14 @@ describe('sanitizeStsName', () => {
 
 // STS refusals that moto cannot produce (it checks neither trust policies nor ExternalIds, nor
 // regions): answered by a stub request handler, which also shows what the SDK sent.
-function stubStsHandler(status: number, code: string) {
+function stubStsHandler(status: number, code: string, answer?: string) {
   const requests: Array<{ hostname: string; body: string }> = [];
   const handler = {
     async handle(request: { hostname: string; body: unknown }) {
       requests.push({ hostname: request.hostname, body: String(request.body) });
-      const xml = `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>refused by stub</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`;
+      const xml =
+        answer ??
+        `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>refused by stub</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`;
       return {
         response: { statusCode: status, headers: { 'content-type': 'text/xml' }, body: Readable.from([xml]) },
       };
@@ -130,16 +137,16 @@ describe('createDestinationCredentials', () => {
     roleArn: 'arn:aws:iam::111122223333:role/vaikora-connector',
     externalId: 'ext-7f3a',
     sessionName: 'vsh-tenant 42',
-    region: 'eu-central-1',
-    masterCredentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
   };
+  const stsOf = (handler: ReturnType<typeof stubStsHandler>['handler'], region = 'eu-central-1') =>
+    createStsClients({
+      masterCredentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+      clientConfig: { requestHandler: handler, maxAttempts: 1 },
+    }).forRegion(region);
 
   it('assumes the role on the regional STS endpoint with the ExternalId and a sanitized session name', async () => {
     const sts = stubStsHandler(403, 'AccessDenied');
-    const provider = createDestinationCredentials({
-      ...base,
-      clientConfig: { requestHandler: sts.handler, maxAttempts: 1 },
-    });
+    const provider = createDestinationCredentials({ ...base, sts: stsOf(sts.handler) });
 
     await provider().catch(() => undefined);
 
@@ -156,14 +163,61 @@ describe('createDestinationCredentials', () => {
     [403, 'InvalidClientTokenId', 'REGION_UNUSABLE'],
   ])('turns STS %i %s into %s, not retryable', async (status, code, expected) => {
     const sts = stubStsHandler(status, code);
-    const provider = createDestinationCredentials({
-      ...base,
-      clientConfig: { requestHandler: sts.handler, maxAttempts: 1 },
-    });
+    const provider = createDestinationCredentials({ ...base, sts: stsOf(sts.handler) });
 
     const error = await provider().catch((err: unknown) => err);
 
     expect(error).toBeInstanceOf(AwsError);
     expect(error).toMatchObject({ code: expected, retryable: false, awsCode: code });
+  });
+
+  it('refuses an AssumeRole answer without credentials (UNKNOWN, not retryable), naming the role', async () => {
+    const sts = stubStsHandler(
+      200,
+      '',
+      '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult></AssumeRoleResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></AssumeRoleResponse>',
+    );
+    const provider = createDestinationCredentials({ ...base, sts: stsOf(sts.handler) });
+
+    const error = await provider().catch((err: unknown) => err);
+
+    expect(error).toBeInstanceOf(AwsError);
+    expect(error).toMatchObject({ code: 'UNKNOWN', retryable: false });
+    expect((error as Error).message).toContain(base.roleArn);
+  });
+
+  it('returns the assumed credential with its expiry, and shares it until the refresh window', async () => {
+    const expiration = new Date(Date.now() + 3600_000);
+    const sts = stubStsHandler(
+      200,
+      '',
+      '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>' +
+        `<AccessKeyId>ASIAEXAMPLE</AccessKeyId><SecretAccessKey>s3cr3t</SecretAccessKey><SessionToken>tok</SessionToken><Expiration>${expiration.toISOString()}</Expiration>` +
+        '</Credentials></AssumeRoleResult><ResponseMetadata><RequestId>r-3</RequestId></ResponseMetadata></AssumeRoleResponse>',
+    );
+    const provider = createDestinationCredentials({ ...base, sts: stsOf(sts.handler) });
+
+    const [first, second] = await Promise.all([provider(), provider()]);
+
+    expect(first).toEqual({
+      accessKeyId: 'ASIAEXAMPLE',
+      secretAccessKey: 's3cr3t',
+      sessionToken: 'tok',
+      expiration,
+    });
+    expect(second).toBe(first);
+    expect(sts.requests).toHaveLength(1);
+  });
+});
+
+describe('createStsClients', () => {
+  it('makes one client per region, at its first use, and keeps it', () => {
+    const clients = createStsClients();
+
+    const a = clients.forRegion('us-east-1');
+
+    expect(clients.forRegion('us-east-1')).toBe(a);
+    expect(clients.forRegion('eu-west-1')).not.toBe(a);
+    clients.destroy();
   });
 });

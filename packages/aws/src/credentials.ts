@@ -1,13 +1,57 @@
-import type { STSClientConfig } from '@aws-sdk/client-sts';
-import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { classifyAwsError } from './errors.ts';
+import { AwsError, classifyAwsError } from './errors.ts';
 
 /** STS client settings a caller may set (the endpoint is for tests; production uses the regional default). */
 export type StsClientOptions = Pick<
   STSClientConfig,
   'endpoint' | 'maxAttempts' | 'retryMode' | 'logger' | 'requestHandler'
 >;
+
+export interface StsClientsOptions {
+  /** Credentials of the connector itself; default the SDK's node provider chain. */
+  readonly masterCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined;
+  readonly clientConfig?: StsClientOptions | undefined;
+}
+
+/** The connector's STS clients: one per region, made at its first use and kept. */
+export interface StsClients {
+  /** The client of a region's STS endpoint (a regional endpoint, not the global one). */
+  forRegion(region: string): STSClient;
+  /** Destroys every client made (their request handlers; a handler on a shared pool leaves it open). */
+  destroy(): void;
+}
+
+/**
+ * One STS client per region, shared by every destination of that region (ADR 0141). The SDK's
+ * `fromTemporaryCredentials` makes an STS client per credential provider, i.e. per destination: a new
+ * destination then paid a client's construction, its configuration lookups (environment, config files)
+ * and its first middleware resolution besides the AssumeRole itself, 0.39 ms of 1.87 ms
+ * (`packages/aws/bench/new-destination.bench.ts`). An STS client holds the connector's own credentials
+ * only; each AssumeRole names its role, ExternalId and session, so sharing it lets no tenant act as another.
+ * Regions are few (AWS has about 35, and a stored region is validated): the map needs no bound.
+ */
+export function createStsClients(options: StsClientsOptions = {}): StsClients {
+  const clients = new Map<string, STSClient>();
+  return {
+    forRegion(region) {
+      let client = clients.get(region);
+      if (client === undefined) {
+        client = new STSClient({
+          ...options.clientConfig,
+          region,
+          ...(options.masterCredentials === undefined ? {} : { credentials: options.masterCredentials }),
+        });
+        clients.set(region, client);
+      }
+      return client;
+    },
+    destroy() {
+      for (const client of clients.values()) client.destroy();
+      clients.clear();
+    },
+  };
+}
 
 export interface DestinationCredentialsOptions {
   readonly roleArn: string;
@@ -16,13 +60,10 @@ export interface DestinationCredentialsOptions {
   readonly sessionName: string;
   /** Optional SourceIdentity (persists across role chaining); sanitized like the session name. */
   readonly sourceIdentity?: string | undefined;
-  /** Region of the STS endpoint: the destination's region, so a regional endpoint is used. */
-  readonly region: string;
+  /** The STS client of the destination's region (`StsClients.forRegion`), so a regional endpoint is used. */
+  readonly sts: STSClient;
   /** Session length; default 3600 (STS accepts 900 up to the role's maximum). */
   readonly durationSeconds?: number | undefined;
-  /** Credentials of the connector itself; default the SDK's node provider chain. */
-  readonly masterCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined;
-  readonly clientConfig?: StsClientOptions | undefined;
   /** Refresh this long before expiry; default 5 min (never less than the SDK client's own 5 min window). */
   readonly refreshBeforeExpiryMs?: number | undefined;
   /** After a failed refresh while the old credential is still valid, wait this long before trying again. */
@@ -44,27 +85,34 @@ export function sanitizeStsName(value: string): string {
 }
 
 /**
- * Credentials for one destination: the SDK's `fromTemporaryCredentials` (AssumeRole with the
- * tenant's ExternalId on the regional STS endpoint), memoized so that every client of the
- * destination shares one credential, refreshed before it expires, with concurrent callers sharing
- * one in-flight AssumeRole. Failures are thrown as AwsError (ROLE_UNUSABLE, REGION_UNUSABLE, ...).
+ * Credentials for one destination: AssumeRole with the tenant's ExternalId through the region's shared
+ * STS client, memoized so that every client of the destination shares one credential, refreshed before
+ * it expires, with concurrent callers sharing one in-flight AssumeRole. Failures are thrown as AwsError
+ * (ROLE_UNUSABLE, REGION_UNUSABLE, ...).
  */
 export function createDestinationCredentials(
   options: DestinationCredentialsOptions,
 ): AwsCredentialIdentityProvider {
-  const assumeRole = fromTemporaryCredentials({
-    params: {
-      RoleArn: options.roleArn,
-      ExternalId: options.externalId,
-      RoleSessionName: sanitizeStsName(options.sessionName),
-      DurationSeconds: options.durationSeconds ?? DEFAULT_DURATION_SECONDS,
-      ...(options.sourceIdentity === undefined
-        ? {}
-        : { SourceIdentity: sanitizeStsName(options.sourceIdentity) }),
-    },
-    ...(options.masterCredentials === undefined ? {} : { masterCredentials: options.masterCredentials }),
-    clientConfig: { ...options.clientConfig, region: options.region },
-  });
+  const params = {
+    RoleArn: options.roleArn,
+    ExternalId: options.externalId,
+    RoleSessionName: sanitizeStsName(options.sessionName),
+    DurationSeconds: options.durationSeconds ?? DEFAULT_DURATION_SECONDS,
+    ...(options.sourceIdentity === undefined
+      ? {}
+      : { SourceIdentity: sanitizeStsName(options.sourceIdentity) }),
+  };
+  const assumeRole: AwsCredentialIdentityProvider = async () => {
+    const { Credentials } = await options.sts.send(new AssumeRoleCommand(params));
+    if (Credentials?.AccessKeyId === undefined || Credentials.SecretAccessKey === undefined)
+      throw new AwsError('UNKNOWN', `STS AssumeRole of ${options.roleArn} answered without credentials`);
+    return {
+      accessKeyId: Credentials.AccessKeyId,
+      secretAccessKey: Credentials.SecretAccessKey,
+      ...(Credentials.SessionToken === undefined ? {} : { sessionToken: Credentials.SessionToken }),
+      ...(Credentials.Expiration === undefined ? {} : { expiration: Credentials.Expiration }),
+    };
+  };
 
   return memoizeCredentials(assumeRole, {
     refreshBeforeExpiryMs: options.refreshBeforeExpiryMs,

@@ -91,6 +91,32 @@ describe('createDestinationRegistry', () => {
     registry.destroy();
   });
 
+  it('sends the AssumeRole of every destination in a region through one STS client, made at its first use', async () => {
+    // The connector's own credential is resolved once per STS client (the SDK memoizes it per client):
+    // how often it is asked for counts the STS clients.
+    let masterResolved = 0;
+    const registry = createDestinationRegistry({
+      masterCredentials: async () => {
+        masterResolved++;
+        return { accessKeyId: 'AKID', secretAccessKey: 'secret' };
+      },
+      stsClientConfig: { endpoint },
+    });
+    const routes = [
+      route('ten_s1', '121212121212', 'ext-s1'),
+      route('ten_s2', '131313131313', 'ext-s2'),
+      route('ten_s3', '141414141414', 'ext-s3'),
+      route('ten_s4', '151515151515', 'ext-s4', 'eu-west-1'),
+    ];
+
+    const credentials = await Promise.all(routes.map((r) => registry.get(r).credentials()));
+
+    expect(credentials.map((c) => c.accessKeyId.split('-')[1])).toEqual(['ext', 'ext', 'ext', 'ext']);
+    expect(credentials.map((c) => c.accessKeyId.split('-')[2])).toEqual(['s1', 's2', 's3', 's4']);
+    expect(masterResolved).toBe(2);
+    registry.destroy();
+  });
+
   it('assumes a role once across runs of the same destination while its credential is valid', async () => {
     const registry = registryOf();
     const before = assumed.filter((id) => id === 'ext-runs').length;

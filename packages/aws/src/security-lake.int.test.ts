@@ -17,7 +17,7 @@ import { EXTREME_STRINGS, generateActions, HOSTILE_STRINGS, hugeString } from '@
 import { type MotoServer, startMoto, TEST_CREDENTIALS } from '@vsh/testkit';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createDestinationCredentials } from './credentials.ts';
+import { createDestinationCredentials, createStsClients, type StsClients } from './credentials.ts';
 import { AwsError } from './errors.ts';
 import { createSecurityLakeWriter, eventDayOf, type SecurityLakeDestination } from './security-lake.ts';
 import { OCSF_DETECTION_FINDING_PARQUET, type ParquetField } from './security-lake-schema.ts';
@@ -25,12 +25,18 @@ import { OCSF_DETECTION_FINDING_PARQUET, type ParquetField } from './security-la
 const REGION = 'eu-west-1';
 const DAY_MS = 86_400_000;
 let moto: MotoServer;
+let stsClients: StsClients;
 let nextAccount = 420000000000;
 
 beforeAll(async () => {
   moto = await startMoto();
+  stsClients = createStsClients({
+    masterCredentials: TEST_CREDENTIALS,
+    clientConfig: { endpoint: moto.endpoint },
+  });
 });
 afterAll(async () => {
+  stsClients?.destroy();
   await moto?.stop();
 });
 
@@ -48,9 +54,7 @@ async function newLake(options: { createBucket?: boolean } = {}) {
     roleArn: `arn:aws:iam::${accountId}:role/VaikoraSecurityLakeWriter`,
     externalId: `ext-${accountId}`,
     sessionName: `vsh-tenant-${accountId}`,
-    region: REGION,
-    masterCredentials: TEST_CREDENTIALS,
-    clientConfig: { endpoint: moto.endpoint },
+    sts: stsClients.forRegion(REGION),
   });
   const client = new S3Client({
     region: REGION,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { DescribeHubCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import {
   type AwsError,
@@ -10,6 +10,7 @@ import {
   createDestinationCredentials,
   createRateLimiterRegistry,
   createSecurityHubImporter,
+  createStsClients,
   type StsClientOptions,
   timedRequestHandler,
 } from '@vsh/aws';
@@ -46,7 +47,8 @@ const SESSION_SECONDS = 900;
  * worker's own code path, so a pass means the worker will get in), AssumeRole without it and with a wrong
  * one (both must be refused), then DescribeHub in every region with the assumed credentials.
  *
- * STS clients for the negative probes are created once per region and reused. Security Hub clients
+ * STS clients (for the AssumeRole with the ExternalId and for the negative probes) are created once per
+ * region and reused. Security Hub clients
  * are created per verification and destroyed at its end: they carry this destination's short-lived
  * credentials, so there is nothing to share between verifications.
  */
@@ -67,30 +69,19 @@ export function createAwsDestinationVerifier(
     requestHandler: timedRequestHandler(requestTimeoutMs),
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
   };
-  const stsClients = new Map<string, STSClient>();
-
-  const stsFor = (region: string): STSClient => {
-    let client = stsClients.get(region);
-    if (client === undefined) {
-      client = new STSClient({
-        region,
-        ...stsClientConfig,
-        ...(options.masterCredentials === undefined ? {} : { credentials: options.masterCredentials }),
-      });
-      stsClients.set(region, client);
-    }
-    return client;
-  };
+  const stsClients = createStsClients({
+    masterCredentials: options.masterCredentials,
+    clientConfig: stsClientConfig,
+  });
+  const stsFor = (region: string): STSClient => stsClients.forRegion(region);
 
   const credentialsFor = (input: VerifyInput, region: string): AwsCredentialIdentityProvider =>
     createDestinationCredentials({
       roleArn: input.roleArn,
       externalId: input.externalId,
       sessionName: `vsh-verify-${input.tenantId}`,
-      region,
+      sts: stsFor(region),
       durationSeconds: SESSION_SECONDS,
-      masterCredentials: options.masterCredentials,
-      clientConfig: stsClientConfig,
     });
 
   /** AssumeRole with the ExternalId, retried while IAM may still be propagating the role or its trust. */
@@ -362,8 +353,7 @@ export function createAwsDestinationVerifier(
     verify,
     verifyPartner,
     destroy() {
-      for (const client of stsClients.values()) client.destroy();
-      stsClients.clear();
+      stsClients.destroy();
     },
   };
 }
