@@ -1,5 +1,6 @@
 import {
   HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_KIND,
   type HealthCondition,
   healthFindingId,
   type PreparedFinding,
@@ -11,6 +12,7 @@ import {
   type HealthReconcileInput,
   type HealthTarget,
   reconcileHealthFindings,
+  reconcileIsIdle,
 } from './health-findings.ts';
 import type {
   FindingImporter,
@@ -349,5 +351,72 @@ describe('reconcileHealthFindings: the heartbeat (ADR 0118)', () => {
     expect(health.open()).toEqual([
       expect.objectContaining({ condition: 'heartbeat', sentAtMs: NOW, openedAtMs: NOW }),
     ]);
+  });
+});
+
+describe('reconcileIsIdle', () => {
+  const dst = testDestination('dst_1', '123456789012');
+  const openEntry: OpenHealthCondition = {
+    destinationId: 'dst_1',
+    region: 'us-east-1',
+    condition: 'vaikora_auth',
+    openedAtMs: NOW - 60_000,
+    imported: true,
+  };
+  const heartbeatEntry: OpenHealthCondition = {
+    destinationId: 'dst_1',
+    region: 'us-east-1',
+    condition: HEARTBEAT_KIND,
+    openedAtMs: NOW - 2 * HEARTBEAT_INTERVAL_MS,
+    imported: true,
+    sentAtMs: NOW - 2 * HEARTBEAT_INTERVAL_MS,
+  };
+  const storedCases: Array<[string, readonly OpenHealthCondition[] | undefined]> = [
+    ['not read with the cursors', undefined],
+    ['none open', []],
+    ['one open', [openEntry]],
+    ['a heartbeat kept', [heartbeatEntry]],
+  ];
+  const observations: Array<[string, HealthObservation]> = [
+    ['nothing judged', unknown],
+    ['Vaikora answered', answered('dst_1')],
+    ['the key refused', refused('dst_1')],
+  ];
+  const heartbeats: Array<[string, ReadonlySet<string> | undefined]> = [
+    ['no heartbeat set', undefined],
+    ['heartbeat off', new Set()],
+    ['heartbeat on', new Set(['dst_1'])],
+  ];
+  const cases = storedCases.flatMap(([s, stored]) =>
+    observations.flatMap(([o, observation]) =>
+      heartbeats.map(([h, heartbeat]) => ({ name: `${s}, ${o}, ${h}`, stored, observation, heartbeat })),
+    ),
+  );
+
+  it.each(cases)('says idle only when reconciling makes no call: $name', async (c) => {
+    const target = hub();
+    const state = memoryHealth(c.stored ?? []);
+    let reads = 0;
+    const store: HealthStateStore = {
+      getOpenHealth: (tenantId) => {
+        reads++;
+        return state.store.getOpenHealth(tenantId);
+      },
+      saveOpenHealth: (l, next) => state.store.saveOpenHealth(l, next),
+    };
+
+    await reconcileHealthFindings({
+      ...input([{ destination: dst, region: 'us-east-1', importer: target.importer }], store, c.observation),
+      stored: c.stored,
+      heartbeat: c.heartbeat,
+    });
+    const calls = reads + state.saves() + target.sent.length;
+
+    const idle = reconcileIsIdle(c);
+    if (idle) expect(calls).toBe(0);
+    // Idle exactly when nothing was stored open, nothing is seen open and no heartbeat is on.
+    expect(idle).toBe(
+      c.stored?.length === 0 && c.observation.open.size === 0 && (c.heartbeat?.size ?? 0) === 0,
+    );
   });
 });

@@ -71,6 +71,22 @@ export interface HealthReport {
   failed: number;
 }
 
+/**
+ * True when `reconcileHealthFindings` will import, read and store nothing (ADR 0140): the open
+ * conditions were read with the cursors and none is open, none is observed open now, and no destination
+ * has the heartbeat on. Then no stored entry can clear, be forgotten or be due, and nothing changes.
+ */
+export function reconcileIsIdle(
+  input: Pick<HealthReconcileInput, 'stored' | 'observation' | 'heartbeat'>,
+): boolean {
+  return (
+    input.stored !== undefined &&
+    input.stored.length === 0 &&
+    (input.heartbeat === undefined || input.heartbeat.size === 0) &&
+    [...input.observation.open.values()].every((open) => open.size === 0)
+  );
+}
+
 const isCondition = (value: string): value is HealthCondition =>
   (HEALTH_CONDITIONS as readonly string[]).includes(value);
 

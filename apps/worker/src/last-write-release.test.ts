@@ -288,4 +288,51 @@ describe('the last cursor write releases the lease (ADR 0140)', () => {
     expect(saved).toEqual([{ destinationId: 'dst_1', leaseFree: false }]);
     expect(t.state.releases).toEqual({ calls: 1, withWrite: 0 });
   });
+
+  it("keeps the lease while a verified destination's first delivery makes it active: its first run releases by call", async () => {
+    const verified = testDestination('dst_1', '123456789012', {
+      state: 'verified',
+      health: { state: 'verified', consecutiveFailures: 0, firstFailureAtMs: null },
+    });
+    const t = setup(testTenant([verified], ONE_STREAM_TENANT.streams));
+    const saved: { destinationId: string; leaseFree: boolean }[] = [];
+    const store = {
+      ...t.deps.store,
+      saveDestinationHealth: async (destinationId: string) => {
+        const probe = await t.state.acquireLease('ten_1', 'probe-next-run', 1);
+        saved.push({ destinationId, leaseFree: probe !== null });
+      },
+    };
+    await runTenant('ten_1', { ...t.deps, store });
+
+    expect(saved).toEqual([{ destinationId: 'dst_1', leaseFree: false }]);
+    expect(t.writes.map((w) => w.release)).toEqual([false]);
+    expect(t.state.releases).toEqual({ calls: 1, withWrite: 0 });
+  });
+
+  it('releases with the write when no health is to be saved: a destination with a failure counted and nothing sent keeps it', async () => {
+    // dst_2 failed before and has no stream: nothing is sent to it, so its count stays as stored, and
+    // nothing is saved for it after the write.
+    const config = testTenant(
+      [
+        testDestination('dst_1', '111111111111'),
+        testDestination('dst_2', '222222222222', {
+          health: { state: 'active', consecutiveFailures: 1, firstFailureAtMs: NOW - 600_000 },
+        }),
+      ],
+      [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
+    );
+    const t = setup(config);
+    const saved: string[] = [];
+    const store = {
+      ...t.deps.store,
+      saveDestinationHealth: async (destinationId: string) => void saved.push(destinationId),
+    };
+    const result = await runTenant('ten_1', { ...t.deps, store });
+
+    expect(result.kind === 'ran' && result.summary.status).toBe('ok');
+    expect(saved).toEqual([]);
+    expect(t.writes.map((w) => w.release)).toEqual([true]);
+    expect(t.state.releases).toEqual({ calls: 0, withWrite: 1 });
+  });
 });

@@ -303,6 +303,13 @@ export interface TenantState {
   stream(streamId: string): Promise<StreamState>;
 }
 
+/**
+ * What a cursor write did (`StateStore.advanceCursor`): `released`, the lease released with the write
+ * (`release`, ADR 0140); `advanced`, the lease still held (no release asked, or the write could not
+ * carry it).
+ */
+export type CursorWriteOutcome = 'advanced' | 'released';
+
 /** The codes a StateStore failure carries (as `code` on the error it rejects with). */
 export type StateFailureCode = 'LEASE_LOST' | 'CURSOR_REGRESSION' | 'CONFLICT' | 'UNAVAILABLE';
 
@@ -332,9 +339,7 @@ export interface StateStore {
   peekTenant?(tenantId: string): Promise<TenantState | null>;
   /**
    * Moves a stream's cursor forward (or keeps its position), adds `options.seen` to its seen-set and
-   * drops `options.prune`, fenced by the lease and never behind the stored position. Resolves to
-   * `'released'` when it released the lease with the write (`options.release`); anything else leaves
-   * the lease held.
+   * drops `options.prune`, fenced by the lease and never behind the stored position.
    */
   advanceCursor(
     lease: Lease,
@@ -349,7 +354,7 @@ export interface StateStore {
       /** The run's last write (ADR 0140): release the lease with it where the store can. */
       readonly release?: boolean | undefined;
     },
-  ): Promise<unknown>;
+  ): Promise<CursorWriteOutcome>;
 }
 
 /** True when a StateStore call failed because the lease is no longer ours: nothing more may be written. */

@@ -29,8 +29,14 @@ import {
   sweepAgent,
 } from './delivery.ts';
 import { watchEffects, watchSeenReads } from './effects.ts';
-import { afterFailure, afterSuccess, RUNNABLE_STATES } from './health.ts';
-import { type HealthTarget, reconcileHealthFindings } from './health-findings.ts';
+import {
+  afterFailure,
+  afterSuccess,
+  type DestinationHealth,
+  type HealthPolicy,
+  RUNNABLE_STATES,
+} from './health.ts';
+import { type HealthTarget, reconcileHealthFindings, reconcileIsIdle } from './health-findings.ts';
 import { LEASE_EXPIRED, LEASE_LOST, NEEDS_LEASE, QuietHold, type RunHold, underLease } from './lease.ts';
 import {
   type Cursor,
@@ -983,30 +989,25 @@ class TenantRun {
 
   /**
    * Whether the run writes nothing under its lease after its last cursor write (ADR 0140), so that the
-   * write may release the lease. `saveHealth` saves nothing: no destination failed, and every one is
-   * `active` with no failure counted. And the health report makes no call: no health condition was open
-   * before and none opens now (no condition observed, rejections not above the threshold) and no
-   * destination of the tenant has the heartbeat on, or the runtime keeps no health state;
-   * `reconcileHealthFindings` then imports, reads and saves nothing.
+   * write may release the lease: `healthSaves` plans no destination health to save (PostgreSQL, kept
+   * under the lease so that the tenant's next run loads it), and the health report makes no call
+   * (`reconcileIsIdle`, with the rejections judged as `judgeRejected` will judge them), or the runtime
+   * keeps no health state. Asked at the last write, the plans hold every write the run's end makes: no
+   * destination fails, delivers or is observed after it, and what can still change (a run error, an
+   * incomplete run) only takes saves away.
    */
   private nothingAfterLastWrite(
     state: TenantState,
     destinations: ReadonlyMap<string, DestinationConfig>,
   ): boolean {
-    // A destination's health to save (`saveHealth`, PostgreSQL): kept under the lease, so that the
-    // tenant's next run loads it saved (its failure count would otherwise lose this run's failure).
-    if (this.ledger.failedDestinations.size > 0) return false;
-    for (const d of destinations.values()) {
-      if (d.state !== 'active' || d.health.consecutiveFailures > 0) return false;
-    }
+    if (healthSaves(destinations, this.ledger, this.now, this.deps.options).length > 0) return false;
     if (this.deps.healthState === undefined) return true;
-    if (state.openHealth === undefined || state.openHealth.length > 0) return false;
-    if (this.config.destinations.some((d) => d.heartbeat === true)) return false;
-    if ([...this.healthOpen.values()].some((open) => open.size > 0)) return false;
-    const { read, destinations: tallied } = this.rejectedTally;
-    return (
-      tallied.size === 0 || !rejectedAboveThreshold({ rejected: this.ledger.counts.recordsRejected, read })
-    );
+    if (this.rejectedTally.destinations.size > 0 && this.rejectedAbove()) return false;
+    return reconcileIsIdle({
+      stored: state.openHealth,
+      observation: { open: this.healthOpen, judged: this.healthJudged },
+      heartbeat: this.heartbeatOn(),
+    });
   }
 
   /**
@@ -1152,13 +1153,26 @@ class TenantRun {
   private judgeRejected(): void {
     const rejected = this.ledger.counts.recordsRejected;
     const { read, destinations, stages } = this.rejectedTally;
-    const above = rejectedAboveThreshold({ rejected, read });
+    const above = this.rejectedAbove();
     const facts = rejectedRecordsFacts({ rejected, read, stages: [...stages] });
     for (const destinationId of destinations) {
       if (above) this.observe(destinationId, 'rejected_above_threshold', facts);
       else if (!this.ledger.incomplete && !this.ledger.failedDestinations.has(destinationId))
         this.judge(destinationId, 'rejected_above_threshold');
     }
+  }
+
+  /** Whether the run's new rejections are above the threshold of `rejected_above_threshold` (ADR 0118). */
+  private rejectedAbove(): boolean {
+    return rejectedAboveThreshold({
+      rejected: this.ledger.counts.recordsRejected,
+      read: this.rejectedTally.read,
+    });
+  }
+
+  /** The tenant's destinations with the heartbeat on (ADR 0118). */
+  private heartbeatOn(): ReadonlySet<string> {
+    return new Set(this.config.destinations.filter((d) => d.heartbeat === true).map((d) => d.id));
   }
 
   /**
@@ -1198,7 +1212,7 @@ class TenantRun {
       destinationIds: new Set(this.config.destinations.map((d) => d.id)),
       observation: { open: this.healthOpen, judged: this.healthJudged },
       thresholdsMs: { vaikora_unreachable: this.deps.options.vaikoraUnreachableAfterMs },
-      heartbeat: new Set(this.config.destinations.filter((d) => d.heartbeat === true).map((d) => d.id)),
+      heartbeat: this.heartbeatOn(),
       store,
       stored,
       log: this.log,
@@ -1206,25 +1220,45 @@ class TenantRun {
   }
 
   private async saveHealth(destinations: ReadonlyMap<string, DestinationConfig>): Promise<void> {
-    const policy = this.deps.options;
-    const ledger = this.ledger;
-    for (const destination of destinations.values()) {
-      const failure = ledger.failedDestinations.get(destination.id);
-      if (failure !== undefined) {
-        const next = afterFailure(destination.health, this.now, policy, failure.canDisable);
-        await this.deps.store.saveDestinationHealth(
-          destination.id,
-          next,
-          `${failure.code}: ${failure.message}`,
-        );
-      } else if (
-        ledger.deliveredDestinations.has(destination.id) ||
-        (destination.state !== 'active' && !ledger.incomplete && ledger.firstError === null)
-      ) {
-        if (destination.state !== 'active' || destination.health.consecutiveFailures > 0) {
-          await this.deps.store.saveDestinationHealth(destination.id, afterSuccess(), null);
-        }
-      }
+    for (const save of healthSaves(destinations, this.ledger, this.now, this.deps.options))
+      await this.deps.store.saveDestinationHealth(save.destinationId, save.health, save.lastError);
+  }
+}
+
+/** One destination's health as the run's end saves it (`TenantStore.saveDestinationHealth`). */
+interface HealthSave {
+  readonly destinationId: string;
+  readonly health: DestinationHealth;
+  readonly lastError: string | null;
+}
+
+/**
+ * The destination health a run saves at its end: a failed destination counts its failure (and may be
+ * degraded or disabled); one that took deliveries, or a `verified` or `degraded` one in a run that ended
+ * complete and without error, is made `active` with no failure counted, unless it already is.
+ */
+function healthSaves(
+  destinations: ReadonlyMap<string, DestinationConfig>,
+  ledger: RunLedger,
+  nowMs: number,
+  policy: HealthPolicy,
+): HealthSave[] {
+  const saves: HealthSave[] = [];
+  for (const destination of destinations.values()) {
+    const failure = ledger.failedDestinations.get(destination.id);
+    if (failure !== undefined) {
+      saves.push({
+        destinationId: destination.id,
+        health: afterFailure(destination.health, nowMs, policy, failure.canDisable),
+        lastError: `${failure.code}: ${failure.message}`,
+      });
+    } else if (
+      (ledger.deliveredDestinations.has(destination.id) ||
+        (destination.state !== 'active' && !ledger.incomplete && ledger.firstError === null)) &&
+      (destination.state !== 'active' || destination.health.consecutiveFailures > 0)
+    ) {
+      saves.push({ destinationId: destination.id, health: afterSuccess(), lastError: null });
     }
   }
+  return saves;
 }

@@ -143,7 +143,7 @@ export interface AdvanceOptions {
 }
 
 /** `released`: advanced, and the lease released with it (`AdvanceOptions.release`). */
-export type AdvanceOutcome = 'advanced' | 'released' | 'unchanged';
+export type AdvanceOutcome = 'advanced' | 'released';
 
 /** A tenant's cursors and open health conditions as one query read them (`StateStore.readTenant`). */
 export interface TenantState {
