@@ -893,6 +893,8 @@ export interface components {
        * @example 2026-01-01T00:00:00.000Z
        */
       finishedAt: string | null;
+      /** @description A quiet run: Vaikora had nothing new for the tenant, so it wrote and sent nothing and took no lease (every next run of an idle tenant is one). */
+      quiet: boolean;
       actionsRead: number;
       findingsMapped: number;
       findingsImported: number;
@@ -3599,6 +3601,7 @@ export interface operations {
            *         "status": "partial",
            *         "startedAt": "2026-01-01T12:00:00.000Z",
            *         "finishedAt": "2026-01-01T12:00:04.000Z",
+           *         "quiet": false,
            *         "actionsRead": 283,
            *         "findingsMapped": 3,
            *         "findingsImported": 2,
@@ -3909,6 +3912,7 @@ export interface operations {
            *           "status": "partial",
            *           "startedAt": "2026-01-01T12:00:00.000Z",
            *           "finishedAt": "2026-01-01T12:00:04.000Z",
+           *           "quiet": false,
            *           "actionsRead": 283,
            *           "findingsMapped": 3,
            *           "findingsImported": 2,

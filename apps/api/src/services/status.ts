@@ -35,6 +35,8 @@ export interface RunView {
   status: RunStatus;
   startedAt: string;
   finishedAt: string | null;
+  /** A quiet run (ADR 0136): it found nothing new to write or send, and took no lease. */
+  quiet: boolean;
   actionsRead: number;
   findingsMapped: number;
   findingsImported: number;
@@ -55,6 +57,7 @@ export function toRun(row: Run): RunView {
     status: row.status,
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),
+    quiet: row.quiet,
     actionsRead: row.actionsRead,
     findingsMapped: row.findingsMapped,
     findingsImported: row.findingsImported,

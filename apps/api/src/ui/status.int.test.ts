@@ -46,6 +46,47 @@ async function statusPage(key: string): Promise<string> {
 }
 
 describe('the status page and rejected records', () => {
+  it('says which runs were quiet (ADR 0136), in the status API, the runs list and the runs table', async () => {
+    const { tenantId, key } = await api.createTenant();
+    const started = Date.now() - 120_000;
+    // Ids as the worker makes them, from the run's start: the runs list is newest first.
+    const [busyRun, quietRun] = [newId('run', new Date(started)), newId('run', new Date(started + 60_000))];
+    await api.db.insert(runs).values([
+      {
+        id: busyRun,
+        tenantId,
+        status: 'ok',
+        startedAt: new Date(started),
+        finishedAt: new Date(started + 1_000),
+        actionsRead: 12,
+        findingsImported: 12,
+      },
+      {
+        id: quietRun,
+        tenantId,
+        status: 'ok',
+        quiet: true,
+        startedAt: new Date(started + 60_000),
+        finishedAt: new Date(started + 61_000),
+        actionsRead: 12,
+      },
+    ]);
+
+    const status = await api.request('GET', `/v1/tenants/${tenantId}/status`, { key });
+    const list = await api.request('GET', `/v1/tenants/${tenantId}/runs`, { key });
+    const html = await statusPage(key);
+
+    expect(status.status).toBe(200);
+    expect(status.body.lastRun).toMatchObject({ id: quietRun, quiet: true });
+    expect(list.body.items.map((r: { id: string; quiet: boolean }) => [r.id, r.quiet])).toEqual([
+      [quietRun, true],
+      [busyRun, false],
+    ]);
+    const row = (id: string) => new RegExp(`<tr data-run="${id}">[\\s\\S]*?</tr>`).exec(html)?.[0] ?? '';
+    expect(row(quietRun)).toContain('nothing new in Vaikora: nothing written or sent');
+    expect(row(busyRun)).not.toContain('data-quiet');
+  });
+
   it('leads a new tenant with the checklist, in the part of the page that updates by itself', async () => {
     const { key } = await api.createTenant();
     const get = await signedIn(key);

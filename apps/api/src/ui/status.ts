@@ -133,8 +133,11 @@ function runCounts(run: Run, accounts: ReadonlyMap<string, string>): Markup {
       html`<div data-destination="${id}">${entries.length > 1 ? html`<code>${account}</code>: ` : ''}${words}</div>`,
     ];
   });
-  if (lines.length > 0) return html`${lines}`;
+  // A quiet run (ADR 0136) read only what earlier runs handled: said so, beside what it read.
+  const quiet = html`<div class="muted" data-quiet>nothing new in Vaikora: nothing written or sent</div>`;
+  if (lines.length > 0) return run.quiet ? html`${lines}${quiet}` : html`${lines}`;
   if (run.status === 'running') return html`<span class="muted">in progress</span>`;
+  if (run.quiet) return quiet;
   // Runs recorded before ADR 0100 only have run-wide totals, which do not add up: shown as they are.
   return html`${run.actionsRead} read (every page, each time); ${run.findingsImported} imported; ${run.actionsSkipped} below thresholds; ${run.recordsRejected} newly rejected`;
 }

@@ -10,6 +10,10 @@ export const runSchema = z
     status: z.enum(runStatuses),
     startedAt: timestamp,
     finishedAt: timestamp.nullable(),
+    quiet: z.boolean().openapi({
+      description:
+        'A quiet run: Vaikora had nothing new for the tenant, so it wrote and sent nothing and took no lease (every next run of an idle tenant is one).',
+    }),
     actionsRead: z.number().int(),
     findingsMapped: z.number().int(),
     findingsImported: z.number().int(),
@@ -72,6 +76,7 @@ export const RUN_EXAMPLE: z.infer<typeof runSchema> = {
   status: 'partial',
   startedAt: '2026-01-01T12:00:00.000Z',
   finishedAt: '2026-01-01T12:00:04.000Z',
+  quiet: false,
   actionsRead: 283,
   findingsMapped: 3,
   findingsImported: 2,
