@@ -220,4 +220,19 @@ describe('createStsClients', () => {
     expect(clients.forRegion('eu-west-1')).not.toBe(a);
     clients.destroy();
   });
+
+  it('keeps at most maxRegions clients, dropping the least recently used: made-up regions cannot grow it', () => {
+    const clients = createStsClients({ maxRegions: 2 });
+    const east = clients.forRegion('us-east-1');
+    const west = clients.forRegion('eu-west-1');
+    clients.forRegion('us-east-1');
+
+    for (let i = 0; i < 1000; i++) clients.forRegion(`zz-madeup-${i % 100}`);
+    clients.forRegion('us-east-1');
+
+    expect(clients.forRegion('us-east-1')).not.toBe(east);
+    expect(clients.forRegion('eu-west-1')).not.toBe(west);
+    expect(clients.size).toBe(2);
+    clients.destroy();
+  });
 });
