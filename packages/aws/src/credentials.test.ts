@@ -171,20 +171,29 @@ describe('createDestinationCredentials', () => {
     expect(error).toMatchObject({ code: expected, retryable: false, awsCode: code });
   });
 
-  it('refuses an AssumeRole answer without credentials (UNKNOWN, not retryable), naming the role', async () => {
-    const sts = stubStsHandler(
-      200,
-      '',
-      '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult></AssumeRoleResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></AssumeRoleResponse>',
-    );
-    const provider = createDestinationCredentials({ ...base, sts: stsOf(sts.handler) });
+  it.each([
+    ['without credentials', ''],
+    [
+      'with an empty key id',
+      '<Credentials><AccessKeyId></AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken></Credentials>',
+    ],
+  ])(
+    'refuses an AssumeRole answer %s (UNKNOWN, not retryable), naming the role',
+    async (_what, credentials) => {
+      const sts = stubStsHandler(
+        200,
+        '',
+        `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>${credentials}</AssumeRoleResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+      );
+      const provider = createDestinationCredentials({ ...base, sts: stsOf(sts.handler) });
 
-    const error = await provider().catch((err: unknown) => err);
+      const error = await provider().catch((err: unknown) => err);
 
-    expect(error).toBeInstanceOf(AwsError);
-    expect(error).toMatchObject({ code: 'UNKNOWN', retryable: false });
-    expect((error as Error).message).toContain(base.roleArn);
-  });
+      expect(error).toBeInstanceOf(AwsError);
+      expect(error).toMatchObject({ code: 'UNKNOWN', retryable: false });
+      expect((error as Error).message).toContain(base.roleArn);
+    },
+  );
 
   it('returns the assumed credential with its expiry, and shares it until the refresh window', async () => {
     const expiration = new Date(Date.now() + 3600_000);

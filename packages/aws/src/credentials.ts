@@ -119,7 +119,7 @@ export function createDestinationCredentials(
   };
   const assumeRole: AwsCredentialIdentityProvider = async () => {
     const { Credentials } = await options.sts.send(new AssumeRoleCommand(params));
-    if (Credentials?.AccessKeyId === undefined || Credentials.SecretAccessKey === undefined)
+    if (!Credentials?.AccessKeyId || !Credentials.SecretAccessKey)
       throw new AwsError('UNKNOWN', `STS AssumeRole of ${options.roleArn} answered without credentials`);
     return {
       accessKeyId: Credentials.AccessKeyId,

@@ -253,7 +253,8 @@ export function createDestinationRegistry(options: DestinationRegistryOptions = 
     },
     destroy() {
       entries.clear();
-      stsClients.destroy();
+      // The STS clients' handlers are on the pool (closed here) or the caller's (`stsClientConfig`): the
+      // clients themselves hold nothing else to close.
       void pool.destroy();
     },
   };
