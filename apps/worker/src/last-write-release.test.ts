@@ -74,6 +74,22 @@ function recordingEnd(deps: RunDeps, tail: () => Promise<unknown> = async () => 
   return recorded;
 }
 
+/**
+ * The tenant store of `t` with each destination health save recorded, and whether the lease was free
+ * when it was made (a next run could have taken it and loaded the health before the save).
+ */
+function probingHealthSaves(t: ReturnType<typeof setup>) {
+  const saved: { destinationId: string; leaseFree: boolean }[] = [];
+  const store = {
+    ...t.deps.store,
+    saveDestinationHealth: async (destinationId: string) => {
+      const probe = await t.state.acquireLease('ten_1', 'probe-next-run', 1);
+      saved.push({ destinationId, leaseFree: probe !== null });
+    },
+  };
+  return { saved, store };
+}
+
 describe('the last cursor write releases the lease (ADR 0140)', () => {
   it('a busy run releases its lease with its one cursor write: no release call, the lease free at once', async () => {
     const t = setup();
@@ -275,14 +291,7 @@ describe('the last cursor write releases the lease (ADR 0140)', () => {
           ? { importFindings: () => Promise.reject(denied) }
           : importer,
     });
-    const saved: { destinationId: string; leaseFree: boolean }[] = [];
-    const store = {
-      ...t.deps.store,
-      saveDestinationHealth: async (destinationId: string) => {
-        const probe = await t.state.acquireLease('ten_1', 'probe-next-run', 1);
-        saved.push({ destinationId, leaseFree: probe !== null });
-      },
-    };
+    const { saved, store } = probingHealthSaves(t);
     await runTenant('ten_1', { ...t.deps, store });
 
     expect(saved).toEqual([{ destinationId: 'dst_1', leaseFree: false }]);
@@ -295,14 +304,7 @@ describe('the last cursor write releases the lease (ADR 0140)', () => {
       health: { state: 'verified', consecutiveFailures: 0, firstFailureAtMs: null },
     });
     const t = setup(testTenant([verified], ONE_STREAM_TENANT.streams));
-    const saved: { destinationId: string; leaseFree: boolean }[] = [];
-    const store = {
-      ...t.deps.store,
-      saveDestinationHealth: async (destinationId: string) => {
-        const probe = await t.state.acquireLease('ten_1', 'probe-next-run', 1);
-        saved.push({ destinationId, leaseFree: probe !== null });
-      },
-    };
+    const { saved, store } = probingHealthSaves(t);
     await runTenant('ten_1', { ...t.deps, store });
 
     expect(saved).toEqual([{ destinationId: 'dst_1', leaseFree: false }]);

@@ -1,46 +1,14 @@
-import { Readable } from 'node:stream';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDestinationCredentials, createStsClients } from './credentials.ts';
 import { classifyAwsError } from './errors.ts';
+import { stsErrorXml, stubSts } from './sts.test-support.ts';
 
 // ADR 0141: the per-region clients of `createStsClients` send what the SDK's `fromTemporaryCredentials`
 // (one STS client per destination, the registry's former path) sent, request by request through a stub
 // handler: the regional endpoint in every partition, the body, the signing, the default credential
 // chain, the credential returned and the classification of STS's errors.
 
-interface Seen {
-  hostname: string;
-  body: string;
-  authorization: string;
-}
-
-/** A handler that records each request and answers `answer(n)` (status and XML) to the n-th. */
-function stub(answer: (n: number) => { status: number; xml: string }) {
-  const requests: Seen[] = [];
-  const handler = {
-    async handle(request: { hostname: string; body: unknown; headers: Record<string, string> }) {
-      requests.push({
-        hostname: request.hostname,
-        body: String(request.body),
-        authorization: request.headers.authorization ?? request.headers.Authorization ?? '',
-      });
-      const { status, xml } = answer(requests.length);
-      return {
-        response: { statusCode: status, headers: { 'content-type': 'text/xml' }, body: Readable.from([xml]) },
-      };
-    },
-    updateHttpClientConfig() {},
-    httpHandlerConfigs() {
-      return {};
-    },
-    destroy() {},
-  };
-  return { handler, requests };
-}
-
-const errorXml = (code: string) =>
-  `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>stub</Message></Error><RequestId>r</RequestId></ErrorResponse>`;
 const EXPIRES = new Date(Date.now() + 3600_000).toISOString();
 const okXml = (key: string) =>
   '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>' +
@@ -100,8 +68,8 @@ describe('createStsClients and createDestinationCredentials against fromTemporar
   ])(
     'sends %s to the same regional endpoint, body and signing scope as before (%s)',
     async (region, host) => {
-      const before = stub((n) => ({ status: 200, xml: okXml(`ASIA${n}`) }));
-      const after = stub((n) => ({ status: 200, xml: okXml(`ASIA${n}`) }));
+      const before = stubSts((n) => ({ status: 200, xml: okXml(`ASIA${n}`) }));
+      const after = stubSts((n) => ({ status: 200, xml: okXml(`ASIA${n}`) }));
 
       const a = await former(region, before.handler, master)();
       const b = await current(region, after.handler, master)();
@@ -126,8 +94,8 @@ describe('createStsClients and createDestinationCredentials against fromTemporar
     process.env.AWS_ACCESS_KEY_ID = 'AKIDFROMENV';
     process.env.AWS_SECRET_ACCESS_KEY = 'env-secret';
     delete process.env.AWS_SESSION_TOKEN;
-    const before = stub(() => ({ status: 200, xml: okXml('ASIA') }));
-    const after = stub(() => ({ status: 200, xml: okXml('ASIA') }));
+    const before = stubSts(() => ({ status: 200, xml: okXml('ASIA') }));
+    const after = stubSts(() => ({ status: 200, xml: okXml('ASIA') }));
 
     await former('eu-west-1', before.handler)();
     await current('eu-west-1', after.handler)();
@@ -145,8 +113,8 @@ describe('createStsClients and createDestinationCredentials against fromTemporar
     [400, 'ValidationError'],
     [400, 'ExpiredToken'],
   ])('classifies STS %i %s as before', async (status, code) => {
-    const before = stub(() => ({ status, xml: errorXml(code) }));
-    const after = stub(() => ({ status, xml: errorXml(code) }));
+    const before = stubSts(() => ({ status, xml: stsErrorXml(code) }));
+    const after = stubSts(() => ({ status, xml: stsErrorXml(code) }));
 
     const a = classifyAwsError(await former('us-east-1', before.handler, master)().catch((e: unknown) => e));
     const b = await current('us-east-1', after.handler, master)().catch((e: unknown) => e);
@@ -157,7 +125,7 @@ describe('createStsClients and createDestinationCredentials against fromTemporar
   it('shares one retry quota per region (documented in ADR 0141): failing calls of some destinations leave another none', async () => {
     // Every AssumeRole in us-east-1 fails with a 500: the SDK retries (standard mode, 3 attempts) while
     // the client's retry quota (500, 5 a retry) lasts. The destinations of eu-west-1 keep their own.
-    const failing = stub(() => ({ status: 500, xml: errorXml('InternalFailure') }));
+    const failing = stubSts(() => ({ status: 500, xml: stsErrorXml('InternalFailure') }));
     const clients = createStsClients({
       masterCredentials: master,
       clientConfig: { requestHandler: failing.handler as never, maxAttempts: 3, retryMode: 'standard' },

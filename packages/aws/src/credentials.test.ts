@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,6 +7,7 @@ import {
   sanitizeStsName,
 } from './credentials.ts';
 import { AwsError } from './errors.ts';
+import { stsErrorXml, stubSts } from './sts.test-support.ts';
 
 const MINUTE = 60_000;
 
@@ -109,28 +109,9 @@ describe('sanitizeStsName', () => {
   });
 });
 
-// STS refusals that moto cannot produce (it checks neither trust policies nor ExternalIds, nor
-// regions): answered by a stub request handler, which also shows what the SDK sent.
-function stubStsHandler(status: number, code: string, answer?: string) {
-  const requests: Array<{ hostname: string; body: string }> = [];
-  const handler = {
-    async handle(request: { hostname: string; body: unknown }) {
-      requests.push({ hostname: request.hostname, body: String(request.body) });
-      const xml =
-        answer ??
-        `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>refused by stub</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`;
-      return {
-        response: { statusCode: status, headers: { 'content-type': 'text/xml' }, body: Readable.from([xml]) },
-      };
-    },
-    updateHttpClientConfig() {},
-    httpHandlerConfigs() {
-      return {};
-    },
-    destroy() {},
-  };
-  return { handler, requests };
-}
+/** STS answering every request with `status` and the error `code`, or with `answer` when given. */
+const stubStsHandler = (status: number, code: string, answer?: string) =>
+  stubSts(() => ({ status, xml: answer ?? stsErrorXml(code) }));
 
 describe('createDestinationCredentials', () => {
   const base = {
