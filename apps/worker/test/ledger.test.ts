@@ -139,7 +139,7 @@ describe('ledger', () => {
         [hubOf(A)]: {
           'vaikora-a1': { sent: 1, afterAccepted: 0 },
           // Opened, then archived: the same health finding sent twice.
-          [`vaikora-health ten_a/dst_1/rejected_above_threshold`]: { sent: 2, afterAccepted: 1 },
+          'vaikora-health ten_a/dst_1/rejected_above_threshold': { sent: 2, afterAccepted: 1 },
         },
       },
       hubs: { [hubOf(A)]: [finding('a1'), health('ten_a'), health('ten_b')] },

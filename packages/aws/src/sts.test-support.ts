@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 
 /** One request an STS client sent through `stubSts`'s handler. */
-export interface StubbedStsRequest {
+interface StubbedStsRequest {
   readonly hostname: string;
   readonly body: string;
   readonly authorization: string;
