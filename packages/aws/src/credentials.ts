@@ -34,12 +34,13 @@ export interface StsClients {
  * One STS client per region, shared by every destination of that region (ADR 0141). The SDK's
  * `fromTemporaryCredentials` makes an STS client per credential provider, i.e. per destination: a new
  * destination then paid a client's construction, its configuration lookups (environment, config files)
- * and its first middleware resolution besides the AssumeRole itself: 2.05 ms of CPU for its first call,
- * 1.58 ms with the region's client (`pnpm -F @vsh/aws bench:new-destination`). An STS client holds the connector's own credentials
- * only; each AssumeRole names its role, ExternalId and session, so sharing it lets no tenant act as another.
- * AWS has about 35 regions, but a stored region is only checked against the pattern of a region name:
- * tenants could name thousands that do not exist, so the clients kept are bounded (`maxRegions`); a
- * dropped client is not destroyed (its handler may be on a shared pool, and a call may still use it).
+ * and its first middleware resolution besides the AssumeRole itself: 2.05 ms of CPU for its first
+ * call, 1.58 ms with the region's client (`pnpm -F @vsh/aws bench:new-destination`). An STS client
+ * holds the connector's own credentials only; each AssumeRole names its role, ExternalId and session,
+ * so sharing it lets no tenant act as another. AWS has about 35 regions, but a stored region is only
+ * checked against the pattern of a region name: tenants could name thousands that do not exist, so the
+ * clients kept are bounded (`maxRegions`); a dropped client is not destroyed (its handler may be on a
+ * shared pool, and a call may still use it).
  */
 export function createStsClients(options: StsClientsOptions = {}): StsClients {
   const maxRegions = options.maxRegions ?? DEFAULT_MAX_STS_REGIONS;

@@ -48,9 +48,9 @@ const SESSION_SECONDS = 900;
  * one (both must be refused), then DescribeHub in every region with the assumed credentials.
  *
  * STS clients (for the AssumeRole with the ExternalId and for the negative probes) are created once per
- * region and reused. Security Hub clients
- * are created per verification and destroyed at its end: they carry this destination's short-lived
- * credentials, so there is nothing to share between verifications.
+ * region and reused (ADR 0141). Security Hub clients are created per verification and destroyed at its
+ * end: they carry this destination's short-lived credentials, so there is nothing to share between
+ * verifications.
  */
 export function createAwsDestinationVerifier(
   options: AwsVerifierOptions = {},
