@@ -1,10 +1,7 @@
 // The per-run CPU measurement behind bench:run-cpu and bench:cost: TenantRun (run-tenant.ts) with the
 // in-memory fakes of its stores and Vaikora, and the real @vsh/aws registry, credentials and importer
-// against a loopback STS + Security Hub in another process (aws-stub.ts) that answers at once, so SDK
+// against a loopback STS + Security Hub in another process (@vsh/aws/testing/aws-stub) that answers at once, so SDK
 // client construction, signing and middleware are counted and the stub's CPU is not.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import {
   advanceCursorUnits,
   createDestinationRegistry,
@@ -16,6 +13,7 @@ import {
   type RateLimiterRegistry,
   seenReadUnits,
 } from '@vsh/aws';
+import { startAwsStub } from '@vsh/aws/testing/aws-stub';
 import { pino } from 'pino';
 import { createWorkerMetrics } from '../src/metrics.ts';
 import {
@@ -91,28 +89,6 @@ const workerWiring: Wiring = { createRegistry: createDestinationRegistry, import
 
 const quantile = (sorted: readonly number[], q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-
-async function startStub(): Promise<{
-  endpoint: string;
-  child: ChildProcess;
-  counts(): Promise<{ sts: number; securityHub: number }>;
-}> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./aws-stub.ts', import.meta.url))],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
-  const endpoint = chunk.toString('utf8').trim();
-  return {
-    endpoint,
-    child,
-    counts: async () =>
-      (await (await fetch(`${endpoint}/counts`)).json()) as { sts: number; securityHub: number },
-  };
-}
 
 /**
  * State store calls mapped to the DynamoDB requests and request units the real store spends
@@ -259,7 +235,7 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
   const tenants = warmup + (options.tenants ?? 40);
   const rounds = options.rounds ?? 10;
   const actionsPerRun = options.actionsPerRun ?? 12;
-  const stub = await startStub();
+  const stub = await startAwsStub();
   try {
     const wiring = options.wiring ?? workerWiring;
     const registry = wiring.createRegistry({
@@ -467,6 +443,6 @@ export async function measureRuns(options: MeasureOptions = {}): Promise<RunCpu[
     registry.destroy();
     return results;
   } finally {
-    stub.child.kill();
+    stub.stop();
   }
 }

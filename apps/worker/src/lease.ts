@@ -141,9 +141,14 @@ export class LeaseHolder implements RunHold {
     this.timer.unref();
   }
 
-  async pauseRenewals(): Promise<void> {
+  /** No renewal is scheduled from now on; `startRenewals` schedules them again. */
+  private stopTimer(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  async pauseRenewals(): Promise<void> {
+    this.stopTimer();
     await this.renewing;
   }
 
@@ -152,8 +157,7 @@ export class LeaseHolder implements RunHold {
   }
 
   releasedByWrite(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.stopTimer();
     this.released = true;
     this.ending = true;
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { DescribeHubCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
-import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import {
   type AwsError,
@@ -73,14 +73,13 @@ export function createAwsDestinationVerifier(
     masterCredentials: options.masterCredentials,
     clientConfig: stsClientConfig,
   });
-  const stsFor = (region: string): STSClient => stsClients.forRegion(region);
 
   const credentialsFor = (input: VerifyInput, region: string): AwsCredentialIdentityProvider =>
     createDestinationCredentials({
       roleArn: input.roleArn,
       externalId: input.externalId,
       sessionName: `vsh-verify-${input.tenantId}`,
-      sts: stsFor(region),
+      sts: stsClients.forRegion(region),
       durationSeconds: SESSION_SECONDS,
     });
 
@@ -111,7 +110,7 @@ export function createAwsDestinationVerifier(
     externalId: string | undefined,
   ): Promise<boolean | AwsError> {
     try {
-      const answer = await stsFor(region).send(
+      const answer = await stsClients.forRegion(region).send(
         new AssumeRoleCommand({
           RoleArn: input.roleArn,
           RoleSessionName: `vsh-verify-${input.tenantId}`.slice(0, 64),

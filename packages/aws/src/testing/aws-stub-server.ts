@@ -1,6 +1,7 @@
-// A loopback STS + Security Hub that answers at once, for bench:run-cpu. Runs as its own process so
-// that its CPU is not counted as the worker's. Prints its endpoint on stdout; GET /counts returns
-// the requests answered per service.
+// A loopback STS + Security Hub that answers at once, for the benchmarks that count the CPU of SDK
+// calls (bench:run-cpu, bench:new-destination). Runs as its own process (`startAwsStub`) so that its
+// CPU is not counted as the caller's. Prints its endpoint on stdout; GET /counts returns the requests
+// answered per service.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
