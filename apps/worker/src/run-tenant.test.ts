@@ -392,27 +392,40 @@ describe('runTenant: delivery and the cursor', () => {
 });
 
 describe('runTenant: the sweep expects an action inside the window only where a cursor says so (ADR 0131)', () => {
-  it('tells the sweep how far a stream with a cursor handled, and nothing for a new stream', async () => {
+  it('tells the sweep which actions a stream with a cursor handled (by its seen-set), and nothing for a new stream', async () => {
     const w = world(oneDestination, [action('a', 1)]);
-    const seen: Array<number | undefined> = [];
-    const inner = memoryVaikora(() => [action('a', 1)]);
+    const asked: Array<{ given: boolean; a: boolean | undefined; other: boolean | undefined }> = [];
+    // The second run finds a new action too, so its page is not the one the last write vouched for and
+    // the seen-set is read (ADR 0128).
+    let listed = [action('a', 1)];
+    const inner = memoryVaikora(() => listed);
     w.deps = {
       ...w.deps,
       vaikora: () => ({
         ...inner,
-        sweep(request) {
-          seen.push(request.handledThroughMs);
-          return inner.sweep(request);
+        async *sweep(request) {
+          for await (const page of inner.sweep(request)) {
+            yield page;
+            // Asked as the client asks: once the run has taken the page (and read the seen-set it needed).
+            asked.push({
+              given: request.handled !== undefined,
+              a: request.handled?.({ id: 'a', timestampMs: 1 }),
+              other: request.handled?.({ id: 'never-listed', timestampMs: 1 }),
+            });
+          }
         },
       }),
     };
 
     await runTenant('ten_1', w.deps);
+    listed = [action('b', 0), action('a', 1)];
     await runTenant('ten_1', w.deps);
 
-    // The first run had no cursor; it wrote one at its action, which the second expects to meet.
-    expect(seen).toEqual([undefined, (await w.state.getCursor('ten_1', 'str_1'))?.positionMs]);
-    expect(seen[1]).toBeGreaterThan(0);
+    // The first run had no cursor; the second knows `a` from the seen-set the first wrote.
+    expect(asked).toEqual([
+      { given: false, a: undefined, other: undefined },
+      { given: true, a: true, other: false },
+    ]);
   });
 });
 

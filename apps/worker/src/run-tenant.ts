@@ -678,17 +678,17 @@ class TenantRun {
       stopping: () => this.stopping(),
     };
     let answered = false;
-    // The streams with a cursor handled what their windows hold up to their positions: the list holds
-    // those actions, and a sweep reads past late uploads until it meets them (ADR 0131).
-    const positions = work.flatMap((w) => (w.cursor === null ? [] : [w.cursor.positionMs]));
+    // The streams with a cursor handled what their windows held: the list holds those actions, and a
+    // sweep reads past late uploads until it meets one of them, by its id in a stream's seen-set (ADR
+    // 0131). The sweep asks once the page is taken below, which reads the seen-sets it needs.
+    const cursored = work.filter((w) => w.cursor !== null);
+    const handled =
+      cursored.length === 0
+        ? undefined
+        : (action: { readonly id: string }) => cursored.some((w) => w.state?.seen.has(action.id) === true);
     const end = await sweepAgent(
       this.deps.vaikora(vaikora),
-      {
-        agentId,
-        stopBeforeMs: oldestWindow,
-        ...(positions.length === 0 ? {} : { handledThroughMs: Math.max(...positions) }),
-        signal: this.stop,
-      },
+      { agentId, stopBeforeMs: oldestWindow, handled, signal: this.stop },
       async (page) => {
         answered = true;
         // The sweep's one page: what it holds inside a window is all there is there (ADR 0128).

@@ -50,13 +50,14 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
   const punctual = Array.from({ length: 50 }, (_, i) => ({ id: `new-${i}`, ms: T0 - i * 6000 }));
   // The stream's window starts 15 minutes ago (cursor 5 minutes ago, 10 minutes of overlap).
   const stopBeforeMs = T0 - 15 * MIN;
-  const handledThroughMs = T0 - 5 * MIN;
+  // A stream with a cursor whose handled actions are not in this list (deleted, or never listed here).
+  const handledNone = () => false;
 
   it('reads past a full page of late uploads to the punctual actions behind it, when the stream has a cursor', async () => {
     const { client, requested } = server([late(0), punctual]);
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, handledThroughMs })) pages.push(p);
+    for await (const p of client.sweep({ stopBeforeMs, handled: handledNone })) pages.push(p);
 
     expect(
       pages.flatMap((p) => p.actions.map((a) => a.id)).filter((id) => id.startsWith('new-')),
@@ -74,9 +75,10 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
       late(99),
       [...punctual, ...handled],
     ]);
+    const handledIds = new Set(handled.map((a) => a.id));
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, handledThroughMs })) pages.push(p);
+    for await (const p of client.sweep({ stopBeforeMs, handled: (a) => handledIds.has(a.id) })) pages.push(p);
 
     const ids = pages.flatMap((p) => p.actions.map((a) => a.id));
     expect(ids.filter((id) => id.startsWith('new-'))).toHaveLength(50);
@@ -93,11 +95,66 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
     expect(pages.at(-1)?.stop).toBe('cursor');
   });
 
+  it('reads past an upload headed by an action stamped inside the handled range that no run handled (hostile probe; ADR 0131 revised)', async () => {
+    // The upload's newest action is stamped a minute after the window's start: by its time it is in the
+    // range the stream handled, but no run has read it. Before the revision its time alone ended the
+    // sweep at the upload's second page, and the punctual actions behind it were lost.
+    const inRange = { id: 'buffered-in-range', ms: T0 - 6 * MIN };
+    const handled = Array.from({ length: 20 }, (_, i) => ({ id: `old-${i}`, ms: T0 - 6 * MIN - i * 20_000 }));
+    const { client, requested } = server([
+      [inRange, ...late(0).slice(0, 99)],
+      late(99),
+      [...punctual, ...handled],
+    ]);
+    const handledIds = new Set(handled.map((a) => a.id));
+
+    const pages: VaikoraPage[] = [];
+    for await (const p of client.sweep({ stopBeforeMs, handled: (a) => handledIds.has(a.id) })) pages.push(p);
+
+    expect(requested).toEqual([1, 2, 3]);
+    expect(
+      pages.flatMap((p) => p.actions.map((a) => a.id)).filter((id) => id.startsWith('new-')),
+    ).toHaveLength(50);
+  });
+
+  it('stops at the first page older than the window once it met an action a run handled', async () => {
+    const handled = Array.from({ length: 100 }, (_, i) => ({ id: `old-${i}`, ms: T0 - 5 * MIN - i * 1000 }));
+    const { client, requested } = server([handled, late(0), late(100)]);
+    const handledIds = new Set(handled.map((a) => a.id));
+
+    const pages: VaikoraPage[] = [];
+    for await (const p of client.sweep({ stopBeforeMs, handled: (a) => handledIds.has(a.id) })) pages.push(p);
+
+    expect(requested).toEqual([1, 2]);
+    expect(pages.at(-1)?.stop).toBe('cursor');
+  });
+
+  it('asks whether an action was handled only once the caller has taken its page (the worker reads its seen-set then)', async () => {
+    const handled = Array.from({ length: 100 }, (_, i) => ({ id: `old-${i}`, ms: T0 - 5 * MIN - i * 1000 }));
+    const { client, requested } = server([handled, late(0), late(100)]);
+    // What the caller knows: filled as it takes each page, as the worker's seen-set read is.
+    const known = new Set<string>();
+    const asked: string[] = [];
+
+    for await (const p of client.sweep({
+      stopBeforeMs,
+      handled: (a) => {
+        asked.push(a.id);
+        return known.has(a.id);
+      },
+    })) {
+      for (const a of p.actions) if (a.id.startsWith('old-')) known.add(a.id);
+    }
+
+    expect(requested).toEqual([1, 2]);
+    expect(asked[0]).toBe('old-0');
+  });
+
   it('reads at most LATE_PAGES pages past the first that could stop: a stream whose last actions were deleted', async () => {
     const { client, requested } = server([late(0), late(100), late(200), late(300), late(400), late(500)]);
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, handledThroughMs })) pages.push(p);
+    for await (const p of client.sweep({ stopBeforeMs, handled: handledNone })) pages.push(p);
 
     expect(requested).toHaveLength(1 + LATE_PAGES);
     expect(pages.at(-1)?.stop).toBe('cursor');

@@ -55,13 +55,15 @@ export interface SweepOptions {
   /** The sweep may stop at a page whose every action is older than this (cursor minus overlap). */
   readonly stopBeforeMs: number;
   /**
-   * The caller handled the actions from `stopBeforeMs` up to this time before (the newest cursor
-   * position of its streams): in time order they are listed before any page wholly older than
-   * `stopBeforeMs`. A sweep that meets such a page before any action of that range reads on, up to
-   * LATE_PAGES more pages, before it stops there (ADR 0131): late uploads listed by arrival, and new
-   * actions, may come first.
+   * Whether an earlier run handled this action (one of the caller's streams with a cursor holds its id):
+   * the actions those runs read are listed before any page wholly older than `stopBeforeMs`. A sweep that
+   * meets such a page before any action an earlier run handled reads on, up to LATE_PAGES more pages,
+   * before it stops there (ADR 0131): late uploads listed by arrival, and new actions, may come first.
+   * Asked of a page's actions once the caller has taken the page (and read what it needed for it). Not
+   * by the actions' times: a late upload holds actions stamped inside the handled range that no run has
+   * read, and one of them ended the sweep at the upload's older pages (ADR 0131's revision).
    */
-  readonly handledThroughMs?: number;
+  readonly handled?: ((action: { readonly id: string; readonly timestampMs: number }) => boolean) | undefined;
   /** Overrides the client's `maxPages`. */
   readonly maxPages?: number;
   readonly signal?: AbortSignal;
@@ -69,7 +71,7 @@ export interface SweepOptions {
 
 /**
  * Pages a sweep reads past a page that would end it by the cursor rule, while it has not met an action
- * of the range its streams handled before (`handledThroughMs`): a list ordered by arrival shows late uploads
+ * an earlier run handled (`handled`): a list ordered by arrival shows late uploads
  * (an agent's buffer, stamped in the past) at its head, and the actions of the last minutes behind them
  * (ADR 0131). Bounded: a stream whose last actions were deleted pays these pages, not the whole list.
  */
@@ -419,7 +421,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     const filtered = config.timeFilterParam !== undefined && sinceMs !== undefined;
     // Records received so far (repeats and unreadable ones included), against the envelope's `total`.
     let receivedSoFar = 0;
-    // Whether the sweep has read an action of the range its streams handled before (ADR 0131).
+    // Whether the sweep has read an action an earlier run handled (ADR 0131).
     let metHandled = false;
     let latePages = 0;
     let previousIds: readonly string[] | null = null;
@@ -621,11 +623,10 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         totalSaysMore,
       });
       previousFull = scan.records.length >= pageSize;
-      const handledThrough = options.handledThroughMs;
-      if (handledThrough !== undefined && !metHandled) {
-        metHandled = timestamps.some((t) => t >= options.stopBeforeMs && t <= handledThrough);
-      }
-      if (stop === 'cursor' && handledThrough !== undefined && !metHandled && latePages < LATE_PAGES) {
+      const handled = options.handled;
+      // This page's own actions do not count here: a page that would stop by the cursor rule has none
+      // inside the window, where every action a stream handled is kept.
+      if (stop === 'cursor' && handled !== undefined && !metHandled && latePages < LATE_PAGES) {
         latePages++;
         stop = page >= maxPages ? 'max-pages' : null;
       }
@@ -648,6 +649,8 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         order,
         stop: reread ? null : yieldedStop(stop),
       };
+      // Asked once the caller has taken the page: it reads a stream's seen-set for a page inside its window.
+      if (handled !== undefined && !metHandled) metHandled = actions.some((action) => handled(action));
       if (reread) yield await rereadPage(page - 1, order, stop);
       if (stop !== null) return;
     }

@@ -1,0 +1,172 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { vaikoraSettings } from '@vsh/db';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVERY_ACTION, type Harness, startHarness } from '../test/harness.ts';
+
+/**
+ * ADR 0131, through the worker: a Vaikora list ordered by arrival, newest first, where an agent's
+ * buffered upload lands in front of an action that arrived before it. A hostile probe found that one
+ * record of the upload stamped inside the range the stream handled before ended the sweep at the
+ * upload's older pages: the action behind them was never read, the position moved past it, and it was
+ * lost with every run `ok`.
+ */
+
+interface Listed {
+  readonly id: string;
+  readonly ms: number;
+}
+
+const MIN = 60_000;
+
+/** A Vaikora whose list is in arrival order, newest arrival first. */
+async function arrivalOrderVaikora(agentId: string) {
+  const list: Listed[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://vaikora.test');
+    const page = Number(url.searchParams.get('page') ?? '1');
+    const perPage = Number(url.searchParams.get('per_page') ?? '100');
+    const slice = list.slice((page - 1) * perPage, page * perPage);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        actions: slice.map((r) => ({
+          id: r.id,
+          agent_id: agentId,
+          timestamp: new Date(r.ms).toISOString(),
+          risk_level: 'high',
+          action_type: 'api_call',
+        })),
+        total: list.length,
+        page,
+        per_page: perPage,
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/api/v1`,
+    /** Actions arriving now, listed in the order given, ahead of every earlier arrival. */
+    arrive: (actions: readonly Listed[]) => list.unshift(...actions),
+    listed: () => [...list],
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('a late upload in front of a punctual action, in a list ordered by arrival (ADR 0131)', () => {
+  let h: Harness;
+  const servers: Array<Awaited<ReturnType<typeof arrivalOrderVaikora>>> = [];
+  let tenants = 0;
+
+  beforeAll(async () => {
+    h = await startHarness({ sim: { seed: 131, initialActionsPerAgent: 0 } });
+  }, 120_000);
+  afterAll(async () => {
+    for (const s of servers) await s.stop();
+    await h?.close();
+  });
+
+  /**
+   * One run over 20 punctual actions (its position P is the newest), then action N stamped a minute after
+   * P arrives, then a buffer of 200 actions (two pages, fewer than LATE_PAGES) headed by `head`, then two
+   * runs; then action M stamped 20 minutes after P (the window moves past N) and two runs more. Returns
+   * the ids every run should have delivered that Security Hub does not hold, and the findings received.
+   */
+  async function scenario(head: (p: number) => readonly Listed[]) {
+    const n = ++tenants;
+    const agentId = `agt-arrival-${n}`;
+    const vaikora = await arrivalOrderVaikora(agentId);
+    servers.push(vaikora);
+    h.sim.store.addTenant(`vk_test_arrival_${n}`, [agentId], 0);
+    const tenant = await h.seedTenant({
+      name: `arrival-${n}`,
+      accountId: `33100000013${n}`,
+      region: 'us-east-1',
+      agents: [agentId],
+      vaikoraKey: `vk_test_arrival_${n}`,
+      thresholds: { ...EVERY_ACTION, minRiskScore: null },
+    });
+    await h.database.db
+      .update(vaikoraSettings)
+      .set({ baseUrl: vaikora.baseUrl })
+      .where(eq(vaikoraSettings.tenantId, tenant.tenantId));
+    const runtime = h.runtime();
+    const statuses: string[] = [];
+    const run = async () => {
+      const r = await runtime.run(tenant.tenantId);
+      statuses.push(r.kind === 'ran' ? r.summary.status : r.kind);
+    };
+    try {
+      const p = Date.now() - 50 * MIN;
+      vaikora.arrive(Array.from({ length: 20 }, (_, i) => ({ id: `handled-${i}`, ms: p - i * 30_000 })));
+      await run();
+      vaikora.arrive([{ id: 'punctual-N', ms: p + MIN }]);
+      const buffered = head(p);
+      vaikora.arrive([
+        ...buffered,
+        ...Array.from({ length: 200 - buffered.length }, (_, i) => ({
+          id: `late-${i}`,
+          ms: p - 30 * MIN - i * 9_000,
+        })),
+      ]);
+      await run();
+      await run();
+      vaikora.arrive([{ id: 'punctual-M', ms: p + 20 * MIN }]);
+      await run();
+      await run();
+
+      const stored = new Set(h.actionFindings(tenant.accountId, tenant.region).map((f) => String(f.Id)));
+      // The `late-` actions are stamped 30 to 60 minutes before P: older than the 10-minute overlap, they
+      // are out of every window (ADR 0004). Every other action was inside the window when it arrived.
+      const due = vaikora
+        .listed()
+        .filter((a) => !a.id.startsWith('late-'))
+        .map((a) => `vaikora-${a.id}`);
+      const counters = h.proxy.stats().securityHub[`${tenant.accountId}/${tenant.region}`];
+      return {
+        statuses,
+        missing: due.filter((id) => !stored.has(id)),
+        received: counters?.findingsReceived ?? 0,
+        reimports: counters?.reimports ?? 0,
+        due: due.length,
+      };
+    } finally {
+      await runtime.close();
+    }
+  }
+
+  it('delivers the action behind an upload headed by a record stamped inside the range the stream handled (fails on 4fc48c5)', {
+    timeout: 120_000,
+  }, async () => {
+    const r = await scenario((p) => [{ id: 'buffered-in-range', ms: p - MIN }]);
+    expect(r).toEqual({
+      statuses: ['ok', 'ok', 'ok', 'ok', 'ok'],
+      missing: [],
+      received: r.due,
+      reimports: 0,
+      due: 23,
+    });
+  });
+
+  it('delivers the action behind an agent’s reconnect upload whose records span the position', {
+    timeout: 120_000,
+  }, async () => {
+    // The agent buffered from 8.5 minutes before P (inside the window) to 30 s after it, newest first.
+    const r = await scenario((p) =>
+      Array.from({ length: 10 }, (_, i) => ({ id: `reconnect-${i}`, ms: p + 30_000 - i * 60_000 })),
+    );
+    expect(r).toEqual({
+      statuses: ['ok', 'ok', 'ok', 'ok', 'ok'],
+      missing: [],
+      received: r.due,
+      reimports: 0,
+      due: 32,
+    });
+  });
+});
