@@ -429,6 +429,53 @@ describe('runTenant: the sweep expects an action inside the window only where a 
   });
 });
 
+describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142)', () => {
+  it('counts nothing a stream holds after a run that stopped early, until its next complete write (review)', async () => {
+    const w = world(oneDestination, [action('a', 5)]);
+    let listed = [action('a', 5)];
+    let failAfterFirstPage = false;
+    const asked: Array<{ a: boolean | undefined; b: boolean | undefined }> = [];
+    const inner = memoryVaikora(() => listed);
+    const at = (id: string) => Date.parse(String(listed.find((a) => a.id === id)?.timestamp ?? ''));
+    w.deps = {
+      ...w.deps,
+      vaikora: () => ({
+        ...inner,
+        async *sweep(request) {
+          for await (const page of inner.sweep(request)) {
+            yield failAfterFirstPage ? { ...page, stop: null } : page;
+            asked.push({
+              a: request.handled?.({ id: 'a', timestampMs: at('a') }),
+              b: request.handled?.({ id: 'b', timestampMs: at('b') }),
+            });
+            // The second page fails: the run stopped early, what it sent is kept, the position stays.
+            if (failAfterFirstPage) throw new VaikoraError('UNAVAILABLE', 'page 2 failed', true);
+          }
+        },
+      }),
+    };
+
+    await runTenant('ten_1', w.deps);
+    listed = [action('b', 1), action('a', 5)];
+    failAfterFirstPage = true;
+    const partial = await runTenant('ten_1', w.deps);
+    failAfterFirstPage = false;
+    await runTenant('ten_1', w.deps);
+
+    expect(partial.kind === 'ran' && partial.summary.status).not.toBe('ok');
+    expect(asked).toEqual([
+      // The first run: no cursor, no question. The second: its cursor's write vouched for its window, so
+      // what its seen-set holds counts ('b' is not in it yet).
+      { a: undefined, b: undefined },
+      { a: true, b: false },
+      // The third: the last write was the partial run's, which kept 'b' without moving the position: 'b'
+      // may head the list ahead of what that run did not reach, and the stream vouches for nothing.
+      { a: false, b: false },
+    ]);
+    expect(w.sent.get('111111111111')?.filter((id) => id === 'vaikora-b')).toHaveLength(1);
+  });
+});
+
 describe('runTenant: a seen-set is read only when some action may be new (issue 16)', () => {
   /** Counts the seen-set reads by stream, failing those of `failing`. */
   function countReads(w: ReturnType<typeof world>, failing: ReadonlySet<string> = new Set()) {

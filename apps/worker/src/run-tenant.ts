@@ -151,6 +151,20 @@ export async function runTenant(
   }
 }
 
+/**
+ * Whether an earlier run of the stream handled `action` in a way that shows a sweep has reached what the
+ * earlier runs read (ADR 0142): its seen-set holds the id, and the stream's last write was a complete
+ * sweep that handled all it found (its window digest, ADR 0128; every write sets or removes it). Every id
+ * in that seen-set was then listed before that sweep ended, behind whatever arrived since. A run that
+ * stopped early (a failed page, the budget, a shutdown) writes what it sent to the seen-set without
+ * moving the position, and those ids head the list ahead of what it did not reach: one of them ended a
+ * later sweep there (review of ADR 0142). Such a stream vouches for nothing until its next complete
+ * write, and the sweep reads its LATE_PAGES pages.
+ */
+function handledBefore(w: StreamWork, action: { readonly id: string }): boolean {
+  return w.cursor?.windowDigest !== undefined && w.state?.seen.has(action.id) === true;
+}
+
 /** Node's longest timer: a longer delay fires at once (with a warning). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -679,13 +693,13 @@ class TenantRun {
     };
     let answered = false;
     // The streams with a cursor handled what their windows held: the list holds those actions, and a
-    // sweep reads past late uploads until it meets one of them, by its id in a stream's seen-set (ADR
-    // 0131). The sweep asks once the page is taken below, which reads the seen-sets it needs.
+    // sweep reads past late uploads until it meets one of them (ADR 0131, 0142). The sweep asks once the
+    // page is taken below, which reads the seen-sets it needs.
     const cursored = work.filter((w) => w.cursor !== null);
     const handled =
       cursored.length === 0
         ? undefined
-        : (action: { readonly id: string }) => cursored.some((w) => w.state?.seen.has(action.id) === true);
+        : (action: { readonly id: string }) => cursored.some((w) => handledBefore(w, action));
     const end = await sweepAgent(
       this.deps.vaikora(vaikora),
       { agentId, stopBeforeMs: oldestWindow, handled, signal: this.stop },

@@ -96,9 +96,9 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
   });
 
   it('reads past an upload headed by an action stamped inside the handled range that no run handled (hostile probe; ADR 0131 revised)', async () => {
-    // The upload's newest action is stamped a minute after the window's start: by its time it is in the
-    // range the stream handled, but no run has read it. Before the revision its time alone ended the
-    // sweep at the upload's second page, and the punctual actions behind it were lost.
+    // The upload's newest action is stamped a minute before the position (9 minutes after the window's
+    // start): by its time it is in the range the stream handled, but no run has read it. Before ADR 0142
+    // its time alone ended the sweep at the upload's second page, and the actions behind it were lost.
     const inRange = { id: 'buffered-in-range', ms: T0 - 6 * MIN };
     const handled = Array.from({ length: 20 }, (_, i) => ({ id: `old-${i}`, ms: T0 - 6 * MIN - i * 20_000 }));
     const { client, requested } = server([

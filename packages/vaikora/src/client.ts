@@ -55,13 +55,14 @@ export interface SweepOptions {
   /** The sweep may stop at a page whose every action is older than this (cursor minus overlap). */
   readonly stopBeforeMs: number;
   /**
-   * Whether an earlier run handled this action (one of the caller's streams with a cursor holds its id):
-   * the actions those runs read are listed before any page wholly older than `stopBeforeMs`. A sweep that
-   * meets such a page before any action an earlier run handled reads on, up to LATE_PAGES more pages,
-   * before it stops there (ADR 0131): late uploads listed by arrival, and new actions, may come first.
-   * Asked of a page's actions once the caller has taken the page (and read what it needed for it). Not
-   * by the actions' times: a late upload holds actions stamped inside the handled range that no run has
-   * read, and one of them ended the sweep at the upload's older pages (ADR 0131's revision).
+   * Whether an earlier complete sweep of the caller's handled this action (the worker: its id is in the
+   * seen-set of a stream whose last write vouched for its window). Whatever arrived since is listed ahead
+   * of it. A sweep that meets a page wholly older than `stopBeforeMs` before any such action reads on, up
+   * to LATE_PAGES more pages, before it stops there (ADR 0131): late uploads listed by arrival, and new
+   * actions, may come first. Asked of a page's actions once the caller has taken the page (and read what
+   * it needed for it). Not judged by the actions' times: a late upload holds actions stamped inside the
+   * handled range that no run has read, and one of them ended the sweep at the upload's older pages
+   * (ADR 0142).
    */
   readonly handled?: ((action: { readonly id: string; readonly timestampMs: number }) => boolean) | undefined;
   /** Overrides the client's `maxPages`. */
