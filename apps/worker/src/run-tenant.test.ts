@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { AwsError, StateError } from '@vsh/aws';
-import { type PreparedFinding, reject } from '@vsh/core';
+import { type PreparedFinding, reject, type VaikoraAction } from '@vsh/core';
 import { VaikoraError } from '@vsh/vaikora';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +41,8 @@ const oneDestination = testTenant(
   [{ id: 'str_1', destinationId: 'dst_1', agentId: 'agt-1', region: 'us-east-1' }],
 );
 
+/** An action as the sweep lists it, with only what `metHandled` reads (ADR 0142). */
+const listedAs = (id: string, timestampMs: number) => ({ id, timestampMs }) as VaikoraAction;
 const action = (id: string, minutesAgo: number, risk: 'high' | 'low' = 'high') =>
   testAction(id, 'agt-1', NOW - minutesAgo * MIN, risk);
 
@@ -399,6 +401,7 @@ describe('runTenant: the sweep expects an action inside the window only where a 
     // the seen-set is read (ADR 0128).
     let listed = [action('a', 1)];
     const inner = memoryVaikora(() => listed);
+    const at = (id: string) => Date.parse(String(listed.find((a) => a.id === id)?.timestamp ?? ''));
     w.deps = {
       ...w.deps,
       vaikora: () => ({
@@ -407,10 +410,11 @@ describe('runTenant: the sweep expects an action inside the window only where a 
           for await (const page of inner.sweep(request)) {
             yield page;
             // Asked as the client asks: once the run has taken the page (and read the seen-set it needed).
+            // The answer stays yes once given, so the action never listed is asked first.
             asked.push({
-              given: request.handled !== undefined,
-              a: request.handled?.({ id: 'a', timestampMs: 1 }),
-              other: request.handled?.({ id: 'never-listed', timestampMs: 1 }),
+              given: request.metHandled !== undefined,
+              other: request.metHandled?.([listedAs('never-listed', at('a'))]),
+              a: request.metHandled?.([listedAs('a', at('a'))]),
             });
           }
         },
@@ -444,9 +448,10 @@ describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142
         async *sweep(request) {
           for await (const page of inner.sweep(request)) {
             yield failAfterFirstPage ? { ...page, stop: null } : page;
+            // 'b' first: the answer stays yes once given.
             asked.push({
-              a: request.handled?.({ id: 'a', timestampMs: at('a') }),
-              b: request.handled?.({ id: 'b', timestampMs: at('b') }),
+              b: request.metHandled?.([listedAs('b', at('b'))]),
+              a: request.metHandled?.([listedAs('a', at('a'))]),
             });
             // The second page fails: the run stopped early, what it sent is kept, the position stays.
             if (failAfterFirstPage) throw new VaikoraError('UNAVAILABLE', 'page 2 failed', true);
@@ -473,6 +478,75 @@ describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142
       { a: false, b: false },
     ]);
     expect(w.sent.get('111111111111')?.filter((id) => id === 'vaikora-b')).toHaveLength(1);
+  });
+});
+
+describe('runTenant: an id listed again with a new time is not where an earlier run read it (ADR 0142, 0134)', () => {
+  it('does not count a handled id listed at a time after the position', async () => {
+    let listed = [action('a', 5)];
+    const w = world(oneDestination, listed);
+    const answers: Array<boolean | undefined> = [];
+    const inner = memoryVaikora(() => listed);
+    const aAt = Date.parse(String(listed[0]?.timestamp));
+    w.deps = {
+      ...w.deps,
+      vaikora: () => ({
+        ...inner,
+        async *sweep(request) {
+          for await (const page of inner.sweep(request)) {
+            yield page;
+            // 'a' re-stamped a minute ago (listed again at the head), then at its own time.
+            answers.push(request.metHandled?.([listedAs('a', aAt + 4 * 60_000)]));
+            answers.push(request.metHandled?.([listedAs('a', aAt)]));
+          }
+        },
+      }),
+    };
+
+    await runTenant('ten_1', w.deps);
+    listed = [action('b', 0), action('a', 5)];
+    await runTenant('ten_1', w.deps);
+
+    expect(answers).toEqual([undefined, undefined, false, true]);
+  });
+});
+
+describe('runTenant: the sweep has met what earlier runs read only for every stream of the agent (ADR 0142, second review)', () => {
+  it('one destination that could not deliver keeps the late pages read for the agent, whatever the other met', async () => {
+    let failSecond = false;
+    const importer: Importer = async (account, items) => {
+      if (failSecond && account === '222222222222') throw new AwsError('TRANSIENT', 'Security Hub timed out');
+      return takesAll(account, items);
+    };
+    let listed = [action('a', 5)];
+    const w = world(twoDestinations, listed, { importer });
+    const answers: Array<boolean | undefined> = [];
+    const inner = memoryVaikora(() => listed);
+    const at = (id: string) => Date.parse(String(listed.find((a) => a.id === id)?.timestamp ?? ''));
+    w.deps = {
+      ...w.deps,
+      vaikora: () => ({
+        ...inner,
+        async *sweep(request) {
+          for await (const page of inner.sweep(request)) {
+            yield page;
+            answers.push(request.metHandled?.([listedAs('a', at('a'))]));
+          }
+        },
+      }),
+    };
+
+    await runTenant('ten_1', w.deps);
+    listed = [action('b', 1), action('a', 5)];
+    failSecond = true;
+    await runTenant('ten_1', w.deps);
+    failSecond = false;
+    await runTenant('ten_1', w.deps);
+
+    // The second run: both streams' writes vouched, both hold 'a'. The third: dst_2 left 'b' undelivered,
+    // so its stream vouches for nothing, and dst_1's 'a' does not end the reading for it.
+    expect(answers).toEqual([undefined, true, false]);
+    expect(w.sent.get('222222222222')).toEqual(['vaikora-a', 'vaikora-b']);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   type Rejection,
   rejectedAboveThreshold,
   rejectedRecordsFacts,
+  type VaikoraAction,
 } from '@vsh/core';
 import type { Logger } from 'pino';
 import {
@@ -152,17 +153,29 @@ export async function runTenant(
 }
 
 /**
- * Whether an earlier run of the stream handled `action` in a way that shows a sweep has reached what the
- * earlier runs read (ADR 0142): its seen-set holds the id, and the stream's last write was a complete
- * sweep that handled all it found (its window digest, ADR 0128; every write sets or removes it). Every id
- * in that seen-set was then listed before that sweep ended, behind whatever arrived since. A run that
- * stopped early (a failed page, the budget, a shutdown) writes what it sent to the seen-set without
- * moving the position, and those ids head the list ahead of what it did not reach: one of them ended a
- * later sweep there (review of ADR 0142). Such a stream vouches for nothing until its next complete
- * write, and the sweep reads its LATE_PAGES pages.
+ * Whether `action` shows that a sweep has reached what the stream's earlier complete sweeps read (ADR
+ * 0142): every part of this must hold.
+ * - The stream's last cursor write vouched for its window (its window digest, ADR 0128: a complete sweep
+ *   that handled every id it found; every cursor write sets or removes it). A run that stopped early
+ *   writes what it sent to the seen-set without moving the position, and those ids can head the list
+ *   ahead of what it never reached (review of ADR 0142).
+ * - Its seen-set holds the id.
+ * - The action is listed at a time inside the range the position covers (from the window's start to the
+ *   position): an id listed again at the head with a new time (re-stamped, ADR 0134) is not where that
+ *   sweep read it.
  */
-function handledBefore(w: StreamWork, action: { readonly id: string }): boolean {
-  return w.cursor?.windowDigest !== undefined && w.state?.seen.has(action.id) === true;
+function handledBefore(
+  w: StreamWork,
+  action: { readonly id: string; readonly timestampMs: number },
+): boolean {
+  const { cursor } = w;
+  return (
+    cursor !== null &&
+    cursor.windowDigest !== undefined &&
+    action.timestampMs >= w.windowStart &&
+    action.timestampMs <= cursor.positionMs &&
+    w.state?.seen.has(action.id) === true
+  );
 }
 
 /** Node's longest timer: a longer delay fires at once (with a warning). */
@@ -693,16 +706,20 @@ class TenantRun {
     };
     let answered = false;
     // The streams with a cursor handled what their windows held: the list holds those actions, and a
-    // sweep reads past late uploads until it meets one of them (ADR 0131, 0142). The sweep asks once the
-    // page is taken below, which reads the seen-sets it needs.
+    // sweep reads past late uploads until it has met them, for every such stream (ADR 0131, 0142). The
+    // sweep asks once the page is taken below, which reads the seen-sets it needs.
     const cursored = work.filter((w) => w.cursor !== null);
-    const handled =
+    const unmet = new Set(cursored);
+    const metHandled =
       cursored.length === 0
         ? undefined
-        : (action: { readonly id: string }) => cursored.some((w) => handledBefore(w, action));
+        : (actions: readonly VaikoraAction[]) => {
+            for (const w of unmet) if (actions.some((action) => handledBefore(w, action))) unmet.delete(w);
+            return unmet.size === 0;
+          };
     const end = await sweepAgent(
       this.deps.vaikora(vaikora),
-      { agentId, stopBeforeMs: oldestWindow, handled, signal: this.stop },
+      { agentId, stopBeforeMs: oldestWindow, metHandled, signal: this.stop },
       async (page) => {
         answered = true;
         // The sweep's one page: what it holds inside a window is all there is there (ADR 0128).
@@ -885,7 +902,10 @@ class TenantRun {
   /**
    * Every `CHECKPOINT_MS` while the sweep goes on, what each stream handled since the last checkpoint
    * goes into its seen-set (same position): a worker killed mid-run re-sends at most what it handled
-   * since (issue 11). A failed checkpoint is only a missed optimisation: the final write carries it.
+   * since (issue 11). A failed checkpoint is a missed optimisation for delivery: the final write carries
+   * it. One whose seen-set put landed and whose cursor update did not leaves the stream's last digest in
+   * place with ids it does not vouch for: `handledBefore` counts those only inside the position's range
+   * (ADR 0142 names the case that is left).
    */
   private async checkpoint(work: readonly StreamWork[]): Promise<void> {
     const now = this.deps.clock();

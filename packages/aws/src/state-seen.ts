@@ -184,6 +184,8 @@ export function segmentItems(
  * Stores seen-set segments, each with its own PutItem outside the cursor's transaction (ADR 0112):
  * idempotent (a retry puts the same item), and made before the cursor write, so that a failure
  * between the two leaves only ids that were handled marked as seen, never a moved cursor without them.
+ * Such ids also sit beside a cursor whose window digest was written before them: the worker takes seen
+ * ids as a sign that a sweep reached what earlier runs read only within its position's range (ADR 0142).
  * One after the other: a busy run has one, and the many of a huge write all go to one partition.
  */
 export async function putSegments(

@@ -57,7 +57,7 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
     const { client, requested } = server([late(0), punctual]);
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, handled: handledNone })) pages.push(p);
+    for await (const p of client.sweep({ stopBeforeMs, metHandled: handledNone })) pages.push(p);
 
     expect(
       pages.flatMap((p) => p.actions.map((a) => a.id)).filter((id) => id.startsWith('new-')),
@@ -78,7 +78,11 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
     const handledIds = new Set(handled.map((a) => a.id));
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, handled: (a) => handledIds.has(a.id) })) pages.push(p);
+    for await (const p of client.sweep({
+      stopBeforeMs,
+      metHandled: (actions) => actions.some((a) => handledIds.has(a.id)),
+    }))
+      pages.push(p);
 
     const ids = pages.flatMap((p) => p.actions.map((a) => a.id));
     expect(ids.filter((id) => id.startsWith('new-'))).toHaveLength(50);
@@ -109,7 +113,11 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
     const handledIds = new Set(handled.map((a) => a.id));
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, handled: (a) => handledIds.has(a.id) })) pages.push(p);
+    for await (const p of client.sweep({
+      stopBeforeMs,
+      metHandled: (actions) => actions.some((a) => handledIds.has(a.id)),
+    }))
+      pages.push(p);
 
     expect(requested).toEqual([1, 2, 3]);
     expect(
@@ -123,7 +131,11 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
     const handledIds = new Set(handled.map((a) => a.id));
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, handled: (a) => handledIds.has(a.id) })) pages.push(p);
+    for await (const p of client.sweep({
+      stopBeforeMs,
+      metHandled: (actions) => actions.some((a) => handledIds.has(a.id)),
+    }))
+      pages.push(p);
 
     expect(requested).toEqual([1, 2]);
     expect(pages.at(-1)?.stop).toBe('cursor');
@@ -138,9 +150,9 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
 
     for await (const p of client.sweep({
       stopBeforeMs,
-      handled: (a) => {
-        asked.push(a.id);
-        return known.has(a.id);
+      metHandled: (actions) => {
+        asked.push(...actions.map((a) => a.id));
+        return actions.some((a) => known.has(a.id));
       },
     })) {
       for (const a of p.actions) if (a.id.startsWith('old-')) known.add(a.id);
@@ -154,7 +166,7 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
     const { client, requested } = server([late(0), late(100), late(200), late(300), late(400), late(500)]);
 
     const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, handled: handledNone })) pages.push(p);
+    for await (const p of client.sweep({ stopBeforeMs, metHandled: handledNone })) pages.push(p);
 
     expect(requested).toHaveLength(1 + LATE_PAGES);
     expect(pages.at(-1)?.stop).toBe('cursor');

@@ -55,16 +55,16 @@ export interface SweepOptions {
   /** The sweep may stop at a page whose every action is older than this (cursor minus overlap). */
   readonly stopBeforeMs: number;
   /**
-   * Whether an earlier complete sweep of the caller's handled this action (the worker: its id is in the
-   * seen-set of a stream whose last write vouched for its window). Whatever arrived since is listed ahead
-   * of it. A sweep that meets a page wholly older than `stopBeforeMs` before any such action reads on, up
-   * to LATE_PAGES more pages, before it stops there (ADR 0131): late uploads listed by arrival, and new
-   * actions, may come first. Asked of a page's actions once the caller has taken the page (and read what
-   * it needed for it). Not judged by the actions' times: a late upload holds actions stamped inside the
-   * handled range that no run has read, and one of them ended the sweep at the upload's older pages
-   * (ADR 0142).
+   * Whether, with the actions of the pages read so far, the sweep has met what the caller's earlier
+   * complete sweeps read (the worker: for every stream with a cursor, an action of its window whose id
+   * its vouched seen-set holds). Whatever arrived since is listed ahead of that. A sweep that meets a
+   * page wholly older than `stopBeforeMs` before then reads on, up to LATE_PAGES more pages, before it
+   * stops there (ADR 0131): late uploads listed by arrival, and new actions, may come first. Given each
+   * page's actions once the caller has taken the page (and read what it needed for it), until it says
+   * yes. Not judged by the actions' times alone: a late upload holds actions stamped inside the handled
+   * range that no run has read, and one of them ended the sweep at the upload's older pages (ADR 0142).
    */
-  readonly handled?: ((action: { readonly id: string; readonly timestampMs: number }) => boolean) | undefined;
+  readonly metHandled?: ((actions: readonly VaikoraAction[]) => boolean) | undefined;
   /** Overrides the client's `maxPages`. */
   readonly maxPages?: number;
   readonly signal?: AbortSignal;
@@ -72,7 +72,7 @@ export interface SweepOptions {
 
 /**
  * Pages a sweep reads past a page that would end it by the cursor rule, while it has not met an action
- * an earlier run handled (`handled`): a list ordered by arrival shows late uploads
+ * an earlier run handled (`metHandled`): a list ordered by arrival shows late uploads
  * (an agent's buffer, stamped in the past) at its head, and the actions of the last minutes behind them
  * (ADR 0131). Bounded: a stream whose last actions were deleted pays these pages, not the whole list.
  */
@@ -422,7 +422,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     const filtered = config.timeFilterParam !== undefined && sinceMs !== undefined;
     // Records received so far (repeats and unreadable ones included), against the envelope's `total`.
     let receivedSoFar = 0;
-    // Whether the sweep has read an action an earlier run handled (ADR 0131).
+    // Whether the sweep has met what earlier complete sweeps read (`metHandled`; ADR 0131, 0142).
     let metHandled = false;
     let latePages = 0;
     let previousIds: readonly string[] | null = null;
@@ -624,10 +624,10 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         totalSaysMore,
       });
       previousFull = scan.records.length >= pageSize;
-      const handled = options.handled;
+      const askMet = options.metHandled;
       // This page's own actions do not count here: a page that would stop by the cursor rule has none
       // inside the window, where every action a stream handled is kept.
-      if (stop === 'cursor' && handled !== undefined && !metHandled && latePages < LATE_PAGES) {
+      if (stop === 'cursor' && askMet !== undefined && !metHandled && latePages < LATE_PAGES) {
         latePages++;
         stop = page >= maxPages ? 'max-pages' : null;
       }
@@ -651,7 +651,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         stop: reread ? null : yieldedStop(stop),
       };
       // Asked once the caller has taken the page: it reads a stream's seen-set for a page inside its window.
-      if (handled !== undefined && !metHandled) metHandled = actions.some((action) => handled(action));
+      if (askMet !== undefined && !metHandled) metHandled = askMet(actions);
       if (reread) yield await rereadPage(page - 1, order, stop);
       if (stop !== null) return;
     }
