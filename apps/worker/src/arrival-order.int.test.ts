@@ -156,63 +156,47 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
     }
   }
 
-  it('delivers the action behind an upload headed by a record stamped inside the range the stream handled (fails on 4fc48c5)', {
-    timeout: 120_000,
-  }, async () => {
-    const r = await scenario((p) => [{ id: 'buffered-in-range', ms: p - MIN }]);
+  // Both fail on 4fc48c5: the upload's head, stamped inside the range the stream handled, ended the sweep.
+  it.each<[string, (p: number) => readonly Listed[], number]>([
+    ['headed by one action stamped a minute before P', (p) => [{ id: 'buffered-in-range', ms: p - MIN }], 23],
+    [
+      // The agent buffered from 8.5 minutes before P (inside the window) to 30 s after it, newest first.
+      'of an agent that reconnects, its actions spanning P',
+      (p) => Array.from({ length: 10 }, (_, i) => ({ id: `reconnect-${i}`, ms: p + 30_000 - i * 60_000 })),
+      32,
+    ],
+  ])('delivers the action behind an upload %s', { timeout: 120_000 }, async (_, head, due) => {
+    const r = await scenario(head);
     expect(r).toEqual({
       statuses: ['ok', 'ok', 'ok', 'ok', 'ok'],
       missing: [],
-      received: r.due,
+      received: due,
       reimports: 0,
-      due: 23,
+      due,
     });
   });
 
-  it('delivers the action behind an agent’s reconnect upload whose records span the position', {
-    timeout: 120_000,
-  }, async () => {
-    // The agent buffered from 8.5 minutes before P (inside the window) to 30 s after it, newest first.
-    const r = await scenario((p) =>
-      Array.from({ length: 10 }, (_, i) => ({ id: `reconnect-${i}`, ms: p + 30_000 - i * 60_000 })),
-    );
-    expect(r).toEqual({
-      statuses: ['ok', 'ok', 'ok', 'ok', 'ok'],
-      missing: [],
-      received: r.due,
-      reimports: 0,
-      due: 32,
-    });
-  });
-
-  it('delivers the action behind an upload whose head a failed run sent: the seen-set of a run that stopped early is not what earlier runs read (review)', {
-    timeout: 120_000,
-  }, async () => {
-    // The upload's newest action is stamped 30 s after P: new, sent by the run that then fails.
-    const r = await scenario((p) => [{ id: 'head-sent-by-failed-run', ms: p + 30_000 }], {
-      partialFirst: true,
-    });
-    expect({ ...r, statuses: r.statuses.map((s) => s === 'ok') }).toEqual({
-      statuses: [true, false, true, true, true, true],
-      missing: [],
-      received: r.due,
-      reimports: 0,
-      due: 23,
-    });
-  });
-
-  it('delivers the action behind an upload whose head, stamped inside the handled range, a failed run sent', {
-    timeout: 120_000,
-  }, async () => {
-    const r = await scenario((p) => [{ id: 'in-range-head-sent-by-failed-run', ms: p - MIN }], {
-      partialFirst: true,
-    });
-    expect({ ...r, statuses: r.statuses.map((s) => s === 'ok') }).toEqual({
-      statuses: [true, false, true, true, true, true],
-      missing: [],
-      received: r.due,
-      reimports: 0,
-      due: 23,
-    });
-  });
+  // A run sends the upload's newest action and then fails at its second page: the seen-set of a run that
+  // stopped early is not what earlier runs read (review of ADR 0142; both fail on 3fcd8fb).
+  it.each([
+    ['stamped 30 s after P (new)', 30_000],
+    ['stamped a minute before P (late, inside the handled range)', -MIN],
+  ])(
+    'delivers the action behind an upload whose head a failed run sent, %s',
+    {
+      timeout: 120_000,
+    },
+    async (_, offsetMs) => {
+      const r = await scenario((p) => [{ id: 'head-sent-by-failed-run', ms: p + offsetMs }], {
+        partialFirst: true,
+      });
+      expect({ ...r, statuses: r.statuses.map((s) => s === 'ok') }).toEqual({
+        statuses: [true, false, true, true, true, true],
+        missing: [],
+        received: r.due,
+        reimports: 0,
+        due: 23,
+      });
+    },
+  );
 });

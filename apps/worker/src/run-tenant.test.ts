@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { AwsError, StateError } from '@vsh/aws';
 import { type PreparedFinding, reject, type VaikoraAction } from '@vsh/core';
-import { VaikoraError } from '@vsh/vaikora';
+import { type SweepOptions, VaikoraError } from '@vsh/vaikora';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { memoryState, memoryVaikora } from '../test/memory-ports.ts';
@@ -43,6 +43,38 @@ const oneDestination = testTenant(
 
 /** An action as the sweep lists it, with only what `metHandled` reads (ADR 0142). */
 const listedAs = (id: string, timestampMs: number) => ({ id, timestampMs }) as VaikoraAction;
+
+/**
+ * Lists `listed()` through the memory Vaikora and calls `ask` with the sweep's request after each page the
+ * run took, as the client asks `metHandled` (ADR 0142). While `failAfterFirstPage()` holds, the first page
+ * says more follows and the next fails: the run stops early, what it sent is kept, the position stays.
+ */
+function askAfterEachPage(
+  w: ReturnType<typeof world>,
+  listed: () => unknown[],
+  ask: (request: SweepOptions) => void,
+  failAfterFirstPage: () => boolean = () => false,
+): void {
+  const inner = memoryVaikora(listed);
+  w.deps = {
+    ...w.deps,
+    vaikora: () => ({
+      ...inner,
+      async *sweep(request) {
+        for await (const page of inner.sweep(request)) {
+          const fail = failAfterFirstPage();
+          yield fail ? { ...page, stop: null } : page;
+          ask(request);
+          if (fail) throw new VaikoraError('UNAVAILABLE', 'page 2 failed', true);
+        }
+      },
+    }),
+  };
+}
+
+/** The time a listed action is stamped at. */
+const stampOf = (listed: readonly { id: string; timestamp: string }[], id: string) =>
+  Date.parse(listed.find((a) => a.id === id)?.timestamp ?? '');
 const action = (id: string, minutesAgo: number, risk: 'high' | 'low' = 'high') =>
   testAction(id, 'agt-1', NOW - minutesAgo * MIN, risk);
 
@@ -400,26 +432,17 @@ describe('runTenant: the sweep expects an action inside the window only where a 
     // The second run finds a new action too, so its page is not the one the last write vouched for and
     // the seen-set is read (ADR 0128).
     let listed = [action('a', 1)];
-    const inner = memoryVaikora(() => listed);
-    const at = (id: string) => Date.parse(String(listed.find((a) => a.id === id)?.timestamp ?? ''));
-    w.deps = {
-      ...w.deps,
-      vaikora: () => ({
-        ...inner,
-        async *sweep(request) {
-          for await (const page of inner.sweep(request)) {
-            yield page;
-            // Asked as the client asks: once the run has taken the page (and read the seen-set it needed).
-            // The answer stays yes once given, so the action never listed is asked first.
-            asked.push({
-              given: request.metHandled !== undefined,
-              other: request.metHandled?.([listedAs('never-listed', at('a'))]),
-              a: request.metHandled?.([listedAs('a', at('a'))]),
-            });
-          }
-        },
-      }),
-    };
+    // The answer stays yes once given, so the action never listed is asked first.
+    askAfterEachPage(
+      w,
+      () => listed,
+      (request) =>
+        asked.push({
+          given: request.metHandled !== undefined,
+          other: request.metHandled?.([listedAs('never-listed', stampOf(listed, 'a'))]),
+          a: request.metHandled?.([listedAs('a', stampOf(listed, 'a'))]),
+        }),
+    );
 
     await runTenant('ten_1', w.deps);
     listed = [action('b', 0), action('a', 1)];
@@ -439,26 +462,17 @@ describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142
     let listed = [action('a', 5)];
     let failAfterFirstPage = false;
     const asked: Array<{ a: boolean | undefined; b: boolean | undefined }> = [];
-    const inner = memoryVaikora(() => listed);
-    const at = (id: string) => Date.parse(String(listed.find((a) => a.id === id)?.timestamp ?? ''));
-    w.deps = {
-      ...w.deps,
-      vaikora: () => ({
-        ...inner,
-        async *sweep(request) {
-          for await (const page of inner.sweep(request)) {
-            yield failAfterFirstPage ? { ...page, stop: null } : page;
-            // 'b' first: the answer stays yes once given.
-            asked.push({
-              b: request.metHandled?.([listedAs('b', at('b'))]),
-              a: request.metHandled?.([listedAs('a', at('a'))]),
-            });
-            // The second page fails: the run stopped early, what it sent is kept, the position stays.
-            if (failAfterFirstPage) throw new VaikoraError('UNAVAILABLE', 'page 2 failed', true);
-          }
-        },
-      }),
-    };
+    // 'b' first: the answer stays yes once given.
+    askAfterEachPage(
+      w,
+      () => listed,
+      (request) =>
+        asked.push({
+          b: request.metHandled?.([listedAs('b', stampOf(listed, 'b'))]),
+          a: request.metHandled?.([listedAs('a', stampOf(listed, 'a'))]),
+        }),
+      () => failAfterFirstPage,
+    );
 
     await runTenant('ten_1', w.deps);
     listed = [action('b', 1), action('a', 5)];
@@ -486,22 +500,17 @@ describe('runTenant: an id listed again with a new time is not where an earlier 
     let listed = [action('a', 5)];
     const w = world(oneDestination, listed);
     const answers: Array<boolean | undefined> = [];
-    const inner = memoryVaikora(() => listed);
-    const aAt = Date.parse(String(listed[0]?.timestamp));
-    w.deps = {
-      ...w.deps,
-      vaikora: () => ({
-        ...inner,
-        async *sweep(request) {
-          for await (const page of inner.sweep(request)) {
-            yield page;
-            // 'a' re-stamped a minute ago (listed again at the head), then at its own time.
-            answers.push(request.metHandled?.([listedAs('a', aAt + 4 * 60_000)]));
-            answers.push(request.metHandled?.([listedAs('a', aAt)]));
-          }
-        },
-      }),
-    };
+    const aAt = stampOf(listed, 'a');
+    // 'a' re-stamped a minute ago (listed again at the head), then at its own time.
+    askAfterEachPage(
+      w,
+      () => listed,
+      (request) =>
+        answers.push(
+          request.metHandled?.([listedAs('a', aAt + 4 * 60_000)]),
+          request.metHandled?.([listedAs('a', aAt)]),
+        ),
+    );
 
     await runTenant('ten_1', w.deps);
     listed = [action('b', 0), action('a', 5)];
@@ -521,20 +530,11 @@ describe('runTenant: the sweep has met what earlier runs read only for every str
     let listed = [action('a', 5)];
     const w = world(twoDestinations, listed, { importer });
     const answers: Array<boolean | undefined> = [];
-    const inner = memoryVaikora(() => listed);
-    const at = (id: string) => Date.parse(String(listed.find((a) => a.id === id)?.timestamp ?? ''));
-    w.deps = {
-      ...w.deps,
-      vaikora: () => ({
-        ...inner,
-        async *sweep(request) {
-          for await (const page of inner.sweep(request)) {
-            yield page;
-            answers.push(request.metHandled?.([listedAs('a', at('a'))]));
-          }
-        },
-      }),
-    };
+    askAfterEachPage(
+      w,
+      () => listed,
+      (request) => answers.push(request.metHandled?.([listedAs('a', stampOf(listed, 'a'))])),
+    );
 
     await runTenant('ten_1', w.deps);
     listed = [action('b', 1), action('a', 5)];

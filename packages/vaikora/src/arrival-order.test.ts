@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createVaikoraClient, LATE_PAGES, type VaikoraPage } from './client.ts';
+import {
+  createVaikoraClient,
+  LATE_PAGES,
+  type SweepOptions,
+  type VaikoraClient,
+  type VaikoraPage,
+} from './client.ts';
 import type { FetchLike } from './options.ts';
 
 /**
@@ -52,12 +58,24 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
   const stopBeforeMs = T0 - 15 * MIN;
   // A stream with a cursor whose handled actions are not in this list (deleted, or never listed here).
   const handledNone = () => false;
+  /** The caller's answer when the actions in `handled` are those its earlier sweeps handled. */
+  const metAny =
+    (handled: readonly { id: string }[]) =>
+    (actions: readonly { id: string }[]): boolean => {
+      const ids = new Set(handled.map((a) => a.id));
+      return actions.some((a) => ids.has(a.id));
+    };
+  /** Every page of one sweep. */
+  const sweepAll = async (client: VaikoraClient, options: SweepOptions) => {
+    const pages: VaikoraPage[] = [];
+    for await (const p of client.sweep(options)) pages.push(p);
+    return pages;
+  };
 
   it('reads past a full page of late uploads to the punctual actions behind it, when the stream has a cursor', async () => {
     const { client, requested } = server([late(0), punctual]);
 
-    const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, metHandled: handledNone })) pages.push(p);
+    const pages = await sweepAll(client, { stopBeforeMs, metHandled: handledNone });
 
     expect(
       pages.flatMap((p) => p.actions.map((a) => a.id)).filter((id) => id.startsWith('new-')),
@@ -75,14 +93,8 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
       late(99),
       [...punctual, ...handled],
     ]);
-    const handledIds = new Set(handled.map((a) => a.id));
 
-    const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({
-      stopBeforeMs,
-      metHandled: (actions) => actions.some((a) => handledIds.has(a.id)),
-    }))
-      pages.push(p);
+    const pages = await sweepAll(client, { stopBeforeMs, metHandled: metAny(handled) });
 
     const ids = pages.flatMap((p) => p.actions.map((a) => a.id));
     expect(ids.filter((id) => id.startsWith('new-'))).toHaveLength(50);
@@ -92,8 +104,7 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
   it('stops at the first page older than the window for a stream without a cursor (nothing expected there)', async () => {
     const { client, requested } = server([late(0), punctual]);
 
-    const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs })) pages.push(p);
+    const pages = await sweepAll(client, { stopBeforeMs });
 
     expect(requested).toEqual([1]);
     expect(pages.at(-1)?.stop).toBe('cursor');
@@ -110,14 +121,8 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
       late(99),
       [...punctual, ...handled],
     ]);
-    const handledIds = new Set(handled.map((a) => a.id));
 
-    const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({
-      stopBeforeMs,
-      metHandled: (actions) => actions.some((a) => handledIds.has(a.id)),
-    }))
-      pages.push(p);
+    const pages = await sweepAll(client, { stopBeforeMs, metHandled: metAny(handled) });
 
     expect(requested).toEqual([1, 2, 3]);
     expect(
@@ -128,14 +133,8 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
   it('stops at the first page older than the window once it met an action a run handled', async () => {
     const handled = Array.from({ length: 100 }, (_, i) => ({ id: `old-${i}`, ms: T0 - 5 * MIN - i * 1000 }));
     const { client, requested } = server([handled, late(0), late(100)]);
-    const handledIds = new Set(handled.map((a) => a.id));
 
-    const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({
-      stopBeforeMs,
-      metHandled: (actions) => actions.some((a) => handledIds.has(a.id)),
-    }))
-      pages.push(p);
+    const pages = await sweepAll(client, { stopBeforeMs, metHandled: metAny(handled) });
 
     expect(requested).toEqual([1, 2]);
     expect(pages.at(-1)?.stop).toBe('cursor');
@@ -165,8 +164,7 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
   it('reads at most LATE_PAGES pages past the first that could stop: a stream whose last actions were deleted', async () => {
     const { client, requested } = server([late(0), late(100), late(200), late(300), late(400), late(500)]);
 
-    const pages: VaikoraPage[] = [];
-    for await (const p of client.sweep({ stopBeforeMs, metHandled: handledNone })) pages.push(p);
+    const pages = await sweepAll(client, { stopBeforeMs, metHandled: handledNone });
 
     expect(requested).toHaveLength(1 + LATE_PAGES);
     expect(pages.at(-1)?.stop).toBe('cursor');
