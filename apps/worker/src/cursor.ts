@@ -43,6 +43,33 @@ export function isNew(
 }
 
 /**
+ * Whether `action` shows that a sweep has reached what a stream's earlier complete sweeps read (ADR
+ * 0142): every part of this must hold.
+ * - The stream's last cursor write vouched for its window (its window digest, ADR 0128: a complete sweep
+ *   that handled every id it found; every cursor write sets or removes it). A run that stopped early
+ *   writes what it sent to the seen-set without moving the position, and those ids can head the list
+ *   ahead of what it never reached (review of ADR 0142).
+ * - Its seen-set (undefined: not read) holds the id.
+ * - The action is listed at a time inside the range the position covers (from the window's start to the
+ *   position): an id listed again at the head with a new time (re-stamped, ADR 0134) is not where that
+ *   sweep read it.
+ */
+export function handledBefore(
+  action: { readonly id: string; readonly timestampMs: number },
+  cursor: Cursor | null,
+  seen: SeenSet | undefined,
+  windowStart: number,
+): boolean {
+  return (
+    cursor !== null &&
+    cursor.windowDigest !== undefined &&
+    action.timestampMs >= windowStart &&
+    action.timestampMs <= cursor.positionMs &&
+    seen?.has(action.id) === true
+  );
+}
+
+/**
  * A digest of the ids of `actions` stamped at or after `windowStartMs` (ADR 0128): 128 bits of the
  * SHA-256 of their sorted, de-duplicated list, base64url. Two sets with the same digest are the same set.
  */

@@ -15,6 +15,7 @@ import {
   type CursorWrite,
   DEFAULT_STUCK_POLICY,
   givesUp,
+  handledBefore,
   isNew,
   nextStuck,
   StreamProgress,
@@ -150,32 +151,6 @@ export async function runTenant(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * Whether `action` shows that a sweep has reached what the stream's earlier complete sweeps read (ADR
- * 0142): every part of this must hold.
- * - The stream's last cursor write vouched for its window (its window digest, ADR 0128: a complete sweep
- *   that handled every id it found; every cursor write sets or removes it). A run that stopped early
- *   writes what it sent to the seen-set without moving the position, and those ids can head the list
- *   ahead of what it never reached (review of ADR 0142).
- * - Its seen-set holds the id.
- * - The action is listed at a time inside the range the position covers (from the window's start to the
- *   position): an id listed again at the head with a new time (re-stamped, ADR 0134) is not where that
- *   sweep read it.
- */
-function handledBefore(
-  w: StreamWork,
-  action: { readonly id: string; readonly timestampMs: number },
-): boolean {
-  const { cursor } = w;
-  return (
-    cursor !== null &&
-    cursor.windowDigest !== undefined &&
-    action.timestampMs >= w.windowStart &&
-    action.timestampMs <= cursor.positionMs &&
-    w.state?.seen.has(action.id) === true
-  );
 }
 
 /** Node's longest timer: a longer delay fires at once (with a warning). */
@@ -714,7 +689,10 @@ class TenantRun {
       cursored.length === 0
         ? undefined
         : (actions: readonly VaikoraAction[]) => {
-            for (const w of unmet) if (actions.some((action) => handledBefore(w, action))) unmet.delete(w);
+            for (const w of unmet) {
+              if (actions.some((a) => handledBefore(a, w.cursor, w.state?.seen, w.windowStart)))
+                unmet.delete(w);
+            }
             return unmet.size === 0;
           };
     const end = await sweepAgent(
@@ -904,7 +882,7 @@ class TenantRun {
    * goes into its seen-set (same position): a worker killed mid-run re-sends at most what it handled
    * since (issue 11). A failed checkpoint is a missed optimisation for delivery: the final write carries
    * it. One whose seen-set put landed and whose cursor update did not leaves the stream's last digest in
-   * place with ids it does not vouch for: `handledBefore` counts those only inside the position's range
+   * place with ids it does not vouch for: `handledBefore` (cursor.ts) counts those only inside the position's range
    * (ADR 0142 names the case that is left).
    */
   private async checkpoint(work: readonly StreamWork[]): Promise<void> {

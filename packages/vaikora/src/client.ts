@@ -423,7 +423,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
     // Records received so far (repeats and unreadable ones included), against the envelope's `total`.
     let receivedSoFar = 0;
     // Whether the sweep has met what earlier complete sweeps read (`metHandled`; ADR 0131, 0142).
-    let metHandled = false;
+    let met = false;
     let latePages = 0;
     let previousIds: readonly string[] | null = null;
     // The last page read was full: an empty page after it may be a glitch, after a short one it is the end.
@@ -627,7 +627,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       const askMet = options.metHandled;
       // This page's own actions do not count here: a page that would stop by the cursor rule has none
       // inside the window, where every action a stream handled is kept.
-      if (stop === 'cursor' && askMet !== undefined && !metHandled && latePages < LATE_PAGES) {
+      if (stop === 'cursor' && askMet !== undefined && !met && latePages < LATE_PAGES) {
         latePages++;
         stop = page >= maxPages ? 'max-pages' : null;
       }
@@ -651,7 +651,7 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
         stop: reread ? null : yieldedStop(stop),
       };
       // Asked once the caller has taken the page: it reads a stream's seen-set for a page inside its window.
-      if (askMet !== undefined && !metHandled) metHandled = askMet(actions);
+      if (askMet !== undefined && !met) met = askMet(actions);
       if (reread) yield await rereadPage(page - 1, order, stop);
       if (stop !== null) return;
     }
