@@ -49,7 +49,9 @@ export function isNew(
  *   that handled every id it found; every cursor write sets or removes it). A run that stopped early
  *   writes what it sent to the seen-set without moving the position, and those ids can head the list
  *   ahead of what it never reached (review of ADR 0142).
- * - Its seen-set (undefined: not read) holds the id.
+ * - Its seen-set (undefined: not read) holds the id, stored by that write or an earlier one
+ *   (`SeenSet.vouched`, ADR 0143): not by a later write whose cursor update failed after its seen-set
+ *   put, which left the digest of the write before.
  * - The action is listed at a time inside the range the position covers (from the window's start to the
  *   position): an id listed again at the head with a new time (re-stamped, ADR 0134) is not where that
  *   sweep read it.
@@ -65,7 +67,7 @@ export function handledBefore(
     cursor.windowDigest !== undefined &&
     action.timestampMs >= windowStart &&
     action.timestampMs <= cursor.positionMs &&
-    seen?.has(action.id) === true
+    seen?.vouched?.(action.id) === true
   );
 }
 

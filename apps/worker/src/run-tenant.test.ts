@@ -495,6 +495,52 @@ describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142
   });
 });
 
+describe('runTenant: what a write stored whose cursor update was refused after its seen-set put (ADR 0143)', () => {
+  it('counts for nothing, while what the write before it vouched for still counts', async () => {
+    const w = world(oneDestination, [action('a', 5)]);
+    let listed = [action('a', 5)];
+    let failAfterFirstPage = false;
+    let loseLease = false;
+    const asked: Array<{ a: boolean | undefined; b: boolean | undefined }> = [];
+    // 'b' first: the answer stays yes once given.
+    askAfterEachPage(
+      w,
+      () => listed,
+      (request) =>
+        asked.push({
+          b: request.metHandled?.([listedAs('b', stampOf(listed, 'b'))]),
+          a: request.metHandled?.([listedAs('a', stampOf(listed, 'a'))]),
+        }),
+      () => failAfterFirstPage,
+    );
+    // The lease is lost while the run writes: its seen-set put lands, its cursor update is refused.
+    const advance = w.state.advanceCursor.bind(w.state);
+    w.state.advanceCursor = async (lease, ...rest) => {
+      if (loseLease) await w.state.releaseLease(lease);
+      return advance(lease, ...rest);
+    };
+
+    await runTenant('ten_1', w.deps);
+    // 'b' is stamped inside the range the first run's position covers (a late action).
+    listed = [action('b', 6), action('a', 5)];
+    failAfterFirstPage = true;
+    loseLease = true;
+    const refused = await runTenant('ten_1', w.deps);
+    failAfterFirstPage = false;
+    loseLease = false;
+    await runTenant('ten_1', w.deps);
+
+    expect(refused.kind === 'ran' && refused.summary.status).not.toBe('ok');
+    expect(asked).toEqual([
+      { a: undefined, b: undefined },
+      { a: true, b: false },
+      // The cursor is still the first run's, with its digest; 'b' is in the seen-set, put by the refused write.
+      { a: true, b: false },
+    ]);
+    expect(w.sent.get('111111111111')?.filter((id) => id === 'vaikora-b')).toHaveLength(1);
+  });
+});
+
 describe('runTenant: an id listed again with a new time is not where an earlier run read it (ADR 0142, 0134)', () => {
   it('does not count a handled id listed at a time after the position', async () => {
     let listed = [action('a', 5)];

@@ -882,8 +882,8 @@ class TenantRun {
    * goes into its seen-set (same position): a worker killed mid-run re-sends at most what it handled
    * since (issue 11). A failed checkpoint is a missed optimisation for delivery: the final write carries
    * it. One whose seen-set put landed and whose cursor update did not leaves the stream's last digest in
-   * place with ids it does not vouch for: `handledBefore` (cursor.ts) counts those only inside the position's range
-   * (ADR 0142 names the case that is left).
+   * place beside ids it does not vouch for: the store tells those apart by their lease epoch
+   * (`SeenSet.vouched`, ADR 0143).
    */
   private async checkpoint(work: readonly StreamWork[]): Promise<void> {
     const now = this.deps.clock();

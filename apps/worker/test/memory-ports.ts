@@ -35,11 +35,19 @@ export type MemoryState = StateStore & {
   getCursor(tenantId: string, streamId: string): Promise<Cursor | null>;
 };
 
+/** A stored cursor as the port gives it: without the epoch the store keeps beside it. */
+function publicOf(stored: (Cursor & { version: number; epoch: number }) | undefined): Cursor | null {
+  if (stored === undefined) return null;
+  const { epoch: _epoch, ...cursor } = stored;
+  return cursor;
+}
+
 export function memoryState(clock: () => number = Date.now): MemoryState {
   let epoch = 0;
   let holder: { owner: string; epoch: number; expiresAtMs: number } | null = null;
-  const cursors = new Map<string, Cursor & { version: number }>();
-  const segments = new Map<string, Map<string, { bucketStartMs: number; ids: Set<string> }>>();
+  // Each cursor with the epoch of the lease that wrote it, each segment with its writer's (ADR 0143).
+  const cursors = new Map<string, Cursor & { version: number; epoch: number }>();
+  const segments = new Map<string, Map<string, { bucketStartMs: number; ids: Set<string>; epoch: number }>>();
   let writes = 0;
   let n = 0;
   const peeks = { tried: 0, found: 0 };
@@ -63,7 +71,7 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       if (holder !== null && holder.expiresAtMs > clock()) return null;
       peeks.found++;
       return {
-        cursor: (streamId: string) => cursors.get(streamId) ?? null,
+        cursor: (streamId: string) => publicOf(cursors.get(streamId)),
         stream: (streamId: string) => store.getStream(tenantId, streamId),
       };
     },
@@ -90,17 +98,21 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       holder.expiresAtMs = 0;
       return true;
     },
-    getCursor: async (_tenantId: string, streamId: string) => cursors.get(streamId) ?? null,
+    getCursor: async (_tenantId: string, streamId: string) => publicOf(cursors.get(streamId)),
     readTenant: async (lease: Lease) => ({
-      cursor: (streamId: string) => cursors.get(streamId) ?? null,
+      cursor: (streamId: string) => publicOf(cursors.get(streamId)),
       stream: (streamId: string) => store.getStream(lease.tenantId, streamId),
     }),
     getStream: async (_tenantId: string, streamId: string): Promise<StreamState> => {
-      // Each id with the end of the newest segment holding it (`SeenSet.until`).
+      // Each id with the end of the newest segment holding it (`SeenSet.until`), and the first epoch that stored it.
       const ids = new Map<string, number>();
+      const epochs = new Map<string, number>();
       const list: SeenSegment[] = [];
       for (const [key, s] of segments.get(streamId) ?? []) {
-        for (const id of s.ids) ids.set(id, Math.max(s.bucketStartMs + 60_000, ids.get(id) ?? 0));
+        for (const id of s.ids) {
+          ids.set(id, Math.max(s.bucketStartMs + 60_000, ids.get(id) ?? 0));
+          epochs.set(id, Math.min(s.epoch, epochs.get(id) ?? s.epoch));
+        }
         list.push({
           key,
           bucketStartMs: s.bucketStartMs,
@@ -108,9 +120,17 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
           count: s.ids.size,
         });
       }
+      const cursor = cursors.get(streamId);
+      // Like the DynamoDB store: stored no later than the cursor's write, which vouched for its window.
+      const through = cursor?.windowDigest === undefined ? undefined : cursor.epoch;
       return {
-        cursor: cursors.get(streamId) ?? null,
-        seen: { has: (id) => ids.has(id), size: ids.size, until: (id) => ids.get(id) },
+        cursor: publicOf(cursor),
+        seen: {
+          has: (id) => ids.has(id),
+          size: ids.size,
+          until: (id) => ids.get(id),
+          vouched: (id) => through !== undefined && (epochs.get(id) ?? Number.POSITIVE_INFINITY) <= through,
+        },
         segments: list,
       };
     },
@@ -120,24 +140,26 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       if (options.writeId !== undefined && landed.has(options.writeId)) {
         return options.release === true && !holds(lease) ? ('released' as const) : ('advanced' as const);
       }
-      if (!holds(lease)) throw new StateError('LEASE_LOST', 'lost', false);
-      if (options.writeId !== undefined) landed.add(options.writeId);
-      const stored = cursors.get(streamId);
-      if (stored !== undefined && stored.positionMs > next.positionMs)
-        throw new StateError('CURSOR_REGRESSION', 'behind', false);
-      writes++;
-      // Like the DynamoDB store: what the write carries is stored; the digest and stuck findings it lacks are gone.
-      cursors.set(streamId, { ...next, version: (stored?.version ?? 0) + 1 });
+      // Like the DynamoDB store (ADR 0112): the seen-set first, outside the fenced write, with the
+      // writer's epoch; a write refused below leaves it stored (ADR 0143).
       const mine = segments.get(streamId) ?? new Map();
       segments.set(streamId, mine);
       for (const e of options.seen ?? []) {
         const bucketStartMs = Math.floor(e.timestampMs / 60_000) * 60_000;
         const key = `${bucketStartMs}#${n}`;
-        const segment = mine.get(key) ?? { bucketStartMs, ids: new Set<string>() };
+        const segment = mine.get(key) ?? { bucketStartMs, ids: new Set<string>(), epoch: lease.epoch };
         segment.ids.add(e.id);
         mine.set(key, segment);
       }
       n++;
+      if (!holds(lease)) throw new StateError('LEASE_LOST', 'lost', false);
+      const stored = cursors.get(streamId);
+      if (stored !== undefined && stored.positionMs > next.positionMs)
+        throw new StateError('CURSOR_REGRESSION', 'behind', false);
+      if (options.writeId !== undefined) landed.add(options.writeId);
+      writes++;
+      // Like the DynamoDB store: what the write carries is stored; the digest and stuck findings it lacks are gone.
+      cursors.set(streamId, { ...next, version: (stored?.version ?? 0) + 1, epoch: lease.epoch });
       for (const p of options.prune ?? []) mine.delete(p.key);
       // Like the DynamoDB store's lease item (every cursor of this store lives there): released with it.
       if (options.release === true && holder !== null) {

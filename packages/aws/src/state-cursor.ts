@@ -56,6 +56,8 @@ export interface CursorItem {
   updatedAtMs: number;
   version: number;
   writeId?: string;
+  /** The lease epoch of the write that set this position: seen-set segments of a later epoch are not its (ADR 0143). */
+  writtenEpoch?: number;
   /** Segments ending at or before this were pruned (ADR 0112); absent before the first prune. */
   seenFloorMs?: number;
   /** `Cursor.windowDigest` of the write that set this position (ADR 0128). */
@@ -239,17 +241,29 @@ export function createCursorStore(
     streamId: string,
     item: CursorItem | null,
   ): Promise<StreamState> => {
-    const { digests, segments } = await readSegments(table, tenantId, streamId, item?.seenFloorMs ?? 0);
+    const { digests, epochs, segments } = await readSegments(
+      table,
+      tenantId,
+      streamId,
+      item?.seenFloorMs ?? 0,
+    );
     // Cursors written before the seen-set carry their ids in the item: they count as seen.
     if (item !== null)
       for (const id of [...item.idsAtPosition, ...item.recentIds])
         digests.set(seenDigest(id), Number.POSITIVE_INFINITY);
+    // Ids the cursor's write vouched for (ADR 0143): stored no later than that write, which had a digest.
+    const vouchedThrough =
+      item?.windowDigest !== undefined && item.writtenEpoch !== undefined ? item.writtenEpoch : undefined;
     return {
       cursor: item === null ? null : publicCursor(item),
       seen: {
         has: (id: string) => digests.has(seenDigest(id)),
         size: digests.size,
         until: (id: string) => digests.get(seenDigest(id)),
+        vouched: (id: string) => {
+          const epoch = epochs.get(seenDigest(id));
+          return vouchedThrough !== undefined && epoch !== undefined && epoch <= vouchedThrough;
+        },
       },
       segments,
     };
@@ -527,6 +541,7 @@ function inlineCursorsOf(item: Record<string, AttributeValue>): Map<string, Curs
       updatedAtMs: Number(raw.u),
       version: Number(raw.v ?? 0),
       ...(typeof raw.w === 'string' ? { writeId: raw.w } : {}),
+      ...(typeof raw.e === 'number' ? { writtenEpoch: raw.e } : {}),
       ...(typeof raw.f === 'number' ? { seenFloorMs: raw.f } : {}),
       ...(typeof raw.d === 'string' ? { windowDigest: raw.d } : {}),
       ...stuckOf(raw.k),
@@ -648,6 +663,7 @@ function toCursorItem(item: Record<string, AttributeValue>): CursorItem {
     updatedAtMs: Number(raw.updatedAtMs),
     version: Number(raw.version ?? 0),
     ...(typeof raw.writeId === 'string' ? { writeId: raw.writeId } : {}),
+    ...(typeof raw.writtenEpoch === 'number' ? { writtenEpoch: raw.writtenEpoch } : {}),
     ...(typeof raw.seenFloorMs === 'number' ? { seenFloorMs: raw.seenFloorMs } : {}),
     ...(typeof raw.windowDigest === 'string' ? { windowDigest: raw.windowDigest } : {}),
     ...stuckOf(raw.stuck),

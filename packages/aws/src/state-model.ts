@@ -91,6 +91,12 @@ export interface SeenSet {
    * kept as long as the cursor, undefined when `id` is not in the set (ADR 0134).
    */
   until?(id: string): number | undefined;
+  /**
+   * Whether the write that set the cursor vouched for its window (`Cursor.windowDigest`, ADR 0128) and
+   * `id` was stored by that write or an earlier one (ADR 0143): not by a later write whose cursor update
+   * failed after its seen-set put. Absent: no id is known to be vouched for.
+   */
+  vouched?(id: string): boolean;
 }
 
 /**

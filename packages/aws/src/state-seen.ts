@@ -35,16 +35,18 @@ const bucketKey = (bucketMs: number): string => String(bucketMs).padStart(15, '0
  * Every segment of a stream's seen-set that ends after `floorMs` (ADR 0112), and the digests they
  * hold. Segment keys sort by the bucket of their newest id (in both layouts: an ADR 0004 segment has
  * one bucket), so the key condition skips what was pruned without reading it; DynamoDB TTL deletes
- * those later.
+ * those later. `epochs` gives each digest the lowest lease epoch of the writes that stored it (ADR 0143).
  */
 export async function readSegments(
   table: StateTable,
   tenantId: string,
   streamId: string,
   floorMs: number,
-): Promise<{ digests: Map<string, number>; segments: SeenSegment[] }> {
+): Promise<{ digests: Map<string, number>; epochs: Map<string, number>; segments: SeenSegment[] }> {
   // Each id's digest, with the end of the newest segment holding it.
   const digests = new Map<string, number>();
+  // Each id's digest, with the epoch of the first lease that stored it (a segment without one: never counts).
+  const epochs = new Map<string, number>();
   const segments: SeenSegment[] = [];
   const prefix = keys.seenPrefix(streamId);
   // The first bucket that can end after the floor; the floor is a bucket's end, so this is the floor itself.
@@ -74,6 +76,8 @@ export async function readSegments(
       // Segments of ADR 0004 have no `fromMs`: their one bucket is `bucketMs`.
       const fromMs = item.fromMs?.N === undefined ? lastBucketMs : Number(item.fromMs.N);
       if (key === undefined || bytes === undefined || !Number.isFinite(lastBucketMs)) continue;
+      const epoch =
+        item.writtenEpoch?.N === undefined ? Number.POSITIVE_INFINITY : Number(item.writtenEpoch.N);
       const bucketEndMs = lastBucketMs + SEEN_LIMITS.bucketMs;
       if (bucketEndMs <= floorMs) continue;
       const size = SEEN_LIMITS.digestBytes;
@@ -81,6 +85,7 @@ export async function readSegments(
       for (let at = 0; at + size <= buffer.length; at += size) {
         const digest = buffer.toString('base64', at, at + size);
         digests.set(digest, Math.max(bucketEndMs, digests.get(digest) ?? bucketEndMs));
+        if (Number.isFinite(epoch)) epochs.set(digest, Math.min(epoch, epochs.get(digest) ?? epoch));
       }
       segments.push({
         key,
@@ -91,7 +96,7 @@ export async function readSegments(
     }
     start = page.LastEvaluatedKey;
   } while (start !== undefined);
-  return { digests, segments };
+  return { digests, epochs, segments };
 }
 
 /** One segment a write will store: the ids of consecutive buckets from `fromMs` to `lastBucketMs`. */
@@ -184,8 +189,8 @@ export function segmentItems(
  * Stores seen-set segments, each with its own PutItem outside the cursor's transaction (ADR 0112):
  * idempotent (a retry puts the same item), and made before the cursor write, so that a failure
  * between the two leaves only ids that were handled marked as seen, never a moved cursor without them.
- * Such ids also sit beside a cursor whose window digest was written before them: the worker takes seen
- * ids as a sign that a sweep reached what earlier runs read only within its position's range (ADR 0142).
+ * Such ids also sit beside a cursor whose window digest was written before them: each segment carries
+ * its lease's epoch, so that a reader tells them from the ids that write vouched for (ADR 0143).
  * One after the other: a busy run has one, and the many of a huge write all go to one partition.
  */
 export async function putSegments(

@@ -544,6 +544,54 @@ describe.each(cases)('state store on %s, %s', (_name, _layout, backend, home) =>
     expect([stream.seen.has('a'), stream.seen.has('b')]).toEqual([true, true]);
   });
 
+  it('vouches for the ids stored by the write that set a vouching cursor or before it, never for those of a later write refused after its put (ADR 0143)', async () => {
+    const tenant = newTenant();
+    const digest = 'AbCdEfGhIjKlMnOpQrSt_-';
+    const first = createStore({ clock: () => 1_000 });
+    const a = await first.acquireLease(tenant, 'worker-a', 10);
+    if (a === null) throw new Error('no lease');
+    await first.advanceCursor(a, 's', cursorAt(1_000), { seen: [{ id: 'earlier', timestampMs: 900 }] });
+    await first.advanceCursor(
+      a,
+      's',
+      { ...cursorAt(1_000), windowDigest: digest },
+      { seen: [{ id: 'vouching', timestampMs: 1_000 }] },
+    );
+    // worker-b's lease is taken over by worker-c while worker-b writes: its put lands, its cursor update does not.
+    const second = createStore({ clock: () => 2_000 });
+    const b = await second.acquireLease(tenant, 'worker-b', 10);
+    const third = createStore({ clock: () => 3_000 });
+    const c = await third.acquireLease(tenant, 'worker-c', TTL);
+    if (b === null || c === null) throw new Error('no lease');
+    const refused = await second
+      .advanceCursor(b, 's', cursorAt(1_000), { seen: [{ id: 'refused', timestampMs: 1_000 }] })
+      .catch((err: unknown) => err);
+    const vouched = async () => {
+      const { seen } = await third.getStream(tenant, 's');
+      return Object.fromEntries(
+        ['earlier', 'vouching', 'refused', 'never'].map((id) => [id, [seen.has(id), seen.vouched?.(id)]]),
+      );
+    };
+
+    const afterRefusal = await vouched();
+    await third.advanceCursor(c, 's', cursorAt(1_000));
+    const withoutDigest = await vouched();
+    await third.advanceCursor(c, 's', { ...cursorAt(1_000), windowDigest: digest });
+    const vouchedAgain = await vouched();
+
+    expect(refused).toMatchObject({ code: 'LEASE_LOST' });
+    // [seen, vouched for]
+    expect(afterRefusal).toEqual({
+      earlier: [true, true],
+      vouching: [true, true],
+      refused: [true, false],
+      never: [false, false],
+    });
+    // A write without a digest vouches for nothing; the next with one, for all it holds.
+    expect(Object.values(withoutDigest).map(([, v]) => v)).toEqual([false, false, false, false]);
+    expect(Object.values(vouchedAgain).map(([, v]) => v)).toEqual([true, true, true, false]);
+  });
+
   it("stores a busy run's ids (100 over 5 minutes) as one segment and stops reading pruned segments at once, leaving them to TTL", async () => {
     const tenant = newTenant();
     const store = createStore();
