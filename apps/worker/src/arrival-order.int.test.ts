@@ -164,10 +164,14 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
       const stored = new Set(h.actionFindings(tenant.accountId, tenant.region).map((f) => String(f.Id)));
       // The `late-` actions are stamped 30 to 60 minutes before P: older than the 10-minute overlap, they
       // are out of every window (ADR 0004). Every other action was inside the window when it arrived.
-      const due = vaikora
-        .listed()
-        .filter((a) => !a.id.startsWith('late-'))
-        .map((a) => `vaikora-${a.id}`);
+      const due = [
+        ...new Set(
+          vaikora
+            .listed()
+            .filter((a) => !a.id.startsWith('late-'))
+            .map((a) => `vaikora-${a.id}`),
+        ),
+      ];
       const counters = h.proxy.stats().securityHub[`${tenant.accountId}/${tenant.region}`];
       return {
         statuses,
@@ -241,6 +245,22 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
       received: r.due,
       reimports: 0,
       due: 23,
+    });
+  });
+
+  // A hostile list (or one ordered by last update) that lists a handled action again, at its old time, at
+  // the head ahead of the upload: that one id was vouched for, and ended the reading (left open by ADR
+  // 0143). Fails on 4ba56f3.
+  it('delivers the action behind an upload headed by an action handled before, listed again at its old time', {
+    timeout: 120_000,
+  }, async () => {
+    const r = await scenario((p) => [{ id: 'handled-0', ms: p }]);
+    expect(r).toEqual({
+      statuses: ['ok', 'ok', 'ok', 'ok', 'ok'],
+      missing: [],
+      received: 22,
+      reimports: 0,
+      due: 22,
     });
   });
 });

@@ -5,11 +5,13 @@ import {
   type CursorPolicy,
   DEFAULT_STUCK_POLICY,
   givesUp,
+  handledToMeet,
   isNew,
   nextStuck,
   type StreamCursor,
   StreamProgress,
   type StuckRun,
+  sameWindow,
   stuckKey,
   windowDigest,
   windowStartMs,
@@ -59,7 +61,7 @@ describe('the window digest (ADR 0128)', () => {
   it('is the set of ids inside the window: order, repeats and older actions do not change it', () => {
     const digest = windowDigest([at('a', 10), at('b', 20), at('old', 5)], 10);
 
-    expect(digest).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(digest).toMatch(/^[A-Za-z0-9_-]{22}[0-9]+$/);
     expect(windowDigest([at('b', 20), at('a', 10), at('a', 30), at('older', 1)], 10)).toBe(digest);
   });
 
@@ -69,6 +71,36 @@ describe('the window digest (ADR 0128)', () => {
     expect(windowDigest([at('a', 10), at('b', 20), at('c', 15)], 10)).not.toBe(digest);
     expect(windowDigest([at('a', 10)], 10)).not.toBe(digest);
     expect(windowDigest([at('a', 9), at('b', 20)], 10)).not.toBe(digest);
+  });
+
+  it('carries how many of its ids are listed at or before the position, and names the set by its hash alone (ADR 0144)', () => {
+    const digest = windowDigest([at('a', 10), at('b', 20), at('c', 30), at('c', 35), at('old', 5)], 10, 30);
+    const sameSetOtherPosition = windowDigest([at('a', 10), at('b', 20), at('c', 30)], 10, 15);
+
+    expect(digest.slice(22)).toBe('3');
+    expect(sameSetOtherPosition.slice(22)).toBe('1');
+    expect(sameWindow(digest, sameSetOtherPosition)).toBe(true);
+    expect(sameWindow(digest, windowDigest([at('a', 10), at('b', 20)], 10, 30))).toBe(false);
+    // A digest stored before ADR 0144 (the hash alone) names its set as before.
+    expect(sameWindow(digest.slice(0, 22), windowDigest([at('c', 30), at('b', 20), at('a', 10)], 10))).toBe(
+      true,
+    );
+  });
+
+  it('asks a sweep to meet as many handled actions as the vouching write counted, and none can stand for a count it lacks (ADR 0144)', () => {
+    const hash = windowDigest([at('a', 10)], 10).slice(0, 22);
+    const at1 = (windowDigest?: string) => ({
+      positionMs: 1,
+      updatedAtMs: 1,
+      ...(windowDigest ? { windowDigest } : {}),
+    });
+
+    expect(handledToMeet(at1(`${hash}20`))).toBe(20);
+    expect(handledToMeet(at1(`${hash}1`))).toBe(1);
+    // Counted none, stored before ADR 0144, no digest, no cursor, or a count that is not one.
+    for (const cursor of [at1(`${hash}0`), at1(hash), at1(), null, at1(`${hash}1e3`), at1(`${hash}-1`)]) {
+      expect(handledToMeet(cursor)).toBe(Number.POSITIVE_INFINITY);
+    }
   });
 
   it('cannot be confused by ids that join into the same text', () => {

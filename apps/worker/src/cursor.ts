@@ -71,20 +71,49 @@ export function handledBefore(
   );
 }
 
+/** The length of a window digest's hash, the part that names the set (128 bits in base64url). */
+const WINDOW_HASH_CHARS = 22;
+
 /**
  * A digest of the ids of `actions` stamped at or after `windowStartMs` (ADR 0128): 128 bits of the
- * SHA-256 of their sorted, de-duplicated list, base64url. Two sets with the same digest are the same set.
+ * SHA-256 of their sorted, de-duplicated list, base64url; then, in decimal, how many of those ids are
+ * listed at or before `positionMs` (ADR 0144: what a later sweep must meet). Two sets with the same
+ * hash are the same set (`sameWindow`).
  */
 export function windowDigest(
   actions: Iterable<{ readonly id: string; readonly timestampMs: number }>,
   windowStartMs: number,
+  positionMs: number = Number.POSITIVE_INFINITY,
 ): string {
   const ids = new Set<string>();
-  for (const action of actions) if (action.timestampMs >= windowStartMs) ids.add(action.id);
-  return createHash('sha256')
+  const inRange = new Set<string>();
+  for (const action of actions) {
+    if (action.timestampMs < windowStartMs) continue;
+    ids.add(action.id);
+    if (action.timestampMs <= positionMs) inRange.add(action.id);
+  }
+  const hash = createHash('sha256')
     .update(JSON.stringify([...ids].sort()))
     .digest('base64url')
-    .slice(0, 22);
+    .slice(0, WINDOW_HASH_CHARS);
+  return `${hash}${inRange.size}`;
+}
+
+/** Whether two window digests name the same set of ids: their hashes agree (a digest stored before ADR 0144 has no count). */
+export function sameWindow(a: string, b: string): boolean {
+  return a.length >= WINDOW_HASH_CHARS && a.slice(0, WINDOW_HASH_CHARS) === b.slice(0, WINDOW_HASH_CHARS);
+}
+
+/**
+ * How many distinct actions `handledBefore` a sweep must meet for a stream before it has reached what
+ * the stream's vouching write read (ADR 0144): as many as that write found inside its position's range,
+ * the count its digest carries. One repeated at the head then proves nothing. Infinity when the digest
+ * carries no count (none, or one stored before ADR 0144) or counted none: no action met is evidence.
+ */
+export function handledToMeet(cursor: Cursor | null): number {
+  const count = cursor?.windowDigest?.slice(WINDOW_HASH_CHARS) ?? '';
+  const n = /^[0-9]{1,9}$/.test(count) ? Number(count) : 0;
+  return n > 0 ? n : Number.POSITIVE_INFINITY;
 }
 
 /**
@@ -171,10 +200,10 @@ export interface RunEnd {
   /** The window this run read from (`windowStartMs`). */
   readonly windowStartMs: number;
   /**
-   * The digest to store with a position whose window starts at the given time, or undefined when the
-   * run cannot vouch that every id the sweep found there is handled (ADR 0128).
+   * The digest to store with a position (the second argument) whose window starts at the first, or
+   * undefined when the run cannot vouch that every id the sweep found there is handled (ADR 0128).
    */
-  readonly windowDigest?: ((windowStartMs: number) => string | undefined) | undefined;
+  readonly windowDigest?: ((windowStartMs: number, positionMs: number) => string | undefined) | undefined;
   /** The stuck findings to keep (ADR 0133; `nextStuck`); absent: those the stream had. */
   readonly stuck?: readonly StuckFinding[] | undefined;
 }
@@ -296,7 +325,7 @@ export class StreamProgress {
     ) {
       return null;
     }
-    const digest = end.windowDigest?.(keepFrom);
+    const digest = end.windowDigest?.(keepFrom, position);
     return {
       next: {
         positionMs: position,

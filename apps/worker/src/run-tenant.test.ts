@@ -566,6 +566,31 @@ describe('runTenant: an id listed again with a new time is not where an earlier 
   });
 });
 
+describe('runTenant: the sweep meets what earlier runs read only with as many of their actions as the vouching write found (ADR 0144)', () => {
+  it('one handled action listed again at the head is not enough, nor the same one twice; all of them are', async () => {
+    let listed = [action('a', 5), action('c', 6)];
+    const w = world(oneDestination, listed);
+    const answers: Array<boolean | undefined> = [];
+    askAfterEachPage(
+      w,
+      () => listed,
+      (request) =>
+        answers.push(
+          request.metHandled?.([listedAs('a', stampOf(listed, 'a'))]),
+          request.metHandled?.([listedAs('a', stampOf(listed, 'a'))]),
+          request.metHandled?.([listedAs('c', stampOf(listed, 'c'))]),
+        ),
+    );
+
+    await runTenant('ten_1', w.deps);
+    listed = [action('b', 0), action('a', 5), action('c', 6)];
+    await runTenant('ten_1', w.deps);
+
+    // The first run: no cursor. The second: its cursor's write found 'a' and 'c' in its position's range.
+    expect(answers).toEqual([undefined, undefined, undefined, false, false, true]);
+  });
+});
+
 describe('runTenant: the sweep has met what earlier runs read only for every stream of the agent (ADR 0142, second review)', () => {
   it('one destination that could not deliver keeps the late pages read for the agent, whatever the other met', async () => {
     let failSecond = false;
@@ -660,7 +685,7 @@ describe('runTenant: a seen-set is read only when some action may be new (issue 
     expect(idle).toMatchObject({ status: 'ok', actionsRead: 3, findingsImported: 0, actionsSkipped: 0 });
     expect(idle.destinationStats.dst_1).toMatchObject({ read: 3, alreadySent: 3 });
     expect(reads).toEqual(['str_1']);
-    expect((await w.state.getCursor('ten_1', 'str_1'))?.windowDigest).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect((await w.state.getCursor('ten_1', 'str_1'))?.windowDigest).toMatch(/^[A-Za-z0-9_-]{22}[0-9]+$/);
   });
 
   it('a late action inside the window, or one gone, makes the page differ: the seen-set is read and only the new one sent', async () => {

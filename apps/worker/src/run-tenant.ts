@@ -16,9 +16,11 @@ import {
   DEFAULT_STUCK_POLICY,
   givesUp,
   handledBefore,
+  handledToMeet,
   isNew,
   nextStuck,
   StreamProgress,
+  sameWindow,
   stuckKey,
   windowDigest,
   windowStartMs,
@@ -681,17 +683,20 @@ class TenantRun {
     };
     let answered = false;
     // The streams with a cursor handled what their windows held: the list holds those actions, and a
-    // sweep reads past late uploads until it has met them, for every such stream (ADR 0131, 0142). The
+    // sweep reads past late uploads until it has met them, for every such stream (ADR 0131, 0142): as
+    // many distinct ones as the stream's vouching write found in its position's range (ADR 0144). The
     // sweep asks once the page is taken below, which reads the seen-sets it needs.
-    const cursored = work.filter((w) => w.cursor !== null);
-    const unmet = new Set(cursored);
+    const unmet = new Map<StreamWork, Set<string>>();
+    for (const w of work) if (w.cursor !== null) unmet.set(w, new Set());
     const metHandled =
-      cursored.length === 0
+      unmet.size === 0
         ? undefined
         : (actions: readonly VaikoraAction[]) => {
-            for (const w of unmet) {
-              if (actions.some((a) => handledBefore(a, w.cursor, w.state?.seen, w.windowStart)))
-                unmet.delete(w);
+            for (const [w, met] of unmet) {
+              for (const a of actions) {
+                if (handledBefore(a, w.cursor, w.state?.seen, w.windowStart)) met.add(a.id);
+              }
+              if (met.size >= handledToMeet(w.cursor)) unmet.delete(w);
             }
             return unmet.size === 0;
           };
@@ -802,7 +807,8 @@ class TenantRun {
       // The sweep is this one page and its ids inside the window are those the stored position's write
       // handled, every one (ADR 0128): none is new, whatever the seen-set holds.
       const vouched = w.cursor?.windowDigest;
-      if (wholeSweep && vouched !== undefined && windowDigest(actions, w.windowStart) === vouched) continue;
+      if (wholeSweep && vouched !== undefined && sameWindow(windowDigest(actions, w.windowStart), vouched))
+        continue;
       try {
         w.state = await tenantState.stream(w.stream.id);
         w.home = w.state.home;
@@ -969,10 +975,10 @@ class TenantRun {
       // it read inside the next window was seen before or handled now (ADR 0128).
       windowDigest:
         complete && w.blockedAtMs === Number.POSITIVE_INFINITY && swept !== null
-          ? (next) => {
+          ? (next, position) => {
               const inside = swept.filter((a) => a.timestampMs >= next);
               if (inside.some((a) => !state.seen.has(a.id) && !w.progress.has(a.id))) return undefined;
-              return windowDigest(inside, next);
+              return windowDigest(inside, next, position);
             }
           : undefined,
       // A run counts toward giving up on a stuck finding only when the stream's hub took others (ADR 0133).
