@@ -139,6 +139,37 @@ describe('Vaikora simulator over HTTP', () => {
     expect(sim.stats().driftInserts).toBe(6);
   });
 
+  it('lists one of the 50 newest actions again at the head, at its own time, at the relist rate in arrival order', async () => {
+    const { sim } = await start({ order: 'arrival', relistRate: 1 });
+    const newest = new Set(
+      sim.store
+        .list(KEY, 'agt-1')
+        .slice(-50)
+        .map((a) => (a.raw as { id: string }).id),
+    );
+
+    const heads = [];
+    for (let i = 0; i < 5; i++) heads.push((await list(sim, '?agent_id=agt-1&per_page=100')).body.actions);
+
+    expect(sim.stats().relists).toBe(5);
+    for (const actions of heads) {
+      expect(newest.has(String(actions[0]?.id))).toBe(true);
+      // Moved, not copied: every action once.
+      expect(new Set(actions.map((a) => a.id)).size).toBe(100);
+    }
+  });
+
+  it('refuses the pages it is told to with a 400, and serves the others', async () => {
+    const { sim } = await start({ refusePages: [2] });
+
+    const [first, second, third] = await Promise.all(
+      [1, 2, 3].map((page) => list(sim, `?agent_id=agt-1&per_page=50&page=${page}`)),
+    );
+
+    expect([first?.status, second?.status, third?.status]).toEqual([200, 400, 200]);
+    expect(second?.body).toMatchObject({ error: 'bad_request' });
+  });
+
   it('answers 429 with Retry-After in seconds or as an HTTP date', async () => {
     const { sim } = await start({ rate429: 1, retryAfterSeconds: 7 });
 

@@ -177,6 +177,38 @@ describe('simulator store: pages, rates and hostile knobs', () => {
     expect(ids(lastPage.actions)).toEqual(ids(list.slice(0, 50).reverse()));
   });
 
+  it('lists by arrival, newest first: an upload heads the list ahead of what arrived before it, and an action listed again moves to the head (ADR 0131, 0144)', () => {
+    const { store, advanceClock } = storeWith({ retentionMs: 2 * HOUR });
+    store.addTenant(KEY, ['agt-1'], 0);
+    const punctual = store.append(KEY, 'agt-1', 5);
+    advanceClock(60_000);
+    const upload = store.upload(KEY, 'agt-1', 30, T0 - 90 * 60_000, T0 - 30 * 60_000);
+    const page = (offset: number, limit: number, order: VaikoraSimKnobs['order'] = 'arrival') =>
+      store.page(KEY, 'agt-1', { order, offset, limit, sinceMs: Number.NEGATIVE_INFINITY });
+
+    const byArrival = [...upload].reverse().concat([...punctual].reverse());
+    const pages = [0, 10, 20, 30].map((offset) => page(offset, 10));
+    expect(pages.flatMap((p) => ids(p.actions))).toEqual(ids(byArrival));
+    expect(pages.map((p) => p.total)).toEqual([35, 35, 35, 35]);
+    // In time order the upload takes its place behind the punctual actions.
+    expect(ids(page(0, 5, 'desc').actions)).toEqual(ids([...punctual].reverse()));
+
+    const again = punctual[0];
+    if (again === undefined) throw new Error('no action appended');
+    const againId = (again.raw as { id: string }).id;
+    expect(store.relist(KEY, 'agt-1', againId)).toBe(true);
+    expect(store.relist(KEY, 'agt-1', 'no-such-id')).toBe(false);
+    expect(ids(page(0, 1).actions)).toEqual(ids([again]));
+    expect(page(0, 100).actions).toHaveLength(35);
+    expect(page(0, 100).actions[0]?.timestampMs).toBe(again.timestampMs);
+
+    // Retention drops from the arrival order what it drops from the list.
+    advanceClock(HOUR);
+    store.advance();
+    expect(ids(page(0, 100).actions).sort()).toEqual(ids(store.list(KEY, 'agt-1')).sort());
+    expect(page(0, 100).total).toBeLessThan(35);
+  });
+
   it('inserts late arrivals behind actions already listed, keeping the list in timestamp order', () => {
     const { store, advanceClock } = storeWith({ actionsPerMinute: 600, lateRate: 0.1, lateByMs: 120_000 });
     store.addTenant(KEY, ['agt-1'], 0);

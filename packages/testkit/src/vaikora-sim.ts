@@ -27,8 +27,16 @@ const perKeySchema = z.strictObject({
 
 /** Behaviour knobs of the Vaikora simulator; all can change while it runs (`setOptions`). */
 export const vaikoraSimKnobsSchema = z.strictObject({
-  /** Listing order; the real API does not document one. */
-  order: z.enum(['desc', 'asc']).default('desc'),
+  /**
+   * Listing order; the real API does not document one. `arrival`: newest arrival first, whatever the
+   * records' times, so that a late upload heads the list ahead of what arrived before it (ADR 0131).
+   */
+  order: z.enum(['desc', 'asc', 'arrival']).default('desc'),
+  /**
+   * Share of list requests in `arrival` order that first move one of the agent's 50 newest records (by
+   * time) to the head, at its own time: a list ordered by last update, or a hostile one (ADR 0144).
+   */
+  relistRate: rate.default(0),
   /** `per_page` when the query has none. */
   defaultPerPage: z.number().int().min(1).default(100),
   /** Largest `per_page` served. */
@@ -70,6 +78,8 @@ export const vaikoraSimKnobsSchema = z.strictObject({
   /** Share of generated records stamped `lateByMs` before the time they appear (late arrivals). */
   lateRate: rate.default(0),
   lateByMs: z.number().int().min(0).default(60_000),
+  /** Pages (1-based) whose list requests are answered 400, which a client does not retry: a sweep cut off there. */
+  refusePages: z.array(z.number().int().min(1)).max(100).default([]),
   /** Share of authenticated list requests answered 429. */
   rate429: rate.default(0),
   /** `Retry-After` sent with a 429. */
@@ -157,6 +167,13 @@ export interface VaikoraSimStore {
   addTenant(apiKey: string, agents: readonly string[], initialActionsPerAgent?: number): void;
   /** Appends `n` generated actions at the head (newest end) of one agent's list; returns them. */
   append(apiKey: string, agentId: string, n: number): SimAction[];
+  /**
+   * `n` generated actions stamped from `fromMs` to about `toMs`, arriving now: an agent's buffered upload.
+   * In `arrival` order they head the list; in time order they take their places by time.
+   */
+  upload(apiKey: string, agentId: string, n: number, fromMs: number, toMs: number): SimAction[];
+  /** Moves the agent's action `id` to the head of the `arrival` order (listed again, at its own time); false when unknown. */
+  relist(apiKey: string, agentId: string, id: string): boolean;
   /** Actions visible now (retention applied), oldest first; every agent when `agentId` is omitted. */
   list(apiKey: string, agentId?: string): SimAction[];
   /**
@@ -166,7 +183,7 @@ export interface VaikoraSimStore {
   page(
     apiKey: string,
     agentId: string | undefined,
-    query: { order: 'asc' | 'desc'; offset: number; limit: number; sinceMs: number },
+    query: { order: VaikoraSimKnobs['order']; offset: number; limit: number; sinceMs: number },
   ): SimPage;
   /** Generates what `actionsPerMinute` makes due up to the clock and drops expired actions. */
   advance(): void;
@@ -181,6 +198,8 @@ export interface VaikoraSimStats {
   aborted: number;
   /** Actions inserted by `insertsPerPageRequest`. */
   driftInserts: number;
+  /** Actions listed again at the head by `relistRate`. */
+  relists: number;
   /** Requests held by `slowPageMs`. */
   slowPages: number;
   /** Answers streamed in chunks (tiny-records pages, pages holding wire records). */
@@ -206,6 +225,8 @@ interface AgentState {
   readonly agentIndex: number;
   readonly agentId: string;
   readonly actions: SimAction[];
+  /** The same actions in the order they arrived (or were listed again), oldest arrival first. */
+  arrivals: SimAction[];
   batches: number;
   lastGeneratedMs: number;
   carry: number;
@@ -263,6 +284,10 @@ export function createVaikoraSimStore(
 ): VaikoraSimStore {
   const tenants = new Map<string, { index: number; agents: Map<string, AgentState> }>();
   let seq = 0;
+  // When each action last arrived (or was listed again): the `arrival` order, across agents too.
+  const arrivedAt = new WeakMap<SimAction, number>();
+  let arrival = 0;
+  const byArrival = (a: SimAction, b: SimAction): number => (arrivedAt.get(a) ?? 0) - (arrivedAt.get(b) ?? 0);
 
   const generate = (agent: AgentState, n: number, fromMs: number, toMs: number): SimAction[] => {
     if (n <= 0) return [];
@@ -304,6 +329,8 @@ export function createVaikoraSimStore(
           ? { seq: seq++, agentId: agent.agentId, timestampMs, raw }
           : { seq: seq++, agentId: agent.agentId, timestampMs, raw, wire };
       insertSorted(agent.actions, action);
+      agent.arrivals.push(action);
+      arrivedAt.set(action, arrival++);
       added.push(action);
     }
     return added;
@@ -333,6 +360,7 @@ export function createVaikoraSimStore(
           agentIndex,
           agentId,
           actions: [],
+          arrivals: [],
           batches: 0,
           lastGeneratedMs: now,
           carry: 0,
@@ -346,6 +374,19 @@ export function createVaikoraSimStore(
       const agent = agentState(apiKey, agentId);
       const fromMs = Math.max(newestMs(agent), agent.lastGeneratedMs);
       return generate(agent, n, fromMs, Math.max(clock(), fromMs));
+    },
+    upload(apiKey, agentId, n, fromMs, toMs) {
+      return generate(agentState(apiKey, agentId), n, fromMs, toMs);
+    },
+    relist(apiKey, agentId, id) {
+      const agent = agentState(apiKey, agentId);
+      const at = agent.arrivals.findIndex((a) => (a.raw as { id?: unknown } | null)?.id === id);
+      const action = agent.arrivals[at];
+      if (action === undefined) return false;
+      agent.arrivals.splice(at, 1);
+      agent.arrivals.push(action);
+      arrivedAt.set(action, arrival++);
+      return true;
     },
     list(apiKey, agentId) {
       const tenant = tenants.get(apiKey);
@@ -362,13 +403,21 @@ export function createVaikoraSimStore(
     page(apiKey, agentId, { order, offset, limit, sinceMs }) {
       if (agentId === undefined) {
         const all = store.list(apiKey).filter((a) => a.timestampMs >= sinceMs);
-        const ordered = order === 'desc' ? all.reverse() : all;
+        if (order === 'arrival') all.sort(byArrival);
+        const ordered = order === 'asc' ? all : all.reverse();
         return { total: ordered.length, actions: ordered.slice(offset, offset + limit) };
       }
       const agent = tenants.get(apiKey)?.agents.get(agentId);
       if (agent === undefined) return { total: 0, actions: [] };
       const retention = knobs().retentionMs;
       const cutoff = retention === null ? Number.NEGATIVE_INFINITY : clock() - retention;
+      if (order === 'arrival') {
+        // O(n) a page: the arrival order is for tests of late uploads, not for 100 actions/s.
+        const from = Math.max(cutoff, sinceMs);
+        const listed = agent.arrivals.filter((a) => a.timestampMs >= from);
+        const end = Math.max(0, listed.length - offset);
+        return { total: listed.length, actions: listed.slice(Math.max(0, end - limit), end).reverse() };
+      }
       const list = agent.actions;
       const first = lowerBound(list, Math.max(cutoff, sinceMs));
       const total = list.length - first;
@@ -394,7 +443,9 @@ export function createVaikoraSimStore(
           if (k.retentionMs !== null) {
             const cutoff = now - k.retentionMs;
             const keepFrom = agent.actions.findIndex((a) => a.timestampMs >= cutoff);
-            agent.actions.splice(0, keepFrom === -1 ? agent.actions.length : keepFrom);
+            const dropped = keepFrom === -1 ? agent.actions.length : keepFrom;
+            agent.actions.splice(0, dropped);
+            if (dropped > 0) agent.arrivals = agent.arrivals.filter((a) => a.timestampMs >= cutoff);
           }
         }
       }
@@ -488,6 +539,7 @@ export async function startVaikoraSimulator(
     hangs: 0,
     aborted: 0,
     driftInserts: 0,
+    relists: 0,
     slowPages: 0,
     streamed: 0,
     streamedBytes: 0,
@@ -637,6 +689,10 @@ export async function startVaikoraSimulator(
     }
 
     const page = Number(pageText);
+    if (k.refusePages.includes(page)) {
+      send(res, 400, { error: 'bad_request', message: `page ${page} refused (simulator refusePages)` });
+      return;
+    }
     if (tinyRecordsPage !== null && tinyRecordsPage.page === page) {
       const { bytes, contentLength } = tinyRecordsPage;
       await stream(res, tinyRecordsBody(bytes, page, perPage), contentLength ? bytes : undefined);
@@ -645,6 +701,16 @@ export async function startVaikoraSimulator(
     const agentId = params.get('agent_id') ?? undefined;
     const agents = store.agents(tenantKey);
     store.advance();
+    if (
+      k.order === 'arrival' &&
+      agentId !== undefined &&
+      agents.includes(agentId) &&
+      faults.chance(k.relistRate)
+    ) {
+      const recent = store.list(tenantKey, agentId).slice(-50);
+      const id = recent.length === 0 ? undefined : (faults.pick(recent).raw as { id?: unknown } | null)?.id;
+      if (typeof id === 'string' && store.relist(tenantKey, agentId, id)) counters.relists++;
+    }
     if (k.insertsPerPageRequest > 0 && agents.length > 0) {
       const target = agentId ?? faults.pick(agents);
       if (agents.includes(target)) {
