@@ -93,7 +93,7 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
    */
   async function scenario(
     head: (p: number) => readonly Listed[],
-    options: { partialFirst?: boolean; leaseLostAtFailure?: boolean } = {},
+    options: { partialFirst?: boolean; leaseLostAtFailure?: boolean; uploadSize?: number } = {},
   ) {
     const n = ++tenants;
     const agentId = `agt-arrival-${n}`;
@@ -116,7 +116,8 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
     const statuses: string[] = [];
     const run = async () => {
       const r = await runtime.run(tenant.tenantId);
-      statuses.push(r.kind === 'ran' ? r.summary.status : r.kind);
+      const status = r.kind === 'ran' ? r.summary.status : r.kind;
+      statuses.push(r.kind === 'ran' && status !== 'ok' ? `${status}:${r.summary.errorCode}` : status);
     };
     try {
       const p = Date.now() - 50 * MIN;
@@ -126,9 +127,9 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
       const buffered = head(p);
       vaikora.arrive([
         ...buffered,
-        ...Array.from({ length: 200 - buffered.length }, (_, i) => ({
+        ...Array.from({ length: (options.uploadSize ?? 200) - buffered.length }, (_, i) => ({
           id: `late-${i}`,
-          ms: p - 30 * MIN - i * 9_000,
+          ms: p - 30 * MIN - i * 2_000,
         })),
       ]);
       // A run that reads the upload's first page and fails at its second: what it sent goes into the
@@ -262,5 +263,29 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
       reimports: 0,
       due: 22,
     });
+  });
+
+  // An agent offline for hours uploads 1,500 actions (15 pages) ahead of N: more than the 3 pages ADR 0131
+  // reads past the cursor's stop, fewer than the 20 it reads while it expects handled actions it has not
+  // met (ADR 0145). Fails on d15ea7d.
+  it('delivers the action behind an upload of 15 pages', { timeout: 120_000 }, async () => {
+    const r = await scenario((p) => [{ id: 'buffered-in-range', ms: p - MIN }], { uploadSize: 1_500 });
+    expect(r).toEqual({
+      statuses: ['ok', 'ok', 'ok', 'ok', 'ok'],
+      missing: [],
+      received: 23,
+      reimports: 0,
+      due: 23,
+    });
+  });
+
+  // Longer than the 20 pages it reads past the stop: N is not read, and the run says that it may not be.
+  it('says so when an upload is longer than the pages it may read past: 25 pages', {
+    timeout: 120_000,
+  }, async () => {
+    const r = await scenario((p) => [{ id: 'buffered-in-range', ms: p - MIN }], { uploadSize: 2_500 });
+    expect(r.statuses).toContain('partial:LATE_UPLOAD_UNREAD');
+    expect(r.missing).toEqual(['vaikora-punctual-N']);
+    expect(r.reimports).toBe(0);
   });
 });

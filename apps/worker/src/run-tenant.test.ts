@@ -591,6 +591,50 @@ describe('runTenant: the sweep meets what earlier runs read only with as many of
   });
 });
 
+describe('runTenant: a sweep cut short of what earlier runs read says so (ADR 0145)', () => {
+  /** The memory Vaikora, but each sweep's pages end by the cursor rule on the last page (not the list's end). */
+  function cursorStops(
+    w: ReturnType<typeof world>,
+    listed: () => unknown[],
+    asked: Array<boolean | undefined>,
+  ) {
+    const inner = memoryVaikora(listed);
+    w.deps = {
+      ...w.deps,
+      vaikora: () => ({
+        ...inner,
+        async *sweep(request) {
+          for await (const page of inner.sweep(request)) {
+            yield page.stop === 'end' ? { ...page, stop: 'cursor' as const } : page;
+            request.metHandled?.(page.actions);
+            asked.push(request.expectsHandled?.());
+          }
+        },
+      }),
+    };
+  }
+
+  it('asks the sweep to read on while a stream counted handled actions it has not met, and marks the run when it stopped short', async () => {
+    let listed = [action('a', 5), action('c', 6)];
+    const w = world(oneDestination, listed);
+    const asked: Array<boolean | undefined> = [];
+    cursorStops(w, () => listed, asked);
+
+    const first = summaryOf(await runTenant('ten_1', w.deps));
+    // Then the list holds only a late upload: 'a' and 'c' are behind it, past what the sweep may read.
+    listed = [action('late', 60)];
+    const cut = summaryOf(await runTenant('ten_1', w.deps));
+    listed = [action('b', 0), action('a', 5), action('c', 6)];
+    const met = summaryOf(await runTenant('ten_1', w.deps));
+
+    expect(first.status).toBe('ok');
+    expect(cut).toMatchObject({ status: 'partial', errorCode: 'LATE_UPLOAD_UNREAD' });
+    expect(met.status).toBe('ok');
+    // No cursor on the first run; the second expects 'a' and 'c'; the third met them.
+    expect(asked).toEqual([false, true, false]);
+  });
+});
+
 describe('runTenant: the sweep has met what earlier runs read only for every stream of the agent (ADR 0142, second review)', () => {
   it('one destination that could not deliver keeps the late pages read for the agent, whatever the other met', async () => {
     let failSecond = false;

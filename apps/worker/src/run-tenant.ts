@@ -700,9 +700,18 @@ class TenantRun {
             }
             return unmet.size === 0;
           };
+    // A stream that knows how many handled actions to meet and has not met them: the sweep reads further
+    // past late uploads for it (ADR 0145). Not one whose destination failed: its seen-set is not read.
+    const expecting = () => {
+      for (const w of unmet.keys()) {
+        if (!ledger.failedDestinations.has(w.destination.id) && Number.isFinite(handledToMeet(w.cursor)))
+          return true;
+      }
+      return false;
+    };
     const end = await sweepAgent(
       this.deps.vaikora(vaikora),
-      { agentId, stopBeforeMs: oldestWindow, metHandled, signal: this.stop },
+      { agentId, stopBeforeMs: oldestWindow, metHandled, expectsHandled: expecting, signal: this.stop },
       async (page) => {
         answered = true;
         // The sweep's one page: what it holds inside a window is all there is there (ADR 0128).
@@ -765,6 +774,15 @@ class TenantRun {
       }
     }
     const complete = end.complete && !this.stop.aborted && !unread;
+    // Stopped by the cursor rule after every page it may read past it, still short of what the last runs
+    // read: actions that arrived before a longer late upload may be unread, and the position moves on.
+    if (complete && !end.reachedEnd && metHandled !== undefined && expecting()) {
+      const message =
+        `the sweep of agent ${agentId} read every page it may past its cursor's stop without meeting the ` +
+        'actions its last runs read: actions that arrived before a longer late upload may be unread';
+      ledger.fail('LATE_UPLOAD_UNREAD', message);
+      this.log.warn({ agentId }, message);
+    }
     if (!complete) ledger.incomplete = true;
     // A run whose lease is lost, or ran out by the local clock, writes nothing: the store would refuse it,
     // and the new holder's writes are the ones that count. A run stopped otherwise (a shutdown, its

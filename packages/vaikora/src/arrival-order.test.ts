@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createVaikoraClient,
+  EXPECTED_LATE_PAGES,
   LATE_PAGES,
   type SweepOptions,
   type VaikoraClient,
@@ -167,6 +168,41 @@ describe('the stop rule on a list ordered by arrival, not by timestamp (ADR 0131
     const pages = await sweepAll(client, { stopBeforeMs, metHandled: handledNone });
 
     expect(requested).toHaveLength(1 + LATE_PAGES);
+    expect(pages.at(-1)?.stop).toBe('cursor');
+  });
+
+  it('reads up to EXPECTED_LATE_PAGES past the stop while the caller expects handled actions it has not met, and stops once they are met (ADR 0145)', async () => {
+    // An upload of 8 pages ahead of the punctual actions, then the actions an earlier run handled.
+    const handled = Array.from({ length: 30 }, (_, i) => ({ id: `old-${i}`, ms: T0 - 6 * MIN - i * 1000 }));
+    const uploads = Array.from({ length: 8 }, (_, i) => late(i * 100));
+    const { client, requested } = server([...uploads, [...punctual, ...handled], late(800), late(900)]);
+    let expecting = true;
+
+    const pages = await sweepAll(client, {
+      stopBeforeMs,
+      metHandled: (actions) => {
+        if (actions.some((a) => a.id === 'old-29')) expecting = false;
+        return !expecting;
+      },
+      expectsHandled: () => expecting,
+    });
+
+    // Pages 1-8 (the upload), 9 (the punctual and handled actions), then the stop at page 10.
+    expect(requested).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(pages.flatMap((p) => p.actions.map((a) => a.id))).toContain('new-0');
+    expect(pages.at(-1)?.stop).toBe('cursor');
+  });
+
+  it('reads at most EXPECTED_LATE_PAGES past the stop while an expectation is never met: actions of the window deleted', async () => {
+    const { client, requested } = server(Array.from({ length: 30 }, (_, i) => late(i * 100)));
+
+    const pages = await sweepAll(client, {
+      stopBeforeMs,
+      metHandled: handledNone,
+      expectsHandled: () => true,
+    });
+
+    expect(requested).toHaveLength(1 + EXPECTED_LATE_PAGES);
     expect(pages.at(-1)?.stop).toBe('cursor');
   });
 });

@@ -58,13 +58,19 @@ export interface SweepOptions {
    * Whether, with the actions of the pages read so far, the sweep has met what the caller's earlier
    * complete sweeps read (the worker: for every stream with a cursor, an action of its window whose id
    * its vouched seen-set holds). Whatever arrived since is listed ahead of that. A sweep that meets a
-   * page wholly older than `stopBeforeMs` before then reads on, up to LATE_PAGES more pages, before it
-   * stops there (ADR 0131): late uploads listed by arrival, and new actions, may come first. Given each
+   * page wholly older than `stopBeforeMs` before then reads on, up to LATE_PAGES more pages
+   * (EXPECTED_LATE_PAGES while `expectsHandled`), before it stops there (ADR 0131, 0145): late uploads listed by arrival, and new actions, may come first. Given each
    * page's actions once the caller has taken the page (and read what it needed for it), until it says
    * yes. Not judged by the actions' times alone: a late upload holds actions stamped inside the handled
    * range that no run has read, and one of them ended the sweep at the upload's older pages (ADR 0142).
    */
   readonly metHandled?: ((actions: readonly VaikoraAction[]) => boolean) | undefined;
+  /**
+   * Whether the caller knows of actions that earlier sweeps read and this one has not met yet (the
+   * worker: a stream whose vouching write counted the actions of its range, ADR 0144). While it does, the
+   * sweep reads past the cursor's stop up to EXPECTED_LATE_PAGES pages, not LATE_PAGES (ADR 0145).
+   */
+  readonly expectsHandled?: (() => boolean) | undefined;
   /** Overrides the client's `maxPages`. */
   readonly maxPages?: number;
   readonly signal?: AbortSignal;
@@ -77,6 +83,14 @@ export interface SweepOptions {
  * (ADR 0131). Bounded: a stream whose last actions were deleted pays these pages, not the whole list.
  */
 export const LATE_PAGES = 3;
+
+/**
+ * Pages a sweep reads past the cursor's stop while the caller expects handled actions it has not met
+ * (`expectsHandled`, ADR 0145): a buffered upload of up to about 2,000 actions (an agent offline for
+ * hours) then hides nothing behind it. An expectation that cannot be met (actions of the window deleted
+ * or re-stamped) costs these pages once: that sweep's write counts what it found.
+ */
+export const EXPECTED_LATE_PAGES = 20;
 
 /** The error of a server that does not page as asked (ADR 0022, 0130): its pages are not data. */
 const notPaging = (message: string) => new VaikoraError('BAD_RESPONSE', message, false, { status: 200 });
@@ -627,7 +641,12 @@ export function createVaikoraClient(options: VaikoraClientOptions): VaikoraClien
       const askMet = options.metHandled;
       // This page's own actions do not count here: a page that would stop by the cursor rule has none
       // inside the window, where every action a stream handled is kept.
-      if (stop === 'cursor' && askMet !== undefined && !met && latePages < LATE_PAGES) {
+      if (
+        stop === 'cursor' &&
+        askMet !== undefined &&
+        !met &&
+        latePages < (options.expectsHandled?.() === true ? EXPECTED_LATE_PAGES : LATE_PAGES)
+      ) {
         latePages++;
         stop = page >= maxPages ? 'max-pages' : null;
       }
