@@ -207,18 +207,21 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
   });
 
   // A run sends the upload's newest action and then fails at its second page: the seen-set of a run that
-  // stopped early is not what earlier runs read (review of ADR 0142; both fail on 3fcd8fb).
+  // stopped early is not what earlier runs read (review of ADR 0142; the first two fail on 3fcd8fb). In the
+  // third, that run's cursor update is refused after its seen-set put landed (the lease lost): the stream
+  // keeps the digest of the run before beside an id that no vouching write handled (ADR 0143; fails on
+  // 490922a).
   it.each([
-    ['stamped 30 s after P (new)', 30_000],
-    ['stamped a minute before P (late, inside the handled range)', -MIN],
+    ['stamped 30 s after P (new)', 30_000, false],
+    ['stamped a minute before P (late, inside the handled range)', -MIN, false],
+    ['stamped a minute before P, its cursor update refused after its seen-set put', -MIN, true],
   ])(
     'delivers the action behind an upload whose head a failed run sent, %s',
-    {
-      timeout: 120_000,
-    },
-    async (_, offsetMs) => {
+    { timeout: 120_000 },
+    async (_, offsetMs, leaseLostAtFailure) => {
       const r = await scenario((p) => [{ id: 'head-sent-by-failed-run', ms: p + offsetMs }], {
         partialFirst: true,
+        leaseLostAtFailure,
       });
       expect({ ...r, statuses: r.statuses.map((s) => s === 'ok') }).toEqual({
         statuses: [true, false, true, true, true, true],
@@ -229,25 +232,6 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
       });
     },
   );
-
-  // The same, with the failed run's cursor update refused after its seen-set put landed (lease lost): the
-  // stream keeps the digest of the run before beside an id that no vouching write handled (left open by
-  // ADR 0142). Fails on 490922a: the sent head ended the sweep at page 2.
-  it('delivers the action behind an upload whose head a run sent before its cursor update was refused', {
-    timeout: 120_000,
-  }, async () => {
-    const r = await scenario((p) => [{ id: 'head-sent-lease-lost', ms: p - MIN }], {
-      partialFirst: true,
-      leaseLostAtFailure: true,
-    });
-    expect({ ...r, statuses: r.statuses.map((s) => s === 'ok') }).toEqual({
-      statuses: [true, false, true, true, true, true],
-      missing: [],
-      received: r.due,
-      reimports: 0,
-      due: 23,
-    });
-  });
 
   // A hostile list (or one ordered by last update) that lists a handled action again, at its old time, at
   // the head ahead of the upload: that one id was vouched for, and ended the reading (left open by ADR

@@ -456,11 +456,23 @@ describe('runTenant: the sweep expects an action inside the window only where a 
   });
 });
 
-describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142)', () => {
-  it('counts nothing a stream holds after a run that stopped early, until its next complete write (review)', async () => {
+describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142, 0143)', () => {
+  it.each([
+    // The third run: the partial run's write kept 'b' without moving the position and vouches for nothing:
+    // 'b' may head the list ahead of what that run did not reach (review of ADR 0142).
+    [
+      'counts nothing a stream holds after a run that stopped early, until its next complete write',
+      false,
+      false,
+    ],
+    // The cursor is still the first run's, with its digest; 'b' is in the seen-set, put by the refused
+    // write: it counts for nothing, what the first run's write vouched for still does (ADR 0143).
+    ['counts nothing a write stored whose cursor update was refused after its seen-set put', true, true],
+  ])('%s', async (_, loseLease, aCountsAfter) => {
     const w = world(oneDestination, [action('a', 5)]);
     let listed = [action('a', 5)];
     let failAfterFirstPage = false;
+    let losing = false;
     const asked: Array<{ a: boolean | undefined; b: boolean | undefined }> = [];
     // 'b' first: the answer stays yes once given.
     askAfterEachPage(
@@ -473,12 +485,21 @@ describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142
         }),
       () => failAfterFirstPage,
     );
+    // The lease lost while the run writes: its seen-set put lands, its cursor update is refused.
+    const advance = w.state.advanceCursor.bind(w.state);
+    w.state.advanceCursor = async (lease, ...rest) => {
+      if (losing) await w.state.releaseLease(lease);
+      return advance(lease, ...rest);
+    };
 
     await runTenant('ten_1', w.deps);
-    listed = [action('b', 1), action('a', 5)];
+    // 'b' is stamped inside the range the first run's position covers (a late action).
+    listed = [action('b', 6), action('a', 5)];
     failAfterFirstPage = true;
+    losing = loseLease;
     const partial = await runTenant('ten_1', w.deps);
     failAfterFirstPage = false;
+    losing = false;
     await runTenant('ten_1', w.deps);
 
     expect(partial.kind === 'ran' && partial.summary.status).not.toBe('ok');
@@ -487,55 +508,7 @@ describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142
       // what its seen-set holds counts ('b' is not in it yet).
       { a: undefined, b: undefined },
       { a: true, b: false },
-      // The third: the last write was the partial run's, which kept 'b' without moving the position: 'b'
-      // may head the list ahead of what that run did not reach, and the stream vouches for nothing.
-      { a: false, b: false },
-    ]);
-    expect(w.sent.get('111111111111')?.filter((id) => id === 'vaikora-b')).toHaveLength(1);
-  });
-});
-
-describe('runTenant: what a write stored whose cursor update was refused after its seen-set put (ADR 0143)', () => {
-  it('counts for nothing, while what the write before it vouched for still counts', async () => {
-    const w = world(oneDestination, [action('a', 5)]);
-    let listed = [action('a', 5)];
-    let failAfterFirstPage = false;
-    let loseLease = false;
-    const asked: Array<{ a: boolean | undefined; b: boolean | undefined }> = [];
-    // 'b' first: the answer stays yes once given.
-    askAfterEachPage(
-      w,
-      () => listed,
-      (request) =>
-        asked.push({
-          b: request.metHandled?.([listedAs('b', stampOf(listed, 'b'))]),
-          a: request.metHandled?.([listedAs('a', stampOf(listed, 'a'))]),
-        }),
-      () => failAfterFirstPage,
-    );
-    // The lease is lost while the run writes: its seen-set put lands, its cursor update is refused.
-    const advance = w.state.advanceCursor.bind(w.state);
-    w.state.advanceCursor = async (lease, ...rest) => {
-      if (loseLease) await w.state.releaseLease(lease);
-      return advance(lease, ...rest);
-    };
-
-    await runTenant('ten_1', w.deps);
-    // 'b' is stamped inside the range the first run's position covers (a late action).
-    listed = [action('b', 6), action('a', 5)];
-    failAfterFirstPage = true;
-    loseLease = true;
-    const refused = await runTenant('ten_1', w.deps);
-    failAfterFirstPage = false;
-    loseLease = false;
-    await runTenant('ten_1', w.deps);
-
-    expect(refused.kind === 'ran' && refused.summary.status).not.toBe('ok');
-    expect(asked).toEqual([
-      { a: undefined, b: undefined },
-      { a: true, b: false },
-      // The cursor is still the first run's, with its digest; 'b' is in the seen-set, put by the refused write.
-      { a: true, b: false },
+      { a: aCountsAfter, b: false },
     ]);
     expect(w.sent.get('111111111111')?.filter((id) => id === 'vaikora-b')).toHaveLength(1);
   });
