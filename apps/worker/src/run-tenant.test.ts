@@ -48,12 +48,13 @@ const listedAs = (id: string, timestampMs: number) => ({ id, timestampMs }) as V
  * Lists `listed()` through the memory Vaikora and calls `ask` with the sweep's request after each page the
  * run took, as the client asks `metHandled` (ADR 0142). While `failAfterFirstPage()` holds, the first page
  * says more follows and the next fails: the run stops early, what it sent is kept, the position stays.
+ * With `endByCursor`, a sweep's last page ends it by the cursor rule instead of the list's end (ADR 0145).
  */
 function askAfterEachPage(
   w: ReturnType<typeof world>,
   listed: () => unknown[],
-  ask: (request: SweepOptions) => void,
-  failAfterFirstPage: () => boolean = () => false,
+  ask: (request: SweepOptions, actions: readonly VaikoraAction[]) => void,
+  options: { failAfterFirstPage?: () => boolean; endByCursor?: boolean } = {},
 ): void {
   const inner = memoryVaikora(listed);
   w.deps = {
@@ -62,9 +63,10 @@ function askAfterEachPage(
       ...inner,
       async *sweep(request) {
         for await (const page of inner.sweep(request)) {
-          const fail = failAfterFirstPage();
-          yield fail ? { ...page, stop: null } : page;
-          ask(request);
+          const fail = options.failAfterFirstPage?.() === true;
+          const stop = options.endByCursor === true && page.stop === 'end' ? ('cursor' as const) : page.stop;
+          yield { ...page, stop: fail ? null : stop };
+          ask(request, page.actions);
           if (fail) throw new VaikoraError('UNAVAILABLE', 'page 2 failed', true);
         }
       },
@@ -483,7 +485,7 @@ describe('runTenant: what an earlier run handled, as the sweep asks it (ADR 0142
           b: request.metHandled?.([listedAs('b', stampOf(listed, 'b'))]),
           a: request.metHandled?.([listedAs('a', stampOf(listed, 'a'))]),
         }),
-      () => failAfterFirstPage,
+      { failAfterFirstPage: () => failAfterFirstPage },
     );
     // The lease lost while the run writes: its seen-set put lands, its cursor update is refused.
     const advance = w.state.advanceCursor.bind(w.state);
@@ -565,33 +567,19 @@ describe('runTenant: the sweep meets what earlier runs read only with as many of
 });
 
 describe('runTenant: a sweep cut short of what earlier runs read says so (ADR 0145)', () => {
-  /** The memory Vaikora, but each sweep's pages end by the cursor rule on the last page (not the list's end). */
-  function cursorStops(
-    w: ReturnType<typeof world>,
-    listed: () => unknown[],
-    asked: Array<boolean | undefined>,
-  ) {
-    const inner = memoryVaikora(listed);
-    w.deps = {
-      ...w.deps,
-      vaikora: () => ({
-        ...inner,
-        async *sweep(request) {
-          for await (const page of inner.sweep(request)) {
-            yield page.stop === 'end' ? { ...page, stop: 'cursor' as const } : page;
-            request.metHandled?.(page.actions);
-            asked.push(request.expectsHandled?.());
-          }
-        },
-      }),
-    };
-  }
-
   it('asks the sweep to read on while a stream counted handled actions it has not met, and marks the run when it stopped short', async () => {
     let listed = [action('a', 5), action('c', 6)];
     const w = world(oneDestination, listed);
     const asked: Array<boolean | undefined> = [];
-    cursorStops(w, () => listed, asked);
+    askAfterEachPage(
+      w,
+      () => listed,
+      (request, actions) => {
+        request.metHandled?.(actions);
+        asked.push(request.expectsHandled?.());
+      },
+      { endByCursor: true },
+    );
 
     const first = summaryOf(await runTenant('ten_1', w.deps));
     // Then the list holds only a late upload: 'a' and 'c' are behind it, past what the sweep may read.
