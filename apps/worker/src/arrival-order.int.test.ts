@@ -26,7 +26,9 @@ async function arrivalOrderVaikora(agentId: string) {
   const list: Listed[] = [];
   // Pages answered 400 (a request Vaikora refuses: not retried) while listed here, after their hook.
   const refused = new Map<number, () => Promise<void>>();
+  let requests = 0;
   const server = createServer(async (req, res) => {
+    requests++;
     const url = new URL(req.url ?? '/', 'http://vaikora.test');
     const page = Number(url.searchParams.get('page') ?? '1');
     const refusal = refused.get(page);
@@ -61,6 +63,17 @@ async function arrivalOrderVaikora(agentId: string) {
     /** Actions arriving now, listed in the order given, ahead of every earlier arrival. */
     arrive: (actions: readonly Listed[]) => list.unshift(...actions),
     listed: () => [...list],
+    /** Gives a listed action a new time, in place (a record re-stamped in Vaikora). */
+    restamp: (id: string, ms: number) => {
+      const at = list.findIndex((a) => a.id === id);
+      if (at >= 0) list[at] = { id, ms };
+    },
+    /** Deletes an action from the list (a deletion in Vaikora). */
+    remove: (id: string) => {
+      const at = list.findIndex((a) => a.id === id);
+      if (at >= 0) list.splice(at, 1);
+    },
+    requests: () => requests,
     /** Refuses `page` until told otherwise, running `first` before each refusal is answered. */
     refuse: (page: number, on: boolean, first: () => Promise<void> = async () => {}) =>
       on ? refused.set(page, first) : refused.delete(page),
@@ -91,10 +104,11 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
    * runs; then action M stamped 20 minutes after P (the window moves past N) and two runs more. Returns
    * the ids every run should have delivered that Security Hub does not hold, and the findings received.
    */
-  async function scenario(
-    head: (p: number) => readonly Listed[],
-    options: { partialFirst?: boolean; leaseLostAtFailure?: boolean; uploadSize?: number } = {},
-  ) {
+  /**
+   * A tenant of one agent whose Vaikora is a new arrival-ordered list; `run` runs it once and records its
+   * status (with the error code when not ok) and the Vaikora requests it made.
+   */
+  async function arrivalTenant() {
     const n = ++tenants;
     const agentId = `agt-arrival-${n}`;
     const vaikora = await arrivalOrderVaikora(agentId);
@@ -102,7 +116,7 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
     h.sim.store.addTenant(`vk_test_arrival_${n}`, [agentId], 0);
     const tenant = await h.seedTenant({
       name: `arrival-${n}`,
-      accountId: `33100000013${n}`,
+      accountId: `3310000${String(n).padStart(5, '0')}`,
       region: 'us-east-1',
       agents: [agentId],
       vaikoraKey: `vk_test_arrival_${n}`,
@@ -114,14 +128,50 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
       .where(eq(vaikoraSettings.tenantId, tenant.tenantId));
     const runtime = h.runtime();
     const statuses: string[] = [];
+    const requests: number[] = [];
     const run = async () => {
+      const before = vaikora.requests();
       const r = await runtime.run(tenant.tenantId);
       const status = r.kind === 'ran' ? r.summary.status : r.kind;
       statuses.push(r.kind === 'ran' && status !== 'ok' ? `${status}:${r.summary.errorCode}` : status);
+      requests.push(vaikora.requests() - before);
     };
+    const findings = () => {
+      const counters = h.proxy.stats().securityHub[`${tenant.accountId}/${tenant.region}`];
+      return {
+        stored: new Set(h.actionFindings(tenant.accountId, tenant.region).map((f) => String(f.Id))),
+        received: counters?.findingsReceived ?? 0,
+        reimports: counters?.reimports ?? 0,
+      };
+    };
+    return { vaikora, tenant, runtime, run, statuses, requests, findings };
+  }
+
+  /**
+   * One run over `handled` punctual actions (20 by default; its position P is the newest), then action N
+   * stamped a minute after P arrives, then a buffer of 200 actions (two pages, fewer than LATE_PAGES)
+   * headed by `head`, then two runs; then action M stamped 20 minutes after P (the window moves past N)
+   * and two runs more. Returns the ids every run should have delivered that Security Hub does not hold,
+   * and the findings received.
+   */
+  async function scenario(
+    head: (p: number) => readonly Listed[],
+    options: {
+      partialFirst?: boolean;
+      leaseLostAtFailure?: boolean;
+      uploadSize?: number;
+      handled?: number;
+    } = {},
+  ) {
+    const { vaikora, tenant, runtime, run, statuses, findings } = await arrivalTenant();
     try {
       const p = Date.now() - 50 * MIN;
-      vaikora.arrive(Array.from({ length: 20 }, (_, i) => ({ id: `handled-${i}`, ms: p - i * 30_000 })));
+      const handled = options.handled ?? 20;
+      // Inside the 10-minute window of the position: 30 s apart, or closer for many.
+      const spacing = Math.min(30_000, Math.floor((9.5 * MIN) / handled));
+      vaikora.arrive(
+        Array.from({ length: handled }, (_, i) => ({ id: `handled-${i}`, ms: p - i * spacing })),
+      );
       await run();
       vaikora.arrive([{ id: 'punctual-N', ms: p + MIN }]);
       const buffered = head(p);
@@ -162,7 +212,7 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
       await run();
       await run();
 
-      const stored = new Set(h.actionFindings(tenant.accountId, tenant.region).map((f) => String(f.Id)));
+      const { stored, received, reimports } = findings();
       // The `late-` actions are stamped 30 to 60 minutes before P: older than the 10-minute overlap, they
       // are out of every window (ADR 0004). Every other action was inside the window when it arrived.
       const due = [
@@ -173,20 +223,13 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
             .map((a) => `vaikora-${a.id}`),
         ),
       ];
-      const counters = h.proxy.stats().securityHub[`${tenant.accountId}/${tenant.region}`];
-      return {
-        statuses,
-        missing: due.filter((id) => !stored.has(id)),
-        received: counters?.findingsReceived ?? 0,
-        reimports: counters?.reimports ?? 0,
-        due: due.length,
-      };
+      return { statuses, missing: due.filter((id) => !stored.has(id)), received, reimports, due: due.length };
     } finally {
       await runtime.close();
     }
   }
 
-  it.each<[string, (p: number) => readonly Listed[], number, { uploadSize?: number }?]>([
+  it.each<[string, (p: number) => readonly Listed[], number, { uploadSize?: number; handled?: number }?]>([
     // The first two fail on 4fc48c5: the upload's head, stamped inside the range the stream handled, ended
     // the sweep.
     ['headed by one action stamped a minute before P', (p) => [{ id: 'buffered-in-range', ms: p - MIN }], 23],
@@ -208,6 +251,10 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
     // reads past the cursor's stop, fewer than the 20 it reads while it expects handled actions it has not
     // met (fails on d15ea7d; ADR 0145).
     ['of 15 pages', (p) => [{ id: 'buffered-in-range', ms: p - MIN }], 23, { uploadSize: 1_500 }],
+    // A busy agent: 1,100 actions in the window are more than a digest hashes, so the last write could not
+    // vouch for them, and the sweep expected nothing: it read 3 pages of the upload of 6 and stopped
+    // (fails on 26afc16; ADR 0146: the digest counts them without a hash).
+    ['of 6 pages, after a window of 1,100 actions', () => [], 1_102, { handled: 1_100, uploadSize: 600 }],
   ])('delivers the action behind an upload %s', { timeout: 120_000 }, async (_, head, due, options) => {
     const r = await scenario(head, options);
     expect(r).toEqual({
@@ -224,17 +271,21 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
   // third, that run's cursor update is refused after its seen-set put landed (the lease lost): the stream
   // keeps the digest of the run before beside an id that no vouching write handled (ADR 0143; fails on
   // 490922a).
+  // In the fourth, the upload is 15 pages: the cut run's write removed the digest, so the sweep expected
+  // nothing and read 3 pages (fails on 26afc16; ADR 0146: a write at the same position keeps the digest).
   it.each([
-    ['stamped 30 s after P (new)', 30_000, false],
-    ['stamped a minute before P (late, inside the handled range)', -MIN, false],
-    ['stamped a minute before P, its cursor update refused after its seen-set put', -MIN, true],
+    ['stamped 30 s after P (new)', 30_000, false, 200],
+    ['stamped a minute before P (late, inside the handled range)', -MIN, false, 200],
+    ['stamped a minute before P, its cursor update refused after its seen-set put', -MIN, true, 200],
+    ['stamped a minute before P, the upload 15 pages long', -MIN, false, 1_500],
   ])(
     'delivers the action behind an upload whose head a failed run sent, %s',
     { timeout: 120_000 },
-    async (_, offsetMs, leaseLostAtFailure) => {
+    async (_, offsetMs, leaseLostAtFailure, uploadSize) => {
       const r = await scenario((p) => [{ id: 'head-sent-by-failed-run', ms: p + offsetMs }], {
         partialFirst: true,
         leaseLostAtFailure,
+        uploadSize,
       });
       expect({ ...r, statuses: r.statuses.map((s) => s === 'ok') }).toEqual({
         statuses: [true, false, true, true, true, true],
@@ -255,4 +306,48 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
     expect(r.missing).toEqual(['vaikora-punctual-N']);
     expect(r.reimports).toBe(0);
   });
+
+  // An idle agent with days of history (30 pages): a run reads 2 pages. An action its digest counted is
+  // deleted, or re-stamped: the count cannot be met. Each run read 22 pages and recorded LATE_UPLOAD_UNREAD
+  // until the agent acted again, since an idle stream wrote nothing (fails on 26afc16). Now the first run
+  // after the deletion pays once and writes the new count; a re-stamp inside the window changes nothing.
+  it.each([
+    [
+      'deleted',
+      (v: Awaited<ReturnType<typeof arrivalOrderVaikora>>) => v.remove('handled-5'),
+      22,
+      'partial:LATE_UPLOAD_UNREAD',
+    ],
+    [
+      're-stamped 20 s after the position',
+      (v: Awaited<ReturnType<typeof arrivalOrderVaikora>>, p: number) => v.restamp('handled-0', p + 20_000),
+      2,
+      'ok',
+    ],
+  ])(
+    'an idle stream whose counted action was %s reads past the stop once at most',
+    { timeout: 120_000 },
+    async (_, change, firstRequests, firstStatus) => {
+      const { vaikora, runtime, run, statuses, requests, findings } = await arrivalTenant();
+      try {
+        const p = Date.now() - 50 * MIN;
+        vaikora.arrive(
+          Array.from({ length: 3_000 }, (_, i) => ({ id: `old-${i}`, ms: p - 2 * 86_400_000 - i * 10_000 })),
+        );
+        vaikora.arrive(Array.from({ length: 20 }, (_, i) => ({ id: `handled-${i}`, ms: p - i * 25_000 })));
+        await run();
+        await run();
+        change(vaikora, p);
+        for (let i = 0; i < 3; i++) await run();
+
+        expect({ statuses, requests, reimports: findings().reimports }).toEqual({
+          statuses: ['ok', 'ok', firstStatus, 'ok', 'ok'],
+          requests: [2, 2, firstRequests, 2, 2],
+          reimports: 0,
+        });
+      } finally {
+        await runtime.close();
+      }
+    },
+  );
 });

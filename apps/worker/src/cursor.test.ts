@@ -1,19 +1,22 @@
-import type { SeenSegment, StreamState } from '@vsh/aws';
+import type { SeenSegment, SeenSet, StreamState } from '@vsh/aws';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type CursorPolicy,
   DEFAULT_STUCK_POLICY,
+  formatWindowDigest,
   givesUp,
+  handledBefore,
   handledToMeet,
   isNew,
   nextStuck,
+  parseWindowDigest,
   type StreamCursor,
   StreamProgress,
   type StuckRun,
   sameWindow,
   stuckKey,
-  windowDigest,
+  windowHash,
   windowStartMs,
 } from './cursor.ts';
 
@@ -55,57 +58,27 @@ describe('the read window', () => {
   });
 });
 
-describe('the window digest (ADR 0128)', () => {
+describe('the window digest (ADR 0128, 0144, 0146)', () => {
   const at = (id: string, timestampMs: number) => ({ id, timestampMs });
 
-  it('is the set of ids inside the window: order, repeats and older actions do not change it', () => {
-    const digest = windowDigest([at('a', 10), at('b', 20), at('old', 5)], 10);
+  it('hashes the set of ids inside the window: order, repeats and older actions do not change it', () => {
+    const hash = windowHash([at('a', 10), at('b', 20), at('old', 5)], 10);
 
-    expect(digest).toMatch(/^[A-Za-z0-9_-]{22}[0-9]+$/);
-    expect(windowDigest([at('b', 20), at('a', 10), at('a', 30), at('older', 1)], 10)).toBe(digest);
+    expect(hash).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(windowHash([at('b', 20), at('a', 10), at('a', 30), at('older', 1)], 10)).toBe(hash);
   });
 
-  it('changes with one id more, one less, or one moved across the window start', () => {
-    const digest = windowDigest([at('a', 10), at('b', 20)], 10);
+  it('changes its hash with one id more, one less, or one moved across the window start', () => {
+    const hash = windowHash([at('a', 10), at('b', 20)], 10);
 
-    expect(windowDigest([at('a', 10), at('b', 20), at('c', 15)], 10)).not.toBe(digest);
-    expect(windowDigest([at('a', 10)], 10)).not.toBe(digest);
-    expect(windowDigest([at('a', 9), at('b', 20)], 10)).not.toBe(digest);
-  });
-
-  it('carries how many of its ids are listed at or before the position, and names the set by its hash alone (ADR 0144)', () => {
-    const digest = windowDigest([at('a', 10), at('b', 20), at('c', 30), at('c', 35), at('old', 5)], 10, 30);
-    const sameSetOtherPosition = windowDigest([at('a', 10), at('b', 20), at('c', 30)], 10, 15);
-
-    expect(digest.slice(22)).toBe('3');
-    expect(sameSetOtherPosition.slice(22)).toBe('1');
-    expect(sameWindow(digest, sameSetOtherPosition)).toBe(true);
-    expect(sameWindow(digest, windowDigest([at('a', 10), at('b', 20)], 10, 30))).toBe(false);
-    // A digest stored before ADR 0144 (the hash alone) names its set as before.
-    expect(sameWindow(digest.slice(0, 22), windowDigest([at('c', 30), at('b', 20), at('a', 10)], 10))).toBe(
-      true,
-    );
-  });
-
-  it('asks a sweep to meet as many handled actions as the vouching write counted, and none can stand for a count it lacks (ADR 0144)', () => {
-    const hash = windowDigest([at('a', 10)], 10).slice(0, 22);
-    const at1 = (windowDigest?: string) => ({
-      positionMs: 1,
-      updatedAtMs: 1,
-      ...(windowDigest ? { windowDigest } : {}),
-    });
-
-    expect(handledToMeet(at1(`${hash}20`))).toBe(20);
-    expect(handledToMeet(at1(`${hash}1`))).toBe(1);
-    // Counted none, stored before ADR 0144, no digest, no cursor, or a count that is not one.
-    for (const cursor of [at1(`${hash}0`), at1(hash), at1(), null, at1(`${hash}1e3`), at1(`${hash}-1`)]) {
-      expect(handledToMeet(cursor)).toBe(Number.POSITIVE_INFINITY);
-    }
+    expect(windowHash([at('a', 10), at('b', 20), at('c', 15)], 10)).not.toBe(hash);
+    expect(windowHash([at('a', 10)], 10)).not.toBe(hash);
+    expect(windowHash([at('a', 9), at('b', 20)], 10)).not.toBe(hash);
   });
 
   it('cannot be confused by ids that join into the same text', () => {
-    expect(windowDigest([at('a,b', 10)], 0)).not.toBe(windowDigest([at('a', 10), at('b', 10)], 0));
-    expect(windowDigest([at('a\nb', 10)], 0)).not.toBe(windowDigest([at('a', 10), at('b', 10)], 0));
+    expect(windowHash([at('a,b', 10)], 0)).not.toBe(windowHash([at('a', 10), at('b', 10)], 0));
+    expect(windowHash([at('a\nb', 10)], 0)).not.toBe(windowHash([at('a', 10), at('b', 10)], 0));
   });
 
   it('differs for any two different sets of ids (property)', () => {
@@ -113,25 +86,112 @@ describe('the window digest (ADR 0128)', () => {
       fc.property(fc.uniqueArray(fc.string(), { minLength: 1, maxLength: 20 }), fc.string(), (ids, extra) => {
         fc.pre(!ids.includes(extra));
         const base = ids.map((id) => at(id, 1));
-        return windowDigest(base, 0) !== windowDigest([...base, at(extra, 1)], 0);
+        return windowHash(base, 0) !== windowHash([...base, at(extra, 1)], 0);
       }),
     );
   });
 
-  it('goes into the write only when the run vouches for the next window', () => {
+  it('is stored as hash, count and epoch, and reads back as written; older digests say nothing to count on', () => {
+    const hash = windowHash([at('a', 10)], 10);
+    const evidence = { hash, count: 20, epoch: 7 };
+    const countOnly = { hash: '', count: 1_200, epoch: 8 };
+
+    expect(formatWindowDigest(evidence)).toBe(`${hash}.20.7`);
+    expect(parseWindowDigest(formatWindowDigest(evidence))).toEqual(evidence);
+    expect(parseWindowDigest(formatWindowDigest(countOnly))).toEqual(countOnly);
+    expect(formatWindowDigest(evidence).length).toBeLessThanOrEqual(64);
+    // ADR 0128's hash alone, this session's hash and count, none, and malformed ones.
+    for (const digest of [
+      hash,
+      `${hash}20`,
+      undefined,
+      `${hash}.20`,
+      `${hash}.-1.7`,
+      `${hash}.1e3.7`,
+      `x.1.2`,
+    ]) {
+      expect(parseWindowDigest(digest)).toBeUndefined();
+    }
+  });
+
+  it('spares a one-page sweep its read only by a hash, stored now or before ADR 0146 (ADR 0128)', () => {
+    const page = [at('c', 30), at('b', 20), at('a', 10), at('old', 5)];
+    const hash = windowHash([at('a', 10), at('b', 20), at('c', 30)], 10);
+
+    expect(sameWindow(page, 10, formatWindowDigest({ hash, count: 3, epoch: 2 }))).toBe(true);
+    expect(sameWindow(page, 10, hash)).toBe(true);
+    expect(sameWindow(page, 10, `${hash}3`)).toBe(true);
+    expect(sameWindow([at('a', 10)], 10, formatWindowDigest({ hash, count: 3, epoch: 2 }))).toBe(false);
+    // A count without a hash (a write that could not vouch for every id) spares nothing.
+    expect(sameWindow(page, 10, formatWindowDigest({ hash: '', count: 3, epoch: 2 }))).toBe(false);
+  });
+
+  it('asks a sweep to meet as many handled actions as the digest counted, each stored by its run or before (ADR 0143, 0144)', () => {
+    const evidence = { hash: '', count: 2, epoch: 5 };
+    const epochs = new Map([
+      ['before', 4],
+      ['same', 5],
+      ['later', 6],
+    ]);
+    const seen: SeenSet = { has: (id) => epochs.has(id), size: epochs.size, epochOf: (id) => epochs.get(id) };
+    const counts = (id: string, timestampMs = 100) => handledBefore({ id, timestampMs }, evidence, seen, 50);
+
+    expect(handledToMeet(evidence)).toBe(2);
+    expect([counts('before'), counts('same'), counts('later'), counts('never')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    // Listed before the window's start, with no evidence, or with a seen-set not read.
+    expect(counts('before', 49)).toBe(false);
+    expect(handledBefore({ id: 'before', timestampMs: 100 }, undefined, seen, 50)).toBe(false);
+    expect(handledBefore({ id: 'before', timestampMs: 100 }, evidence, undefined, 50)).toBe(false);
+    // A count of none, or no evidence: nothing met is evidence.
+    expect(handledToMeet({ ...evidence, count: 0 })).toBe(Number.POSITIVE_INFINITY);
+    expect(handledToMeet(undefined)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('goes into a complete write as the run gives it; a write at the same position that cannot say more keeps the one it found (ADR 0146)', () => {
     const progress = new StreamProgress();
     progress.add('a', 100_000);
-    const state = stateOf(null);
     const end = { complete: true, blockedAtMs: Number.POSITIVE_INFINITY, windowStartMs: 0 };
 
-    const vouched = progress.plan(state, 200_000, policy, { ...end, windowDigest: (from) => `d${from}` });
-    const not = progress.plan(state, 200_000, policy, { ...end, windowDigest: () => undefined });
-
-    expect(vouched?.next).toMatchObject({
-      positionMs: 100_000,
-      windowDigest: `d${100_000 - policy.overlapMs}`,
+    const made = progress.plan(stateOf(null), 200_000, policy, {
+      ...end,
+      windowDigest: (from) => `d${from}`,
     });
-    expect(not?.next.windowDigest).toBeUndefined();
+    const stored = { positionMs: 100_000, updatedAtMs: 0, windowDigest: 'kept' };
+    const incomplete = new StreamProgress();
+    incomplete.add('b', 100_500);
+    const kept = incomplete.plan(stateOf(stored), 200_000, policy, { ...end, complete: false });
+    const checkpoint = incomplete.checkpoint(stateOf(stored), 200_000, policy, 99_000);
+    const moved = new StreamProgress();
+    moved.add('c', 150_000);
+    const none = moved.plan(stateOf(stored), 200_000, policy, { ...end, windowDigest: () => undefined });
+
+    expect(made?.next).toMatchObject({ positionMs: 100_000, windowDigest: `d${100_000 - policy.overlapMs}` });
+    expect(kept?.next).toMatchObject({ positionMs: 100_000, windowDigest: 'kept' });
+    expect(checkpoint?.next).toMatchObject({ positionMs: 100_000, windowDigest: 'kept' });
+    // The position moved: the stored digest was of another window.
+    expect(none?.next).toMatchObject({ positionMs: 150_000 });
+    expect(none?.next.windowDigest).toBeUndefined();
+  });
+
+  it('is written again when the count or hash of the same window changed, not when only the epoch did (ADR 0146)', () => {
+    const hash = windowHash([at('a', 10)], 10);
+    const stored = {
+      positionMs: 100_000,
+      updatedAtMs: 0,
+      windowDigest: formatWindowDigest({ hash, count: 5, epoch: 3 }),
+    };
+    const end = complete(99_000);
+    const plan = (digest: string) =>
+      new StreamProgress().plan(stateOf(stored), 200_000, policy, { ...end, windowDigest: () => digest });
+
+    expect(plan(formatWindowDigest({ hash, count: 5, epoch: 9 }))).toBeNull();
+    expect(plan(formatWindowDigest({ hash, count: 4, epoch: 9 }))?.next.windowDigest).toBe(`${hash}.4.9`);
+    expect(plan(formatWindowDigest({ hash: '', count: 5, epoch: 9 }))?.next.windowDigest).toBe('.5.9');
   });
 });
 

@@ -43,77 +43,97 @@ export function isNew(
 }
 
 /**
- * Whether `action` shows that a sweep has reached what a stream's earlier complete sweeps read (ADR
- * 0142): every part of this must hold.
- * - The stream's last cursor write vouched for its window (its window digest, ADR 0128: a complete sweep
- *   that handled every id it found; every cursor write sets or removes it). A run that stopped early
- *   writes what it sent to the seen-set without moving the position, and those ids can head the list
- *   ahead of what it never reached (review of ADR 0142).
- * - Its seen-set (undefined: not read) holds the id, stored by that write or an earlier one
- *   (`SeenSet.vouched`, ADR 0143): not by a later write whose cursor update failed after its seen-set
- *   put, which left the digest of the write before.
- * - The action is listed at a time inside the range the position covers (from the window's start to the
- *   position): an id listed again at the head with a new time (re-stamped, ADR 0134) is not where that
- *   sweep read it.
+ * What a stream's window digest says (ADR 0128, 0144, 0146), stored as `<hash>.<count>.<epoch>`:
+ * - `hash`: 128 bits of the SHA-256 of the sorted ids a complete sweep found inside the window the
+ *   position opens (22 base64url characters, `windowHash`), when every one of them was handled; empty
+ *   when the write cannot vouch for that (a blocked delivery, more ids than WINDOW_HASH_MAX_IDS), and
+ *   then no one-page sweep is spared its seen-set read (`sameWindow`);
+ * - `count`: how many distinct ids it found there that the seen-set holds: what a later sweep must meet
+ *   before it has reached what this one read (ADR 0144);
+ * - `epoch`: the lease epoch of the run that found them: an id stored by a later run does not count
+ *   (ADR 0143), whichever write of the stream came last.
+ * A write at the same position that cannot say more keeps the digest it found (ADR 0146).
  */
-export function handledBefore(
-  action: { readonly id: string; readonly timestampMs: number },
-  cursor: Cursor | null,
-  seen: SeenSet | undefined,
-  windowStart: number,
-): boolean {
-  return (
-    cursor !== null &&
-    cursor.windowDigest !== undefined &&
-    action.timestampMs >= windowStart &&
-    action.timestampMs <= cursor.positionMs &&
-    seen?.vouched?.(action.id) === true
-  );
+export interface WindowEvidence {
+  readonly hash: string;
+  readonly count: number;
+  readonly epoch: number;
 }
 
-/** The length of a window digest's hash, the part that names the set (128 bits in base64url). */
+/** The length of a window digest's hash (128 bits in base64url). */
 const WINDOW_HASH_CHARS = 22;
 
+/** The digest stored for `evidence`. */
+export function formatWindowDigest(evidence: WindowEvidence): string {
+  return `${evidence.hash}.${evidence.count}.${evidence.epoch}`;
+}
+
 /**
- * A digest of the ids of `actions` stamped at or after `windowStartMs` (ADR 0128): 128 bits of the
- * SHA-256 of their sorted, de-duplicated list, base64url; then, in decimal, how many of those ids are
- * listed at or before `positionMs` (ADR 0144: what a later sweep must meet). Two sets with the same
- * hash are the same set (`sameWindow`).
+ * What a stored digest says; undefined for none, and for a digest stored before ADR 0146 (a hash alone,
+ * ADR 0128, or a hash and a count): those say nothing a sweep can count on.
  */
-export function windowDigest(
+export function parseWindowDigest(digest: string | undefined): WindowEvidence | undefined {
+  const parts = /^([A-Za-z0-9_-]{22})?\.([0-9]{1,9})\.([0-9]{1,15})$/.exec(digest ?? '');
+  if (parts === null) return undefined;
+  return { hash: parts[1] ?? '', count: Number(parts[2]), epoch: Number(parts[3]) };
+}
+
+/**
+ * The hash of the ids of `actions` stamped at or after `windowStartMs` (ADR 0128): 128 bits of the
+ * SHA-256 of their sorted, de-duplicated list, base64url. Two sets with the same hash are the same set.
+ */
+export function windowHash(
   actions: Iterable<{ readonly id: string; readonly timestampMs: number }>,
   windowStartMs: number,
-  positionMs: number = Number.POSITIVE_INFINITY,
 ): string {
   const ids = new Set<string>();
-  const inRange = new Set<string>();
-  for (const action of actions) {
-    if (action.timestampMs < windowStartMs) continue;
-    ids.add(action.id);
-    if (action.timestampMs <= positionMs) inRange.add(action.id);
-  }
-  const hash = createHash('sha256')
+  for (const action of actions) if (action.timestampMs >= windowStartMs) ids.add(action.id);
+  return createHash('sha256')
     .update(JSON.stringify([...ids].sort()))
     .digest('base64url')
     .slice(0, WINDOW_HASH_CHARS);
-  return `${hash}${inRange.size}`;
 }
 
-/** Whether two window digests name the same set of ids: their hashes agree (a digest stored before ADR 0144 has no count). */
-export function sameWindow(a: string, b: string): boolean {
-  return a.length >= WINDOW_HASH_CHARS && a.slice(0, WINDOW_HASH_CHARS) === b.slice(0, WINDOW_HASH_CHARS);
+/**
+ * Whether `actions` hold inside the window exactly the ids a stored digest vouched for (ADR 0128): its
+ * hash, or the whole of a digest stored before ADR 0146 (a hash alone, or a hash and a count).
+ */
+export function sameWindow(
+  actions: Iterable<{ readonly id: string; readonly timestampMs: number }>,
+  windowStartMs: number,
+  digest: string,
+): boolean {
+  const evidence = parseWindowDigest(digest);
+  const stored = evidence === undefined ? digest.slice(0, WINDOW_HASH_CHARS) : evidence.hash;
+  return stored.length === WINDOW_HASH_CHARS && windowHash(actions, windowStartMs) === stored;
+}
+
+/**
+ * Whether `action` counts toward what a sweep must meet before it has reached what a stream's earlier
+ * runs read (ADR 0142-0144, 0146): the stream has evidence (`parseWindowDigest` of its cursor), the
+ * action is listed inside its window, and its seen-set (undefined: not read) holds the id, stored by the
+ * run that made the evidence or an earlier one (`SeenSet.epochOf`). Not by a later run: one that
+ * stopped early, or whose cursor update failed after its seen-set put, may have stored ids that head
+ * the list ahead of what it never reached.
+ */
+export function handledBefore(
+  action: { readonly id: string; readonly timestampMs: number },
+  evidence: WindowEvidence | undefined,
+  seen: SeenSet | undefined,
+  windowStart: number,
+): boolean {
+  if (evidence === undefined || action.timestampMs < windowStart) return false;
+  const epoch = seen?.epochOf?.(action.id);
+  return epoch !== undefined && epoch <= evidence.epoch;
 }
 
 /**
  * How many distinct actions `handledBefore` a sweep must meet for a stream before it has reached what
- * the stream's vouching write read (ADR 0144): as many as that write found inside its position's range,
- * the count its digest carries. One repeated at the head then proves nothing. Infinity when the digest
- * carries no count (none, or one stored before ADR 0144) or counted none: no action met is evidence.
+ * its earlier runs read (ADR 0144): the count of its evidence. One repeated at the head then proves
+ * nothing. Infinity without evidence, or with a count of none: no action met is evidence.
  */
-export function handledToMeet(cursor: Cursor | null): number {
-  const count = cursor?.windowDigest?.slice(WINDOW_HASH_CHARS) ?? '';
-  const n = /^[0-9]{1,9}$/.test(count) ? Number(count) : 0;
-  return n > 0 ? n : Number.POSITIVE_INFINITY;
+export function handledToMeet(evidence: WindowEvidence | undefined): number {
+  return evidence !== undefined && evidence.count > 0 ? evidence.count : Number.POSITIVE_INFINITY;
 }
 
 /**
@@ -200,10 +220,10 @@ export interface RunEnd {
   /** The window this run read from (`windowStartMs`). */
   readonly windowStartMs: number;
   /**
-   * The digest to store with a position (the second argument) whose window starts at the first, or
-   * undefined when the run cannot vouch that every id the sweep found there is handled (ADR 0128).
+   * The window digest to store with a position whose window starts at the given time (ADR 0128, 0146),
+   * or undefined when the sweep was not complete: a write at the same position then keeps the one it found.
    */
-  readonly windowDigest?: ((windowStartMs: number, positionMs: number) => string | undefined) | undefined;
+  readonly windowDigest?: ((windowStartMs: number) => string | undefined) | undefined;
   /** The stuck findings to keep (ADR 0133; `nextStuck`); absent: those the stream had. */
   readonly stuck?: readonly StuckFinding[] | undefined;
 }
@@ -266,8 +286,15 @@ export class StreamProgress {
     const seen: SeenEntry[] = [];
     for (const [id, timestampMs] of this.unsaved) if (timestampMs >= keepFrom) seen.push({ id, timestampMs });
     const stuck = state.cursor?.stuck;
+    // At the position it was made for, the stream's digest still says what the run before read (ADR 0146).
+    const digest = position === state.cursor?.positionMs ? state.cursor.windowDigest : undefined;
     return {
-      next: { positionMs: position, updatedAtMs: nowMs, ...(stuck === undefined ? {} : { stuck }) },
+      next: {
+        positionMs: position,
+        updatedAtMs: nowMs,
+        ...(digest === undefined ? {} : { windowDigest: digest }),
+        ...(stuck === undefined ? {} : { stuck }),
+      },
       seen,
       prune: [],
     };
@@ -316,16 +343,18 @@ export class StreamProgress {
     // A stuck finding the window is past is never read again (ADR 0133).
     const stuck = (end.stuck ?? previous?.stuck ?? []).filter((e) => e.actionMs >= keepFrom);
     const stored = this.savedPositionMs ?? previous?.positionMs;
+    const samePosition = stored !== undefined && position === stored;
+    // A sweep that was not complete keeps the digest of the window it did not move (ADR 0146).
+    const digest = end.windowDigest?.(keepFrom) ?? (samePosition ? previous?.windowDigest : undefined);
     if (
-      stored !== undefined &&
-      position === stored &&
+      samePosition &&
       seen.length === 0 &&
       prune.length === 0 &&
-      sameStuck(stuck, previous?.stuck ?? [])
+      sameStuck(stuck, previous?.stuck ?? []) &&
+      sameEvidence(digest, previous?.windowDigest)
     ) {
       return null;
     }
-    const digest = end.windowDigest?.(keepFrom, position);
     return {
       next: {
         positionMs: position,
@@ -337,6 +366,17 @@ export class StreamProgress {
       prune,
     };
   }
+}
+
+/**
+ * Whether two digests say the same of one window: the same ids, hashed and counted; the epoch of the run
+ * that found them does not matter (ADR 0146). An idle stream writes nothing, and a stream whose counted
+ * actions are gone from the list (deleted, or re-stamped out of its window) writes the new count once.
+ */
+function sameEvidence(a: string | undefined, b: string | undefined): boolean {
+  if (a === b) return true;
+  const [x, y] = [parseWindowDigest(a), parseWindowDigest(b)];
+  return x !== undefined && y !== undefined && x.hash === y.hash && x.count === y.count;
 }
 
 function sameStuck(a: readonly StuckFinding[], b: readonly StuckFinding[]): boolean {

@@ -266,11 +266,11 @@ export interface SeenSet {
    */
   until?(id: string): number | undefined;
   /**
-   * Whether the write that set the cursor vouched for its window (`Cursor.windowDigest`, ADR 0128) and
-   * `id` was stored by that write or an earlier one (ADR 0143): not by a later write whose cursor update
-   * failed after its seen-set put. Absent: no id is known to be vouched for.
+   * The lowest lease epoch of the writes that stored `id` (ADR 0143): which run stored it first, so that
+   * ids stored by a run later than the one a window digest speaks for are told apart (ADR 0146).
+   * Undefined when `id` is not in the set, or was stored without an epoch.
    */
-  vouched?(id: string): boolean;
+  epochOf?(id: string): number | undefined;
 }
 
 /** One stored segment of a seen-set: the ids of actions one cursor write handled, keyed by the bucket of the newest (ADR 0112). */

@@ -14,15 +14,18 @@ import {
   type CursorPolicy,
   type CursorWrite,
   DEFAULT_STUCK_POLICY,
+  formatWindowDigest,
   givesUp,
   handledBefore,
   handledToMeet,
   isNew,
   nextStuck,
+  parseWindowDigest,
   StreamProgress,
   sameWindow,
   stuckKey,
-  windowDigest,
+  type WindowEvidence,
+  windowHash,
   windowStartMs,
 } from './cursor.ts';
 import {
@@ -83,12 +86,12 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
 const OVERRUN_GRACE_MS = 5 * 60_000;
 
 /**
- * The most ids a run keeps for its window digests (ADR 0128). A digest only spares the read of a sweep
- * of one page, and the client asks for 100 records a page at most (`perPage`): a sweep that read more
- * inside the window (several pages, or a server that sends more than it was asked) vouches for
- * nothing, which only costs the next run its read, and the run's memory stays bounded by its pages.
+ * The most ids inside a window that a digest hashes (ADR 0128). A hash only spares the read of a sweep
+ * of one page, and the client asks for 100 records a page at most (`perPage`): for a window that held
+ * more (several pages, or a server that sends more than it was asked) the digest carries the count
+ * without a hash (ADR 0146), which only costs the next run its read.
  */
-const WINDOW_DIGEST_MAX_IDS = 1000;
+const WINDOW_HASH_MAX_IDS = 1000;
 
 /**
  * Waits before the final cursor write of a stream is tried again after a retryable failure (the SDK has
@@ -669,8 +672,8 @@ class TenantRun {
     // Where the sweep may stop: the start of its streams' oldest window.
     const oldestWindow = Math.min(...work.map((w) => w.windowStart));
     // What the sweep read inside that window, for the window digests of the cursor writes (ADR 0128):
-    // ids and times only, and at most WINDOW_DIGEST_MAX_IDS of them (beyond, none is vouched for).
-    let swept: SeenEntry[] | null = [];
+    // ids and times only (ADR 0146: the count needs them all; the hash only up to WINDOW_HASH_MAX_IDS).
+    const swept: SeenEntry[] = [];
     let pages = 0;
     const ctx = {
       agentId,
@@ -684,27 +687,29 @@ class TenantRun {
     let answered = false;
     // The streams with a cursor handled what their windows held: the list holds those actions, and a
     // sweep reads past late uploads until it has met them, for every such stream (ADR 0131, 0142): as
-    // many distinct ones as the stream's vouching write found in its position's range (ADR 0144). The
-    // sweep asks once the page is taken below, which reads the seen-sets it needs.
-    const unmet = new Map<StreamWork, Set<string>>();
-    for (const w of work) if (w.cursor !== null) unmet.set(w, new Set());
+    // many distinct ones as its window digest counted (ADR 0144, 0146). The sweep asks once the page is
+    // taken below, which reads the seen-sets it needs.
+    const unmet = new Map<StreamWork, { evidence: WindowEvidence | undefined; met: Set<string> }>();
+    for (const w of work) {
+      if (w.cursor !== null)
+        unmet.set(w, { evidence: parseWindowDigest(w.cursor.windowDigest), met: new Set() });
+    }
     const metHandled =
       unmet.size === 0
         ? undefined
         : (actions: readonly VaikoraAction[]) => {
-            for (const [w, met] of unmet) {
-              for (const a of actions) {
-                if (handledBefore(a, w.cursor, w.state?.seen, w.windowStart)) met.add(a.id);
-              }
-              if (met.size >= handledToMeet(w.cursor)) unmet.delete(w);
+            for (const [w, { evidence, met }] of unmet) {
+              for (const a of actions)
+                if (handledBefore(a, evidence, w.state?.seen, w.windowStart)) met.add(a.id);
+              if (met.size >= handledToMeet(evidence)) unmet.delete(w);
             }
             return unmet.size === 0;
           };
     // A stream that knows how many handled actions to meet and has not met them: the sweep reads further
     // past late uploads for it (ADR 0145). Not one whose destination failed: its seen-set is not read.
     const expecting = () => {
-      for (const w of unmet.keys()) {
-        if (!ledger.failedDestinations.has(w.destination.id) && Number.isFinite(handledToMeet(w.cursor)))
+      for (const [w, { evidence }] of unmet) {
+        if (!ledger.failedDestinations.has(w.destination.id) && Number.isFinite(handledToMeet(evidence)))
           return true;
       }
       return false;
@@ -720,11 +725,8 @@ class TenantRun {
           unread = true;
           return false;
         }
-        for (const { id, timestampMs } of page.actions) {
-          if (swept === null || timestampMs < oldestWindow) continue;
-          if (swept.length < WINDOW_DIGEST_MAX_IDS) swept.push({ id, timestampMs });
-          else swept = null;
-        }
+        for (const { id, timestampMs } of page.actions)
+          if (timestampMs >= oldestWindow) swept.push({ id, timestampMs });
         ledger.counts.actionsRead += page.actions.length;
         const rejections: RecordedRejection[] = page.rejections.map((rejection) => ({
           rejection,
@@ -825,8 +827,7 @@ class TenantRun {
       // The sweep is this one page and its ids inside the window are those the stored position's write
       // handled, every one (ADR 0128): none is new, whatever the seen-set holds.
       const vouched = w.cursor?.windowDigest;
-      if (wholeSweep && vouched !== undefined && sameWindow(windowDigest(actions, w.windowStart), vouched))
-        continue;
+      if (wholeSweep && vouched !== undefined && sameWindow(actions, w.windowStart, vouched)) continue;
       try {
         w.state = await tenantState.stream(w.stream.id);
         w.home = w.state.home;
@@ -906,8 +907,8 @@ class TenantRun {
    * goes into its seen-set (same position): a worker killed mid-run re-sends at most what it handled
    * since (issue 11). A failed checkpoint is a missed optimisation for delivery: the final write carries
    * it. One whose seen-set put landed and whose cursor update did not leaves the stream's last digest in
-   * place beside ids it does not vouch for: the store tells those apart by their lease epoch
-   * (`SeenSet.vouched`, ADR 0143).
+   * place beside ids it does not vouch for: the store gives each id's lease epoch (`SeenSet.epochOf`),
+   * and the digest the epoch of the run it speaks for (ADR 0143, 0146). A checkpoint keeps the digest.
    */
   private async checkpoint(work: readonly StreamWork[]): Promise<void> {
     const now = this.deps.clock();
@@ -945,7 +946,7 @@ class TenantRun {
     complete: boolean,
     reachedEnd: boolean,
     oldestSeen: number,
-    swept: readonly SeenEntry[] | null,
+    swept: readonly SeenEntry[],
     lastOf?: { readonly state: TenantState; readonly destinations: ReadonlyMap<string, DestinationConfig> },
   ): Promise<void> {
     const ledger = this.ledger;
@@ -989,16 +990,23 @@ class TenantRun {
       complete,
       blockedAtMs: w.blockedAtMs,
       windowStartMs: w.windowStart,
-      // Vouched for only after a complete sweep that left nothing undelivered, and only when every id
-      // it read inside the next window was seen before or handled now (ADR 0128).
-      windowDigest:
-        complete && w.blockedAtMs === Number.POSITIVE_INFINITY && swept !== null
-          ? (next, position) => {
-              const inside = swept.filter((a) => a.timestampMs >= next);
-              if (inside.some((a) => !state.seen.has(a.id) && !w.progress.has(a.id))) return undefined;
-              return windowDigest(inside, next, position);
+      // After a complete sweep: how many ids it found inside the next window are in the seen-set, by this
+      // run's epoch (ADR 0144, 0146), hashed only when every one of them was seen before or handled now,
+      // and nothing was left undelivered (ADR 0128).
+      windowDigest: complete
+        ? (next) => {
+            const inside = new Set<string>();
+            for (const a of swept) if (a.timestampMs >= next) inside.add(a.id);
+            let count = 0;
+            let every = w.blockedAtMs === Number.POSITIVE_INFINITY;
+            for (const id of inside) {
+              if (w.progress.has(id) || state.seen.has(id)) count++;
+              else every = false;
             }
-          : undefined,
+            const hash = every && inside.size <= WINDOW_HASH_MAX_IDS ? windowHash(swept, next) : '';
+            return formatWindowDigest({ hash, count, epoch: this.lease.lease.epoch });
+          }
+        : undefined,
       // A run counts toward giving up on a stuck finding only when the stream's hub took others (ADR 0133).
       stuck: nextStuck(
         w.cursor?.stuck ?? [],

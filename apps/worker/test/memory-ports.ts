@@ -35,18 +35,11 @@ export type MemoryState = StateStore & {
   getCursor(tenantId: string, streamId: string): Promise<Cursor | null>;
 };
 
-/** A stored cursor as the port gives it: without the epoch the store keeps beside it. */
-function publicOf(stored: (Cursor & { version: number; epoch: number }) | undefined): Cursor | null {
-  if (stored === undefined) return null;
-  const { epoch: _epoch, ...cursor } = stored;
-  return cursor;
-}
-
 export function memoryState(clock: () => number = Date.now): MemoryState {
   let epoch = 0;
   let holder: { owner: string; epoch: number; expiresAtMs: number } | null = null;
-  // Each cursor with the epoch of the lease that wrote it, each segment with its writer's (ADR 0143).
-  const cursors = new Map<string, Cursor & { version: number; epoch: number }>();
+  const cursors = new Map<string, Cursor & { version: number }>();
+  // Each segment with the epoch of the lease that wrote it (ADR 0143).
   const segments = new Map<string, Map<string, { bucketStartMs: number; ids: Set<string>; epoch: number }>>();
   let writes = 0;
   let n = 0;
@@ -71,7 +64,7 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       if (holder !== null && holder.expiresAtMs > clock()) return null;
       peeks.found++;
       return {
-        cursor: (streamId: string) => publicOf(cursors.get(streamId)),
+        cursor: (streamId: string) => cursors.get(streamId) ?? null,
         stream: (streamId: string) => store.getStream(tenantId, streamId),
       };
     },
@@ -98,9 +91,9 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       holder.expiresAtMs = 0;
       return true;
     },
-    getCursor: async (_tenantId: string, streamId: string) => publicOf(cursors.get(streamId)),
+    getCursor: async (_tenantId: string, streamId: string) => cursors.get(streamId) ?? null,
     readTenant: async (lease: Lease) => ({
-      cursor: (streamId: string) => publicOf(cursors.get(streamId)),
+      cursor: (streamId: string) => cursors.get(streamId) ?? null,
       stream: (streamId: string) => store.getStream(lease.tenantId, streamId),
     }),
     getStream: async (_tenantId: string, streamId: string): Promise<StreamState> => {
@@ -120,16 +113,13 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
           count: s.ids.size,
         });
       }
-      const cursor = cursors.get(streamId);
-      // Like the DynamoDB store: stored no later than the cursor's write, which vouched for its window.
-      const through = cursor?.windowDigest === undefined ? undefined : cursor.epoch;
       return {
-        cursor: publicOf(cursor),
+        cursor: cursors.get(streamId) ?? null,
         seen: {
           has: (id) => ids.has(id),
           size: ids.size,
           until: (id) => ids.get(id),
-          vouched: (id) => through !== undefined && (epochs.get(id) ?? Number.POSITIVE_INFINITY) <= through,
+          epochOf: (id) => epochs.get(id),
         },
         segments: list,
       };
@@ -159,7 +149,7 @@ export function memoryState(clock: () => number = Date.now): MemoryState {
       if (options.writeId !== undefined) landed.add(options.writeId);
       writes++;
       // Like the DynamoDB store: what the write carries is stored; the digest and stuck findings it lacks are gone.
-      cursors.set(streamId, { ...next, version: (stored?.version ?? 0) + 1, epoch: lease.epoch });
+      cursors.set(streamId, { ...next, version: (stored?.version ?? 0) + 1 });
       for (const p of options.prune ?? []) mine.delete(p.key);
       // Like the DynamoDB store's lease item (every cursor of this store lives there): released with it.
       if (options.release === true && holder !== null) {

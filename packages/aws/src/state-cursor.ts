@@ -56,8 +56,6 @@ export interface CursorItem {
   updatedAtMs: number;
   version: number;
   writeId?: string;
-  /** The lease epoch of the write that set this position: seen-set segments of a later epoch are not its (ADR 0143). */
-  writtenEpoch?: number;
   /** Segments ending at or before this were pruned (ADR 0112); absent before the first prune. */
   seenFloorMs?: number;
   /** `Cursor.windowDigest` of the write that set this position (ADR 0128). */
@@ -251,19 +249,13 @@ export function createCursorStore(
     if (item !== null)
       for (const id of [...item.idsAtPosition, ...item.recentIds])
         digests.set(seenDigest(id), Number.POSITIVE_INFINITY);
-    // Ids the cursor's write vouched for (ADR 0143): stored no later than that write, which had a digest.
-    const vouchedThrough =
-      item?.windowDigest !== undefined && item.writtenEpoch !== undefined ? item.writtenEpoch : undefined;
     return {
       cursor: item === null ? null : publicCursor(item),
       seen: {
         has: (id: string) => digests.has(seenDigest(id)),
         size: digests.size,
         until: (id: string) => digests.get(seenDigest(id)),
-        vouched: (id: string) => {
-          const epoch = epochs.get(seenDigest(id));
-          return vouchedThrough !== undefined && epoch !== undefined && epoch <= vouchedThrough;
-        },
+        epochOf: (id: string) => epochs.get(seenDigest(id)),
       },
       segments,
     };
@@ -541,7 +533,6 @@ function inlineCursorsOf(item: Record<string, AttributeValue>): Map<string, Curs
       updatedAtMs: Number(raw.u),
       version: Number(raw.v ?? 0),
       ...(typeof raw.w === 'string' ? { writeId: raw.w } : {}),
-      ...(typeof raw.e === 'number' ? { writtenEpoch: raw.e } : {}),
       ...(typeof raw.f === 'number' ? { seenFloorMs: raw.f } : {}),
       ...(typeof raw.d === 'string' ? { windowDigest: raw.d } : {}),
       ...stuckOf(raw.k),
@@ -638,8 +629,9 @@ function validateCursor(next: Cursor): void {
     throw new RangeError('cursor positionMs must be a non-negative integer');
   }
   if (!Number.isFinite(next.updatedAtMs)) throw new RangeError('cursor updatedAtMs must be a number');
-  if (next.windowDigest !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(next.windowDigest)) {
-    throw new RangeError('cursor windowDigest must be a base64url digest of at most 64 characters');
+  // The worker's digest is base64url with dots between its parts (ADR 0146); the store keeps it as it is.
+  if (next.windowDigest !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(next.windowDigest)) {
+    throw new RangeError('cursor windowDigest must be at most 64 base64url characters and dots');
   }
   const stuck = next.stuck ?? [];
   if (stuck.length > STUCK_FINDINGS_MAX) {
@@ -663,7 +655,6 @@ function toCursorItem(item: Record<string, AttributeValue>): CursorItem {
     updatedAtMs: Number(raw.updatedAtMs),
     version: Number(raw.version ?? 0),
     ...(typeof raw.writeId === 'string' ? { writeId: raw.writeId } : {}),
-    ...(typeof raw.writtenEpoch === 'number' ? { writtenEpoch: raw.writtenEpoch } : {}),
     ...(typeof raw.seenFloorMs === 'number' ? { seenFloorMs: raw.seenFloorMs } : {}),
     ...(typeof raw.windowDigest === 'string' ? { windowDigest: raw.windowDigest } : {}),
     ...stuckOf(raw.stuck),

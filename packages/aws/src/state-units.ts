@@ -59,9 +59,10 @@ export function leaseItem(
     w: randomUUID(),
     e: lease.epoch,
     ...(seenFloorMs === undefined ? {} : { f: seenFloorMs }),
-    // A window digest on every entry (ADR 0128; 22 characters, as cursor.ts of the worker writes it):
+    // A window digest on every entry, as cursor.ts of the worker writes it (ADR 0128, 0146): a 22-character
+    // hash, a count of up to 99,999 ids and an epoch of up to 8 digits (a run every minute for 190 years):
     // what a complete write carries, and the most an entry holds.
-    d: cursor.windowDigest ?? 'A'.repeat(22),
+    d: cursor.windowDigest ?? `${'A'.repeat(22)}.${'9'.repeat(5)}.${'9'.repeat(8)}`,
   };
   return {
     ...keys.lease(lease.tenantId),
