@@ -403,6 +403,8 @@ interface StreamWork extends DeliveryTarget {
   blockedAtMs: number;
   /** Where the next cursor write goes (ADR 0126): as read, then the lease item once a new entry is made there. */
   home: CursorHome | undefined;
+  /** Whether a page held an action inside its window (its seen-set read, or spared by its digest). */
+  reached: boolean;
 }
 
 class TenantRun {
@@ -663,6 +665,7 @@ class TenantRun {
         counted: false,
         blockedAtMs: Number.POSITIVE_INFINITY,
         home: undefined,
+        reached: false,
       });
     }
     if (work.length === 0) return;
@@ -824,6 +827,7 @@ class TenantRun {
     for (const w of work) {
       if (w.state !== undefined || this.ledger.failedDestinations.has(w.destination.id)) continue;
       if (!actions.some((action) => action.timestampMs >= w.windowStart)) continue;
+      w.reached = true;
       // The sweep is this one page and its ids inside the window are those the stored position's write
       // handled, every one (ADR 0128): none is new, whatever the seen-set holds.
       const vouched = w.cursor?.windowDigest;
@@ -983,6 +987,24 @@ class TenantRun {
     // Never read: no action reached its window, nothing was handled, nothing moves (an idle stream).
     if (w.state === undefined) {
       ledger.position(w.destination.id, w.cursor?.positionMs ?? this.now);
+      // A complete sweep that found nothing in a window where its digest counted actions: they are gone
+      // (deleted, or re-stamped out of it). A digest that counts none is written once, so that later runs
+      // do not expect them (ADR 0146).
+      const counted = parseWindowDigest(w.cursor?.windowDigest)?.count ?? 0;
+      if (complete && !w.reached && w.cursor !== null && counted > 0) {
+        const { positionMs, stuck } = w.cursor;
+        const windowDigest = formatWindowDigest({ hash: '', count: 0, epoch: this.lease.lease.epoch });
+        await this.saveCursor(w, {
+          next: {
+            positionMs,
+            updatedAtMs: this.now,
+            windowDigest,
+            ...(stuck === undefined ? {} : { stuck }),
+          },
+          seen: [],
+          prune: [],
+        });
+      }
       return;
     }
     const { state } = w;
