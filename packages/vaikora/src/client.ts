@@ -56,18 +56,19 @@ export interface SweepOptions {
   readonly stopBeforeMs: number;
   /**
    * Whether, with the actions of the pages read so far, the sweep has met what the caller's earlier
-   * complete sweeps read (the worker: for every stream with a cursor, an action of its window whose id
-   * its vouched seen-set holds). Whatever arrived since is listed ahead of that. A sweep that meets a
-   * page wholly older than `stopBeforeMs` before then reads on, up to LATE_PAGES more pages
-   * (EXPECTED_LATE_PAGES while `expectsHandled`), before it stops there (ADR 0131, 0145): late uploads listed by arrival, and new actions, may come first. Given each
-   * page's actions once the caller has taken the page (and read what it needed for it), until it says
-   * yes. Not judged by the actions' times alone: a late upload holds actions stamped inside the handled
+   * complete sweeps read (the worker: for every stream with a cursor, as many actions of its window as
+   * its last complete sweep counted, each in its seen-set from that sweep's run or before; ADR 0144,
+   * 0146). Whatever arrived since is listed ahead of that. A sweep that meets a page wholly older than
+   * `stopBeforeMs` before then reads on, up to LATE_PAGES more pages (EXPECTED_LATE_PAGES while
+   * `expectsHandled`), before it stops there (ADR 0131, 0145): late uploads listed by arrival, and new
+   * actions, may come first. Given each page's actions once the caller has taken the page (and read
+   * what it needed for it), until it says yes. Not judged by the actions' times alone: a late upload holds actions stamped inside the handled
    * range that no run has read, and one of them ended the sweep at the upload's older pages (ADR 0142).
    */
   readonly metHandled?: ((actions: readonly VaikoraAction[]) => boolean) | undefined;
   /**
    * Whether the caller knows of actions that earlier sweeps read and this one has not met yet (the
-   * worker: a stream whose vouching write counted the actions of its range, ADR 0144). While it does, the
+   * worker: a stream whose window digest counted actions it has not met, ADR 0144, 0146). While it does, the
    * sweep reads past the cursor's stop up to EXPECTED_LATE_PAGES pages, not LATE_PAGES (ADR 0145).
    */
   readonly expectsHandled?: (() => boolean) | undefined;
