@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { vaikoraSettings } from '@vsh/db';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -347,6 +347,67 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
           requests: [2, 2, ...after],
           reimports: 0,
         });
+      } finally {
+        await runtime.close();
+      }
+    },
+  );
+
+  // A cursor whose digest was stored before ADR 0146: ADR 0128's hash alone, or ADR 0144's hash and count.
+  // Read as no digest, it made the sweep expect nothing, read 3 pages of a 6-page upload and stop, every
+  // run: a third probe lost x for good (fails on 8b1e73e). Read as a count of 1 of any epoch, it is
+  // expected, and the first complete sweep writes a digest of its own.
+  it.each<[string, (digest: string) => string]>([
+    ['a hash alone (ADR 0128)', (digest) => digest.split('.')[0] ?? ''],
+    ['a hash and a count (ADR 0144)', (digest) => digest.split('.').slice(0, 2).join('')],
+  ])(
+    'delivers the action behind a 6-page upload to a stream whose digest was stored as %s',
+    {
+      timeout: 120_000,
+    },
+    async (_, older) => {
+      const { vaikora, tenant, runtime, run, statuses, findings } = await arrivalTenant();
+      try {
+        const p = Date.now() - 50 * MIN;
+        vaikora.arrive(
+          Array.from({ length: 3_000 }, (_, i) => ({ id: `old-${i}`, ms: p - 2 * 86_400_000 - i * 10_000 })),
+        );
+        vaikora.arrive(Array.from({ length: 20 }, (_, i) => ({ id: `handled-${i}`, ms: p - i * 25_000 })));
+        await run();
+        await run();
+        // The stream's inline cursor (the lease item's map `c`) given the older digest.
+        const Key = { pk: { S: `TENANT#${tenant.tenantId}` }, sk: { S: 'LEASE' } };
+        const lease = await h.dynamodb.send(
+          new GetItemCommand({ TableName: h.tableName, Key, ConsistentRead: true }),
+        );
+        const [streamId, entry] = Object.entries(lease.Item?.c?.M ?? {})[0] ?? [];
+        const digest = entry?.M?.d?.S;
+        if (streamId === undefined || digest === undefined) throw new Error('no inline cursor with a digest');
+        await h.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: h.tableName,
+            Key,
+            UpdateExpression: 'SET #c.#s.d = :d',
+            ExpressionAttributeNames: { '#c': 'c', '#s': streamId },
+            ExpressionAttributeValues: { ':d': { S: older(digest) } },
+          }),
+        );
+        vaikora.arrive([{ id: 'x', ms: p + MIN }]);
+        vaikora.arrive(
+          Array.from({ length: 600 }, (_, i) => ({ id: `up-${i}`, ms: p - 86_400_000 - i * 1_000 })),
+        );
+        await run();
+        await run();
+        const after = await h.dynamodb.send(
+          new GetItemCommand({ TableName: h.tableName, Key, ConsistentRead: true }),
+        );
+
+        expect({
+          statuses,
+          missing: findings().stored.has('vaikora-x') ? [] : ['vaikora-x'],
+          reimports: findings().reimports,
+        }).toEqual({ statuses: ['ok', 'ok', 'ok', 'ok'], missing: [], reimports: 0 });
+        expect(after.Item?.c?.M?.[streamId]?.M?.d?.S).toMatch(/^[A-Za-z0-9_-]{22}\.[0-9]+\.[0-9]+$/);
       } finally {
         await runtime.close();
       }

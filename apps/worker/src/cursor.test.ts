@@ -91,27 +91,46 @@ describe('the window digest (ADR 0128, 0144, 0146)', () => {
     );
   });
 
-  it('is stored as hash, count and epoch, and reads back as written; older digests say nothing to count on', () => {
+  it('is stored as hash, count and epoch, and reads back as written; an older digest counts 1 action of any epoch', () => {
     const hash = windowHash([at('a', 10)], 10);
     const evidence = { hash, count: 20, epoch: 7 };
     const countOnly = { hash: '', count: 1_200, epoch: 8 };
+    const older = { hash, count: 1, epoch: Number.POSITIVE_INFINITY };
 
     expect(formatWindowDigest(evidence)).toBe(`${hash}.20.7`);
     expect(parseWindowDigest(formatWindowDigest(evidence))).toEqual(evidence);
     expect(parseWindowDigest(formatWindowDigest(countOnly))).toEqual(countOnly);
     expect(formatWindowDigest(evidence).length).toBeLessThanOrEqual(64);
-    // ADR 0128's hash alone, this session's hash and count, none, and malformed ones.
+    // ADR 0128's hash alone, and ADR 0144's hash and count (third probe: read as none, they ended the
+    // reading past an upload after 3 pages).
+    expect(parseWindowDigest(hash)).toEqual(older);
+    expect(parseWindowDigest(`${hash}20`)).toEqual(older);
+    expect(handledToMeet(older)).toBe(1);
+    // None, and malformed ones.
     for (const digest of [
-      hash,
-      `${hash}20`,
       undefined,
       `${hash}.20`,
       `${hash}.-1.7`,
       `${hash}.1e3.7`,
       `x.1.2`,
+      'short',
+      `${hash}x`,
     ]) {
       expect(parseWindowDigest(digest)).toBeUndefined();
     }
+  });
+
+  it('writes over a digest stored before ADR 0146 at the first complete sweep, whatever it found', () => {
+    const hash = windowHash([at('a', 10)], 10);
+    const stored = { positionMs: 100_000, updatedAtMs: 0, windowDigest: hash };
+    const same = formatWindowDigest({ hash, count: 1, epoch: 4 });
+
+    const write = new StreamProgress().plan(stateOf(stored), 200_000, policy, {
+      ...complete(99_000),
+      windowDigest: () => same,
+    });
+
+    expect(write?.next).toMatchObject({ positionMs: 100_000, windowDigest: same });
   });
 
   it('spares a one-page sweep its read only by a hash, stored now or before ADR 0146 (ADR 0128)', () => {

@@ -69,13 +69,20 @@ export function formatWindowDigest(evidence: WindowEvidence): string {
 }
 
 /**
- * What a stored digest says; undefined for none, and for a digest stored before ADR 0146 (a hash alone,
- * ADR 0128, or a hash and a count): those say nothing a sweep can count on.
+ * What a stored digest says; undefined for none or a malformed one. A digest stored before ADR 0146 (a
+ * hash alone, ADR 0128, or a hash and a count) has its hash, a count of 1 and no epoch (Infinity): any
+ * stored id inside the window counts, the rule its writer applied (ADR 0142), and a sweep expects it, so
+ * it reads up to 20 pages past the stop, not 3, until its first complete sweep writes a digest of its own
+ * (`sameEvidence` never takes the two for the same; a third probe lost an action behind a 6-page upload
+ * while such a digest was read as none).
  */
 export function parseWindowDigest(digest: string | undefined): WindowEvidence | undefined {
   const parts = /^([A-Za-z0-9_-]{22})?\.([0-9]{1,9})\.([0-9]{1,15})$/.exec(digest ?? '');
-  if (parts === null) return undefined;
-  return { hash: parts[1] ?? '', count: Number(parts[2]), epoch: Number(parts[3]) };
+  if (parts !== null) return { hash: parts[1] ?? '', count: Number(parts[2]), epoch: Number(parts[3]) };
+  const legacy = /^([A-Za-z0-9_-]{22})[0-9]{0,9}$/.exec(digest ?? '');
+  return legacy?.[1] === undefined
+    ? undefined
+    : { hash: legacy[1], count: 1, epoch: Number.POSITIVE_INFINITY };
 }
 
 /**
@@ -103,8 +110,7 @@ export function sameWindow(
   windowStartMs: number,
   digest: string,
 ): boolean {
-  const evidence = parseWindowDigest(digest);
-  const stored = evidence === undefined ? digest.slice(0, WINDOW_HASH_CHARS) : evidence.hash;
+  const stored = parseWindowDigest(digest)?.hash ?? '';
   return stored.length === WINDOW_HASH_CHARS && windowHash(actions, windowStartMs) === stored;
 }
 
@@ -376,7 +382,15 @@ export class StreamProgress {
 function sameEvidence(a: string | undefined, b: string | undefined): boolean {
   if (a === b) return true;
   const [x, y] = [parseWindowDigest(a), parseWindowDigest(b)];
-  return x !== undefined && y !== undefined && x.hash === y.hash && x.count === y.count;
+  // A digest stored before ADR 0146 (no epoch) is written over by the first complete sweep.
+  return (
+    x !== undefined &&
+    y !== undefined &&
+    Number.isFinite(x.epoch) &&
+    Number.isFinite(y.epoch) &&
+    x.hash === y.hash &&
+    x.count === y.count
+  );
 }
 
 function sameStuck(a: readonly StuckFinding[], b: readonly StuckFinding[]): boolean {
