@@ -148,6 +148,24 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
   }
 
   /**
+   * An idle agent with days of history (3,000 actions, 30 pages) and 20 actions in the window of P,
+   * run twice: its sweeps read 2 pages. Returns P.
+   */
+  async function idleWithHistory(
+    vaikora: Awaited<ReturnType<typeof arrivalOrderVaikora>>,
+    run: () => Promise<void>,
+  ) {
+    const p = Date.now() - 50 * MIN;
+    vaikora.arrive(
+      Array.from({ length: 3_000 }, (_, i) => ({ id: `old-${i}`, ms: p - 2 * 86_400_000 - i * 10_000 })),
+    );
+    vaikora.arrive(Array.from({ length: 20 }, (_, i) => ({ id: `handled-${i}`, ms: p - i * 25_000 })));
+    await run();
+    await run();
+    return p;
+  }
+
+  /**
    * One run over `handled` punctual actions (20 by default; its position P is the newest), then action N
    * stamped a minute after P arrives, then a buffer of 200 actions (two pages, fewer than LATE_PAGES)
    * headed by `head`, then two runs; then action M stamped 20 minutes after P (the window moves past N)
@@ -332,13 +350,7 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
     async (_, change, after, firstStatus) => {
       const { vaikora, runtime, run, statuses, requests, findings } = await arrivalTenant();
       try {
-        const p = Date.now() - 50 * MIN;
-        vaikora.arrive(
-          Array.from({ length: 3_000 }, (_, i) => ({ id: `old-${i}`, ms: p - 2 * 86_400_000 - i * 10_000 })),
-        );
-        vaikora.arrive(Array.from({ length: 20 }, (_, i) => ({ id: `handled-${i}`, ms: p - i * 25_000 })));
-        await run();
-        await run();
+        const p = await idleWithHistory(vaikora, run);
         change(vaikora, p);
         for (let i = 0; i < 3; i++) await run();
 
@@ -368,13 +380,7 @@ describe('a late upload in front of a punctual action, in a list ordered by arri
     async (_, older) => {
       const { vaikora, tenant, runtime, run, statuses, findings } = await arrivalTenant();
       try {
-        const p = Date.now() - 50 * MIN;
-        vaikora.arrive(
-          Array.from({ length: 3_000 }, (_, i) => ({ id: `old-${i}`, ms: p - 2 * 86_400_000 - i * 10_000 })),
-        );
-        vaikora.arrive(Array.from({ length: 20 }, (_, i) => ({ id: `handled-${i}`, ms: p - i * 25_000 })));
-        await run();
-        await run();
+        const p = await idleWithHistory(vaikora, run);
         // The stream's inline cursor (the lease item's map `c`) given the older digest.
         const Key = { pk: { S: `TENANT#${tenant.tenantId}` }, sk: { S: 'LEASE' } };
         const lease = await h.dynamodb.send(
