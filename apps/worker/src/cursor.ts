@@ -95,6 +95,11 @@ export function windowHash(
 ): string {
   const ids = new Set<string>();
   for (const action of actions) if (action.timestampMs >= windowStartMs) ids.add(action.id);
+  return hashOfIds(ids);
+}
+
+/** `windowHash` of a window's distinct ids, already gathered. */
+export function hashOfIds(ids: ReadonlySet<string>): string {
   return createHash('sha256')
     .update(JSON.stringify([...ids].sort()))
     .digest('base64url')

@@ -18,6 +18,7 @@ import {
   givesUp,
   handledBefore,
   handledToMeet,
+  hashOfIds,
   isNew,
   nextStuck,
   parseWindowDigest,
@@ -25,7 +26,6 @@ import {
   sameWindow,
   stuckKey,
   type WindowEvidence,
-  windowHash,
   windowStartMs,
 } from './cursor.ts';
 import {
@@ -1025,7 +1025,7 @@ class TenantRun {
               if (w.progress.has(id) || state.seen.has(id)) count++;
               else every = false;
             }
-            const hash = every && inside.size <= WINDOW_HASH_MAX_IDS ? windowHash(swept, next) : '';
+            const hash = every && inside.size <= WINDOW_HASH_MAX_IDS ? hashOfIds(inside) : '';
             return formatWindowDigest({ hash, count, epoch: this.lease.lease.epoch });
           }
         : undefined,

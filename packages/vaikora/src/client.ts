@@ -62,8 +62,9 @@ export interface SweepOptions {
    * `stopBeforeMs` before then reads on, up to LATE_PAGES more pages (EXPECTED_LATE_PAGES while
    * `expectsHandled`), before it stops there (ADR 0131, 0145): late uploads listed by arrival, and new
    * actions, may come first. Given each page's actions once the caller has taken the page (and read
-   * what it needed for it), until it says yes. Not judged by the actions' times alone: a late upload holds actions stamped inside the handled
-   * range that no run has read, and one of them ended the sweep at the upload's older pages (ADR 0142).
+   * what it needed for it), until it says yes. Not judged by the actions' times alone: a late upload
+   * holds actions stamped inside the handled range that no run has read, and one of them ended the
+   * sweep at the upload's older pages (ADR 0142).
    */
   readonly metHandled?: ((actions: readonly VaikoraAction[]) => boolean) | undefined;
   /**
